@@ -1,0 +1,237 @@
+import type { EventEmitter } from "eventemitter3";
+import type { Address, ClientConnection, HTTPFlow, ServerConnection, TCPFlow } from "./flow.ts";
+import type { OptionSpec, OptionsView } from "./options.ts";
+
+/** A value or a promise of it: every hook may be sync or async. */
+export type Awaitable<T = void> = T | Promise<T>;
+
+/** Log levels, most to least severe. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
+
+/** One entry of the event log. */
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  /** The addon that wrote it, when an addon did. */
+  addon?: string;
+  timestamp: number;
+}
+
+/** Where an addon writes to the event log. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Notifications that do not take part in decisions. */
+export interface ProxyEvents {
+  /** A log entry was written (by the core or an addon). */
+  log: [entry: LogEntry];
+}
+
+/** What an addon gets in `load`. Keep what you need: there is no global context. */
+export interface Loader {
+  /** Adds an option of this addon. Values given with `--set` before the addon loaded are applied now. */
+  addOption<T>(spec: OptionSpec<T>): void;
+  /** The live options (read with `options.name` or `options.get(name)`). */
+  readonly options: OptionsView;
+  /** This addon's logger: entries carry the addon's name. */
+  readonly log: Logger;
+  /** Notifications: log entries and the like. */
+  readonly events: EventEmitter<ProxyEvents>;
+  /**
+   * Data that survives hot reloads of this addon's script (empty on the first
+   * load). Keep counters, caches and learned lists here.
+   */
+  readonly state: Record<string, unknown>;
+  /** Asks the proxy to shut down, with the given process exit code. */
+  shutdown(exitCode?: number): void;
+}
+
+/** The TLS ClientHello a client sent, as parsed by interloper. */
+export interface ClientHello {
+  /** The server name (SNI) the client asked for, if it sent one. */
+  sni?: string;
+  /** The ALPN protocols the client offers, in its order (e.g. `["h2", "http/1.1"]`). */
+  alpnProtocols: string[];
+  /** The record-layer and legacy handshake version, e.g. `0x0303`. */
+  legacyVersion: number;
+  /** The versions of the `supported_versions` extension (TLS 1.3 clients), e.g. `[0x0304, 0x0303]`. */
+  supportedVersions: number[];
+  /** Cipher suite code points in the client's order. */
+  cipherSuites: number[];
+  /** Extensions in the client's order: type code and raw data. */
+  extensions: Array<{ type: number; data: Buffer }>;
+  /** The legacy session id. */
+  sessionId: Buffer;
+  /** The 32 random bytes. */
+  random: Buffer;
+  /** The handshake message (type, length and body), without record headers. */
+  raw: Buffer;
+}
+
+/** The payload of the server connection hooks. */
+export interface ServerConnectionHookData {
+  readonly client: ClientConnection;
+  readonly server: ServerConnection;
+}
+
+/**
+ * The payload of `nextLayer`: the core has read the first bytes of a
+ * connection whose destination is known and asks how to go on.
+ */
+export interface NextLayerData {
+  readonly client: ClientConnection;
+  readonly server: ServerConnection;
+  /**
+   * `outer`: the first bytes of a connection (a CONNECT tunnel, a transparent
+   * or reverse connection). `inner`: the first bytes after interloper
+   * terminated the client's TLS on this connection.
+   */
+  readonly stage: "outer" | "inner";
+  /** The bytes the client sent so far (not yet forwarded). */
+  readonly clientData: Buffer;
+  /** The bytes the server sent so far (it may speak first). */
+  readonly serverData: Buffer;
+  /**
+   * The client's TLS ClientHello: parsed once complete, `"incomplete"` while
+   * the bytes look like the start of one, `undefined` when they are not TLS.
+   */
+  readonly clientHello: ClientHello | "incomplete" | undefined;
+  /**
+   * The `Host` header of a clear-text HTTP/1 request head: the value,
+   * `null` if the head has none, `"incomplete"` while the head is not
+   * complete, `undefined` when the bytes are not an HTTP/1 request.
+   */
+  readonly hostHeader: string | null | "incomplete" | undefined;
+  /** No more bytes will come from the client (it closed or a limit was reached). */
+  readonly final: boolean;
+  /**
+   * Set `true` to pass the connection through untouched, `false` to insist
+   * on intercepting. Addons that run later must respect a decision already made.
+   */
+  ignoreConnection?: boolean;
+  /** Set to ask the core for more bytes before deciding; it calls `nextLayer` again. */
+  needMoreData?: boolean;
+}
+
+/** The payload of `tlsClienthello`. */
+export interface TlsClienthelloData {
+  readonly client: ClientConnection;
+  readonly server: ServerConnection;
+  readonly clientHello: ClientHello;
+  /** Set `true` to pass the connection through untouched (the ClientHello is forwarded as it was). */
+  ignoreConnection: boolean;
+}
+
+/** The payload of the TLS hooks. */
+export interface TlsData {
+  readonly client: ClientConnection;
+  readonly server: ServerConnection;
+  /** Which side this TLS session is on. */
+  readonly side: "client" | "server";
+  /** Why the handshake failed (in `tlsFailedClient` / `tlsFailedServer`). */
+  error?: string;
+}
+
+/**
+ * An addon: a plain object (or class instance) with an optional `name` and
+ * methods named after hooks. Every method may be async; the proxy awaits it.
+ * Addons run one after another in load order and may change the payload.
+ */
+export interface Addon {
+  /**
+   * The addon's name, used in log lines. An addon with the name of one that
+   * is already loaded replaces it in its place (e.g. `hosts`).
+   */
+  name?: string;
+  /** Sub-addons: they run right after this one, in this order. */
+  addons?: Addon[];
+
+  /** Called once when the addon is added. Add options, keep the logger. */
+  load?(loader: Loader): Awaitable;
+  /** Options changed: `updated` holds their names (all names right after `load`). Throw to refuse a value. */
+  configure?(updated: ReadonlySet<string>, options: OptionsView): Awaitable;
+  /** The proxy is up (also after a hot reload). */
+  running?(): Awaitable;
+  /** The addon is removed or the proxy shuts down. */
+  done?(): Awaitable;
+
+  /** A client connected. Set `client.error` to refuse it. */
+  clientConnect?(client: ClientConnection): Awaitable;
+  /** A client connection closed. */
+  clientDisconnect?(client: ClientConnection): Awaitable;
+  /** interloper is about to connect to a server. Set `server.error` to refuse. */
+  serverConnect?(data: ServerConnectionHookData): Awaitable;
+  /** The TCP connection to the server is up. */
+  serverConnected?(data: ServerConnectionHookData): Awaitable;
+  /** Connecting to the server failed (`server.error` says why). */
+  serverConnectError?(data: ServerConnectionHookData): Awaitable;
+  /** A server connection closed. */
+  serverDisconnect?(data: ServerConnectionHookData): Awaitable;
+
+  /** A CONNECT request arrived. Set `flow.response` to answer it (a non-2xx refuses the tunnel). */
+  httpConnect?(flow: HTTPFlow): Awaitable;
+  /** The core read a connection's first bytes and asks whether to intercept or ignore it. */
+  nextLayer?(data: NextLayerData): Awaitable;
+  /** The client's TLS ClientHello is complete. Set `ignoreConnection` to pass it through. */
+  tlsClienthello?(data: TlsClienthelloData): Awaitable;
+  tlsStartClient?(data: TlsData): Awaitable;
+  tlsEstablishedClient?(data: TlsData): Awaitable;
+  tlsFailedClient?(data: TlsData): Awaitable;
+  tlsStartServer?(data: TlsData): Awaitable;
+  tlsEstablishedServer?(data: TlsData): Awaitable;
+  tlsFailedServer?(data: TlsData): Awaitable;
+
+  /** Request line and headers are read; the body is not. Set `flow.request.stream` to stream it. */
+  requestheaders?(flow: HTTPFlow): Awaitable;
+  /** The whole request is read. Set `flow.response` to answer without contacting the server. */
+  request?(flow: HTTPFlow): Awaitable;
+  /** Status line and headers of the response are read. Set `flow.response.stream` to stream it. */
+  responseheaders?(flow: HTTPFlow): Awaitable;
+  /** The whole response is read; change it before it goes to the client. */
+  response?(flow: HTTPFlow): Awaitable;
+  /** The flow failed (`flow.error.msg` says why). */
+  error?(flow: HTTPFlow): Awaitable;
+
+  /** A raw TCP flow started. */
+  tcpStart?(flow: TCPFlow): Awaitable;
+  /** A TCP message arrived: the last of `flow.messages`. Change or empty its `content`. */
+  tcpMessage?(flow: TCPFlow): Awaitable;
+  /** A TCP flow ended. */
+  tcpEnd?(flow: TCPFlow): Awaitable;
+  /** A TCP flow failed. */
+  tcpError?(flow: TCPFlow): Awaitable;
+}
+
+/** The names of all hooks (lifecycle included). */
+export type HookName = Exclude<keyof Addon, "name" | "addons">;
+
+/** The argument lists of each hook. */
+export type HookArgs<H extends HookName> = Parameters<NonNullable<Addon[H]>>;
+
+export const HOOK_NAMES: readonly HookName[] = [
+  "load", "configure", "running", "done",
+  "clientConnect", "clientDisconnect", "serverConnect", "serverConnected", "serverConnectError", "serverDisconnect",
+  "httpConnect", "nextLayer", "tlsClienthello",
+  "tlsStartClient", "tlsEstablishedClient", "tlsFailedClient", "tlsStartServer", "tlsEstablishedServer", "tlsFailedServer",
+  "requestheaders", "request", "responseheaders", "response", "error",
+  "tcpStart", "tcpMessage", "tcpEnd", "tcpError",
+];
+
+/** Types an addon object without changing it: `export default defineAddon({ ... })`. */
+export function defineAddon<T extends Addon>(addon: T & ThisType<T>): T {
+  return addon;
+}
+
+/** Formats an address as the log prints it: `host:port`, `[v6]:port`, IPv4-mapped IPv6 as IPv4. */
+export function formatAddress(address: Address | undefined): string {
+  if (!address) return "?";
+  let host = address.host;
+  if (host.startsWith("::ffff:") && host.includes(".")) host = host.slice(7);
+  return host.includes(":") ? `[${host}]:${address.port}` : `${host}:${address.port}`;
+}

@@ -1,0 +1,370 @@
+import { randomUUID } from "node:crypto";
+import { decodeContent, encodeContent } from "./encoding.ts";
+import { Headers, type HeadersInit } from "./headers.ts";
+
+/** A network address: a host name or IP address and a port. IPv6 without brackets. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** The connection between the client and interloper. */
+export interface ClientConnection {
+  /** Unique id of this connection. */
+  readonly id: string;
+  /** The client's address. */
+  readonly peername: Address;
+  /** interloper's address that the client connected to. */
+  readonly sockname: Address;
+  /** The proxy mode of the listener that accepted the connection, e.g. `regular`. */
+  readonly mode: string;
+  /** Whether TLS with the client has been established (interloper terminated it). */
+  tlsEstablished: boolean;
+  /** The server name the client asked for in its ClientHello, if any. */
+  sni?: string;
+  /** The application protocol negotiated with the client, if any. */
+  alpn?: string;
+  /** The TLS version negotiated with the client, e.g. `TLSv1.3`. */
+  tlsVersion?: string;
+  /** The cipher negotiated with the client. */
+  cipher?: string;
+  timestampStart: number;
+  timestampEnd?: number;
+  /**
+   * Set in `clientConnect` to refuse the client: the connection is closed and
+   * the text is logged.
+   */
+  error?: string;
+}
+
+/** A connection from interloper to a server. */
+export interface ServerConnection {
+  readonly id: string;
+  /** Where interloper connects to, as given (CONNECT authority, absolute URL, ...). */
+  address: Address;
+  /** The address actually connected to (resolved IP and port), once connected. */
+  peername?: Address;
+  /** interloper's local address of this connection. */
+  sockname?: Address;
+  /** Whether interloper speaks TLS to this server. */
+  tls: boolean;
+  tlsEstablished: boolean;
+  /** The server name interloper sends in its ClientHello. */
+  sni?: string;
+  /** ALPN protocols offered to the server. */
+  alpnOffers?: string[];
+  /** The application protocol the server selected. */
+  alpn?: string;
+  tlsVersion?: string;
+  cipher?: string;
+  /** The server's certificate chain in PEM, leaf first, once TLS is established. */
+  certificateList?: string[];
+  timestampStart?: number;
+  timestampTcpSetup?: number;
+  timestampTlsSetup?: number;
+  timestampEnd?: number;
+  /** Set in `serverConnect` to refuse the connection; also the reason when connecting failed. */
+  error?: string;
+}
+
+/** Bytes of a message with helpers to read and set them decoded. */
+abstract class Message {
+  /** Header fields, wire order and spelling kept. */
+  headers: Headers;
+  /** The body as sent on the wire (content-encoded), or empty while streamed. */
+  body: Buffer;
+  /** Trailer fields, if the message had any. */
+  trailers?: Headers;
+  /** e.g. `HTTP/1.1`, `HTTP/2.0`. */
+  httpVersion: string;
+  /**
+   * Set to `true` in `requestheaders` / `responseheaders` to pipe the body
+   * through without buffering it; the `request` / `response` hook then sees
+   * an empty body. `stream_large_bodies` sets it for large bodies.
+   */
+  stream = false;
+  timestampStart: number;
+  timestampEnd?: number;
+
+  protected constructor(init: { headers?: HeadersInit; body?: Uint8Array | string; httpVersion?: string }) {
+    this.headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
+    this.body = toBuffer(init.body);
+    this.httpVersion = init.httpVersion ?? "HTTP/1.1";
+    this.timestampStart = Date.now() / 1000;
+  }
+
+  /** The body with its `Content-Encoding` removed. */
+  get content(): Buffer {
+    return decodeContent(this.body, this.headers.get("content-encoding"));
+  }
+
+  /**
+   * Replaces the body, applying the message's `Content-Encoding`, and keeps a
+   * `Content-Length` field true.
+   */
+  set content(value: Uint8Array | string) {
+    this.setBody(encodeContent(toBuffer(value), this.headers.get("content-encoding")));
+  }
+
+  /** Replaces the raw (already encoded) body and keeps a `Content-Length` field true. */
+  setBody(raw: Uint8Array | string): void {
+    this.body = toBuffer(raw);
+    if (this.headers.has("content-length") || !this.headers.has("transfer-encoding")) {
+      this.headers.set("content-length", String(this.body.length));
+    }
+  }
+
+  /** The decoded body as text (UTF-8 unless the Content-Type names a charset Node knows). */
+  text(): string {
+    return this.content.toString(charsetOf(this.headers.get("content-type")));
+  }
+
+  /** Replaces the body with `value` as UTF-8 text. */
+  setText(value: string): void {
+    this.content = Buffer.from(value, "utf8");
+  }
+
+  /** The decoded body parsed as JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+
+  /** Replaces the body with `value` serialised as JSON. */
+  setJson(value: unknown): void {
+    this.setText(JSON.stringify(value));
+  }
+}
+
+function charsetOf(contentType: string | null): BufferEncoding {
+  const m = contentType ? /charset\s*=\s*"?([\w-]+)/i.exec(contentType) : null;
+  const name = m?.[1]?.toLowerCase();
+  if (name === "latin1" || name === "iso-8859-1") return "latin1";
+  if (name === "utf-16le" || name === "utf16le") return "utf16le";
+  if (name === "ascii" || name === "us-ascii") return "ascii";
+  return "utf8";
+}
+
+export function toBuffer(body: Uint8Array | string | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body === "string") return Buffer.from(body, "utf8");
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+export interface RequestInit {
+  method?: string;
+  scheme?: "http" | "https";
+  host: string;
+  port?: number;
+  path?: string;
+  /** How the request target was written: `absolute` (`GET http://h/p`), `origin` (`GET /p`) or `authority` (CONNECT). */
+  form?: "absolute" | "origin" | "authority";
+  headers?: HeadersInit;
+  body?: Uint8Array | string;
+  httpVersion?: string;
+}
+
+/** An HTTP request. */
+export class Request extends Message {
+  method: string;
+  scheme: "http" | "https";
+  /** The host interloper sends the request to (a name or an IP, IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** The request target's path and query, e.g. `/search?q=1`. For CONNECT, empty. */
+  path: string;
+  form: "absolute" | "origin" | "authority";
+
+  constructor(init: RequestInit) {
+    super(init);
+    this.method = init.method ?? "GET";
+    this.scheme = init.scheme ?? "http";
+    this.host = init.host;
+    this.port = init.port ?? (this.scheme === "https" ? 443 : 80);
+    this.path = init.path ?? "/";
+    this.form = init.form ?? "origin";
+  }
+
+  /** Parses `url` into a request (method GET unless given). */
+  static fromUrl(url: string, init: Omit<RequestInit, "host"> = {}): Request {
+    const r = new Request({ ...init, host: "" });
+    r.url = url;
+    return r;
+  }
+
+  /** `host:port` as it appears in URLs: brackets around IPv6, default ports left out. */
+  get authority(): string {
+    const host = this.host.includes(":") ? `[${this.host}]` : this.host;
+    const def = this.scheme === "https" ? 443 : 80;
+    return this.port === def ? host : `${host}:${this.port}`;
+  }
+
+  /** The full URL, e.g. `https://example.com/path`. For CONNECT, `host:port`. */
+  get url(): string {
+    if (this.method === "CONNECT" && this.form === "authority") return `${this.host}:${this.port}`;
+    return `${this.scheme}://${this.authority}${this.path}`;
+  }
+
+  set url(value: string) {
+    const u = new URL(value);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new TypeError(`not an http(s) URL: ${value}`);
+    this.scheme = u.protocol === "https:" ? "https" : "http";
+    this.host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+    this.port = u.port ? Number(u.port) : this.scheme === "https" ? 443 : 80;
+    this.path = `${u.pathname}${u.search}`;
+  }
+
+  /** The `Host` header's host if present, else the host the request goes to. */
+  get prettyHost(): string {
+    const h = this.headers.get("host");
+    if (!h) return this.host;
+    const m = /^\[([^\]]+)\]|^([^:]+)/.exec(h);
+    return m?.[1] ?? m?.[2] ?? this.host;
+  }
+
+  /** The URL with the `Host` header's name in place of the address (what the log prints). */
+  get prettyUrl(): string {
+    if (this.method === "CONNECT" && this.form === "authority") return this.url;
+    const host = this.prettyHost;
+    const shown = host.includes(":") ? `[${host}]` : host;
+    const def = this.scheme === "https" ? 443 : 80;
+    return `${this.scheme}://${shown}${this.port === def ? "" : `:${this.port}`}${this.path}`;
+  }
+
+  /** The query string as a `URLSearchParams` (a copy: assign back with `query = ...`). */
+  get query(): URLSearchParams {
+    const i = this.path.indexOf("?");
+    return new URLSearchParams(i === -1 ? "" : this.path.slice(i + 1));
+  }
+
+  set query(params: URLSearchParams | Record<string, string>) {
+    const i = this.path.indexOf("?");
+    const base = i === -1 ? this.path : this.path.slice(0, i);
+    const q = new URLSearchParams(params as Record<string, string>).toString();
+    this.path = q ? `${base}?${q}` : base;
+  }
+}
+
+export interface ResponseInit {
+  status?: number;
+  reason?: string;
+  headers?: HeadersInit;
+  body?: Uint8Array | string;
+  httpVersion?: string;
+}
+
+const REASONS: Record<number, string> = {
+  100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted",
+  204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
+  303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+  405: "Method Not Allowed", 407: "Proxy Authentication Required", 408: "Request Timeout",
+  409: "Conflict", 410: "Gone", 413: "Content Too Large", 418: "I'm a teapot", 429: "Too Many Requests",
+  431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+  502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+};
+
+/** An HTTP response. */
+export class Response extends Message {
+  status: number;
+  reason: string;
+
+  constructor(init: ResponseInit = {}) {
+    super(init);
+    this.status = init.status ?? 200;
+    this.reason = init.reason ?? REASONS[this.status] ?? "";
+  }
+
+  /**
+   * A complete response to answer a request without contacting the server:
+   * `Response.make(403, "blocked", { "content-type": "text/plain" })`. A
+   * `Content-Length` is added; an object body is sent as JSON.
+   */
+  static make(status = 200, body: Uint8Array | string | object = "", headers: HeadersInit = {}): Response {
+    const h = new Headers(headers);
+    let bytes: Buffer;
+    if (typeof body === "string" || body instanceof Uint8Array) {
+      bytes = toBuffer(body);
+    } else {
+      bytes = Buffer.from(JSON.stringify(body), "utf8");
+      if (!h.has("content-type")) h.set("content-type", "application/json");
+    }
+    const r = new Response({ status, headers: h, body: bytes });
+    r.headers.set("content-length", String(bytes.length));
+    return r;
+  }
+
+  /** `Response.make` for JSON bodies. */
+  static json(value: unknown, status = 200, headers: HeadersInit = {}): Response {
+    const h = new Headers(headers);
+    if (!h.has("content-type")) h.set("content-type", "application/json");
+    return Response.make(status, Buffer.from(JSON.stringify(value), "utf8"), h);
+  }
+}
+
+/** What went wrong with a flow: the message is what the log prints. */
+export interface FlowError {
+  msg: string;
+  timestamp: number;
+}
+
+abstract class Flow {
+  /** Unique id of the flow. */
+  readonly id: string = randomUUID();
+  readonly client: ClientConnection;
+  server: ServerConnection;
+  error?: FlowError;
+  /** Free space for addons to keep data on a flow. */
+  metadata: Record<string, unknown> = {};
+  /** Whether the flow is still being processed by the proxy. */
+  live = true;
+  /** Set when the flow was killed. */
+  killed = false;
+  timestampCreated = Date.now() / 1000;
+  /** @internal how the core closes the connection behind the flow. */
+  protected killer?: () => void;
+
+  constructor(client: ClientConnection, server: ServerConnection, killer?: () => void) {
+    this.client = client;
+    this.server = server;
+    this.killer = killer;
+  }
+
+  /** Drops the connection behind this flow: nothing more is sent either way. */
+  kill(): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.error ??= { msg: "Connection killed.", timestamp: Date.now() / 1000 };
+    this.killer?.();
+  }
+}
+
+/** An HTTP request and, once it is known, its response. */
+export class HTTPFlow extends Flow {
+  readonly type = "http" as const;
+  request: Request;
+  /** Set by an addon in `requestheaders` / `request` to answer without contacting the server. */
+  response?: Response;
+
+  constructor(client: ClientConnection, server: ServerConnection, request: Request, killer?: () => void) {
+    super(client, server, killer);
+    this.request = request;
+  }
+}
+
+/** One chunk of bytes of a TCP flow. */
+export interface TCPMessage {
+  /** `true` for client → server. */
+  readonly fromClient: boolean;
+  /** The bytes; an addon may replace them in `tcpMessage` (empty drops the message). */
+  content: Buffer;
+  readonly timestamp: number;
+}
+
+/** A connection intercepted as raw TCP (no HTTP parsing). */
+export class TCPFlow extends Flow {
+  readonly type = "tcp" as const;
+  /** The messages so far; in `tcpMessage` the last one is the new one. */
+  readonly messages: TCPMessage[] = [];
+}
+
+export type AnyFlow = HTTPFlow | TCPFlow;

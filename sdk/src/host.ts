@@ -1,0 +1,372 @@
+import { EventEmitter } from "eventemitter3";
+import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
+import { HOOK_NAMES } from "./addon.ts";
+import { OptionError, Options, type OptionSpec } from "./options.ts";
+
+interface AddonRecord {
+  addon: Addon;
+  /** The name used in log lines. */
+  label: string;
+  /** The name that makes addons replace each other; undefined for unnamed addons. */
+  key: string | undefined;
+  seq: number;
+  parent: AddonRecord | undefined;
+  state: Record<string, unknown>;
+}
+
+export interface AddOptions {
+  /** Insert the addon as the last child of this one (e.g. scripts under the script loader). */
+  parent?: Addon;
+  /** Insert at this place among the parent's children / the top level. Default: last. */
+  index?: number;
+  /** A name for log lines when the addon has none (e.g. the script's file name). */
+  label?: string;
+  /** Data kept across hot reloads, handed to `load` as `loader.state`. */
+  state?: Record<string, unknown>;
+}
+
+type HandlerList = readonly AddonRecord[];
+
+/**
+ * Runs addons: the ordered, awaited hook chain, their options and their
+ * lifecycle. The proxy and the test harness use this same class, so an addon
+ * behaves in tests as it does in the proxy.
+ */
+export class AddonHost {
+  readonly options = new Options();
+  readonly events = new EventEmitter<ProxyEvents>();
+  /** Records in tree order: each addon, then its sub-addons. */
+  private records: AddonRecord[] = [];
+  private active: AddonRecord[] = [];
+  private handlers = new Map<HookName, HandlerList>();
+  private seq = 0;
+  private isRunning = false;
+  private shutdownHandler: ((code: number) => void) | undefined;
+
+  constructor(opts: { onShutdown?: (code: number) => void } = {}) {
+    this.shutdownHandler = opts.onShutdown;
+    this.rebuild();
+  }
+
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  /** The active addons in chain order (replaced ones left out). */
+  get chain(): readonly Addon[] {
+    return this.active.map((r) => r.addon);
+  }
+
+  /** Writes an entry to the event log. */
+  log(level: LogLevel, message: string, addon?: string): void {
+    const entry: LogEntry = { level, message, timestamp: Date.now() / 1000 };
+    if (addon !== undefined) entry.addon = addon;
+    this.events.emit("log", entry);
+  }
+
+  logger(addon?: string): Logger {
+    return {
+      debug: (m) => this.log("debug", m, addon),
+      info: (m) => this.log("info", m, addon),
+      warn: (m) => this.log("warn", m, addon),
+      error: (m) => this.log("error", m, addon),
+    };
+  }
+
+  /**
+   * Adds an addon (with its sub-addons): `load`, then `configure` with every
+   * option name, then `running` if the proxy is already up. An OptionError from
+   * `configure` removes it again and is thrown.
+   */
+  async add(addon: Addon, opts: AddOptions = {}): Promise<void> {
+    checkAddon(addon, opts.label);
+    const parent = opts.parent ? this.records.find((r) => r.addon === opts.parent) : undefined;
+    if (opts.parent && !parent) throw new Error("parent addon is not loaded");
+    const added = this.flatten(addon, parent, opts.label, opts.state ?? {});
+    // Insert the subtree at the requested place.
+    let at: number;
+    if (parent) {
+      const kids = this.records.filter((r) => r.parent === parent);
+      const anchor = opts.index !== undefined && opts.index < kids.length ? kids[opts.index] : undefined;
+      at = anchor ? this.records.indexOf(anchor) : this.subtreeEnd(parent);
+    } else {
+      const tops = this.records.filter((r) => r.parent === undefined);
+      const anchor = opts.index !== undefined && opts.index < tops.length ? tops[opts.index] : undefined;
+      at = anchor ? this.records.indexOf(anchor) : this.records.length;
+    }
+    this.records.splice(at, 0, ...added);
+    const before = new Set(this.active);
+    this.rebuild();
+    try {
+      for (const rec of added) await this.callLifecycle(rec, "load", [this.makeLoader(rec)]);
+      // Values given with --set before their option existed.
+      const deferred = this.options.takeDeferred();
+      if (Object.keys(deferred).length > 0) await this.setOptions(deferred);
+      const all = new Set(this.options.names());
+      for (const rec of added) if (this.active.includes(rec)) await this.configureOne(rec, all);
+      if (this.isRunning) for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
+    } catch (err) {
+      this.records = this.records.filter((r) => !added.includes(r));
+      this.rebuild();
+      throw err;
+    }
+    // Addons that came back into the chain because of this change (none usually).
+    await this.revive(before, added);
+  }
+
+  /** Removes an addon and its sub-addons (calling `done`); a replaced addon of the same name comes back. */
+  async remove(addon: Addon): Promise<void> {
+    const rec = this.records.find((r) => r.addon === addon);
+    if (!rec) return;
+    const gone = this.records.filter((r) => r === rec || this.isDescendant(r, rec));
+    const wasActive = gone.filter((r) => this.active.includes(r));
+    const before = new Set(this.active);
+    this.records = this.records.filter((r) => !gone.includes(r));
+    this.rebuild();
+    for (const r of wasActive.reverse()) await this.callLifecycle(r, "done", []);
+    await this.revive(before, []);
+  }
+
+  /**
+   * Swaps `oldAddon` for `newAddon` in the same place: the new one is loaded
+   * and configured, then the old one gets `done`, then the new one `running`.
+   * If loading or configuring the new one fails, the old one stays and the
+   * error is thrown.
+   */
+  async replace(oldAddon: Addon, newAddon: Addon, opts: Omit<AddOptions, "parent" | "index"> = {}): Promise<void> {
+    const old = this.records.find((r) => r.addon === oldAddon);
+    if (!old) throw new Error("addon to replace is not loaded");
+    checkAddon(newAddon, opts.label);
+    const added = this.flatten(newAddon, old.parent, opts.label ?? old.label, opts.state ?? old.state);
+    // Load and configure the new version while the old one still serves.
+    const loaders = added.map((rec) => this.makeLoader(rec));
+    for (let i = 0; i < added.length; i++) await this.callLifecycle(added[i]!, "load", [loaders[i]!], true);
+    const deferred = this.options.takeDeferred();
+    if (Object.keys(deferred).length > 0) await this.setOptions(deferred);
+    const oldSubtree = this.records.filter((r) => r === old || this.isDescendant(r, old));
+    const wasActive = oldSubtree.filter((r) => this.active.includes(r));
+    const at = this.records.indexOf(old);
+    const before = new Set(this.active);
+    this.records.splice(at, oldSubtree.length, ...added);
+    this.rebuild();
+    const all = new Set(this.options.names());
+    try {
+      for (const rec of added) if (this.active.includes(rec)) await this.configureOne(rec, all, true);
+    } catch (err) {
+      this.records.splice(this.records.indexOf(added[0]!), added.length, ...oldSubtree);
+      this.rebuild();
+      throw err;
+    }
+    for (const r of wasActive.reverse()) await this.callLifecycle(r, "done", []);
+    if (this.isRunning) for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
+    await this.revive(before, added);
+  }
+
+  /** Calls `running` on every addon (once the proxy listens). */
+  async start(): Promise<void> {
+    this.isRunning = true;
+    for (const rec of this.active) await this.callLifecycle(rec, "running", []);
+  }
+
+  /** Calls `done` on every addon, last first. */
+  async stop(): Promise<void> {
+    this.isRunning = false;
+    for (const rec of [...this.active].reverse()) await this.callLifecycle(rec, "done", []);
+  }
+
+  /** Adds an option owned by no addon (the core's own options). */
+  addOption<T>(spec: OptionSpec<T>): void {
+    this.options.add(spec);
+  }
+
+  /**
+   * Changes options and tells every addon (`configure`). When an addon refuses
+   * a value (throws OptionError), every option is set back, the addons are
+   * configured with the old values, and the error is thrown.
+   */
+  async setOptions(changes: Record<string, unknown>): Promise<Set<string>> {
+    const snapshot = this.options.snapshot();
+    const updated = this.options.update(changes);
+    if (updated.size === 0) return updated;
+    try {
+      for (const rec of this.active) await this.configureOne(rec, updated, true);
+    } catch (err) {
+      this.options.restore(snapshot, updated);
+      for (const rec of this.active) {
+        try {
+          await rec.addon.configure?.call(rec.addon, updated, this.options.view);
+        } catch {
+          // The old values were accepted before; a second refusal changes nothing.
+        }
+      }
+      throw err;
+    }
+    return updated;
+  }
+
+  /** Parses and applies `name=value` strings; see Options.parseSetArgs. */
+  async setFromStrings(args: readonly string[]): Promise<Set<string>> {
+    return this.setOptions(this.options.parseSetArgs(args));
+  }
+
+  /**
+   * Runs a hook through the chain: each addon that has it, in order, awaited.
+   * An exception is logged with the addon's and hook's name and the chain goes
+   * on. Returns synchronously when no addon (or only sync ones) handle it.
+   */
+  trigger<H extends HookName>(hook: H, ...args: HookArgs<H>): void | Promise<void> {
+    const list = this.handlers.get(hook);
+    if (list === undefined || list.length === 0) return;
+    return this.runFrom(list, 0, hook, args);
+  }
+
+  /** Whether any active addon has this hook (lets the core skip work nobody watches). */
+  hasHandlers(hook: HookName): boolean {
+    return (this.handlers.get(hook)?.length ?? 0) > 0;
+  }
+
+  private runFrom(list: HandlerList, start: number, hook: HookName, args: unknown[]): void | Promise<void> {
+    for (let i = start; i < list.length; i++) {
+      const rec = list[i]!;
+      let result: unknown;
+      try {
+        result = (rec.addon[hook] as (...a: unknown[]) => unknown).apply(rec.addon, args);
+      } catch (err) {
+        this.reportHookError(rec, hook, err);
+        continue;
+      }
+      if (result !== null && typeof result === "object" && typeof (result as Promise<void>).then === "function") {
+        const next = i + 1;
+        return (result as Promise<void>).then(
+          () => this.runFrom(list, next, hook, args),
+          (err: unknown) => {
+            this.reportHookError(rec, hook, err);
+            return this.runFrom(list, next, hook, args);
+          },
+        );
+      }
+    }
+  }
+
+  private reportHookError(rec: AddonRecord, hook: string, err: unknown): void {
+    const e = err as Error;
+    const message = e && typeof e === "object" && "message" in e ? e.message : String(err);
+    this.log("error", `addon ${rec.label} failed in ${hook}: ${message}`);
+    if (e?.stack) this.log("debug", e.stack);
+  }
+
+  private async configureOne(rec: AddonRecord, updated: ReadonlySet<string>, rethrowAll = false): Promise<void> {
+    if (!rec.addon.configure) return;
+    try {
+      await rec.addon.configure.call(rec.addon, updated, this.options.view);
+    } catch (err) {
+      if (err instanceof OptionError || (rethrowAll && isOptionErrorLike(err))) throw err;
+      this.reportHookError(rec, "configure", err);
+    }
+  }
+
+  private async callLifecycle(rec: AddonRecord, hook: "load" | "running" | "done", args: unknown[], rethrow = false): Promise<void> {
+    const fn = rec.addon[hook] as ((...a: unknown[]) => unknown) | undefined;
+    if (!fn) return;
+    try {
+      await fn.apply(rec.addon, args);
+    } catch (err) {
+      if (rethrow || (hook === "load" && err instanceof OptionError)) throw err;
+      this.reportHookError(rec, hook, err);
+    }
+  }
+
+  /** Configures and starts addons that became active again (a replacement was removed). */
+  private async revive(before: Set<AddonRecord>, fresh: AddonRecord[]): Promise<void> {
+    const back = this.active.filter((r) => !before.has(r) && !fresh.includes(r));
+    if (back.length === 0) return;
+    const all = new Set(this.options.names());
+    for (const rec of back) await this.configureOne(rec, all);
+    if (this.isRunning) for (const rec of back) await this.callLifecycle(rec, "running", []);
+  }
+
+  private makeLoader(rec: AddonRecord): Loader {
+    return {
+      addOption: (spec) => this.options.add(spec),
+      options: this.options.view,
+      log: this.logger(rec.label),
+      events: this.events,
+      state: rec.state,
+      shutdown: (code = 0) => this.shutdownHandler?.(code),
+    };
+  }
+
+  private flatten(addon: Addon, parent: AddonRecord | undefined, label: string | undefined, state: Record<string, unknown>): AddonRecord[] {
+    const seq = ++this.seq;
+    const ctor = (addon as object).constructor;
+    const className = typeof ctor === "function" && ctor !== Object && ctor.name ? ctor.name : undefined;
+    const rec: AddonRecord = {
+      addon,
+      label: addon.name ?? label ?? className ?? `addon#${seq}`,
+      key: addon.name,
+      seq,
+      parent,
+      state,
+    };
+    const out = [rec];
+    for (const child of addon.addons ?? []) out.push(...this.flatten(child, rec, undefined, {}));
+    return out;
+  }
+
+  private subtreeEnd(rec: AddonRecord): number {
+    let i = this.records.indexOf(rec) + 1;
+    while (i < this.records.length && this.isDescendant(this.records[i]!, rec)) i++;
+    return i;
+  }
+
+  private isDescendant(r: AddonRecord, ancestor: AddonRecord): boolean {
+    for (let p = r.parent; p; p = p.parent) if (p === ancestor) return true;
+    return false;
+  }
+
+  /** Recomputes the active chain: of addons sharing a name, the newest stands at the first one's place. */
+  private rebuild(): void {
+    const winners = new Map<string, AddonRecord>();
+    for (const r of this.records) {
+      if (r.key === undefined) continue;
+      const w = winners.get(r.key);
+      if (!w || r.seq > w.seq) winners.set(r.key, r);
+    }
+    const placed = new Set<string>();
+    const active: AddonRecord[] = [];
+    for (const r of this.records) {
+      if (r.key === undefined) {
+        active.push(r);
+      } else if (!placed.has(r.key)) {
+        placed.add(r.key);
+        active.push(winners.get(r.key)!);
+      }
+    }
+    this.active = active;
+    const handlers = new Map<HookName, HandlerList>();
+    for (const hook of HOOK_NAMES) {
+      handlers.set(hook, active.filter((r) => typeof r.addon[hook] === "function"));
+    }
+    this.handlers = handlers;
+  }
+}
+
+function isOptionErrorLike(err: unknown): boolean {
+  return err instanceof Error && err.name === "OptionError";
+}
+
+function checkAddon(addon: unknown, label: string | undefined): asserts addon is Addon {
+  const where = label ? ` (${label})` : "";
+  if (addon === null || typeof addon !== "object") {
+    throw new TypeError(`not an addon${where}: expected an object with hook methods, got ${addon === null ? "null" : typeof addon}`);
+  }
+  const a = addon as Record<string, unknown>;
+  if (a.name !== undefined && typeof a.name !== "string") throw new TypeError(`not an addon${where}: its name must be a string`);
+  if (a.addons !== undefined && !Array.isArray(a.addons)) throw new TypeError(`not an addon${where}: 'addons' must be an array`);
+  for (const hook of HOOK_NAMES) {
+    if (a[hook] !== undefined && typeof a[hook] !== "function") {
+      throw new TypeError(`not an addon${where}: '${hook}' must be a function`);
+    }
+  }
+  for (const child of (a.addons as unknown[] | undefined) ?? []) checkAddon(child, label);
+}

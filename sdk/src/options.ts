@@ -1,0 +1,270 @@
+/** The kinds of option value. */
+export type OptionType = "bool" | "string" | "optional-string" | "number" | "strings";
+
+type ValueOf<K extends OptionType> = K extends "bool"
+  ? boolean
+  : K extends "string"
+    ? string
+    : K extends "optional-string"
+      ? string | undefined
+      : K extends "number"
+        ? number
+        : string[];
+
+/** Declares one option. Names are camelCase (`ignoreHosts`); the CLI also takes snake_case and kebab-case. */
+export interface OptionSpec<T = unknown> {
+  name: string;
+  type: OptionType;
+  default: T;
+  help: string;
+  /** For string options: the allowed values. */
+  choices?: readonly string[];
+}
+
+/** A value a user gave that an option cannot take. The message names the option and the value. */
+export class OptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OptionError";
+  }
+}
+
+/**
+ * The options every interloper has, for typed access (`options.ignoreHosts`).
+ * Addons with options of their own can extend it by declaration merging.
+ */
+export interface OptionValues {
+  [name: string]: unknown;
+}
+
+/** Read access to the live options. */
+export type OptionsView = Readonly<OptionValues> & {
+  get<T = unknown>(name: string): T;
+  has(name: string): boolean;
+};
+
+/** `ignore_hosts`, `ignore-hosts` and `ignoreHosts` all name `ignoreHosts`. */
+export function canonicalOptionName(name: string): string {
+  return name.trim().replace(/[-_]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `ignoreHosts` → `ignore_hosts`, the spelling mitmproxy users know. */
+export function snakeOptionName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * The typed option registry: specs, current values, values given before their
+ * option exists (deferred until an addon adds it).
+ */
+export class Options {
+  private readonly specs = new Map<string, OptionSpec>();
+  private readonly values = new Map<string, unknown>();
+  private readonly deferred = new Map<string, string[]>();
+  /** The live view addons read. */
+  readonly view: OptionsView;
+
+  constructor() {
+    const self = this;
+    this.view = new Proxy(Object.create(null) as object, {
+      get(_t, prop) {
+        if (prop === "get") return (name: string) => self.get(name);
+        if (prop === "has") return (name: string) => self.has(name);
+        if (typeof prop !== "string") return undefined;
+        return self.values.get(prop);
+      },
+      has(_t, prop) {
+        return typeof prop === "string" && self.values.has(prop);
+      },
+      ownKeys() {
+        return [...self.values.keys()];
+      },
+      getOwnPropertyDescriptor(_t, prop) {
+        if (typeof prop !== "string" || !self.values.has(prop)) return undefined;
+        return { value: self.values.get(prop), enumerable: true, configurable: true, writable: false };
+      },
+      set() {
+        throw new TypeError("options are read-only here: change them through the proxy (e.g. --set)");
+      },
+    }) as OptionsView;
+  }
+
+  /**
+   * Adds an option. Adding the same spec again (a reloaded addon) keeps the
+   * current value; a different type under the same name is an error.
+   */
+  add<T>(spec: OptionSpec<T>): void {
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(spec.name)) throw new Error(`option name must be camelCase: ${spec.name}`);
+    const existing = this.specs.get(spec.name);
+    if (existing) {
+      if (existing.type !== spec.type) throw new Error(`option ${spec.name} is already defined with type ${existing.type}`);
+      this.specs.set(spec.name, spec as OptionSpec);
+      return;
+    }
+    this.checkValue(spec as OptionSpec, spec.default);
+    this.specs.set(spec.name, spec as OptionSpec);
+    this.values.set(spec.name, cloneValue(spec.default));
+  }
+
+  /** Drops the option (used when the addon that added it goes away). */
+  remove(name: string): void {
+    this.specs.delete(name);
+    this.values.delete(name);
+  }
+
+  has(name: string): boolean {
+    return this.specs.has(canonicalOptionName(name));
+  }
+
+  get<T = unknown>(name: string): T {
+    const key = canonicalOptionName(name);
+    if (!this.specs.has(key)) throw new OptionError(`unknown option: ${name}`);
+    return this.values.get(key) as T;
+  }
+
+  spec(name: string): OptionSpec | undefined {
+    return this.specs.get(canonicalOptionName(name));
+  }
+
+  specsList(): OptionSpec[] {
+    return [...this.specs.values()];
+  }
+
+  names(): string[] {
+    return [...this.specs.keys()];
+  }
+
+  /** The current values (a copy), for rolling back a refused change. */
+  snapshot(): Map<string, unknown> {
+    return new Map([...this.values].map(([k, v]) => [k, cloneValue(v)]));
+  }
+
+  restore(snapshot: Map<string, unknown>, names: Iterable<string>): void {
+    for (const name of names) if (snapshot.has(name)) this.values.set(name, snapshot.get(name));
+  }
+
+  /**
+   * Sets typed values. Every value is checked first: on an error nothing
+   * changes. Returns the names whose value actually changed.
+   */
+  update(changes: Record<string, unknown>): Set<string> {
+    const checked = new Map<string, unknown>();
+    for (const [rawName, value] of Object.entries(changes)) {
+      const name = canonicalOptionName(rawName);
+      const spec = this.specs.get(name);
+      if (!spec) throw new OptionError(`unknown option: ${rawName}`);
+      this.checkValue(spec, value);
+      checked.set(name, value);
+    }
+    const changed = new Set<string>();
+    for (const [name, value] of checked) {
+      if (sameValue(this.values.get(name), value)) continue;
+      this.values.set(name, cloneValue(value));
+      changed.add(name);
+    }
+    return changed;
+  }
+
+  /**
+   * Parses `name=value` strings (as `--set` gives them; a list option takes
+   * each repetition as one more item) into typed changes. Names no option has
+   * yet are kept for later (`takeDeferred`).
+   */
+  parseSetArgs(args: readonly string[]): Record<string, unknown> {
+    const grouped = new Map<string, string[]>();
+    for (const arg of args) {
+      const eq = arg.indexOf("=");
+      if (eq <= 0) throw new OptionError(`invalid --set argument '${arg}': expected name=value`);
+      const name = canonicalOptionName(arg.slice(0, eq));
+      const list = grouped.get(name) ?? [];
+      list.push(arg.slice(eq + 1));
+      grouped.set(name, list);
+    }
+    const changes: Record<string, unknown> = {};
+    for (const [name, raws] of grouped) {
+      if (!this.specs.has(name)) {
+        this.deferred.set(name, [...(this.deferred.get(name) ?? []), ...raws]);
+        continue;
+      }
+      changes[name] = this.parseValue(name, raws);
+    }
+    return changes;
+  }
+
+  /** Deferred `--set` values whose option now exists, parsed; they are removed from the deferred list. */
+  takeDeferred(): Record<string, unknown> {
+    const changes: Record<string, unknown> = {};
+    for (const [name, raws] of this.deferred) {
+      if (!this.specs.has(name)) continue;
+      this.deferred.delete(name);
+      changes[name] = this.parseValue(name, raws);
+    }
+    return changes;
+  }
+
+  /** Names given with `--set` that no addon defined. */
+  unknownDeferred(): string[] {
+    return [...this.deferred.keys()];
+  }
+
+  /** Parses the string form of a value: `true|false` for bools, sizes as given, one string per list item. */
+  parseValue(name: string, raws: readonly string[]): unknown {
+    const spec = this.specs.get(canonicalOptionName(name));
+    if (!spec) throw new OptionError(`unknown option: ${name}`);
+    const shown = snakeOptionName(spec.name);
+    if (spec.type === "strings") return raws.filter((r) => r !== "");
+    const raw = raws[raws.length - 1]!;
+    switch (spec.type) {
+      case "bool": {
+        const v = raw.trim().toLowerCase();
+        if (v === "true" || v === "" || v === "1" || v === "yes" || v === "on") return true;
+        if (v === "false" || v === "0" || v === "no" || v === "off") return false;
+        throw new OptionError(`invalid value for ${shown}: '${raw}' (expected true or false)`);
+      }
+      case "number": {
+        const n = Number(raw);
+        if (raw.trim() === "" || !Number.isFinite(n)) throw new OptionError(`invalid value for ${shown}: '${raw}' (expected a number)`);
+        return n;
+      }
+      case "optional-string":
+        return raw === "" ? undefined : raw;
+      default:
+        return raw;
+    }
+  }
+
+  private checkValue(spec: OptionSpec, value: unknown): void {
+    const shown = snakeOptionName(spec.name);
+    const bad = (expected: string) =>
+      new OptionError(`invalid value for ${shown}: ${JSON.stringify(value)} (expected ${expected})`);
+    switch (spec.type) {
+      case "bool":
+        if (typeof value !== "boolean") throw bad("true or false");
+        break;
+      case "number":
+        if (typeof value !== "number" || !Number.isFinite(value)) throw bad("a number");
+        break;
+      case "string":
+        if (typeof value !== "string") throw bad("a string");
+        break;
+      case "optional-string":
+        if (value !== undefined && value !== null && typeof value !== "string") throw bad("a string or nothing");
+        break;
+      case "strings":
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw bad("a list of strings");
+        break;
+    }
+    if (spec.choices && typeof value === "string" && !spec.choices.includes(value)) {
+      throw new OptionError(`invalid value for ${shown}: '${value}' (expected one of ${spec.choices.join(", ")})`);
+    }
+  }
+}
+
+function cloneValue<T>(v: T): T {
+  return (Array.isArray(v) ? [...v] : v) as T;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b || (a == null && b == null);
+}
