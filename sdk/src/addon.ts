@@ -117,6 +117,11 @@ export interface NextLayerData {
   ignoreConnection?: boolean;
   /** Set to ask the core for more bytes before deciding; it calls `nextLayer` again. */
   needMoreData?: boolean;
+  /**
+   * Set `true` to intercept the connection as raw TCP (`tcp*` hooks, no HTTP
+   * parsing); TLS is still terminated. Stays in force for the inner stage.
+   */
+  tcp?: boolean;
 }
 
 /** The payload of `tlsClienthello`. */

@@ -27,3 +27,4 @@ export {
   type OptionsView,
 } from "./options.ts";
 export { AddonHost, type AddOptions } from "./host.ts";
+export * from "./hosts.ts";

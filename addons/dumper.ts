@@ -1,0 +1,187 @@
+import {
+  LOG_LEVELS,
+  decodeContent,
+  OptionError,
+  formatAddress,
+  formatSize,
+  type Addon,
+  type HTTPFlow,
+  type Headers,
+  type LogEntry,
+  type Loader,
+  type LogLevel,
+  type OptionsView,
+  type TCPFlow,
+} from "@interloper/sdk";
+
+/** Where the dumper writes; a test passes its own. */
+export interface DumperOutput {
+  write(text: string): void;
+  /** Colours are used only when this is true (a terminal). */
+  isTTY?: boolean;
+}
+
+const BODY_PREVIEW = 2048;
+
+/**
+ * The event log: log entries at the chosen verbosity, and one line per
+ * request and per response (more with --flow-detail). mitmdump's formats.
+ */
+export class Dumper implements Addon {
+  readonly name = "dumper";
+  private verbosity: LogLevel = "info";
+  private flowDetail = 1;
+  private colour: boolean;
+  private readonly onLog = (entry: LogEntry) => this.printLog(entry);
+  private events: Loader["events"] | undefined;
+
+  constructor(private readonly out: DumperOutput = process.stdout) {
+    this.colour = out.isTTY === true && !process.env.NO_COLOR;
+  }
+
+  load(loader: Loader): void {
+    loader.addOption({
+      name: "termlogVerbosity",
+      type: "string",
+      default: "info",
+      choices: LOG_LEVELS,
+      help: "Log verbosity: error, warn, info, debug.",
+    });
+    loader.addOption({
+      name: "flowDetail",
+      type: "number",
+      default: 1,
+      help: "Flow detail: 0 nothing, 1 request and response lines, 2 also headers, 3 also bodies (truncated), 4 full bodies.",
+    });
+    this.events = loader.events;
+    loader.events.on("log", this.onLog);
+  }
+
+  configure(_updated: ReadonlySet<string>, options: OptionsView): void {
+    const detail = options.get<number>("flowDetail");
+    if (!Number.isInteger(detail) || detail < 0 || detail > 4) {
+      throw new OptionError(`invalid value for flow_detail: ${detail} (expected 0 to 4)`);
+    }
+    this.flowDetail = detail;
+    this.verbosity = options.get<LogLevel>("termlogVerbosity");
+  }
+
+  done(): void {
+    this.events?.off("log", this.onLog);
+  }
+
+  response(flow: HTTPFlow): void {
+    this.echoFlow(flow);
+  }
+
+  error(flow: HTTPFlow): void {
+    // A flow with a response was already printed by `response` (streams that broke later print only the error).
+    if (flow.response && flow.error) {
+      if (this.flowDetail > 0) this.line(` << ${escapeControl(flow.error.msg)}`, "red");
+      return;
+    }
+    this.echoFlow(flow);
+  }
+
+  tcpMessage(flow: TCPFlow): void {
+    if (this.flowDetail === 0) return;
+    const msg = flow.messages[flow.messages.length - 1];
+    if (!msg) return;
+    const client = formatAddress(flow.client.peername);
+    const server = formatAddress(flow.server.address);
+    const arrow = msg.fromClient ? `${client} -> tcp -> ${server}` : `${client} <- tcp <- ${server}`;
+    this.line(arrow);
+    if (this.flowDetail >= 3) this.body(msg.content, undefined);
+  }
+
+  tcpError(flow: TCPFlow): void {
+    if (this.flowDetail === 0 || !flow.error) return;
+    this.line(`Error in TCP connection to ${formatAddress(flow.server.address)}: ${flow.error.msg}`, "red");
+  }
+
+  private echoFlow(flow: HTTPFlow): void {
+    if (this.flowDetail === 0) return;
+    const req = flow.request;
+    const res = flow.response;
+    const client = formatAddress(flow.client.peername);
+    const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
+    const showReqVersion = !reqIsH1 || req.httpVersion !== (res?.httpVersion ?? "HTTP/1.1");
+    this.line(`${client}: ${this.paint(req.method, "bold")} ${req.prettyUrl}${showReqVersion ? ` ${req.httpVersion}` : ""}`);
+    if (this.flowDetail >= 2) this.headers(req.headers);
+    if (this.flowDetail >= 3) this.body(req.body, req.headers);
+    if (res) {
+      const resIsH1 = res.httpVersion === "HTTP/1.1" || res.httpVersion === "HTTP/1.0";
+      const showResVersion = !resIsH1 || req.httpVersion !== res.httpVersion;
+      const size = res.stream ? "(content missing)" : formatSize(res.body.length);
+      const colour = res.status >= 500 ? "red" : res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
+      this.line(`     << ${showResVersion ? `${res.httpVersion} ` : ""}${this.paint(`${res.status} ${res.reason}`, colour)} ${size}`);
+      if (this.flowDetail >= 2) this.headers(res.headers);
+      if (this.flowDetail >= 3) this.body(res.body, res.headers);
+    }
+    if (flow.error) this.line(` << ${escapeControl(flow.error.msg)}`, "red");
+  }
+
+  private headers(headers: Headers): void {
+    for (const [k, v] of headers.fields) this.line(`        ${this.paint(k, "bold")}: ${escapeControl(v)}`);
+  }
+
+  private body(bytes: Buffer, headers: Headers | undefined): void {
+    if (bytes.length === 0) return;
+    let content = bytes;
+    try {
+      const encoding = headers?.get("content-encoding");
+      if (encoding) content = decodeContent(bytes, encoding);
+    } catch {
+      // Show the raw bytes when they cannot be decoded.
+    }
+    const limit = this.flowDetail >= 4 ? Infinity : BODY_PREVIEW;
+    const shown = content.length > limit ? content.subarray(0, limit) : content;
+    const text = isText(shown) ? shown.toString("utf8") : hexdump(shown);
+    for (const l of text.split("\n")) this.line(`        ${escapeControl(l)}`);
+    if (content.length > limit) this.line(`        (cut off: ${formatSize(content.length - limit)} more)`);
+  }
+
+  private printLog(entry: LogEntry): void {
+    if (LOG_LEVELS.indexOf(entry.level) > LOG_LEVELS.indexOf(this.verbosity)) return;
+    const text = entry.addon ? `[${entry.addon}] ${entry.message}` : entry.message;
+    const colour = entry.level === "error" ? "red" : entry.level === "warn" ? "yellow" : entry.level === "debug" ? "dim" : undefined;
+    this.line(text, colour);
+  }
+
+  private line(text: string, colour?: Colour): void {
+    this.out.write(`${colour ? this.paint(text, colour) : text}\n`);
+  }
+
+  private paint(text: string, colour: Colour): string {
+    if (!this.colour) return text;
+    return `${ANSI[colour]}${text}\x1b[0m`;
+  }
+}
+
+type Colour = "red" | "green" | "yellow" | "bold" | "dim";
+const ANSI: Record<Colour, string> = { red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", bold: "\x1b[1m", dim: "\x1b[2m" };
+
+function escapeControl(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+function isText(b: Buffer): boolean {
+  const n = Math.min(b.length, 512);
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (c === 0 || (c < 0x09) || (c > 0x0d && c < 0x20 && c !== 0x1b)) return false;
+  }
+  return true;
+}
+
+function hexdump(b: Buffer): string {
+  const lines: string[] = [];
+  for (let i = 0; i < b.length; i += 16) {
+    const row = b.subarray(i, i + 16);
+    const hex = [...row].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+    const ascii = [...row].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : ".")).join("");
+    lines.push(`${i.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return lines.join("\n");
+}

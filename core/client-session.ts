@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import type * as net from "node:net";
+import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
+import { formatAddress } from "@interloper/sdk";
+import type { Proxy } from "./proxy.ts";
+import { ServerConn } from "./server-conn.ts";
+
+/**
+ * Everything that belongs to one client connection: its hook payload, the
+ * server connections opened for it, and the orderly end (`client disconnect`,
+ * the servers' disconnects, then the `clientDisconnect` hook).
+ */
+export class ClientSession {
+  readonly client: ClientConnection;
+  /** Prefix of this connection's log lines, e.g. `127.0.0.1:57089`. */
+  readonly prefix: string;
+  private readonly servers = new Set<ServerConn>();
+  /** Server connections for absolute-form requests, by `host:port:scheme`. */
+  private readonly byAuthority = new Map<string, ServerConn>();
+  private readonly pending = new Set<net.Socket>();
+  private ended = false;
+
+  constructor(
+    readonly proxy: Proxy,
+    readonly socket: net.Socket,
+    mode: string,
+  ) {
+    const peername: Address = { host: socket.remoteAddress ?? "?", port: socket.remotePort ?? 0 };
+    const sockname: Address = { host: socket.localAddress ?? "?", port: socket.localPort ?? 0 };
+    this.client = {
+      id: randomUUID(),
+      peername,
+      sockname,
+      mode,
+      tlsEstablished: false,
+      timestampStart: Date.now() / 1000,
+    };
+    this.prefix = formatAddress(peername);
+    // Every socket needs an error listener; the close that follows ends the session.
+    socket.on("error", () => {});
+    socket.once("close", () => void this.end());
+  }
+
+  log(level: LogLevel, message: string): void {
+    this.proxy.host.log(level, `${this.prefix}: ${message}`);
+  }
+
+  /** The server connection for absolute-form requests to this authority (one per authority and client). */
+  serverFor(address: Address, tls: boolean): ServerConn {
+    const key = `${address.host}:${address.port}:${tls ? "s" : ""}`;
+    let conn = this.byAuthority.get(key);
+    if (!conn || conn.closed) {
+      conn = new ServerConn(this, address, tls);
+      this.byAuthority.set(key, conn);
+    }
+    return conn;
+  }
+
+  /** A server connection for a tunnel or another single destination. */
+  newServer(address: Address, tls = false): ServerConn {
+    return new ServerConn(this, address, tls);
+  }
+
+  addServer(conn: ServerConn): void {
+    this.servers.add(conn);
+    if (this.ended) conn.close();
+  }
+
+  removeServer(conn: ServerConn): void {
+    this.servers.delete(conn);
+    if (this.ended && this.servers.size === 0) this.serversGone?.();
+  }
+
+  /** Connecting sockets die with the client. */
+  trackPending(socket: net.Socket): void {
+    this.pending.add(socket);
+    socket.once("connect", () => this.pending.delete(socket));
+    socket.once("close", () => this.pending.delete(socket));
+    if (this.ended) socket.destroy();
+  }
+
+  private serversGone: (() => void) | undefined;
+
+  /** Closes the client connection (and so the whole session). */
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.client.timestampEnd = Date.now() / 1000;
+    this.log("info", "client disconnect");
+    for (const s of this.pending) s.destroy();
+    if (this.servers.size > 0) {
+      const gone = new Promise<void>((resolve) => (this.serversGone = resolve));
+      for (const conn of [...this.servers]) conn.close();
+      await gone;
+    }
+    for (const conn of this.byAuthority.values()) conn.close();
+    this.proxy.sessionEnded(this);
+    await this.proxy.host.trigger("clientDisconnect", this.client);
+  }
+}

@@ -1,0 +1,36 @@
+import type { AddonHost, OptionSpec } from "@interloper/sdk";
+import { OptionError, parseSize } from "@interloper/sdk";
+
+/** Options of the core itself (addons add theirs in `load`). */
+export const CORE_OPTIONS: OptionSpec[] = [
+  { name: "mode", type: "strings", default: ["regular"], help: "Proxy mode(s): regular (more modes to come). MODE[@[host:]port]." },
+  { name: "listenHost", type: "string", default: "", help: "Address to listen on; empty means all interfaces." },
+  { name: "listenPort", type: "number", default: 8080, help: "Port to listen on." },
+  { name: "confdir", type: "string", default: "~/.interloper", help: "Where the certificate authority lives." },
+  {
+    name: "connectionStrategy",
+    type: "string",
+    default: "eager",
+    choices: ["eager", "lazy"],
+    help: "eager: connect to the server on CONNECT, before answering 200 (the resolved address is known). lazy: connect when needed.",
+  },
+  { name: "sslInsecure", type: "bool", default: false, help: "Do not verify upstream server certificates." },
+  { name: "sslVerifyUpstreamTrustedCa", type: "optional-string", default: undefined, help: "A PEM file of extra CA certificates to trust for upstream servers." },
+  { name: "upstreamCert", type: "bool", default: true, help: "Copy the upstream certificate's names into the generated certificate." },
+  { name: "streamLargeBodies", type: "optional-string", default: undefined, help: "Stream bodies larger than this (e.g. 1m, 5k) instead of buffering them." },
+  { name: "bodySizeLimit", type: "optional-string", default: undefined, help: "Refuse buffered bodies larger than this (e.g. 100m); streamed bodies are not limited." },
+  { name: "maxHeaderSize", type: "number", default: 65536, help: "Largest request or response head in bytes." },
+  { name: "idleTimeout", type: "number", default: 300, help: "Close client connections idle for this many seconds (0: never)." },
+];
+
+export function registerCoreOptions(host: AddonHost): void {
+  for (const spec of CORE_OPTIONS) host.addOption(spec);
+}
+
+/** Parses a size option; throws an OptionError naming it. */
+export function sizeOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = parseSize(value);
+  if (n === null) throw new OptionError(`invalid value for ${name}: '${value}' (expected a size such as 512k, 1m, 2g)`);
+  return n;
+}

@@ -1,0 +1,108 @@
+import type { Readable, Writable } from "node:stream";
+
+export type BodyRead =
+  | { complete: true; body: Buffer }
+  /** The body passed `limit`: these chunks were read, the rest is still in the (paused) stream. */
+  | { complete: false; chunks: Buffer[] };
+
+/**
+ * Reads a message body, buffering at most `limit` bytes. Rejects when the
+ * stream fails or closes before its end.
+ */
+export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> {
+  if (stream.readableEnded) return Promise.resolve({ complete: true, body: Buffer.alloc(0) });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      stream.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        stream.pause();
+        cleanup();
+        resolve({ complete: false, chunks });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ complete: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      // 'end' comes before 'close' for a complete body.
+      setImmediate(() => {
+        if (!stream.readableEnded) {
+          cleanup();
+          reject(new Error("connection closed before the body was complete"));
+        }
+      });
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", onError);
+    stream.once("close", onClose);
+  });
+}
+
+/**
+ * Writes `first` chunks, then pipes the rest of `src` into `dst` with
+ * back-pressure. Resolves when `src` ended and everything was handed to
+ * `dst` (`dst` is ended); rejects when either side fails.
+ */
+export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChunk?: (n: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      src.off("data", onData);
+      src.off("end", onEnd);
+      src.off("error", onError);
+      src.off("close", onSrcClose);
+      dst.off("drain", onDrain);
+      dst.off("error", onError);
+      dst.off("close", onDstClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      onChunk?.(chunk.length);
+      if (!dst.write(chunk)) src.pause();
+    };
+    const onDrain = () => src.resume();
+    const onEnd = () => {
+      dst.end();
+      finish();
+    };
+    const onError = (err: Error) => finish(err);
+    const onSrcClose = () =>
+      setImmediate(() => {
+        if (!src.readableEnded) finish(new Error("connection closed before the body was complete"));
+      });
+    const onDstClose = () => {
+      if (!dst.writableFinished) finish(new Error("the receiving side closed the connection"));
+    };
+    for (const c of first) {
+      onChunk?.(c.length);
+      dst.write(c);
+    }
+    src.on("data", onData);
+    src.once("end", onEnd);
+    src.once("error", onError);
+    src.once("close", onSrcClose);
+    dst.on("drain", onDrain);
+    dst.once("error", onError);
+    dst.once("close", onDstClose);
+    if (src.readableEnded) onEnd();
+    else src.resume();
+  });
+}

@@ -1,0 +1,69 @@
+import type * as http from "node:http";
+import type * as net from "node:net";
+import { Headers, HTTPFlow, Request } from "@interloper/sdk";
+import type { Proxy } from "../proxy.ts";
+import { runLayers } from "../layers.ts";
+import type { HttpContext } from "./frontend.ts";
+
+/**
+ * A CONNECT request: the `httpConnect` hook, the server connection (eager:
+ * before answering, so the resolved address is known), `200`, then the
+ * tunnel's first bytes decide what it carries.
+ */
+export async function handleConnect(proxy: Proxy, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+  const { session } = ctx;
+  socket.on("error", () => {});
+  const target = parseAuthority(req.url ?? "");
+  if (!target) {
+    session.log("warn", `bad CONNECT target '${req.url}'`);
+    socket.end(simpleResponse(400, "Bad Request", `invalid CONNECT target '${req.url}': expected host:port`));
+    return;
+  }
+  const request = new Request({
+    method: "CONNECT",
+    host: target.host,
+    port: target.port,
+    path: "",
+    form: "authority",
+    headers: Headers.fromRaw(req.rawHeaders),
+    httpVersion: `HTTP/${req.httpVersion}`,
+  });
+  const conn = session.newServer(target);
+  const flow = new HTTPFlow(session.client, conn.data, request, () => socket.destroy());
+  await proxy.host.trigger("httpConnect", flow);
+  if (flow.killed || socket.destroyed) return;
+  if (flow.response && (flow.response.status < 200 || flow.response.status > 299)) {
+    const r = flow.response;
+    const headLines = r.headers.fields.map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${r.status} ${r.reason}\r\n${headLines}\r\n`, "latin1"), r.body]));
+    return;
+  }
+  if (proxy.settings.connectionStrategy === "eager") {
+    try {
+      await conn.connect();
+    } catch (err) {
+      socket.end(simpleResponse(502, "Bad Gateway", (err as Error).message));
+      return;
+    }
+  }
+  if (socket.destroyed) {
+    conn.close();
+    return;
+  }
+  socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
+  await runLayers(session, socket, conn, { stage: "outer", head });
+}
+
+/** `host:port` or `[v6]:port`; the port is required. */
+export function parseAuthority(authority: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.%a-zA-Z]+)\]|([^:\s/?#@[\]]+)):(\d{1,5})$/.exec(authority);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function simpleResponse(status: number, reason: string, message: string): string {
+  const body = `${message}\n`;
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}

@@ -1,0 +1,305 @@
+import * as http from "node:http";
+import type * as net from "node:net";
+import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
+import type { Proxy } from "../proxy.ts";
+import type { ServerConn } from "../server-conn.ts";
+import { ServerConnectError } from "../server-conn.ts";
+import { describeNetError } from "../net-errors.ts";
+import { readBody, streamBody } from "./body.ts";
+import type { HttpContext } from "./frontend.ts";
+
+/** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
+const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "upgrade"]);
+
+/**
+ * One HTTP exchange: the request and response hooks, buffering or
+ * streaming both bodies, and the round trip to the server, or a local answer.
+ */
+export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { session } = ctx;
+  res.sendDate = false;
+  const request = buildRequest(ctx, req);
+  if (typeof request === "string") {
+    session.log("warn", `bad request: ${request}`);
+    sendError(res, 400, request, true);
+    return;
+  }
+  const isTunnel = ctx.tunnel !== undefined;
+  const conn = ctx.tunnel?.server ?? session.serverFor({ host: request.host, port: request.port }, request.scheme === "https");
+  let upstream: http.ClientRequest | undefined;
+  const flow = new HTTPFlow(session.client, conn.data, request, () => {
+    upstream?.destroy();
+    res.destroy();
+    req.socket.destroy();
+  });
+  const { host } = proxy;
+  try {
+    await host.trigger("requestheaders", flow);
+    if (flow.killed) return;
+    const limit = proxy.settings.streamLargeBodies;
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (limit !== undefined && declared > limit) request.stream = true;
+
+    let pendingChunks: Buffer[] | undefined;
+    if (!flow.response && !request.stream) {
+      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
+      if (read.complete) {
+        request.body = read.body;
+      } else if (limit !== undefined) {
+        request.stream = true;
+        pendingChunks = read.chunks;
+      } else {
+        session.log("warn", `request body larger than body_size_limit: ${request.method} ${request.prettyUrl}`);
+        sendError(res, 413, `request body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`, true);
+        return;
+      }
+    }
+    request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
+    if (!flow.response) await host.trigger("request", flow);
+    if (flow.killed) return;
+
+    if (flow.response) {
+      // Answered by an addon: the server is never contacted.
+      req.resume();
+      await host.trigger("responseheaders", flow);
+      await host.trigger("response", flow);
+      if (flow.killed) return;
+      sendBuffered(res, flow.response);
+      return;
+    }
+
+    const outcome = await roundTrip(proxy, ctx, conn, flow, req, res, pendingChunks, (u) => (upstream = u), isTunnel);
+    if (outcome === "error") await host.trigger("error", flow);
+  } catch (err) {
+    // A bug, not a network failure: keep its stack, end this exchange only.
+    proxy.host.log("error", `${session.prefix}: internal error handling ${request.method} ${request.prettyUrl}: ${(err as Error).stack ?? err}`);
+    if (!res.headersSent) sendError(res, 502, "interloper internal error", true);
+    else res.destroy();
+  }
+}
+
+async function roundTrip(
+  proxy: Proxy,
+  ctx: HttpContext,
+  conn: ServerConn,
+  flow: HTTPFlow,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pendingChunks: Buffer[] | undefined,
+  setUpstream: (u: http.ClientRequest) => void,
+  isTunnel: boolean,
+): Promise<"ok" | "error"> {
+  const { host } = proxy;
+  const request = flow.request;
+  const fail = (msg: string, status: number, closeClient: boolean) => {
+    flow.error = { msg, timestamp: Date.now() / 1000 };
+    if (!res.headersSent) sendError(res, status, msg, closeClient);
+    else res.destroy();
+    return "error" as const;
+  };
+
+  // A tunnel whose server never came up (or whose TLS failed) answers every request with 502.
+  if (isTunnel && conn.data.error && !conn.connected) return fail(conn.data.error, 502, false);
+  // Absolute-form requests for https go to the server with TLS.
+  if (!isTunnel && request.scheme === "https" && !conn.data.tlsEstablished) {
+    try {
+      await conn.connect();
+      if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(request.host), alpn: ["http/1.1"] });
+    } catch (err) {
+      return fail(errorText(err), 502, false);
+    }
+  }
+
+  const headers = forwardHeaders(request.headers);
+  const upstream = http.request({
+    agent: conn.agent,
+    host: request.host,
+    port: request.port,
+    method: request.method,
+    path: request.path || "/",
+    headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+  });
+  setUpstream(upstream);
+  upstream.on("error", () => {});
+  // A client that goes away takes the server request with it.
+  const onClientGone = () => {
+    if (!res.writableFinished) upstream.destroy();
+  };
+  res.once("close", onClientGone);
+
+  try {
+    if (request.stream) {
+      await streamBody(pendingChunks ?? [], req, upstream);
+    } else {
+      upstream.end(request.body);
+    }
+  } catch (err) {
+    return fail(`error sending request: ${errorText(err)}`, 502, true);
+  }
+
+  let upRes: http.IncomingMessage;
+  try {
+    upRes = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      upstream.once("response", resolve);
+      upstream.once("error", reject);
+      upstream.once("close", () => reject(new Error("server closed the connection without a response")));
+    });
+  } catch (err) {
+    if (res.destroyed) return fail("client disconnected", 502, true);
+    return fail(errorText(err), 502, false);
+  }
+
+  const response = new Response({
+    status: upRes.statusCode ?? 502,
+    reason: upRes.statusMessage ?? "",
+    headers: Headers.fromRaw(upRes.rawHeaders),
+    httpVersion: `HTTP/${upRes.httpVersion}`,
+  });
+  flow.response = response;
+  await host.trigger("responseheaders", flow);
+  if (flow.killed) return "ok";
+
+  const limit = proxy.settings.streamLargeBodies;
+  const declared = Number(upRes.headers["content-length"] ?? NaN);
+  if (limit !== undefined && declared > limit) response.stream = true;
+
+  let firstChunks: Buffer[] = [];
+  if (!response.stream) {
+    try {
+      const read = await readBody(upRes, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
+      if (read.complete) {
+        response.body = read.body;
+      } else if (limit !== undefined) {
+        response.stream = true;
+        firstChunks = read.chunks;
+      } else {
+        upstream.destroy();
+        flow.response = undefined;
+        return fail(`response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`, 502, false);
+      }
+    } catch (err) {
+      flow.response = undefined;
+      return fail(`server connection failed while reading the response: ${errorText(err)}`, 502, true);
+    }
+  }
+
+  if (!response.stream) {
+    response.timestampEnd = Date.now() / 1000;
+    await host.trigger("response", flow);
+    if (flow.killed) return "ok";
+    sendBuffered(res, flow.response ?? response);
+    return "ok";
+  }
+
+  res.writeHead(response.status, response.reason, response.headers.toRaw());
+  try {
+    await streamBody(firstChunks, upRes, res);
+  } catch (err) {
+    res.destroy();
+    flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
+    return "error";
+  }
+  response.timestampEnd = Date.now() / 1000;
+  await host.trigger("response", flow);
+  return "ok";
+}
+
+function buildRequest(ctx: HttpContext, req: http.IncomingMessage): Request | string {
+  const method = req.method ?? "GET";
+  const target = req.url ?? "/";
+  const headers = Headers.fromRaw(req.rawHeaders);
+  const httpVersion = `HTTP/${req.httpVersion}`;
+  if (ctx.tunnel) {
+    const { address } = ctx.tunnel.server.data;
+    if (target.startsWith("/") || target === "*") {
+      return new Request({ method, scheme: ctx.tunnel.scheme, host: address.host, port: address.port, path: target, form: "origin", headers, httpVersion });
+    }
+    const parsed = parseAbsolute(target);
+    if (!parsed) return `invalid request target '${truncate(target)}'`;
+    return new Request({ method, scheme: ctx.tunnel.scheme, host: address.host, port: address.port, path: parsed.path, form: "absolute", headers, httpVersion });
+  }
+  if (target.startsWith("/") || target === "*") {
+    return `invalid HTTP request form (expected authority or absolute, got origin: '${truncate(target)}'); is this a proxy client?`;
+  }
+  const parsed = parseAbsolute(target);
+  if (!parsed) return `invalid request target '${truncate(target)}'`;
+  return new Request({ method, ...parsed, form: "absolute", headers, httpVersion });
+}
+
+function parseAbsolute(target: string): { scheme: "http" | "https"; host: string; port: number; path: string } | undefined {
+  const m = /^(https?):\/\//i.exec(target);
+  if (!m) return undefined;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  const scheme = m[1]!.toLowerCase() as "http" | "https";
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  if (!host) return undefined;
+  // Keep the path exactly as the client wrote it (URL would normalise it).
+  const afterAuthority = target.slice(m[0].length).replace(/^[^/?#]*/, "");
+  const path = afterAuthority.replace(/#.*$/, "") || "/";
+  return { scheme, host, port: url.port ? Number(url.port) : scheme === "https" ? 443 : 80, path: path.startsWith("/") ? path : `/${path}` };
+}
+
+/** The request's fields minus hop-by-hop ones; the wire order and spelling of the rest stay. */
+function forwardHeaders(headers: Headers): Headers {
+  const connectionTokens = new Set(
+    headers.getAll("connection").flatMap((v) => v.split(",").map((t) => t.trim().toLowerCase())),
+  );
+  let drop = false;
+  for (const [name] of headers.fields) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (connectionTokens.has(lower) && lower !== "close" && lower !== "keep-alive")) {
+      drop = true;
+      break;
+    }
+  }
+  if (!drop) return headers;
+  const out = new Headers();
+  for (const [name, value] of headers.fields) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    if (connectionTokens.has(lower) && lower !== "close" && lower !== "keep-alive") continue;
+    out.fields.push([name, value]);
+  }
+  return out;
+}
+
+function sendBuffered(res: http.ServerResponse, response: Response): void {
+  if (res.destroyed) return;
+  res.writeHead(response.status, response.reason, response.headers.toRaw());
+  res.end(response.body);
+}
+
+/** A plain-text error page (the body says why). */
+export function sendError(res: http.ServerResponse, status: number, message: string, close: boolean): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  const reason = http.STATUS_CODES[status] ?? "Error";
+  const headers = ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(Buffer.byteLength(body))];
+  if (close) headers.push("Connection", "close");
+  res.writeHead(status, reason, headers);
+  res.end(body);
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof ServerConnectError) return err.message;
+  return describeNetError(err);
+}
+
+function sniFor(host: string): string | undefined {
+  return /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
+}
+
+function truncate(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+export type { net };

@@ -1,0 +1,92 @@
+import * as http from "node:http";
+import type * as net from "node:net";
+import type { ClientSession } from "../client-session.ts";
+import type { ServerConn } from "../server-conn.ts";
+
+/** Where the HTTP requests read from one socket go. */
+export interface HttpContext {
+  session: ClientSession;
+  /**
+   * Set inside a tunnel (CONNECT, or a mode with a fixed destination): every
+   * request goes to this server. Unset for an explicit proxy connection, where
+   * each request names its destination (absolute form).
+   */
+  tunnel?: { server: ServerConn; scheme: "http" | "https" };
+}
+
+export type RequestHandler = (ctx: HttpContext, req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type ConnectHandler = (ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
+
+/**
+ * Node's HTTP/1 server (llhttp) reads the client side: keep-alive, pipelining,
+ * chunked bodies, limits. It never listens itself: the proxy hands it sockets
+ * (plain, TLS-terminated, or tunnels) with `accept`.
+ */
+export class HttpFrontend {
+  private readonly server: http.Server;
+  private readonly contexts = new WeakMap<net.Socket, HttpContext>();
+
+  constructor(
+    opts: { maxHeaderSize: number; idleTimeoutMs: number },
+    onRequest: RequestHandler,
+    onConnect: ConnectHandler,
+  ) {
+    this.server = http.createServer({
+      maxHeaderSize: opts.maxHeaderSize,
+      // Bodies may stream for as long as they need; idle sockets are limited instead.
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+      keepAliveTimeout: opts.idleTimeoutMs,
+      noDelay: true,
+    });
+    this.server.timeout = 0;
+    this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const ctx = this.contexts.get(req.socket);
+      if (!ctx) {
+        res.destroy();
+        return;
+      }
+      onRequest(ctx, req, res);
+    });
+    this.server.on("connect", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const ctx = this.contexts.get(socket);
+      if (!ctx) {
+        socket.destroy();
+        return;
+      }
+      onConnect(ctx, req, socket, head);
+    });
+    this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => {
+      const ctx = this.contexts.get(socket);
+      if (err.code === "ECONNRESET" || err.code === "EPIPE" || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const [status, reason] =
+        err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] :
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT" ? [408, "Request Timeout"] :
+        [400, "Bad Request"];
+      const why = `${err.code ?? "error"}: ${err.message.replace(/^Parse Error: /, "")}`;
+      ctx?.session.log("warn", `malformed HTTP request (${why}): ${status} ${reason}`);
+      const body = `${status} ${reason}: ${why}\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      socket.destroySoon?.();
+    });
+  }
+
+  setIdleTimeout(ms: number): void {
+    this.server.keepAliveTimeout = ms;
+  }
+
+  /** Reads HTTP requests from `socket` (bytes already read may be `unshift`ed back first). */
+  accept(socket: net.Socket, ctx: HttpContext): void {
+    this.contexts.set(socket, ctx);
+    this.server.emit("connection", socket);
+  }
+
+  close(): void {
+    this.server.closeAllConnections?.();
+  }
+}

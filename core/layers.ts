@@ -1,0 +1,127 @@
+import type * as net from "node:net";
+import type { ClientHello, NextLayerData, TlsClienthelloData } from "@interloper/sdk";
+import type { ClientSession } from "./client-session.ts";
+import { detect } from "./detect.ts";
+import { FirstBytes } from "./first-bytes.ts";
+import { relay } from "./passthrough.ts";
+import type { ServerConn } from "./server-conn.ts";
+import { runTcpFlow } from "./tcp-flow.ts";
+import { interceptTls } from "./tls/intercept.ts";
+
+/** Beyond this many unclassified bytes, decide with what is there. */
+const MAX_PEEK = 64 * 1024;
+
+type Decision =
+  | { kind: "ignore" }
+  | { kind: "tls"; hello: ClientHello; tcp: boolean }
+  | { kind: "http" }
+  | { kind: "tcp" };
+
+/**
+ * A connection with a known destination: read its first bytes, ask the
+ * addons (`nextLayer`, `tlsClienthello`) and go on as passthrough, TLS
+ * interception, HTTP or raw TCP. `stage` is `inner` after the client's TLS
+ * was terminated on this connection.
+ */
+export async function runLayers(
+  session: ClientSession,
+  socket: net.Socket,
+  conn: ServerConn,
+  opts: { stage: "outer" | "inner"; head?: Buffer; forceTcp?: boolean },
+): Promise<void> {
+  const first = new FirstBytes(socket, conn.connected ? conn.socket : undefined, opts.head);
+  const idle = session.proxy.settings.idleTimeoutMs;
+  if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
+  let decision: Decision;
+  try {
+    decision = await decide(session, conn, first, opts.stage, opts.forceTcp ?? false);
+  } finally {
+    socket.setTimeout(0);
+  }
+  if (socket.destroyed) {
+    first.stop();
+    return;
+  }
+  const { proxy } = session;
+  switch (decision.kind) {
+    case "ignore": {
+      first.stop();
+      session.log("debug", `passing through ${conn.describe()} (ignored)`);
+      if (!(await ensureConnected(session, socket, conn))) return;
+      // Collect anything the server sent before we started relaying.
+      await relay(socket, conn.socket!, first.clientData, first.serverData);
+      return;
+    }
+    case "tls": {
+      first.release();
+      await interceptTls(session, socket, conn, decision.hello, decision.tcp);
+      return;
+    }
+    case "http": {
+      first.release();
+      proxy.frontend.accept(socket, { session, tunnel: { server: conn, scheme: opts.stage === "inner" ? "https" : "http" } });
+      // We paused the socket to peek; the HTTP parser reads once it flows again.
+      socket.resume();
+      return;
+    }
+    case "tcp": {
+      first.stop();
+      if (!(await ensureConnected(session, socket, conn))) return;
+      await runTcpFlow(session, socket, conn, first.clientData, first.serverData);
+      return;
+    }
+  }
+}
+
+async function decide(session: ClientSession, conn: ServerConn, first: FirstBytes, stage: "outer" | "inner", forceTcp: boolean): Promise<Decision> {
+  const { host } = session.proxy;
+  for (;;) {
+    if (first.clientData.length === 0 && first.serverData.length === 0 && !first.clientEnded) {
+      await first.next();
+      continue;
+    }
+    const detected = detect(first.clientData);
+    const final = first.clientEnded || first.clientData.length >= MAX_PEEK;
+    const data: NextLayerData = {
+      client: session.client,
+      server: conn.data,
+      stage,
+      clientData: first.clientData,
+      serverData: first.serverData,
+      clientHello: detected.clientHello,
+      hostHeader: detected.hostHeader,
+      final,
+    };
+    if (forceTcp) data.tcp = true;
+    await host.trigger("nextLayer", data);
+    if (data.ignoreConnection === true) return { kind: "ignore" };
+    const addonWaits = data.needMoreData === true && data.ignoreConnection === undefined;
+    // The core itself needs the whole ClientHello to terminate TLS.
+    if ((addonWaits || detected.clientHello === "incomplete") && !final) {
+      await first.next();
+      continue;
+    }
+    const hello = detected.clientHello;
+    if (hello !== undefined && hello !== "incomplete") {
+      const helloData: TlsClienthelloData = { client: session.client, server: conn.data, clientHello: hello, ignoreConnection: false };
+      await host.trigger("tlsClienthello", helloData);
+      if (helloData.ignoreConnection) return { kind: "ignore" };
+      return { kind: "tls", hello, tcp: data.tcp === true };
+    }
+    if (data.tcp) return { kind: "tcp" };
+    if (detected.hostHeader !== undefined) return { kind: "http" };
+    return { kind: "tcp" };
+  }
+}
+
+/** Lazy strategy: the server is connected only now. On failure the client is closed. */
+async function ensureConnected(session: ClientSession, socket: net.Socket, conn: ServerConn): Promise<boolean> {
+  if (conn.connected) return true;
+  try {
+    await conn.connect();
+    return true;
+  } catch {
+    socket.destroy();
+    return false;
+  }
+}

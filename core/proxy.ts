@@ -1,0 +1,172 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { AddonHost, OptionError, type Addon, type OptionsView } from "@interloper/sdk";
+import { ClientSession } from "./client-session.ts";
+import { registerCoreOptions, sizeOption } from "./core-options.ts";
+import { handleConnect } from "./http/connect.ts";
+import { handleRequest } from "./http/exchange.ts";
+import { HttpFrontend } from "./http/frontend.ts";
+import { parseModes, type ModeSpec } from "./modes.ts";
+import { CertificateAuthority } from "./tls/ca.ts";
+
+/** A user-caused start-up failure: printed as one line, non-zero exit. */
+export class StartupError extends Error {}
+
+/** The core's parsed view of its options, refreshed on every change. */
+export interface CoreSettings {
+  connectionStrategy: "eager" | "lazy";
+  sslInsecure: boolean;
+  upstreamCert: boolean;
+  streamLargeBodies: number | undefined;
+  bodySizeLimit: number | undefined;
+  idleTimeoutMs: number;
+  extraUpstreamCa: string | undefined;
+}
+
+/**
+ * The engine: listeners, the HTTP front end, the CA, and the addon host that
+ * every decision goes through. It holds no policy of its own.
+ */
+export class Proxy {
+  readonly host: AddonHost;
+  settings: CoreSettings = {
+    connectionStrategy: "eager",
+    sslInsecure: false,
+    upstreamCert: true,
+    streamLargeBodies: undefined,
+    bodySizeLimit: undefined,
+    idleTimeoutMs: 300_000,
+    extraUpstreamCa: undefined,
+  };
+  readonly frontend: HttpFrontend;
+  private caInstance: CertificateAuthority | undefined;
+  private readonly servers: net.Server[] = [];
+  private readonly sessions = new Set<ClientSession>();
+  private upstreamCa: string[] | undefined;
+  /** The addresses actually listened on (after start). */
+  readonly listening: Array<{ mode: ModeSpec; address: net.AddressInfo }> = [];
+
+  constructor(opts: { onShutdown?: (code: number) => void } = {}) {
+    this.host = new AddonHost({ onShutdown: opts.onShutdown });
+    registerCoreOptions(this.host);
+    this.frontend = new HttpFrontend(
+      { maxHeaderSize: 65536, idleTimeoutMs: this.settings.idleTimeoutMs },
+      (ctx, req, res) => void handleRequest(this, ctx, req, res),
+      (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
+    );
+  }
+
+  /** The core's own addon: checks and caches core options (it refuses bad values like any addon). */
+  coreAddon(): Addon {
+    return {
+      name: "core",
+      configure: (updated: ReadonlySet<string>, options: OptionsView) => {
+        const next = { ...this.settings };
+        next.connectionStrategy = options.get<"eager" | "lazy">("connectionStrategy");
+        next.sslInsecure = options.get<boolean>("sslInsecure");
+        next.upstreamCert = options.get<boolean>("upstreamCert");
+        next.streamLargeBodies = sizeOption("stream_large_bodies", options.get<string | undefined>("streamLargeBodies"));
+        next.bodySizeLimit = sizeOption("body_size_limit", options.get<string | undefined>("bodySizeLimit"));
+        const idle = options.get<number>("idleTimeout");
+        if (idle < 0) throw new OptionError(`invalid value for idle_timeout: ${idle} (expected seconds, 0 or more)`);
+        next.idleTimeoutMs = idle * 1000;
+        if (updated.has("sslVerifyUpstreamTrustedCa")) {
+          const file = options.get<string | undefined>("sslVerifyUpstreamTrustedCa");
+          next.extraUpstreamCa = undefined;
+          if (file) {
+            try {
+              next.extraUpstreamCa = readFileSync(expandHome(file), "utf8");
+            } catch (err) {
+              throw new OptionError(`invalid value for ssl_verify_upstream_trusted_ca: cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? err}`);
+            }
+            if (!next.extraUpstreamCa.includes("-----BEGIN CERTIFICATE-----")) {
+              throw new OptionError(`invalid value for ssl_verify_upstream_trusted_ca: '${file}' holds no PEM certificate`);
+            }
+          }
+          this.upstreamCa = undefined;
+        }
+        if (updated.has("mode") || updated.has("listenHost") || updated.has("listenPort")) {
+          parseModes(options.get<string[]>("mode"), options.get<string>("listenHost"), options.get<number>("listenPort"));
+        }
+        this.settings = next;
+        this.frontend.setIdleTimeout(next.idleTimeoutMs);
+      },
+    };
+  }
+
+  get ca(): CertificateAuthority {
+    if (!this.caInstance) throw new Error("the certificate authority is not loaded");
+    return this.caInstance;
+  }
+
+  /** Trust anchors for upstream TLS: Node's roots plus the extra CA file, if any. */
+  upstreamCaList(): string[] | undefined {
+    if (!this.settings.extraUpstreamCa) return undefined;
+    this.upstreamCa ??= [...tls.rootCertificates, this.settings.extraUpstreamCa];
+    return this.upstreamCa;
+  }
+
+  /** Loads the CA and opens the listeners; then addons get `running`. */
+  async start(): Promise<void> {
+    const opts = this.host.options;
+    try {
+      this.caInstance = await CertificateAuthority.load(expandHome(opts.get<string>("confdir")));
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+    const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"));
+    for (const mode of modes) {
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", (err: NodeJS.ErrnoException) => {
+          const where = `${mode.listenHost || "*"}:${mode.listenPort}`;
+          const why = err.code === "EADDRINUSE" ? "address already in use" : err.code === "EACCES" ? "permission denied" : err.message;
+          reject(new StartupError(`cannot listen on ${where}: ${why}`));
+        });
+        server.listen({ host: mode.listenHost || undefined, port: mode.listenPort }, () => resolve());
+      });
+      server.on("error", (err) => this.host.log("error", `listener error: ${err.message}`));
+      this.servers.push(server);
+      const address = server.address() as net.AddressInfo;
+      this.listening.push({ mode, address });
+      const shownHost = mode.listenHost ? (mode.listenHost.includes(":") ? `[${mode.listenHost}]` : mode.listenHost) : "*";
+      this.host.log("info", `Proxy server listening at http://${shownHost}:${address.port}`);
+    }
+    await this.host.start();
+  }
+
+  private accept(socket: net.Socket, mode: ModeSpec): void {
+    const session = new ClientSession(this, socket, mode.name);
+    this.sessions.add(session);
+    session.log("info", "client connect");
+    void (async () => {
+      await this.host.trigger("clientConnect", session.client);
+      if (session.client.error) {
+        session.log("info", session.client.error);
+        socket.destroy();
+        return;
+      }
+      if (!socket.destroyed) this.frontend.accept(socket, { session });
+    })();
+  }
+
+  sessionEnded(session: ClientSession): void {
+    this.sessions.delete(session);
+  }
+
+  /** Stops listening, closes every connection and calls `done` on the addons. */
+  async stop(): Promise<void> {
+    const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.servers.length = 0;
+    for (const session of this.sessions) session.close();
+    this.frontend.close();
+    await Promise.all(closed);
+    await this.host.stop();
+  }
+}
+
+export function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
+}

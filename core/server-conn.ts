@@ -1,0 +1,256 @@
+import { randomUUID } from "node:crypto";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Address, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
+import { formatAddress } from "@interloper/sdk";
+import { describeNetError } from "./net-errors.ts";
+import { handshake } from "./tls/intercept.ts";
+import type { ClientSession } from "./client-session.ts";
+
+/** How to speak TLS to the server. */
+export interface ServerTlsSettings {
+  sni: string | undefined;
+  alpn: string[];
+}
+
+/** A failure to reach the server, with the text the log and the 502 page show. */
+export class ServerConnectError extends Error {}
+
+/**
+ * One connection from the proxy to a server: TCP, then optionally TLS. It
+ * fires the server hooks, writes the `server connect` / `server disconnect`
+ * lines, and reconnects on demand when the server closed an idle connection.
+ */
+export class ServerConn {
+  readonly data: ServerConnection;
+  socket: net.Socket | undefined;
+  /** The TCP socket under `socket` (the same object without TLS). */
+  private tcp: net.Socket | undefined;
+  private tlsSettings: ServerTlsSettings | undefined;
+  private agentInstance: http.Agent | undefined;
+  private handedToAgent = false;
+  private connecting: Promise<net.Socket> | undefined;
+  closed = false;
+
+  constructor(
+    private readonly session: ClientSession,
+    address: Address,
+    useTls: boolean,
+  ) {
+    this.data = { id: randomUUID(), address, tls: useTls, tlsEstablished: false };
+  }
+
+  get hookData(): ServerConnectionHookData {
+    return { client: this.session.client, server: this.data };
+  }
+
+  get connected(): boolean {
+    return this.socket !== undefined && !this.socket.destroyed;
+  }
+
+  /** Opens the TCP connection (hooks `serverConnect`, `serverConnected`, or `serverConnectError`). */
+  async connect(): Promise<net.Socket> {
+    if (this.connected) return this.socket!;
+    this.connecting ??= this.doConnect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async doConnect(): Promise<net.Socket> {
+    const { proxy } = this.session;
+    const data = this.data;
+    data.error = undefined;
+    data.tlsEstablished = false;
+    await proxy.host.trigger("serverConnect", this.hookData);
+    if (data.error) throw new ServerConnectError(data.error);
+    data.timestampStart = Date.now() / 1000;
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: data.address.host, port: data.address.port, allowHalfOpen: true, noDelay: true });
+      const onError = (err: Error) => {
+        s.destroy();
+        reject(err);
+      };
+      s.once("error", onError);
+      s.once("connect", () => {
+        s.off("error", onError);
+        resolve(s);
+      });
+      this.session.trackPending(s);
+    }).catch(async (err: unknown) => {
+      data.error = describeNetError(err);
+      this.session.log("warn", `error establishing server connection: ${data.error}`);
+      await proxy.host.trigger("serverConnectError", this.hookData);
+      throw new ServerConnectError(`error establishing server connection: ${data.error}`);
+    });
+    data.timestampTcpSetup = Date.now() / 1000;
+    data.peername = { host: socket.remoteAddress!, port: socket.remotePort! };
+    data.sockname = { host: socket.localAddress!, port: socket.localPort! };
+    data.timestampEnd = undefined;
+    this.socket = socket;
+    this.tcp = socket;
+    this.handedToAgent = false;
+    this.session.log("info", `server connect ${this.describe()}`);
+    socket.on("error", (err) => {
+      if (!data.error) data.error = describeNetError(err);
+    });
+    socket.once("close", () => this.onClose(socket));
+    this.session.addServer(this);
+    await proxy.host.trigger("serverConnected", this.hookData);
+    if (this.tlsSettings) await this.startTls(this.tlsSettings);
+    return this.socket;
+  }
+
+  /** `host:port (ip:port)`, the parenthesis only when the name differs from the address. */
+  describe(): string {
+    const addr = formatAddress(this.data.address);
+    const peer = this.data.peername ? formatAddress(this.data.peername) : undefined;
+    return peer && peer !== addr ? `${addr} (${peer})` : addr;
+  }
+
+  /**
+   * Starts TLS on the connected socket (hooks `tlsStartServer`, then
+   * `tlsEstablishedServer` or `tlsFailedServer`). The settings are kept so a
+   * reconnect speaks TLS again.
+   */
+  async startTls(settings: ServerTlsSettings): Promise<void> {
+    this.tlsSettings = settings;
+    this.data.tls = true;
+    const raw = this.socket;
+    if (!raw) return;
+    const { proxy } = this.session;
+    const data = this.data;
+    data.sni = settings.sni;
+    data.alpnOffers = settings.alpn;
+    const hook: TlsData = { client: this.session.client, server: data, side: "server" };
+    await proxy.host.trigger("tlsStartServer", hook);
+    const tlsSocket = tls.connect({
+      socket: raw,
+      servername: settings.sni,
+      ALPNProtocols: settings.alpn.length > 0 ? settings.alpn : undefined,
+      rejectUnauthorized: !proxy.settings.sslInsecure,
+      ca: proxy.upstreamCaList(),
+      // The client decides about sessions and renegotiation; we only relay.
+      session: undefined,
+    });
+    tlsSocket.on("error", (err) => {
+      if (!data.error && data.tlsEstablished) data.error = describeNetError(err);
+    });
+    try {
+      await handshake(tlsSocket, "secureConnect");
+    } catch (err) {
+      const reason = tlsErrorText(err);
+      data.error = `TLS handshake with ${formatAddress(data.address)} failed: ${reason}`;
+      hook.error = data.error;
+      tlsSocket.destroy();
+      this.session.log("warn", `server TLS handshake failed: ${reason}`);
+      await proxy.host.trigger("tlsFailedServer", hook);
+      throw new ServerConnectError(data.error);
+    }
+    tlsSocket.once("close", () => this.onClose(raw));
+    data.tlsEstablished = true;
+    data.timestampTlsSetup = Date.now() / 1000;
+    data.alpn = tlsSocket.alpnProtocol || undefined;
+    data.tlsVersion = tlsSocket.getProtocol() ?? undefined;
+    data.cipher = tlsSocket.getCipher()?.name;
+    data.certificateList = certificateChainPem(tlsSocket);
+    this.socket = tlsSocket;
+    this.session.log("debug", `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}`);
+    await proxy.host.trigger("tlsEstablishedServer", hook);
+  }
+
+  /** The server's leaf certificate names (CN and SANs), once TLS is up. */
+  peerCertificateNames(): string[] {
+    const s = this.socket;
+    if (!(s instanceof tls.TLSSocket)) return [];
+    const cert = s.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return [];
+    const names: string[] = [];
+    const cn = cert.subject?.CN;
+    if (typeof cn === "string" && cn) names.push(cn);
+    for (const part of (cert.subjectaltname ?? "").split(",")) {
+      const m = /^\s*(DNS|IP Address):(.+)$/.exec(part);
+      if (m) names.push(m[2]!.trim());
+    }
+    return names;
+  }
+
+  /** The agent that sends HTTP/1 requests over this connection, reconnecting when needed. */
+  get agent(): http.Agent {
+    if (!this.agentInstance) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: "lifo" });
+      (agent as unknown as { createConnection: unknown }).createConnection = (
+        _opts: unknown,
+        cb: (err: Error | null, socket?: net.Socket) => void,
+      ) => {
+        this.socketForAgent().then(
+          (s) => cb(null, s),
+          (err: Error) => cb(err),
+        );
+        return undefined;
+      };
+      // The agent would re-arm idle sockets with its own timeout and unref them; we manage lifetime ourselves.
+      (agent as unknown as { keepSocketAlive: (s: net.Socket) => boolean }).keepSocketAlive = () => true;
+      this.agentInstance = agent;
+    }
+    return this.agentInstance;
+  }
+
+  private async socketForAgent(): Promise<net.Socket> {
+    if (this.connected && !this.handedToAgent) {
+      this.handedToAgent = true;
+      return this.socket!;
+    }
+    if (this.connected) {
+      // The agent asks for a second socket only after losing the first one.
+      this.socket!.destroy();
+    }
+    await this.connect();
+    this.handedToAgent = true;
+    return this.socket!;
+  }
+
+  /** Runs once per TCP connection, whichever of the TCP or TLS socket reports the close first. */
+  private onClose(tcp: net.Socket): void {
+    if (this.tcp !== tcp) return;
+    this.tcp = undefined;
+    this.data.timestampEnd = Date.now() / 1000;
+    this.session.log("info", `server disconnect ${this.describe()}`);
+    this.socket = undefined;
+    const hooked = this.session.proxy.host.trigger("serverDisconnect", this.hookData);
+    if (hooked) void hooked.then(() => this.session.removeServer(this));
+    else this.session.removeServer(this);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.agentInstance?.destroy();
+    this.socket?.destroy();
+  }
+}
+
+function tlsErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (!e) return "unknown error";
+  const certCodes = new Set([
+    "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
+    "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_UNTRUSTED", "CERT_REVOKED", "CERT_SIGNATURE_FAILURE",
+  ]);
+  if (e.code && certCodes.has(e.code)) return `certificate verify failed: ${e.message}`;
+  return describeNetError(err);
+}
+
+function certificateChainPem(s: tls.TLSSocket): string[] {
+  const out: string[] = [];
+  let cert = s.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  const seen = new Set<string>();
+  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    const b64 = cert.raw.toString("base64").replace(/.{64}/g, "$&\n");
+    out.push(`-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`);
+    cert = cert.issuerCertificate;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import type * as net from "node:net";
+import { TCPFlow, type TCPMessage } from "@interloper/sdk";
+import type { ClientSession } from "./client-session.ts";
+import type { ServerConn } from "./server-conn.ts";
+import { describeNetError } from "./net-errors.ts";
+
+/**
+ * A connection intercepted as raw TCP: every chunk becomes a `tcpMessage`
+ * that addons may change or drop before it is forwarded. Each direction is
+ * processed in order and paused while its hooks run (back-pressure).
+ */
+export async function runTcpFlow(
+  session: ClientSession,
+  client: net.Socket,
+  conn: ServerConn,
+  fromClient: Buffer,
+  fromServer: Buffer,
+): Promise<void> {
+  const server = conn.socket!;
+  const { host } = session.proxy;
+  const flow = new TCPFlow(session.client, conn.data, () => {
+    client.destroy();
+    server.destroy();
+  });
+  await host.trigger("tcpStart", flow);
+  let failed = false;
+  const fail = async (err: Error) => {
+    if (failed || flow.killed) return;
+    failed = true;
+    flow.error = { msg: describeNetError(err), timestamp: Date.now() / 1000 };
+    client.destroy();
+    server.destroy();
+    await host.trigger("tcpError", flow);
+  };
+
+  const pump = (src: net.Socket, dst: net.Socket, isClient: boolean, first: Buffer) =>
+    new Promise<void>((resolve) => {
+      let chain = Promise.resolve();
+      const handle = (chunk: Buffer) => {
+        src.pause();
+        chain = chain.then(async () => {
+          const message: TCPMessage = { fromClient: isClient, content: chunk, timestamp: Date.now() / 1000 };
+          flow.messages.push(message);
+          await host.trigger("tcpMessage", flow);
+          if (flow.killed || dst.destroyed) return;
+          if (message.content.length > 0 && !dst.write(message.content)) {
+            await new Promise<void>((r) => {
+              const done = () => {
+                dst.off("drain", done);
+                dst.off("close", done);
+                r();
+              };
+              dst.once("drain", done);
+              dst.once("close", done);
+            });
+          }
+          if (!src.destroyed) src.resume();
+        });
+      };
+      src.on("data", handle);
+      src.once("end", () => {
+        chain = chain.then(() => {
+          if (!dst.destroyed) dst.end();
+        });
+      });
+      src.on("error", (err) => void fail(err));
+      src.once("close", () => void chain.then(resolve));
+      if (first.length > 0) handle(first);
+      else src.resume();
+    });
+
+  await Promise.all([pump(client, server, true, fromClient), pump(server, client, false, fromServer)]);
+  flow.live = false;
+  if (!failed) await host.trigger("tcpEnd", flow);
+}

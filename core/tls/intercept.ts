@@ -1,0 +1,111 @@
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { ClientHello, TlsData } from "@interloper/sdk";
+import type { ClientSession } from "../client-session.ts";
+import { runLayers } from "../layers.ts";
+import type { ServerConn } from "../server-conn.ts";
+
+/** Application protocols the core can serve inside TLS. */
+const HTTP1 = ["http/1.1", "http/1.0"];
+
+/**
+ * Terminates the client's TLS: first the server's TLS (eager strategy: so the
+ * server's certificate names and ALPN choice are known), then the client's
+ * handshake with a leaf certificate from our CA, then the inner decision on
+ * the decrypted bytes.
+ */
+export async function interceptTls(session: ClientSession, socket: net.Socket, conn: ServerConn, hello: ClientHello, tcp: boolean): Promise<void> {
+  const { proxy } = session;
+  const client = session.client;
+  client.sni = hello.sni;
+  const destination = conn.data.address.host;
+  const offers = hello.alpnProtocols.filter((p) => p !== "h2" && p !== "h2c");
+  const settings = { sni: hello.sni ?? (net.isIP(destination) ? undefined : destination), alpn: offers };
+
+  if (conn.connected) {
+    try {
+      await conn.startTls(settings);
+    } catch {
+      // Recorded on the connection: the client still gets its handshake, then a 502 saying why.
+    }
+  } else {
+    // Lazy: remember how to speak TLS when the first request needs the server.
+    await conn.startTls(settings);
+  }
+  if (socket.destroyed) return;
+
+  const names: string[] = [];
+  if (hello.sni) names.push(hello.sni);
+  names.push(destination);
+  if (proxy.settings.upstreamCert) names.push(...conn.peerCertificateNames());
+  const unique = [...new Set(names.map((n) => n.toLowerCase()))];
+
+  let alpn: string[] | undefined;
+  if (conn.data.alpn) alpn = [conn.data.alpn];
+  else {
+    const http1 = hello.alpnProtocols.find((p) => HTTP1.includes(p));
+    if (http1) alpn = [http1];
+  }
+
+  const hook: TlsData = { client, server: conn.data, side: "client" };
+  await proxy.host.trigger("tlsStartClient", hook);
+  const tlsSocket = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: proxy.ca.secureContext(unique),
+    ALPNProtocols: alpn,
+  });
+  tlsSocket.on("error", () => {});
+  try {
+    await handshake(tlsSocket, "secure");
+  } catch (err) {
+    const reason = handshakeReason(err);
+    const untrusted = /unknown ca|bad certificate|certificate unknown|certificate_unknown|bad_certificate|unknown_ca/i.test(reason);
+    hook.error = untrusted
+      ? `the client does not trust the proxy's certificate for ${hello.sni ?? destination} (${reason})`
+      : reason;
+    session.log("warn", `client TLS handshake failed: ${hook.error}`);
+    await proxy.host.trigger("tlsFailedClient", hook);
+    tlsSocket.destroy();
+    socket.destroy();
+    return;
+  }
+  client.tlsEstablished = true;
+  client.alpn = tlsSocket.alpnProtocol || undefined;
+  client.tlsVersion = tlsSocket.getProtocol() ?? undefined;
+  client.cipher = tlsSocket.getCipher()?.name;
+  session.log("debug", `client TLS established: ${client.tlsVersion} ${client.cipher}${client.alpn ? ` alpn=${client.alpn}` : ""}`);
+  await proxy.host.trigger("tlsEstablishedClient", hook);
+  await runLayers(session, tlsSocket, conn, { stage: "inner", forceTcp: tcp });
+}
+
+/** Waits for a TLS handshake to finish (`secure` on the server side, `secureConnect` on the client side). */
+export function handshake(socket: tls.TLSSocket, event: "secure" | "secureConnect"): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      socket.off(event, onDone);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+    };
+    const onDone = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error("connection closed during TLS handshake"));
+    };
+    socket.once(event, onDone);
+    socket.once("error", onError);
+    socket.once("close", onClose);
+  });
+}
+
+function handshakeReason(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const alert = /(?:tlsv1|sslv3|tlsv13) alert [a-z ]+/i.exec(message);
+  return alert ? alert[0].trim() : message;
+}
