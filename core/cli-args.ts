@@ -27,6 +27,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     .option("mode", { alias: "m", type: "string", array: true, group: GROUP_PROXY, describe: "Proxy mode, MODE[@[host:]port]; repeatable. Modes: regular (default)." })
     .option("listen-host", { type: "string", group: GROUP_PROXY, describe: "Address to listen on (default: all interfaces)." })
     .option("listen-port", { alias: "p", type: "number", group: GROUP_PROXY, describe: "Port to listen on (default 8080)." })
+    .option("scripts", { alias: "s", type: "string", array: true, group: GROUP_PROXY, describe: "An addon script (.ts, .mts, .js, .mjs) or installed npm package; repeatable. Reloaded on save." })
     .option("set", { type: "string", array: true, group: GROUP_PROXY, describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists)." })
     .option("confdir", { type: "string", group: GROUP_PROXY, describe: "Directory of the certificate authority (default ~/.interloper)." })
     .option("ignore-hosts", { type: "string", array: true, group: GROUP_HOSTS, describe: "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable." })
@@ -67,6 +68,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --listen-port '${String(last(a.listenPort as number))}': expected 0-65535`);
     changes.listenPort = port;
   }
+  if (a.scripts !== undefined) changes.scripts = list(a.scripts);
   if (a.confdir !== undefined) changes.confdir = String(last(a.confdir as string));
   if (a.ignoreHosts !== undefined) changes.ignoreHosts = list(a.ignoreHosts);
   if (a.allowHosts !== undefined) changes.allowHosts = list(a.allowHosts);

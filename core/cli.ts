@@ -6,6 +6,7 @@ import { Block } from "../addons/block.ts";
 import { Dumper } from "../addons/dumper.ts";
 import { ErrorCheck } from "../addons/errorcheck.ts";
 import { Hosts } from "../addons/hosts.ts";
+import { ScriptLoader } from "../addons/script-loader.ts";
 import { parseCli, UsageError } from "./cli-args.ts";
 import { Proxy, StartupError } from "./proxy.ts";
 
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
   try {
     await host.add(proxy.coreAddon());
     await host.add(new Block());
+    // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
+    await host.add(new ScriptLoader());
     await host.add(new Hosts());
     await host.add(new Dumper(process.stdout));
     await host.add(new ErrorCheck());

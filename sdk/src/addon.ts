@@ -50,6 +50,16 @@ export interface Loader {
   readonly state: Record<string, unknown>;
   /** Asks the proxy to shut down, with the given process exit code. */
   shutdown(exitCode?: number): void;
+  /**
+   * Adds an addon as a child of this one: it runs right after this addon's
+   * other children. `label` names it in log lines when it has no name; `state`
+   * is what its `loader.state` will be.
+   */
+  addChild(addon: Addon, opts?: { label?: string; state?: Record<string, unknown> }): Promise<void>;
+  /** Removes a child added with `addChild` (its `done` runs). */
+  removeChild(addon: Addon): Promise<void>;
+  /** Swaps a child for a new version in the same place (hot reload); on failure the old one stays. */
+  replaceChild(oldAddon: Addon, newAddon: Addon, opts?: { label?: string; state?: Record<string, unknown> }): Promise<void>;
 }
 
 /** The TLS ClientHello a client sent, as parsed by interloper. */

@@ -128,36 +128,39 @@ export class AddonHost {
   }
 
   /**
-   * Swaps `oldAddon` for `newAddon` in the same place: the new one is loaded
-   * and configured, then the old one gets `done`, then the new one `running`.
-   * If loading or configuring the new one fails, the old one stays and the
-   * error is thrown.
+   * Swaps `oldAddon` for `newAddon` in the same place (a hot reload): old
+   * `done`, swap, new `load`, `configure` with every option name, `running`.
+   * If the new version's `load` or `configure` throws, the old version is put
+   * back (`load`, `configure`, `running` again) and the error is thrown.
    */
   async replace(oldAddon: Addon, newAddon: Addon, opts: Omit<AddOptions, "parent" | "index"> = {}): Promise<void> {
     const old = this.records.find((r) => r.addon === oldAddon);
     if (!old) throw new Error("addon to replace is not loaded");
     checkAddon(newAddon, opts.label);
     const added = this.flatten(newAddon, old.parent, opts.label ?? old.label, opts.state ?? old.state);
-    // Load and configure the new version while the old one still serves.
-    const loaders = added.map((rec) => this.makeLoader(rec));
-    for (let i = 0; i < added.length; i++) await this.callLifecycle(added[i]!, "load", [loaders[i]!], true);
-    const deferred = this.options.takeDeferred();
-    if (Object.keys(deferred).length > 0) await this.setOptions(deferred);
     const oldSubtree = this.records.filter((r) => r === old || this.isDescendant(r, old));
     const wasActive = oldSubtree.filter((r) => this.active.includes(r));
-    const at = this.records.indexOf(old);
     const before = new Set(this.active);
+    for (const r of [...wasActive].reverse()) await this.callLifecycle(r, "done", []);
+    const at = this.records.indexOf(old);
     this.records.splice(at, oldSubtree.length, ...added);
     this.rebuild();
-    const all = new Set(this.options.names());
     try {
+      for (const rec of added) await this.callLifecycle(rec, "load", [this.makeLoader(rec)], true);
+      const deferred = this.options.takeDeferred();
+      if (Object.keys(deferred).length > 0) await this.setOptions(deferred);
+      const all = new Set(this.options.names());
       for (const rec of added) if (this.active.includes(rec)) await this.configureOne(rec, all, true);
     } catch (err) {
+      for (const rec of [...added].reverse()) if (this.active.includes(rec)) await this.callLifecycle(rec, "done", []);
       this.records.splice(this.records.indexOf(added[0]!), added.length, ...oldSubtree);
       this.rebuild();
+      const all = new Set(this.options.names());
+      for (const rec of wasActive) await this.callLifecycle(rec, "load", [this.makeLoader(rec)]);
+      for (const rec of wasActive) await this.configureOne(rec, all);
+      if (this.isRunning) for (const rec of wasActive) await this.callLifecycle(rec, "running", []);
       throw err;
     }
-    for (const r of wasActive.reverse()) await this.callLifecycle(r, "done", []);
     if (this.isRunning) for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
     await this.revive(before, added);
   }
@@ -251,7 +254,9 @@ export class AddonHost {
   private reportHookError(rec: AddonRecord, hook: string, err: unknown): void {
     const e = err as Error;
     const message = e && typeof e === "object" && "message" in e ? e.message : String(err);
-    this.log("error", `addon ${rec.label} failed in ${hook}: ${message}`);
+    // Where it happened, so the user can jump to it (scripts map this to their own .ts file).
+    const at = typeof e?.stack === "string" ? /\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/.exec(e.stack)?.[1] : undefined;
+    this.log("error", `addon ${rec.label} failed in ${hook}: ${message}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`);
     if (e?.stack) this.log("debug", e.stack);
   }
 
@@ -293,6 +298,9 @@ export class AddonHost {
       events: this.events,
       state: rec.state,
       shutdown: (code = 0) => this.shutdownHandler?.(code),
+      addChild: (addon, opts = {}) => this.add(addon, { ...opts, parent: rec.addon }),
+      removeChild: (addon) => this.remove(addon),
+      replaceChild: (oldAddon, newAddon, opts = {}) => this.replace(oldAddon, newAddon, opts),
     };
   }
 
@@ -309,7 +317,12 @@ export class AddonHost {
       state,
     };
     const out = [rec];
-    for (const child of addon.addons ?? []) out.push(...this.flatten(child, rec, undefined, {}));
+    (addon.addons ?? []).forEach((child, i) => {
+      // A child's reload state lives inside its parent's, by name or position.
+      const key = `addon:${child.name ?? i}`;
+      const childState = (state[key] ??= {}) as Record<string, unknown>;
+      out.push(...this.flatten(child, rec, label, childState));
+    });
     return out;
   }
 

@@ -1,0 +1,71 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { build, type Message } from "esbuild";
+
+/** A script bundled into one CommonJS function body. */
+export interface Bundle {
+  code: string;
+  /** The source map of `code`. */
+  map: object;
+  /** The local files the script consists of (absolute paths): what to watch. */
+  inputs: string[];
+  /** A hash of the inputs' contents: an unchanged save changes nothing. */
+  contentHash: string;
+}
+
+/** A script that does not build: the message names `file:line:column`. */
+export class ScriptBuildError extends Error {}
+
+/**
+ * Bundles a TypeScript or JavaScript file with its local imports; npm imports
+ * stay external and are resolved from the script's folder at run time.
+ */
+export async function bundleScript(path: string): Promise<Bundle> {
+  const dir = dirname(path);
+  let result;
+  try {
+    result = await build({
+      entryPoints: [path],
+      absWorkingDir: dir,
+      bundle: true,
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      write: false,
+      sourcemap: "external",
+      outfile: `${path}.bundle.js`,
+      sourcesContent: false,
+      packages: "external",
+      metafile: true,
+      logLevel: "silent",
+      // Scripts run inside the proxy: keep names for readable stack traces.
+      keepNames: true,
+    });
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors;
+    if (errors && errors.length > 0) throw new ScriptBuildError(errors.map((e) => formatMessage(e, dir)).join("; "));
+    throw new ScriptBuildError((err as Error).message);
+  }
+  const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
+  const mapFile = result.outputFiles.find((f) => f.path.endsWith(".map"))!;
+  const inputs = Object.keys(result.metafile!.inputs)
+    .filter((p) => !p.includes("node_modules/"))
+    .map((p) => (isAbsolute(p) ? p : resolve(dir, p)));
+  const hash = createHash("sha256");
+  for (const file of [...inputs].sort()) {
+    hash.update(file);
+    try {
+      hash.update(readFileSync(file));
+    } catch {
+      // A file that vanished mid-build changes the hash on the next build anyway.
+    }
+  }
+  return { code: js.text.replace(/\/\/# sourceMappingURL=.*\s*$/, ""), map: JSON.parse(mapFile.text) as object, inputs, contentHash: hash.digest("hex") };
+}
+
+function formatMessage(m: Message, dir: string): string {
+  if (!m.location) return m.text;
+  const file = isAbsolute(m.location.file) ? m.location.file : resolve(dir, m.location.file);
+  return `${file}:${m.location.line}:${m.location.column + 1}: ${m.text}`;
+}
