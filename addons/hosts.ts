@@ -101,7 +101,7 @@ export class Hosts implements Addon {
 
   /** tcp_hosts look at the host and the SNI without a port, as mitmproxy does. */
   private matchesTcp(data: NextLayerData): boolean {
-    const names = [data.server.address.host];
+    const names = data.server.address ? [data.server.address.host] : [];
     if (data.clientHello && data.clientHello !== "incomplete" && data.clientHello.sni) names.push(data.clientHello.sni);
     if (data.client.sni) names.push(data.client.sni);
     return this.tcp.some((p) => names.some((n) => p.regex.test(n)));

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The composition root: the only place in core/ that knows the built-in addons.
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { OptionError } from "@interloper/sdk";
 import { Block } from "../addons/block.ts";
 import { Dumper } from "../addons/dumper.ts";
@@ -8,6 +10,7 @@ import { ErrorCheck } from "../addons/errorcheck.ts";
 import { Hosts } from "../addons/hosts.ts";
 import { ScriptLoader } from "../addons/script-loader.ts";
 import { parseCli, UsageError } from "./cli-args.ts";
+import { localSdkDir, scaffoldAddon } from "./new-addon.ts";
 import { Proxy, StartupError } from "./proxy.ts";
 
 function version(): string {
@@ -26,7 +29,27 @@ function die(message: string, code: number): never {
   process.exit(code);
 }
 
+function newAddon(dir: string | undefined): void {
+  if (!dir) die("usage: interloper new-addon DIR", 2);
+  const sdkDir = localSdkDir(new URL(import.meta.url));
+  if (sdkDir && !existsSync(join(sdkDir, "dist/index.js"))) {
+    // A source checkout: the scaffold links the sdk folder, which needs its build.
+    execFileSync(process.execPath, [join(sdkDir, "../scripts/build.mjs"), "--sdk"], { stdio: "inherit" });
+  }
+  let files: string[];
+  try {
+    files = scaffoldAddon(dir, version(), sdkDir);
+  } catch (err) {
+    die(`new-addon: ${(err as Error).message}`, 1);
+  }
+  process.stdout.write(`created ${files.map((f) => join(dir, f)).join(", ")}\nnext: cd ${dir} && npm install && npm test\n`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "new-addon") {
+    newAddon(process.argv[3]);
+    return;
+  }
   let cli;
   try {
     cli = await parseCli(process.argv.slice(2), version());

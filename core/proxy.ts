@@ -40,7 +40,7 @@ export class Proxy {
     idleTimeoutMs: 300_000,
     extraUpstreamCa: undefined,
   };
-  readonly frontend: HttpFrontend;
+  private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<ClientSession>();
@@ -51,11 +51,12 @@ export class Proxy {
   constructor(opts: { onShutdown?: (code: number) => void } = {}) {
     this.host = new AddonHost({ onShutdown: opts.onShutdown });
     registerCoreOptions(this.host);
-    this.frontend = new HttpFrontend(
-      { maxHeaderSize: 65536, idleTimeoutMs: this.settings.idleTimeoutMs },
-      (ctx, req, res) => void handleRequest(this, ctx, req, res),
-      (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
-    );
+  }
+
+  /** Node's HTTP/1 parser for the client side (made at start, with the header size limit). */
+  get frontend(): HttpFrontend {
+    if (!this.frontendInstance) throw new Error("the proxy is not started");
+    return this.frontendInstance;
   }
 
   /** The core's own addon: checks and caches core options (it refuses bad values like any addon). */
@@ -90,8 +91,12 @@ export class Proxy {
         if (updated.has("mode") || updated.has("listenHost") || updated.has("listenPort")) {
           parseModes(options.get<string[]>("mode"), options.get<string>("listenHost"), options.get<number>("listenPort"));
         }
+        const maxHeader = options.get<number>("maxHeaderSize");
+        if (!Number.isInteger(maxHeader) || maxHeader < 1024) {
+          throw new OptionError(`invalid value for max_header_size: ${maxHeader} (expected bytes, at least 1024)`);
+        }
         this.settings = next;
-        this.frontend.setIdleTimeout(next.idleTimeoutMs);
+        this.frontendInstance?.setIdleTimeout(next.idleTimeoutMs);
       },
     };
   }
@@ -116,6 +121,11 @@ export class Proxy {
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
+    this.frontendInstance = new HttpFrontend(
+      { maxHeaderSize: opts.get<number>("maxHeaderSize"), idleTimeoutMs: this.settings.idleTimeoutMs },
+      (ctx, req, res) => void handleRequest(this, ctx, req, res),
+      (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
+    );
     const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"));
     for (const mode of modes) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
@@ -161,7 +171,7 @@ export class Proxy {
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.servers.length = 0;
     for (const session of this.sessions) session.close();
-    this.frontend.close();
+    this.frontendInstance?.close();
     await Promise.all(closed);
     await this.host.stop();
   }
