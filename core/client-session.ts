@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import type * as net from "node:net";
 import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
+import type { ModeSpec } from "./modes.ts";
 import type { Proxy } from "./proxy.ts";
-import { ServerConn } from "./server-conn.ts";
+import { ServerConn, type UpstreamProxy } from "./server-conn.ts";
 
 /**
  * Everything that belongs to one client connection: its hook payload, the
@@ -23,7 +24,7 @@ export class ClientSession {
   constructor(
     readonly proxy: Proxy,
     readonly socket: net.Socket,
-    mode: string,
+    readonly mode: ModeSpec,
   ) {
     const peername: Address = { host: socket.remoteAddress ?? "?", port: socket.remotePort ?? 0 };
     const sockname: Address = { host: socket.localAddress ?? "?", port: socket.localPort ?? 0 };
@@ -31,7 +32,7 @@ export class ClientSession {
       id: randomUUID(),
       peername,
       sockname,
-      mode,
+      mode: mode.spec,
       tlsEstablished: false,
       timestampStart: Date.now() / 1000,
     };
@@ -46,19 +47,27 @@ export class ClientSession {
   }
 
   /** The server connection for absolute-form requests to this authority (one per authority and client). */
-  serverFor(address: Address, tls: boolean): ServerConn {
+  serverFor(address: Address, tls: boolean, via?: UpstreamProxy): ServerConn {
     const key = `${address.host}:${address.port}:${tls ? "s" : ""}`;
     let conn = this.byAuthority.get(key);
     if (!conn || conn.closed) {
-      conn = new ServerConn(this, address, tls);
+      conn = new ServerConn(this, address, tls, via);
       this.byAuthority.set(key, conn);
     }
     return conn;
   }
 
-  /** A server connection for a tunnel or another single destination. */
+  /** A server connection for a tunnel or another single destination (through the upstream proxy in upstream mode). */
   newServer(address: Address, tls = false): ServerConn {
-    return new ServerConn(this, address, tls);
+    return new ServerConn(this, address, tls, this.upstreamProxy());
+  }
+
+  /** The upstream proxy of this connection's mode, if it is upstream mode. */
+  upstreamProxy(): UpstreamProxy | undefined {
+    const t = this.mode.name === "upstream" ? this.mode.target : undefined;
+    if (!t) return undefined;
+    const auth = this.proxy.host.options.get<string | undefined>("upstreamAuth");
+    return { ...t, ...(auth ? { auth } : {}) };
   }
 
   addServer(conn: ServerConn): void {

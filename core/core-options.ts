@@ -3,7 +3,7 @@ import { OptionError, parseSize } from "@interloper/sdk";
 
 /** Options of the core itself (addons add theirs in `load`). */
 export const CORE_OPTIONS: OptionSpec[] = [
-  { name: "mode", type: "strings", default: ["regular"], help: "Proxy mode(s): regular (more modes to come). MODE[@[host:]port]." },
+  { name: "mode", type: "strings", default: ["regular"], help: "Proxy mode(s), MODE[:DATA][@[host:]port]: regular, transparent, socks5, reverse:URL, upstream:URL." },
   { name: "listenHost", type: "string", default: "", help: "Address to listen on; empty means all interfaces." },
   { name: "listenPort", type: "number", default: 8080, help: "Port to listen on." },
   { name: "confdir", type: "string", default: "~/.interloper", help: "Where the certificate authority lives." },
@@ -14,6 +14,8 @@ export const CORE_OPTIONS: OptionSpec[] = [
     choices: ["eager", "lazy"],
     help: "eager: connect to the server on CONNECT, before answering 200 (the resolved address is known). lazy: connect when needed.",
   },
+  { name: "keepHostHeader", type: "bool", default: false, help: "Reverse mode: keep the client's Host header instead of the target's." },
+  { name: "upstreamAuth", type: "optional-string", default: undefined, help: "Upstream mode: user:pass for the upstream proxy (Proxy-Authorization: Basic)." },
   { name: "sslInsecure", type: "bool", default: false, help: "Do not verify upstream server certificates." },
   { name: "sslVerifyUpstreamTrustedCa", type: "optional-string", default: undefined, help: "A PEM file of extra CA certificates to trust for upstream servers." },
   { name: "upstreamCert", type: "bool", default: true, help: "Copy the upstream certificate's names into the generated certificate." },

@@ -15,7 +15,8 @@ type Decision =
   | { kind: "ignore" }
   | { kind: "tls"; hello: ClientHello; tcp: boolean }
   | { kind: "http" }
-  | { kind: "tcp" };
+  | { kind: "tcp" }
+  | { kind: "close"; reason: string };
 
 /**
  * A connection with a known destination: read its first bytes, ask the
@@ -27,14 +28,20 @@ export async function runLayers(
   session: ClientSession,
   socket: net.Socket,
   conn: ServerConn,
-  opts: { stage: "outer" | "inner"; head?: Buffer; forceTcp?: boolean },
+  opts: {
+    stage: "outer" | "inner";
+    head?: Buffer;
+    forceTcp?: boolean;
+    /** Reverse mode: the protocol is the target URL's scheme, not what the bytes look like. */
+    reverse?: string;
+  },
 ): Promise<void> {
   const first = new FirstBytes(socket, conn.connected ? conn.socket : undefined, opts.head);
   const idle = session.proxy.settings.idleTimeoutMs;
   if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
   let decision: Decision;
   try {
-    decision = await decide(session, conn, first, opts.stage, opts.forceTcp ?? false);
+    decision = await decide(session, conn, first, opts.stage, opts.forceTcp ?? false, opts.reverse);
   } finally {
     socket.setTimeout(0);
   }
@@ -54,7 +61,7 @@ export async function runLayers(
     }
     case "tls": {
       first.release();
-      await interceptTls(session, socket, conn, decision.hello, decision.tcp);
+      await interceptTls(session, socket, conn, decision.hello, decision.tcp, opts.reverse ? { serverSni: reverseSni(conn) } : {});
       return;
     }
     case "http": {
@@ -62,6 +69,12 @@ export async function runLayers(
       proxy.frontend.accept(socket, { session, tunnel: { server: conn, scheme: opts.stage === "inner" ? "https" : "http" } });
       // We paused the socket to peek; the HTTP parser reads once it flows again.
       socket.resume();
+      return;
+    }
+    case "close": {
+      first.stop();
+      session.log("warn", decision.reason);
+      socket.destroy();
       return;
     }
     case "tcp": {
@@ -73,7 +86,14 @@ export async function runLayers(
   }
 }
 
-async function decide(session: ClientSession, conn: ServerConn, first: FirstBytes, stage: "outer" | "inner", forceTcp: boolean): Promise<Decision> {
+async function decide(
+  session: ClientSession,
+  conn: ServerConn,
+  first: FirstBytes,
+  stage: "outer" | "inner",
+  forceTcp: boolean,
+  reverse: string | undefined,
+): Promise<Decision> {
   const { host } = session.proxy;
   for (;;) {
     if (first.clientData.length === 0 && first.serverData.length === 0 && !first.clientEnded) {
@@ -95,6 +115,14 @@ async function decide(session: ClientSession, conn: ServerConn, first: FirstByte
     if (forceTcp) data.tcp = true;
     await host.trigger("nextLayer", data);
     if (data.ignoreConnection === true) return { kind: "ignore" };
+    if (reverse !== undefined && stage === "outer" && reverse !== "https" && reverse !== "tls") {
+      // reverse:http and reverse:tcp: the scheme says what the client speaks.
+      if (data.needMoreData && data.ignoreConnection === undefined && !final) {
+        await first.next();
+        continue;
+      }
+      return reverse === "tcp" || data.tcp ? { kind: "tcp" } : { kind: "http" };
+    }
     const addonWaits = data.needMoreData === true && data.ignoreConnection === undefined;
     // The core itself needs the whole ClientHello to terminate TLS.
     if ((addonWaits || detected.clientHello === "incomplete") && !final) {
@@ -108,10 +136,19 @@ async function decide(session: ClientSession, conn: ServerConn, first: FirstByte
       if (helloData.ignoreConnection) return { kind: "ignore" };
       return { kind: "tls", hello, tcp: data.tcp === true };
     }
+    if (reverse !== undefined && stage === "outer") {
+      return { kind: "close", reason: `reverse:${reverse} expects TLS from the client, but its first bytes are not a TLS ClientHello` };
+    }
     if (data.tcp) return { kind: "tcp" };
     if (detected.hostHeader !== undefined) return { kind: "http" };
     return { kind: "tcp" };
   }
+}
+
+/** The server name for TLS to a reverse target: its host, unless that is an IP address. */
+function reverseSni(conn: ServerConn): string | undefined {
+  const host = conn.data.address.host;
+  return /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
 }
 
 /** Lazy strategy: the server is connected only now. On failure the client is closed. */

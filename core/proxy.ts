@@ -3,7 +3,9 @@ import { homedir } from "node:os";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { AddonHost, OptionError, type Addon, type OptionsView } from "@interloper/sdk";
+import { acceptExplicit, acceptReverse, acceptSocks5, acceptTransparent } from "./accept.ts";
 import { ClientSession } from "./client-session.ts";
+import { originalDstUnavailable } from "./original-dst.ts";
 import { registerCoreOptions, sizeOption } from "./core-options.ts";
 import { handleConnect } from "./http/connect.ts";
 import { handleRequest } from "./http/exchange.ts";
@@ -106,6 +108,11 @@ export class Proxy {
     return this.caInstance;
   }
 
+  /** How to verify upstream TLS (servers and upstream proxies). */
+  upstreamTlsOptions(): tls.ConnectionOptions {
+    return { rejectUnauthorized: !this.settings.sslInsecure, ca: this.upstreamCaList() };
+  }
+
   /** Trust anchors for upstream TLS: Node's roots plus the extra CA file, if any. */
   upstreamCaList(): string[] | undefined {
     if (!this.settings.extraUpstreamCa) return undefined;
@@ -127,6 +134,10 @@ export class Proxy {
       (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
     );
     const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"));
+    if (modes.some((m) => m.name === "transparent")) {
+      const why = originalDstUnavailable();
+      if (why) throw new StartupError(why);
+    }
     for (const mode of modes) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
       await new Promise<void>((resolve, reject) => {
@@ -142,13 +153,13 @@ export class Proxy {
       const address = server.address() as net.AddressInfo;
       this.listening.push({ mode, address });
       const shownHost = mode.listenHost ? (mode.listenHost.includes(":") ? `[${mode.listenHost}]` : mode.listenHost) : "*";
-      this.host.log("info", `Proxy server listening at http://${shownHost}:${address.port}`);
+      this.host.log("info", `${listenerTitle(mode)} listening at ${listenerScheme(mode)}://${shownHost}:${address.port}`);
     }
     await this.host.start();
   }
 
   private accept(socket: net.Socket, mode: ModeSpec): void {
-    const session = new ClientSession(this, socket, mode.name);
+    const session = new ClientSession(this, socket, mode);
     this.sessions.add(session);
     session.log("info", "client connect");
     void (async () => {
@@ -158,8 +169,22 @@ export class Proxy {
         socket.destroy();
         return;
       }
-      if (!socket.destroyed) this.frontend.accept(socket, { session });
-    })();
+      if (socket.destroyed) return;
+      switch (mode.name) {
+        case "regular":
+        case "upstream":
+          return acceptExplicit(session, socket);
+        case "socks5":
+          return acceptSocks5(session, socket);
+        case "reverse":
+          return acceptReverse(session, socket);
+        case "transparent":
+          return acceptTransparent(session, socket);
+      }
+    })().catch((err: unknown) => {
+      this.host.log("error", `${session.prefix}: internal error: ${(err as Error)?.stack ?? err}`);
+      socket.destroy();
+    });
   }
 
   sessionEnded(session: ClientSession): void {
@@ -179,4 +204,28 @@ export class Proxy {
 
 export function expandHome(path: string): string {
   return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
+}
+
+/** The start-up line's subject: `Proxy server` for the regular proxy, as mitmproxy prints it, else the mode. */
+function listenerTitle(mode: ModeSpec): string {
+  switch (mode.name) {
+    case "regular":
+      return "Proxy server";
+    case "transparent":
+      return "Transparent proxy";
+    case "socks5":
+      return "SOCKS5 proxy";
+    case "reverse":
+      return `Reverse proxy to ${mode.target!.scheme}://${formatHost(mode.target!.host)}:${mode.target!.port}`;
+    case "upstream":
+      return `Upstream proxy via ${mode.target!.scheme}://${formatHost(mode.target!.host)}:${mode.target!.port}`;
+  }
+}
+
+function listenerScheme(mode: ModeSpec): string {
+  return mode.name === "socks5" ? "socks5" : "http";
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }

@@ -15,7 +15,20 @@ export interface ServerTlsSettings {
 }
 
 /** A failure to reach the server, with the text the log and the 502 page show. */
-export class ServerConnectError extends Error {}
+/** An upstream proxy (upstream mode). */
+export interface UpstreamProxy {
+  scheme: string;
+  host: string;
+  port: number;
+  /** `user:pass` for Proxy-Authorization: Basic. */
+  auth?: string;
+}
+
+export class ServerConnectError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
 
 /**
  * One connection from the proxy to a server: TCP, then optionally TLS. It
@@ -37,6 +50,8 @@ export class ServerConn {
     private readonly session: ClientSession,
     address: Address,
     useTls: boolean,
+    /** Reach `address` through this upstream proxy (upstream mode): CONNECT, then the tunnel is the connection. */
+    private readonly via?: UpstreamProxy,
   ) {
     this.data = { id: randomUUID(), address, tls: useTls, tlsEstablished: false };
   }
@@ -66,8 +81,10 @@ export class ServerConn {
     await proxy.host.trigger("serverConnect", this.hookData);
     if (data.error) throw new ServerConnectError(data.error);
     data.timestampStart = Date.now() / 1000;
+    const via = this.via;
+    const dial = via ? { host: via.host, port: via.port } : data.address;
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: data.address.host, port: data.address.port, allowHalfOpen: true, noDelay: true });
+      const s = net.connect({ host: dial.host, port: dial.port, allowHalfOpen: true, noDelay: true });
       const onError = (err: Error) => {
         s.destroy();
         reject(err);
@@ -82,14 +99,30 @@ export class ServerConn {
       data.error = describeNetError(err);
       this.session.log("warn", `error establishing server connection: ${data.error}`);
       await proxy.host.trigger("serverConnectError", this.hookData);
-      throw new ServerConnectError(`error establishing server connection: ${data.error}`);
+      throw new ServerConnectError(`error establishing server connection: ${data.error}`, err);
     });
     data.timestampTcpSetup = Date.now() / 1000;
-    data.peername = { host: socket.remoteAddress!, port: socket.remotePort! };
     data.sockname = { host: socket.localAddress!, port: socket.localPort! };
     data.timestampEnd = undefined;
     this.socket = socket;
     this.tcp = socket;
+    if (via) {
+      // Upstream mode: the address we reached is the upstream proxy's, not the server's.
+      data.peername = undefined;
+      try {
+        this.socket = await openTunnel(socket, via, data.address, this.session.proxy.upstreamTlsOptions());
+      } catch (err) {
+        socket.destroy();
+        this.socket = undefined;
+        this.tcp = undefined;
+        data.error = (err as Error).message;
+        this.session.log("warn", `error establishing server connection: ${data.error}`);
+        await proxy.host.trigger("serverConnectError", this.hookData);
+        throw new ServerConnectError(`error establishing server connection: ${data.error}`, err);
+      }
+    } else {
+      data.peername = { host: socket.remoteAddress!, port: socket.remotePort! };
+    }
     this.handedToAgent = false;
     this.session.log("info", `server connect ${this.describe()}`);
     socket.on("error", (err) => {
@@ -129,10 +162,7 @@ export class ServerConn {
       socket: raw,
       servername: settings.sni,
       ALPNProtocols: settings.alpn.length > 0 ? settings.alpn : undefined,
-      rejectUnauthorized: !proxy.settings.sslInsecure,
-      ca: proxy.upstreamCaList(),
-      // The client decides about sessions and renegotiation; we only relay.
-      session: undefined,
+      ...proxy.upstreamTlsOptions(),
     });
     tlsSocket.on("error", (err) => {
       if (!data.error && data.tlsEstablished) data.error = describeNetError(err);
@@ -253,4 +283,59 @@ function certificateChainPem(s: tls.TLSSocket): string[] {
     cert = cert.issuerCertificate;
   }
   return out;
+}
+
+/**
+ * Opens a tunnel through an upstream proxy: TLS to the proxy for `https://`
+ * proxies, then `CONNECT host:port`. Resolves with the socket to speak to the
+ * server through once the proxy answered 2xx.
+ */
+async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Address, tlsOptions: tls.ConnectionOptions): Promise<net.Socket> {
+  let s: net.Socket = socket;
+  if (via.scheme === "https") {
+    const t = tls.connect({ socket, servername: net.isIP(via.host) ? undefined : via.host, ALPNProtocols: ["http/1.1"], ...tlsOptions });
+    t.on("error", () => {});
+    try {
+      await handshake(t, "secureConnect");
+    } catch (err) {
+      throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`);
+    }
+    s = t;
+  }
+  const authority = formatAddress(target);
+  const auth = via.auth ? `Proxy-Authorization: Basic ${Buffer.from(via.auth).toString("base64")}\r\n` : "";
+  s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
+  const head = await new Promise<{ status: number; line: string; rest: Buffer }>((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const done = (err?: Error, value?: { status: number; line: string; rest: Buffer }) => {
+      s.off("data", onData);
+      s.off("close", onClose);
+      s.off("error", onError);
+      s.pause();
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf("\r\n\r\n");
+      if (end === -1) {
+        if (buf.length > 65536) done(new Error("upstream proxy sent an oversized response to CONNECT"));
+        return;
+      }
+      const line = buf.toString("latin1", 0, buf.indexOf("\r\n"));
+      const m = /^HTTP\/\d\.\d (\d{3})/.exec(line);
+      if (!m) return done(new Error(`upstream proxy sent a malformed response to CONNECT: ${JSON.stringify(line.slice(0, 80))}`));
+      done(undefined, { status: Number(m[1]), line, rest: buf.subarray(end + 4) });
+    };
+    const onClose = () => done(new Error(`upstream proxy ${formatAddress(via)} closed the connection during CONNECT`));
+    const onError = (err: Error) => done(new Error(`upstream proxy ${formatAddress(via)}: ${describeNetError(err)}`));
+    s.on("data", onData);
+    s.once("close", onClose);
+    s.once("error", onError);
+  });
+  if (head.status < 200 || head.status > 299) {
+    throw new Error(`upstream proxy refused CONNECT ${authority}: ${head.line.replace(/^HTTP\/\d\.\d /, "")}`);
+  }
+  if (head.rest.length > 0) s.unshift(head.rest);
+  return s;
 }

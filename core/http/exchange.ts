@@ -1,9 +1,8 @@
 import * as http from "node:http";
-import type * as net from "node:net";
 import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
 import type { ServerConn } from "../server-conn.ts";
-import { ServerConnectError } from "../server-conn.ts";
+import { ServerConnectError, type UpstreamProxy } from "../server-conn.ts";
 import { describeNetError } from "../net-errors.ts";
 import { readBody, streamBody } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
@@ -25,10 +24,23 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.In
     return;
   }
   const isTunnel = ctx.tunnel !== undefined;
-  const conn = ctx.tunnel?.server ?? session.serverFor({ host: request.host, port: request.port }, request.scheme === "https");
-  let upstream: http.ClientRequest | undefined;
+  const mode = session.mode;
+  if (isTunnel && mode.name === "reverse" && mode.target && !proxy.host.options.get<boolean>("keepHostHeader")) {
+    // Reverse mode: the server is asked for its own name unless keep_host_header.
+    const t = mode.target;
+    const host = t.host.includes(":") ? `[${t.host}]` : t.host;
+    const defaultPort = ctx.tunnel!.scheme === "https" ? 443 : 80;
+    request.headers.set("Host", t.port === defaultPort ? host : `${host}:${t.port}`);
+  }
+  const upstream = !isTunnel ? session.upstreamProxy() : undefined;
+  const conn =
+    ctx.tunnel?.server ??
+    (upstream && request.scheme === "http"
+      ? session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https")
+      : session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream));
+  let upstreamRequest: http.ClientRequest | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
-    upstream?.destroy();
+    upstreamRequest?.destroy();
     res.destroy();
     req.socket.destroy();
   });
@@ -68,7 +80,8 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.In
       return;
     }
 
-    const outcome = await roundTrip(proxy, ctx, conn, flow, req, res, pendingChunks, (u) => (upstream = u), isTunnel);
+    const viaProxy = upstream !== undefined && request.scheme === "http" ? upstream : undefined;
+    const outcome = await roundTrip(proxy, conn, flow, req, res, pendingChunks, (u) => (upstreamRequest = u), isTunnel, viaProxy);
     if (outcome === "error") await host.trigger("error", flow);
   } catch (err) {
     // A bug, not a network failure: keep its stack, end this exchange only.
@@ -80,7 +93,6 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.In
 
 async function roundTrip(
   proxy: Proxy,
-  ctx: HttpContext,
   conn: ServerConn,
   flow: HTTPFlow,
   req: http.IncomingMessage,
@@ -88,6 +100,8 @@ async function roundTrip(
   pendingChunks: Buffer[] | undefined,
   setUpstream: (u: http.ClientRequest) => void,
   isTunnel: boolean,
+  /** Upstream mode, plain HTTP: the request goes to this proxy in absolute form. */
+  viaProxy: UpstreamProxy | undefined,
 ): Promise<"ok" | "error"> {
   const { host } = proxy;
   const request = flow.request;
@@ -100,23 +114,24 @@ async function roundTrip(
 
   // A tunnel whose server never came up (or whose TLS failed) answers every request with 502.
   if (isTunnel && conn.data.error && !conn.connected) return fail(conn.data.error, 502, false);
-  // Absolute-form requests for https go to the server with TLS.
-  if (!isTunnel && request.scheme === "https" && !conn.data.tlsEstablished) {
+  // Absolute-form requests for https (and https upstream proxies) are spoken over TLS.
+  if (!isTunnel && conn.data.tls && !conn.data.tlsEstablished) {
     try {
       await conn.connect();
-      if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(request.host), alpn: ["http/1.1"] });
+      if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(conn.data.address.host), alpn: ["http/1.1"] });
     } catch (err) {
       return fail(errorText(err), 502, false);
     }
   }
 
   const headers = forwardHeaders(request.headers);
+  if (viaProxy?.auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(viaProxy.auth).toString("base64")}`);
   const upstream = http.request({
     agent: conn.agent,
-    host: request.host,
-    port: request.port,
+    host: conn.data.address.host,
+    port: conn.data.address.port,
     method: request.method,
-    path: request.path || "/",
+    path: viaProxy ? request.url : request.path || "/",
     headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
     setHost: false,
   });
@@ -302,4 +317,3 @@ function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-export type { net };

@@ -14,13 +14,21 @@ const HTTP1 = ["http/1.1", "http/1.0"];
  * handshake with a leaf certificate from our CA, then the inner decision on
  * the decrypted bytes.
  */
-export async function interceptTls(session: ClientSession, socket: net.Socket, conn: ServerConn, hello: ClientHello, tcp: boolean): Promise<void> {
+export async function interceptTls(
+  session: ClientSession,
+  socket: net.Socket,
+  conn: ServerConn,
+  hello: ClientHello,
+  tcp: boolean,
+  opts: { serverSni?: string } = {},
+): Promise<void> {
   const { proxy } = session;
   const client = session.client;
   client.sni = hello.sni;
   const destination = conn.data.address.host;
   const offers = hello.alpnProtocols.filter((p) => p !== "h2" && p !== "h2c");
-  const settings = { sni: hello.sni ?? (net.isIP(destination) ? undefined : destination), alpn: offers };
+  const sni = "serverSni" in opts ? opts.serverSni : (hello.sni ?? (net.isIP(destination) ? undefined : destination));
+  const settings = { sni, alpn: offers };
 
   if (conn.connected) {
     try {

@@ -134,6 +134,14 @@ export interface NextLayerData {
   tcp?: boolean;
 }
 
+/** The payload of `socks5Auth`: set `valid` to accept the credentials a SOCKS5 client sent. */
+export interface Socks5AuthData {
+  readonly client: ClientConnection;
+  readonly username: string;
+  readonly password: string;
+  valid: boolean;
+}
+
 /** The payload of `tlsClienthello`. */
 export interface TlsClienthelloData {
   readonly client: ClientConnection;
@@ -189,6 +197,11 @@ export interface Addon {
   /** A server connection closed. */
   serverDisconnect?(data: ServerConnectionHookData): Awaitable;
 
+  /**
+   * A SOCKS5 client sent a username and password (RFC 1929). Set `data.valid`.
+   * While any addon has this hook, SOCKS5 clients must authenticate.
+   */
+  socks5Auth?(data: Socks5AuthData): Awaitable;
   /** A CONNECT request arrived. Set `flow.response` to answer it (a non-2xx refuses the tunnel). */
   httpConnect?(flow: HTTPFlow): Awaitable;
   /** The core read a connection's first bytes and asks whether to intercept or ignore it. */
@@ -232,7 +245,7 @@ export type HookArgs<H extends HookName> = Parameters<NonNullable<Addon[H]>>;
 export const HOOK_NAMES: readonly HookName[] = [
   "load", "configure", "running", "done",
   "clientConnect", "clientDisconnect", "serverConnect", "serverConnected", "serverConnectError", "serverDisconnect",
-  "httpConnect", "nextLayer", "tlsClienthello",
+  "socks5Auth", "httpConnect", "nextLayer", "tlsClienthello",
   "tlsStartClient", "tlsEstablishedClient", "tlsFailedClient", "tlsStartServer", "tlsEstablishedServer", "tlsFailedServer",
   "requestheaders", "request", "responseheaders", "response", "error",
   "tcpStart", "tcpMessage", "tcpEnd", "tcpError",

@@ -164,7 +164,7 @@ export async function startProxy(args: string[] = [], opts: { confdir?: string; 
     return waitFor(() => re.exec(out) ?? undefined, `proxy output ${re}; got:\n${out}\n${err}`, timeoutMs);
   };
   const m = await Promise.race([
-    waitForOutput(/Proxy server listening at http:\/\/[^\s]*:(\d+)/),
+    waitForOutput(/listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/),
     exited.then((code) => {
       throw new Error(`proxy exited with ${code} before listening:\n${out}\n${err}`);
     }),
