@@ -106,7 +106,7 @@ export class Dumper implements Addon {
     const client = formatAddress(flow.client.peername);
     const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
     const showReqVersion = !reqIsH1 || req.httpVersion !== (res?.httpVersion ?? "HTTP/1.1");
-    this.line(`${client}: ${this.paint(req.method, "bold")} ${req.prettyUrl}${showReqVersion ? ` ${req.httpVersion}` : ""}`);
+    this.line(`${client}: ${this.paint(escapeControl(req.method), "bold")} ${escapeControl(req.prettyUrl)}${showReqVersion ? ` ${req.httpVersion}` : ""}`);
     if (this.flowDetail >= 2) this.headers(req.headers);
     if (this.flowDetail >= 3) this.body(req.body, req.headers);
     if (res) {
@@ -114,7 +114,7 @@ export class Dumper implements Addon {
       const showResVersion = !resIsH1 || req.httpVersion !== res.httpVersion;
       const size = res.stream ? "(content missing)" : formatSize(res.body.length);
       const colour = res.status >= 500 ? "red" : res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
-      this.line(`     << ${showResVersion ? `${res.httpVersion} ` : ""}${this.paint(`${res.status} ${res.reason}`, colour)} ${size}`);
+      this.line(`     << ${showResVersion ? `${res.httpVersion} ` : ""}${this.paint(`${res.status} ${escapeControl(res.reason)}`, colour)} ${size}`);
       if (this.flowDetail >= 2) this.headers(res.headers);
       if (this.flowDetail >= 3) this.body(res.body, res.headers);
     }

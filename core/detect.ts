@@ -41,15 +41,15 @@ export function httpHost(data: Buffer): string | null | "incomplete" | undefined
   }
   const line = data.toString("latin1", 0, lineEnd);
   if (!/ HTTP\/\d(\.\d)?\r?$/.test(line)) return undefined;
-  let end = data.indexOf("\r\n\r\n", lineEnd - 1);
-  let headEnd = end === -1 ? -1 : end + 2;
-  if (end === -1) {
-    end = data.indexOf("\n\n", lineEnd);
-    headEnd = end === -1 ? -1 : end + 1;
-  }
+  // The head ends at the first empty line, CRLF or bare LF, whichever comes first.
+  const crlf = data.indexOf("\r\n\r\n", lineEnd - 1);
+  const lf = data.indexOf("\n\n", lineEnd);
+  const headEnd = crlf !== -1 && (lf === -1 || crlf + 2 < lf + 1) ? crlf + 2 : lf !== -1 ? lf + 1 : -1;
   if (headEnd === -1) return data.length > MAX_HEAD ? null : "incomplete";
   const head = data.toString("latin1", lineEnd + 1, headEnd);
   for (const raw of head.split("\n")) {
+    // A line starting with white space continues the previous field (obsolete folding): not a name.
+    if (raw.startsWith(" ") || raw.startsWith("\t")) continue;
     const colon = raw.indexOf(":");
     if (colon <= 0) continue;
     if (raw.slice(0, colon).trim().toLowerCase() === "host") return raw.slice(colon + 1).trim();

@@ -200,7 +200,7 @@ export class Request extends Message {
 
   /** The full URL, e.g. `https://example.com/path`. For CONNECT, `host:port`. */
   get url(): string {
-    if (this.method === "CONNECT" && this.form === "authority") return `${this.host}:${this.port}`;
+    if (this.method === "CONNECT" && this.form === "authority") return `${this.host.includes(":") ? `[${this.host}]` : this.host}:${this.port}`;
     return `${this.scheme}://${this.authority}${this.path}`;
   }
 
@@ -211,6 +211,8 @@ export class Request extends Message {
     this.host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : this.scheme === "https" ? 443 : 80;
     this.path = `${u.pathname}${u.search}`;
+    // As mitmproxy does: a Host header follows the new URL (none is added if there was none).
+    if (this.headers.has("host")) this.headers.set("Host", this.authority);
   }
 
   /** The `Host` header's host if present, else the host the request goes to. */

@@ -27,6 +27,9 @@ export interface AddOptions {
 
 type HandlerList = readonly AddonRecord[];
 
+/** Where sub-addons' reload state lives inside their parent's (invisible to the parent's own keys). */
+const CHILD_STATES = Symbol("interloper.childStates");
+
 /**
  * Runs addons: the ordered, awaited hook chain, their options and their
  * lifecycle. The proxy and the test harness use this same class, so an addon
@@ -97,6 +100,8 @@ export class AddonHost {
     this.records.splice(at, 0, ...added);
     const before = new Set(this.active);
     this.rebuild();
+    // An addon replaced by name stops: it gets `done` (and `load` again if it comes back).
+    for (const r of before) if (!this.active.includes(r)) await this.callLifecycle(r, "done", []);
     try {
       for (const rec of added) await this.callLifecycle(rec, "load", [this.makeLoader(rec)]);
       // Values given with --set before their option existed.
@@ -286,6 +291,7 @@ export class AddonHost {
     const back = this.active.filter((r) => !before.has(r) && !fresh.includes(r));
     if (back.length === 0) return;
     const all = new Set(this.options.names());
+    for (const rec of back) await this.callLifecycle(rec, "load", [this.makeLoader(rec)]);
     for (const rec of back) await this.configureOne(rec, all);
     if (this.isRunning) for (const rec of back) await this.callLifecycle(rec, "running", []);
   }
@@ -320,7 +326,8 @@ export class AddonHost {
     (addon.addons ?? []).forEach((child, i) => {
       // A child's reload state lives inside its parent's, by name or position.
       const key = `addon:${child.name ?? i}`;
-      const childState = (state[key] ??= {}) as Record<string, unknown>;
+      const holder = ((state as Record<symbol, Record<string, Record<string, unknown>>>)[CHILD_STATES] ??= {});
+      const childState = (holder[key] ??= {});
       out.push(...this.flatten(child, rec, label, childState));
     });
     return out;
@@ -345,15 +352,17 @@ export class AddonHost {
       const w = winners.get(r.key);
       if (!w || r.seq > w.seq) winners.set(r.key, r);
     }
-    const placed = new Set<string>();
+    // The newest of a name stands where the oldest (the one it replaced) stood.
+    const anchors = new Map<string, AddonRecord>();
+    for (const r of this.records) {
+      if (r.key === undefined) continue;
+      const a = anchors.get(r.key);
+      if (!a || r.seq < a.seq) anchors.set(r.key, r);
+    }
     const active: AddonRecord[] = [];
     for (const r of this.records) {
-      if (r.key === undefined) {
-        active.push(r);
-      } else if (!placed.has(r.key)) {
-        placed.add(r.key);
-        active.push(winners.get(r.key)!);
-      }
+      if (r.key === undefined) active.push(r);
+      else if (anchors.get(r.key) === r) active.push(winners.get(r.key)!);
     }
     this.active = active;
     const handlers = new Map<HookName, HandlerList>();

@@ -71,7 +71,7 @@ export class Options {
         if (prop === "get") return (name: string) => self.get(name);
         if (prop === "has") return (name: string) => self.has(name);
         if (typeof prop !== "string") return undefined;
-        return self.values.get(prop);
+        return cloneValue(self.values.get(prop));
       },
       has(_t, prop) {
         return typeof prop === "string" && self.values.has(prop);
@@ -119,7 +119,8 @@ export class Options {
   get<T = unknown>(name: string): T {
     const key = canonicalOptionName(name);
     if (!this.specs.has(key)) throw new OptionError(`unknown option: ${name}`);
-    return this.values.get(key) as T;
+    // A copy: changing a list in place must not bypass validation and configure.
+    return cloneValue(this.values.get(key)) as T;
   }
 
   spec(name: string): OptionSpec | undefined {

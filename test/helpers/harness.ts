@@ -75,7 +75,7 @@ export interface Origin {
  */
 export async function startOrigin(
   handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void,
-  opts: { tls?: boolean; names?: string[]; selfSigned?: boolean } = {},
+  opts: { tls?: boolean; names?: string[]; selfSigned?: boolean; host?: string } = {},
 ): Promise<Origin> {
   const requests: Origin["requests"] = [];
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -107,7 +107,7 @@ export async function startOrigin(
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(0, opts.host ?? "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
