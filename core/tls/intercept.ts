@@ -71,6 +71,7 @@ export async function interceptTls(
     hook.error = untrusted
       ? `the client does not trust the proxy's certificate for ${hello.sni ?? destination} (${reason})`
       : reason;
+    hook.failure = untrusted ? "untrusted-certificate" : /closed|ECONNRESET|socket hang up/i.test(reason) ? "closed" : "protocol";
     session.log("warn", `client TLS handshake failed: ${hook.error}`);
     await proxy.host.trigger("tlsFailedClient", hook);
     tlsSocket.destroy();

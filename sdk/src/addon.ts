@@ -157,8 +157,15 @@ export interface TlsData {
   readonly server: ServerConnection;
   /** Which side this TLS session is on. */
   readonly side: "client" | "server";
-  /** Why the handshake failed (in `tlsFailedClient` / `tlsFailedServer`). */
+  /** Why the handshake failed (in `tlsFailedClient` / `tlsFailedServer`), as the log says it. */
   error?: string;
+  /**
+   * The kind of failure, for addons to act on: `untrusted-certificate` (the
+   * client rejected our certificate with an alert: it does not trust the CA,
+   * or it pins), `closed` (the peer hung up mid-handshake, which pinning apps
+   * often do), `protocol` (anything else).
+   */
+  failure?: "untrusted-certificate" | "closed" | "protocol";
 }
 
 /**

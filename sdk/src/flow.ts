@@ -186,8 +186,11 @@ export class Request extends Message {
 
   /** Parses `url` into a request (method GET unless given). */
   static fromUrl(url: string, init: Omit<RequestInit, "host"> = {}): Request {
-    const r = new Request({ ...init, host: "" });
+    const { headers, ...rest } = init;
+    const r = new Request({ ...rest, host: "" });
     r.url = url;
+    // The caller's headers (a Host header among them) win over what the URL implies.
+    if (headers !== undefined) r.headers = new Headers(headers);
     return r;
   }
 
@@ -288,17 +291,17 @@ export class Response extends Message {
       bytes = toBuffer(body);
     } else {
       bytes = Buffer.from(JSON.stringify(body), "utf8");
-      if (!h.has("content-type")) h.set("content-type", "application/json");
+      if (!h.has("content-type")) h.set("Content-Type", "application/json");
     }
     const r = new Response({ status, headers: h, body: bytes });
-    r.headers.set("content-length", String(bytes.length));
+    r.headers.set("Content-Length", String(bytes.length));
     return r;
   }
 
   /** `Response.make` for JSON bodies. */
   static json(value: unknown, status = 200, headers: HeadersInit = {}): Response {
     const h = new Headers(headers);
-    if (!h.has("content-type")) h.set("content-type", "application/json");
+    if (!h.has("content-type")) h.set("Content-Type", "application/json");
     return Response.make(status, Buffer.from(JSON.stringify(value), "utf8"), h);
   }
 }

@@ -37,6 +37,11 @@ export interface TestContext {
   http(flow: HTTPFlow, server?: ResponseSpec | Response | ((flow: HTTPFlow) => Response | ResponseSpec) | { error: string }): Promise<HTTPFlow>;
   /** `nextLayer` then, for a complete ClientHello not ignored yet, `tlsClienthello`; returns the decision. */
   decide(data: NextLayerData): Promise<{ ignore: boolean; needMoreData: boolean; tcp: boolean }>;
+  /**
+   * Hot-reloads `oldAddon` as `newAddon` the way the script loader does: old
+   * `done`, new `load` (with the same `loader.state`), `configure`, `running`.
+   */
+  reload(oldAddon: Addon, newAddon: Addon): Promise<void>;
   /** Calls `done` on the addons (like a proxy shutdown). */
   shutdown(): Promise<void>;
 }
@@ -100,6 +105,7 @@ export async function testContext(
       }
       return { ignore: data.ignoreConnection === true, needMoreData: data.needMoreData === true && data.ignoreConnection === undefined, tcp: data.tcp === true };
     },
+    reload: (oldAddon, newAddon) => host.replace(oldAddon, newAddon),
     shutdown: () => host.stop(),
   };
   return ctx;

@@ -390,7 +390,7 @@ test("Response.make: status, body bytes, Content-Length, headers kept", () => {
   assert.is(r.text(), "blocked");
   assert.equal(r.headers.fields, [
     ["Content-Type", "text/plain"],
-    ["content-length", "7"],
+    ["Content-Length", "7"],
   ]);
   const empty = Response.make();
   assert.is(empty.status, 200);
