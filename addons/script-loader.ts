@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import * as sdk from "@interloper/sdk";
 import { OptionError, type Addon, type Loader, type OptionsView } from "@interloper/sdk";
@@ -21,7 +21,9 @@ interface Script {
   bundle: Bundle;
   version: number;
   watcher: FSWatcher | undefined;
+  /** The files whose changes reload the script. */
   watched: Set<string>;
+  watchedDirs: Set<string>;
   timer: NodeJS.Timeout | undefined;
   /** Serialises reloads of this script. */
   queue: Promise<void>;
@@ -98,19 +100,21 @@ export class ScriptLoader implements Addon {
     this.states.set(entry, state);
     const container = this.instantiate(entry, bundle, 1);
     const script: Script = {
-      spec, entry, container, bundle, version: 1, watcher: undefined, watched: new Set(), timer: undefined,
+      spec, entry, container, bundle, version: 1, watcher: undefined, watched: new Set(), watchedDirs: new Set(), timer: undefined,
       queue: Promise.resolve(), state, removed: false,
     };
     this.scripts.set(entry, script);
     try {
       await this.loader!.addChild(container, { label: basename(entry), state });
     } catch (err) {
+      const e = err as Error;
+      const where = /:\d+:\d+/.test(e?.message ?? "") ? "" : firstFrame(e?.stack);
       this.scripts.delete(entry);
       unregisterSourceMap(versionedName(entry, 1));
-      throw err;
+      throw new Error(`${e?.message ?? String(err)}${where}`);
     }
     this.loader!.log.info(`loaded ${spec}`);
-    if (this.watchEnabled && !isInNodeModules(entry)) this.watchInputs(script);
+    if (this.watchEnabled && !isInNodeModules(entry)) await this.watchInputs(script);
   }
 
   /** Evaluates a bundle and wraps its default export(s) in a container addon. */
@@ -121,9 +125,11 @@ export class ScriptLoader implements Addon {
     try {
       exports = evaluateBundle(bundle.code, filename, { "@interloper/sdk": sdk });
     } catch (err) {
-      unregisterSourceMap(filename);
+      // V8 formats the stack on first read: read it while the source map is still registered.
       const e = err as Error;
-      throw new Error(`${e.message}${firstFrame(e.stack)}`);
+      const where = firstFrame(e?.stack);
+      unregisterSourceMap(filename);
+      throw new Error(`${e?.message ?? String(err)}${where}`);
     }
     const def = exports.default ?? (exports.__esModule ? undefined : exports);
     if (def === undefined || (typeof def === "object" && def !== null && Object.keys(def).length === 0 && !isAddonLike(def))) {
@@ -144,19 +150,36 @@ export class ScriptLoader implements Addon {
     return { addons: list as Addon[] };
   }
 
-  private watchInputs(script: Script): void {
+  /**
+   * Watches the folders of the script and its local imports (not the files:
+   * an editor that deletes and recreates a file would leave a file watch on
+   * the old inode) and reacts to events for those files. Resolves once the
+   * watcher is ready, so no save right after loading is missed.
+   */
+  private async watchInputs(script: Script): Promise<void> {
     const files = new Set([script.entry, ...script.bundle.inputs]);
-    if (!script.watcher) {
-      script.watcher = watch([...files], { ignoreInitial: true, atomic: true, awaitWriteFinish: false });
-      script.watcher.on("all", (event, path) => this.onFileEvent(script, event, path));
-      script.watcher.on("error", (err) => this.loader?.log.warn(`watching ${script.spec} failed: ${(err as Error).message}`));
-    } else {
-      const add = [...files].filter((f) => !script.watched.has(f));
-      const drop = [...script.watched].filter((f) => !files.has(f));
-      if (add.length) script.watcher.add(add);
-      if (drop.length) script.watcher.unwatch(drop);
-    }
+    const dirs = new Set([...files].map((f) => dirname(f)));
     script.watched = files;
+    if (!script.watcher) {
+      const watcher = watch([...dirs], { ignoreInitial: true, depth: 0, atomic: true, awaitWriteFinish: false });
+      script.watcher = watcher;
+      script.watchedDirs = dirs;
+      watcher.on("all", (event, path) => {
+        if (script.watched.has(resolve(path))) this.onFileEvent(script, event, resolve(path));
+      });
+      watcher.on("error", (err) => this.loader?.log.warn(`watching ${script.spec} failed: ${(err as Error).message}`));
+      await new Promise<void>((r) => watcher.once("ready", () => r()));
+    } else {
+      const add = [...dirs].filter((d) => !script.watchedDirs.has(d));
+      const drop = [...script.watchedDirs].filter((d) => !dirs.has(d));
+      script.watchedDirs = dirs;
+      if (drop.length) script.watcher.unwatch(drop);
+      if (add.length) {
+        script.watcher.add(add);
+        // chokidar reports no readiness for added paths; give its scan a moment before saves count.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   private onFileEvent(script: Script, event: string, path: string): void {
@@ -195,13 +218,13 @@ export class ScriptLoader implements Addon {
       container = this.instantiate(script.entry, bundle, version);
       await this.loader!.replaceChild(script.container, container, { label: basename(script.entry), state: script.state });
     } catch (err) {
-      unregisterSourceMap(versionedName(script.entry, version));
       const e = err as Error;
-      const msg = `${e.message}${e.message.includes(":") && /:\d+:\d+/.test(e.message) ? "" : firstFrame(e.stack)}`;
+      const msg = `${e.message}${/:\d+:\d+/.test(e.message) ? "" : firstFrame(e.stack)}`;
+      unregisterSourceMap(versionedName(script.entry, version));
       log.error(`reloading ${script.spec} failed, the previous version stays active: ${msg}`);
       // Watch new local imports even of a failed version, so fixing them reloads.
       script.bundle = { ...script.bundle, inputs: [...new Set([...script.bundle.inputs, ...bundle.inputs])] };
-      this.watchInputs(script);
+      await this.watchInputs(script);
       this.emit({ spec: script.spec, ok: false, error: msg, changed: true });
       return;
     }
@@ -209,7 +232,7 @@ export class ScriptLoader implements Addon {
     script.container = container;
     script.bundle = bundle;
     script.version = version;
-    this.watchInputs(script);
+    await this.watchInputs(script);
     log.info(`reloaded ${script.spec}`);
     this.emit({ spec: script.spec, ok: true, changed: true });
   }

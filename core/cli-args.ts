@@ -44,7 +44,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     .help("help")
     .alias("help", "h")
     .strict()
-    .parserConfiguration({ "camel-case-expansion": true, "duplicate-arguments-array": true })
+    .parserConfiguration({ "camel-case-expansion": true, "duplicate-arguments-array": true, "boolean-negation": false })
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {

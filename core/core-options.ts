@@ -16,6 +16,7 @@ export const CORE_OPTIONS: OptionSpec[] = [
   },
   { name: "keepHostHeader", type: "bool", default: false, help: "Reverse mode: keep the client's Host header instead of the target's." },
   { name: "upstreamAuth", type: "optional-string", default: undefined, help: "Upstream mode: user:pass for the upstream proxy (Proxy-Authorization: Basic)." },
+  { name: "http2", type: "bool", default: true, help: "Speak HTTP/2 with clients and servers that offer it (ALPN, h2c prior knowledge)." },
   { name: "sslInsecure", type: "bool", default: false, help: "Do not verify upstream server certificates." },
   { name: "sslVerifyUpstreamTrustedCa", type: "optional-string", default: undefined, help: "A PEM file of extra CA certificates to trust for upstream servers." },
   { name: "upstreamCert", type: "bool", default: true, help: "Copy the upstream certificate's names into the generated certificate." },

@@ -11,10 +11,14 @@ import { interceptTls } from "./tls/intercept.ts";
 /** Beyond this many unclassified bytes, decide with what is there. */
 const MAX_PEEK = 64 * 1024;
 
+/** The HTTP/2 connection preface (RFC 9113 §3.4). */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
 type Decision =
   | { kind: "ignore" }
   | { kind: "tls"; hello: ClientHello; tcp: boolean }
   | { kind: "http" }
+  | { kind: "http2" }
   | { kind: "tcp" }
   | { kind: "close"; reason: string };
 
@@ -34,8 +38,24 @@ export async function runLayers(
     forceTcp?: boolean;
     /** Reverse mode: the protocol is the target URL's scheme, not what the bytes look like. */
     reverse?: string;
+    /** Decide without reading (h2 negotiated by ALPN: the HTTP/2 layer must see every byte itself). */
+    noPeek?: boolean;
   },
 ): Promise<void> {
+  if (opts.noPeek) {
+    const data: NextLayerData = {
+      client: session.client, server: conn.data, stage: opts.stage, clientData: Buffer.alloc(0), serverData: Buffer.alloc(0),
+      clientHello: undefined, hostHeader: undefined, final: true,
+    };
+    await session.proxy.host.trigger("nextLayer", data);
+    if (data.ignoreConnection === true) {
+      session.log("debug", `passing through ${conn.describe()} (ignored)`);
+      if (await ensureConnected(session, socket, conn)) await relay(socket, conn.socket!, Buffer.alloc(0), Buffer.alloc(0));
+      return;
+    }
+    session.proxy.frontend.acceptHttp2(socket, { session, tunnel: { server: conn, scheme: "https" } });
+    return;
+  }
   const first = new FirstBytes(socket, conn.connected ? conn.socket : undefined, opts.head);
   const idle = session.proxy.settings.idleTimeoutMs;
   if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
@@ -62,6 +82,11 @@ export async function runLayers(
     case "tls": {
       first.release();
       await interceptTls(session, socket, conn, decision.hello, decision.tcp, opts.reverse ? { serverSni: reverseSni(conn) } : {});
+      return;
+    }
+    case "http2": {
+      first.release();
+      proxy.frontend.acceptHttp2(socket, { session, tunnel: { server: conn, scheme: opts.stage === "inner" ? "https" : "http" } });
       return;
     }
     case "http": {
@@ -140,6 +165,15 @@ async function decide(
       return { kind: "close", reason: `reverse:${reverse} expects TLS from the client, but its first bytes are not a TLS ClientHello` };
     }
     if (data.tcp) return { kind: "tcp" };
+    const preface = first.clientData.subarray(0, H2_PREFACE.length);
+    if (session.proxy.settings.http2 && preface.length > 0 && H2_PREFACE.subarray(0, preface.length).equals(preface)) {
+      // h2c with prior knowledge, or h2 negotiated by ALPN: wait for the whole preface.
+      if (preface.length < H2_PREFACE.length && !final) {
+        await first.next();
+        continue;
+      }
+      if (preface.length === H2_PREFACE.length) return { kind: "http2" };
+    }
     if (detected.hostHeader !== undefined) return { kind: "http" };
     return { kind: "tcp" };
   }

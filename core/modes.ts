@@ -25,7 +25,7 @@ const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, tls: 443, 
  * `@` listens on `listen_host` / `listen_port` (socks5: port 1080 unless
  * `listen_port` was changed). Errors name the spec.
  */
-export function parseModes(specs: readonly string[], listenHost: string, listenPort: number, listenPortSet = listenPort !== 8080): ModeSpec[] {
+export function parseModes(specs: readonly string[], listenHost: string, listenPort: number, listenPortSet = false): ModeSpec[] {
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
     throw new OptionError(`invalid value for listen_port: ${listenPort} (expected 0-65535)`);
   }
@@ -45,7 +45,8 @@ export function parseModes(specs: readonly string[], listenHost: string, listenP
     let target: ModeSpec["target"];
     if (mode === "reverse" || mode === "upstream") {
       if (!data) throw bad(`${mode} mode needs a URL, e.g. ${mode}:${mode === "reverse" ? "https://example.com" : "http://proxy.local:3128"}`);
-      target = parseTarget(data, mode === "reverse" ? REVERSE_SCHEMES : UPSTREAM_SCHEMES, bad);
+      // As mitmproxy: a reverse target without a scheme is https, an upstream proxy http.
+      target = parseTarget(data, mode === "reverse" ? REVERSE_SCHEMES : UPSTREAM_SCHEMES, mode === "reverse" ? "https" : "http", bad);
     } else if (data !== undefined) {
       throw bad(`${mode} mode takes no data after ':'`);
     }
@@ -66,18 +67,18 @@ export function parseModes(specs: readonly string[], listenHost: string, listenP
   return out;
 }
 
-/** `MODE[:DATA]@LISTEN`: the last '@' that is not part of a URL's userinfo. */
+/** `MODE[:DATA]@LISTEN`: an '@' followed by `[host:]port` names the listen address (mitmproxy's rule). */
 function splitListen(spec: string): { body: string; where: string | undefined } {
   const at = spec.lastIndexOf("@");
   if (at === -1) return { body: spec, where: undefined };
   const after = spec.slice(at + 1);
-  // `upstream:http://user@proxy:3128` — an '@' followed by a host name, not a port.
+  // e.g. `reverse:http://example.com` has no '@' followed by a port: nothing to split.
   if (!/^(?:\[[^\]]+\]:|[^:/]*:)?\d+$/.test(after)) return { body: spec, where: undefined };
   return { body: spec.slice(0, at), where: after };
 }
 
-function parseTarget(data: string, schemes: string[], bad: (why: string) => OptionError): { scheme: string; host: string; port: number } {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(data) ? data : `${schemes.includes("https") ? "https" : schemes[0]}://${data}`;
+function parseTarget(data: string, schemes: string[], defaultScheme: string, bad: (why: string) => OptionError): { scheme: string; host: string; port: number } {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(data) ? data : `${defaultScheme}://${data}`;
   let url: URL;
   try {
     url = new URL(withScheme);

@@ -25,6 +25,7 @@ export interface CoreSettings {
   bodySizeLimit: number | undefined;
   idleTimeoutMs: number;
   extraUpstreamCa: string | undefined;
+  http2: boolean;
 }
 
 /**
@@ -41,6 +42,7 @@ export class Proxy {
     bodySizeLimit: undefined,
     idleTimeoutMs: 300_000,
     extraUpstreamCa: undefined,
+    http2: true,
   };
   private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
@@ -70,6 +72,7 @@ export class Proxy {
         next.connectionStrategy = options.get<"eager" | "lazy">("connectionStrategy");
         next.sslInsecure = options.get<boolean>("sslInsecure");
         next.upstreamCert = options.get<boolean>("upstreamCert");
+        next.http2 = options.get<boolean>("http2");
         next.streamLargeBodies = sizeOption("stream_large_bodies", options.get<string | undefined>("streamLargeBodies"));
         next.bodySizeLimit = sizeOption("body_size_limit", options.get<string | undefined>("bodySizeLimit"));
         const idle = options.get<number>("idleTimeout");
@@ -91,7 +94,7 @@ export class Proxy {
           this.upstreamCa = undefined;
         }
         if (updated.has("mode") || updated.has("listenHost") || updated.has("listenPort")) {
-          parseModes(options.get<string[]>("mode"), options.get<string>("listenHost"), options.get<number>("listenPort"));
+          parseModes(options.get<string[]>("mode"), options.get<string>("listenHost"), options.get<number>("listenPort"), this.host.options.wasSet("listenPort"));
         }
         const maxHeader = options.get<number>("maxHeaderSize");
         if (!Number.isInteger(maxHeader) || maxHeader < 1024) {
@@ -133,7 +136,7 @@ export class Proxy {
       (ctx, req, res) => void handleRequest(this, ctx, req, res),
       (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
     );
-    const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"));
+    const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"), opts.wasSet("listenPort"));
     if (modes.some((m) => m.name === "transparent")) {
       const why = originalDstUnavailable();
       if (why) throw new StartupError(why);

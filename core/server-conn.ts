@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { Address, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
@@ -45,6 +46,8 @@ export class ServerConn {
   private handedToAgent = false;
   private connecting: Promise<net.Socket> | undefined;
   closed = false;
+  /** The last attempt to connect (or to start TLS) failed: requests in a tunnel get a 502 instead of retrying. */
+  connectFailed = false;
 
   constructor(
     private readonly session: ClientSession,
@@ -78,6 +81,7 @@ export class ServerConn {
     const data = this.data;
     data.error = undefined;
     data.tlsEstablished = false;
+    this.connectFailed = false;
     await proxy.host.trigger("serverConnect", this.hookData);
     if (data.error) throw new ServerConnectError(data.error);
     data.timestampStart = Date.now() / 1000;
@@ -96,6 +100,7 @@ export class ServerConn {
       });
       this.session.trackPending(s);
     }).catch(async (err: unknown) => {
+      this.connectFailed = true;
       data.error = describeNetError(err);
       this.session.log("warn", `error establishing server connection: ${data.error}`);
       await proxy.host.trigger("serverConnectError", this.hookData);
@@ -116,6 +121,7 @@ export class ServerConn {
         this.socket = undefined;
         this.tcp = undefined;
         data.error = (err as Error).message;
+        this.connectFailed = true;
         this.session.log("warn", `error establishing server connection: ${data.error}`);
         await proxy.host.trigger("serverConnectError", this.hookData);
         throw new ServerConnectError(`error establishing server connection: ${data.error}`, err);
@@ -172,6 +178,7 @@ export class ServerConn {
     } catch (err) {
       const reason = tlsErrorText(err);
       data.error = `TLS handshake with ${formatAddress(data.address)} failed: ${reason}`;
+      this.connectFailed = true;
       hook.error = data.error;
       tlsSocket.destroy();
       this.session.log("warn", `server TLS handshake failed: ${reason}`);
@@ -206,20 +213,48 @@ export class ServerConn {
     return names;
   }
 
-  /** The agent that sends HTTP/1 requests over this connection, reconnecting when needed. */
+  private h2: http2.ClientHttp2Session | undefined;
+
+  /**
+   * The HTTP/2 session over this connection (the server chose h2 by ALPN).
+   * After the server closed it (GOAWAY, idle), a new connection is opened.
+   */
+  async http2Session(): Promise<http2.ClientHttp2Session> {
+    if (this.h2 && !this.h2.closed && !this.h2.destroyed && this.connected) return this.h2;
+    if (this.h2 || !this.connected) {
+      this.h2?.destroy();
+      this.h2 = undefined;
+      if (this.connected && this.handedToH2) this.socket!.destroy();
+      await this.connect();
+    }
+    const socket = this.socket!;
+    this.handedToH2 = true;
+    const { host, port } = this.data.address;
+    const session = http2.connect(`https://${host.includes(":") ? `[${host}]` : host}:${port}`, {
+      createConnection: () => socket,
+      // Many streams in flight from many clients' requests: let the server's SETTINGS decide.
+      maxSessionMemory: 64,
+    });
+    session.on("error", (err) => this.session.log("debug", `HTTP/2 session with ${this.describe()} failed: ${err.message}`));
+    session.once("close", () => {
+      if (this.h2 === session) this.h2 = undefined;
+    });
+    this.h2 = session;
+    return session;
+  }
+  private handedToH2 = false;
+
+  /**
+   * The agent that sends HTTP/1 requests over this connection, one at a time
+   * (later requests wait in the agent's queue, so pipelined requests keep
+   * their order). Call `readyForHttp1()` before each request: the agent's
+   * socket is then always handed over synchronously, which is what makes
+   * Node's agent count it.
+   */
   get agent(): http.Agent {
     if (!this.agentInstance) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: "lifo" });
-      (agent as unknown as { createConnection: unknown }).createConnection = (
-        _opts: unknown,
-        cb: (err: Error | null, socket?: net.Socket) => void,
-      ) => {
-        this.socketForAgent().then(
-          (s) => cb(null, s),
-          (err: Error) => cb(err),
-        );
-        return undefined;
-      };
+      (agent as unknown as { createConnection: unknown }).createConnection = () => this.socketForAgent();
       // The agent would re-arm idle sockets with its own timeout and unref them; we manage lifetime ourselves.
       (agent as unknown as { keepSocketAlive: (s: net.Socket) => boolean }).keepSocketAlive = () => true;
       this.agentInstance = agent;
@@ -227,18 +262,23 @@ export class ServerConn {
     return this.agentInstance;
   }
 
-  private async socketForAgent(): Promise<net.Socket> {
-    if (this.connected && !this.handedToAgent) {
+  /** Connects (or reconnects after the server closed an idle connection) so that the agent has a socket. */
+  async readyForHttp1(): Promise<void> {
+    if (!this.connected) await this.connect();
+  }
+
+  private socketForAgent(): net.Socket {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) {
+      // Only when the connection died between readyForHttp1 and the request: the request fails with this.
+      throw new ServerConnectError(`server connection to ${this.describe()} closed`);
+    }
+    if (!this.handedToAgent) {
       this.handedToAgent = true;
-      return this.socket!;
+      // A server that closes an idle kept-alive connection: the next request must open a new one, not hang on this.
+      socket.once("end", () => socket.destroy());
     }
-    if (this.connected) {
-      // The agent asks for a second socket only after losing the first one.
-      this.socket!.destroy();
-    }
-    await this.connect();
-    this.handedToAgent = true;
-    return this.socket!;
+    return socket;
   }
 
   /** Runs once per TCP connection, whichever of the TCP or TLS socket reports the close first. */
@@ -255,6 +295,7 @@ export class ServerConn {
 
   close(): void {
     this.closed = true;
+    this.h2?.destroy();
     this.agentInstance?.destroy();
     this.socket?.destroy();
   }

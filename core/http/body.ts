@@ -58,7 +58,7 @@ export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> 
  * back-pressure. Resolves when `src` ended and everything was handed to
  * `dst` (`dst` is ended); rejects when either side fails.
  */
-export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChunk?: (n: number) => void): Promise<void> {
+export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChunk?: (n: number) => void, beforeEnd?: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err?: Error) => {
@@ -80,6 +80,7 @@ export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChun
     };
     const onDrain = () => src.resume();
     const onEnd = () => {
+      beforeEnd?.();
       dst.end();
       finish();
     };

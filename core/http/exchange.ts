@@ -1,4 +1,6 @@
 import * as http from "node:http";
+import * as http2 from "node:http2";
+import type { Writable } from "node:stream";
 import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
 import type { ServerConn } from "../server-conn.ts";
@@ -6,6 +8,7 @@ import { ServerConnectError, type UpstreamProxy } from "../server-conn.ts";
 import { describeNetError } from "../net-errors.ts";
 import { readBody, streamBody } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
+import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
 const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "upgrade"]);
@@ -14,7 +17,7 @@ const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-ali
  * One HTTP exchange: the request and response hooks, buffering or
  * streaming both bodies, and the round trip to the server, or a local answer.
  */
-export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
   const { session } = ctx;
   res.sendDate = false;
   const request = buildRequest(ctx, req);
@@ -38,11 +41,15 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: http.In
     (upstream && request.scheme === "http"
       ? session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https")
       : session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream));
-  let upstreamRequest: http.ClientRequest | undefined;
+  let upstreamRequest: UpstreamExchange | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
     upstreamRequest?.destroy();
-    res.destroy();
-    req.socket.destroy();
+    // HTTP/2: only this stream dies; HTTP/1: the connection.
+    if (isH2(res)) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+    else {
+      res.destroy();
+      req.socket.destroy();
+    }
   });
   const { host } = proxy;
   try {
@@ -95,10 +102,10 @@ async function roundTrip(
   proxy: Proxy,
   conn: ServerConn,
   flow: HTTPFlow,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: ClientRequest,
+  res: ClientResponse,
   pendingChunks: Buffer[] | undefined,
-  setUpstream: (u: http.ClientRequest) => void,
+  setUpstream: (u: UpstreamExchange) => void,
   isTunnel: boolean,
   /** Upstream mode, plain HTTP: the request goes to this proxy in absolute form. */
   viaProxy: UpstreamProxy | undefined,
@@ -108,12 +115,12 @@ async function roundTrip(
   const fail = (msg: string, status: number, closeClient: boolean) => {
     flow.error = { msg, timestamp: Date.now() / 1000 };
     if (!res.headersSent) sendError(res, status, msg, closeClient);
-    else res.destroy();
+    else destroyResponse(res);
     return "error" as const;
   };
 
   // A tunnel whose server never came up (or whose TLS failed) answers every request with 502.
-  if (isTunnel && conn.data.error && !conn.connected) return fail(conn.data.error, 502, false);
+  if (isTunnel && conn.connectFailed && !conn.connected && conn.data.error) return fail(conn.data.error, 502, false);
   // Absolute-form requests for https (and https upstream proxies) are spoken over TLS.
   if (!isTunnel && conn.data.tls && !conn.data.tlsEstablished) {
     try {
@@ -126,17 +133,20 @@ async function roundTrip(
 
   const headers = forwardHeaders(request.headers);
   if (viaProxy?.auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(viaProxy.auth).toString("base64")}`);
-  const upstream = http.request({
-    agent: conn.agent,
-    host: conn.data.address.host,
-    port: conn.data.address.port,
-    method: request.method,
-    path: viaProxy ? request.url : request.path || "/",
-    headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
-    setHost: false,
-  });
+  let upstream: UpstreamExchange;
+  try {
+    if (conn.data.alpn === "h2" && !viaProxy) {
+      upstream = await sendHttp2(conn, request, headers);
+    } else {
+      // An HTTP/2 client's request to an HTTP/1 server needs a Host header.
+      if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
+      await conn.readyForHttp1();
+      upstream = sendHttp1(conn, request, headers, viaProxy);
+    }
+  } catch (err) {
+    return fail(errorText(err), 502, false);
+  }
   setUpstream(upstream);
-  upstream.on("error", () => {});
   // A client that goes away takes the server request with it.
   const onClientGone = () => {
     if (!res.writableFinished) upstream.destroy();
@@ -145,46 +155,44 @@ async function roundTrip(
 
   try {
     if (request.stream) {
-      await streamBody(pendingChunks ?? [], req, upstream);
+      await streamBody(pendingChunks ?? [], req, upstream.body);
     } else {
-      upstream.end(request.body);
+      upstream.body.end(request.body);
     }
   } catch (err) {
     return fail(`error sending request: ${errorText(err)}`, 502, true);
   }
 
-  let upRes: http.IncomingMessage;
+  let upRes: UpstreamResponse;
   try {
-    upRes = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      upstream.once("response", resolve);
-      upstream.once("error", reject);
-      upstream.once("close", () => reject(new Error("server closed the connection without a response")));
-    });
+    upRes = await upstream.response;
   } catch (err) {
     if (res.destroyed) return fail("client disconnected", 502, true);
     return fail(errorText(err), 502, false);
   }
 
   const response = new Response({
-    status: upRes.statusCode ?? 502,
-    reason: upRes.statusMessage ?? "",
+    status: upRes.status,
+    reason: upRes.reason,
     headers: Headers.fromRaw(upRes.rawHeaders),
-    httpVersion: `HTTP/${upRes.httpVersion}`,
+    httpVersion: upRes.httpVersion,
   });
   flow.response = response;
   await host.trigger("responseheaders", flow);
   if (flow.killed) return "ok";
 
   const limit = proxy.settings.streamLargeBodies;
-  const declared = Number(upRes.headers["content-length"] ?? NaN);
+  const declared = Number(response.headers.get("content-length") ?? NaN);
   if (limit !== undefined && declared > limit) response.stream = true;
 
   let firstChunks: Buffer[] = [];
   if (!response.stream) {
     try {
-      const read = await readBody(upRes, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
+      const read = await readBody(upRes.body, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
       if (read.complete) {
         response.body = read.body;
+        const trailers = upRes.trailers();
+        if (trailers) response.trailers = Headers.fromRaw(trailers);
       } else if (limit !== undefined) {
         response.stream = true;
         firstChunks = read.chunks;
@@ -207,11 +215,17 @@ async function roundTrip(
     return "ok";
   }
 
-  res.writeHead(response.status, response.reason, response.headers.toRaw());
+  writeHead(res, response);
   try {
-    await streamBody(firstChunks, upRes, res);
+    await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
+      const trailers = upRes.trailers();
+      if (trailers) {
+        response.trailers = Headers.fromRaw(trailers);
+        addTrailers(res, response.trailers);
+      }
+    });
   } catch (err) {
-    res.destroy();
+    destroyResponse(res);
     flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
     return "error";
   }
@@ -220,11 +234,24 @@ async function roundTrip(
   return "ok";
 }
 
-function buildRequest(ctx: HttpContext, req: http.IncomingMessage): Request | string {
+function buildRequest(ctx: HttpContext, req: ClientRequest): Request | string {
   const method = req.method ?? "GET";
   const target = req.url ?? "/";
-  const headers = Headers.fromRaw(req.rawHeaders);
-  const httpVersion = `HTTP/${req.httpVersion}`;
+  const httpVersion = req.httpVersionMajor === 2 ? "HTTP/2.0" : `HTTP/${req.httpVersion}`;
+  let headers: Headers;
+  if (req.httpVersionMajor === 2) {
+    // Pseudo-headers become the request's fields; :authority stands in as Host (what HTTP/1 servers need).
+    headers = new Headers();
+    let authority: string | undefined;
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (raw[i] === ":authority") authority = raw[i + 1];
+      else if (!raw[i]!.startsWith(":")) headers.fields.push([raw[i]!, raw[i + 1]!]);
+    }
+    if (authority && !headers.has("host")) headers.fields.unshift(["host", authority]);
+  } else {
+    headers = Headers.fromRaw(req.rawHeaders);
+  }
   if (ctx.tunnel) {
     const { address } = ctx.tunnel.server.data;
     if (target.startsWith("/") || target === "*") {
@@ -284,19 +311,58 @@ function forwardHeaders(headers: Headers): Headers {
   return out;
 }
 
-function sendBuffered(res: http.ServerResponse, response: Response): void {
+type ClientRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type ClientResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+function isH2(res: ClientResponse): res is http2.Http2ServerResponse {
+  return res instanceof http2.Http2ServerResponse;
+}
+
+/** Writes the status line and fields: HTTP/1 keeps the reason and spelling; HTTP/2 drops what it forbids. */
+function writeHead(res: ClientResponse, response: Response): void {
+  if (isH2(res)) {
+    const raw: string[] = [];
+    for (const [name, value] of response.headers.fields) {
+      if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) raw.push(name.toLowerCase(), value);
+    }
+    res.writeHead(response.status, raw as unknown as http2.OutgoingHttpHeaders);
+  } else {
+    // Node would add `Connection: keep-alive` and `Keep-Alive: timeout=…`: the client gets the server's fields only.
+    if (!response.headers.has("connection")) res.removeHeader("connection");
+    res.writeHead(response.status, response.reason, response.headers.toRaw());
+  }
+}
+
+function addTrailers(res: ClientResponse, trailers: Headers): void {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of trailers.fields) obj[k] = obj[k] === undefined ? v : `${obj[k]}, ${v}`;
+  res.addTrailers(obj);
+}
+
+function destroyResponse(res: ClientResponse): void {
+  if (isH2(res)) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}
+
+function sendBuffered(res: ClientResponse, response: Response): void {
   if (res.destroyed) return;
-  res.writeHead(response.status, response.reason, response.headers.toRaw());
+  writeHead(res, response);
+  if (response.trailers && response.trailers.size > 0) addTrailers(res, response.trailers);
   res.end(response.body);
 }
 
 /** A plain-text error page (the body says why). */
-export function sendError(res: http.ServerResponse, status: number, message: string, close: boolean): void {
+export function sendError(res: ClientResponse, status: number, message: string, close: boolean): void {
   if (res.headersSent || res.destroyed) {
-    res.destroy();
+    destroyResponse(res);
     return;
   }
   const body = `${message}\n`;
+  if (isH2(res)) {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(body)) });
+    res.end(body);
+    return;
+  }
   const reason = http.STATUS_CODES[status] ?? "Error";
   const headers = ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(Buffer.byteLength(body))];
   if (close) headers.push("Connection", "close");

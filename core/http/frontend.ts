@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import type * as net from "node:net";
 import type { ClientSession } from "../client-session.ts";
 import type { ServerConn } from "../server-conn.ts";
@@ -14,7 +15,11 @@ export interface HttpContext {
   tunnel?: { server: ServerConn; scheme: "http" | "https" };
 }
 
-export type RequestHandler = (ctx: HttpContext, req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type RequestHandler = (
+  ctx: HttpContext,
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 export type ConnectHandler = (ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
 
 /**
@@ -25,6 +30,10 @@ export type ConnectHandler = (ctx: HttpContext, req: http.IncomingMessage, socke
 export class HttpFrontend {
   private readonly server: http.Server;
   private readonly contexts = new WeakMap<net.Socket, HttpContext>();
+  /** Node's HTTP/2 server (nghttp2) for clients that negotiated h2 or sent the h2c preface. */
+  private readonly h2server: http2.Http2Server;
+  private readonly h2contexts = new WeakMap<http2.Http2Session, HttpContext>();
+  private pendingH2: HttpContext | undefined;
 
   constructor(
     opts: { maxHeaderSize: number; idleTimeoutMs: number },
@@ -40,6 +49,22 @@ export class HttpFrontend {
       noDelay: true,
     });
     this.server.timeout = 0;
+    this.h2server = http2.createServer({ maxSessionMemory: 64, settings: { maxConcurrentStreams: 250 } });
+    this.h2server.setTimeout(0);
+    // The session is made synchronously inside 'connection': that is when we know its context.
+    this.h2server.on("session", (session: http2.ServerHttp2Session) => {
+      if (this.pendingH2) this.h2contexts.set(session, this.pendingH2);
+      session.on("error", () => {});
+    });
+    this.h2server.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      const ctx = this.h2contexts.get(req.stream.session as http2.Http2Session);
+      if (!ctx) {
+        req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      onRequest(ctx, req, res);
+    });
+    this.h2server.on("sessionError", () => {});
     this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
       const ctx = this.contexts.get(req.socket);
       if (!ctx) {
@@ -84,6 +109,18 @@ export class HttpFrontend {
   accept(socket: net.Socket, ctx: HttpContext): void {
     this.contexts.set(socket, ctx);
     this.server.emit("connection", socket);
+  }
+
+  /** Reads HTTP/2 from `socket` (after ALPN h2, or the h2c connection preface). */
+  acceptHttp2(socket: net.Socket, ctx: HttpContext): void {
+    this.pendingH2 = ctx;
+    try {
+      this.h2server.emit("connection", socket);
+    } finally {
+      this.pendingH2 = undefined;
+    }
+    // nghttp2 takes the bytes from the socket's handle; reading must be started.
+    socket.resume();
   }
 
   close(): void {

@@ -26,7 +26,11 @@ export async function interceptTls(
   const client = session.client;
   client.sni = hello.sni;
   const destination = conn.data.address.host;
-  const offers = hello.alpnProtocols.filter((p) => p !== "h2" && p !== "h2c");
+  const h2 = proxy.settings.http2;
+  // Offer the server what the client offered (minus h2 when HTTP/2 is off); the client then gets the server's choice.
+  const offers = hello.alpnProtocols.filter((p) => p !== "h2c" && (h2 || p !== "h2"));
+  // An HTTP/1.1 client can still reach an HTTP/2-only server: we translate.
+  if (h2 && !offers.includes("h2") && offers.some((p) => HTTP1.includes(p))) offers.push("h2");
   const sni = "serverSni" in opts ? opts.serverSni : (hello.sni ?? (net.isIP(destination) ? undefined : destination));
   const settings = { sni, alpn: offers };
 
@@ -49,10 +53,12 @@ export async function interceptTls(
   const unique = [...new Set(names.map((n) => n.toLowerCase()))];
 
   let alpn: string[] | undefined;
-  if (conn.data.alpn) alpn = [conn.data.alpn];
+  if (conn.data.alpn && hello.alpnProtocols.includes(conn.data.alpn)) alpn = [conn.data.alpn];
   else {
+    // No server choice (lazy strategy, or a server without ALPN): HTTP/1.1 if the client offers it, else h2.
     const http1 = hello.alpnProtocols.find((p) => HTTP1.includes(p));
     if (http1) alpn = [http1];
+    else if (h2 && hello.alpnProtocols.includes("h2")) alpn = ["h2"];
   }
 
   const hook: TlsData = { client, server: conn.data, side: "client" };
@@ -78,13 +84,16 @@ export async function interceptTls(
     socket.destroy();
     return;
   }
+  // Node leaves `secureConnecting` set on server-side TLS sockets; HTTP/2 sessions would wait for a 'secureConnect' that never comes.
+  (tlsSocket as unknown as { secureConnecting: boolean }).secureConnecting = false;
   client.tlsEstablished = true;
   client.alpn = tlsSocket.alpnProtocol || undefined;
   client.tlsVersion = tlsSocket.getProtocol() ?? undefined;
   client.cipher = tlsSocket.getCipher()?.name;
   session.log("debug", `client TLS established: ${client.tlsVersion} ${client.cipher}${client.alpn ? ` alpn=${client.alpn}` : ""}`);
   await proxy.host.trigger("tlsEstablishedClient", hook);
-  await runLayers(session, tlsSocket, conn, { stage: "inner", forceTcp: tcp });
+  // HTTP/2 negotiated: nghttp2 reads the connection from its first byte, so nothing is peeked.
+  await runLayers(session, tlsSocket, conn, { stage: "inner", forceTcp: tcp, noPeek: client.alpn === "h2" && !tcp });
 }
 
 /** Waits for a TLS handshake to finish (`secure` on the server side, `secureConnect` on the client side). */

@@ -61,6 +61,8 @@ export class Options {
   private readonly specs = new Map<string, OptionSpec>();
   private readonly values = new Map<string, unknown>();
   private readonly deferred = new Map<string, string[]>();
+  /** Names the user set (even to the default value). */
+  private readonly given = new Set<string>();
   /** The live view addons read. */
   readonly view: OptionsView;
 
@@ -116,6 +118,11 @@ export class Options {
     return this.specs.has(canonicalOptionName(name));
   }
 
+  /** Whether the option was ever set (as opposed to still having its default untouched). */
+  wasSet(name: string): boolean {
+    return this.given.has(canonicalOptionName(name));
+  }
+
   get<T = unknown>(name: string): T {
     const key = canonicalOptionName(name);
     if (!this.specs.has(key)) throw new OptionError(`unknown option: ${name}`);
@@ -158,6 +165,7 @@ export class Options {
       checked.set(name, value);
     }
     const changed = new Set<string>();
+    for (const name of checked.keys()) this.given.add(name);
     for (const [name, value] of checked) {
       if (sameValue(this.values.get(name), value)) continue;
       this.values.set(name, cloneValue(value));

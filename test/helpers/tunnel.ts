@@ -6,6 +6,20 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 
+/** Every client socket these helpers opened, so a failed test leaves nothing open (see `destroyClients`). */
+const clients = new Set<net.Socket>();
+function track<S extends net.Socket>(s: S): S {
+  clients.add(s);
+  s.once("close", () => clients.delete(s));
+  return s;
+}
+
+/** Destroys every client socket still open (call it in `test.after`). */
+export function destroyClients(): void {
+  for (const s of clients) s.destroy();
+  clients.clear();
+}
+
 /** Safety net for every read: a stuck connection fails the test instead of hanging it. */
 const READ_LIMIT_MS = 10_000;
 
@@ -42,12 +56,14 @@ export function readUntil(socket: net.Socket, done: (buf: Buffer) => boolean, wh
     };
     const timer = setTimeout(() => {
       cleanup();
+      socket.destroy();
       reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(buf.toString("latin1"))}`));
     }, timeoutMs);
     socket.on("data", onData);
     socket.once("end", onEnd);
     socket.once("close", onEnd);
     socket.once("error", onError);
+    socket.resume();
     if (done(buf)) {
       cleanup();
       resolve(buf);
@@ -65,6 +81,11 @@ export function readToEnd(socket: net.Socket, what = "the end of the connection"
     }, timeoutMs);
     socket.on("data", (c: Buffer) => chunks.push(c));
     socket.once("error", () => {});
+    // A half-open socket (allowHalfOpen) stays open after the peer's end: close our side too.
+    socket.once("end", () => {
+      if (!socket.writableEnded) socket.end();
+    });
+    socket.resume();
     socket.once("close", () => {
       clearTimeout(timer);
       resolve(Buffer.concat(chunks));
@@ -83,9 +104,19 @@ export interface Tunnel {
   localPort: number;
 }
 
+/** A plain connection to the proxy (for absolute-form requests by hand). */
+export async function openRawProxyConnection(proxyPort: number): Promise<{ socket: net.Socket; localPort: number }> {
+  const socket = track(net.connect({ host: "127.0.0.1", port: proxyPort }));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return { socket, localPort: socket.localPort! };
+}
+
 /** Opens a CONNECT tunnel to `authority` (e.g. `127.0.0.1:443`, `localhost:8443`) through the proxy at 127.0.0.1:`proxyPort`. */
 export async function openTunnel(proxyPort: number, authority: string, hostHeader = authority): Promise<Tunnel> {
-  const socket = net.connect({ host: "127.0.0.1", port: proxyPort, allowHalfOpen: true });
+  const socket = track(net.connect({ host: "127.0.0.1", port: proxyPort, allowHalfOpen: true }));
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
@@ -155,7 +186,7 @@ export async function tlsThroughTunnel(proxyPort: number, authority: string, opt
 
 /** TLS directly to an origin on 127.0.0.1 (to learn its own certificate). */
 export async function tlsDirect(port: number, opts: { servername?: string; ca: string[] }): Promise<ReturnType<typeof certInfo> & { socket: tls.TLSSocket }> {
-  const raw = net.connect({ host: "127.0.0.1", port });
+  const raw = track(net.connect({ host: "127.0.0.1", port }));
   await new Promise<void>((resolve, reject) => {
     raw.once("connect", resolve);
     raw.once("error", reject);
@@ -173,7 +204,7 @@ function tlsOver(raw: net.Socket, opts: { servername?: string; ca: string[]; alp
       ALPNProtocols: opts.alpn,
     };
     if (opts.servername !== undefined) options.servername = opts.servername;
-    const s = tls.connect(options);
+    const s = track(tls.connect(options));
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error("timed out in the TLS handshake"));
