@@ -83,6 +83,27 @@ export class Dumper implements Addon {
     this.echoFlow(flow);
   }
 
+  websocketMessage(flow: HTTPFlow): void {
+    if (this.flowDetail === 0 || !flow.websocket) return;
+    const msg = flow.websocket.messages[flow.websocket.messages.length - 1];
+    if (!msg) return;
+    const arrow = msg.fromClient ? "->" : "<-";
+    const client = formatAddress(flow.client.peername);
+    const server = `${formatAddress(flow.server.address)}${escapeControl(flow.request.path)}`;
+    this.line(`${client} ${arrow} WebSocket ${msg.type} message ${arrow} ${server}${msg.dropped ? " (dropped)" : ""}`);
+    if (this.flowDetail >= 3) this.body(msg.content, undefined);
+  }
+
+  websocketEnd(flow: HTTPFlow): void {
+    const ws = flow.websocket;
+    if (this.flowDetail === 0 || !ws) return;
+    if (ws.closeCode === 1000 || ws.closeCode === 1001 || ws.closeCode === 1005) {
+      this.line(`WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${escapeControl(ws.closeReason ?? "")}`.trimEnd());
+    } else {
+      this.line(`Error in WebSocket connection to ${formatAddress(flow.server.address)}: ${ws.closeCode} ${escapeControl(ws.closeReason ?? "")}`.trimEnd(), "red");
+    }
+  }
+
   tcpMessage(flow: TCPFlow): void {
     if (this.flowDetail === 0) return;
     const msg = flow.messages[flow.messages.length - 1];

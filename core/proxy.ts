@@ -8,7 +8,7 @@ import { ClientSession } from "./client-session.ts";
 import { originalDstUnavailable } from "./original-dst.ts";
 import { registerCoreOptions, sizeOption } from "./core-options.ts";
 import { handleConnect } from "./http/connect.ts";
-import { handleRequest } from "./http/exchange.ts";
+import { handleRequest, handleUpgrade } from "./http/exchange.ts";
 import { HttpFrontend } from "./http/frontend.ts";
 import { parseModes, type ModeSpec } from "./modes.ts";
 import { CertificateAuthority } from "./tls/ca.ts";
@@ -135,6 +135,7 @@ export class Proxy {
       { maxHeaderSize: opts.get<number>("maxHeaderSize"), idleTimeoutMs: this.settings.idleTimeoutMs },
       (ctx, req, res) => void handleRequest(this, ctx, req, res),
       (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
+      (ctx, req, socket, head) => void handleUpgrade(this, ctx, req, socket, head),
     );
     const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"), opts.wasSet("listenPort"));
     if (modes.some((m) => m.name === "transparent")) {

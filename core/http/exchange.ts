@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import type * as net from "node:net";
 import type { Writable } from "node:stream";
 import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
@@ -8,6 +9,8 @@ import { ServerConnectError, type UpstreamProxy } from "../server-conn.ts";
 import { describeNetError } from "../net-errors.ts";
 import { readBody, streamBody } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
+import { relay } from "../passthrough.ts";
+import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
@@ -383,3 +386,122 @@ function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+
+/**
+ * An HTTP/1.1 `Upgrade` request (WebSocket, mostly): the request hooks, the
+ * request to the server, and on `101 Switching Protocols` the connection is
+ * relayed — message by message for WebSockets, byte for byte otherwise.
+ */
+export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+  const { session } = ctx;
+  const { host } = proxy;
+  socket.on("error", () => {});
+  const request = buildRequest(ctx, req);
+  if (typeof request === "string") {
+    session.log("warn", `bad request: ${request}`);
+    socket.end(rawResponse(400, "Bad Request", `${request}\n`));
+    return;
+  }
+  const isTunnel = ctx.tunnel !== undefined;
+  const upstreamProxy = !isTunnel ? session.upstreamProxy() : undefined;
+  const conn =
+    ctx.tunnel?.server ??
+    (upstreamProxy && request.scheme === "http"
+      ? session.serverFor({ host: upstreamProxy.host, port: upstreamProxy.port }, upstreamProxy.scheme === "https")
+      : session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstreamProxy));
+  let upstream: http.ClientRequest | undefined;
+  const flow = new HTTPFlow(session.client, conn.data, request, () => {
+    upstream?.destroy();
+    socket.destroy();
+  });
+  const fail = async (msg: string) => {
+    flow.error = { msg, timestamp: Date.now() / 1000 };
+    if (socket.writable) socket.end(rawResponse(502, "Bad Gateway", `${msg}\n`));
+    await host.trigger("error", flow);
+  };
+  await host.trigger("requestheaders", flow);
+  if (!flow.response && !flow.killed) await host.trigger("request", flow);
+  if (flow.killed) return;
+  if (flow.response) {
+    await host.trigger("responseheaders", flow);
+    await host.trigger("response", flow);
+    const r = flow.response;
+    if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers), r.body]));
+    return;
+  }
+  if (isTunnel && conn.connectFailed && !conn.connected && conn.data.error) return fail(conn.data.error);
+  try {
+    if (!isTunnel && conn.data.tls && !conn.data.tlsEstablished) {
+      await conn.connect();
+      if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(conn.data.address.host), alpn: ["http/1.1"] });
+    }
+    await conn.readyForHttp1();
+  } catch (err) {
+    return fail(errorText(err));
+  }
+  // Compression extensions are negotiated off, so every message can be read and changed.
+  const headers = new Headers(request.headers);
+  headers.delete("sec-websocket-extensions");
+  headers.delete("proxy-connection");
+  headers.delete("proxy-authorization");
+  if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
+  const viaProxy = upstreamProxy !== undefined && request.scheme === "http" ? upstreamProxy : undefined;
+  if (viaProxy?.auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(viaProxy.auth).toString("base64")}`);
+  upstream = http.request({
+    agent: conn.agent,
+    host: conn.data.address.host,
+    port: conn.data.address.port,
+    method: request.method,
+    path: viaProxy ? request.url : request.path || "/",
+    headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+  });
+  upstream.on("error", () => {});
+  upstream.end(request.body);
+  const outcome = await new Promise<
+    { kind: "upgrade"; res: http.IncomingMessage; socket: net.Socket; head: Buffer } | { kind: "response"; res: http.IncomingMessage } | { kind: "error"; err: unknown }
+  >((resolve) => {
+    upstream!.once("upgrade", (res: http.IncomingMessage, s: net.Socket, h: Buffer) => resolve({ kind: "upgrade", res, socket: s, head: h }));
+    upstream!.once("response", (res: http.IncomingMessage) => resolve({ kind: "response", res }));
+    upstream!.once("error", (err) => resolve({ kind: "error", err }));
+  });
+  if (outcome.kind === "error") return fail(errorText(outcome.err));
+  const response = new Response({
+    status: outcome.res.statusCode ?? 502,
+    reason: outcome.res.statusMessage ?? "",
+    headers: Headers.fromRaw(outcome.res.rawHeaders),
+    httpVersion: `HTTP/${outcome.res.httpVersion}`,
+  });
+  flow.response = response;
+  await host.trigger("responseheaders", flow);
+  if (outcome.kind === "response") {
+    // The server declined the upgrade: pass its answer on; the connection ends with it.
+    const read = await readBody(outcome.res).catch(() => undefined);
+    if (read?.complete) response.body = read.body;
+    await host.trigger("response", flow);
+    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, response.headers), response.body]));
+    return;
+  }
+  await host.trigger("response", flow);
+  if (flow.killed) {
+    outcome.socket.destroy();
+    return;
+  }
+  outcome.socket.on("error", () => {});
+  socket.write(rawHead(response.status, response.reason, response.headers));
+  const isWebSocket = (request.headers.get("upgrade") ?? "").toLowerCase().includes("websocket");
+  if (isWebSocket && response.status === 101) {
+    await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.head);
+  } else {
+    await relay(socket, outcome.socket, head, outcome.head);
+  }
+}
+
+function rawHead(status: number, reason: string, headers: Headers): Buffer {
+  const lines = headers.fields.map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return Buffer.from(`HTTP/1.1 ${status} ${reason}\r\n${lines}\r\n`, "latin1");
+}
+
+function rawResponse(status: number, reason: string, body: string): string {
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}

@@ -21,6 +21,7 @@ export type RequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 export type ConnectHandler = (ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void;
+export type UpgradeHandler = ConnectHandler;
 
 /**
  * Node's HTTP/1 server (llhttp) reads the client side: keep-alive, pipelining,
@@ -39,6 +40,7 @@ export class HttpFrontend {
     opts: { maxHeaderSize: number; idleTimeoutMs: number },
     onRequest: RequestHandler,
     onConnect: ConnectHandler,
+    onUpgrade: UpgradeHandler,
   ) {
     this.server = http.createServer({
       maxHeaderSize: opts.maxHeaderSize,
@@ -80,6 +82,14 @@ export class HttpFrontend {
         return;
       }
       onConnect(ctx, req, socket, head);
+    });
+    this.server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const ctx = this.contexts.get(socket);
+      if (!ctx) {
+        socket.destroy();
+        return;
+      }
+      onUpgrade(ctx, req, socket, head);
     });
     this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => {
       const ctx = this.contexts.get(socket);

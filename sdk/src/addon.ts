@@ -233,6 +233,16 @@ export interface Addon {
   /** The flow failed (`flow.error.msg` says why). */
   error?(flow: HTTPFlow): Awaitable;
 
+  /** The connection of this HTTP flow became a WebSocket (`flow.websocket` is set). */
+  websocketStart?(flow: HTTPFlow): Awaitable;
+  /**
+   * A WebSocket message arrived: the last of `flow.websocket.messages`.
+   * Change its `content`, or `drop()` it; `flow.websocket.inject()` sends your own.
+   */
+  websocketMessage?(flow: HTTPFlow): Awaitable;
+  /** The WebSocket closed (`closeCode`, `closeReason`, `closedByClient`). */
+  websocketEnd?(flow: HTTPFlow): Awaitable;
+
   /** A raw TCP flow started. */
   tcpStart?(flow: TCPFlow): Awaitable;
   /** A TCP message arrived: the last of `flow.messages`. Change or empty its `content`. */
@@ -255,6 +265,7 @@ export const HOOK_NAMES: readonly HookName[] = [
   "socks5Auth", "httpConnect", "nextLayer", "tlsClienthello",
   "tlsStartClient", "tlsEstablishedClient", "tlsFailedClient", "tlsStartServer", "tlsEstablishedServer", "tlsFailedServer",
   "requestheaders", "request", "responseheaders", "response", "error",
+  "websocketStart", "websocketMessage", "websocketEnd",
   "tcpStart", "tcpMessage", "tcpEnd", "tcpError",
 ];
 

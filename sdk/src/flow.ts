@@ -349,10 +349,76 @@ export class HTTPFlow extends Flow {
   request: Request;
   /** Set by an addon in `requestheaders` / `request` to answer without contacting the server. */
   response?: Response;
+  /** Set once the connection was upgraded to a WebSocket (after the `101` response). */
+  websocket?: WebSocketData;
 
   constructor(client: ClientConnection, server: ServerConnection, request: Request, killer?: () => void) {
     super(client, server, killer);
     this.request = request;
+  }
+}
+
+/** One WebSocket message (the frames of a fragmented message are joined). */
+export class WebSocketMessage {
+  /** `true` for client → server. */
+  readonly fromClient: boolean;
+  /** `text` or `binary`; an addon may change it. */
+  type: "text" | "binary";
+  /** The payload; an addon may replace it. */
+  content: Buffer;
+  /** Set by `drop()`: the message is not forwarded. */
+  dropped = false;
+  /** Whether an addon injected this message (`flow.websocket.inject`). */
+  readonly injected: boolean;
+  readonly timestamp = Date.now() / 1000;
+
+  constructor(fromClient: boolean, type: "text" | "binary", content: Buffer, injected = false) {
+    this.fromClient = fromClient;
+    this.type = type;
+    this.content = content;
+    this.injected = injected;
+  }
+
+  /** The payload as UTF-8 text. */
+  text(): string {
+    return this.content.toString("utf8");
+  }
+
+  /** Replaces the payload with text (and makes it a text message). */
+  setText(text: string): void {
+    this.content = Buffer.from(text, "utf8");
+    this.type = "text";
+  }
+
+  /** Does not forward this message. */
+  drop(): void {
+    this.dropped = true;
+  }
+}
+
+/** The WebSocket part of an upgraded HTTP flow. */
+export class WebSocketData {
+  /** The messages so far; in `websocketMessage` the last one is the new one. */
+  readonly messages: WebSocketMessage[] = [];
+  /** Who closed the connection, the close code and reason (once closed). */
+  closedByClient?: boolean;
+  closeCode?: number;
+  closeReason?: string;
+  timestampEnd?: number;
+  /** @internal how the core sends injected messages. */
+  private injector?: (message: WebSocketMessage) => void;
+
+  constructor(injector?: (message: WebSocketMessage) => void) {
+    this.injector = injector;
+  }
+
+  /**
+   * Sends a message of your own: to the client (`toClient: true`) or the
+   * server. It goes through `websocketMessage` like any other (with `injected` set).
+   */
+  inject(content: string | Uint8Array, opts: { toClient: boolean; type?: "text" | "binary" }): void {
+    const type = opts.type ?? (typeof content === "string" ? "text" : "binary");
+    this.injector?.(new WebSocketMessage(!opts.toClient, type, toBuffer(content), true));
   }
 }
 
