@@ -8,6 +8,7 @@ import { Block } from "../addons/block.ts";
 import { Dumper } from "../addons/dumper.ts";
 import { ErrorCheck } from "../addons/errorcheck.ts";
 import { Hosts } from "../addons/hosts.ts";
+import { ProxyAuth } from "../addons/proxyauth.ts";
 import { ScriptLoader } from "../addons/script-loader.ts";
 import { parseCli, UsageError } from "./cli-args.ts";
 import { localSdkDir, scaffoldAddon } from "./new-addon.ts";
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   try {
     await host.add(proxy.coreAddon());
     await host.add(new Block());
+    await host.add(new ProxyAuth());
     // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
     await host.add(new ScriptLoader());
     await host.add(new Hosts());

@@ -34,6 +34,7 @@ export async function handleConnect(proxy: Proxy, ctx: HttpContext, req: http.In
   if (flow.killed || socket.destroyed) return;
   if (flow.response && (flow.response.status < 200 || flow.response.status > 299)) {
     const r = flow.response;
+    session.log("info", `CONNECT ${request.url} answered with ${r.status} ${r.reason}`);
     const headLines = r.headers.fields.map(([k, v]) => `${k}: ${v}\r\n`).join("");
     socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${r.status} ${r.reason}\r\n${headLines}\r\n`, "latin1"), r.body]));
     return;
