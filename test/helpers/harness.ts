@@ -146,13 +146,19 @@ export function testConfdir(): string {
  * Runs the CLI (`node --import tsx core/cli.ts`, the source tree) with `args`
  * plus `-p 0` and a test confdir, and waits for its listening line.
  */
-export async function startProxy(args: string[] = [], opts: { confdir?: string; trustOrigin?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ProxyProcess> {
+/** tsx, resolved from this repository (so the CLI can run from another working directory). */
+const TSX = import.meta.resolve("tsx");
+
+export async function startProxy(
+  args: string[] = [],
+  opts: { confdir?: string; trustOrigin?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<ProxyProcess> {
   const confdir = opts.confdir ?? testConfdir();
   const extra: string[] = [];
   if (opts.trustOrigin !== false) extra.push("--set", `ssl_verify_upstream_trusted_ca=${(await originCa()).caFile}`);
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/cli.ts"), "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...extra, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "core/cli.ts"), "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...extra, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: "1", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json"), ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
