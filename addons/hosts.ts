@@ -27,6 +27,8 @@ export class Hosts implements Addon {
   private ignore: HostPatterns[] = [];
   private tcp: HostPatterns[] = [];
   private log: Logger | undefined;
+  /** Connections an earlier addon insisted on intercepting (`ignoreConnection = false` in nextLayer). */
+  private readonly forcedIntercept = new WeakSet<object>();
 
   load(loader: Loader): void {
     loader.addOption({ name: "ignoreHosts", type: "strings", default: [], help: "Regexes searched in host:port: matching connections are passed through." });
@@ -61,6 +63,7 @@ export class Hosts implements Addon {
 
   nextLayer(data: NextLayerData): void {
     if (this.tcp.length > 0 && data.tcp === undefined && this.matchesTcp(data)) data.tcp = true;
+    if (data.ignoreConnection === false) this.forcedIntercept.add(data.client);
     if (data.ignoreConnection !== undefined || (this.allow.length === 0 && this.ignore.length === 0)) return;
     const input: HostsInput = {
       destination: data.server.address,
@@ -75,6 +78,8 @@ export class Hosts implements Addon {
 
   tlsClienthello(data: TlsClienthelloData): void {
     if (data.ignoreConnection || (this.allow.length === 0 && this.ignore.length === 0)) return;
+    // The built-in never overrides a decision an earlier addon made.
+    if (this.forcedIntercept.has(data.client)) return;
     const input: HostsInput = {
       destination: data.server.address,
       resolved: data.server.peername,

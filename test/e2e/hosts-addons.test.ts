@@ -80,8 +80,6 @@ function hookRecorder(): { addon: Addon; hooks(lp: number): string[] } {
   return { addon, hooks: (lp) => seen.get(lp) ?? [] };
 }
 
-const FLOW_HOOKS = ["tlsStartClient", "tlsEstablishedClient", "tlsStartServer", "requestheaders", "request", "response", "tcpStart", "tcpMessage"];
-
 async function start(addons: Addon[], options: Record<string, unknown> = {}): Promise<InProcessProxy> {
   const p = await startInProcess(addons, { termlogVerbosity: "debug", ...options });
   if (!proxyCaPem) {
@@ -139,7 +137,7 @@ function expectIgnored(r: Probe, what: string): void {
 }
 
 function expectIntercepted(r: Probe, url: string, what: string): void {
-  assert.ok(r.proxyCert, `${what}: intercepted, the proxy's certificate`);
+  assert.ok(r.proxyCert, `${what}: intercepted, the proxy's certificate; log:\n${r.lines.join("\n")}`);
   assert.match(r.body, /^hello /, what);
   assert.ok(r.lines.includes(`127.0.0.1:${r.lp}: GET ${url}`), `${what}: request line GET ${url}:\n${r.lines.join("\n")}`);
 }
@@ -207,7 +205,7 @@ test("a user addon's nextLayer ignoreConnection=false overrides an ignore patter
     // TLS: decided on the SNI.
     const other = await probe(p, "other.test");
     expectIgnored(other, "other.test with '.*'");
-    assert.equal(rec.hooks(other.lp).filter((h) => FLOW_HOOKS.includes(h)), []);
+    assert.equal(rec.hooks(other.lp), [], "ignored by the options: not even tlsClienthello fires");
     const tlsForced = await probe(p, "force.test");
     expectIntercepted(tlsForced, `https://force.test:${origin.port}/x`, "force.test (nextLayer said false before the built-in)");
   } finally {
@@ -319,6 +317,71 @@ test("decideHosts exported by the SDK, used by a user addon with its own inputs 
     assert.ok(decisions.some((d) => d.startsWith("intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:443' (destination), 'other.test:443' (sni)")), decisions.join("\n"));
   } finally {
     await p.stop();
+  }
+});
+
+test("the decision after TLS was terminated has the outer SNI as a candidate (5): an addon forces interception of the outer stage only", async () => {
+  const outerOnly: Addon = {
+    name: "outer-only",
+    nextLayer(data: NextLayerData) {
+      if (data.stage === "outer" && sniOf(data) === "force.test") data.ignoreConnection = false;
+    },
+  };
+  const p = await start([outerOnly], { ignoreHosts: [`^force\\.test:${origin.port}$`] });
+  try {
+    // Host header without the name: only the outer SNI can match at the inner decision.
+    const t = await tlsThroughTunnel(p.port, `127.0.0.1:${origin.port}`, { servername: "force.test", ca: [originCaPem, proxyCaPem!] });
+    let body: string;
+    try {
+      body = (await exchange(t.socket, getRequest(`127.0.0.1:${origin.port}`, "/inner"))).body.toString();
+    } finally {
+      t.socket.destroy();
+    }
+    const lp = t.tunnel.localPort;
+    const lines = await waitGone(p, lp);
+    assert.is(t.issuerFingerprint, proxyCaFp, `outer stage intercepted: TLS terminated by the proxy; log:\n${lines.join("\n")}`);
+    assert.is(body, `hello 127.0.0.1:${origin.port} /inner`);
+    assert.ok(lines.includes(`[hosts] 127.0.0.1:${lp}: ignoring connection: '^force\\.test:${origin.port}$' matched 'force.test:${origin.port}' (outer-sni)`), lines.join("\n"));
+    assert.equal(lines.filter((l) => REQUEST_LINE.test(l)), [], "the inner connection is passed through: no request line");
+  } finally {
+    await p.stop();
+  }
+});
+
+test("tcpHosts in-process: a TCP flow with tcpStart, tcpMessage and tcpEnd; an ignored one fires none of them", async () => {
+  const rec = hookRecorder();
+  const ends: number[] = [];
+  const endRec: Addon = { name: "tcp-end", tcpEnd: (f) => void ends.push(f.client.peername.port) };
+  const echo = await startRawOrigin((socket) => {
+    socket.on("data", (c: Buffer) => socket.write(c));
+    socket.on("end", () => socket.end());
+  });
+  const p = await start([rec.addon, endRec], { tcpHosts: ["^127\\.0\\.0\\.1$"] });
+  try {
+    const t = await openTunnel(p.port, `127.0.0.1:${echo.port}`);
+    t.socket.write("hello tcp\n");
+    assert.is((await readUntil(t.socket, (b) => b.includes("\n"), "echo")).toString(), "hello tcp\n");
+    t.socket.end();
+    await readToEnd(t.socket);
+    const lines = await waitGone(p, t.localPort);
+    assert.ok(lines.includes(`127.0.0.1:${t.localPort} -> tcp -> 127.0.0.1:${echo.port}`), lines.join("\n"));
+    await waitFor(() => ends.includes(t.localPort), "tcpEnd");
+    assert.ok(rec.hooks(t.localPort).includes("tcpStart"));
+    assert.ok(rec.hooks(t.localPort).includes("tcpMessage"));
+
+    await p.proxy.host.setOptions({ ignoreHosts: [`:${echo.port}$`] });
+    const u = await openTunnel(p.port, `127.0.0.1:${echo.port}`);
+    u.socket.write("hello again\n");
+    assert.is((await readUntil(u.socket, (b) => b.includes("\n"), "echo")).toString(), "hello again\n");
+    u.socket.end();
+    await readToEnd(u.socket);
+    const lines2 = await waitGone(p, u.localPort);
+    assert.equal(rec.hooks(u.localPort), [], "ignored: no TCP flow hooks");
+    assert.not.ok(ends.includes(u.localPort));
+    assert.not.ok(lines2.some((l) => l.includes(" tcp ")), lines2.join("\n"));
+  } finally {
+    await p.stop();
+    await echo.close();
   }
 });
 

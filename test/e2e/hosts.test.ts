@@ -8,7 +8,10 @@
 import { createHash, createPublicKey, randomBytes, X509Certificate } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { curl, originCa, runCli, sha256, sleep, startOrigin, startProxy, type Origin, type OriginCa, type ProxyProcess } from "../helpers/harness.ts";
+import { readFileSync } from "node:fs";
+import * as net from "node:net";
+import { join } from "node:path";
+import { curl, originCa, ROOT, runCli, sha256, sleep, startOrigin, startProxy, tempFile, waitFor, type Origin, type OriginCa, type ProxyProcess } from "../helpers/harness.ts";
 import {
   destroyClients,
   exchange,
@@ -223,10 +226,18 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
     assert.match(r.stderr, /issuer: O=interloper; CN=interloper|issuer: CN=interloper/);
     assert.match(r.stderr, /SSL certificate verify ok/);
     await proxy.waitForOutput(/client disconnect[\s\S]*server disconnect|server disconnect[\s\S]*client disconnect/);
-    let log = proxy.stdout();
+    const log = proxy.stdout();
     assert.match(log, new RegExp(`: server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`));
     assert.not.match(log, /^127\.0\.0\.1:\d+: [A-Z]+ /m, "no request line for the ignored connection");
-    assert.not.match(log, RESPONSE_LINE.source.replace("^", "\\n"));
+    assert.not.ok(log.split("\n").some((l) => RESPONSE_LINE.test(l)), "no response line either");
+
+    // Upload: 256 KiB through the ignored tunnel, unchanged at the origin.
+    const upload = tempFile("upload.bin", BIG);
+    const up = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", ca.caFile, "--data-binary", `@${upload}`, `https://localhost:${tlsA.port}/up`]);
+    assert.is(up.code, 0, up.stderr);
+    const got = tlsA.requests.find((q) => q.url === "/up");
+    assert.ok(got, "the origin got the upload");
+    assert.is(sha256(got!.body), sha256(BIG));
 
     // The same body by hand: the certificate is the origin's leaf, issued by the origin CA.
     const p = await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`, "/big");
@@ -241,8 +252,7 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
     const intercepted = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, `https://localhost:${tlsB.port}/big`]);
     assert.is(intercepted.code, 0, intercepted.stderr);
     assert.is(sha256(intercepted.stdout), sha256(BIG));
-    log = (await proxy.waitForOutput(new RegExp(`GET https://localhost:${tlsB.port}/big\\n     << 200 OK 256k\\n`)))[0];
-    void log;
+    await proxy.waitForOutput(new RegExp(`: GET https://localhost:${tlsB.port}/big\\n     << 200 OK 256k\\n`));
   } finally {
     await stopProxy(proxy);
   }
@@ -256,10 +266,11 @@ test("the seed's tutorial: read 'server connect host:port' from the log, build ^
     for (const url of [`https://localhost:${tlsA.port}/x`, `https://127.0.0.1:${tlsB.port}/x`]) {
       const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, url]);
       assert.is(r.code, 0, r.stderr);
-      const before = hostPorts.length;
-      const m = await proxy.waitForOutput(new RegExp(`^(127\\.0\\.0\\.1:\\d+): server connect (\\S+)(?: \\((\\S+)\\))?\\n(?:(?!\\1: server connect)[\\s\\S])*?\\1: GET ${reEscape(url)}\\n`, "m"));
-      void before;
-      hostPorts.push(m[2]!);
+      // The `server connect` line of the client whose request line is this URL.
+      const req = await proxy.waitForOutput(new RegExp(`^(127\\.0\\.0\\.1:\\d+): GET ${reEscape(url)}$`, "m"));
+      const m = new RegExp(`^${reEscape(req[1]!)}: server connect (\\S+)(?: \\((\\S+)\\))?$`, "m").exec(proxy.stdout());
+      assert.ok(m, proxy.stdout());
+      hostPorts.push(m![1]!);
     }
     assert.equal(hostPorts, [`localhost:${tlsA.port}`, `127.0.0.1:${tlsB.port}`]);
     assert.match(proxy.stdout(), new RegExp(`server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`));
@@ -449,8 +460,7 @@ test("explicit GET http://... is never ignored, even with --ignore-hosts '.*' (r
     const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, `http://127.0.0.1:${plain.port}/first`, `http://localhost:${plain.port}/second`]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), `hello 127.0.0.1:${plain.port} /firsthello localhost:${plain.port} /second`);
-    const out = await proxy.waitForOutput(/: GET http:\/\/localhost:\d+\/second\n {5}<< 200 OK \d+b\n/);
-    void out;
+    await proxy.waitForOutput(/: GET http:\/\/localhost:\d+\/second\n {5}<< 200 OK \d+b\n/);
     const log = proxy.stdout();
     const first = new RegExp(`^(127\\.0\\.0\\.1:\\d+): GET http://127\\.0\\.0\\.1:${plain.port}/first\\n {5}<< 200 OK \\d+b\\n`, "m").exec(log);
     assert.ok(first, log);
@@ -469,6 +479,19 @@ test("explicit GET http://... is never ignored, even with --ignore-hosts '.*' (r
     expectIgnored(p, `localhost:${tlsA.port}`, "CONNECT with .*");
   } finally {
     await stopProxy(proxy);
+  }
+
+  // --allow-hosts that allows nothing: explicit requests are still intercepted (no destination, no ignore).
+  const allow = await proxyWith(["--allow-hosts", "^nothing\\.test:"]);
+  try {
+    const rawConn = await openRawProxyConnection(allow.port);
+    const res = await exchange(rawConn.socket, `GET http://localhost:${plain.port}/allow HTTP/1.1\r\nHost: localhost:${plain.port}\r\nConnection: close\r\n\r\n`);
+    assert.is(res.body.toString(), `hello localhost:${plain.port} /allow`);
+    rawConn.socket.destroy();
+    assertInterceptedLog(await waitGone(allow, rawConn.localPort), rawConn.localPort, `GET http://localhost:${plain.port}/allow`);
+    expectIgnored(await probeTls(allow, `localhost:${tlsA.port}`, "localhost", "localhost"), `localhost:${tlsA.port}`, "CONNECT not allowed");
+  } finally {
+    await stopProxy(allow);
   }
 });
 
@@ -501,6 +524,21 @@ test("a clear-text CONNECT tunnel is ignored through its Host header, byte for b
     assert.is(origin.bytes(0).toString("latin1"), head1 + head2, "the origin got exactly the client's bytes");
     assertIgnoredLog(lines, t.localPort, `127.0.0.1:${origin.port}`);
     assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^ignored\\.test:\\d+$' matched 'ignored.test:${origin.port}' (host-header)`), lines.join("\n"));
+
+    // CONNECT and the tunnel's first request in one write: the bytes after the CONNECT head count too.
+    const before = origin.connections();
+    const together = net.connect({ host: "127.0.0.1", port: proxy.port, allowHalfOpen: true });
+    await new Promise<void>((r, j) => together.once("connect", r).once("error", j));
+    const req = "POST /together HTTP/1.1\r\nHOST:ignored.test\r\ncontent-length: 4\r\n\r\nbody";
+    together.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n${req}`);
+    const both = await readUntil(together, (b) => b.includes("raw-ok\n"), "CONNECT response and the origin's reply");
+    assert.match(both.toString("latin1"), /^HTTP\/1\.1 200 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nHTTP\/1\.1 200 OK\r\nX-Raw-Origin: yes\r\nContent-Length: 7\r\n\r\nraw-ok\n$/);
+    const lpTogether = together.localPort!;
+    together.end();
+    await readToEnd(together);
+    const linesTogether = await waitGone(proxy, lpTogether);
+    assert.is(origin.bytes(before).toString("latin1"), req, "the origin got exactly the bytes sent after the CONNECT head");
+    assertIgnoredLog(linesTogether, lpTogether, `127.0.0.1:${origin.port}`);
 
     // Another Host: intercepted as HTTP, the request line is printed.
     const u = await openTunnel(proxy.port, `127.0.0.1:${origin.port}`);
@@ -579,6 +617,18 @@ test("--tcp-hosts: matching connections become TCP flows (log '-> tcp ->'), raw 
     assert.is(tlsEcho.bytes(0).toString(), httpLike);
   } finally {
     await stopProxy(proxy);
+  }
+  // Both --tcp-hosts and --ignore-hosts match: ignored (no TCP flow).
+  const both = await proxyWith(["--tcp-hosts", "^127\\.0\\.0\\.1$", "--ignore-hosts", `:${echo.port}$`]);
+  try {
+    const t = await openTunnel(both.port, `127.0.0.1:${echo.port}`);
+    t.socket.write("ping 2\r\n");
+    assert.is((await readUntil(t.socket, (b) => b.includes("ping 2\r\n"), "echo")).toString(), "ping 2\r\n");
+    t.socket.end();
+    await readToEnd(t.socket);
+    assertIgnoredLog(await waitGone(both, t.localPort), t.localPort, `127.0.0.1:${echo.port}`);
+  } finally {
+    await stopProxy(both);
     await echo.close();
     await tlsEcho.close();
   }
@@ -641,6 +691,7 @@ test("errors: an invalid pattern is one stderr line naming option and pattern, n
     ["--ignore-hosts", "(unclosed"],
     ["--allow-hosts", "[z-a]"],
     ["--tcp-hosts", "a{2,1}"],
+    ["--ignore-hosts", "(?x)a b"],
   ] as const) {
     const r = await runCli(["-p", "0", "--listen-host", "127.0.0.1", flag, pattern]);
     assert.is.not(r.code, 0, `${flag} ${pattern}: exit code`);
@@ -650,6 +701,9 @@ test("errors: an invalid pattern is one stderr line naming option and pattern, n
     assert.match(lines[0]!, new RegExp(`^(?:interloper: )?invalid ${flag} pattern '${reEscape(pattern)}': \\S`), r.stderr);
     assert.not.match(r.stdout, /listening/);
   }
+  const domain = await runCli(["-p", "0", "--listen-host", "127.0.0.1", "--ignore-domain", "https://example.com/"]);
+  assert.is.not(domain.code, 0);
+  assert.match(domain.stderr.trimEnd(), /^(?:interloper: )?invalid --ignore-domain value 'https:\/\/example\.com\/': \S[^\n]*$/);
   const viaSet = await runCli(["-p", "0", "--listen-host", "127.0.0.1", "--set", "ignore_hosts=(unclosed"]);
   assert.is.not(viaSet.code, 0);
   assert.match(viaSet.stderr.trimEnd(), /^(?:interloper: )?invalid --ignore-hosts pattern '\(unclosed': \S[^\n]*$/);
@@ -665,10 +719,110 @@ test("errors: an invalid pattern is one stderr line naming option and pattern, n
   }
 });
 
-let t0 = 0;
-test.before.each(() => { t0 = Date.now(); });
-test.after.each((ctx) => { if (process.env.TIMING) console.error(`${Date.now() - t0}ms ${ctx.__test__}`); });
-test.after(() => {
-  if (process.env.TIMING) setTimeout(() => console.error((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()), 2000).unref();
+test("IPv6: CONNECT [::1]:PORT is judged as '::1:PORT' (no brackets); the log shows [::1]:PORT", async () => {
+  const origin6 = await startRawOrigin((socket, received) => {
+    socket.on("data", () => {
+      if (received().includes("\r\n\r\n")) socket.write("HTTP/1.1 204 No Content\r\n\r\n");
+    });
+    socket.on("end", () => socket.end());
+  }, "::1");
+  const proxy = await proxyWith(["-v", "--ignore-hosts", `^::1:${origin6.port}$`]);
+  try {
+    const t = await openTunnel(proxy.port, `[::1]:${origin6.port}`);
+    assert.is(t.status, 200, t.head);
+    const sent = `GET /v6 HTTP/1.1\r\nHost: [::1]:${origin6.port}\r\n\r\n`;
+    t.socket.write(sent);
+    const reply = await readUntil(t.socket, (b) => b.includes("\r\n\r\n"), "204");
+    assert.is(reply.toString(), "HTTP/1.1 204 No Content\r\n\r\n");
+    t.socket.end();
+    await readToEnd(t.socket);
+    const lines = await waitGone(proxy, t.localPort);
+    assertIgnoredLog(lines, t.localPort, `[::1]:${origin6.port}`);
+    assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^::1:${origin6.port}$' matched '::1:${origin6.port}' (resolved)`), lines.join("\n"));
+    assert.is(origin6.bytes(0).toString(), sent);
+  } finally {
+    await stopProxy(proxy);
+    await origin6.close();
+  }
 });
+
+test("TLS passthrough is byte-exact and waits for a fragmented ClientHello (3 records, sent in pieces) before judging its SNI", async () => {
+  const hello = readFileSync(join(ROOT, "test/fixtures/clienthello/openssl-fragmented.bin"));
+  const origin = await startRawOrigin((socket) => socket.on("end", () => socket.end()));
+  const proxy = await proxyWith(["-v", "--ignore-hosts", `^frag\\.test:${origin.port}$`]);
+  try {
+    const t = await openTunnel(proxy.port, `127.0.0.1:${origin.port}`);
+    // Pieces that cut the record header, the SNI's neighbourhood and a record boundary.
+    const cuts = [0, 3, 200, 517, 900, hello.length];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      t.socket.write(hello.subarray(cuts[i], cuts[i + 1]));
+      await sleep(30); // each piece on its own (the proxy must not decide on a partial hello)
+    }
+    await waitFor(() => origin.bytes(0).length >= hello.length || undefined, "the whole ClientHello at the origin");
+    assert.ok(origin.bytes(0).equals(hello), "the origin got the ClientHello byte for byte");
+    t.socket.write("after the hello");
+    await waitFor(() => origin.bytes(0).length >= hello.length + 15 || undefined, "the bytes after the hello");
+    assert.is(origin.bytes(0).subarray(hello.length).toString(), "after the hello");
+    t.socket.end();
+    await readToEnd(t.socket);
+    const lines = await waitGone(proxy, t.localPort);
+    assertIgnoredLog(lines, t.localPort, `127.0.0.1:${origin.port}`);
+    assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^frag\\.test:${origin.port}$' matched 'frag.test:${origin.port}' (sni)`), lines.join("\n"));
+    assert.not.ok(lines.some((l) => l.includes("TLS established")), lines.join("\n"));
+  } finally {
+    await stopProxy(proxy);
+    await origin.close();
+  }
+});
+
+test("bytes that start like TLS but are no ClientHello give no SNI candidate (no error): ignored by address, else a TCP flow", async () => {
+  const echo = () =>
+    startRawOrigin((socket) => {
+      socket.on("data", (c: Buffer) => socket.write(c));
+      socket.on("end", () => socket.end());
+    });
+  const g1 = await echo();
+  const g2 = await echo();
+  // A handshake record holding a ServerHello (type 2), then junk.
+  const garbage = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x06, 0x02, 0x00, 0x00, 0x02, 0xca, 0xfe]), Buffer.from("junk\r\n")]);
+  const proxy = await proxyWith(["-v", "--ignore-hosts", `:${g1.port}$`, "--ignore-hosts", "^garbage\\.test:"]);
+  try {
+    for (const [o, ignored] of [[g1, true], [g2, false]] as const) {
+      const t = await openTunnel(proxy.port, `127.0.0.1:${o.port}`);
+      t.socket.write(garbage);
+      const back = await readUntil(t.socket, (b) => b.length >= garbage.length, "the echo");
+      assert.ok(back.equals(garbage), "echoed unchanged");
+      t.socket.end();
+      await readToEnd(t.socket);
+      const lines = await waitGone(proxy, t.localPort);
+      assert.ok(o.bytes(0).equals(garbage), "the origin got the bytes unchanged");
+      assert.not.ok(lines.some((l) => / \(sni\)/.test(l)), `no SNI candidate:\n${lines.join("\n")}`);
+      if (ignored) {
+        assertIgnoredLog(lines, t.localPort, `127.0.0.1:${o.port}`);
+      } else {
+        assert.ok(lines.includes(`127.0.0.1:${t.localPort} -> tcp -> 127.0.0.1:${o.port}`), lines.join("\n"));
+        assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:${o.port}' (resolved)`), lines.join("\n"));
+      }
+    }
+    assert.not.match(proxy.stdout() + proxy.stderr(), /internal error|failed in nextLayer/);
+  } finally {
+    await stopProxy(proxy);
+    await g1.close();
+    await g2.close();
+  }
+});
+
+test("connection_strategy=lazy: no resolved-address candidate, so an IP pattern no longer matches a CONNECT by name", async () => {
+  const proxy = await proxyWith(["-v", "--set", "connection_strategy=lazy", "--ignore-hosts", `127\\.0\\.\\d+\\.\\d+:${tlsB.port}`]);
+  try {
+    const p = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`);
+    expectIntercepted(p, `GET https://localhost:${tlsB.port}/x`, "lazy: localhost:B");
+    assert.ok(p.lines.some((l) => l.startsWith(`[hosts] 127.0.0.1:${p.lp}: intercepting connection: no --ignore-hosts pattern matched 'localhost:${tlsB.port}' (destination)`)), p.lines.join("\n"));
+    // An IP literal still matches through the destination itself.
+    expectIgnored(await probeTls(proxy, `127.0.0.1:${tlsB.port}`, undefined, "127.0.0.1"), `127.0.0.1:${tlsB.port}`, "lazy: 127.0.0.1:B");
+  } finally {
+    await stopProxy(proxy);
+  }
+});
+
 test.run();

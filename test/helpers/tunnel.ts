@@ -291,10 +291,10 @@ export interface RawOrigin {
 }
 
 /**
- * A raw TCP server on 127.0.0.1 that records every byte. `onConnection` is
+ * A raw TCP server on `host` (127.0.0.1 or ::1) that records every byte. `onConnection` is
  * called for each client with a function giving the bytes received so far.
  */
-export async function startRawOrigin(onConnection: (socket: net.Socket, received: () => Buffer) => void): Promise<RawOrigin> {
+export async function startRawOrigin(onConnection: (socket: net.Socket, received: () => Buffer) => void, host = "127.0.0.1"): Promise<RawOrigin> {
   const received: Buffer[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -306,7 +306,7 @@ export async function startRawOrigin(onConnection: (socket: net.Socket, received
     socket.on("data", (c: Buffer) => chunks.push(c));
     onConnection(socket, () => Buffer.concat(chunks));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   return rawHandle(server, sockets, received);
 }
 
