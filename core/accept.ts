@@ -5,7 +5,7 @@ import type { ClientSession } from "./client-session.ts";
 import { FirstBytes } from "./first-bytes.ts";
 import { runLayers } from "./layers.ts";
 import { originalDst } from "./original-dst.ts";
-import { ServerConnectError } from "./server-conn.ts";
+import { ServerConnectError, type ServerConn } from "./server-conn.ts";
 import {
   METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USER_PASS, parseGreeting, parseRequest, parseUserPass, reply, replyForError, REPLY, type Parse,
 } from "./socks5.ts";
@@ -117,14 +117,7 @@ export async function acceptSocks5(session: ClientSession, socket: net.Socket): 
 export async function acceptReverse(session: ClientSession, socket: net.Socket): Promise<void> {
   const target = session.mode.target!;
   const conn = session.newServer({ host: target.host, port: target.port });
-  if (session.proxy.settings.connectionStrategy === "eager") {
-    try {
-      await conn.connect();
-    } catch {
-      socket.destroy();
-      return;
-    }
-  }
+  if (!(await connectIfEager(socket, conn))) return;
   if (target.scheme === "https" || target.scheme === "http") {
     // The HTTP layer needs to know the scheme of the server side.
     conn.data.tls = target.scheme === "https";
@@ -151,15 +144,20 @@ export async function acceptTransparent(session: ClientSession, socket: net.Sock
     return;
   }
   const conn = session.newServer(dst);
-  if (session.proxy.settings.connectionStrategy === "eager") {
-    try {
-      await conn.connect();
-    } catch {
-      socket.destroy();
-      return;
-    }
-  }
+  if (!(await connectIfEager(socket, conn))) return;
   await runLayers(session, socket, conn, { stage: "outer" });
+}
+
+/** Eager strategy: connect before reading from the client (the resolved address is then a candidate). False when it failed and the client was closed. */
+async function connectIfEager(socket: net.Socket, conn: ServerConn): Promise<boolean> {
+  if (conn.session.proxy.settings.connectionStrategy !== "eager") return true;
+  try {
+    await conn.connect();
+    return true;
+  } catch {
+    socket.destroy();
+    return false;
+  }
 }
 
 function unmapped(host: string): string {

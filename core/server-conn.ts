@@ -50,7 +50,7 @@ export class ServerConn {
   connectFailed = false;
 
   constructor(
-    private readonly session: ClientSession,
+    readonly session: ClientSession,
     address: Address,
     useTls: boolean,
     /** Reach `address` through this upstream proxy (upstream mode): CONNECT, then the tunnel is the connection. */

@@ -3,6 +3,7 @@ import { TCPFlow, type TCPMessage } from "@interloper/sdk";
 import type { ClientSession } from "./client-session.ts";
 import type { ServerConn } from "./server-conn.ts";
 import { describeNetError } from "./net-errors.ts";
+import { writeWithBackpressure } from "./write.ts";
 
 /**
  * A connection intercepted as raw TCP: every chunk becomes a `tcpMessage`
@@ -43,17 +44,7 @@ export async function runTcpFlow(
           flow.messages.push(message);
           await host.trigger("tcpMessage", flow);
           if (flow.killed || dst.destroyed) return;
-          if (message.content.length > 0 && !dst.write(message.content)) {
-            await new Promise<void>((r) => {
-              const done = () => {
-                dst.off("drain", done);
-                dst.off("close", done);
-                r();
-              };
-              dst.once("drain", done);
-              dst.once("close", done);
-            });
-          }
+          if (message.content.length > 0) await writeWithBackpressure(dst, message.content);
           if (!src.destroyed) src.resume();
         });
       };

@@ -11,7 +11,7 @@ import { readBody, streamBody } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
 import { relay } from "../passthrough.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
-import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
+import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
 const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "upgrade"]);
@@ -38,12 +38,7 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
     const defaultPort = ctx.tunnel!.scheme === "https" ? 443 : 80;
     request.headers.set("Host", t.port === defaultPort ? host : `${host}:${t.port}`);
   }
-  const upstream = !isTunnel ? session.upstreamProxy() : undefined;
-  const conn =
-    ctx.tunnel?.server ??
-    (upstream && request.scheme === "http"
-      ? session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https")
-      : session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream));
+  const { conn, viaProxy } = serverFor(ctx, request);
   let upstreamRequest: UpstreamExchange | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
     upstreamRequest?.destroy();
@@ -90,7 +85,6 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
       return;
     }
 
-    const viaProxy = upstream !== undefined && request.scheme === "http" ? upstream : undefined;
     const outcome = await roundTrip(proxy, conn, flow, req, res, pendingChunks, (u) => (upstreamRequest = u), isTunnel, viaProxy);
     if (outcome === "error") await host.trigger("error", flow);
   } catch (err) {
@@ -235,6 +229,21 @@ async function roundTrip(
   response.timestampEnd = Date.now() / 1000;
   await host.trigger("response", flow);
   return "ok";
+}
+
+/**
+ * The server connection a request goes over: the tunnel's; or, for an
+ * absolute-form request, one per authority (in upstream mode: the upstream
+ * proxy for plain HTTP, a CONNECT tunnel through it for https).
+ */
+function serverFor(ctx: HttpContext, request: Request): { conn: ServerConn; viaProxy: UpstreamProxy | undefined } {
+  if (ctx.tunnel) return { conn: ctx.tunnel.server, viaProxy: undefined };
+  const { session } = ctx;
+  const upstream = session.upstreamProxy();
+  if (upstream && request.scheme === "http") {
+    return { conn: session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https"), viaProxy: upstream };
+  }
+  return { conn: session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream), viaProxy: undefined };
 }
 
 function buildRequest(ctx: HttpContext, req: ClientRequest): Request | string {
@@ -403,12 +412,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     return;
   }
   const isTunnel = ctx.tunnel !== undefined;
-  const upstreamProxy = !isTunnel ? session.upstreamProxy() : undefined;
-  const conn =
-    ctx.tunnel?.server ??
-    (upstreamProxy && request.scheme === "http"
-      ? session.serverFor({ host: upstreamProxy.host, port: upstreamProxy.port }, upstreamProxy.scheme === "https")
-      : session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstreamProxy));
+  const { conn, viaProxy } = serverFor(ctx, request);
   let upstream: http.ClientRequest | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
     upstream?.destroy();
@@ -445,18 +449,8 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   headers.delete("proxy-connection");
   headers.delete("proxy-authorization");
   if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
-  const viaProxy = upstreamProxy !== undefined && request.scheme === "http" ? upstreamProxy : undefined;
   if (viaProxy?.auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(viaProxy.auth).toString("base64")}`);
-  upstream = http.request({
-    agent: conn.agent,
-    host: conn.data.address.host,
-    port: conn.data.address.port,
-    method: request.method,
-    path: viaProxy ? request.url : request.path || "/",
-    headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
-    setHost: false,
-  });
-  upstream.on("error", () => {});
+  upstream = startHttp1Request(conn, request, headers, viaProxy);
   upstream.end(request.body);
   const outcome = await new Promise<
     { kind: "upgrade"; res: http.IncomingMessage; socket: net.Socket; head: Buffer } | { kind: "response"; res: http.IncomingMessage } | { kind: "error"; err: unknown }

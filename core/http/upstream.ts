@@ -27,8 +27,11 @@ export const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-c
 
 const ADDED_CONNECTION = "Connection: keep-alive\r\n\r\n";
 
-/** Sends the request over HTTP/1 (Node's client, one kept-alive connection per server connection). */
-export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): UpstreamExchange {
+/**
+ * Starts an HTTP/1 request to the server (Node's client over the connection's
+ * agent), with the fields in wire order and spelling and nothing added.
+ */
+export function startHttp1Request(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): http.ClientRequest {
   const r = http.request({
     agent: conn.agent,
     host: conn.data.address.host,
@@ -38,8 +41,8 @@ export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, 
     headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
     setHost: false,
   });
-  // With a raw field list Node writes the head at once, in wire order and spelling, and appends
-  // `Connection: keep-alive` for its agent. The server gets the client's fields only: drop that line.
+  // With a raw field list Node writes the head at once and appends `Connection: keep-alive`
+  // for its agent. The server gets the client's fields only: drop that line.
   if (!headers.has("connection")) {
     const internal = r as unknown as { _header?: string };
     if (typeof internal._header === "string" && internal._header.endsWith(ADDED_CONNECTION)) {
@@ -47,6 +50,12 @@ export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, 
     }
   }
   r.on("error", () => {});
+  return r;
+}
+
+/** Sends the request over HTTP/1 (Node's client, one kept-alive connection per server connection). */
+export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): UpstreamExchange {
+  const r = startHttp1Request(conn, request, headers, viaProxy);
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
     r.once("response", (res: http.IncomingMessage) =>
       resolve({

@@ -1,6 +1,7 @@
 import type * as net from "node:net";
 import { WebSocketData, WebSocketMessage, type HTTPFlow } from "@interloper/sdk";
 import type { ClientSession } from "../client-session.ts";
+import { writeWithBackpressure } from "../write.ts";
 import { closePayload, encodeFrame, FrameError, FrameParser, OPCODE, parseClose, type Frame } from "./frames.ts";
 
 /** The largest message interloper reassembles (bigger ones close the connection with 1009). */
@@ -23,20 +24,7 @@ export async function relayWebSocket(
   const { host } = session.proxy;
   // Per direction, everything written goes through one chain so that order is kept.
   const chains = { toServer: Promise.resolve(), toClient: Promise.resolve() };
-  const send = (toClient: boolean, bytes: Buffer): Promise<void> => {
-    const dst = toClient ? client : server;
-    if (dst.destroyed || !dst.writable) return Promise.resolve();
-    if (dst.write(bytes)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        dst.off("drain", done);
-        dst.off("close", done);
-        resolve();
-      };
-      dst.once("drain", done);
-      dst.once("close", done);
-    });
-  };
+  const send = (toClient: boolean, bytes: Buffer): Promise<void> => writeWithBackpressure(toClient ? client : server, bytes);
   const deliver = (message: WebSocketMessage): Promise<void> => {
     const key = message.fromClient ? "toServer" : "toClient";
     const step = chains[key].then(async () => {
