@@ -52,7 +52,7 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
   const { host } = proxy;
   try {
     await host.trigger("requestheaders", flow);
-    if (flow.killed) return;
+    if (flow.killed) return void (await host.trigger("error", flow));
     const limit = proxy.settings.streamLargeBodies;
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (limit !== undefined && declared > limit) request.stream = true;
@@ -73,14 +73,14 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
     }
     request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
     if (!flow.response) await host.trigger("request", flow);
-    if (flow.killed) return;
+    if (flow.killed) return void (await host.trigger("error", flow));
 
     if (flow.response) {
       // Answered by an addon: the server is never contacted.
       req.resume();
       await host.trigger("responseheaders", flow);
       await host.trigger("response", flow);
-      if (flow.killed) return;
+      if (flow.killed) return void (await host.trigger("error", flow));
       sendBuffered(res, flow.response);
       return;
     }
@@ -176,7 +176,7 @@ async function roundTrip(
   });
   flow.response = response;
   await host.trigger("responseheaders", flow);
-  if (flow.killed) return "ok";
+  if (flow.killed) return "error";
 
   const limit = proxy.settings.streamLargeBodies;
   const declared = Number(response.headers.get("content-length") ?? NaN);
@@ -207,7 +207,7 @@ async function roundTrip(
   if (!response.stream) {
     response.timestampEnd = Date.now() / 1000;
     await host.trigger("response", flow);
-    if (flow.killed) return "ok";
+    if (flow.killed) return "error";
     sendBuffered(res, flow.response ?? response);
     return "ok";
   }
