@@ -56,7 +56,11 @@ export async function runLayers(
     session.proxy.frontend.acceptHttp2(socket, { session, tunnel: { server: conn, scheme: "https" } });
     return;
   }
-  const first = new FirstBytes(socket, conn.connected ? conn.socket : undefined, opts.head);
+  // Inside TLS with HTTP negotiated by ALPN, the client speaks first by definition: bytes the server
+  // sends early (an HTTP/2 server's SETTINGS) must not make the connection look like raw TCP.
+  const alpn = session.client.alpn;
+  const httpByAlpn = opts.stage === "inner" && (alpn === "http/1.1" || alpn === "http/1.0");
+  const first = new FirstBytes(socket, conn.connected && !httpByAlpn ? conn.socket : undefined, opts.head);
   const idle = session.proxy.settings.idleTimeoutMs;
   if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
   let decision: Decision;

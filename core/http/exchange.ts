@@ -30,14 +30,7 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
     return;
   }
   const isTunnel = ctx.tunnel !== undefined;
-  const mode = session.mode;
-  if (isTunnel && mode.name === "reverse" && mode.target && !proxy.host.options.get<boolean>("keepHostHeader")) {
-    // Reverse mode: the server is asked for its own name unless keep_host_header.
-    const t = mode.target;
-    const host = t.host.includes(":") ? `[${t.host}]` : t.host;
-    const defaultPort = ctx.tunnel!.scheme === "https" ? 443 : 80;
-    request.headers.set("Host", t.port === defaultPort ? host : `${host}:${t.port}`);
-  }
+  rewriteReverseHost(proxy, ctx, request);
   const { conn, viaProxy } = serverFor(ctx, request);
   let upstreamRequest: UpstreamExchange | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
@@ -231,6 +224,16 @@ async function roundTrip(
   return "ok";
 }
 
+/** Reverse mode: the server is asked for its own name unless keep_host_header. */
+function rewriteReverseHost(proxy: Proxy, ctx: HttpContext, request: Request): void {
+  const mode = ctx.session.mode;
+  if (!ctx.tunnel || mode.name !== "reverse" || !mode.target || proxy.host.options.get<boolean>("keepHostHeader")) return;
+  const t = mode.target;
+  const host = t.host.includes(":") ? `[${t.host}]` : t.host;
+  const defaultPort = ctx.tunnel.scheme === "https" ? 443 : 80;
+  request.headers.set("Host", t.port === defaultPort ? host : `${host}:${t.port}`);
+}
+
 /**
  * The server connection a request goes over: the tunnel's; or, for an
  * absolute-form request, one per authority (in upstream mode: the upstream
@@ -412,7 +415,10 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     return;
   }
   const isTunnel = ctx.tunnel !== undefined;
-  const { conn, viaProxy } = serverFor(ctx, request);
+  rewriteReverseHost(proxy, ctx, request);
+  const chosen = serverFor(ctx, request);
+  let conn = chosen.conn;
+  const viaProxy = chosen.viaProxy;
   let upstream: http.ClientRequest | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
     upstream?.destroy();
@@ -438,6 +444,13 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     if (!isTunnel && conn.data.tls && !conn.data.tlsEstablished) {
       await conn.connect();
       if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(conn.data.address.host), alpn: ["http/1.1"] });
+    }
+    if (conn.data.alpn === "h2") {
+      // The server chose HTTP/2 for this connection; an HTTP/1.1 Upgrade needs a connection of its own.
+      const own = session.newServer(conn.data.address);
+      await own.connect();
+      await own.startTls({ sni: conn.data.sni, alpn: ["http/1.1"] });
+      conn = own;
     }
     await conn.readyForHttp1();
   } catch (err) {

@@ -129,8 +129,11 @@ export class HttpFrontend {
     } finally {
       this.pendingH2 = undefined;
     }
-    // nghttp2 takes the bytes from the socket's handle; reading must be started.
-    socket.resume();
+    // An HTTP/2 connection ends with the socket: a client that only half-closes (no GOAWAY) is gone too.
+    socket.once("end", () => socket.destroy());
+    // nghttp2 takes the bytes from the socket's handle; reading must be started — after the session
+    // has taken the bytes already buffered (the h2c preface we peeked), which it does on the next tick.
+    setImmediate(() => socket.resume());
   }
 
   close(): void {
