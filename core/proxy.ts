@@ -26,6 +26,7 @@ export interface CoreSettings {
   idleTimeoutMs: number;
   extraUpstreamCa: string | undefined;
   http2: boolean;
+  keepHostHeader: boolean;
 }
 
 /**
@@ -43,6 +44,7 @@ export class Proxy {
     idleTimeoutMs: 300_000,
     extraUpstreamCa: undefined,
     http2: true,
+    keepHostHeader: false,
   };
   private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
@@ -73,6 +75,7 @@ export class Proxy {
         next.sslInsecure = options.get<boolean>("sslInsecure");
         next.upstreamCert = options.get<boolean>("upstreamCert");
         next.http2 = options.get<boolean>("http2");
+        next.keepHostHeader = options.get<boolean>("keepHostHeader");
         next.streamLargeBodies = sizeOption("stream_large_bodies", options.get<string | undefined>("streamLargeBodies"));
         next.bodySizeLimit = sizeOption("body_size_limit", options.get<string | undefined>("bodySizeLimit"));
         const idle = options.get<number>("idleTimeout");

@@ -227,7 +227,7 @@ async function roundTrip(
 /** Reverse mode: the server is asked for its own name unless keep_host_header. */
 function rewriteReverseHost(proxy: Proxy, ctx: HttpContext, request: Request): void {
   const mode = ctx.session.mode;
-  if (!ctx.tunnel || mode.name !== "reverse" || !mode.target || proxy.host.options.get<boolean>("keepHostHeader")) return;
+  if (!ctx.tunnel || mode.name !== "reverse" || !mode.target || proxy.settings.keepHostHeader) return;
   const t = mode.target;
   const host = t.host.includes(":") ? `[${t.host}]` : t.host;
   const defaultPort = ctx.tunnel.scheme === "https" ? 443 : 80;
