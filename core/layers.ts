@@ -96,7 +96,7 @@ export async function runLayers(
     case "http": {
       first.release();
       proxy.frontend.accept(socket, { session, tunnel: { server: conn, scheme: opts.stage === "inner" ? "https" : "http" } });
-      // We paused the socket to peek; the HTTP parser reads once it flows again.
+      // Peeking read in paused mode; the HTTP parser reads once the socket flows.
       socket.resume();
       return;
     }
