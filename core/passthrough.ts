@@ -3,7 +3,7 @@ import type * as net from "node:net";
 /**
  * Relays two connections unchanged in both directions: first the bytes that
  * were already read from each side, then everything else, with back-pressure
- * (pipe) and half-close (an end on one side ends the other's write side).
+ * and half-close (an end on one side ends the other's write side).
  * Resolves when both sockets are closed.
  */
 export function relay(client: net.Socket, server: net.Socket, fromClient: Buffer, fromServer: Buffer): Promise<void> {
@@ -29,11 +29,33 @@ export function relay(client: net.Socket, server: net.Socket, fromClient: Buffer
     });
     if (fromClient.length > 0) server.write(fromClient);
     if (fromServer.length > 0) client.write(fromServer);
-    if (client.readableEnded) server.end();
-    else client.pipe(server);
-    if (server.readableEnded) client.end();
-    else server.pipe(client);
-    client.resume();
-    server.resume();
+    forward(client, server);
+    forward(server, client);
   });
+}
+
+/**
+ * How much may wait in a socket's write buffer before its source is paused.
+ * Socket streams would pause at 16 KiB, which is less than one 64 KiB read:
+ * every read would stall the source until the kernel took the write. A few
+ * reads of slack keep both sockets busy, and memory stays bounded.
+ */
+export const RELAY_BUFFER = 512 * 1024;
+
+/** `src` → `dst` with back-pressure at RELAY_BUFFER and half-close (src's end ends dst's write side). */
+export function forward(src: net.Socket, dst: net.Socket): void {
+  if (src.readableEnded) {
+    dst.end();
+    return;
+  }
+  const resume = () => src.resume();
+  src.on("data", (chunk: Buffer) => {
+    dst.write(chunk);
+    if (dst.writableLength > RELAY_BUFFER) {
+      src.pause();
+      dst.once("drain", resume);
+    }
+  });
+  src.once("end", () => dst.end());
+  src.resume();
 }
