@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import { RELAY_BUFFER } from "../passthrough.ts";
 
 export type BodyRead =
   | { complete: true; body: Buffer }
@@ -76,7 +77,8 @@ export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChun
     };
     const onData = (chunk: Buffer) => {
       onChunk?.(chunk.length);
-      if (!dst.write(chunk)) src.pause();
+      // Some slack beyond the stream's own 16 KiB mark keeps both sides busy (see RELAY_BUFFER).
+      if (!dst.write(chunk) && dst.writableLength > RELAY_BUFFER) src.pause();
     };
     const onDrain = () => src.resume();
     const onEnd = () => {
