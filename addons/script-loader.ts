@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, resolve } from "node:path";
-import { watch, type FSWatcher } from "chokidar";
+import type { FSWatcher } from "chokidar";
 import * as sdk from "@interloper/sdk";
 import { OptionError, type Addon, type Loader, type OptionsView } from "@interloper/sdk";
 import { bundleScript, ScriptBuildError, type Bundle } from "./scripts/bundle.ts";
@@ -161,6 +161,8 @@ export class ScriptLoader implements Addon {
     const dirs = new Set([...files].map((f) => dirname(f)));
     script.watched = files;
     if (!script.watcher) {
+      // Loaded on first use: a proxy without scripts does not carry the watcher.
+      const { watch } = await import("chokidar");
       const watcher = watch([...dirs], { ignoreInitial: true, depth: 0, atomic: true, awaitWriteFinish: false });
       script.watcher = watcher;
       script.watchedDirs = dirs;

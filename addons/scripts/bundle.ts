@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { build, type Message } from "esbuild";
+import type { Message } from "esbuild";
 
 /** A script bundled into one CommonJS function body. */
 export interface Bundle {
@@ -23,6 +23,8 @@ export class ScriptBuildError extends Error {}
  */
 export async function bundleScript(path: string): Promise<Bundle> {
   const dir = dirname(path);
+  // Loaded on first use: a proxy without scripts does not carry the bundler.
+  const { build } = await import("esbuild");
   let result;
   try {
     result = await build({
