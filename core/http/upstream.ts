@@ -57,7 +57,9 @@ export function startHttp1Request(conn: ServerConn, request: Request, headers: H
 export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): UpstreamExchange {
   const r = startHttp1Request(conn, request, headers, viaProxy);
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
-    r.once("response", (res: http.IncomingMessage) =>
+    let answered = false;
+    r.once("response", (res: http.IncomingMessage) => {
+      answered = true;
       resolve({
         status: res.statusCode ?? 502,
         reason: res.statusMessage ?? "",
@@ -65,10 +67,13 @@ export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, 
         httpVersion: `HTTP/${res.httpVersion}`,
         body: res,
         trailers: () => (res.rawTrailers.length > 0 ? res.rawTrailers : undefined),
-      }),
-    );
+      });
+    });
     r.once("error", reject);
-    r.once("close", () => reject(new Error("server closed the connection without a response")));
+    // Every request closes; only one without an answer is an error (an Error's stack trace is not free).
+    r.once("close", () => {
+      if (!answered) reject(new Error("server closed the connection without a response"));
+    });
   });
   return { body: r, response, destroy: () => r.destroy() };
 }
@@ -96,7 +101,9 @@ export async function sendHttp2(conn: ServerConn, request: Request, headers: Hea
     trailers = raw;
   });
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
+    let answered = false;
     stream.once("response", (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw?: string[]) => {
+      answered = true;
       const rawHeaders: string[] = [];
       const list = raw ?? Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
       for (let i = 0; i + 1 < list.length; i += 2) if (!list[i]!.startsWith(":")) rawHeaders.push(list[i]!, list[i + 1]!);
@@ -104,6 +111,7 @@ export async function sendHttp2(conn: ServerConn, request: Request, headers: Hea
     });
     stream.once("error", reject);
     stream.once("close", () => {
+      if (answered) return;
       const code = stream.rstCode;
       reject(new Error(code ? `server reset the stream (${http2ErrorName(code)})` : "server closed the stream without a response"));
     });
