@@ -13,25 +13,10 @@ import { Response, type Addon, type HTTPFlow } from "@interloper/sdk";
 import { curl, sha256, sleep, startInProcess, startOrigin, startProxy, testConfdir, waitFor } from "../helpers/harness.ts";
 import { PEER, WireClient, hookRecorder, openTunnel, proxyCaPem, tlsOver } from "../helpers/clients.ts";
 import { closeSession, h2Get, h2Request, h2ViaProxy, startH1NoAlpnOrigin, startH2Origin } from "../helpers/h2.ts";
+import { HTTPS_HOOK_ORDER } from "../helpers/hook-order.ts";
 
 /** SEMANTICS.md §3 for one intercepted HTTPS request (the same for HTTP/2 as for HTTP/1). */
-const SECTION_3 = [
-  "clientConnect",
-  "httpConnect",
-  "serverConnect",
-  "serverConnected",
-  "tlsClienthello",
-  "tlsStartServer",
-  "tlsEstablishedServer",
-  "tlsStartClient",
-  "tlsEstablishedClient",
-  "requestheaders",
-  "request",
-  "responseheaders",
-  "response",
-  "serverDisconnect",
-  "clientDisconnect",
-];
+const SECTION_3 = HTTPS_HOOK_ORDER;
 
 const caFile = () => join(testConfdir(), "interloper-ca-cert.pem");
 const caPem = () => proxyCaPem(testConfdir());

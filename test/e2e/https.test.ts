@@ -9,25 +9,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { curl, originCa, sleep, startInProcess, startOrigin, startProxy, testConfdir, waitFor } from "../helpers/harness.ts";
 import { PEER, WireClient, countConnections, hookRecorder, requestViaProxy, openTunnel, proxyCaPem, tlsOver } from "../helpers/clients.ts";
+import { HTTPS_HOOK_ORDER } from "../helpers/hook-order.ts";
 
 /** The SEMANTICS.md §3 order for one intercepted HTTPS request. */
-const SECTION_3 = [
-  "clientConnect",
-  "httpConnect",
-  "serverConnect",
-  "serverConnected",
-  "tlsClienthello",
-  "tlsStartServer",
-  "tlsEstablishedServer",
-  "tlsStartClient",
-  "tlsEstablishedClient",
-  "requestheaders",
-  "request",
-  "responseheaders",
-  "response",
-  "serverDisconnect",
-  "clientDisconnect",
-];
+const SECTION_3 = HTTPS_HOOK_ORDER;
 
 function sans(cert: tls.PeerCertificate): string[] {
   return (cert.subjectaltname ?? "").split(",").map((s) => s.trim()).filter(Boolean);

@@ -3,19 +3,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Addon, LogEntry, Loader } from "../../sdk/src/addon.ts";
-import { HTTPFlow, Request, type ClientConnection, type ServerConnection } from "../../sdk/src/flow.ts";
+import { HTTPFlow, Request } from "../../sdk/src/flow.ts";
 import { AddonHost } from "../../sdk/src/host.ts";
 import { OptionError, type OptionsView } from "../../sdk/src/options.ts";
+import { testClient, testServer } from "@interloper/sdk/testing";
 
-const client: ClientConnection = {
-  id: "c1",
-  peername: { host: "127.0.0.1", port: 50000 },
-  sockname: { host: "127.0.0.1", port: 8080 },
-  mode: "regular",
-  tlsEstablished: false,
-  timestampStart: 0,
-};
-const server = (): ServerConnection => ({ id: "s1", address: { host: "example.com", port: 80 }, tls: false, tlsEstablished: false });
+const client = testClient({ id: "c1", timestampStart: 0 });
+const server = () => testServer({ host: "example.com", port: 80 }, { id: "s1" });
 const flow = () => new HTTPFlow(client, server(), new Request({ host: "example.com", path: "/" }));
 
 /** A host whose log entries are collected. */

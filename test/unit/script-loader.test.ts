@@ -20,15 +20,14 @@ import {
   Request,
   Response,
   type Addon,
-  type ClientConnection,
   type LogEntry,
-  type ServerConnection,
 } from "@interloper/sdk";
 import { ScriptLoader, type ReloadListener } from "../../addons/script-loader.ts";
 import { bundleScript } from "../../addons/scripts/bundle.ts";
 import { Response as SdkSourceResponse } from "../../sdk/src/flow.ts";
 import { ROOT, sleep, waitFor } from "../helpers/harness.ts";
 import { atomicWrite, deleteAndRecreate, scriptDir, type ScriptDir } from "../helpers/scripts.ts";
+import { testClient, testServer } from "@interloper/sdk/testing";
 
 type ReloadEvent = Parameters<ReloadListener>[0];
 
@@ -37,15 +36,8 @@ const RELOAD_DEADLINE_MS = 10_000;
 
 // ---------------------------------------------------------------- fixtures
 
-const client: ClientConnection = {
-  id: "c1",
-  peername: { host: "127.0.0.1", port: 50000 },
-  sockname: { host: "127.0.0.1", port: 8080 },
-  mode: "regular",
-  tlsEstablished: false,
-  timestampStart: 0,
-};
-const server = (): ServerConnection => ({ id: "s1", address: { host: "example.com", port: 80 }, tls: false, tlsEstablished: false });
+const client = testClient({ id: "c1", timestampStart: 0 });
+const server = () => testServer({ host: "example.com", port: 80 }, { id: "s1" });
 
 /** Runs a fresh flow through the `request` hook and returns it. */
 async function request(host: AddonHost, path = "/"): Promise<HTTPFlow> {
