@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUID, type X509Certificate } from "node:crypto";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -7,6 +7,7 @@ import type { Address, ServerConnection, ServerConnectionHookData, TlsData } fro
 import { formatAddress } from "@interloper/sdk";
 import { describeNetError } from "./net-errors.ts";
 import { handshake } from "./tls/intercept.ts";
+import { pemChain, sessionCacheFor, sessionKey } from "./tls/session-cache.ts";
 import type { ClientSession } from "./client-session.ts";
 
 /** How to speak TLS to the server. */
@@ -42,6 +43,8 @@ export class ServerConn {
   /** The TCP socket under `socket` (the same object without TLS). */
   private tcp: net.Socket | undefined;
   private tlsSettings: ServerTlsSettings | undefined;
+  /** The server's certificate (from the full handshake when the session was resumed). */
+  private peer: X509Certificate | undefined;
   private agentInstance: http.Agent | undefined;
   private handedToAgent = false;
   private connecting: Promise<net.Socket> | undefined;
@@ -162,20 +165,46 @@ export class ServerConn {
     const data = this.data;
     data.sni = settings.sni;
     data.alpnOffers = settings.alpn;
+    this.peer = undefined;
     const hook: TlsData = { client: this.session.client, server: data, side: "server" };
     await proxy.host.trigger("tlsStartServer", hook);
+    const tlsOptions = proxy.upstreamTlsOptions();
+    const sessions = sessionCacheFor(tlsOptions.secureContext!);
+    const key = sessionKey({
+      host: data.address.host,
+      port: data.address.port,
+      sni: settings.sni,
+      alpn: settings.alpn,
+      verify: tlsOptions.rejectUnauthorized !== false,
+      via: this.via ? formatAddress(this.via) : undefined,
+    });
+    const cached = sessions.get(key);
     const tlsSocket = tls.connect({
       socket: raw,
       servername: settings.sni,
       ALPNProtocols: settings.alpn.length > 0 ? settings.alpn : undefined,
-      ...proxy.upstreamTlsOptions(),
+      session: cached?.session,
+      ...tlsOptions,
     });
     tlsSocket.on("error", (err) => {
       if (!data.error && data.tlsEstablished) data.error = describeNetError(err);
     });
+    // Kept once the handshake is done and the server verified (TLS 1.2 hands the session over before
+    // that, TLS 1.3 sends tickets after it: each new one replaces the last).
+    let established = false;
+    let early: Buffer | undefined;
+    const keep = (session: Buffer) => {
+      if (tlsOptions.rejectUnauthorized !== false && !tlsSocket.authorized) return;
+      sessions.set(key, { session, peer: this.peer });
+    };
+    tlsSocket.on("session", (session: Buffer) => {
+      if (established) keep(session);
+      else early = session;
+    });
     try {
       await handshake(tlsSocket, "secureConnect");
     } catch (err) {
+      if (cached) sessions.delete(key);
       const reason = tlsErrorText(err);
       data.error = `TLS handshake with ${formatAddress(data.address)} failed: ${reason}`;
       this.connectFailed = true;
@@ -191,26 +220,30 @@ export class ServerConn {
     data.alpn = tlsSocket.alpnProtocol || undefined;
     data.tlsVersion = tlsSocket.getProtocol() ?? undefined;
     data.cipher = tlsSocket.getCipher()?.name;
-    // Building the chain costs a quarter of a new connection's time: only when an addon reads it.
+    const resumed = tlsSocket.isSessionReused();
+    // A resumed session shows no certificate: the one the server proved itself with at the full handshake stands in.
+    // (Node hands the peer certificate out once: after getPeerX509Certificate, getPeerCertificate returns {}.
+    // The X509Certificate decodes fields on demand and carries the chain the server sent.)
+    this.peer = resumed ? cached?.peer : tlsSocket.getPeerX509Certificate();
+    established = true;
+    if (early) keep(early);
+    // PEM-encoding the chain is left to the first addon that reads it.
     let chain: string[] | undefined;
     Object.defineProperty(data, "certificateList", {
-      get: () => (chain ??= certificateChainPem(tlsSocket)),
+      get: () => (chain ??= pemChain(this.peer)),
       set: (v: string[] | undefined) => void (chain = v),
       enumerable: true,
       configurable: true,
     });
     this.socket = tlsSocket;
-    this.session.log("debug", `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}`);
+    this.session.log("debug", `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}${resumed ? " (resumed)" : ""}`);
     await proxy.host.trigger("tlsEstablishedServer", hook);
   }
 
   /** The server's leaf certificate names (CN and SANs), once TLS is up. */
   peerCertificateNames(): string[] {
-    const s = this.socket;
-    if (!(s instanceof tls.TLSSocket)) return [];
-    // The X509Certificate object decodes fields on demand (getPeerCertificate converts all of them).
-    const cert = s.getPeerX509Certificate();
-    if (!cert) return [];
+    const cert = this.peer;
+    if (!cert || !this.data.tlsEstablished) return [];
     const names: string[] = [];
     const cn = /^CN=(.*)$/m.exec(cert.subject)?.[1];
     if (cn) names.push(cn);
@@ -319,19 +352,6 @@ function tlsErrorText(err: unknown): string {
   ]);
   if (e.code && certCodes.has(e.code)) return `certificate verify failed: ${e.message}`;
   return describeNetError(err);
-}
-
-function certificateChainPem(s: tls.TLSSocket): string[] {
-  const out: string[] = [];
-  let cert = s.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
-  const seen = new Set<string>();
-  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    const b64 = cert.raw.toString("base64").replace(/.{64}/g, "$&\n");
-    out.push(`-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`);
-    cert = cert.issuerCertificate;
-  }
-  return out;
 }
 
 /**
