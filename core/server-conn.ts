@@ -1,5 +1,4 @@
 import { randomUUID, type X509Certificate } from "node:crypto";
-import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -9,6 +8,7 @@ import { describeNetError } from "./net-errors.ts";
 import { handshake } from "./tls/intercept.ts";
 import { pemChain, sessionCacheFor, sessionKey } from "./tls/session-cache.ts";
 import type { ClientSession } from "./client-session.ts";
+import { Http1Connection } from "./http/h1-client.ts";
 
 /** How to speak TLS to the server. */
 export interface ServerTlsSettings {
@@ -45,8 +45,7 @@ export class ServerConn {
   private tlsSettings: ServerTlsSettings | undefined;
   /** The server's certificate (from the full handshake when the session was resumed). */
   private peer: X509Certificate | undefined;
-  private agentInstance: http.Agent | undefined;
-  private handedToAgent = false;
+  private h1: Http1Connection | undefined;
   private connecting: Promise<net.Socket> | undefined;
   closed = false;
   /** The last attempt to connect (or to start TLS) failed: requests in a tunnel get a 502 instead of retrying. */
@@ -132,7 +131,6 @@ export class ServerConn {
     } else {
       data.peername = { host: socket.remoteAddress!, port: socket.remotePort! };
     }
-    this.handedToAgent = false;
     this.session.log("info", `server connect ${this.describe()}`);
     socket.on("error", (err) => {
       if (!data.error) data.error = describeNetError(err);
@@ -286,40 +284,25 @@ export class ServerConn {
   private handedToH2 = false;
 
   /**
-   * The agent that sends HTTP/1 requests over this connection, one at a time
-   * (later requests wait in the agent's queue, so pipelined requests keep
-   * their order). Call `readyForHttp1()` before each request: the agent's
-   * socket is then always handed over synchronously, which is what makes
-   * Node's agent count it.
+   * The HTTP/1 client over this connection (requests go one at a time, in
+   * order). Call `readyForHttp1()` first: it reconnects when the server
+   * closed an idle connection.
    */
-  get agent(): http.Agent {
-    if (!this.agentInstance) {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: "lifo" });
-      (agent as unknown as { createConnection: unknown }).createConnection = () => this.socketForAgent();
-      // The agent would re-arm idle sockets with its own timeout and unref them; we manage lifetime ourselves.
-      (agent as unknown as { keepSocketAlive: (s: net.Socket) => boolean }).keepSocketAlive = () => true;
-      this.agentInstance = agent;
-    }
-    return this.agentInstance;
-  }
-
-  /** Connects (or reconnects after the server closed an idle connection) so that the agent has a socket. */
-  async readyForHttp1(): Promise<void> {
-    if (!this.connected) await this.connect();
-  }
-
-  private socketForAgent(): net.Socket {
+  http1(): Http1Connection {
     const socket = this.socket;
-    if (!socket || socket.destroyed) {
+    if (!socket || socket.destroyed || (this.h1?.socket === socket && this.h1.released)) {
       // Only when the connection died between readyForHttp1 and the request: the request fails with this.
       throw new ServerConnectError(`server connection to ${this.describe()} closed`);
     }
-    if (!this.handedToAgent) {
-      this.handedToAgent = true;
-      // A server that closes an idle kept-alive connection: the next request must open a new one, not hang on this.
-      socket.once("end", () => socket.destroy());
+    if (this.h1?.socket !== socket) {
+      this.h1 = new Http1Connection(socket, this.session.proxy.host.options.get<number>("maxHeaderSize"));
     }
-    return socket;
+    return this.h1;
+  }
+
+  /** Connects (or reconnects after the server closed an idle connection) so that `http1()` has a socket. */
+  async readyForHttp1(): Promise<void> {
+    if (!this.connected) await this.connect();
   }
 
   /** Runs once per TCP connection, whichever of the TCP or TLS socket reports the close first. */
@@ -337,7 +320,6 @@ export class ServerConn {
   close(): void {
     this.closed = true;
     this.h2?.destroy();
-    this.agentInstance?.destroy();
     this.socket?.destroy();
   }
 }

@@ -12,6 +12,7 @@ import type { HttpContext } from "./frontend.ts";
 import { relay } from "../passthrough.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
+import type { H1Exchange, H1Result } from "./h1-client.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
 const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "upgrade"]);
@@ -145,9 +146,9 @@ async function roundTrip(
 
   try {
     if (request.stream) {
-      await streamBody(pendingChunks ?? [], req, upstream.body);
+      await streamBody(pendingChunks ?? [], req, upstream.stream());
     } else {
-      upstream.body.end(request.body);
+      upstream.end(request.body);
     }
   } catch (err) {
     return fail(`error sending request: ${errorText(err)}`, 502, true);
@@ -419,7 +420,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   const chosen = serverFor(ctx, request);
   let conn = chosen.conn;
   const viaProxy = chosen.viaProxy;
-  let upstream: http.ClientRequest | undefined;
+  let upstream: H1Exchange | undefined;
   const flow = new HTTPFlow(session.client, conn.data, request, () => {
     upstream?.destroy();
     socket.destroy();
@@ -463,27 +464,25 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   headers.delete("proxy-authorization");
   if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
   if (viaProxy?.auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(viaProxy.auth).toString("base64")}`);
-  upstream = startHttp1Request(conn, request, headers, viaProxy);
-  upstream.end(request.body);
-  const outcome = await new Promise<
-    { kind: "upgrade"; res: http.IncomingMessage; socket: net.Socket; head: Buffer } | { kind: "response"; res: http.IncomingMessage } | { kind: "error"; err: unknown }
-  >((resolve) => {
-    upstream!.once("upgrade", (res: http.IncomingMessage, s: net.Socket, h: Buffer) => resolve({ kind: "upgrade", res, socket: s, head: h }));
-    upstream!.once("response", (res: http.IncomingMessage) => resolve({ kind: "response", res }));
-    upstream!.once("error", (err) => resolve({ kind: "error", err }));
-  });
-  if (outcome.kind === "error") return fail(errorText(outcome.err));
+  let outcome: H1Result;
+  try {
+    upstream = startHttp1Request(conn, request, headers, viaProxy, true);
+    upstream.end(request.body);
+    outcome = await upstream.response;
+  } catch (err) {
+    return fail(errorText(err));
+  }
   const response = new Response({
-    status: outcome.res.statusCode ?? 502,
-    reason: outcome.res.statusMessage ?? "",
-    headers: Headers.fromRaw(outcome.res.rawHeaders),
-    httpVersion: `HTTP/${outcome.res.httpVersion}`,
+    status: outcome.head.status,
+    reason: outcome.head.reason,
+    headers: Headers.fromRaw(outcome.head.rawHeaders),
+    httpVersion: outcome.head.httpVersion,
   });
   flow.response = response;
   await host.trigger("responseheaders", flow);
   if (outcome.kind === "response") {
     // The server declined the upgrade: pass its answer on; the connection ends with it.
-    const read = await readBody(outcome.res).catch(() => undefined);
+    const read = await readBody(outcome.body).catch(() => undefined);
     if (read?.complete) response.body = read.body;
     await host.trigger("response", flow);
     if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, response.headers), response.body]));
@@ -498,9 +497,9 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   socket.write(rawHead(response.status, response.reason, response.headers));
   const isWebSocket = (request.headers.get("upgrade") ?? "").toLowerCase().includes("websocket");
   if (isWebSocket && response.status === 101) {
-    await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.head);
+    await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.rest);
   } else {
-    await relay(socket, outcome.socket, head, outcome.head);
+    await relay(socket, outcome.socket, head, outcome.rest);
   }
 }
 

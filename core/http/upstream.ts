@@ -1,12 +1,16 @@
-import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { Readable, Writable } from "node:stream";
 import type { Headers, Request } from "@interloper/sdk";
 import type { ServerConn, UpstreamProxy } from "../server-conn.ts";
+import type { H1Exchange } from "./h1-client.ts";
 
-/** A request on its way to the server: write the body into `body`, await `response`. */
+/**
+ * A request on its way to the server: give the body with `end(body)` (known)
+ * or write it into `stream()` (streamed), then await `response`.
+ */
 export interface UpstreamExchange {
-  body: Writable;
+  end(body: Buffer): void;
+  stream(): Writable;
   response: Promise<UpstreamResponse>;
   destroy(): void;
 }
@@ -25,57 +29,31 @@ export interface UpstreamResponse {
 /** Fields HTTP/2 forbids (RFC 9113 §8.2.2); Node refuses to send them. */
 export const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
 
-const ADDED_CONNECTION = "Connection: keep-alive\r\n\r\n";
-
 /**
- * Starts an HTTP/1 request to the server (Node's client over the connection's
- * agent), with the fields in wire order and spelling and nothing added.
+ * Starts an HTTP/1 request on the server connection, with the fields in wire
+ * order and spelling (nothing added but the framing a body needs). Throws for
+ * a method, target or field that cannot go on the wire.
  */
-export function startHttp1Request(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): http.ClientRequest {
-  const r = http.request({
-    agent: conn.agent,
-    host: conn.data.address.host,
-    port: conn.data.address.port,
+export function startHttp1Request(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined, upgrade = false): H1Exchange {
+  return conn.http1().request({
     method: request.method,
-    path: viaProxy ? request.url : request.path || "/",
-    headers: headers.toRaw() as unknown as http.OutgoingHttpHeaders,
-    setHost: false,
+    target: viaProxy ? request.url : request.path || "/",
+    fields: headers.fields,
+    upgrade,
   });
-  // With a raw field list Node writes the head at once and appends `Connection: keep-alive`
-  // for its agent. The server gets the client's fields only: drop that line.
-  if (!headers.has("connection")) {
-    const internal = r as unknown as { _header?: string };
-    if (typeof internal._header === "string" && internal._header.endsWith(ADDED_CONNECTION)) {
-      internal._header = `${internal._header.slice(0, -ADDED_CONNECTION.length)}\r\n`;
-    }
-  }
-  r.on("error", () => {});
-  return r;
 }
 
-/** Sends the request over HTTP/1 (Node's client, one kept-alive connection per server connection). */
+/** Sends the request over HTTP/1 (one request at a time per server connection). */
 export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): UpstreamExchange {
-  const r = startHttp1Request(conn, request, headers, viaProxy);
-  const response = new Promise<UpstreamResponse>((resolve, reject) => {
-    let answered = false;
-    r.once("response", (res: http.IncomingMessage) => {
-      answered = true;
-      resolve({
-        status: res.statusCode ?? 502,
-        reason: res.statusMessage ?? "",
-        rawHeaders: res.rawHeaders,
-        httpVersion: `HTTP/${res.httpVersion}`,
-        body: res,
-        trailers: () => (res.rawTrailers.length > 0 ? res.rawTrailers : undefined),
-      });
-    });
-    r.once("error", reject);
-    // Every request closes; only one without an answer is an error (an Error's stack trace is not free).
-    r.once("close", () => {
-      if (!answered) reject(new Error("server closed the connection without a response"));
-    });
+  const x = startHttp1Request(conn, request, headers, viaProxy);
+  const response = x.response.then((r): UpstreamResponse => {
+    // Only an upgrade request can be upgraded; the parser refuses a 101 otherwise.
+    if (r.kind !== "response") throw new Error("server switched protocols unasked");
+    const { head } = r;
+    return { status: head.status, reason: head.reason, rawHeaders: head.rawHeaders, httpVersion: head.httpVersion, body: r.body, trailers: r.trailers };
   });
-  return { body: r, response, destroy: () => r.destroy() };
+  response.catch(() => {});
+  return { end: (body) => x.end(body), stream: () => x.stream(), response, destroy: () => x.destroy() };
 }
 
 /** Sends the request over the server connection's HTTP/2 session (one stream per request). */
@@ -116,7 +94,8 @@ export async function sendHttp2(conn: ServerConn, request: Request, headers: Hea
       reject(new Error(code ? `server reset the stream (${http2ErrorName(code)})` : "server closed the stream without a response"));
     });
   });
-  return { body: stream, response, destroy: () => stream.close(http2.constants.NGHTTP2_CANCEL) };
+  response.catch(() => {});
+  return { end: (body) => void stream.end(body), stream: () => stream, response, destroy: () => stream.close(http2.constants.NGHTTP2_CANCEL) };
 }
 
 function http2ErrorName(code: number): string {

@@ -1,0 +1,406 @@
+import type * as net from "node:net";
+import { Readable, Writable } from "node:stream";
+import { ResponseParser, ResponseParseError, type ResponseHead } from "./h1-response.ts";
+
+/**
+ * The proxy's HTTP/1.1 client for one server connection: requests go out one
+ * at a time in the order they were made (pipelined client requests keep
+ * their order), each written with a single socket write where the body is
+ * known, and the response is parsed by ResponseParser.
+ *
+ * Why not Node's http.request with an agent: for a proxy the agent and
+ * ClientRequest machinery (socket pooling, timers, header objects) was about
+ * a sixth of the busy time per plain HTTP request (bench/BENCHMARKS.md P),
+ * for a connection that is never pooled. The fields go out exactly as the
+ * flow holds them: wire order and spelling, nothing added but the framing
+ * a body needs.
+ */
+export class Http1Connection {
+  private readonly parser: ResponseParser;
+  private readonly queue: H1Exchange[] = [];
+  private active: H1Exchange | undefined;
+  private socketError: Error | undefined;
+  private closed = false;
+  /** Handed over after a 101: the bytes are no longer HTTP. */
+  released = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    maxHeadSize: number,
+  ) {
+    this.parser = new ResponseParser(
+      {
+        head: (h) => this.active?.onHead(h),
+        body: (c) => this.active?.onBody(c),
+        end: (t) => this.active?.onEnd(t),
+        upgrade: (h, rest) => this.onUpgrade(h, rest),
+      },
+      maxHeadSize,
+    );
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+    socket.resume();
+  }
+
+  /** The connection can take another request. */
+  get usable(): boolean {
+    return !this.closed && !this.released && !this.socket.destroyed;
+  }
+
+  /**
+   * Queues a request. Throws (synchronously) for a method, target or field
+   * that cannot go on the wire: what an addon set is checked here.
+   */
+  request(spec: H1RequestSpec): H1Exchange {
+    checkRequest(spec);
+    const x = new H1Exchange(this, spec);
+    if (!this.usable) {
+      x.fail(new Error("server connection closed"));
+      return x;
+    }
+    this.queue.push(x);
+    this.pump();
+    return x;
+  }
+
+  /** @internal an exchange finished both ways: the next may go. */
+  done(x: H1Exchange, reusable: boolean): void {
+    if (this.active !== x) return;
+    this.active = undefined;
+    if (!reusable) {
+      this.socket.destroy();
+      return;
+    }
+    this.pump();
+  }
+
+  /** @internal an exchange was abandoned: before its turn it just leaves the queue; during it, the connection is lost. */
+  abandon(x: H1Exchange): void {
+    const i = this.queue.indexOf(x);
+    if (i !== -1) {
+      this.queue.splice(i, 1);
+      return;
+    }
+    if (this.active === x) this.socket.destroy();
+  }
+
+  private pump(): void {
+    if (this.active || !this.usable) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.active = next;
+    this.parser.expect(next.method, next.upgrade);
+    next.start();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.active || this.parser.idle) {
+      // Bytes nobody asked for: the connection's framing can no longer be trusted.
+      this.socket.destroy();
+      return;
+    }
+    try {
+      const rest = this.parser.execute(chunk);
+      // More than the response held: this connection must not carry another request.
+      if (rest && rest.length > 0) this.socket.destroy();
+    } catch (err) {
+      const why = err instanceof ResponseParseError ? `server sent an invalid response: ${err.message}` : String(err);
+      this.active?.fail(new Error(why));
+      this.socket.destroy();
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.active) {
+      try {
+        this.parser.eof();
+      } catch (err) {
+        this.active?.fail(err as Error);
+      }
+    }
+    // The server is done with this connection (an idle keep-alive close, or the end of a body).
+    this.socket.destroy();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.socketError ??= err;
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    const why = this.socketError ?? new Error("server closed the connection");
+    if (this.active) {
+      try {
+        // Completes a body that runs until the close; says what was cut short otherwise.
+        this.parser.eof();
+      } catch (err) {
+        this.active?.fail(this.socketError ?? (err as Error));
+      }
+      this.active?.fail(why);
+      this.active = undefined;
+    }
+    for (const x of this.queue.splice(0)) x.fail(why);
+  };
+
+  private onUpgrade(head: ResponseHead, rest: Buffer): void {
+    const x = this.active;
+    this.released = true;
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.off("error", this.onError);
+    this.socket.off("close", this.onClose);
+    this.socket.pause();
+    this.active = undefined;
+    x?.onUpgraded(head, this.socket, rest);
+    for (const q of this.queue.splice(0)) q.fail(new Error("server connection was upgraded"));
+  }
+}
+
+export interface H1RequestSpec {
+  method: string;
+  /** The request target: origin form, or absolute form towards an upstream proxy. */
+  target: string;
+  /** Fields in wire order and spelling. */
+  fields: ReadonlyArray<readonly [string, string]>;
+  /** The request asks for a protocol upgrade (a 101 hands the socket over). */
+  upgrade?: boolean;
+}
+
+export type H1Result =
+  | { kind: "response"; head: ResponseHead; body: Readable; trailers: () => string[] | undefined }
+  | { kind: "upgrade"; head: ResponseHead; socket: net.Socket; rest: Buffer };
+
+/** Methods whose requests are defined to carry content (RFC 9110 §8.6: they get a Content-Length even when empty). */
+const CONTENT_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const COPY_LIMIT = 16 * 1024;
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
+
+/** One request and its response on an Http1Connection. */
+export class H1Exchange {
+  readonly method: string;
+  readonly upgrade: boolean;
+  readonly response: Promise<H1Result>;
+  private resolve!: (r: H1Result) => void;
+  private reject!: (e: Error) => void;
+  private payload: Buffer | "stream" | undefined;
+  private writable: Writable | undefined;
+  private started = false;
+  private waiting: Array<() => void> = [];
+  private chunked = false;
+  private requestDone = false;
+  private responseDone = false;
+  /** False when the request said `Connection: close`. */
+  private keepAlive = true;
+  private responseHead: ResponseHead | undefined;
+  private body: Readable | undefined;
+  private trailers: string[] | undefined;
+  private settled = false;
+  private finished = false;
+
+  constructor(
+    private readonly conn: Http1Connection,
+    private readonly spec: H1RequestSpec,
+  ) {
+    this.method = spec.method.toUpperCase();
+    this.upgrade = spec.upgrade ?? false;
+    this.response = new Promise<H1Result>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // A caller that never awaits the response (it failed earlier) must not leave an unhandled rejection.
+    this.response.catch(() => {});
+  }
+
+  /** Sends the request with this whole body (possibly empty). */
+  end(body: Buffer = Buffer.alloc(0)): void {
+    if (this.payload !== undefined) throw new Error("request body already given");
+    this.payload = body;
+    if (this.started) this.writeAll();
+  }
+
+  /** A stream for a body whose length is not known yet (chunked unless the request says Content-Length). */
+  stream(): Writable {
+    if (this.writable) return this.writable;
+    if (this.payload !== undefined) throw new Error("request body already given");
+    this.payload = "stream";
+    const socket = this.conn.socket;
+    this.writable = new Writable({
+      highWaterMark: 64 * 1024,
+      write: (chunk: Buffer, _enc, cb) =>
+        this.whenStarted(() => {
+          if (chunk.length === 0) return cb();
+          const ok = this.chunked ? writeChunk(socket, chunk) : socket.write(chunk);
+          if (ok) cb();
+          else socket.once("drain", () => cb());
+        }),
+      final: (cb) =>
+        this.whenStarted(() => {
+          if (this.chunked) socket.write(LAST_CHUNK);
+          this.requestDone = true;
+          this.maybeDone();
+          cb();
+        }),
+    });
+    if (this.started) this.writeHeadForStream();
+    return this.writable;
+  }
+
+  /** Gives up on this exchange (the client went away, the flow was killed). */
+  destroy(): void {
+    this.fail(new Error("request aborted"));
+    this.conn.abandon(this);
+  }
+
+  /** @internal its turn on the connection. */
+  start(): void {
+    this.started = true;
+    if (this.payload === "stream") this.writeHeadForStream();
+    else if (this.payload !== undefined) this.writeAll();
+  }
+
+  /** @internal */
+  onHead(head: ResponseHead): void {
+    this.responseHead = head;
+    const socket = this.conn.socket;
+    this.body = new Readable({
+      highWaterMark: 64 * 1024,
+      read: () => {
+        if (socket.isPaused() && !this.conn.released) socket.resume();
+      },
+    });
+    this.settled = true;
+    this.resolve({ kind: "response", head, body: this.body, trailers: () => this.trailers });
+  }
+
+  /** @internal */
+  onBody(chunk: Buffer): void {
+    if (this.body && !this.body.destroyed && !this.body.push(chunk)) this.conn.socket.pause();
+  }
+
+  /** @internal */
+  onEnd(trailers: string[] | undefined): void {
+    this.trailers = trailers;
+    this.responseDone = true;
+    this.body?.push(null);
+    this.maybeDone();
+  }
+
+  /** @internal */
+  onUpgraded(head: ResponseHead, socket: net.Socket, rest: Buffer): void {
+    this.finished = true;
+    this.settled = true;
+    this.resolve({ kind: "upgrade", head, socket, rest });
+  }
+
+  /** @internal the exchange cannot complete: the response (or its body) fails with `err`. */
+  fail(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(err);
+    } else if (this.body && !this.responseDone) {
+      this.body.destroy(err);
+    }
+    if (this.writable && !this.writable.destroyed && !this.requestDone) this.writable.destroy(err);
+    this.waiting = [];
+  }
+
+  private whenStarted(fn: () => void): void {
+    if (this.finished) return;
+    if (this.started) fn();
+    else this.waiting.push(fn);
+  }
+
+  private writeHeadForStream(): void {
+    const head = this.serializeHead(undefined);
+    this.conn.socket.write(head);
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  private writeAll(): void {
+    const body = this.payload as Buffer;
+    const head = this.serializeHead(body);
+    const socket = this.conn.socket;
+    if (this.chunked) {
+      socket.cork();
+      socket.write(head);
+      if (body.length > 0) writeChunk(socket, body);
+      socket.write(LAST_CHUNK);
+      socket.uncork();
+    } else if (body.length === 0) {
+      socket.write(head);
+    } else if (body.length <= COPY_LIMIT) {
+      socket.write(Buffer.concat([head, body]));
+    } else {
+      socket.cork();
+      socket.write(head);
+      socket.write(body);
+      socket.uncork();
+    }
+    this.requestDone = true;
+    this.maybeDone();
+  }
+
+  /** The head, with the framing the body needs added when the request has none (`body` undefined: streamed). */
+  private serializeHead(body: Buffer | undefined): Buffer {
+    const { fields } = this.spec;
+    let te: string | undefined;
+    let hasLength = false;
+    let text = `${this.spec.method} ${this.spec.target} HTTP/1.1\r\n`;
+    for (const [name, value] of fields) {
+      text += `${name}: ${value}\r\n`;
+      const lower = name.toLowerCase();
+      if (lower === "transfer-encoding") te = te === undefined ? value : `${te}, ${value}`;
+      else if (lower === "content-length") hasLength = true;
+      else if (lower === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) this.keepAlive = false;
+    }
+    if (te !== undefined) {
+      const codings = te.split(",").map((c) => c.trim().toLowerCase());
+      this.chunked = codings[codings.length - 1] === "chunked";
+    } else if (!hasLength) {
+      if (body === undefined) {
+        text += "Transfer-Encoding: chunked\r\n";
+        this.chunked = true;
+      } else if (body.length > 0 || CONTENT_METHODS.has(this.method)) {
+        text += `Content-Length: ${body.length}\r\n`;
+      }
+    }
+    return Buffer.from(`${text}\r\n`, "latin1");
+  }
+
+  private maybeDone(): void {
+    if (!this.requestDone || !this.responseDone || this.finished) return;
+    this.finished = true;
+    // The parser settles keepAlive by the end of the body (until-close framing, say).
+    this.conn.done(this, this.keepAlive && this.responseHead?.keepAlive === true);
+  }
+}
+
+function writeChunk(socket: net.Socket, chunk: Buffer): boolean {
+  socket.cork();
+  socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
+  socket.write(chunk);
+  const ok = socket.write(CRLF);
+  socket.uncork();
+  return ok;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a request target may hold (no spaces, controls or characters beyond Latin-1), as Node's client checks. */
+const INVALID_TARGET = /[^\u0021-\u00ff]/;
+/** What a field value may hold: no CR, LF or NUL (nor characters beyond Latin-1). */
+const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+
+/** Refuses what would break the message framing (header injection from an addon, say). */
+export function checkRequest(spec: H1RequestSpec): void {
+  if (!TOKEN.test(spec.method)) throw new Error(`invalid request method ${JSON.stringify(spec.method)}`);
+  if (spec.target === "" || INVALID_TARGET.test(spec.target)) throw new Error(`invalid request target ${JSON.stringify(spec.target.slice(0, 80))}`);
+  for (const [name, value] of spec.fields) {
+    if (!TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name.slice(0, 80))}`);
+    if (INVALID_VALUE.test(value)) throw new Error(`invalid character in header field ${JSON.stringify(name)}`);
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * An HTTP/1.x response parser for the server side of the proxy: bytes in,
+ * head / body chunks / end out. Pure (no sockets), push-based and
+ * allocation-light: body bytes are handed on as slices of the buffers that
+ * came in, never copied. It reads one response per `expect()`, as the proxy
+ * sends one request at a time on a server connection.
+ *
+ * Framing follows RFC 9112 §6: no body for HEAD, 1xx, 204 and 304; chunked
+ * when the last transfer coding is chunked (and Transfer-Encoding overrides
+ * Content-Length); else Content-Length; else until the server closes.
+ * Interim 1xx responses (100 Continue, 103 Early Hints) are skipped; a 101
+ * hands the connection over when the request asked for an upgrade.
+ */
+
+export interface ResponseHead {
+  /** `HTTP/1.1` or `HTTP/1.0`. */
+  httpVersion: string;
+  status: number;
+  reason: string;
+  /** Names and values in wire order and spelling: `[name, value, name, value, …]`. */
+  rawHeaders: string[];
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean;
+}
+
+export interface ParserHandler {
+  head(head: ResponseHead): void;
+  body(chunk: Buffer): void;
+  /** The response is complete; `trailers` for a chunked body that had any. */
+  end(trailers: string[] | undefined): void;
+  /** A 101 to a request that asked for an upgrade: `rest` is what followed the head. */
+  upgrade(head: ResponseHead, rest: Buffer): void;
+}
+
+export class ResponseParseError extends Error {}
+
+type State = "idle" | "head" | "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailers" | "until-close" | "done";
+
+const MAX_CHUNK_LINE = 4096;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+
+export class ResponseParser {
+  private state: State = "idle";
+  private pending: Buffer | undefined;
+  private remaining = 0;
+  private method = "GET";
+  private upgradeRequested = false;
+  private trailers: string[] = [];
+  private head: ResponseHead | undefined;
+
+  constructor(
+    private readonly handler: ParserHandler,
+    /** The largest head (status line and fields) accepted, in bytes. */
+    private readonly maxHeadSize = 65536,
+  ) {}
+
+  /** Ready for the response to a request with this method. */
+  expect(method: string, upgrade = false): void {
+    if (this.state !== "idle" && this.state !== "done") throw new Error(`parser busy (${this.state})`);
+    this.state = "head";
+    this.method = method.toUpperCase();
+    this.upgradeRequested = upgrade;
+    this.pending = undefined;
+    this.trailers = [];
+    this.head = undefined;
+  }
+
+  /** Between responses (or before the first): no bytes are expected. */
+  get idle(): boolean {
+    return this.state === "idle" || this.state === "done";
+  }
+
+  /** Reading a body that ends when the server closes. */
+  get untilClose(): boolean {
+    return this.state === "until-close";
+  }
+
+  /** The head has been read and the body is still going. */
+  get inBody(): boolean {
+    return this.head !== undefined && !this.idle;
+  }
+
+  /**
+   * Takes the next bytes from the server. Returns the bytes after the end of
+   * the response (normally none: more is a protocol error for the caller to
+   * judge). Throws ResponseParseError on malformed input.
+   */
+  execute(data: Buffer): Buffer | undefined {
+    let buf = data;
+    while (buf.length > 0) {
+      switch (this.state) {
+        case "idle":
+        case "done":
+          return buf;
+        case "head": {
+          const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
+          const end = headEnd(joined);
+          if (end === -1) {
+            if (joined.length > this.maxHeadSize) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
+            this.pending = joined;
+            return undefined;
+          }
+          this.pending = undefined;
+          if (end.start > this.maxHeadSize) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
+          const head = parseHead(joined.toString("latin1", 0, end.start));
+          buf = joined.subarray(end.after);
+          if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
+          if (head.status === 101) {
+            if (!this.upgradeRequested) throw new ResponseParseError("101 Switching Protocols to a request that asked for no upgrade");
+            this.state = "done";
+            this.handler.upgrade(head, buf);
+            return undefined;
+          }
+          this.head = head;
+          if (this.begin(head)) return rest(buf);
+          break;
+        }
+        case "length": {
+          const n = Math.min(this.remaining, buf.length);
+          const chunk = n === buf.length ? buf : buf.subarray(0, n);
+          buf = buf.subarray(n);
+          this.remaining -= n;
+          this.handler.body(chunk);
+          if (this.remaining === 0) {
+            this.finish(undefined);
+            return rest(buf);
+          }
+          break;
+        }
+        case "chunk-size": {
+          const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
+          const lf = joined.indexOf(10);
+          if (lf === -1) {
+            if (joined.length > MAX_CHUNK_LINE) throw new ResponseParseError("chunk size line too long");
+            this.pending = joined;
+            return undefined;
+          }
+          this.pending = undefined;
+          if (lf > MAX_CHUNK_LINE) throw new ResponseParseError("chunk size line too long");
+          const line = joined.toString("latin1", 0, lf).replace(/\r$/, "");
+          buf = joined.subarray(lf + 1);
+          const sizeText = line.split(";", 1)[0]!.trim();
+          if (!/^[0-9a-fA-F]{1,15}$/.test(sizeText)) throw new ResponseParseError(`invalid chunk size ${JSON.stringify(line.slice(0, 40))}`);
+          const size = parseInt(sizeText, 16);
+          if (size === 0) {
+            this.state = "trailers";
+          } else {
+            this.remaining = size;
+            this.state = "chunk-data";
+          }
+          break;
+        }
+        case "chunk-data": {
+          const n = Math.min(this.remaining, buf.length);
+          const chunk = n === buf.length ? buf : buf.subarray(0, n);
+          buf = buf.subarray(n);
+          this.remaining -= n;
+          this.handler.body(chunk);
+          if (this.remaining === 0) this.state = "chunk-end";
+          break;
+        }
+        case "chunk-end": {
+          // CRLF after the chunk data (a bare LF is tolerated).
+          const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
+          if (joined[0] === 10) {
+            buf = joined.subarray(1);
+          } else if (joined[0] === 13) {
+            if (joined.length < 2) {
+              this.pending = joined;
+              return undefined;
+            }
+            if (joined[1] !== 10) throw new ResponseParseError("missing CRLF after chunk data");
+            buf = joined.subarray(2);
+          } else {
+            throw new ResponseParseError("missing CRLF after chunk data");
+          }
+          this.pending = undefined;
+          this.state = "chunk-size";
+          break;
+        }
+        case "trailers": {
+          const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
+          const lf = joined.indexOf(10);
+          if (lf === -1) {
+            if (joined.length > this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
+            this.pending = joined;
+            return undefined;
+          }
+          this.pending = undefined;
+          const line = joined.toString("latin1", 0, lf).replace(/\r$/, "");
+          buf = joined.subarray(lf + 1);
+          if (line === "") {
+            this.finish(this.trailers.length > 0 ? this.trailers : undefined);
+            return rest(buf);
+          }
+          const [name, value] = parseField(line);
+          this.trailers.push(name, value);
+          if (this.trailers.length > 2000) throw new ResponseParseError("too many trailer fields");
+          break;
+        }
+        case "until-close":
+          this.handler.body(buf);
+          return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The server closed the connection. Completes a body that runs until the
+   * close; anywhere else in a response it is an error.
+   */
+  eof(): void {
+    if (this.state === "until-close") {
+      this.finish(undefined);
+      return;
+    }
+    if (this.state === "head" && !this.pending) throw new ResponseParseError("server closed the connection without a response");
+    if (this.state !== "idle" && this.state !== "done") {
+      throw new ResponseParseError(this.head ? "server closed the connection before the body was complete" : "server closed the connection in the middle of the response head");
+    }
+  }
+
+  /** Starts reading the body the head announced; true when there is none (the response is complete). */
+  private begin(head: ResponseHead): boolean {
+    this.handler.head(head);
+    const noBody = this.method === "HEAD" || head.status === 204 || head.status === 304;
+    if (noBody) {
+      this.finish(undefined);
+      return true;
+    }
+    const raw = head.rawHeaders;
+    let te: string | undefined;
+    let cl: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (name === "transfer-encoding") te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
+      else if (name === "content-length") {
+        const v = raw[i + 1]!;
+        if (cl !== undefined && !sameLength(cl, v)) throw new ResponseParseError(`conflicting Content-Length values ${JSON.stringify(cl)} and ${JSON.stringify(v)}`);
+        cl = v;
+      }
+    }
+    if (te !== undefined) {
+      const codings = te.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean);
+      if (codings[codings.length - 1] === "chunked") {
+        this.state = "chunk-size";
+      } else {
+        // Not chunked last: the body runs until the close (RFC 9112 §6.3).
+        head.keepAlive = false;
+        this.state = "until-close";
+      }
+      // With Content-Length too, the message may be an attempt at smuggling: never reuse the connection.
+      if (cl !== undefined) head.keepAlive = false;
+      return false;
+    }
+    if (cl !== undefined) {
+      const n = parseLength(cl);
+      if (n === undefined) throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
+      if (n === 0) {
+        this.finish(undefined);
+        return true;
+      }
+      this.remaining = n;
+      this.state = "length";
+      return false;
+    }
+    head.keepAlive = false;
+    this.state = "until-close";
+    return false;
+  }
+
+  private finish(trailers: string[] | undefined): void {
+    this.state = "done";
+    this.head = undefined;
+    this.handler.end(trailers);
+  }
+}
+
+function rest(buf: Buffer): Buffer | undefined {
+  return buf.length > 0 ? buf : undefined;
+}
+
+/** Where the head ends: the empty line (CRLF CRLF, or bare LFs). */
+function headEnd(buf: Buffer): { start: number; after: number } | -1 {
+  let from = 0;
+  for (;;) {
+    const lf = buf.indexOf(10, from);
+    if (lf === -1) return -1;
+    // An empty line: LF right after the previous LF, or CR LF after it.
+    if (lf > 0) {
+      if (buf[lf - 1] === 10) return { start: lf - 1, after: lf + 1 };
+      if (buf[lf - 1] === 13 && lf > 1 && buf[lf - 2] === 10) return { start: lf - 2, after: lf + 1 };
+    }
+    from = lf + 1;
+  }
+}
+
+function parseHead(text: string): ResponseHead {
+  const lines = text.replace(/\r$/, "").split(/\r?\n/);
+  const statusLine = lines[0]!;
+  const m = STATUS_LINE.exec(statusLine);
+  if (!m) throw new ResponseParseError(`invalid status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  if (major !== 1) throw new ResponseParseError(`unsupported HTTP version ${major}.${minor}`);
+  const rawHeaders: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === "") continue;
+    if (line[0] === " " || line[0] === "\t") {
+      // Obsolete line folding (RFC 9112 §5.2): joined into the previous value with a space.
+      if (rawHeaders.length === 0) throw new ResponseParseError("folded header line before any field");
+      rawHeaders[rawHeaders.length - 1] = `${rawHeaders[rawHeaders.length - 1]} ${line.trim()}`;
+      continue;
+    }
+    const [name, value] = parseField(line);
+    rawHeaders.push(name, value);
+  }
+  let connection = "";
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === "connection") connection += `,${rawHeaders[i + 1]!.toLowerCase()}`;
+  }
+  const tokens = connection.split(",").map((t) => t.trim());
+  const keepAlive = minor >= 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
+  return { httpVersion: `HTTP/${major}.${minor}`, status: Number(m[3]), reason: m[4] ?? "", rawHeaders, keepAlive };
+}
+
+function parseField(line: string): [string, string] {
+  const colon = line.indexOf(":");
+  if (colon <= 0) throw new ResponseParseError(`invalid header line ${JSON.stringify(line.slice(0, 80))}`);
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) throw new ResponseParseError(`invalid header name ${JSON.stringify(name.slice(0, 80))}`);
+  return [name, line.slice(colon + 1).trim()];
+}
+
+function parseLength(v: string): number | undefined {
+  // "5, 5" (a list of the same value) is accepted, as RFC 9110 §8.6 allows.
+  const parts = v.split(",").map((p) => p.trim());
+  if (!parts.every((p) => /^\d{1,15}$/.test(p))) return undefined;
+  const n = Number(parts[0]);
+  return parts.every((p) => Number(p) === n) ? n : undefined;
+}
+
+function sameLength(a: string, b: string): boolean {
+  const x = parseLength(a);
+  return x !== undefined && x === parseLength(b);
+}
