@@ -7,7 +7,7 @@ import type { Proxy } from "../proxy.ts";
 import type { ServerConn } from "../server-conn.ts";
 import { ServerConnectError, type UpstreamProxy } from "../server-conn.ts";
 import { describeNetError } from "../net-errors.ts";
-import { readBody, streamBody } from "./body.ts";
+import { readBody, streamBody, type BodyRead } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
 import { relay } from "../passthrough.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
@@ -179,7 +179,8 @@ async function roundTrip(
   let firstChunks: Buffer[] = [];
   if (!response.stream) {
     try {
-      const read = await readBody(upRes.body, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
+      const max = limit ?? proxy.settings.bodySizeLimit ?? Infinity;
+      const read: BodyRead = upRes.complete !== undefined && upRes.complete.length <= max ? { complete: true, body: upRes.complete } : await readBody(upRes.body, max);
       if (read.complete) {
         response.body = read.body;
         const trailers = upRes.trailers();

@@ -101,23 +101,27 @@ export class Http1Connection {
       this.socket.destroy();
       return;
     }
+    const x = this.active;
     try {
       const rest = this.parser.execute(chunk);
+      x.settleRead();
       // More than the response held: this connection must not carry another request.
       if (rest && rest.length > 0) this.socket.destroy();
     } catch (err) {
       const why = err instanceof ResponseParseError ? `server sent an invalid response: ${err.message}` : String(err);
-      this.active?.fail(new Error(why));
+      x.fail(new Error(why));
       this.socket.destroy();
     }
   };
 
   private readonly onEnd = (): void => {
-    if (this.active) {
+    const x = this.active;
+    if (x) {
       try {
         this.parser.eof();
+        x.settleRead();
       } catch (err) {
-        this.active?.fail(err as Error);
+        x.fail(err as Error);
       }
     }
     // The server is done with this connection (an idle keep-alive close, or the end of a body).
@@ -131,14 +135,16 @@ export class Http1Connection {
   private readonly onClose = (): void => {
     this.closed = true;
     const why = this.socketError ?? new Error("server closed the connection");
-    if (this.active) {
+    const x = this.active;
+    if (x) {
       try {
         // Completes a body that runs until the close; says what was cut short otherwise.
         this.parser.eof();
+        x.settleRead();
       } catch (err) {
-        this.active?.fail(this.socketError ?? (err as Error));
+        x.fail(this.socketError ?? (err as Error));
       }
-      this.active?.fail(why);
+      x.fail(why);
       this.active = undefined;
     }
     for (const x of this.queue.splice(0)) x.fail(why);
@@ -169,7 +175,14 @@ export interface H1RequestSpec {
 }
 
 export type H1Result =
-  | { kind: "response"; head: ResponseHead; body: Readable; trailers: () => string[] | undefined }
+  | {
+      kind: "response";
+      head: ResponseHead;
+      body: Readable;
+      /** The whole body, when it came with the head (then `body` is made only if asked for). */
+      complete: Buffer | undefined;
+      trailers: () => string[] | undefined;
+    }
   | { kind: "upgrade"; head: ResponseHead; socket: net.Socket; rest: Buffer };
 
 /** Methods whose requests are defined to carry content (RFC 9110 §8.6: they get a Content-Length even when empty). */
@@ -196,6 +209,8 @@ export class H1Exchange {
   private keepAlive = true;
   private responseHead: ResponseHead | undefined;
   private body: Readable | undefined;
+  /** Body bytes that came in the same read as the head (until settleRead). */
+  private early: Buffer[] | undefined;
   private trailers: string[] | undefined;
   private settled = false;
   private finished = false;
@@ -264,6 +279,51 @@ export class H1Exchange {
   /** @internal */
   onHead(head: ResponseHead): void {
     this.responseHead = head;
+    this.early = [];
+  }
+
+  /** @internal */
+  onBody(chunk: Buffer): void {
+    if (this.early) this.early.push(chunk);
+    else if (this.body && !this.body.destroyed && !this.body.push(chunk)) this.conn.socket.pause();
+  }
+
+  /** @internal */
+  onEnd(trailers: string[] | undefined): void {
+    this.trailers = trailers;
+    this.responseDone = true;
+    if (!this.early) this.body?.push(null);
+    this.maybeDone();
+  }
+
+  /**
+   * @internal the end of one read from the socket. A head read in it is
+   * handed on now: with the whole body when that came too (most small
+   * responses: no stream is made for them), else with a stream of the body.
+   */
+  settleRead(): void {
+    const early = this.early;
+    if (!early) return;
+    this.early = undefined;
+    if (this.settled) return;
+    this.settled = true;
+    const head = this.responseHead!;
+    const trailers = () => this.trailers;
+    if (this.responseDone) {
+      const complete = early.length === 1 ? early[0]! : Buffer.concat(early);
+      let body: Readable | undefined;
+      this.resolve({
+        kind: "response",
+        head,
+        complete,
+        get body() {
+          body ??= Readable.from([complete], { objectMode: false });
+          return body;
+        },
+        trailers,
+      });
+      return;
+    }
     const socket = this.conn.socket;
     this.body = new Readable({
       highWaterMark: 64 * 1024,
@@ -271,21 +331,8 @@ export class H1Exchange {
         if (socket.isPaused() && !this.conn.released) socket.resume();
       },
     });
-    this.settled = true;
-    this.resolve({ kind: "response", head, body: this.body, trailers: () => this.trailers });
-  }
-
-  /** @internal */
-  onBody(chunk: Buffer): void {
-    if (this.body && !this.body.destroyed && !this.body.push(chunk)) this.conn.socket.pause();
-  }
-
-  /** @internal */
-  onEnd(trailers: string[] | undefined): void {
-    this.trailers = trailers;
-    this.responseDone = true;
-    this.body?.push(null);
-    this.maybeDone();
+    for (const c of early) if (!this.body.push(c)) socket.pause();
+    this.resolve({ kind: "response", head, body: this.body, complete: undefined, trailers });
   }
 
   /** @internal */

@@ -22,6 +22,8 @@ export interface UpstreamResponse {
   rawHeaders: string[];
   httpVersion: string;
   body: Readable;
+  /** The whole body when it was read with the head (then reading `body` is not needed). */
+  complete?: Buffer;
   /** Trailer fields once the body has ended, if the server sent any. */
   trailers(): string[] | undefined;
 }
@@ -50,7 +52,17 @@ export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, 
     // Only an upgrade request can be upgraded; the parser refuses a 101 otherwise.
     if (r.kind !== "response") throw new Error("server switched protocols unasked");
     const { head } = r;
-    return { status: head.status, reason: head.reason, rawHeaders: head.rawHeaders, httpVersion: head.httpVersion, body: r.body, trailers: r.trailers };
+    return {
+      status: head.status,
+      reason: head.reason,
+      rawHeaders: head.rawHeaders,
+      httpVersion: head.httpVersion,
+      complete: r.complete,
+      get body() {
+        return r.body;
+      },
+      trailers: r.trailers,
+    };
   });
   response.catch(() => {});
   return { end: (body) => x.end(body), stream: () => x.stream(), response, destroy: () => x.destroy() };
