@@ -185,6 +185,22 @@ export type H1Result =
     }
   | { kind: "upgrade"; head: ResponseHead; socket: net.Socket; rest: Buffer };
 
+/** A response read whole with its head: the body stream is made only if someone asks for it. */
+class CompleteResponse {
+  readonly kind = "response";
+  private stream: Readable | undefined;
+  constructor(
+    readonly head: ResponseHead,
+    readonly complete: Buffer,
+    readonly trailers: () => string[] | undefined,
+  ) {}
+
+  get body(): Readable {
+    this.stream ??= Readable.from([this.complete], { objectMode: false });
+    return this.stream;
+  }
+}
+
 /** Methods whose requests are defined to carry content (RFC 9110 §8.6: they get a Content-Length even when empty). */
 const CONTENT_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const COPY_LIMIT = 16 * 1024;
@@ -310,18 +326,7 @@ export class H1Exchange {
     const head = this.responseHead!;
     const trailers = () => this.trailers;
     if (this.responseDone) {
-      const complete = early.length === 1 ? early[0]! : Buffer.concat(early);
-      let body: Readable | undefined;
-      this.resolve({
-        kind: "response",
-        head,
-        complete,
-        get body() {
-          body ??= Readable.from([complete], { objectMode: false });
-          return body;
-        },
-        trailers,
-      });
+      this.resolve(new CompleteResponse(head, early.length === 1 ? early[0]! : Buffer.concat(early), trailers));
       return;
     }
     const socket = this.conn.socket;

@@ -2,7 +2,7 @@ import * as http2 from "node:http2";
 import type { Readable, Writable } from "node:stream";
 import type { Headers, Request } from "@interloper/sdk";
 import type { ServerConn, UpstreamProxy } from "../server-conn.ts";
-import type { H1Exchange } from "./h1-client.ts";
+import type { H1Exchange, H1Result } from "./h1-client.ts";
 
 /**
  * A request on its way to the server: give the body with `end(body)` (known)
@@ -51,21 +51,32 @@ export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, 
   const response = x.response.then((r): UpstreamResponse => {
     // Only an upgrade request can be upgraded; the parser refuses a 101 otherwise.
     if (r.kind !== "response") throw new Error("server switched protocols unasked");
-    const { head } = r;
-    return {
-      status: head.status,
-      reason: head.reason,
-      rawHeaders: head.rawHeaders,
-      httpVersion: head.httpVersion,
-      complete: r.complete,
-      get body() {
-        return r.body;
-      },
-      trailers: r.trailers,
-    };
+    return new Http1Response(r);
   });
   response.catch(() => {});
   return { end: (body) => x.end(body), stream: () => x.stream(), response, destroy: () => x.destroy() };
+}
+
+/** An HTTP/1 response as the exchange reads it (the body stream only made when read). */
+class Http1Response implements UpstreamResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly rawHeaders: string[];
+  readonly httpVersion: string;
+  readonly complete: Buffer | undefined;
+  readonly trailers: () => string[] | undefined;
+  constructor(private readonly r: Extract<H1Result, { kind: "response" }>) {
+    this.status = r.head.status;
+    this.reason = r.head.reason;
+    this.rawHeaders = r.head.rawHeaders;
+    this.httpVersion = r.head.httpVersion;
+    this.complete = r.complete;
+    this.trailers = r.trailers;
+  }
+
+  get body(): Readable {
+    return this.r.body;
+  }
 }
 
 /** Sends the request over the server connection's HTTP/2 session (one stream per request). */
