@@ -75,7 +75,7 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
       await host.trigger("responseheaders", flow);
       await host.trigger("response", flow);
       if (flow.killed) return void (await host.trigger("error", flow));
-      sendBuffered(res, flow.response);
+      sendBuffered(res, flow.response, request.method);
       return;
     }
 
@@ -203,7 +203,7 @@ async function roundTrip(
     response.timestampEnd = Date.now() / 1000;
     await host.trigger("response", flow);
     if (flow.killed) return "error";
-    sendBuffered(res, flow.response ?? response);
+    sendBuffered(res, flow.response ?? response, request.method);
     return "ok";
   }
 
@@ -336,18 +336,44 @@ function isH2(res: ClientResponse): res is http2.Http2ServerResponse {
 }
 
 /** Writes the status line and fields: HTTP/1 keeps the reason and spelling; HTTP/2 drops what it forbids. */
-function writeHead(res: ClientResponse, response: Response): void {
+/**
+ * Writes the status line and fields: HTTP/1 keeps the reason and spelling;
+ * HTTP/2 drops what it forbids. `length`: the body that will follow, when
+ * known; a Content-Length that disagrees with it (an addon assigned `body`
+ * directly) is corrected, as a wrong one would desynchronise the client.
+ */
+function writeHead(res: ClientResponse, response: Response, length?: number): void {
+  let fields = response.headers.fields;
+  if (length !== undefined && response.headers.has("content-length") && !response.headers.has("transfer-encoding")) {
+    const value = String(length);
+    let seen = false;
+    fields = [];
+    for (const [name, v] of response.headers.fields) {
+      if (name.toLowerCase() !== "content-length") fields.push([name, v]);
+      else if (!seen) {
+        seen = true;
+        fields.push([name, value]);
+      }
+    }
+  }
   if (isH2(res)) {
     const raw: string[] = [];
-    for (const [name, value] of response.headers.fields) {
+    for (const [name, value] of fields) {
       if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) raw.push(name.toLowerCase(), value);
     }
     res.writeHead(response.status, raw as unknown as http2.OutgoingHttpHeaders);
   } else {
     // Node would add `Connection: keep-alive` and `Keep-Alive: timeout=…`: the client gets the server's fields only.
     if (!response.headers.has("connection")) res.removeHeader("connection");
-    res.writeHead(response.status, response.reason, response.headers.toRaw());
+    res.writeHead(response.status, response.reason, fields === response.headers.fields ? response.headers.toRaw() : fields.flat());
   }
+}
+
+/** The length a buffered body has on the wire, or undefined where the message has none (HEAD, 1xx, 204, 304). */
+function bodyLength(response: Response, method: string): number | undefined {
+  const s = response.status;
+  if (method === "HEAD" || s < 200 || s === 204 || s === 304) return undefined;
+  return response.body.length;
 }
 
 function addTrailers(res: ClientResponse, trailers: Headers): void {
@@ -361,9 +387,9 @@ function destroyResponse(res: ClientResponse): void {
   else res.destroy();
 }
 
-function sendBuffered(res: ClientResponse, response: Response): void {
+function sendBuffered(res: ClientResponse, response: Response, method: string): void {
   if (res.destroyed) return;
-  writeHead(res, response);
+  writeHead(res, response, bodyLength(response, method));
   if (response.trailers && response.trailers.size > 0) addTrailers(res, response.trailers);
   res.end(response.body);
 }

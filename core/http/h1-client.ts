@@ -230,12 +230,13 @@ export class H1Exchange {
   private trailers: string[] | undefined;
   private settled = false;
   private finished = false;
+  private failure: Error | undefined;
 
   constructor(
     private readonly conn: Http1Connection,
     private readonly spec: H1RequestSpec,
   ) {
-    this.method = spec.method.toUpperCase();
+    this.method = spec.method;
     this.upgrade = spec.upgrade ?? false;
     this.response = new Promise<H1Result>((resolve, reject) => {
       this.resolve = resolve;
@@ -275,7 +276,8 @@ export class H1Exchange {
           cb();
         }),
     });
-    if (this.started) this.writeHeadForStream();
+    if (this.failure) this.writable.destroy(this.failure);
+    else if (this.started) this.writeHeadForStream();
     return this.writable;
   }
 
@@ -351,6 +353,7 @@ export class H1Exchange {
   fail(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.failure = err;
     if (!this.settled) {
       this.settled = true;
       this.reject(err);
@@ -362,7 +365,11 @@ export class H1Exchange {
   }
 
   private whenStarted(fn: () => void): void {
-    if (this.finished) return;
+    if (this.failure) {
+      // Nothing more goes out: the writer learns it, rather than waiting forever.
+      this.writable?.destroy(this.failure);
+      return;
+    }
     if (this.started) fn();
     else this.waiting.push(fn);
   }
@@ -397,28 +404,44 @@ export class H1Exchange {
     this.maybeDone();
   }
 
-  /** The head, with the framing the body needs added when the request has none (`body` undefined: streamed). */
+  /**
+   * The head, with the framing the body needs. A known body is the truth: a
+   * Content-Length that disagrees with it (an addon assigned `body` directly)
+   * is corrected on the wire, since a wrong one would leave the server waiting
+   * or read the rest as another request. Without any framing field, a known
+   * body gets a Content-Length and a streamed one chunked encoding.
+   */
   private serializeHead(body: Buffer | undefined): Buffer {
     const { fields } = this.spec;
     let te: string | undefined;
-    let hasLength = false;
-    let text = `${this.spec.method} ${this.spec.target} HTTP/1.1\r\n`;
     for (const [name, value] of fields) {
-      text += `${name}: ${value}\r\n`;
       const lower = name.toLowerCase();
       if (lower === "transfer-encoding") te = te === undefined ? value : `${te}, ${value}`;
-      else if (lower === "content-length") hasLength = true;
       else if (lower === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) this.keepAlive = false;
     }
     if (te !== undefined) {
       const codings = te.split(",").map((c) => c.trim().toLowerCase());
       this.chunked = codings[codings.length - 1] === "chunked";
-    } else if (!hasLength) {
+    }
+    // Content-Length goes with a known, unchunked body only (never beside Transfer-Encoding).
+    const length = body !== undefined && te === undefined ? String(body.length) : undefined;
+    let text = `${this.spec.method} ${this.spec.target} HTTP/1.1\r\n`;
+    let hasLength = false;
+    for (const [name, value] of fields) {
+      if (name.length === 14 && name.toLowerCase() === "content-length") {
+        if (te !== undefined || hasLength) continue;
+        hasLength = true;
+        text += `${name}: ${length ?? value}\r\n`;
+        continue;
+      }
+      text += `${name}: ${value}\r\n`;
+    }
+    if (te === undefined && !hasLength) {
       if (body === undefined) {
         text += "Transfer-Encoding: chunked\r\n";
         this.chunked = true;
       } else if (body.length > 0 || CONTENT_METHODS.has(this.method)) {
-        text += `Content-Length: ${body.length}\r\n`;
+        text += `Content-Length: ${length}\r\n`;
       }
     }
     return Buffer.from(`${text}\r\n`, "latin1");

@@ -47,6 +47,7 @@ export class ResponseParser {
   private method = "GET";
   private upgradeRequested = false;
   private trailers: string[] = [];
+  private trailerBytes = 0;
   private head: ResponseHead | undefined;
 
   constructor(
@@ -59,10 +60,11 @@ export class ResponseParser {
   expect(method: string, upgrade = false): void {
     if (this.state !== "idle" && this.state !== "done") throw new Error(`parser busy (${this.state})`);
     this.state = "head";
-    this.method = method.toUpperCase();
+    this.method = method;
     this.upgradeRequested = upgrade;
     this.pending = undefined;
     this.trailers = [];
+    this.trailerBytes = 0;
     this.head = undefined;
   }
 
@@ -97,7 +99,9 @@ export class ResponseParser {
           const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
           const end = headEnd(joined);
           if (end === -1) {
-            if (joined.length > this.maxHeadSize) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
+            // What is pending may end in up to 3 bytes of the blank line: beyond that, the head is too large
+            // however it continues (the same verdict whether it came whole or byte by byte).
+            if (joined.length > this.maxHeadSize + 3) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
             this.pending = joined;
             return undefined;
           }
@@ -141,7 +145,10 @@ export class ResponseParser {
           const line = joined.toString("latin1", 0, lf).replace(/\r$/, "");
           buf = joined.subarray(lf + 1);
           const sizeText = line.split(";", 1)[0]!.trim();
-          if (!/^[0-9a-fA-F]{1,15}$/.test(sizeText)) throw new ResponseParseError(`invalid chunk size ${JSON.stringify(line.slice(0, 40))}`);
+          // At most 13 significant hex digits: every size stays an exact integer (below 2^52).
+          if (!/^[0-9a-fA-F]{1,64}$/.test(sizeText) || sizeText.replace(/^0+(?=.)/, "").length > 13) {
+            throw new ResponseParseError(`invalid chunk size ${JSON.stringify(line.slice(0, 40))}`);
+          }
           const size = parseInt(sizeText, 16);
           if (size === 0) {
             this.state = "trailers";
@@ -180,14 +187,18 @@ export class ResponseParser {
           break;
         }
         case "trailers": {
+          // The whole trailer section counts against the head limit; a line still waiting for its LF
+          // will be at least one byte longer than what is pending.
           const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
           const lf = joined.indexOf(10);
           if (lf === -1) {
-            if (joined.length > this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
+            if (this.trailerBytes + joined.length >= this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
             this.pending = joined;
             return undefined;
           }
           this.pending = undefined;
+          this.trailerBytes += lf + 1;
+          if (this.trailerBytes > this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
           const line = joined.toString("latin1", 0, lf).replace(/\r$/, "");
           buf = joined.subarray(lf + 1);
           if (line === "") {
@@ -224,12 +235,25 @@ export class ResponseParser {
 
   /** Starts reading the body the head announced; true when there is none (the response is complete). */
   private begin(head: ResponseHead): boolean {
+    const framing = this.framing(head);
     this.handler.head(head);
-    const noBody = this.method === "HEAD" || head.status === 204 || head.status === 304;
-    if (noBody) {
+    if (framing.kind === "none") {
       this.finish(undefined);
       return true;
     }
+    if (framing.kind === "length") {
+      this.remaining = framing.length;
+      this.state = "length";
+    } else {
+      this.state = framing.kind;
+    }
+    return false;
+  }
+
+  /** How the body is delimited (RFC 9112 §6.3); settles `keepAlive` before anyone sees the head. */
+  private framing(head: ResponseHead): { kind: "none" } | { kind: "length"; length: number } | { kind: "chunk-size" } | { kind: "until-close" } {
+    // Method names are case-sensitive (RFC 9110 §9.1): only HEAD itself means no body.
+    if (this.method === "HEAD" || head.status === 204 || head.status === 304) return { kind: "none" };
     const raw = head.rawHeaders;
     let te: string | undefined;
     let cl: string | undefined;
@@ -243,32 +267,22 @@ export class ResponseParser {
       }
     }
     if (te !== undefined) {
+      // With Content-Length too (a smuggling attempt, maybe), or in HTTP/1.0 (RFC 9112 §6.1), the framing
+      // is suspect: the connection is not reused after this response.
+      if (cl !== undefined || head.httpVersion === "HTTP/1.0") head.keepAlive = false;
       const codings = te.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean);
-      if (codings[codings.length - 1] === "chunked") {
-        this.state = "chunk-size";
-      } else {
-        // Not chunked last: the body runs until the close (RFC 9112 §6.3).
-        head.keepAlive = false;
-        this.state = "until-close";
-      }
-      // With Content-Length too, the message may be an attempt at smuggling: never reuse the connection.
-      if (cl !== undefined) head.keepAlive = false;
-      return false;
+      if (codings[codings.length - 1] === "chunked") return { kind: "chunk-size" };
+      // Not chunked last: the body runs until the close.
+      head.keepAlive = false;
+      return { kind: "until-close" };
     }
     if (cl !== undefined) {
       const n = parseLength(cl);
       if (n === undefined) throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
-      if (n === 0) {
-        this.finish(undefined);
-        return true;
-      }
-      this.remaining = n;
-      this.state = "length";
-      return false;
+      return n === 0 ? { kind: "none" } : { kind: "length", length: n };
     }
     head.keepAlive = false;
-    this.state = "until-close";
-    return false;
+    return { kind: "until-close" };
   }
 
   private finish(trailers: string[] | undefined): void {
@@ -312,7 +326,7 @@ function parseHead(text: string): ResponseHead {
     if (line[0] === " " || line[0] === "\t") {
       // Obsolete line folding (RFC 9112 §5.2): joined into the previous value with a space.
       if (rawHeaders.length === 0) throw new ResponseParseError("folded header line before any field");
-      rawHeaders[rawHeaders.length - 1] = `${rawHeaders[rawHeaders.length - 1]} ${line.trim()}`;
+      rawHeaders[rawHeaders.length - 1] = `${rawHeaders[rawHeaders.length - 1]} ${checkValue(line.trim())}`.trim();
       continue;
     }
     const [name, value] = parseField(line);
@@ -332,7 +346,13 @@ function parseField(line: string): [string, string] {
   if (colon <= 0) throw new ResponseParseError(`invalid header line ${JSON.stringify(line.slice(0, 80))}`);
   const name = line.slice(0, colon);
   if (!TOKEN.test(name)) throw new ResponseParseError(`invalid header name ${JSON.stringify(name.slice(0, 80))}`);
-  return [name, line.slice(colon + 1).trim()];
+  return [name, checkValue(line.slice(colon + 1).trim())];
+}
+
+/** NUL, a bare CR or another control character in a value is refused (RFC 9110 §5.5): never passed on to the client. */
+function checkValue(value: string): string {
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new ResponseParseError(`invalid character in header value ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
 }
 
 function parseLength(v: string): number | undefined {

@@ -639,6 +639,43 @@ test("an addon changing the response body in `response`: the client gets the new
   }
 });
 
+
+test("an addon assigning `body` directly (Content-Length left stale) in `request` and `response`: both sides get a true Content-Length, framing intact", async () => {
+  const origin = await startOrigin((req, res, body) => res.end(`origin got ${body.length} bytes: ${body.toString()} (${req.headers["content-length"]})`));
+  const raw: Addon = {
+    name: "raw-body",
+    request(flow: HTTPFlow) {
+      // Longer than the client's "Content-Length: 3": sent as is, the excess would reach the server as another request.
+      flow.request.body = Buffer.from("abcGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+    },
+    response(flow: HTTPFlow) {
+      flow.response!.body = Buffer.from("replaced");
+    },
+  };
+  const p = await startInProcess([raw]);
+  try {
+    const c = await WireClient.connect(p.port);
+    const host = `127.0.0.1:${origin.port}`;
+    try {
+      for (let i = 0; i < 2; i++) {
+        c.write(`POST http://${host}/p HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 3\r\n\r\nxyz`);
+        const r = await c.readResponse();
+        assert.is(r.body.toString(), "replaced");
+        assert.is(r.header("content-length"), "8");
+      }
+      assert.is(c.buf.length, 0);
+      assert.is(c.closed, false);
+    } finally {
+      c.destroy();
+    }
+    assert.is(origin.requests.length, 2, "no smuggled third request");
+    assert.equal(origin.requests.map((r) => r.url), ["/p", "/p"]);
+    assert.is(origin.requests[0]!.body.toString(), "abcGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
 test("stream flags set in `requestheaders` / `responseheaders`: bodies pass through unbuffered, `request` / `response` see empty bodies", async () => {
   const reqBody = randomBytes(300_000);
   const resBody = randomBytes(500_000);
