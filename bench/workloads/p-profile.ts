@@ -1,8 +1,9 @@
-// P. CPU profiles of interloper under workloads A, B1 and B2 (node --cpu-prof),
+// P. CPU profiles of interloper under workloads A, B1, B2, D and E (node --cpu-prof),
 // summarised as self time per function and per source file.
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { httpsTarget, runClient, runWrk, startProxy, type Ctx, type ProxyFlags } from "../lib/context.ts";
+import { randomBytes } from "node:crypto";
+import { httpTarget, httpsTarget, runClient, runWrk, startProxy, type Ctx, type ProxyFlags } from "../lib/context.ts";
 import { summarise, type ProfileSummary } from "../lib/cpuprofile.ts";
 import { ROOT } from "../lib/procs.ts";
 import { fmt } from "../lib/stats.ts";
@@ -49,13 +50,14 @@ function table(title: string, p: { file: string; summary: ProfileSummary; load: 
 
 export const P: Workload = {
   id: "P",
-  title: "CPU profile of interloper under A, B1 and B2",
-  deadlineMs: (ctx) => (3 * (ctx.sizes.durationS + ctx.sizes.warmupS + 30) + 60) * 1000,
+  title: "CPU profile of interloper under A, B1, B2, D and E",
+  deadlineMs: (ctx) => (3 * (ctx.sizes.durationS + ctx.sizes.warmupS + 30) + 2 * 90 + 60) * 1000,
   async run(ctx: Ctx, r) {
     r.reps = 1; // one profile per workload: its shares, not its throughput, are the point
     r.method =
       "interloper runs under `node --cpu-prof --cpu-prof-dir=bench/profiles` through one warm-up and one measured run of " +
-      "workload A (wrk), of workload B1 and of workload B2 with 8 connections; the proxy is then stopped with SIGTERM so that V8 writes " +
+      "workload A (wrk), of workload B1 and of workload B2 with 8 connections, then through one series of workload D (first " +
+      "contact with new names) and one streamed download of workload E; the proxy is then stopped with SIGTERM so that V8 writes " +
       "the profile. Self time is summed per function (positions mapped to the TypeScript sources through " +
       "dist/cli.js.map); shares are of the busy (non-idle) time. Profiling slows the proxy down, so these runs' " +
       "throughput is not a figure of the suite.";
@@ -101,6 +103,34 @@ export const P: Workload = {
     r.commands.push(b.command);
     parts.push(table("Workload B2 (HTTPS keep-alive, 8 connections)", b));
     ctx.log(`  P B2: top ${b.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    const tag = randomBytes(3).toString("hex");
+    const d = await profiled(ctx, "D", { insecure: true }, async (port) => {
+      const res = await runClient<{ p50: number; count: number }>(ctx, {
+        mode: "first",
+        target: httpsTarget(ctx, "interloper", { port } as never),
+        names: Array.from({ length: ctx.sizes.hosts }, (_, i) => `h${i}-p${tag}.bench.test`),
+        warmNames: Array.from({ length: 10 }, (_, i) => `w${i}-p${tag}.bench.test`),
+        deadlineMs: 60_000,
+        hardDeadlineMs: 65_000,
+      });
+      return `workload D (${res.count} first requests, one at a time), p50 ${fmt(res.p50)} ms while profiled`;
+    });
+    r.commands.push(d.command);
+    parts.push(table("Workload D (first contact with new names)", d));
+    ctx.log(`  P D: top ${d.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    const e = await profiled(ctx, "E", { streamLargeBodies: "1m" }, async (port) => {
+      const res = await runClient<{ mbps?: number; bytes: number }>(ctx, {
+        mode: "download",
+        target: httpTarget(ctx, { port } as never),
+        path: `/big?bytes=${ctx.sizes.bigBytes}`,
+        deadlineMs: 60_000,
+        hardDeadlineMs: 65_000,
+      });
+      return `workload E (one streamed download of ${fmt(res.bytes / 1e6)} MB), ${fmt(res.mbps)} MB/s while profiled`;
+    });
+    r.commands.push(e.command);
+    parts.push(table("Workload E (a streamed 1 GiB response)", e));
+    ctx.log(`  P E: top ${e.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
     r.extra = parts.join("\n\n");
   },
 };
