@@ -1,12 +1,21 @@
 import type * as net from "node:net";
+import { spliceRelay } from "./splice.ts";
 
 /**
  * Relays two connections unchanged in both directions: first the bytes that
  * were already read from each side, then everything else, with back-pressure
  * and half-close (an end on one side ends the other's write side).
  * Resolves when both sockets are closed.
+ *
+ * Two raw TCP sockets are relayed in the kernel (splice.ts); TLS sockets, and
+ * any platform where that is not available, go through JS (relayJs).
  */
 export function relay(client: net.Socket, server: net.Socket, fromClient: Buffer, fromServer: Buffer): Promise<void> {
+  return spliceRelay(client, server, fromClient, fromServer) ?? relayJs(client, server, fromClient, fromServer);
+}
+
+/** `relay` through JS 'data' events: works for any pair of sockets. */
+export function relayJs(client: net.Socket, server: net.Socket, fromClient: Buffer, fromServer: Buffer): Promise<void> {
   return new Promise((resolve) => {
     let open = 2;
     const closed = () => {

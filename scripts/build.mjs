@@ -11,10 +11,8 @@ const onlySdk = process.argv.includes("--sdk");
 
 if (!onlySdk) {
   rmSync(`${root}dist`, { recursive: true, force: true });
-  await build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: ["core/cli.ts"],
-    outfile: "dist/cli.js",
     bundle: true,
     platform: "node",
     format: "esm",
@@ -23,7 +21,10 @@ if (!onlySdk) {
     external,
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: "warning",
-  });
+  };
+  await build({ ...common, entryPoints: ["core/cli.ts"], outfile: "dist/cli.js" });
+  // The spliced relay's worker thread: core/splice.ts finds it next to the bundle.
+  await build({ ...common, entryPoints: ["core/splice-worker.ts"], outfile: "dist/splice-worker.js" });
   chmodSync(`${root}dist/cli.js`, 0o755);
 }
 

@@ -1,0 +1,228 @@
+// The spliced relay's pump: one worker thread moves the bytes of every spliced
+// connection socket -> pipe -> socket with splice(2), never through JS memory.
+// It blocks in epoll_wait only while it has connections; with none it idles in
+// its event loop, so the thread can be terminated like any other.
+//
+// Messages arrive on a MessagePort; while the loop blocks, the main thread
+// kicks an eventfd and the loop takes them with receiveMessageOnPort.
+import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import {
+  EAGAIN, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP, O_CLOEXEC, SHUT_WR, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, loadLibc,
+} from "./splice-libc.ts";
+import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
+
+const loaded = loadLibc();
+if (typeof loaded === "string") throw new Error(loaded);
+const libc = loaded;
+const { port, kickFd } = workerData as { port: MessagePort; kickFd: number };
+
+/** One direction: src -> pipe -> dst. */
+interface Dir {
+  src: number;
+  dst: number;
+  pipeR: number;
+  pipeW: number;
+  /** Bytes in the pipe. */
+  inPipe: number;
+  eof: boolean;
+  /** dst's write side was shut down (after src's EOF and an empty pipe). */
+  shut: boolean;
+  /** Which side's socket src is (0 = a, 1 = b). */
+  srcSide: 0 | 1;
+  /** Bytes delivered to dst. */
+  moved: number;
+}
+
+interface Conn {
+  id: number;
+  slot: number;
+  a: number;
+  b: number;
+  pipeSize: number;
+  dirs: [Dir, Dir];
+}
+
+const KICK_TOKEN = 0xffffffff;
+const MAX_EVENTS = 64;
+/** Splice calls per connection per turn, so one fast connection cannot starve the others. */
+const TURN_BUDGET = 64;
+/** epoll_wait's timeout: a bound on how long a blocked loop ignores termination. */
+const WAIT_MS = 1000;
+
+const ep = libc.epoll_create1(O_CLOEXEC);
+if (ep < 0) throw new Error(`epoll_create1 failed (errno ${libc.errno()})`);
+const events = Buffer.alloc(EPOLL_EVENT_SIZE * MAX_EVENTS);
+const one = Buffer.alloc(EPOLL_EVENT_SIZE);
+const kickBuf = Buffer.alloc(8);
+const slots: Array<Conn | undefined> = [];
+const freeSlots: number[] = [];
+const byId = new Map<number, Conn>();
+/** Connections that used up their budget with work left: pumped again without waiting. */
+let again = new Set<Conn>();
+let stopping = false;
+let looping = false;
+
+function ctl(op: number, fd: number, flags: number, token: number): number {
+  one.fill(0);
+  one.writeUInt32LE(flags >>> 0, 0);
+  one.writeUInt32LE(token, EPOLL_DATA_OFFSET);
+  return libc.epoll_ctl(ep, op, fd, op === EPOLL_CTL_DEL ? null : one);
+}
+
+if (ctl(EPOLL_CTL_ADD, kickFd, EPOLLIN, KICK_TOKEN) !== 0) throw new Error(`epoll_ctl(eventfd) failed (errno ${libc.errno()})`);
+
+function post(msg: ToMain): void {
+  port.postMessage(msg);
+}
+
+function add(m: Extract<ToWorker, { t: "add" }>): void {
+  const slot = freeSlots.pop() ?? slots.length;
+  const dir = (src: number, dst: number, pipeR: number, pipeW: number, srcSide: 0 | 1): Dir => ({
+    src, dst, pipeR, pipeW, inPipe: 0, eof: false, shut: false, srcSide, moved: 0,
+  });
+  const conn: Conn = {
+    id: m.id, slot, a: m.a, b: m.b, pipeSize: m.pipeSize,
+    dirs: [dir(m.a, m.b, m.ab[0], m.ab[1], 0), dir(m.b, m.a, m.ba[0], m.ba[1], 1)],
+  };
+  slots[slot] = conn;
+  byId.set(m.id, conn);
+  const flags = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  if (ctl(EPOLL_CTL_ADD, m.a, flags, slot) !== 0 || ctl(EPOLL_CTL_ADD, m.b, flags, slot) !== 0) {
+    finish(conn, { side: 0, op: "epoll_ctl", errno: libc.errno() });
+    return;
+  }
+  // Edge-triggered: whatever is already readable raised no edge for us.
+  again.add(conn);
+}
+
+/** Deregisters and closes the pipes, then tells the main thread it may close the sockets. */
+function finish(conn: Conn, error?: SpliceFailure, aborted = false): void {
+  ctl(EPOLL_CTL_DEL, conn.a, 0, 0);
+  ctl(EPOLL_CTL_DEL, conn.b, 0, 0);
+  for (const d of conn.dirs) {
+    libc.close(d.pipeR);
+    libc.close(d.pipeW);
+  }
+  slots[conn.slot] = undefined;
+  freeSlots.push(conn.slot);
+  byId.delete(conn.id);
+  again.delete(conn);
+  post({ t: "done", id: conn.id, error, aborted, moved: [conn.dirs[0].moved, conn.dirs[1].moved] });
+}
+
+const FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+/**
+ * Moves what can be moved now in one direction: pipe -> dst, then src -> pipe.
+ * No progress means both would block, and an edge on src or dst will come.
+ */
+function step(conn: Conn, d: Dir): { progress: boolean; error?: SpliceFailure } {
+  let progress = false;
+  if (d.inPipe > 0) {
+    const n = libc.splice(d.pipeR, null, d.dst, null, d.inPipe, FLAGS);
+    if (n > 0) {
+      d.inPipe -= n;
+      d.moved += n;
+      progress = true;
+    } else if (n < 0) {
+      const e = libc.errno();
+      if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: (1 - d.srcSide) as 0 | 1, op: "write", errno: e } };
+    }
+  }
+  if (!d.eof && d.inPipe < conn.pipeSize) {
+    // EAGAIN here means an empty socket or a full pipe; either way an edge on src or dst follows.
+    const n = libc.splice(d.src, null, d.pipeW, null, conn.pipeSize - d.inPipe, FLAGS);
+    if (n > 0) {
+      d.inPipe += n;
+      progress = true;
+    } else if (n === 0) {
+      d.eof = true;
+      progress = true;
+    } else {
+      const e = libc.errno();
+      if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: d.srcSide, op: "read", errno: e } };
+    }
+  }
+  if (d.eof && d.inPipe === 0 && !d.shut) {
+    // Half-close: the other direction goes on. ENOTCONN (the peer is gone) shows up on the next splice.
+    libc.shutdown(d.dst, SHUT_WR);
+    d.shut = true;
+    progress = true;
+  }
+  return { progress };
+}
+
+function pump(conn: Conn): void {
+  for (let i = 0; i < TURN_BUDGET; i++) {
+    let progress = false;
+    for (const d of conn.dirs) {
+      const r = step(conn, d);
+      if (r.error) {
+        finish(conn, r.error);
+        return;
+      }
+      progress ||= r.progress;
+    }
+    if (conn.dirs[0].shut && conn.dirs[1].shut) {
+      finish(conn);
+      return;
+    }
+    if (!progress) return;
+  }
+  again.add(conn);
+}
+
+function handle(m: ToWorker): void {
+  switch (m.t) {
+    case "add":
+      add(m);
+      return;
+    case "abort": {
+      const conn = byId.get(m.id);
+      if (conn) finish(conn, undefined, true);
+      return;
+    }
+    case "stop":
+      stopping = true;
+      return;
+  }
+}
+
+function takeMessages(): void {
+  libc.read(kickFd, kickBuf, 8); // resets the counter; EAGAIN when nothing was kicked
+  let m: { message: ToWorker } | undefined;
+  while ((m = receiveMessageOnPort(port) as { message: ToWorker } | undefined)) handle(m.message);
+}
+
+/** Blocks in epoll_wait while there are connections; returns to the event loop when there are none. */
+function loop(): void {
+  if (looping) return;
+  looping = true;
+  try {
+    while (byId.size > 0 && !stopping) {
+      const n = libc.epoll_wait(ep, events, MAX_EVENTS, again.size > 0 ? 0 : WAIT_MS);
+      if (n < 0 && libc.errno() !== EINTR) throw new Error(`epoll_wait failed (errno ${libc.errno()})`);
+      const ready = again;
+      again = new Set();
+      for (let i = 0; i < n; i++) {
+        const token = events.readUInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET);
+        if (token === KICK_TOKEN) {
+          takeMessages();
+          continue;
+        }
+        const conn = slots[token];
+        if (conn) ready.add(conn);
+      }
+      for (const conn of ready) if (byId.has(conn.id)) pump(conn);
+    }
+  } finally {
+    looping = false;
+  }
+}
+
+port.on("message", (m: ToWorker) => {
+  handle(m);
+  takeMessages();
+  loop();
+});
+post({ t: "ready" });
