@@ -19,6 +19,8 @@ import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 
 /** The pipe size asked for per direction; the kernel may grant less (then that is used). */
 const PIPE_SIZE = 512 * 1024;
+/** Smaller pipes than the default (64 KiB) are not worth splicing through. */
+const MIN_PIPE_SIZE = 64 * 1024;
 
 interface StreamHandle {
   fd?: number;
@@ -83,8 +85,14 @@ class Pump {
     // Refused (an unprivileged user over fs.pipe-user-pages-soft): the pipes keep what they got.
     this.libc.fcntl(a[0]!, F_SETPIPE_SZ, PIPE_SIZE);
     this.libc.fcntl(b[0]!, F_SETPIPE_SZ, PIPE_SIZE);
-    const size = Math.max(4096, Math.min(this.libc.fcntl(a[0]!, F_GETPIPE_SZ, 0), this.libc.fcntl(b[0]!, F_GETPIPE_SZ, 0)));
-    return { ab: [a[0]!, a[1]!], ba: [b[0]!, b[1]!], size };
+    const size = Math.min(this.libc.fcntl(a[0]!, F_GETPIPE_SZ, 0), this.libc.fcntl(b[0]!, F_GETPIPE_SZ, 0));
+    const pipes = { ab: [a[0]!, a[1]!] as [number, number], ba: [b[0]!, b[1]!] as [number, number], size };
+    // Past that limit the kernel hands out pipes of a page or two, where splice would crawl: JS relays better.
+    if (!(size >= MIN_PIPE_SIZE)) {
+      this.closePipes(pipes);
+      return undefined;
+    }
+    return pipes;
   }
 
   closePipes(p: { ab: [number, number]; ba: [number, number] }): void {
