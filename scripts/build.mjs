@@ -10,6 +10,14 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 // yargs is bundled: loaded from node_modules, its dependency graph costs the running proxy ~12 MB
 // of memory, bundled ~6 MB (the difference is mostly a huge emoji regex literal in string-width's
 // dependencies that V8 validates at load, which esbuild turns into a RegExp made on first use).
+/** `string-width` (for yargs' help text) resolves to a shim that loads it on first use. */
+const lazyStringWidth = {
+  name: "lazy-string-width",
+  setup(b) {
+    const shim = `${root}scripts/lazy-string-width.cjs`;
+    b.onResolve({ filter: /^string-width$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
+  },
+};
 const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== "yargs");
 
 /**
@@ -42,7 +50,7 @@ if (!onlySdk) {
     target: "node20",
     sourcemap: true,
     external,
-    plugins: [yargsShimUrl],
+    plugins: [yargsShimUrl, lazyStringWidth],
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: "warning",
   });
