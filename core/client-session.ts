@@ -83,8 +83,13 @@ export class ClientSession {
   /** Connecting sockets die with the client. */
   trackPending(socket: net.Socket): void {
     this.pending.add(socket);
-    socket.once("connect", () => this.pending.delete(socket));
-    socket.once("close", () => this.pending.delete(socket));
+    const settled = () => {
+      this.pending.delete(socket);
+      socket.off("connect", settled);
+      socket.off("close", settled);
+    };
+    socket.once("connect", settled);
+    socket.once("close", settled);
     if (this.ended) socket.destroy();
   }
 

@@ -3,6 +3,7 @@ import type { ClientHello, NextLayerData, TlsClienthelloData } from "@interloper
 import type { ClientSession } from "./client-session.ts";
 import { detect } from "./detect.ts";
 import { FirstBytes } from "./first-bytes.ts";
+import { armIdleTimeout } from "./idle-timeout.ts";
 import { relay } from "./passthrough.ts";
 import type { ServerConn } from "./server-conn.ts";
 import { runTcpFlow } from "./tcp-flow.ts";
@@ -61,13 +62,12 @@ export async function runLayers(
   const alpn = session.client.alpn;
   const httpByAlpn = opts.stage === "inner" && (alpn === "http/1.1" || alpn === "http/1.0");
   const first = new FirstBytes(socket, conn.connected && !httpByAlpn ? conn.socket : undefined, opts.head);
-  const idle = session.proxy.settings.idleTimeoutMs;
-  if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
+  const disarm = armIdleTimeout(socket, session.proxy.settings.idleTimeoutMs);
   let decision: Decision;
   try {
     decision = await decide(session, conn, first, opts.stage, opts.forceTcp ?? false, opts.reverse);
   } finally {
-    socket.setTimeout(0);
+    disarm();
   }
   if (socket.destroyed) {
     first.stop();

@@ -3,10 +3,39 @@
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 
 const root = new URL("..", import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
-const external = [...Object.keys(pkg.dependencies ?? {}), "yargs/*"];
+// yargs is bundled: loaded from node_modules, its dependency graph costs the running proxy ~12 MB
+// of memory, bundled ~6 MB (the difference is mostly a huge emoji regex literal in string-width's
+// dependencies that V8 validates at load, which esbuild turns into a RegExp made on first use).
+/** `string-width` (for yargs' help text) resolves to a shim that loads it on first use. */
+const lazyStringWidth = {
+  name: "lazy-string-width",
+  setup(b) {
+    const shim = `${root}scripts/lazy-string-width.cjs`;
+    b.onResolve({ filter: /^string-width$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
+  },
+};
+const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== "yargs");
+
+/**
+ * yargs finds its locale files (and the package.json it reads) from the URL of its platform shim:
+ * keep that URL pointing into node_modules/yargs, so messages follow LANG exactly as unbundled.
+ */
+const yargsShimUrl = {
+  name: "yargs-shim-url",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => ({
+      contents: (await readFile(args.path, "utf8")).replaceAll(
+        "import.meta.url",
+        'new URL("lib/platform-shims/esm.mjs", import.meta.resolve("yargs/package.json")).href',
+      ),
+      loader: "js",
+    }));
+  },
+};
 const onlySdk = process.argv.includes("--sdk");
 
 if (!onlySdk) {
@@ -19,6 +48,7 @@ if (!onlySdk) {
     target: "node20",
     sourcemap: true,
     external,
+    plugins: [yargsShimUrl, lazyStringWidth],
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: "warning",
   };

@@ -8,9 +8,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { promisify } from "node:util";
-import forge from "node-forge";
 import { sanEntry, type SanEntry } from "./names.ts";
 import {
+  type Asn1,
   distinguishedName,
   ext,
   fromDerExact,
@@ -60,11 +60,11 @@ export class CertificateAuthority {
   readonly leafKeyPem: string;
 
   readonly #caKey: crypto.KeyObject;
-  readonly #issuer: forge.asn1.Asn1;
+  readonly #issuer: Asn1;
   readonly #caNotBefore: number;
   readonly #caNotAfter: number;
-  readonly #leafSpki: forge.asn1.Asn1;
-  readonly #leafExtensions: forge.asn1.Asn1[];
+  readonly #leafSpki: Asn1;
+  readonly #leafExtensions: Asn1[];
   readonly #cache = new Map<string, Leaf>();
   readonly #cacheSize: number;
 
@@ -314,10 +314,13 @@ async function writeDerivedFiles(dir: string, certDer: Buffer): Promise<void> {
   };
   if (stale || pemText === undefined) await write(CA_FILES.certPem, certPem);
   if (stale || cerText === undefined) await write(CA_FILES.certCer, certPem);
-  if (stale || !p12Exists) await write(CA_FILES.certP12, p12(certPem));
+  if (stale || !p12Exists) await write(CA_FILES.certP12, await p12(certPem));
 }
 
-function p12(certPem: string): Buffer {
+async function p12(certPem: string): Promise<Buffer> {
+  // node-forge only here, loaded on demand: it costs the running proxy ~10 MB of memory, and a
+  // .p12 is written once per confdir (or when the CA changed).
+  const { default: forge } = await import("node-forge");
   const cert = forge.pki.certificateFromPem(certPem);
   // No key inside, so nothing to protect; an empty password (with its MAC) is
   // what OS and Android certificate installers accept without asking.
