@@ -31,6 +31,8 @@ export class Dumper implements Addon {
   readonly name = "dumper";
   private verbosity: LogLevel = "info";
   private flowDetail = 1;
+  /** Flows whose lines `response` printed (an error after that adds only its own line). */
+  private readonly printed = new WeakSet<HTTPFlow>();
   private colour: boolean;
   private readonly onLog = (entry: LogEntry) => this.printLog(entry);
   private events: Loader["events"] | undefined;
@@ -71,12 +73,14 @@ export class Dumper implements Addon {
   }
 
   response(flow: HTTPFlow): void {
+    this.printed.add(flow);
     this.echoFlow(flow);
   }
 
   error(flow: HTTPFlow): void {
-    // A flow with a response was already printed by `response` (streams that broke later print only the error).
-    if (flow.response && flow.error) {
+    // A flow that `response` printed gets only the error line; any other (a stream that broke before
+    // its end, say) is printed whole: every request has its URL line.
+    if (this.printed.has(flow) && flow.error) {
       if (this.flowDetail > 0) this.line(` << ${escapeControl(flow.error.msg)}`, "red");
       return;
     }

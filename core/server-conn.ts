@@ -225,14 +225,9 @@ export class ServerConn {
     this.peer = resumed ? cached?.peer : tlsSocket.getPeerX509Certificate();
     established = true;
     if (early) keep(early);
-    // PEM-encoding the chain is left to the first addon that reads it.
-    let chain: string[] | undefined;
-    Object.defineProperty(data, "certificateList", {
-      get: () => (chain ??= pemChain(this.peer)),
-      set: (v: string[] | undefined) => void (chain = v),
-      enumerable: true,
-      configurable: true,
-    });
+    // X509Certificate keeps its PEM: this costs well under a microsecond (a getter here would make
+    // the data object a slow dictionary-mode object on every connection).
+    data.certificateList = pemChain(this.peer);
     this.socket = tlsSocket;
     this.session.log("debug", `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}${resumed ? " (resumed)" : ""}`);
     await proxy.host.trigger("tlsEstablishedServer", hook);

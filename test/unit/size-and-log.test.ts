@@ -205,6 +205,19 @@ test("dumper: an error after the response was printed prints only ' << msg'", as
   assert.is(out(), "127.0.0.1:57089: GET https://example.com/\n     << 200 OK 1.2k\n << connection reset while streaming\n");
 });
 
+test("dumper: a streamed response that broke before its end (no `response` hook) prints the request line, the response line and ' << msg'", async () => {
+  const { host, out } = await dumper();
+  const f = exampleFlow();
+  f.response!.stream = true;
+  f.response!.body = Buffer.alloc(0);
+  f.error = { msg: "stream interrupted: server closed the connection before the body was complete", timestamp: 0 };
+  await host.trigger("error", f);
+  assert.is(
+    out(),
+    "127.0.0.1:57089: GET https://example.com/\n     << 200 OK (content missing)\n << stream interrupted: server closed the connection before the body was complete\n",
+  );
+});
+
 test("dumper: IPv6 clients are shown in brackets; IPv4-mapped addresses as IPv4", async () => {
   const { d, out, clear } = await dumper();
   d.response(exampleFlow({ client: client("::1", 5000) }));
