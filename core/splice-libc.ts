@@ -11,6 +11,8 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg: number): number;
   close(fd: number): number;
   shutdown(fd: number, how: number): number;
+  /** For SO_ERROR: an int and its length (4). */
+  getsockopt(fd: number, level: number, name: number, value: Int32Array, length: Uint32Array): number;
   splice(fdIn: number, offIn: null, fdOut: number, offOut: null, len: number, flags: number): number;
   epoll_create1(flags: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, event: Buffer | null): number;
@@ -30,6 +32,8 @@ export const F_GETPIPE_SZ = 1032;
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
 export const SHUT_WR = 1;
+export const SOL_SOCKET = 1;
+export const SO_ERROR = 4;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
 export const EPOLLIN = 0x1;
@@ -42,6 +46,7 @@ export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const EPIPE = 32;
 
 /** `struct epoll_event` is packed on x86_64 (12 bytes: u32 events, u64 data), naturally aligned elsewhere (16). */
 export const EPOLL_EVENT_SIZE = process.arch === "x64" ? 12 : 16;
@@ -71,6 +76,7 @@ export function loadLibc(): Libc | string {
       fcntl: f("int fcntl(int fd, int cmd, int arg)"),
       close: f("int close(int fd)"),
       shutdown: f("int shutdown(int fd, int how)"),
+      getsockopt: f("int getsockopt(int fd, int level, int optname, int32_t *optval, uint32_t *optlen)"),
       splice: f("intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, uintptr_t len, unsigned int flags)"),
       epoll_create1: f("int epoll_create1(int flags)"),
       epoll_ctl: f("int epoll_ctl(int epfd, int op, int fd, void *event)"),

@@ -1,5 +1,7 @@
 // The spliced relay's pump: one worker thread moves the bytes of every spliced
 // connection socket -> pipe -> socket with splice(2), never through JS memory.
+// Besides relays (both ways until both ends) it runs bounded one-way transfers:
+// exactly `length` bytes src -> dst, after which both sockets go back to Node.
 // It blocks in epoll_wait only while it has connections; with none it idles in
 // its event loop, so the thread can be terminated like any other.
 //
@@ -7,7 +9,7 @@
 // kicks an eventfd and the loop takes them with receiveMessageOnPort.
 import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
-  EAGAIN, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP, O_CLOEXEC, SHUT_WR, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, loadLibc,
+  EAGAIN, EINTR, EPIPE, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, O_CLOEXEC, SHUT_WR, SOL_SOCKET, SO_ERROR, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, loadLibc,
 } from "./splice-libc.ts";
 import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 
@@ -33,7 +35,8 @@ interface Dir {
   moved: number;
 }
 
-interface Conn {
+interface Relay {
+  kind: "relay";
   id: number;
   slot: number;
   a: number;
@@ -42,18 +45,47 @@ interface Conn {
   dirs: [Dir, Dir];
 }
 
+/** A bounded one-way transfer: exactly `length` bytes src -> pipe -> dst; nothing is shut down. */
+interface Transfer {
+  kind: "bytes";
+  id: number;
+  slot: number;
+  src: number;
+  dst: number;
+  pipeR: number;
+  pipeW: number;
+  pipeSize: number;
+  length: number;
+  /** Bytes still to take from src (never more: the rest of src's bytes are not ours). */
+  toRead: number;
+  /** Bytes in the pipe. */
+  inPipe: number;
+  /** Bytes delivered to dst. */
+  moved: number;
+  /** dst reported EPOLLERR/EPOLLHUP: fail now rather than at the next write, which may never come. */
+  dstTrouble: boolean;
+  /** When `progress` was last posted (ms). */
+  told: number;
+}
+
+type Conn = Relay | Transfer;
+
 const KICK_TOKEN = 0xffffffff;
 const MAX_EVENTS = 64;
 /** Splice calls per connection per turn, so one fast connection cannot starve the others. */
 const TURN_BUDGET = 64;
 /** epoll_wait's timeout: a bound on how long a blocked loop ignores termination. */
 const WAIT_MS = 1000;
+/** How often a running transfer tells the main thread that its sockets are busy (their idle timers). */
+const PROGRESS_MS = 1000;
 
 const ep = libc.epoll_create1(O_CLOEXEC);
 if (ep < 0) throw new Error(`epoll_create1 failed (errno ${libc.errno()})`);
 const events = Buffer.alloc(EPOLL_EVENT_SIZE * MAX_EVENTS);
 const one = Buffer.alloc(EPOLL_EVENT_SIZE);
 const kickBuf = Buffer.alloc(8);
+const soError = new Int32Array(1);
+const soErrorLen = new Uint32Array([4]);
 const slots: Array<Conn | undefined> = [];
 const freeSlots: number[] = [];
 const byId = new Map<number, Conn>();
@@ -75,19 +107,24 @@ function post(msg: ToMain): void {
   port.postMessage(msg);
 }
 
+/** epoll tokens: slot * 2 + side (0 = a / src, 1 = b / dst); the kick has its own. */
+function token(slot: number, side: 0 | 1): number {
+  return slot * 2 + side;
+}
+
 function add(m: Extract<ToWorker, { t: "add" }>): void {
   const slot = freeSlots.pop() ?? slots.length;
   const dir = (src: number, dst: number, pipeR: number, pipeW: number, srcSide: 0 | 1): Dir => ({
     src, dst, pipeR, pipeW, inPipe: 0, eof: false, shut: false, srcSide, moved: 0,
   });
-  const conn: Conn = {
-    id: m.id, slot, a: m.a, b: m.b, pipeSize: m.pipeSize,
+  const conn: Relay = {
+    kind: "relay", id: m.id, slot, a: m.a, b: m.b, pipeSize: m.pipeSize,
     dirs: [dir(m.a, m.b, m.ab[0], m.ab[1], 0), dir(m.b, m.a, m.ba[0], m.ba[1], 1)],
   };
   slots[slot] = conn;
   byId.set(m.id, conn);
   const flags = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  if (ctl(EPOLL_CTL_ADD, m.a, flags, slot) !== 0 || ctl(EPOLL_CTL_ADD, m.b, flags, slot) !== 0) {
+  if (ctl(EPOLL_CTL_ADD, m.a, flags, token(slot, 0)) !== 0 || ctl(EPOLL_CTL_ADD, m.b, flags, token(slot, 1)) !== 0) {
     finish(conn, { side: 0, op: "epoll_ctl", errno: libc.errno() });
     return;
   }
@@ -95,19 +132,48 @@ function add(m: Extract<ToWorker, { t: "add" }>): void {
   again.add(conn);
 }
 
-/** Deregisters and closes the pipes, then tells the main thread it may close the sockets. */
+function addBytes(m: Extract<ToWorker, { t: "bytes" }>): void {
+  const slot = freeSlots.pop() ?? slots.length;
+  const conn: Transfer = {
+    kind: "bytes", id: m.id, slot, src: m.src, dst: m.dst, pipeR: m.pipe[0], pipeW: m.pipe[1], pipeSize: m.pipeSize,
+    length: m.length, toRead: m.length, inPipe: 0, moved: 0, dstTrouble: false, told: Date.now(),
+  };
+  slots[slot] = conn;
+  byId.set(m.id, conn);
+  // src: readable (and its end or failure); dst: writable (and its failure: EPOLLERR/EPOLLHUP come unasked).
+  if (ctl(EPOLL_CTL_ADD, m.src, EPOLLIN | EPOLLRDHUP | EPOLLET, token(slot, 0)) !== 0) {
+    finish(conn, { side: 0, op: "epoll_ctl", errno: libc.errno() });
+    return;
+  }
+  if (ctl(EPOLL_CTL_ADD, m.dst, EPOLLOUT | EPOLLET, token(slot, 1)) !== 0) {
+    finish(conn, { side: 1, op: "epoll_ctl", errno: libc.errno() });
+    return;
+  }
+  again.add(conn);
+}
+
+/** Deregisters and closes the pipes, then tells the main thread it may close (or take back) the sockets. */
 function finish(conn: Conn, error?: SpliceFailure, aborted = false): void {
-  ctl(EPOLL_CTL_DEL, conn.a, 0, 0);
-  ctl(EPOLL_CTL_DEL, conn.b, 0, 0);
-  for (const d of conn.dirs) {
-    libc.close(d.pipeR);
-    libc.close(d.pipeW);
+  if (conn.kind === "relay") {
+    ctl(EPOLL_CTL_DEL, conn.a, 0, 0);
+    ctl(EPOLL_CTL_DEL, conn.b, 0, 0);
+    for (const d of conn.dirs) {
+      libc.close(d.pipeR);
+      libc.close(d.pipeW);
+    }
+  } else {
+    // Either may not have been added (epoll_ctl failed): ENOENT, harmless.
+    ctl(EPOLL_CTL_DEL, conn.src, 0, 0);
+    ctl(EPOLL_CTL_DEL, conn.dst, 0, 0);
+    libc.close(conn.pipeR);
+    libc.close(conn.pipeW);
   }
   slots[conn.slot] = undefined;
   freeSlots.push(conn.slot);
   byId.delete(conn.id);
   again.delete(conn);
-  post({ t: "done", id: conn.id, error, aborted, moved: [conn.dirs[0].moved, conn.dirs[1].moved] });
+  const moved: [number, number] = conn.kind === "relay" ? [conn.dirs[0].moved, conn.dirs[1].moved] : [conn.moved, 0];
+  post({ t: "done", id: conn.id, error, aborted, moved });
 }
 
 const FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
@@ -116,7 +182,7 @@ const FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
  * Moves what can be moved now in one direction: pipe -> dst, then src -> pipe.
  * No progress means both would block, and an edge on src or dst will come.
  */
-function step(conn: Conn, d: Dir): { progress: boolean; error?: SpliceFailure } {
+function step(conn: Relay, d: Dir): { progress: boolean; error?: SpliceFailure } {
   let progress = false;
   if (d.inPipe > 0) {
     const n = libc.splice(d.pipeR, null, d.dst, null, d.inPipe, FLAGS);
@@ -153,6 +219,10 @@ function step(conn: Conn, d: Dir): { progress: boolean; error?: SpliceFailure } 
 }
 
 function pump(conn: Conn): void {
+  if (conn.kind === "bytes") {
+    pumpBytes(conn);
+    return;
+  }
   for (let i = 0; i < TURN_BUDGET; i++) {
     let progress = false;
     for (const d of conn.dirs) {
@@ -172,10 +242,75 @@ function pump(conn: Conn): void {
   again.add(conn);
 }
 
+/**
+ * One turn of a transfer: pipe -> dst, then src -> pipe, never asking src for more than is left of
+ * `length` (the bytes after it belong to whoever reads src next). Done when `length` reached dst.
+ */
+function stepBytes(t: Transfer): { progress: boolean; error?: SpliceFailure } {
+  let progress = false;
+  if (t.inPipe > 0) {
+    const n = libc.splice(t.pipeR, null, t.dst, null, t.inPipe, FLAGS);
+    if (n > 0) {
+      t.inPipe -= n;
+      t.moved += n;
+      progress = true;
+    } else if (n < 0) {
+      const e = libc.errno();
+      if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: 1, op: "write", errno: e } };
+    }
+  }
+  if (t.toRead > 0 && t.inPipe < t.pipeSize) {
+    const n = libc.splice(t.src, null, t.pipeW, null, Math.min(t.toRead, t.pipeSize - t.inPipe), FLAGS);
+    if (n > 0) {
+      t.toRead -= n;
+      t.inPipe += n;
+      progress = true;
+    } else if (n === 0) {
+      return { progress, error: { side: 0, op: "eof", errno: 0 } };
+    } else {
+      const e = libc.errno();
+      if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: 0, op: "read", errno: e } };
+    }
+  }
+  return { progress };
+}
+
+function pumpBytes(t: Transfer): void {
+  if (t.dstTrouble && t.moved < t.length) {
+    // The peer reset or both ways are shut: no write can succeed. SO_ERROR says why (if it still knows).
+    soError[0] = 0;
+    soErrorLen[0] = 4;
+    libc.getsockopt(t.dst, SOL_SOCKET, SO_ERROR, soError, soErrorLen);
+    finish(t, { side: 1, op: "write", errno: soError[0] || EPIPE });
+    return;
+  }
+  for (let i = 0; i < TURN_BUDGET; i++) {
+    const r = stepBytes(t);
+    if (r.error) {
+      finish(t, r.error);
+      return;
+    }
+    if (t.moved === t.length) {
+      finish(t);
+      return;
+    }
+    if (!r.progress) break;
+    if (i === TURN_BUDGET - 1) again.add(t);
+  }
+  const now = Date.now();
+  if (now - t.told >= PROGRESS_MS) {
+    t.told = now;
+    post({ t: "progress", id: t.id, moved: t.moved });
+  }
+}
+
 function handle(m: ToWorker): void {
   switch (m.t) {
     case "add":
       add(m);
+      return;
+    case "bytes":
+      addBytes(m);
       return;
     case "abort": {
       const conn = byId.get(m.id);
@@ -205,13 +340,18 @@ function loop(): void {
       const ready = again;
       again = new Set();
       for (let i = 0; i < n; i++) {
-        const token = events.readUInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET);
-        if (token === KICK_TOKEN) {
+        const tok = events.readUInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET);
+        if (tok === KICK_TOKEN) {
           takeMessages();
           continue;
         }
-        const conn = slots[token];
-        if (conn) ready.add(conn);
+        const conn = slots[Math.floor(tok / 2)];
+        if (!conn) continue;
+        if (conn.kind === "bytes" && tok % 2 === 1) {
+          const flags = events.readUInt32LE(i * EPOLL_EVENT_SIZE);
+          if (flags & (EPOLLERR | EPOLLHUP)) conn.dstTrouble = true;
+        }
+        ready.add(conn);
       }
       for (const conn of ready) if (byId.has(conn.id)) pump(conn);
     }

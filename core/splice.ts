@@ -15,6 +15,10 @@ import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
  * Used only where it is exactly equivalent: Linux, koffi loaded, both sockets
  * raw TCP (no TLS socket, whose bytes Node transforms) and still open both
  * ways. Everything else takes the JS relay in passthrough.ts.
+ *
+ * The same worker also runs bounded one-way transfers (spliceBytes): exactly
+ * `length` bytes of a streamed HTTP/1 body from the server's socket to the
+ * client's, after which both sockets go back to Node for the next exchange.
  */
 
 /** The pipe size asked for per direction; the kernel may grant less (then that is used). */
@@ -30,24 +34,31 @@ interface StreamHandle {
 
 interface Entry {
   id: number;
-  client: net.Socket;
-  server: net.Socket;
+  /** The socket fds the worker owns until `done`. */
+  fds: number[];
   /** The worker answered `done`: it no longer touches the fds. */
   released: boolean;
   /** destroy() calls that came while the worker owned the fds; run once it let go. */
   deferred: Array<() => void>;
   abortSent: boolean;
   onDone(msg: Extract<ToMain, { t: "done" }>): void;
+  onProgress?(moved: number): void;
 }
+
+type AddMessage = Omit<Extract<ToWorker, { t: "add" }>, "id"> | Omit<Extract<ToWorker, { t: "bytes" }>, "id">;
 
 /**
  * For tests: connections that went through the worker and the bytes it moved
- * each way; `enabled` false sends every relay through JS (to compare the two).
+ * each way; `transfers` and `bytesMoved` the same for spliceBytes (only what
+ * the worker moved, not the bytes written from JS first); `enabled` false sends
+ * every relay and transfer through JS (to compare the two).
  */
-export const spliceStats = { enabled: true, spliced: 0, movedClientToServer: 0, movedServerToClient: 0 };
+export const spliceStats = { enabled: true, spliced: 0, movedClientToServer: 0, movedServerToClient: 0, transfers: 0, bytesMoved: 0 };
 
 class Pump {
   private readonly entries = new Map<number, Entry>();
+  /** Socket fds the worker owns: one epoll set cannot hold an fd twice, so they take no second job. */
+  private readonly busyFds = new Set<number>();
   private nextId = 1;
   private readonly kickValue = Buffer.alloc(8);
   dead: string | undefined;
@@ -99,15 +110,44 @@ class Pump {
     for (const fd of [...p.ab, ...p.ba]) this.libc.close(fd);
   }
 
-  add(entry: Omit<Entry, "id">, a: number, b: number, pipes: { ab: [number, number]; ba: [number, number]; size: number }): Entry {
+  /** One non-blocking pipe for a one-way transfer, or undefined (as makePipes). */
+  makePipe(): { fds: [number, number]; size: number } | undefined {
+    const a = new Int32Array(2);
+    if (this.libc.pipe2(a, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
+    this.libc.fcntl(a[0]!, F_SETPIPE_SZ, PIPE_SIZE);
+    const size = this.libc.fcntl(a[0]!, F_GETPIPE_SZ, 0);
+    if (!(size >= MIN_PIPE_SIZE)) {
+      this.libc.close(a[0]!);
+      this.libc.close(a[1]!);
+      return undefined;
+    }
+    return { fds: [a[0]!, a[1]!], size };
+  }
+
+  closePipe(fds: [number, number]): void {
+    for (const fd of fds) this.libc.close(fd);
+  }
+
+  busy(fd: number): boolean {
+    return this.busyFds.has(fd);
+  }
+
+  add(entry: Omit<Entry, "id">, msg: AddMessage): Entry {
     const e = entry as Entry;
     e.id = this.nextId++;
+    if (this.dead) {
+      // The worker died since the caller got this pump: nobody will answer, so answer here (a turn
+      // later: the caller does not hold the entry yet).
+      queueMicrotask(() => e.onDone({ t: "done", id: e.id, aborted: true, moved: [0, 0] }));
+      return e;
+    }
     this.entries.set(e.id, e);
+    for (const fd of e.fds) this.busyFds.add(fd);
     if (this.entries.size === 1) {
       this.worker.ref();
       this.port.ref();
     }
-    this.send({ t: "add", id: e.id, a, b, ab: pipes.ab, ba: pipes.ba, pipeSize: pipes.size });
+    this.send({ ...msg, id: e.id } as ToWorker);
     return e;
   }
 
@@ -124,10 +164,15 @@ class Pump {
   }
 
   private onMessage(m: ToMain): void {
+    if (m.t === "progress") {
+      this.entries.get(m.id)?.onProgress?.(m.moved);
+      return;
+    }
     if (m.t !== "done") return;
     const e = this.entries.get(m.id);
     if (!e) return;
     this.entries.delete(m.id);
+    for (const fd of e.fds) this.busyFds.delete(fd);
     if (this.entries.size === 0) {
       this.worker.unref();
       this.port.unref();
@@ -141,8 +186,10 @@ class Pump {
     this.dead = reason;
     if (pump === this) pump = undefined;
     unavailable = reason;
-    for (const e of this.entries.values()) e.onDone({ t: "done", id: e.id, aborted: true, moved: [0, 0] });
+    const entries = [...this.entries.values()];
     this.entries.clear();
+    this.busyFds.clear();
+    for (const e of entries) e.onDone({ t: "done", id: e.id, aborted: true, moved: [0, 0] });
   }
 }
 
@@ -262,7 +309,7 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
   const hs = rawHandle(server);
   if (!hc || !hs || !intact(client) || !intact(server)) return undefined;
   const p = getPump();
-  if (!p) return undefined;
+  if (!p || p.busy(hc.fd!) || p.busy(hs.fd!)) return undefined;
   const pipes = p.makePipes();
   if (!pipes) return undefined;
 
@@ -300,8 +347,7 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
       }
       entry = p.add(
         {
-          client,
-          server,
+          fds: [hc.fd!, hs.fd!],
           released: false,
           deferred: [],
           abortSent: false,
@@ -318,26 +364,236 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
             else client.destroy();
           },
         },
-        hc.fd!,
-        hs.fd!,
-        pipes,
+        { t: "add", a: hc.fd!, b: hs.fd!, ab: pipes.ab, ba: pipes.ba, pipeSize: pipes.size },
       );
       spliceStats.spliced++;
       // A destroy() from anywhere else (session end, proxy shutdown) waits until the worker let go of
-      // the fds: closing an fd the worker still polls could hand its number to a new socket meanwhile.
-      for (const socket of [client, server]) {
-        const s = socket as unknown as { _destroy: (err: Error | null, cb: (err?: Error | null) => void) => void };
-        const original = s._destroy;
-        s._destroy = function (this: unknown, err, cb) {
-          const e = entry!;
-          if (e.released) {
-            original.call(this, err, cb);
-            return;
-          }
-          e.deferred.push(() => original.call(this, err, cb));
-          p.abort(e);
-        };
-      }
+      // the fds. The sockets are never handed back, so their _destroy stays wrapped.
+      holdDestroy(client, () => entry!, p);
+      holdDestroy(server, () => entry!, p);
     });
+  });
+}
+
+/** A socket's `_destroy` while the worker owns its fd: the destroy waits until the worker let go. */
+type DestroyImpl = (this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) => void;
+
+/**
+ * Makes destroy() of `socket` wait for the worker: closing an fd the worker still polls could hand its
+ * number to a new socket meanwhile. Returns the function that puts the socket's own `_destroy` back.
+ */
+function holdDestroy(socket: net.Socket, entry: () => Entry, p: Pump, destroyed?: (err: Error | null) => void): () => void {
+  const s = socket as unknown as { _destroy: DestroyImpl };
+  const own = Object.getOwnPropertyDescriptor(s, "_destroy");
+  const original = s._destroy;
+  s._destroy = function (this: net.Socket, err, cb) {
+    const e = entry();
+    if (e.released) {
+      original.call(this, err, cb);
+      return;
+    }
+    destroyed?.(err);
+    e.deferred.push(() => original.call(this, err, cb));
+    p.abort(e);
+  };
+  return () => {
+    if (own) Object.defineProperty(s, "_destroy", own);
+    else delete (s as { _destroy?: DestroyImpl })._destroy;
+  };
+}
+
+/**
+ * Stops the socket's reading for a while (as stopReading) and returns the function that makes it
+ * readable again: its own `_read` back, and Node's stream no longer waiting for a read that the
+ * stopped handle will never deliver, so that a later resume() starts the handle reading again.
+ */
+function pauseReading(socket: net.Socket, h: StreamHandle): () => void {
+  const s = socket as unknown as { _read: (n: number) => void; _readableState?: { reading?: boolean } };
+  const own = Object.getOwnPropertyDescriptor(s, "_read");
+  stopReading(socket, h);
+  return () => {
+    if (own) Object.defineProperty(s, "_read", own);
+    else delete (s as { _read?: unknown })._read;
+    if (s._readableState && !h.reading) s._readableState.reading = false;
+  };
+}
+
+/** Open for reading: nothing read past the end yet (the end would have to be replayed). */
+function readableIntact(socket: net.Socket): boolean {
+  const rs = (socket as unknown as { _readableState?: { ended?: boolean } })._readableState;
+  return !socket.destroyed && !socket.connecting && !rs?.ended;
+}
+
+/** Open for writing. */
+function writableIntact(socket: net.Socket): boolean {
+  return !socket.destroyed && !socket.connecting && !socket.writableEnded;
+}
+
+/**
+ * Writes `chunks` and resolves once they and every write before them reached the kernel: true,
+ * or false when the socket failed or either socket closed first. Waiting for the write callback
+ * also waits out a cork (Node's http ServerResponse corks the socket until the next tick).
+ */
+function writeThrough(dst: net.Socket, chunks: Buffer[], src: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (dst.destroyed || src.destroyed) {
+      resolve(false);
+      return;
+    }
+    const data = chunks.filter((c) => c.length > 0);
+    if (data.length === 0 && dst.writableLength === 0) {
+      resolve(true);
+      return;
+    }
+    let settled = false;
+    const settle = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      dst.off("close", closed);
+      src.off("close", closed);
+      resolve(ok);
+    };
+    const closed = () => settle(false);
+    dst.once("close", closed);
+    src.once("close", closed);
+    const last = data.pop() ?? Buffer.alloc(0);
+    for (const c of data) dst.write(c);
+    dst.write(last, (err) => settle(!err && !dst.destroyed && !src.destroyed));
+  });
+}
+
+function transferError(message: string, cause?: unknown): Error {
+  const err = new Error(`spliceBytes: ${message}`);
+  if (cause !== undefined) (err as { cause?: unknown }).cause = cause;
+  return err;
+}
+
+/**
+ * Moves exactly `length` bytes from `src` to `dst`: first the `first` buffers (bytes already read
+ * into JS, they count toward `length`), then whatever Node still holds in src's readable buffer (up
+ * to what is left of `length`), then the rest spliced in the kernel by the worker. Both must be raw
+ * TCP sockets (not TLS), open.
+ *
+ * Before splicing it waits until dst's pending Node writes are flushed (a cork by Node's http
+ * ServerResponse until the next tick included), and stops src's handle reading. Nothing is shut down
+ * or closed: on success both sockets are handed back to Node — src not reading (paused, its reading
+ * restored so that a later src.resume() reads normally again), dst writable as before.
+ *
+ * Resolves when all `length` bytes were written to dst's kernel buffer. Rejects (an Error with a
+ * clear message, and `code`/`errno`/`syscall` where the system gave one) when src ends or fails
+ * before `length` bytes, dst fails, or either socket is destroyed meanwhile (a destroy() during the
+ * transfer waits until the worker let go of the fds, then the promise rejects); after a rejection
+ * both sockets may be destroyed at once.
+ *
+ * Returns undefined, touching nothing, when splicing is not possible: not Linux, koffi not loaded,
+ * a TLS or otherwise non-raw socket, either socket not open (src's end already read, dst ended),
+ * src holding more bytes in Node than `length` leaves, a socket already in the worker's hands, no
+ * pipe, or spliceStats.enabled false. The caller then streams in JS.
+ *
+ * While the transfer runs, nobody else may read src (the caller takes its 'data'/'end' listeners
+ * off: draining Node's buffer here emits 'data') or write dst. Throws a RangeError for a `length`
+ * that is not a non-negative safe integer or smaller than `first`'s bytes.
+ */
+export function spliceBytes(src: net.Socket, dst: net.Socket, length: number, first: Buffer[]): Promise<void> | undefined {
+  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`spliceBytes: bad length ${length}`);
+  const firstBytes = first.reduce((n, b) => n + b.length, 0);
+  if (firstBytes > length) throw new RangeError(`spliceBytes: first holds ${firstBytes} bytes, more than length ${length}`);
+  if (!spliceStats.enabled || src === dst) return undefined;
+  const hs = rawHandle(src);
+  const hd = rawHandle(dst);
+  if (!hs || !hd || !readableIntact(src) || !writableIntact(dst)) return undefined;
+  const buffered = src.readableLength;
+  if (firstBytes + buffered > length) return undefined;
+  const p = getPump();
+  if (!p || p.busy(hs.fd!) || p.busy(hd.fd!)) return undefined;
+  const rest = length - firstBytes - buffered;
+  let pipe: { fds: [number, number]; size: number } | undefined;
+  if (rest > 0) {
+    pipe = p.makePipe();
+    if (!pipe) return undefined;
+  }
+
+  // Committed: from here on the sockets are ours until the promise settles.
+  const resumable = pauseReading(src, hs);
+  const drained = takeBuffered(src);
+  return writeThrough(dst, [...first, ...drained], src).then((ok) => {
+    if (!ok || src.destroyed || dst.destroyed || hs.fd! < 0 || hd.fd! < 0) {
+      if (pipe) p.closePipe(pipe.fds);
+      resumable();
+      throw transferError(`${src.destroyed ? "src" : "dst"} closed or failed before the transfer started`);
+    }
+    if (!pipe) {
+      resumable();
+      return;
+    }
+    return kernelPart(p, src, dst, hs.fd!, hd.fd!, pipe, rest, length, resumable);
+  });
+}
+
+/** The worker moves `rest` bytes src -> dst; settles once it let go of the fds. */
+function kernelPart(
+  p: Pump,
+  src: net.Socket,
+  dst: net.Socket,
+  srcFd: number,
+  dstFd: number,
+  pipe: { fds: [number, number]; size: number },
+  rest: number,
+  length: number,
+  resumable: () => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let destroyedBy: { socket: "src" | "dst"; err: Error | null } | undefined;
+    let entry: Entry | undefined;
+    const restore: Array<() => void> = [];
+    const before = length - rest;
+    entry = p.add(
+      {
+        fds: [srcFd, dstFd],
+        released: false,
+        deferred: [],
+        abortSent: false,
+        onProgress: () => {
+          // Bytes flow while Node sees none: keep the sockets' idle timeouts (setTimeout) from firing.
+          for (const s of [src, dst]) (s as unknown as { _unrefTimer?: () => void })._unrefTimer?.();
+        },
+        onDone: (msg) => {
+          const e = entry!;
+          e.released = true;
+          for (const undo of restore.splice(0)) undo();
+          resumable();
+          spliceStats.bytesMoved += msg.moved[0];
+          for (const run of e.deferred.splice(0)) run();
+          const done = before + msg.moved[0];
+          if (destroyedBy) {
+            reject(transferError(`${destroyedBy.socket} was destroyed during the transfer (${done} of ${length} bytes)`, destroyedBy.err ?? undefined));
+          } else if (msg.error?.op === "eof") {
+            reject(transferError(`src ended after ${done} of ${length} bytes`));
+          } else if (msg.error) {
+            const cause = systemError(msg.error);
+            const err = transferError(
+              `${msg.error.side === 0 ? "reading src" : "writing dst"} failed after ${done} of ${length} bytes: ${cause.message}`,
+              cause,
+            ) as NodeJS.ErrnoException;
+            err.code = cause.code;
+            err.errno = cause.errno;
+            err.syscall = cause.syscall;
+            reject(err);
+          } else if (msg.aborted) {
+            reject(transferError(`the splice worker stopped (${p.dead ?? "aborted"}) after ${done} of ${length} bytes`));
+          } else if (msg.moved[0] !== rest) {
+            reject(transferError(`the worker moved ${msg.moved[0]} bytes, not ${rest}`));
+          } else {
+            resolve();
+          }
+        },
+      },
+      { t: "bytes", src: srcFd, dst: dstFd, pipe: pipe.fds, pipeSize: pipe.size, length: rest },
+    );
+    spliceStats.transfers++;
+    restore.push(
+      holdDestroy(src, () => entry!, p, (err) => (destroyedBy ??= { socket: "src", err })),
+      holdDestroy(dst, () => entry!, p, (err) => (destroyedBy ??= { socket: "dst", err })),
+    );
   });
 }
