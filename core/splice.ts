@@ -565,7 +565,11 @@ function kernelPart(
           spliceStats.bytesMoved += msg.moved[0];
           for (const run of e.deferred.splice(0)) run();
           const done = before + msg.moved[0];
-          if (destroyedBy) {
+          if (msg.moved[0] === rest) {
+            // Every byte was handed over: a destroy or an abort that came after (the client, done
+            // reading, closed before this message arrived) does not undo the transfer.
+            resolve();
+          } else if (destroyedBy) {
             reject(transferError(`${destroyedBy.socket} was destroyed during the transfer (${done} of ${length} bytes)`, destroyedBy.err ?? undefined));
           } else if (msg.error?.op === "eof") {
             reject(transferError(`src ended after ${done} of ${length} bytes`));
@@ -581,10 +585,8 @@ function kernelPart(
             reject(err);
           } else if (msg.aborted) {
             reject(transferError(`the splice worker stopped (${p.dead ?? "aborted"}) after ${done} of ${length} bytes`));
-          } else if (msg.moved[0] !== rest) {
-            reject(transferError(`the worker moved ${msg.moved[0]} bytes, not ${rest}`));
           } else {
-            resolve();
+            reject(transferError(`the worker moved ${msg.moved[0]} bytes, not ${rest}`));
           }
         },
       },

@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
+import * as tls from "node:tls";
 import type { Writable } from "node:stream";
 import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
@@ -10,6 +11,7 @@ import { describeNetError } from "../net-errors.ts";
 import { readBody, streamBody, type BodyRead } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
 import { relay } from "../passthrough.ts";
+import { spliceBytes } from "../splice.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 import type { H1Exchange, H1Result } from "./h1-client.ts";
@@ -208,21 +210,65 @@ async function roundTrip(
   }
 
   writeHead(res, response);
-  try {
-    await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
-      const trailers = upRes.trailers();
-      if (trailers) {
-        response.trailers = Headers.fromRaw(trailers);
-        addTrailers(res, response.trailers);
-      }
-    });
-  } catch (err) {
+  const interrupted = (err: unknown) => {
     destroyResponse(res);
     flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
-    return "error";
+    return "error" as const;
+  };
+  const inKernel = await spliceBody(res, upRes, firstChunks);
+  if (inKernel === undefined) {
+    try {
+      await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
+        const trailers = upRes.trailers();
+        if (trailers) {
+          response.trailers = Headers.fromRaw(trailers);
+          addTrailers(res, response.trailers);
+        }
+      });
+    } catch (err) {
+      return interrupted(err);
+    }
+  } else if (inKernel !== "ok") {
+    return interrupted(inKernel.error);
   }
   response.timestampEnd = Date.now() / 1000;
   await host.trigger("response", flow);
+  return "ok";
+}
+
+/**
+ * A streamed HTTP/1 body with a Content-Length, between two plain TCP
+ * sockets, moves in the kernel (splice) instead of through JS: "ok" when it
+ * did, `{ error }` when that failed (the server connection is closed; the
+ * caller closes the client's), undefined when it could not be tried (the
+ * caller streams it). The head must have been written.
+ */
+async function spliceBody(res: ClientResponse, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
+  if (isH2(res) || !upRes.takeBody) return undefined;
+  const client = res.socket;
+  if (!client || client instanceof tls.TLSSocket) return undefined;
+  const taken = upRes.takeBody();
+  if (!taken) return undefined;
+  res.flushHeaders();
+  let length = taken.length;
+  for (const c of firstChunks) length += c.length;
+  const moving = spliceBytes(taken.socket, client, length, firstChunks.length > 0 ? [...firstChunks, ...taken.first] : taken.first);
+  if (!moving) {
+    taken.giveBack();
+    return undefined;
+  }
+  try {
+    await moving;
+  } catch (error) {
+    taken.done(false);
+    // Say it as the JS path does: the user reads about the server, not about the mechanism.
+    const e = error as NodeJS.ErrnoException;
+    if (e.code) return { error: e };
+    if (/\bsrc ended\b/.test(e.message)) return { error: new Error("server closed the connection before the body was complete") };
+    return { error: new Error(e.message.replace(/^spliceBytes: /, "").replace(/\bsrc\b/g, "server").replace(/\bdst\b/g, "client")) };
+  }
+  taken.done(true);
+  res.end();
   return "ok";
 }
 

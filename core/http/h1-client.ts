@@ -86,6 +86,26 @@ export class Http1Connection {
     if (this.active === x) this.socket.destroy();
   }
 
+  /** @internal someone else reads the socket for a while (see TakenBody). */
+  suspend(): void {
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.socket.pause();
+  }
+
+  /** @internal back from suspend(): reading goes on here. */
+  resumeReading(): void {
+    if (this.socket.destroyed) return;
+    this.socket.on("data", this.onData);
+    this.socket.on("end", this.onEnd);
+    this.socket.resume();
+  }
+
+  /** @internal */
+  get parserState(): ResponseParser {
+    return this.parser;
+  }
+
   private pump(): void {
     if (this.active || !this.usable) return;
     const next = this.queue.shift();
@@ -164,6 +184,23 @@ export class Http1Connection {
   }
 }
 
+/**
+ * The rest of a Content-Length response body, handed to the caller to move
+ * itself (in the kernel): `first` holds the bytes already read into JS,
+ * `length` every byte still due (those included), `socket` the server
+ * socket with nobody reading it. Then exactly one of: `done(true)` once all
+ * `length` bytes were taken from the socket (the connection goes on),
+ * `done(false)` when that failed (the connection is closed), or `giveBack()`
+ * when the caller will not move them after all (reading resumes as before).
+ */
+export interface TakenBody {
+  first: Buffer[];
+  length: number;
+  socket: net.Socket;
+  done(ok: boolean): void;
+  giveBack(): void;
+}
+
 export interface H1RequestSpec {
   method: string;
   /** The request target: origin form, or absolute form towards an upstream proxy. */
@@ -182,6 +219,8 @@ export type H1Result =
       /** The whole body, when it came with the head (then `body` is made only if asked for). */
       complete: Buffer | undefined;
       trailers: () => string[] | undefined;
+      /** See H1Exchange.takeBody (absent for a complete response). */
+      takeBody?: () => TakenBody | undefined;
     }
   | { kind: "upgrade"; head: ResponseHead; socket: net.Socket; rest: Buffer };
 
@@ -339,7 +378,7 @@ export class H1Exchange {
       },
     });
     for (const c of early) if (!this.body.push(c)) socket.pause();
-    this.resolve({ kind: "response", head, body: this.body, complete: undefined, trailers });
+    this.resolve({ kind: "response", head, body: this.body, complete: undefined, trailers, takeBody: () => this.takeBody() });
   }
 
   /** @internal */
@@ -347,6 +386,47 @@ export class H1Exchange {
     this.finished = true;
     this.settled = true;
     this.resolve({ kind: "upgrade", head, socket, rest });
+  }
+
+  /**
+   * Hands the rest of a Content-Length body to the caller (see TakenBody), or
+   * undefined when that is not possible: another framing, or the body stream
+   * is already being read.
+   */
+  takeBody(): TakenBody | undefined {
+    const body = this.body;
+    const parser = this.conn.parserState;
+    const due = parser.remainingLength;
+    if (!body || this.finished || this.conn.released || due === undefined || body.readableFlowing === true || body.destroyed) return undefined;
+    this.conn.suspend();
+    const first: Buffer[] = [];
+    for (let c = body.read() as Buffer | null; c !== null; c = body.read() as Buffer | null) first.push(c);
+    let length = due;
+    for (const c of first) length += c.length;
+    // Nobody reads the stream from now on; a failure must not be an unhandled 'error'.
+    body.on("error", () => {});
+    let settled = false;
+    return {
+      first,
+      length,
+      socket: this.conn.socket,
+      done: (ok) => {
+        if (settled) return;
+        settled = true;
+        if (!ok || this.finished) {
+          this.conn.socket.destroy();
+          return;
+        }
+        parser.bodyReadElsewhere();
+        this.conn.resumeReading();
+      },
+      giveBack: () => {
+        if (settled) return;
+        settled = true;
+        for (let i = first.length - 1; i >= 0; i--) body.unshift(first[i]!);
+        this.conn.resumeReading();
+      },
+    };
   }
 
   /** @internal the exchange cannot complete: the response (or its body) fails with `err`. */

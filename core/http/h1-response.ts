@@ -73,6 +73,21 @@ export class ResponseParser {
     return this.state === "idle" || this.state === "done";
   }
 
+  /** Bytes of a Content-Length body still to come (undefined in any other state). */
+  get remainingLength(): number | undefined {
+    return this.state === "length" ? this.remaining : undefined;
+  }
+
+  /**
+   * The rest of a Content-Length body was read by someone else (moved in the
+   * kernel, say): the response is complete.
+   */
+  bodyReadElsewhere(): void {
+    if (this.state !== "length") throw new Error(`no Content-Length body in progress (${this.state})`);
+    this.remaining = 0;
+    this.finish(undefined);
+  }
+
   /** Reading a body that ends when the server closes. */
   get untilClose(): boolean {
     return this.state === "until-close";

@@ -2,7 +2,7 @@ import * as http2 from "node:http2";
 import type { Readable, Writable } from "node:stream";
 import type { Headers, Request } from "@interloper/sdk";
 import type { ServerConn, UpstreamProxy } from "../server-conn.ts";
-import type { H1Exchange, H1Result } from "./h1-client.ts";
+import type { H1Exchange, H1Result, TakenBody } from "./h1-client.ts";
 
 /**
  * A request on its way to the server: give the body with `end(body)` (known)
@@ -24,6 +24,8 @@ export interface UpstreamResponse {
   body: Readable;
   /** The whole body when it was read with the head (then reading `body` is not needed). */
   complete?: Buffer;
+  /** HTTP/1 with Content-Length: the rest of the body to move without the stream (see TakenBody). */
+  takeBody?: () => TakenBody | undefined;
   /** Trailer fields once the body has ended, if the server sent any. */
   trailers(): string[] | undefined;
 }
@@ -65,7 +67,9 @@ class Http1Response implements UpstreamResponse {
   readonly httpVersion: string;
   readonly complete: Buffer | undefined;
   readonly trailers: () => string[] | undefined;
+  readonly takeBody: (() => TakenBody | undefined) | undefined;
   constructor(private readonly r: Extract<H1Result, { kind: "response" }>) {
+    this.takeBody = r.takeBody;
     this.status = r.head.status;
     this.reason = r.head.reason;
     this.rawHeaders = r.head.rawHeaders;

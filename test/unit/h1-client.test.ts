@@ -751,4 +751,105 @@ withSetup("request() checks synchronously: nothing reaches the wire, the connect
   await response(x.response);
 });
 
+// ---------------------------------------------------------------- handing a body over (takeBody)
+
+/** Reads exactly n bytes from a socket nobody else reads (as the kernel transfer would take them). */
+function takeExactly(sock: net.Socket, n: number): Promise<Buffer> {
+  return within(
+    new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let got = 0;
+      const step = () => {
+        while (got < n) {
+          const c = sock.read(Math.min(n - got, sock.readableLength || 1)) as Buffer | null;
+          if (c === null) return;
+          parts.push(c);
+          got += c.length;
+        }
+        sock.off("readable", step);
+        sock.off("error", reject);
+        resolve(Buffer.concat(parts));
+      };
+      sock.on("readable", step);
+      sock.once("error", reject);
+      step();
+    }),
+    `${n} bytes from the socket`,
+  );
+}
+
+withSetup("takeBody: the bytes already read and the rest of a Content-Length body go to the caller; done(true) and the connection carries the next request", async ({ conn, peer }) => {
+  const x = conn.request(spec("GET", "/big", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123");
+  const r = await response(x.response);
+  assert.is(r.complete, undefined);
+  const taken = r.takeBody!()!;
+  assert.ok(taken, "a Content-Length body can be taken");
+  assert.is(Buffer.concat(taken.first).toString(), "0123");
+  assert.is(taken.length, 10);
+  peer.write("456789");
+  const rest = await takeExactly(taken.socket, taken.length - 4);
+  assert.is(rest.toString(), "456789");
+  taken.done(true);
+  const y = conn.request(spec("GET", "/next", [["Host", "h"]]));
+  y.end();
+  await peer.until("GET /next");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  assert.is((await response(y.response)).complete?.toString(), "ok");
+  assert.ok(conn.usable);
+});
+
+withSetup("takeBody then giveBack: the body stream delivers every byte as if nothing happened", async ({ conn, peer }) => {
+  const x = conn.request(spec("GET", "/g", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabc");
+  const r = await response(x.response);
+  const taken = r.takeBody!()!;
+  assert.is(taken.length, 8);
+  taken.giveBack();
+  peer.write("defgh");
+  assert.is(await bodyText(r), "abcdefgh");
+  const y = conn.request(spec("GET", "/after", [["Host", "h"]]));
+  y.end();
+  await peer.until("GET /after");
+  peer.write("HTTP/1.1 204 No Content\r\n\r\n");
+  assert.is((await response(y.response)).head.status, 204);
+});
+
+withSetup("takeBody: not for a chunked body, nor once the body stream is being read", async ({ conn, peer }) => {
+  const x = conn.request(spec("GET", "/c", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+  const r = await response(x.response);
+  assert.is(r.takeBody!(), undefined);
+  const text = bodyText(r);
+  peer.write("0\r\n\r\n");
+  assert.is(await text, "abc");
+  const y = conn.request(spec("GET", "/l", [["Host", "h"]]));
+  y.end();
+  await peer.until("GET /l");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc");
+  const ry = await response(y.response);
+  const reading = bodyText(ry);
+  assert.is(ry.takeBody!(), undefined, "the stream is flowing");
+  peer.write("def");
+  assert.is(await reading, "abcdef");
+});
+
+withSetup("takeBody then done(false): the connection is closed", async ({ conn, peer, client }) => {
+  const x = conn.request(spec("GET", "/f", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nxx");
+  const r = await response(x.response);
+  const taken = r.takeBody!()!;
+  taken.done(false);
+  await closedSoon(client, "server connection after a failed transfer");
+  assert.not.ok(conn.usable);
+});
+
 test.run();
