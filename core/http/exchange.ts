@@ -390,7 +390,7 @@ function isH2(res: ClientResponse): res is http2.Http2ServerResponse {
  */
 function writeHead(res: ClientResponse, response: Response, length?: number): void {
   let fields = response.headers.fields;
-  if (length !== undefined && response.headers.has("content-length") && !response.headers.has("transfer-encoding")) {
+  if (length !== undefined && needsLengthFix(fields, length)) {
     const value = String(length);
     let seen = false;
     fields = [];
@@ -413,6 +413,21 @@ function writeHead(res: ClientResponse, response: Response, length?: number): vo
     if (!response.headers.has("connection")) res.removeHeader("connection");
     res.writeHead(response.status, response.reason, fields === response.headers.fields ? response.headers.toRaw() : fields.flat());
   }
+}
+
+/** Content-Length fields that disagree with `length` (or repeat), without Transfer-Encoding: the common case (one true field) allocates nothing. */
+function needsLengthFix(fields: ReadonlyArray<readonly [string, string]>, length: number): boolean {
+  let count = 0;
+  let wrong = false;
+  for (const [name, value] of fields) {
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      count++;
+      if (value.trim() !== String(length)) wrong = true;
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      return false;
+    }
+  }
+  return count > 1 || wrong;
 }
 
 /** The length a buffered body has on the wire, or undefined where the message has none (HEAD, 1xx, 204, 304). */
