@@ -6,8 +6,10 @@ test("--set proxyauth=user:pass: explicit HTTP, CONNECT and SOCKS5 clients must 
   const origin = await startOrigin((req, res) => res.end(`ok ${req.url}`));
   const proxy = await startProxy(["--mode", "regular@0", "--mode", "socks5@0", "--set", "proxyauth=alice:s3cret"]);
   try {
-    const ports = [...proxy.stdout().matchAll(/listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g)].map((m) => Number(m[1]));
+    // Both start-up lines first: the listeners may print in either order.
     await proxy.waitForOutput(/SOCKS5 proxy listening/);
+    await proxy.waitForOutput(/Proxy server listening/);
+    const ports = [...proxy.stdout().matchAll(/listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g)].map((m) => Number(m[1]));
     const [http, socks] = [...proxy.stdout().matchAll(/(Proxy server|SOCKS5 proxy) listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g)].map((m) => Number(m[2]));
     assert.ok(ports.length === 2 && http && socks);
     const url = `http://localhost:${origin.port}`;
