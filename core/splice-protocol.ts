@@ -4,10 +4,10 @@ export type ToWorker =
   /** Relay sockets `a` and `b`; `ab` is the pipe [read, write] for a -> b, `ba` for b -> a. */
   | { t: "add"; id: number; a: number; b: number; ab: [number, number]; ba: [number, number]; pipeSize: number }
   /**
-   * Move exactly `length` bytes from socket `src` to socket `dst` through `pipe` [read, write], then
-   * answer `done` without closing or shutting down anything. `length` > 0.
+   * Move exactly `length` bytes from socket `src` to socket `dst` (read/write through the worker's
+   * buffer), then answer `done` without closing or shutting down anything. `length` > 0.
    */
-  | { t: "bytes"; id: number; src: number; dst: number; pipe: [number, number]; pipeSize: number; length: number }
+  | { t: "bytes"; id: number; src: number; dst: number; length: number }
   /** The main thread wants the connection closed (a destroy() from elsewhere): deregister and answer `done`. */
   | { t: "abort"; id: number }
   /** The process is exiting: leave the blocking loop. */

@@ -1,7 +1,8 @@
 // The spliced relay's pump: one worker thread moves the bytes of every spliced
 // connection socket -> pipe -> socket with splice(2), never through JS memory.
 // Besides relays (both ways until both ends) it runs bounded one-way transfers:
-// exactly `length` bytes src -> dst, after which both sockets go back to Node.
+// exactly `length` bytes src -> dst through a buffer of its own (read/write,
+// see Transfer), after which both sockets go back to Node.
 // It blocks in epoll_wait only while it has connections; with none it idles in
 // its event loop, so the thread can be terminated like any other.
 //
@@ -45,21 +46,26 @@ interface Relay {
   dirs: [Dir, Dir];
 }
 
-/** A bounded one-way transfer: exactly `length` bytes src -> pipe -> dst; nothing is shut down. */
+/**
+ * A bounded one-way transfer: exactly `length` bytes src -> dst; nothing is shut down. These go
+ * through a buffer with read/write, not through a pipe: for plain TCP on loopback, 256 KiB copies
+ * measured ~25% faster than splice (2.2-2.5 vs 1.8-2.0 GB/s for a 1 GiB body; a relay in C showed
+ * the same: 2.6-2.8 vs 1.9 GB/s). Relays of encrypted passthrough traffic keep splice: there the
+ * two were even, and splice costs less CPU.
+ */
 interface Transfer {
   kind: "bytes";
   id: number;
   slot: number;
   src: number;
   dst: number;
-  pipeR: number;
-  pipeW: number;
-  pipeSize: number;
   length: number;
   /** Bytes still to take from src (never more: the rest of src's bytes are not ours). */
   toRead: number;
-  /** Bytes in the pipe. */
-  inPipe: number;
+  /** Read from src, not yet written to dst: buf[start, end). */
+  buf: Buffer;
+  start: number;
+  end: number;
   /** Bytes delivered to dst. */
   moved: number;
   /** dst reported EPOLLERR/EPOLLHUP: fail now rather than at the next write, which may never come. */
@@ -135,8 +141,8 @@ function add(m: Extract<ToWorker, { t: "add" }>): void {
 function addBytes(m: Extract<ToWorker, { t: "bytes" }>): void {
   const slot = freeSlots.pop() ?? slots.length;
   const conn: Transfer = {
-    kind: "bytes", id: m.id, slot, src: m.src, dst: m.dst, pipeR: m.pipe[0], pipeW: m.pipe[1], pipeSize: m.pipeSize,
-    length: m.length, toRead: m.length, inPipe: 0, moved: 0, dstTrouble: false, told: Date.now(),
+    kind: "bytes", id: m.id, slot, src: m.src, dst: m.dst, length: m.length, toRead: m.length,
+    buf: Buffer.allocUnsafeSlow(Math.min(COPY_BUFFER, m.length)), start: 0, end: 0, moved: 0, dstTrouble: false, told: Date.now(),
   };
   slots[slot] = conn;
   byId.set(m.id, conn);
@@ -165,8 +171,6 @@ function finish(conn: Conn, error?: SpliceFailure, aborted = false): void {
     // Either may not have been added (epoll_ctl failed): ENOENT, harmless.
     ctl(EPOLL_CTL_DEL, conn.src, 0, 0);
     ctl(EPOLL_CTL_DEL, conn.dst, 0, 0);
-    libc.close(conn.pipeR);
-    libc.close(conn.pipeW);
   }
   slots[conn.slot] = undefined;
   freeSlots.push(conn.slot);
@@ -177,6 +181,8 @@ function finish(conn: Conn, error?: SpliceFailure, aborted = false): void {
 }
 
 const FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+/** The largest buffer a transfer copies through. */
+const COPY_BUFFER = 256 * 1024;
 
 /**
  * Moves what can be moved now in one direction: pipe -> dst, then src -> pipe.
@@ -248,10 +254,10 @@ function pump(conn: Conn): void {
  */
 function stepBytes(t: Transfer): { progress: boolean; error?: SpliceFailure } {
   let progress = false;
-  if (t.inPipe > 0) {
-    const n = libc.splice(t.pipeR, null, t.dst, null, t.inPipe, FLAGS);
+  if (t.end > t.start) {
+    const n = libc.write(t.dst, t.start === 0 ? t.buf : t.buf.subarray(t.start), t.end - t.start);
     if (n > 0) {
-      t.inPipe -= n;
+      t.start += n;
       t.moved += n;
       progress = true;
     } else if (n < 0) {
@@ -259,11 +265,12 @@ function stepBytes(t: Transfer): { progress: boolean; error?: SpliceFailure } {
       if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: 1, op: "write", errno: e } };
     }
   }
-  if (t.toRead > 0 && t.inPipe < t.pipeSize) {
-    const n = libc.splice(t.src, null, t.pipeW, null, Math.min(t.toRead, t.pipeSize - t.inPipe), FLAGS);
+  if (t.end === t.start && t.toRead > 0) {
+    const n = libc.read(t.src, t.buf, Math.min(t.toRead, t.buf.length));
     if (n > 0) {
+      t.start = 0;
+      t.end = n;
       t.toRead -= n;
-      t.inPipe += n;
       progress = true;
     } else if (n === 0) {
       return { progress, error: { side: 0, op: "eof", errno: 0 } };

@@ -110,24 +110,6 @@ class Pump {
     for (const fd of [...p.ab, ...p.ba]) this.libc.close(fd);
   }
 
-  /** One non-blocking pipe for a one-way transfer, or undefined (as makePipes). */
-  makePipe(): { fds: [number, number]; size: number } | undefined {
-    const a = new Int32Array(2);
-    if (this.libc.pipe2(a, O_NONBLOCK | O_CLOEXEC) !== 0) return undefined;
-    this.libc.fcntl(a[0]!, F_SETPIPE_SZ, PIPE_SIZE);
-    const size = this.libc.fcntl(a[0]!, F_GETPIPE_SZ, 0);
-    if (!(size >= MIN_PIPE_SIZE)) {
-      this.libc.close(a[0]!);
-      this.libc.close(a[1]!);
-      return undefined;
-    }
-    return { fds: [a[0]!, a[1]!], size };
-  }
-
-  closePipe(fds: [number, number]): void {
-    for (const fd of fds) this.libc.close(fd);
-  }
-
   busy(fd: number): boolean {
     return this.busyFds.has(fd);
   }
@@ -471,10 +453,11 @@ function transferError(message: string, cause?: unknown): Error {
 /**
  * Moves exactly `length` bytes from `src` to `dst`: first the `first` buffers (bytes already read
  * into JS, they count toward `length`), then whatever Node still holds in src's readable buffer (up
- * to what is left of `length`), then the rest spliced in the kernel by the worker. Both must be raw
+ * to what is left of `length`), then the rest moved by the worker thread between the two fds
+ * (read/write through its buffer: see splice-worker.ts for why not splice here). Both must be raw
  * TCP sockets (not TLS), open.
  *
- * Before splicing it waits until dst's pending Node writes are flushed (a cork by Node's http
+ * Before the worker starts it waits until dst's pending Node writes are flushed (a cork by Node's http
  * ServerResponse until the next tick included), and stops src's handle reading. Nothing is shut down
  * or closed: on success both sockets are handed back to Node — src not reading (paused, its reading
  * restored so that a later src.resume() reads normally again), dst writable as before.
@@ -487,8 +470,8 @@ function transferError(message: string, cause?: unknown): Error {
  *
  * Returns undefined, touching nothing, when splicing is not possible: not Linux, koffi not loaded,
  * a TLS or otherwise non-raw socket, either socket not open (src's end already read, dst ended),
- * src holding more bytes in Node than `length` leaves, a socket already in the worker's hands, no
- * pipe, or spliceStats.enabled false. The caller then streams in JS.
+ * src holding more bytes in Node than `length` leaves, a socket already in the worker's hands, or
+ * spliceStats.enabled false. The caller then streams in JS.
  *
  * While the transfer runs, nobody else may read src (the caller takes its 'data'/'end' listeners
  * off: draining Node's buffer here emits 'data') or write dst. Throws a RangeError for a `length`
@@ -507,26 +490,20 @@ export function spliceBytes(src: net.Socket, dst: net.Socket, length: number, fi
   const p = getPump();
   if (!p || p.busy(hs.fd!) || p.busy(hd.fd!)) return undefined;
   const rest = length - firstBytes - buffered;
-  let pipe: { fds: [number, number]; size: number } | undefined;
-  if (rest > 0) {
-    pipe = p.makePipe();
-    if (!pipe) return undefined;
-  }
 
   // Committed: from here on the sockets are ours until the promise settles.
   const resumable = pauseReading(src, hs);
   const drained = takeBuffered(src);
   return writeThrough(dst, [...first, ...drained], src).then((ok) => {
     if (!ok || src.destroyed || dst.destroyed || hs.fd! < 0 || hd.fd! < 0) {
-      if (pipe) p.closePipe(pipe.fds);
       resumable();
       throw transferError(`${src.destroyed ? "src" : "dst"} closed or failed before the transfer started`);
     }
-    if (!pipe) {
+    if (rest === 0) {
       resumable();
       return;
     }
-    return kernelPart(p, src, dst, hs.fd!, hd.fd!, pipe, rest, length, resumable);
+    return kernelPart(p, src, dst, hs.fd!, hd.fd!, rest, length, resumable);
   });
 }
 
@@ -537,7 +514,6 @@ function kernelPart(
   dst: net.Socket,
   srcFd: number,
   dstFd: number,
-  pipe: { fds: [number, number]; size: number },
   rest: number,
   length: number,
   resumable: () => void,
@@ -590,7 +566,7 @@ function kernelPart(
           }
         },
       },
-      { t: "bytes", src: srcFd, dst: dstFd, pipe: pipe.fds, pipeSize: pipe.size, length: rest },
+      { t: "bytes", src: srcFd, dst: dstFd, length: rest },
     );
     spliceStats.transfers++;
     restore.push(

@@ -238,7 +238,8 @@ async function roundTrip(
 
 /**
  * A streamed HTTP/1 body with a Content-Length, between two plain TCP
- * sockets, moves in the kernel (splice) instead of through JS: "ok" when it
+ * sockets, is moved by the splice worker thread fd to fd instead of chunk by
+ * chunk through JS streams: "ok" when it
  * did, `{ error }` when that failed (the server connection is closed; the
  * caller closes the client's), undefined when it could not be tried (the
  * caller streams it). The head must have been written.

@@ -186,7 +186,7 @@ export class Http1Connection {
 
 /**
  * The rest of a Content-Length response body, handed to the caller to move
- * itself (in the kernel): `first` holds the bytes already read into JS,
+ * itself (fd to fd, off the event loop): `first` holds the bytes already read into JS,
  * `length` every byte still due (those included), `socket` the server
  * socket with nobody reading it. Then exactly one of: `done(true)` once all
  * `length` bytes were taken from the socket (the connection goes on),

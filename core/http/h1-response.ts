@@ -80,7 +80,7 @@ export class ResponseParser {
 
   /**
    * The rest of a Content-Length body was read by someone else (moved in the
-   * kernel, say): the response is complete.
+   * worker thread, say): the response is complete.
    */
   bodyReadElsewhere(): void {
     if (this.state !== "length") throw new Error(`no Content-Length body in progress (${this.state})`);

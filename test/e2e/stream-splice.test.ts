@@ -1,5 +1,6 @@
 // Streamed HTTP/1 response bodies with a Content-Length between plain TCP
-// sockets move in the kernel (splice) instead of through JS. What the client
+// sockets are moved fd to fd by the splice worker thread instead of through JS
+// streams. What the client
 // sees must not change: exact bytes, keep-alive framing after the body, the
 // server connection reused, pipelining in order, the `response` hook after
 // the body, a server that fails mid-body cutting only that exchange, and the
@@ -38,7 +39,7 @@ function get(host: string, path: string): string {
   return `GET http://${host}${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
 }
 
-test("a streamed 24 MiB body moves in the kernel: exact bytes, then the same client and server connections carry the next requests", async () => {
+test("a streamed 24 MiB body is moved by the worker: exact bytes, then the same client and server connections carry the next requests", async () => {
   const big = randomBytes(24 * MB);
   const origin = await startOrigin((req, res) => (req.url === "/big" ? serve(res, big) : res.end(`small ${req.url}`)));
   const conns = countConnections(origin);
@@ -66,8 +67,8 @@ test("a streamed 24 MiB body moves in the kernel: exact bytes, then the same cli
       c.destroy();
     }
     assert.is(conns.count(), 1, "one server connection for all four requests");
-    // Both big bodies went through the kernel (all but what came in the same reads as their heads).
-    assert.ok(spliceStats.bytesMoved - before >= 2 * (big.length - MB), `bytes moved in the kernel: ${spliceStats.bytesMoved - before}`);
+    // Both big bodies went through the worker (all but what came in the same reads as their heads).
+    assert.ok(spliceStats.bytesMoved - before >= 2 * (big.length - MB), `bytes moved by the worker: ${spliceStats.bytesMoved - before}`);
     const log = p.lines.join("\n");
     assert.match(log, /GET http:\/\/127\.0\.0\.1:\d+\/big\n     << 200 OK/);
   } finally {
@@ -101,7 +102,7 @@ test("pipelined requests for two streamed bodies and a small one: all three, in 
   }
 });
 
-test("the response hook runs after the kernel-moved body; responseheaders saw the head", async () => {
+test("the response hook runs after the worker-moved body; responseheaders saw the head", async () => {
   const big = randomBytes(3 * MB);
   const origin = await startOrigin((_req, res) => serve(res, big));
   const seen: string[] = [];
