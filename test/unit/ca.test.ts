@@ -431,6 +431,33 @@ test("a real TLS handshake on loopback: SNI picks the leaf, the client trusts it
   }
 });
 
+
+test("new hosts one after another: each handshake serves that host's own leaf, verified through the CA", async () => {
+  const ca = await CertificateAuthority.load(tempDir());
+  const server = tls.createServer({ SNICallback: (servername, cb) => cb(null, ca.secureContext([servername])) });
+  server.on("secureConnection", (socket) => socket.end("hi"));
+  server.on("tlsClientError", () => {});
+  const port = await listen(server);
+  try {
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const name = `reserve-${i}.test`;
+      const socket = await handshake({ host: "127.0.0.1", port, servername: name, ca: ca.caCertPem });
+      assert.ok(socket.authorized, `${name}: ${socket.authorizationError}`);
+      const peer = socket.getPeerCertificate();
+      assert.is(peer.subject.CN, name);
+      assert.is(peer.subjectaltname, `DNS:${name}`);
+      seen.add(peer.fingerprint256);
+      socket.destroy();
+    }
+    assert.is(seen.size, 12, "twelve different certificates");
+    // A cached leaf is the same context object; another host's is another.
+    assert.is(ca.secureContext(["reserve-3.test"]), ca.secureContext(["RESERVE-3.test"]));
+    assert.is.not(ca.secureContext(["reserve-3.test"]), ca.secureContext(["reserve-4.test"]));
+  } finally {
+    server.close();
+  }
+});
 test("a real TLS handshake to an IP literal uses the iPAddress SAN", async () => {
   const ca = await sharedCa();
   const server = tls.createServer({ key: ca.leafKeyPem, cert: ca.leafCertPem(["127.0.0.1"]) });
