@@ -6,6 +6,7 @@ import { AddonHost, OptionError, type Addon, type OptionsView } from "@interlope
 import { acceptExplicit, acceptReverse, acceptSocks5, acceptTransparent } from "./accept.ts";
 import { ClientSession } from "./client-session.ts";
 import { originalDstUnavailable } from "./original-dst.ts";
+import { onSpliceUnavailable } from "./splice.ts";
 import { registerCoreOptions, sizeOption } from "./core-options.ts";
 import { handleConnect } from "./http/connect.ts";
 import { handleRequest, handleUpgrade } from "./http/exchange.ts";
@@ -51,6 +52,8 @@ export class Proxy {
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<ClientSession>();
   private upstreamContext: tls.SecureContext | undefined;
+  /** Ends the subscription to the kernel relay's availability (made at start). */
+  private stopListening: (() => void) | undefined;
   /** The addresses actually listened on (after start). */
   readonly listening: Array<{ mode: ModeSpec; address: net.AddressInfo }> = [];
 
@@ -143,6 +146,9 @@ export class Proxy {
       const why = originalDstUnavailable();
       if (why) throw new StartupError(why);
     }
+    this.stopListening = onSpliceUnavailable((reason, failed) =>
+      this.host.log(failed ? "warn" : "debug", `kernel relay unavailable (${reason}): passthrough and streamed bodies are relayed in JavaScript`),
+    );
     for (const mode of modes) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
       await new Promise<void>((resolve, reject) => {
@@ -200,6 +206,7 @@ export class Proxy {
   async stop(): Promise<void> {
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.servers.length = 0;
+    this.stopListening?.();
     for (const session of this.sessions) session.close();
     this.frontendInstance?.close();
     await Promise.all(closed);

@@ -162,12 +162,18 @@ class Pump {
     e.onDone(m);
   }
 
+  /** Ends the worker (as a crash would, for tests of that path). */
+  async terminate(): Promise<void> {
+    this.send({ t: "stop" });
+    await this.worker.terminate();
+  }
+
   /** The worker is gone: no fd is watched any more, so every spliced connection can be closed. */
   private die(reason: string): void {
     if (this.dead) return;
     this.dead = reason;
     if (pump === this) pump = undefined;
-    unavailable = reason;
+    markUnavailable(reason, true);
     const entries = [...this.entries.values()];
     this.entries.clear();
     this.busyFds.clear();
@@ -195,12 +201,12 @@ function getPump(): Pump | undefined {
   if (pump || unavailable) return pump;
   const libc = loadLibc();
   if (typeof libc === "string") {
-    unavailable = libc;
+    markUnavailable(libc, false);
     return undefined;
   }
   const kickFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (kickFd < 0) {
-    unavailable = `eventfd failed (errno ${libc.errno()})`;
+    markUnavailable(`eventfd failed (errno ${libc.errno()})`, false);
     return undefined;
   }
   try {
@@ -209,9 +215,36 @@ function getPump(): Pump | undefined {
     pump = new Pump(libc, worker, port1, kickFd);
   } catch (err) {
     libc.close(kickFd);
-    unavailable = `cannot start the splice worker: ${(err as Error).message}`;
+    markUnavailable(`cannot start the splice worker: ${(err as Error).message}`, false);
   }
   return pump;
+}
+
+type UnavailableListener = (reason: string, failed: boolean) => void;
+const unavailableListeners: UnavailableListener[] = [];
+
+/**
+ * Calls `listener` once, when splice turns out to be unavailable in this
+ * process: `failed` true when the worker died while in use (the relays it held
+ * were closed), false when it could not start (not Linux, koffi missing).
+ */
+export function onSpliceUnavailable(listener: UnavailableListener): () => void {
+  unavailableListeners.push(listener);
+  return () => {
+    const i = unavailableListeners.indexOf(listener);
+    if (i !== -1) unavailableListeners.splice(i, 1);
+  };
+}
+
+function markUnavailable(reason: string, failed: boolean): void {
+  if (unavailable) return;
+  unavailable = reason;
+  for (const l of unavailableListeners.splice(0)) l(reason, failed);
+}
+
+/** Ends the worker as a crash would: for tests of what then happens (its connections close, later ones use JS). */
+export async function endSpliceWorker(): Promise<void> {
+  await pump?.terminate();
 }
 
 /** Why splice is not used in this process, once it was tried; undefined while it works (or was not needed yet). */
