@@ -215,7 +215,7 @@ async function roundTrip(
     flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
     return "error" as const;
   };
-  const inKernel = await spliceBody(res, upRes, firstChunks);
+  const inKernel = await spliceBody(res, response, upRes, firstChunks);
   if (inKernel === undefined) {
     try {
       await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
@@ -244,15 +244,23 @@ async function roundTrip(
  * caller closes the client's), undefined when it could not be tried (the
  * caller streams it). The head must have been written.
  */
-async function spliceBody(res: ClientResponse, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
+async function spliceBody(res: ClientResponse, response: Response, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
   if (isH2(res) || !upRes.takeBody) return undefined;
   const client = res.socket;
   if (!client || client instanceof tls.TLSSocket) return undefined;
+  // The client must be told the same framing: the server's bytes go out as they came. (An addon that
+  // dropped the Content-Length gets Node's chunked framing, which only the JS path writes.)
+  const declared = response.headers.getAll("content-length");
+  if (declared.length !== 1 || response.headers.has("transfer-encoding")) return undefined;
   const taken = upRes.takeBody();
   if (!taken) return undefined;
-  res.flushHeaders();
   let length = taken.length;
   for (const c of firstChunks) length += c.length;
+  if (declared[0]!.trim() !== String(length)) {
+    taken.giveBack();
+    return undefined;
+  }
+  res.flushHeaders();
   const moving = spliceBytes(taken.socket, client, length, firstChunks.length > 0 ? [...firstChunks, ...taken.first] : taken.first);
   if (!moving) {
     taken.giveBack();

@@ -223,4 +223,36 @@ test("a client that closes as soon as the whole body arrived: the response hook 
   }
 });
 
+test("an addon that drops Content-Length in responseheaders: the streamed body reaches the client chunked, bytes exact, keep-alive intact", async () => {
+  const big = randomBytes(3 * MB + 17);
+  const origin = await startOrigin((req, res) => (req.url === "/big" ? serve(res, big) : res.end("next")));
+  const dropper: Addon = {
+    name: "dropper",
+    responseheaders(flow: HTTPFlow) {
+      if (flow.request.path !== "/big") return;
+      flow.response!.headers.delete("content-length");
+      flow.response!.stream = true;
+    },
+  };
+  const p = await startInProcess([dropper]);
+  try {
+    const c = await WireClient.connect(p.port);
+    const host = `127.0.0.1:${origin.port}`;
+    try {
+      c.write(get(host, "/big"));
+      const r = await c.readResponse({ timeoutMs: 30_000 });
+      assert.is(r.header("transfer-encoding"), "chunked");
+      assert.is(r.header("content-length"), undefined);
+      assert.is(sha(r.body), sha(big));
+      c.write(get(host, "/next"));
+      assert.is((await c.readResponse()).body.toString(), "next");
+    } finally {
+      c.destroy();
+    }
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test.run();
