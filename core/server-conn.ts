@@ -191,9 +191,10 @@ export class ServerConn {
     // that, TLS 1.3 sends tickets after it: each new one replaces the last).
     let established = false;
     let early: Buffer | undefined;
+    let peer: X509Certificate | undefined;
     const keep = (session: Buffer) => {
       if (tlsOptions.rejectUnauthorized !== false && !tlsSocket.authorized) return;
-      sessions.set(key, { session, peer: this.peer });
+      sessions.set(key, { session, peer });
     };
     tlsSocket.on("session", (session: Buffer) => {
       if (established) keep(session);
@@ -222,7 +223,8 @@ export class ServerConn {
     // A resumed session shows no certificate: the one the server proved itself with at the full handshake stands in.
     // (Node hands the peer certificate out once: after getPeerX509Certificate, getPeerCertificate returns {}.
     // The X509Certificate decodes fields on demand and carries the chain the server sent.)
-    this.peer = resumed ? cached?.peer : tlsSocket.getPeerX509Certificate();
+    peer = resumed ? cached?.peer : tlsSocket.getPeerX509Certificate();
+    this.peer = peer;
     established = true;
     if (early) keep(early);
     // X509Certificate keeps its PEM: this costs well under a microsecond (a getter here would make

@@ -12,6 +12,9 @@ export type BodyRead =
  */
 export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> {
   if (stream.readableEnded) return Promise.resolve({ complete: true, body: Buffer.alloc(0) });
+  // Failed before anyone read it (while a hook ran, say): its events are gone, say so now.
+  const gone = endedEarly(stream);
+  if (gone) return Promise.reject(gone);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -60,6 +63,8 @@ export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> 
  * `dst` (`dst` is ended); rejects when either side fails.
  */
 export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChunk?: (n: number) => void, beforeEnd?: () => void): Promise<void> {
+  const gone = endedEarly(src);
+  if (gone) return Promise.reject(gone);
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err?: Error) => {
@@ -108,4 +113,12 @@ export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChun
     if (src.readableEnded) onEnd();
     else src.resume();
   });
+}
+
+/** The error of a stream that failed or closed before its end (its events already went by), if it did. */
+function endedEarly(stream: Readable): Error | undefined {
+  if (stream.readableEnded) return undefined;
+  if (stream.errored) return stream.errored;
+  if (stream.destroyed) return new Error("connection closed before the body was complete");
+  return undefined;
 }

@@ -86,6 +86,7 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
   } catch (err) {
     // A bug, not a network failure: keep its stack, end this exchange only.
     proxy.host.log("error", `${session.prefix}: internal error handling ${request.method} ${request.prettyUrl}: ${(err as Error).stack ?? err}`);
+    upstreamRequest?.destroy();
     if (!res.headersSent) sendError(res, 502, "interloper internal error", true);
     else res.destroy();
   }
@@ -215,7 +216,7 @@ async function roundTrip(
     flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
     return "error" as const;
   };
-  const inKernel = await spliceBody(res, response, upRes, firstChunks);
+  const inKernel = await spliceBody(res, req.method ?? request.method, response, upRes, firstChunks);
   if (inKernel === undefined) {
     try {
       await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
@@ -244,8 +245,11 @@ async function roundTrip(
  * caller closes the client's), undefined when it could not be tried (the
  * caller streams it). The head must have been written.
  */
-async function spliceBody(res: ClientResponse, response: Response, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
+async function spliceBody(res: ClientResponse, method: string, response: Response, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
   if (isH2(res) || !upRes.takeBody) return undefined;
+  // No body goes to the client for HEAD, 1xx, 204 and 304 (an addon may have changed the method or the
+  // status): Node's response drops what is written, which only the JS path goes through.
+  if (bodyLength(response, method) === undefined) return undefined;
   const client = res.socket;
   if (!client || client instanceof tls.TLSSocket) return undefined;
   // The client must be told the same framing: the server's bytes go out as they came. (An addon that

@@ -377,6 +377,9 @@ export class H1Exchange {
         if (socket.isPaused() && !this.conn.released) socket.resume();
       },
     });
+    // A body torn down while nobody reads it (the flow was killed, the client left, a size limit hit)
+    // must not be an unhandled 'error': readers attach their own listener and still get it.
+    this.body.on("error", () => {});
     for (const c of early) if (!this.body.push(c)) socket.pause();
     this.resolve({ kind: "response", head, body: this.body, complete: undefined, trailers, takeBody: () => this.takeBody() });
   }
@@ -403,8 +406,6 @@ export class H1Exchange {
     for (let c = body.read() as Buffer | null; c !== null; c = body.read() as Buffer | null) first.push(c);
     let length = due;
     for (const c of first) length += c.length;
-    // Nobody reads the stream from now on; a failure must not be an unhandled 'error'.
-    body.on("error", () => {});
     let settled = false;
     return {
       first,

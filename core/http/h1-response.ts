@@ -331,6 +331,8 @@ function parseHead(text: string): ResponseHead {
   const statusLine = lines[0]!;
   const m = STATUS_LINE.exec(statusLine);
   if (!m) throw new ResponseParseError(`invalid status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(m[4] ?? "")) throw new ResponseParseError(`invalid character in the reason phrase ${JSON.stringify(statusLine.slice(0, 80))}`);
+  if (Number(m[3]) < 100) throw new ResponseParseError(`invalid status code ${m[3]}`);
   const major = Number(m[1]);
   const minor = Number(m[2]);
   if (major !== 1) throw new ResponseParseError(`unsupported HTTP version ${major}.${minor}`);

@@ -527,6 +527,19 @@ test("invalid status lines are errors", () => {
   }
 });
 
+test("status codes below 100 and control characters in the reason phrase are errors (no client could be sent them)", () => {
+  const bad = ["HTTP/1.1 099 Odd", "HTTP/1.1 000 Zero", "HTTP/1.1 200 O\u0001K", "HTTP/1.1 200 OK\u0000", "HTTP/1.1 200 O\u007fK"];
+  for (const line of bad) {
+    const o = parseEverySplit(`${line}\r\nContent-Length: 0\r\n\r\n`, ["GET"]);
+    assertError(o, /status code|reason phrase/i, JSON.stringify(line));
+    assert.equal(o.events, [], JSON.stringify(line));
+  }
+  for (const line of ["HTTP/1.1 100 Continue", "HTTP/1.1 999 Custom", "HTTP/1.1 200 O\tK \u00e9"]) {
+    const o = parseEverySplit(`${line}\r\nContent-Length: 0\r\n\r\n${line.includes(" 100 ") ? "HTTP/1.1 204 No Content\r\n\r\n" : ""}`, ["GET"]);
+    assert.is(o.error, undefined, `${JSON.stringify(line)}: ${o.error}`);
+  }
+});
+
 test("header names with spaces or non-token characters, and lines without a colon, are errors", () => {
   const bad = ["Bad Name: x", "Name : x", "Name\t: x", ": x", "no-colon-here", "X\x00: y", "X(y): z", "X\xe9: y", "[x]: y"];
   for (const field of bad) {

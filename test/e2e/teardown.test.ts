@@ -1,0 +1,202 @@
+// A response torn down half-read must cost that exchange only: the proxy
+// process stays up and goes on serving. (A found bug: the server body stream
+// emitted 'error' with nobody listening, and Node ended the process.) Also:
+// a response that carries no body to the client (HEAD, 204, 304, whatever an
+// addon made of it) never gets the server's body bytes, on any path.
+import * as net from "node:net";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Addon, HTTPFlow } from "@interloper/sdk";
+import { startInProcess, type InProcessProxy } from "../helpers/harness.ts";
+import { WireClient } from "../helpers/clients.ts";
+import { spliceStats } from "../../core/splice.ts";
+
+/** A raw origin: `answer` gets each request head and the socket. */
+async function rawOrigin(answer: (head: string, s: net.Socket) => void): Promise<{ port: number; close: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => {});
+    let buf = "";
+    s.on("data", (d) => {
+      buf += d.toString("latin1");
+      for (let i = buf.indexOf("\r\n\r\n"); i !== -1; i = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, i);
+        buf = buf.slice(i + 4);
+        answer(head, s);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+const ok = (s: net.Socket) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nalive");
+
+/** The proxy still answers a plain request: the process survived whatever came before. */
+async function stillServes(p: InProcessProxy, port: number): Promise<void> {
+  const c = await WireClient.connect(p.port);
+  try {
+    c.write(`GET http://127.0.0.1:${port}/alive HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    const r = await c.readResponse();
+    assert.is(r.body.toString(), "alive");
+  } finally {
+    c.destroy();
+  }
+}
+
+test("body_size_limit passed by a body that arrives in several reads: 502 to the client, the proxy goes on", async () => {
+  const origin = await rawOrigin((head, s) => {
+    if (head.includes("/alive")) return void ok(s);
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n");
+    setTimeout(() => s.write(Buffer.alloc(300_000, "x")), 50);
+  });
+  const p = await startInProcess([], { bodySizeLimit: "100k" });
+  try {
+    const c = await WireClient.connect(p.port);
+    try {
+      c.write(`GET http://127.0.0.1:${origin.port}/big HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+      const r = await c.readResponse();
+      assert.is(r.status, 502);
+      assert.match(r.body.toString(), /body_size_limit/);
+    } finally {
+      c.destroy();
+    }
+    await stillServes(p, origin.port);
+  } finally {
+    await p.stop();
+    origin.close();
+  }
+});
+
+test("an addon killing the flow in responseheaders while the body still arrives: that connection ends, the proxy goes on", async () => {
+  const origin = await rawOrigin((head, s) => {
+    if (head.includes("/alive")) return void ok(s);
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial");
+    setTimeout(() => s.end("x".repeat(100_000 - 7)), 100);
+  });
+  const killer: Addon = {
+    name: "killer",
+    responseheaders(flow: HTTPFlow) {
+      if (flow.request.path === "/kill") flow.kill();
+    },
+  };
+  const p = await startInProcess([killer]);
+  try {
+    const c = await WireClient.connect(p.port);
+    c.write(`GET http://127.0.0.1:${origin.port}/kill HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+    await c.waitClosed();
+    await new Promise((r) => setTimeout(r, 250)); // the rest of the body arrives meanwhile
+    await stillServes(p, origin.port);
+  } finally {
+    await p.stop();
+    origin.close();
+  }
+});
+
+test("a client that leaves in the middle of a streamed chunked body: the proxy goes on", async () => {
+  const origin = await rawOrigin((head, s) => {
+    if (head.includes("/alive")) return void ok(s);
+    s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const t = setInterval(() => {
+      if (!s.destroyed) s.write(`4000\r\n${"x".repeat(0x4000)}\r\n`);
+    }, 5);
+    s.on("close", () => clearInterval(t));
+  });
+  const p = await startInProcess([], { streamLargeBodies: "1k" });
+  try {
+    const c = await WireClient.connect(p.port);
+    c.write(`GET http://127.0.0.1:${origin.port}/endless HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+    await c.until(() => (c.buf.length > 100_000 ? true : undefined), "100 kB of the stream");
+    c.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    await stillServes(p, origin.port);
+  } finally {
+    await p.stop();
+    origin.close();
+  }
+});
+
+test("the server drops the connection mid-body while an async responseheaders hook runs: 502 or a cut response, the proxy goes on", async () => {
+  const origin = await rawOrigin((head, s) => {
+    if (head.includes("/alive")) return void ok(s);
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial", () => setTimeout(() => s.destroy(), 20));
+  });
+  const slow: Addon = {
+    name: "slow",
+    async responseheaders() {
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+  const p = await startInProcess([slow]);
+  try {
+    const c = await WireClient.connect(p.port);
+    try {
+      c.write(`GET http://127.0.0.1:${origin.port}/drop HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
+      const r = await c.readResponse();
+      assert.is(r.status, 502);
+    } finally {
+      c.destroy();
+    }
+    await stillServes(p, origin.port);
+  } finally {
+    await p.stop();
+    origin.close();
+  }
+});
+
+for (const kernel of [true, false]) {
+  test(`no body reaches the client for a status an addon made 304, nor for a HEAD sent upstream as GET (${kernel ? "fd-to-fd path allowed" : "JS path"}): the next response is framed right`, async () => {
+    const body = "y".repeat(200_000);
+    const origin = await rawOrigin((head, s) => {
+      if (head.includes("/alive")) return void ok(s);
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      if (!head.startsWith("HEAD")) setTimeout(() => s.write(body), 20);
+    });
+    const rewriter: Addon = {
+      name: "rewriter",
+      request(flow: HTTPFlow) {
+        if (flow.request.method === "HEAD") flow.request.method = "GET";
+      },
+      responseheaders(flow: HTTPFlow) {
+        if (flow.request.path === "/not-modified") flow.response!.status = 304;
+      },
+    };
+    const was = spliceStats.enabled;
+    spliceStats.enabled = kernel;
+    const p = await startInProcess([rewriter], { streamLargeBodies: "1k" });
+    try {
+      const c = await WireClient.connect(p.port);
+      const host = `127.0.0.1:${origin.port}`;
+      try {
+        c.write(`GET http://${host}/not-modified HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        const a = await c.readResponse();
+        assert.is(a.status, 304);
+        assert.is(a.body.length, 0);
+        c.write(`HEAD http://${host}/head HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        const b = await c.readResponse({ method: "HEAD" });
+        assert.is(b.status, 200);
+        c.write(`GET http://${host}/alive HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        const d = await c.readResponse();
+        assert.is(d.body.toString(), "alive", "the third response starts where it should");
+        await new Promise((r) => setTimeout(r, 100));
+        assert.is(c.buf.length, 0, "no stray body bytes");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      spliceStats.enabled = was;
+      await p.stop();
+      origin.close();
+    }
+  });
+}
+
+test.run();
