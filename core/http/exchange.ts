@@ -147,14 +147,42 @@ async function roundTrip(
   };
   res.once("close", onClientGone);
 
-  try {
-    if (request.stream) {
-      await streamBody(pendingChunks ?? [], req, upstream.stream());
+  // Set when the server answered before it had the whole streamed upload (a 413, a redirect): the answer
+  // goes to the client, then the upload is abandoned and both connections end.
+  let answeredEarly = false;
+  let uploaded = !request.stream;
+  if (request.stream) {
+    const sending = streamBody(pendingChunks ?? [], req, upstream.stream()).then(
+      () => void (uploaded = true),
+      (err: unknown) => err ?? new Error("upload failed"),
+    );
+    const first = await Promise.race([
+      sending.then((err) => ({ sent: true as const, err })),
+      upstream.response.then(
+        () => ({ sent: false as const, answered: true }),
+        () => ({ sent: false as const, answered: false }),
+      ),
+    ]);
+    if (first.sent) {
+      if (first.err) return fail(`error sending request: ${errorText(first.err)}`, 502, true);
+    } else if (first.answered) {
+      answeredEarly = true;
     } else {
-      upstream.end(request.body);
+      // The response failed first; the upload's own outcome says best what went wrong, if it did.
+      const err = await sending;
+      if (err) return fail(`error sending request: ${errorText(err)}`, 502, true);
     }
-  } catch (err) {
-    return fail(`error sending request: ${errorText(err)}`, 502, true);
+  } else {
+    upstream.end(request.body);
+  }
+  if (answeredEarly) {
+    res.once("finish", () => {
+      // The upload ended meanwhile after all: both connections go on as usual.
+      if (uploaded) return;
+      // What is left of the upload is never read: neither connection can carry another request.
+      upstream.destroy();
+      closeClient(res);
+    });
   }
 
   let upRes: UpstreamResponse;
@@ -454,6 +482,15 @@ function addTrailers(res: ClientResponse, trailers: Headers): void {
   const obj: Record<string, string> = {};
   for (const [k, v] of trailers.fields) obj[k] = obj[k] === undefined ? v : `${obj[k]}, ${v}`;
   res.addTrailers(obj);
+}
+
+/** Ends the client's connection (HTTP/1) or just this stream (HTTP/2) once its response is out. */
+function closeClient(res: ClientResponse): void {
+  if (isH2(res)) {
+    if (!res.stream.closed) res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  } else {
+    res.socket?.destroySoon?.();
+  }
 }
 
 function destroyResponse(res: ClientResponse): void {

@@ -199,4 +199,37 @@ for (const kernel of [true, false]) {
   });
 }
 
+test("a server that answers a streamed upload early (413) and stops reading: the client gets the 413 at once, then both connections end; the proxy goes on", async () => {
+  const origin = await rawOrigin((head, s) => {
+    if (head.includes("/alive")) return void ok(s);
+    // Refuse the upload from its head and read no more of it (the connection stays open).
+    s.pause();
+    s.write("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large");
+  });
+  const p = await startInProcess([], { streamLargeBodies: "1m" });
+  try {
+    const c = await WireClient.connect(p.port);
+    try {
+      const host = `127.0.0.1:${origin.port}`;
+      const size = 64 * 1024 * 1024;
+      c.write(`POST http://${host}/upload HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${size}\r\n\r\n`);
+      // Far more than every buffer on the way holds; the writes back up without the answer.
+      const chunk = Buffer.alloc(1024 * 1024, "u");
+      for (let i = 0; i < 64 && !c.closed; i++) c.socket.write(chunk);
+      const r = await c.readResponse({ timeoutMs: 10_000 });
+      assert.is(r.status, 413);
+      assert.is(r.body.toString(), "too large");
+      await c.waitClosed(10_000);
+    } finally {
+      c.destroy();
+    }
+    await stillServes(p, origin.port);
+    const log = p.lines.join("\n");
+    assert.match(log, /POST http:\/\/127\.0\.0\.1:\d+\/upload\n     << 413 Payload Too Large 9b/);
+  } finally {
+    await p.stop();
+    origin.close();
+  }
+});
+
 test.run();
