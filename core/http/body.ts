@@ -1,3 +1,4 @@
+import { IncomingMessage } from "node:http";
 import type { Readable, Writable } from "node:stream";
 import { RELAY_BUFFER } from "../passthrough.ts";
 
@@ -10,8 +11,14 @@ export type BodyRead =
  * Reads a message body, buffering at most `limit` bytes. Rejects when the
  * stream fails or closes before its end.
  */
+const EMPTY: BodyRead = { complete: true, body: Buffer.alloc(0) };
+
 export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> {
-  if (stream.readableEnded) return Promise.resolve({ complete: true, body: Buffer.alloc(0) });
+  if (stream.readableEnded) return Promise.resolve(EMPTY);
+  // A request the parser already finished with nothing buffered has no body (most GETs): no need to
+  // wait for its 'end' (Node's server drains the stream when the response is done).
+  // (HTTP/1 only: there `complete` means parsed to its end; an HTTP/2 request is also "complete" when aborted.)
+  if (stream instanceof IncomingMessage && stream.complete && stream.readableLength === 0) return Promise.resolve(EMPTY);
   // Failed before anyone read it (while a hook ran, say): its events are gone, say so now.
   const gone = endedEarly(stream);
   if (gone) return Promise.reject(gone);
