@@ -176,7 +176,9 @@ async function roundTrip(
     upstream.end(request.body);
   }
   if (answeredEarly) {
-    res.once("finish", () => {
+    // Once the whole response is out (HTTP/2: its stream's writable side; the response object itself
+    // finishes only when the stream closes, which the client's upload holds up).
+    (isH2(res) ? res.stream : res).once("finish", () => {
       // The upload ended meanwhile after all: both connections go on as usual.
       if (uploaded) return;
       // What is left of the upload is never read: neither connection can carry another request.

@@ -7,8 +7,11 @@ import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Addon, HTTPFlow } from "@interloper/sdk";
-import { startInProcess, type InProcessProxy } from "../helpers/harness.ts";
-import { WireClient } from "../helpers/clients.ts";
+import * as http2 from "node:http2";
+import * as tls from "node:tls";
+import { originCa, startInProcess, testConfdir, type InProcessProxy } from "../helpers/harness.ts";
+import { WireClient, proxyCaPem } from "../helpers/clients.ts";
+import { closeSession, h2ViaProxy } from "../helpers/h2.ts";
 import { spliceStats } from "../../core/splice.ts";
 
 /** A raw origin: `answer` gets each request head and the socket. */
@@ -229,6 +232,74 @@ test("a server that answers a streamed upload early (413) and stops reading: the
   } finally {
     await p.stop();
     origin.close();
+  }
+});
+
+test("the same early answer to an HTTP/2 client's streamed upload: the client gets the 413, its stream ends, the session and the proxy go on", async () => {
+  // An HTTP/1.1 server over TLS that refuses the upload from its head and reads no more.
+  const oca = await originCa();
+  // No ALPN: the proxy speaks HTTP/1.1 to it and HTTP/2 to the client.
+  const server = tls.createServer({ key: oca.keyPem, cert: oca.certFor(["localhost"]) }, (s) => {
+    s.on("error", () => {});
+    let buf = "";
+    const onData = (d: Buffer) => {
+      buf += d.toString("latin1");
+      const i = buf.indexOf("\r\n\r\n");
+      if (i === -1) return;
+      const head = buf.slice(0, i);
+      buf = buf.slice(i + 4);
+      if (head.startsWith("GET")) return void s.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nalive");
+      s.off("data", onData);
+      s.pause();
+      s.write("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large");
+    };
+    s.on("data", onData);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const p = await startInProcess([], { streamLargeBodies: "1m" });
+  const { session } = await h2ViaProxy(p.port, `localhost:${port}`, proxyCaPem(testConfdir()));
+  try {
+    const size = 64 * 1024 * 1024;
+    const stream = session.request({ ":method": "POST", ":path": "/upload", "content-length": String(size) }, { endStream: false });
+    stream.on("error", () => {});
+    const chunk = Buffer.alloc(1024 * 1024, "u");
+    for (let i = 0; i < 64; i++) stream.write(chunk);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no answer to the upload within 10 s")), 10_000);
+      let status = 0;
+      let body = "";
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.on("data", (d: Buffer) => (body += d.toString()));
+      stream.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status, body });
+      });
+    });
+    assert.is(answer.status, 413, answer.body);
+    assert.is(answer.body, "too large");
+    // RFC 9113 §8.1: after the complete response, RST_STREAM(NO_ERROR) asks the client to stop sending.
+    // (Node's client keeps the stream until its own pending writes are gone; curl and browsers stop.)
+    const until = Date.now() + 10_000;
+    while (stream.rstCode === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    stream.destroy();
+    // The session itself goes on: another request on it is answered (by a new server connection).
+    const again = session.request({ ":method": "GET", ":path": "/alive" });
+    let got = "";
+    again.on("data", (d: Buffer) => (got += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no answer on the same session")), 10_000);
+      again.on("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    assert.is(got, "alive");
+  } finally {
+    await closeSession(session);
+    await p.stop();
+    server.close();
   }
 });
 
