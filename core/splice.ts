@@ -477,10 +477,16 @@ function writeThrough(dst: net.Socket, chunks: Buffer[], src: net.Socket): Promi
   });
 }
 
-function transferError(message: string, cause?: unknown): Error {
-  const err = new Error(`spliceBytes: ${message}`);
-  if (cause !== undefined) (err as { cause?: unknown }).cause = cause;
-  return err;
+/** Why a spliceBytes transfer failed; `srcEnded` when src simply ended before `length` bytes. */
+export class TransferError extends Error {
+  srcEnded = false;
+  constructor(message: string, cause?: unknown) {
+    super(`spliceBytes: ${message}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+function transferError(message: string, cause?: unknown): TransferError {
+  return new TransferError(message, cause);
 }
 
 /**
@@ -581,7 +587,9 @@ function kernelPart(
           } else if (destroyedBy) {
             reject(transferError(`${destroyedBy.socket} was destroyed during the transfer (${done} of ${length} bytes)`, destroyedBy.err ?? undefined));
           } else if (msg.error?.op === "eof") {
-            reject(transferError(`src ended after ${done} of ${length} bytes`));
+            const err = transferError(`src ended after ${done} of ${length} bytes`);
+            err.srcEnded = true;
+            reject(err);
           } else if (msg.error) {
             const cause = systemError(msg.error);
             const err = transferError(

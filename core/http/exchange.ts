@@ -11,7 +11,7 @@ import { describeNetError } from "../net-errors.ts";
 import { readBody, streamBody, type BodyRead } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
 import { relay } from "../passthrough.ts";
-import { spliceBytes } from "../splice.ts";
+import { spliceBytes, TransferError } from "../splice.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 import type { H1Exchange, H1Result } from "./h1-client.ts";
@@ -307,7 +307,7 @@ async function spliceBody(res: ClientResponse, method: string, response: Respons
     // Say it as the JS path does: the user reads about the server, not about the mechanism.
     const e = error as NodeJS.ErrnoException;
     if (e.code) return { error: e };
-    if (/\bsrc ended\b/.test(e.message)) return { error: new Error("server closed the connection before the body was complete") };
+    if (e instanceof TransferError && e.srcEnded) return { error: new Error("server closed the connection before the body was complete") };
     return { error: new Error(e.message.replace(/^spliceBytes: /, "").replace(/\bsrc\b/g, "server").replace(/\bdst\b/g, "client")) };
   }
   taken.done(true);

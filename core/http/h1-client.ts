@@ -102,7 +102,7 @@ export class Http1Connection {
   }
 
   /** @internal */
-  get parserState(): ResponseParser {
+  get responseParser(): ResponseParser {
     return this.parser;
   }
 
@@ -398,7 +398,7 @@ export class H1Exchange {
    */
   takeBody(): TakenBody | undefined {
     const body = this.body;
-    const parser = this.conn.parserState;
+    const parser = this.conn.responseParser;
     const due = parser.remainingLength;
     if (!body || this.finished || this.conn.released || due === undefined || body.readableFlowing === true || body.destroyed) return undefined;
     this.conn.suspend();
