@@ -82,20 +82,26 @@ export async function relayWebSocket(
         await deliver(new WebSocketMessage(fromClient, type, content));
       };
       let queue = Promise.resolve();
+      // After a protocol error this direction's later bytes are dropped: one log line, one close.
+      let failed = false;
       const onData = (chunk: Buffer) => {
+        if (failed) return;
         let frames: Frame[];
         try {
           frames = parser.push(chunk);
         } catch (err) {
+          failed = true;
           protocolError(err as FrameError, fromClient);
           return;
         }
         if (frames.length === 0) return;
         src.pause();
         queue = queue.then(async () => {
+          if (failed) return;
           try {
             for (const f of frames) await onFrame(f);
           } catch (err) {
+            failed = true;
             protocolError(err as FrameError, fromClient);
             return;
           }
