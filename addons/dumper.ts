@@ -4,6 +4,7 @@ import {
   OptionError,
   formatAddress,
   formatSize,
+  logText,
   type Addon,
   type HTTPFlow,
   type Headers,
@@ -81,7 +82,7 @@ export class Dumper implements Addon {
     // A flow that `response` printed gets only the error line; any other (a stream that broke before
     // its end, say) is printed whole: every request has its URL line.
     if (this.printed.has(flow) && flow.error) {
-      if (this.flowDetail > 0) this.line(` << ${escapeControl(flow.error.msg)}`, "red");
+      if (this.flowDetail > 0) this.line(` << ${oneLine(flow.error.msg)}`, "red");
       return;
     }
     this.echoFlow(flow);
@@ -93,7 +94,7 @@ export class Dumper implements Addon {
     if (!msg) return;
     const arrow = msg.fromClient ? "->" : "<-";
     const client = formatAddress(flow.client.peername);
-    const server = `${formatAddress(flow.server.address)}${escapeControl(flow.request.path)}`;
+    const server = `${oneLine(formatAddress(flow.server.address))}${oneLine(flow.request.path)}`;
     this.line(`${client} ${arrow} WebSocket ${msg.type} message ${arrow} ${server}${msg.dropped ? " (dropped)" : ""}`);
     if (this.flowDetail >= 3) this.body(msg.content, undefined);
   }
@@ -102,9 +103,9 @@ export class Dumper implements Addon {
     const ws = flow.websocket;
     if (this.flowDetail === 0 || !ws) return;
     if (ws.closeCode === 1000 || ws.closeCode === 1001 || ws.closeCode === 1005) {
-      this.line(`WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${escapeControl(ws.closeReason ?? "")}`.trimEnd());
+      this.line(`WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd());
     } else {
-      this.line(`Error in WebSocket connection to ${formatAddress(flow.server.address)}: ${ws.closeCode} ${escapeControl(ws.closeReason ?? "")}`.trimEnd(), "red");
+      this.line(`Error in WebSocket connection to ${oneLine(formatAddress(flow.server.address))}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd(), "red");
     }
   }
 
@@ -113,7 +114,7 @@ export class Dumper implements Addon {
     const msg = flow.messages[flow.messages.length - 1];
     if (!msg) return;
     const client = formatAddress(flow.client.peername);
-    const server = formatAddress(flow.server.address);
+    const server = oneLine(formatAddress(flow.server.address));
     const arrow = msg.fromClient ? `${client} -> tcp -> ${server}` : `${client} <- tcp <- ${server}`;
     this.line(arrow);
     if (this.flowDetail >= 3) this.body(msg.content, undefined);
@@ -121,7 +122,7 @@ export class Dumper implements Addon {
 
   tcpError(flow: TCPFlow): void {
     if (this.flowDetail === 0 || !flow.error) return;
-    this.line(`Error in TCP connection to ${formatAddress(flow.server.address)}: ${flow.error.msg}`, "red");
+    this.line(`Error in TCP connection to ${oneLine(formatAddress(flow.server.address))}: ${oneLine(flow.error.msg)}`, "red");
   }
 
   private echoFlow(flow: HTTPFlow): void {
@@ -131,7 +132,7 @@ export class Dumper implements Addon {
     const client = formatAddress(flow.client.peername);
     const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
     const showReqVersion = !reqIsH1 || req.httpVersion !== (res?.httpVersion ?? "HTTP/1.1");
-    this.line(`${client}: ${this.paint(escapeControl(req.method), "bold")} ${escapeControl(req.prettyUrl)}${showReqVersion ? ` ${req.httpVersion}` : ""}`);
+    this.line(`${client}: ${this.paint(oneLine(req.method), "bold")} ${oneLine(req.prettyUrl)}${showReqVersion ? ` ${oneLine(req.httpVersion)}` : ""}`);
     if (this.flowDetail >= 2) this.headers(req.headers);
     if (this.flowDetail >= 3) this.body(req.body, req.headers);
     if (res) {
@@ -139,15 +140,15 @@ export class Dumper implements Addon {
       const showResVersion = !resIsH1 || req.httpVersion !== res.httpVersion;
       const size = res.stream ? "(content missing)" : formatSize(res.body.length);
       const colour = res.status >= 500 ? "red" : res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
-      this.line(`     << ${showResVersion ? `${res.httpVersion} ` : ""}${this.paint(`${res.status} ${escapeControl(res.reason)}`, colour)} ${size}`);
+      this.line(`     << ${showResVersion ? `${oneLine(res.httpVersion)} ` : ""}${this.paint(`${res.status} ${oneLine(res.reason)}`, colour)} ${size}`);
       if (this.flowDetail >= 2) this.headers(res.headers);
       if (this.flowDetail >= 3) this.body(res.body, res.headers);
     }
-    if (flow.error) this.line(` << ${escapeControl(flow.error.msg)}`, "red");
+    if (flow.error) this.line(` << ${oneLine(flow.error.msg)}`, "red");
   }
 
   private headers(headers: Headers): void {
-    for (const [k, v] of headers.fields) this.line(`        ${this.paint(k, "bold")}: ${escapeControl(v)}`);
+    for (const [k, v] of headers.fields) this.line(`        ${this.paint(oneLine(k), "bold")}: ${oneLine(v)}`);
   }
 
   private body(bytes: Buffer, headers: Headers | undefined): void {
@@ -168,7 +169,8 @@ export class Dumper implements Addon {
 
   private printLog(entry: LogEntry): void {
     if (LOG_LEVELS.indexOf(entry.level) > LOG_LEVELS.indexOf(this.verbosity)) return;
-    const text = entry.addon ? `[${entry.addon}] ${entry.message}` : entry.message;
+    // Defence in depth: a message may span lines (a stack), but no \r, ESC or other control reaches the terminal.
+    const text = escapeControl(entry.addon ? `[${entry.addon}] ${entry.message}` : entry.message);
     const colour = entry.level === "error" ? "red" : entry.level === "warn" ? "yellow" : entry.level === "debug" ? "dim" : undefined;
     this.line(text, colour);
   }
@@ -186,9 +188,21 @@ export class Dumper implements Addon {
 type Colour = "red" | "green" | "yellow" | "bold" | "dim";
 const ANSI: Record<Colour, string> = { red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", bold: "\x1b[1m", dim: "\x1b[2m" };
 
+/**
+ * A flow's field (URL, method, header, reason, error) on one line: the values
+ * are the client's or the server's, and a \r, \n or ESC in them must not
+ * start a line of its own or drive the terminal. Not cut: the line shows the
+ * whole value. (mitmdump 8.1.1 escapes header names and values fully, but
+ * only turns other controls in the URL into "." and keeps \r \n \t.)
+ */
+function oneLine(s: string): string {
+  return logText(s, Infinity);
+}
+
+/** Body lines and log messages: control characters escaped except the tab and the line break. */
 function escapeControl(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 function isText(b: Buffer): boolean {

@@ -4,8 +4,11 @@ import {
   describeDecision,
   domainPattern,
   formatAddress,
+  logText,
   patternWarnings,
   type Addon,
+  type Candidate,
+  type HostsDecision,
   type HostPatterns,
   type HostsInput,
   type Loader,
@@ -90,7 +93,7 @@ export class Hosts implements Addon {
     const d = decideHosts({ allow: this.allow, ignore: this.ignore }, input);
     if (d.action === "ignore") {
       data.ignoreConnection = true;
-      this.log?.debug(`${formatAddress(data.client.peername)}: ${describeDecision(d)}`);
+      this.log?.debug(`${formatAddress(data.client.peername)}: ${describeForLog(d)}`);
     }
   }
 
@@ -101,7 +104,7 @@ export class Hosts implements Addon {
       return;
     }
     if (d.action === "ignore") data.ignoreConnection = true;
-    this.log?.debug(`${formatAddress(data.client.peername)}: ${describeDecision(d)}`);
+    this.log?.debug(`${formatAddress(data.client.peername)}: ${describeForLog(d)}`);
   }
 
   /** tcp_hosts look at the host and the SNI without a port, as mitmproxy does. */
@@ -111,4 +114,15 @@ export class Hosts implements Addon {
     if (data.client.sni) names.push(data.client.sni);
     return this.tcp.some((p) => names.some((n) => p.regex.test(n)));
   }
+}
+
+/** describeDecision with each candidate escaped: Host headers and CONNECT targets are the client's. */
+function describeForLog(d: HostsDecision): string {
+  const safe = (c: Candidate): Candidate => ({ ...c, value: logText(c.value) });
+  return describeDecision({
+    ...d,
+    candidates: d.candidates.map(safe),
+    ...(d.reason ? { reason: { ...d.reason, ...(d.reason.candidate ? { candidate: safe(d.reason.candidate) } : {}) } } : {}),
+    ...(d.allowed ? { allowed: { ...d.allowed, candidate: safe(d.allowed.candidate) } } : {}),
+  });
 }

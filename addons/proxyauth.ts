@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { OptionError, Response, type Addon, type HTTPFlow, type Loader, type Logger, type OptionsView, type Socks5AuthData } from "@interloper/sdk";
+import { logText, OptionError, Response, type Addon, type HTTPFlow, type Loader, type Logger, type OptionsView, type Socks5AuthData } from "@interloper/sdk";
 
 /**
  * Proxy authentication (`--set proxyauth=user:pass`, or `any` for any
@@ -84,7 +84,8 @@ export class ProxyAuth implements Addon {
         this.authenticated.add(flow.client.id);
         return;
       }
-      this.log?.warn(`proxy authentication failed for user '${decoded.slice(0, Math.max(colon, 0))}'`);
+      // The username is the client's: escaped, so that it cannot write log lines of its own.
+      this.log?.warn(`proxy authentication failed for user '${logText(decoded.slice(0, Math.max(colon, 0)))}'`);
     }
     flow.response = Response.make(407, "Proxy Authentication Required\n", {
       "Proxy-Authenticate": 'Basic realm="interloper"',

@@ -16,6 +16,7 @@ export * from "./flow.ts";
 export { Headers, type HeadersInit } from "./headers.ts";
 export { decodeContent, encodeContent, SUPPORTED_ENCODINGS } from "./encoding.ts";
 export { formatSize, parseSize } from "./size.ts";
+export { logText, LOG_TEXT_MAX } from "./log-text.ts";
 export {
   Options,
   OptionError,
