@@ -20,6 +20,7 @@ export class ClientSession {
   private readonly byAuthority = new Map<string, ServerConn>();
   private readonly pending = new Set<net.Socket>();
   private ended = false;
+  private setupTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly proxy: Proxy,
@@ -100,9 +101,32 @@ export class ClientSession {
     this.socket.destroy();
   }
 
+  /**
+   * The connection enters a set-up phase (first bytes, a handshake, a
+   * tunnel's destination) that must finish within `idle_timeout` in all,
+   * however slowly its bytes trickle in: a client that opens connections and
+   * never finishes them must not hold sockets forever. The layer that takes
+   * over (HTTP, a relay, a TCP flow) calls `setupDone`; it has timeouts of its own.
+   */
+  expectSetup(what: string): void {
+    this.setupDone();
+    const ms = this.proxy.settings.idleTimeoutMs;
+    if (ms <= 0 || this.ended) return;
+    this.setupTimer = setTimeout(() => {
+      this.log("info", `${what} not finished within idle_timeout (${ms / 1000} s): closing the connection`);
+      this.close();
+    }, ms);
+  }
+
+  setupDone(): void {
+    if (this.setupTimer) clearTimeout(this.setupTimer);
+    this.setupTimer = undefined;
+  }
+
   private async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.setupDone();
     this.client.timestampEnd = Date.now() / 1000;
     this.log("info", "client disconnect");
     for (const s of this.pending) s.destroy();

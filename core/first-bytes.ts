@@ -73,6 +73,21 @@ export class FirstBytes {
     });
   }
 
+  /**
+   * Waits for `work` while still collecting: `{ done: false }` when the
+   * client ended or closed first. (A socket nobody reads never reports that
+   * its peer left: without this, a client gone during a slow server
+   * handshake would hold its socket forever.)
+   */
+  async during<T>(work: Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
+    const finished = work.then((value) => ({ done: true as const, value }));
+    for (;;) {
+      if (this.clientEnded) return { done: false };
+      const r = await Promise.race([finished, this.next().then(() => undefined)]);
+      if (r) return r;
+    }
+  }
+
   /** Stops collecting; the bytes stay in `clientData` / `serverData` for the caller to forward. */
   stop(): void {
     for (const [socket, event, fn] of this.listeners) socket.off(event, fn as (...a: unknown[]) => void);

@@ -51,7 +51,9 @@ export async function runLayers(
     await session.proxy.host.trigger("nextLayer", data);
     if (data.ignoreConnection === true) {
       session.log("debug", `passing through ${conn.describe()} (ignored)`);
-      if (await ensureConnected(session, socket, conn)) await relay(socket, conn.socket!, Buffer.alloc(0), Buffer.alloc(0));
+      if (!(await ensureConnected(session, socket, conn))) return;
+      session.setupDone();
+      await relay(socket, conn.socket!, Buffer.alloc(0), Buffer.alloc(0));
       return;
     }
     session.proxy.frontend.acceptHttp2(socket, { session, tunnel: { server: conn, scheme: "https" } });
@@ -73,19 +75,27 @@ export async function runLayers(
     first.stop();
     return;
   }
+  if (first.clientEnded && first.clientData.length === 0) {
+    // The client left without sending a byte: there is nothing to intercept or relay.
+    first.stop();
+    session.log("debug", "client closed the connection before sending anything");
+    socket.destroy();
+    return;
+  }
   const { proxy } = session;
   switch (decision.kind) {
     case "ignore": {
       first.stop();
       session.log("debug", `passing through ${conn.describe()} (ignored)`);
       if (!(await ensureConnected(session, socket, conn))) return;
+      session.setupDone();
       // Collect anything the server sent before we started relaying.
       await relay(socket, conn.socket!, first.clientData, first.serverData);
       return;
     }
     case "tls": {
-      first.release();
-      await interceptTls(session, socket, conn, decision.hello, decision.tcp, opts.reverse ? { serverSni: reverseSni(conn) } : {});
+      // interceptTls releases the bytes once the server side is ready; until then it watches for the client leaving.
+      await interceptTls(session, socket, conn, first, decision.hello, decision.tcp, opts.reverse ? { serverSni: reverseSni(conn) } : {});
       return;
     }
     case "http2": {
@@ -109,6 +119,7 @@ export async function runLayers(
     case "tcp": {
       first.stop();
       if (!(await ensureConnected(session, socket, conn))) return;
+      session.setupDone();
       await runTcpFlow(session, socket, conn, first.clientData, first.serverData);
       return;
     }

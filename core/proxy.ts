@@ -173,6 +173,7 @@ export class Proxy {
     const session = new ClientSession(this, socket, mode);
     this.sessions.add(session);
     session.log("info", "client connect");
+    session.expectSetup("connection set-up");
     void (async () => {
       await this.host.trigger("clientConnect", session.client);
       if (session.client.error) {

@@ -5,7 +5,7 @@ import * as tls from "node:tls";
 import type { Address, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import { describeNetError } from "./net-errors.ts";
-import { handshake } from "./tls/intercept.ts";
+import { handshake } from "./tls/handshake.ts";
 import { pemChain, sessionCacheFor, sessionKey } from "./tls/session-cache.ts";
 import type { ClientSession } from "./client-session.ts";
 import { Http1Connection } from "./http/h1-client.ts";
@@ -96,7 +96,11 @@ export class ServerConn {
         reject(err);
       };
       s.once("error", onError);
+      // The kernel gives up on an unanswered SYN only after about two minutes.
+      const limit = proxy.settings.idleTimeoutMs;
+      if (limit > 0) s.setTimeout(limit, () => onError(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })));
       s.once("connect", () => {
+        s.setTimeout(0);
         s.off("error", onError);
         resolve(s);
       });
@@ -117,7 +121,7 @@ export class ServerConn {
       // Upstream mode: the address we reached is the upstream proxy's, not the server's.
       data.peername = undefined;
       try {
-        this.socket = await openTunnel(socket, via, data.address, this.session.proxy.upstreamTlsOptions());
+        this.socket = await openTunnel(socket, via, data.address, this.session.proxy.upstreamTlsOptions(), proxy.settings.idleTimeoutMs);
       } catch (err) {
         socket.destroy();
         this.socket = undefined;
@@ -201,7 +205,7 @@ export class ServerConn {
       else early = session;
     });
     try {
-      await handshake(tlsSocket, "secureConnect");
+      await handshake(tlsSocket, "secureConnect", proxy.settings.idleTimeoutMs);
     } catch (err) {
       if (cached) sessions.delete(key);
       const reason = tlsErrorText(err);
@@ -338,13 +342,13 @@ function tlsErrorText(err: unknown): string {
  * proxies, then `CONNECT host:port`. Resolves with the socket to speak to the
  * server through once the proxy answered 2xx.
  */
-async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Address, tlsOptions: tls.ConnectionOptions): Promise<net.Socket> {
+async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Address, tlsOptions: tls.ConnectionOptions, timeoutMs: number): Promise<net.Socket> {
   let s: net.Socket = socket;
   if (via.scheme === "https") {
     const t = tls.connect({ socket, servername: net.isIP(via.host) ? undefined : via.host, ALPNProtocols: ["http/1.1"], ...tlsOptions });
     t.on("error", () => {});
     try {
-      await handshake(t, "secureConnect");
+      await handshake(t, "secureConnect", timeoutMs);
     } catch (err) {
       throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`);
     }
@@ -355,7 +359,9 @@ async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Addres
   s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
   const head = await new Promise<{ status: number; line: string; rest: Buffer }>((resolve, reject) => {
     let buf = Buffer.alloc(0);
+    const timer = timeoutMs > 0 ? setTimeout(() => done(new Error(`upstream proxy ${formatAddress(via)} did not answer CONNECT within ${timeoutMs / 1000} s`)), timeoutMs) : undefined;
     const done = (err?: Error, value?: { status: number; line: string; rest: Buffer }) => {
+      if (timer) clearTimeout(timer);
       s.off("data", onData);
       s.off("close", onClose);
       s.off("error", onError);

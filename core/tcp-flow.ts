@@ -58,6 +58,8 @@ export async function runTcpFlow(
       src.once("close", () => void chain.then(resolve));
       if (first.length > 0) handle(first);
       else src.resume();
+      // Ended while its first bytes were peeked: its 'end' has passed, so end the other side after them.
+      if (src.readableEnded) chain = chain.then(() => void (dst.destroyed || dst.end()));
     });
 
   await Promise.all([pump(client, server, true, fromClient), pump(server, client, false, fromServer)]);

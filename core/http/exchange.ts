@@ -15,6 +15,7 @@ import { spliceBytes, TransferError } from "../splice.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 import type { H1Exchange, H1Result } from "./h1-client.ts";
+import { Turns } from "./turns.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
 const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "upgrade"]);
@@ -24,6 +25,24 @@ const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-ali
  * streaming both bodies, and the round trip to the server, or a local answer.
  */
 export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
+  if (isH2(res)) return exchange(proxy, ctx, req, res);
+  // Pipelined requests are handled one after the other: a buffered PUT whose hooks take longer must
+  // still reach the server before the GET that followed it on the same connection.
+  const turn = pipelined.take(req.socket);
+  if (turn.wait) await turn.wait;
+  try {
+    await exchange(proxy, ctx, req, res);
+  } finally {
+    turn.release();
+  }
+}
+
+/** The requests of one HTTP/1 client connection, in their order. */
+const pipelined = new Turns<object>();
+/** HTTP/2 clients' requests that share one HTTP/1 server connection (one request at a time on it). */
+const sharedHttp1 = new Turns<ServerConn>();
+
+async function exchange(proxy: Proxy, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
   const { session } = ctx;
   res.sendDate = false;
   const request = buildRequest(ctx, req);
@@ -55,7 +74,16 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
 
     let pendingChunks: Buffer[] | undefined;
     if (!flow.response && !request.stream) {
-      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity);
+      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity).catch((err: unknown) => err as Error);
+      if (read instanceof Error) {
+        // The client's doing (it went away, or its framing broke: Node's parser answered 400 then), not ours.
+        const msg = `client closed the connection before its request body was complete (${describeNetError(read)})`;
+        session.log("info", `${msg}: ${request.method} ${request.prettyUrl}`);
+        flow.error = { msg, timestamp: Date.now() / 1000 };
+        destroyResponse(res);
+        await host.trigger("error", flow);
+        return;
+      }
       if (read.complete) {
         request.body = read.body;
       } else if (limit !== undefined) {
@@ -81,7 +109,16 @@ export async function handleRequest(proxy: Proxy, ctx: HttpContext, req: ClientR
       return;
     }
 
-    const outcome = await roundTrip(proxy, conn, flow, req, res, pendingChunks, (u) => (upstreamRequest = u), isTunnel, viaProxy);
+    // Streams of an HTTP/2 client take turns on an HTTP/1 server connection: each then finds it ready
+    // (reconnected if the response before said `Connection: close`) instead of queued behind a close.
+    const turn = isH2(res) && conn.data.alpn !== "h2" ? sharedHttp1.take(conn) : undefined;
+    if (turn?.wait) await turn.wait;
+    let outcome: "ok" | "error";
+    try {
+      outcome = await roundTrip(proxy, conn, flow, req, res, pendingChunks, (u) => (upstreamRequest = u), isTunnel, viaProxy);
+    } finally {
+      turn?.release();
+    }
     if (outcome === "error") await host.trigger("error", flow);
   } catch (err) {
     // A bug, not a network failure: keep its stack, end this exchange only.
@@ -189,9 +226,13 @@ async function roundTrip(
 
   let upRes: UpstreamResponse;
   try {
-    upRes = await upstream.response;
+    upRes = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
   } catch (err) {
     if (res.destroyed) return fail("client disconnected", 502, true);
+    if (err instanceof NoAnswer) {
+      upstream.destroy();
+      return fail(err.message, 504, false);
+    }
     return fail(errorText(err), 502, false);
   }
 
@@ -526,6 +567,19 @@ export function sendError(res: ClientResponse, status: number, message: string, 
   res.end(body);
 }
 
+/** The server sent no response head within idle_timeout of the request. */
+class NoAnswer extends Error {}
+
+/** `answer`, unless it takes longer than `ms` (0: no limit): then NoAnswer. */
+function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
+  if (ms <= 0) return answer;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`)), ms);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
 function errorText(err: unknown): string {
   if (err instanceof ServerConnectError) return err.message;
   return describeNetError(err);
@@ -608,9 +662,10 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   try {
     upstream = startHttp1Request(conn, request, headers, viaProxy, true);
     upstream.end(request.body);
-    outcome = await upstream.response;
+    outcome = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
   } catch (err) {
-    return fail(errorText(err));
+    if (err instanceof NoAnswer) upstream?.destroy();
+    return fail(err instanceof NoAnswer ? err.message : errorText(err));
   }
   const response = new Response({
     status: outcome.head.status,

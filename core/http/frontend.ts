@@ -46,11 +46,18 @@ export class HttpFrontend {
       maxHeaderSize: opts.maxHeaderSize,
       // Bodies may stream for as long as they need; idle sockets are limited instead.
       requestTimeout: 0,
-      headersTimeout: 60_000,
+      headersTimeout: headTimeout(opts.idleTimeoutMs),
+      connectionsCheckingInterval: 1000,
       keepAliveTimeout: opts.idleTimeoutMs,
       noDelay: true,
     });
     this.server.timeout = 0;
+    // Every field is forwarded (Node would drop those past the 2,000th silently); max_header_size bounds the head.
+    this.server.maxHeadersCount = 0;
+    // Node checks headersTimeout only on servers that listen: the check starts on 'listening'. This
+    // server never listens (sockets are handed to it), so without this a client trickling its request
+    // head (slowloris) would hold its connection forever.
+    this.server.emit("listening");
     this.h2server = http2.createServer({ maxSessionMemory: 64, settings: { maxConcurrentStreams: 250 } });
     this.h2server.setTimeout(0);
     // The session is made synchronously inside 'connection': that is when we know its context.
@@ -113,16 +120,20 @@ export class HttpFrontend {
 
   setIdleTimeout(ms: number): void {
     this.server.keepAliveTimeout = ms;
+    this.server.headersTimeout = headTimeout(ms);
   }
 
   /** Reads HTTP requests from `socket` (bytes already read may be `unshift`ed back first). */
   accept(socket: net.Socket, ctx: HttpContext): void {
+    // From here on the HTTP server's own timeouts apply (request head, keep-alive).
+    ctx.session.setupDone();
     this.contexts.set(socket, ctx);
     this.server.emit("connection", socket);
   }
 
   /** Reads HTTP/2 from `socket` (after ALPN h2, or the h2c connection preface). */
   acceptHttp2(socket: net.Socket, ctx: HttpContext): void {
+    ctx.session.setupDone();
     this.pendingH2 = ctx;
     try {
       this.h2server.emit("connection", socket);
@@ -138,5 +149,12 @@ export class HttpFrontend {
 
   close(): void {
     this.server.closeAllConnections?.();
+    // Stops the headers-timeout check (the server itself never listened: the callback gets that error).
+    this.server.close(() => {});
   }
+}
+
+/** How long a request head may take to arrive once it has begun: the idle timeout, at most a minute (Node's default). */
+function headTimeout(idleTimeoutMs: number): number {
+  return idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, 60_000) : 0;
 }

@@ -4,6 +4,8 @@ import type { ClientHello, TlsData } from "@interloper/sdk";
 import type { ClientSession } from "../client-session.ts";
 import { runLayers } from "../layers.ts";
 import type { ServerConn } from "../server-conn.ts";
+import type { FirstBytes } from "../first-bytes.ts";
+import { handshake } from "./handshake.ts";
 
 /** Application protocols the core can serve inside TLS. */
 const HTTP1 = ["http/1.1", "http/1.0"];
@@ -18,6 +20,7 @@ export async function interceptTls(
   session: ClientSession,
   socket: net.Socket,
   conn: ServerConn,
+  first: FirstBytes,
   hello: ClientHello,
   tcp: boolean,
   opts: { serverSni?: string } = {},
@@ -34,17 +37,19 @@ export async function interceptTls(
   const sni = "serverSni" in opts ? opts.serverSni : (hello.sni ?? (net.isIP(destination) ? undefined : destination));
   const settings = { sni, alpn: offers };
 
-  if (conn.connected) {
-    try {
-      await conn.startTls(settings);
-    } catch {
-      // Recorded on the connection: the client still gets its handshake, then a 502 saying why.
-    }
-  } else {
-    // Lazy: remember how to speak TLS when the first request needs the server.
-    await conn.startTls(settings);
+  // Eager: a failure is recorded on the connection; the client still gets its handshake, then a 502
+  // saying why. Lazy: this only remembers how to speak TLS when the first request needs the server.
+  const serverSide = conn.connected ? conn.startTls(settings).catch(() => {}) : conn.startTls(settings);
+  // The client's bytes are not read meanwhile, so only this watch notices a client that leaves.
+  const outcome = await first.during(serverSide);
+  if (!outcome.done || socket.destroyed) {
+    first.stop();
+    session.log("debug", "client left during the server's TLS handshake");
+    conn.close();
+    socket.destroy();
+    return;
   }
-  if (socket.destroyed) return;
+  first.release();
 
   const names: string[] = [];
   if (hello.sni) names.push(hello.sni);
@@ -94,32 +99,6 @@ export async function interceptTls(
   await proxy.host.trigger("tlsEstablishedClient", hook);
   // HTTP/2 negotiated: nghttp2 reads the connection from its first byte, so nothing is peeked.
   await runLayers(session, tlsSocket, conn, { stage: "inner", forceTcp: tcp, noPeek: client.alpn === "h2" && !tcp });
-}
-
-/** Waits for a TLS handshake to finish (`secure` on the server side, `secureConnect` on the client side). */
-export function handshake(socket: tls.TLSSocket, event: "secure" | "secureConnect"): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const cleanup = () => {
-      socket.off(event, onDone);
-      socket.off("error", onError);
-      socket.off("close", onClose);
-    };
-    const onDone = () => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error("connection closed during TLS handshake"));
-    };
-    socket.once(event, onDone);
-    socket.once("error", onError);
-    socket.once("close", onClose);
-  });
 }
 
 function handshakeReason(err: unknown): string {

@@ -1,0 +1,271 @@
+// Regressions from the hostile-input probe (issue 11): clients that leave
+// early, connections that never finish, servers that never answer, pipelined
+// requests, HTTP/2 streams over a closing HTTP/1 server, hundreds of header
+// fields, and aborted uploads. Every wait is bounded and tied to an event.
+import * as http from "node:http";
+import * as net from "node:net";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Addon } from "@interloper/sdk";
+import { proxyCaPem, WireClient } from "../helpers/clients.ts";
+import { h2Request, h2ViaProxy, startH1NoAlpnOrigin } from "../helpers/h2.ts";
+import { curl, ROOT, startInProcess, startOrigin, testConfdir, waitFor, type InProcessProxy } from "../helpers/harness.ts";
+
+const WAIT = 30_000;
+const FIXTURES = join(ROOT, "test/fixtures/clienthello");
+const HELLO = readFileSync(join(FIXTURES, readdirSync(FIXTURES).sort()[0]!));
+
+async function connect(port: number): Promise<net.Socket> {
+  const s = net.connect(port, "127.0.0.1");
+  s.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("error", reject);
+  });
+  return s;
+}
+
+/** Resolves once the socket is closed (bounded). */
+function closed(s: net.Socket, what: string): Promise<void> {
+  if (s.destroyed && s.closed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: the proxy did not close the connection`)), WAIT);
+    s.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    s.resume();
+  });
+}
+
+/** The proxy's `client disconnect` line for the client on `localPort`. */
+function disconnectLogged(p: InProcessProxy, localPort: number): Promise<unknown> {
+  const line = `127.0.0.1:${localPort}: client disconnect`;
+  return waitFor(() => p.logs.some((e) => e.message === line), `'${line}' in the log`, WAIT);
+}
+
+/** A TCP server that accepts and reads but never says anything. */
+async function silentServer(): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+    s.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test("clients that leave early are disconnected and logged, whatever stage they left at", async () => {
+  const silent = await silentServer();
+  const p = await startInProcess([]);
+  try {
+    const cases: Array<[string, (s: net.Socket) => Promise<void>]> = [
+      ["closes without a byte", async (s) => void s.end()],
+      ["closes after CONNECT", async (s) => {
+        s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
+        await new Promise((r) => s.once("data", r));
+        s.end();
+      }],
+      ["closes after part of a ClientHello", async (s) => {
+        s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
+        await new Promise((r) => s.once("data", r));
+        s.end(HELLO.subarray(0, 40));
+      }],
+      ["goes away while the server's TLS handshake hangs", async (s) => {
+        s.write(`CONNECT localhost:${silent.port} HTTP/1.1\r\n\r\n`);
+        await new Promise((r) => s.once("data", r));
+        s.write(HELLO);
+        // The proxy is now stuck in its handshake with the silent server.
+        await waitFor(() => p.logs.some((e) => e.message.includes(`server connect localhost:${silent.port}`)), "server connect", WAIT);
+        s.destroy();
+      }],
+    ];
+    for (const [name, act] of cases) {
+      const s = await connect(p.port);
+      const port = s.localPort!;
+      await act(s);
+      await disconnectLogged(p, port).catch((err: Error) => {
+        throw new Error(`client that ${name}: ${err.message}`);
+      });
+      s.destroy();
+    }
+  } finally {
+    await p.stop();
+    silent.close();
+  }
+});
+
+test("connections that never finish their set-up are closed after idle_timeout, while others are served", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1, mode: ["regular", "socks5@0"] });
+  const socksPort = p.proxy.listening.find((l) => l.mode.name === "socks5")!.address.port;
+  try {
+    const quiet = await connect(p.port);
+    const trickling = await connect(p.port);
+    // A request head that never ends (slowloris): a byte every 100 ms.
+    const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n` + "X-Pad: a\r\n".repeat(2000);
+    let i = 0;
+    const drip = setInterval(() => {
+      if (!trickling.destroyed) trickling.write(head[i++ % head.length]!);
+    }, 100);
+    const socks = await connect(socksPort);
+    socks.write(Buffer.from([5, 2])); // a greeting that never lists its methods
+    const tunnel = await connect(p.port);
+    tunnel.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    try {
+      // Meanwhile a normal client is served.
+      const r = await curl(["-x", `http://127.0.0.1:${p.port}`, `http://127.0.0.1:${origin.port}/`]);
+      assert.is(r.stdout.toString(), "ok");
+      await closed(quiet, "a client that sends nothing");
+      await closed(trickling, "a client that trickles its request head");
+      await closed(socks, "a SOCKS5 client that stops mid-greeting");
+      await closed(tunnel, "a CONNECT tunnel that carries nothing");
+    } finally {
+      clearInterval(drip);
+    }
+    assert.ok(p.logs.some((e) => /not finished within idle_timeout/.test(e.message)), "the set-up timeout is logged");
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("a server that never answers gets the client a 504 after idle_timeout", async () => {
+  const silent = await silentServer();
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const r = await curl(["-i", "-x", `http://127.0.0.1:${p.port}`, `http://127.0.0.1:${silent.port}/never`]);
+    assert.match(r.stdout.toString(), /^HTTP\/1\.1 504 /);
+    assert.match(r.stdout.toString(), /did not answer within idle_timeout/);
+  } finally {
+    await p.stop();
+    silent.close();
+  }
+});
+
+test("a server whose TLS handshake never finishes: the client is closed or answered 502, in bounded time", async () => {
+  const silent = await silentServer();
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const r = await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(testConfdir(), "interloper-ca-cert.pem"), "-x", `http://127.0.0.1:${p.port}`, `https://localhost:${silent.port}/`], WAIT);
+    assert.ok(r.code !== null, "curl ended");
+    assert.ok(["502", "000"].includes(r.stdout.toString()), `got ${r.stdout.toString()}`);
+  } finally {
+    await p.stop();
+    silent.close();
+  }
+});
+
+test("pipelined requests reach the server in their order, even when an earlier one's hooks take longer", async () => {
+  let value = "old";
+  const seen: string[] = [];
+  const origin = await startOrigin((req, res, body) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.method === "PUT") value = body.toString();
+    res.end(req.method === "PUT" ? "stored" : value);
+  });
+  const slowPut: Addon = {
+    name: "slow-put",
+    async request(flow) {
+      if (flow.request.method === "PUT") await new Promise((r) => setTimeout(r, 300));
+    },
+  };
+  const p = await startInProcess([slowPut]);
+  try {
+    const c = await WireClient.connect(p.port);
+    const url = `http://127.0.0.1:${origin.port}/k`;
+    c.write(`PUT ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nnewGET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const first = await c.readResponse({ timeoutMs: WAIT });
+    const second = await c.readResponse({ timeoutMs: WAIT });
+    assert.is(first.body.toString(), "stored");
+    assert.is(second.body.toString(), "new");
+    assert.equal(seen, ["PUT /k", "GET /k"]);
+    c.destroy();
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("HTTP/2 streams to an HTTP/1 server that closes after each response all get their responses", async () => {
+  const origin = await startH1NoAlpnOrigin((req, res) => {
+    res.setHeader("Connection", "close");
+    res.end(`answer ${req.url}`);
+  });
+  const p = await startInProcess([]);
+  try {
+    const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, proxyCaPem(testConfdir()));
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => h2Request(session, { ":method": "GET", ":path": `/${i}`, ":authority": `localhost:${origin.port}` }, undefined, WAIT)),
+    );
+    outcomes.forEach((o, i) => {
+      assert.is(o.kind, "response", `stream ${i}: ${JSON.stringify(o)}`);
+      if (o.kind === "response") {
+        assert.is(o.res.status, 200, `stream ${i}: ${o.res.body.toString()}`);
+        assert.is(o.res.body.toString(), `answer /${i}`);
+      }
+    });
+    session.destroy();
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("thousands of header fields are all forwarded, the last one included", async () => {
+  let received: string[] = [];
+  // Node's own server would refuse (16 KiB) or cut (2,000 fields) such a head: this one takes it all.
+  const origin = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+    received = req.rawHeaders;
+    res.end(String(req.rawHeaders.length / 2));
+  });
+  origin.maxHeadersCount = 0;
+  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+  const originPort = (origin.address() as net.AddressInfo).port;
+  const p = await startInProcess([]);
+  try {
+    const c = await WireClient.connect(p.port);
+    const fields = Array.from({ length: 2500 }, (_, i) => `X-F${i}: ${i}\r\n`).join("");
+    c.write(`GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n${fields}Authorization: Bearer last\r\n\r\n`);
+    const r = await c.readResponse({ timeoutMs: WAIT });
+    assert.is(r.status, 200);
+    assert.is(r.body.toString(), "2502");
+    assert.is(received[received.length - 1], "Bearer last");
+    c.destroy();
+  } finally {
+    await p.stop();
+    origin.closeAllConnections();
+    origin.close();
+  }
+});
+
+test("a client that aborts its upload is one info line, not an internal error", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([]);
+  try {
+    const s = await connect(p.port);
+    const port = s.localPort!;
+    s.write(`POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789`);
+    await waitFor(() => p.logs.some((e) => e.message.startsWith(`127.0.0.1:${port}: client connect`)), "client connect", WAIT);
+    s.destroy();
+    await disconnectLogged(p, port);
+    await waitFor(() => p.logs.some((e) => /before its request body was complete/.test(e.message)), "the abort line", WAIT);
+    const internal = p.logs.filter((e) => /internal error/.test(e.message));
+    assert.equal(internal.map((e) => e.message), []);
+    assert.is(origin.requests.length, 0);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test.run();
