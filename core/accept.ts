@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { formatAddress, type Socks5AuthData } from "@interloper/sdk";
+import { formatAddress, logText, type Socks5AuthData } from "@interloper/sdk";
 import type { ClientSession } from "./client-session.ts";
 import { FirstBytes } from "./first-bytes.ts";
 import { runLayers } from "./layers.ts";
@@ -9,7 +9,7 @@ import { ServerConnectError, type ServerConn } from "./server-conn.ts";
 import {
   METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USER_PASS, parseGreeting, parseRequest, parseUserPass, reply, replyForError, REPLY, type Parse,
 } from "./socks5.ts";
-import { handshake } from "./tls/intercept.ts";
+import { handshake } from "./tls/handshake.ts";
 import { looksLikeTlsStart, parseClientHello } from "./tls/clienthello.ts";
 
 /**
@@ -21,6 +21,12 @@ export async function acceptExplicit(session: ClientSession, socket: net.Socket)
   const { proxy } = session;
   const first = new FirstBytes(socket, undefined);
   while (first.clientData.length === 0 && !first.clientEnded) await first.next();
+  if (first.clientData.length === 0) {
+    // Closed without a byte (a port scan, a health check): nothing will read this socket again.
+    first.stop();
+    socket.destroy();
+    return;
+  }
   if (!looksLikeTlsStart(first.clientData)) {
     first.release();
     proxy.frontend.accept(socket, { session });
@@ -89,7 +95,7 @@ export async function acceptSocks5(session: ClientSession, socket: net.Socket): 
     const data: Socks5AuthData = { client: session.client, username: creds.username, password: creds.password, valid: false };
     await proxy.host.trigger("socks5Auth", data);
     if (!data.valid) {
-      session.log("warn", `SOCKS5 authentication failed for user '${creds.username}'`);
+      session.log("warn", `SOCKS5 authentication failed for user '${logText(creds.username)}'`);
       socket.end(Buffer.from([1, 1]));
       first.stop();
       return;

@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import type * as net from "node:net";
-import { Headers, HTTPFlow, Request } from "@interloper/sdk";
+import { Headers, HTTPFlow, logText, Request } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
 import { runLayers } from "../layers.ts";
 import type { HttpContext } from "./frontend.ts";
@@ -13,9 +13,11 @@ import type { HttpContext } from "./frontend.ts";
 export async function handleConnect(proxy: Proxy, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
   const { session } = ctx;
   socket.on("error", () => {});
+  // Connecting, the tunnel's first bytes and any TLS handshake in it must finish in bounded time.
+  session.expectSetup("CONNECT tunnel set-up");
   const target = parseAuthority(req.url ?? "");
   if (!target) {
-    session.log("warn", `bad CONNECT target '${req.url}'`);
+    session.log("warn", `bad CONNECT target '${logText(req.url ?? "")}'`);
     socket.end(simpleResponse(400, "Bad Request", `invalid CONNECT target '${req.url}': expected host:port`));
     return;
   }
