@@ -27,6 +27,8 @@ export class Http1Connection {
   constructor(
     readonly socket: net.Socket,
     maxHeadSize: number,
+    /** Told about a response the server framed wrongly (refused, or repaired on its way to the client). */
+    readonly warn?: (message: string) => void,
   ) {
     this.parser = new ResponseParser(
       {
@@ -129,6 +131,7 @@ export class Http1Connection {
       if (rest && rest.length > 0) this.socket.destroy();
     } catch (err) {
       const why = err instanceof ResponseParseError ? `server sent an invalid response: ${err.message}` : String(err);
+      if (err instanceof ResponseParseError) this.warn?.(`${x.method} ${x.target}: ${why}`);
       x.fail(new Error(why));
       this.socket.destroy();
     }
@@ -214,6 +217,7 @@ export interface H1RequestSpec {
 export type H1Result =
   | {
       kind: "response";
+      /** With its framing fields as forwardHead hands them on. */
       head: ResponseHead;
       body: Readable;
       /** The whole body, when it came with the head (then `body` is made only if asked for). */
@@ -249,6 +253,7 @@ const CRLF = Buffer.from("\r\n", "latin1");
 /** One request and its response on an Http1Connection. */
 export class H1Exchange {
   readonly method: string;
+  readonly target: string;
   readonly upgrade: boolean;
   readonly response: Promise<H1Result>;
   private resolve!: (r: H1Result) => void;
@@ -276,6 +281,7 @@ export class H1Exchange {
     private readonly spec: H1RequestSpec,
   ) {
     this.method = spec.method;
+    this.target = spec.target;
     this.upgrade = spec.upgrade ?? false;
     this.response = new Promise<H1Result>((resolve, reject) => {
       this.resolve = resolve;
@@ -335,7 +341,9 @@ export class H1Exchange {
 
   /** @internal */
   onHead(head: ResponseHead): void {
-    this.responseHead = head;
+    const repairs: string[] = [];
+    this.responseHead = forwardHead(head, repairs);
+    if (repairs.length > 0) this.conn.warn?.(`${this.method} ${this.target}: ${repairs.join("; ")}`);
     this.early = [];
   }
 
@@ -531,9 +539,103 @@ export class H1Exchange {
   private maybeDone(): void {
     if (!this.requestDone || !this.responseDone || this.finished) return;
     this.finished = true;
-    // The parser settles keepAlive by the end of the body (until-close framing, say).
+    // The parser settles keepAlive with the head (until-close framing, say), before forwardHead copies it.
     this.conn.done(this, this.keepAlive && this.responseHead?.keepAlive === true);
   }
+}
+
+/**
+ * The response head as the proxy passes it on, its framing fields made true
+ * for what the client will get (`head` itself when they already are: most
+ * responses). Whoever writes the body out frames it by these fields (Node's
+ * ServerResponse chunks when Transfer-Encoding names chunked, adds the
+ * framing when neither field is there, else writes the bytes as they are):
+ * - Content-Length beside Transfer-Encoding is removed (RFC 9112 §6.3: a
+ *   sender MUST remove it before forwarding); `repairs` says so.
+ * - A body delimited by the close under a Transfer-Encoding (`gzip`) keeps its
+ *   codings, for addons and the client, and gets `chunked` after them: the
+ *   proxy frames it, as it does a close-delimited body without the field.
+ *   mitmproxy instead keeps the field as it came and closes the client
+ *   connection after the response; that loses pipelined requests, and Node
+ *   could only be asked for it by a `Connection: close` the server never sent.
+ * - Content-Length lists and repeats of one value (`5, 5`, `005`) become one
+ *   field with one plain value (RFC 9110 §8.6).
+ * - A 204 keeps neither field (RFC 9110 §8.6, RFC 9112 §6.1 forbid them); a
+ *   304 drops Transfer-Encoding, as any recipient may (RFC 9112 §6.1): Node
+ *   would otherwise close the client connection after it, unannounced.
+ */
+export function forwardHead(head: ResponseHead, repairs: string[] = []): ResponseHead {
+  const { framing, status } = head;
+  const { lengths, codings, odd } = framingFieldCounts(head);
+  if (lengths === 0 && codings === 0) return head;
+  const dropCodings = codings > 0 && (status === 204 || status === 304);
+  const dropLengths = lengths > 0 && (status === 204 || codings > 0);
+  const plan: FieldPlan = {
+    dropCodings,
+    dropLengths,
+    addChunked: framing.kind === "close" && codings > 0 && !dropCodings,
+    length: framing.kind === "length" && !dropLengths && (lengths > 1 || odd) ? framing.length : undefined,
+  };
+  if (!plan.dropCodings && !plan.dropLengths && !plan.addChunked && plan.length === undefined) return head;
+  if (plan.dropLengths && codings > 0) repairs.push("Content-Length beside Transfer-Encoding: removed");
+  return { ...head, rawHeaders: planFields(head.rawHeaders, plan) };
+}
+
+interface FieldPlan {
+  dropCodings: boolean;
+  dropLengths: boolean;
+  /** Append `chunked` to the last Transfer-Encoding field. */
+  addChunked: boolean;
+  /** One Content-Length field with this value, where the first stood. */
+  length: number | undefined;
+}
+
+/** How many Content-Length and Transfer-Encoding fields; `odd`: a Content-Length not written as the plain decimal it framed. */
+function framingFieldCounts(head: ResponseHead): { lengths: number; codings: number; odd: boolean } {
+  const raw = head.rawHeaders;
+  const { framing } = head;
+  let lengths = 0;
+  let codings = 0;
+  let odd = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      lengths++;
+      if (framing.kind === "length" && !isDecimal(raw[i + 1]!, framing.length)) odd = true;
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      codings++;
+    }
+  }
+  return { lengths, codings, odd };
+}
+
+/** The fields with the plan applied; the others keep their order and spelling. */
+function planFields(raw: string[], plan: FieldPlan): string[] {
+  const fields: string[] = [];
+  let lastCoding = -1;
+  let lengthKept = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === "content-length") {
+      if (plan.dropLengths || (plan.length !== undefined && lengthKept)) continue;
+      lengthKept = true;
+      fields.push(name, plan.length !== undefined ? String(plan.length) : raw[i + 1]!);
+    } else if (lower === "transfer-encoding") {
+      if (plan.dropCodings) continue;
+      fields.push(name, raw[i + 1]!);
+      lastCoding = fields.length - 1;
+    } else {
+      fields.push(name, raw[i + 1]!);
+    }
+  }
+  if (plan.addChunked) fields[lastCoding] = `${fields[lastCoding]!}, chunked`;
+  return fields;
+}
+
+/** `value` (a Content-Length the parser accepted as `n`) is `n` written plainly: no list, no leading zero. Allocates nothing. */
+function isDecimal(value: string, n: number): boolean {
+  return Number(value) === n && (value.length === 1 || value.charCodeAt(0) !== 48);
 }
 
 function writeChunk(socket: net.Socket, chunk: Buffer): boolean {

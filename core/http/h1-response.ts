@@ -7,10 +7,28 @@
  *
  * Framing follows RFC 9112 §6: no body for HEAD, 1xx, 204 and 304; chunked
  * when the last transfer coding is chunked (and Transfer-Encoding overrides
- * Content-Length); else Content-Length; else until the server closes.
+ * Content-Length); else Content-Length; else until the server closes. The
+ * head reports what it found as `framing`. What cannot be framed safely is a
+ * ResponseParseError: Content-Length values that differ or are not a number,
+ * and a Transfer-Encoding that is empty, not a list of tokens, or has chunked
+ * more than once (RFC 9112 §6.1 forbids it) or before another coding (parsers
+ * read that differently: Node's ServerResponse would chunk such a body again
+ * on its way to the client; mitmproxy refuses both). Other codings not ending
+ * in chunked, known or not, are read until the close, as §6.3 says.
  * Interim 1xx responses (100 Continue, 103 Early Hints) are skipped; a 101
  * hands the connection over when the request asked for an upgrade.
  */
+
+/** How a response's body is delimited on the wire (RFC 9112 §6.3): facts, for whoever passes it on. */
+export type BodyFraming =
+  /** No body whatever the fields say: a response to HEAD, a 1xx, 204 or 304. */
+  | { kind: "none" }
+  /** Content-Length (0 included), without Transfer-Encoding. */
+  | { kind: "length"; length: number }
+  /** Transfer-Encoding whose final coding is chunked. */
+  | { kind: "chunked" }
+  /** Until the server closes: a final coding other than chunked, or no framing field at all. */
+  | { kind: "close" };
 
 export interface ResponseHead {
   /** `HTTP/1.1` or `HTTP/1.0`. */
@@ -21,6 +39,8 @@ export interface ResponseHead {
   rawHeaders: string[];
   /** The connection may carry another request after this response. */
   keepAlive: boolean;
+  /** How the body was delimited (set before `head()` is called). */
+  framing: BodyFraming;
 }
 
 export interface ParserHandler {
@@ -251,8 +271,9 @@ export class ResponseParser {
   /** Starts reading the body the head announced; true when there is none (the response is complete). */
   private begin(head: ResponseHead): boolean {
     const framing = this.framing(head);
+    head.framing = framing;
     this.handler.head(head);
-    if (framing.kind === "none") {
+    if (framing.kind === "none" || (framing.kind === "length" && framing.length === 0)) {
       this.finish(undefined);
       return true;
     }
@@ -260,44 +281,42 @@ export class ResponseParser {
       this.remaining = framing.length;
       this.state = "length";
     } else {
-      this.state = framing.kind;
+      this.state = framing.kind === "chunked" ? "chunk-size" : "until-close";
     }
     return false;
   }
 
   /** How the body is delimited (RFC 9112 §6.3); settles `keepAlive` before anyone sees the head. */
-  private framing(head: ResponseHead): { kind: "none" } | { kind: "length"; length: number } | { kind: "chunk-size" } | { kind: "until-close" } {
+  private framing(head: ResponseHead): BodyFraming {
     // Method names are case-sensitive (RFC 9110 §9.1): only HEAD itself means no body.
-    if (this.method === "HEAD" || head.status === 204 || head.status === 304) return { kind: "none" };
-    const raw = head.rawHeaders;
-    let te: string | undefined;
-    let cl: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      if (name === "transfer-encoding") te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
-      else if (name === "content-length") {
-        const v = raw[i + 1]!;
-        if (cl !== undefined && !sameLength(cl, v)) throw new ResponseParseError(`conflicting Content-Length values ${JSON.stringify(cl)} and ${JSON.stringify(v)}`);
-        cl = v;
-      }
+    if (this.method === "HEAD" || head.status === 304) return NONE;
+    const { te, lengths } = framingFields(head.rawHeaders);
+    if (head.status === 204) {
+      // It may carry neither field (RFC 9110 §8.6, RFC 9112 §6.1): a server that sends a length or a coding
+      // may send a body too, which would be read as the next response. Not reused.
+      if (te !== undefined || (lengths.length > 0 && parseLength(lengths[0]!) !== 0)) head.keepAlive = false;
+      return NONE;
+    }
+    for (let i = 1; i < lengths.length; i++) {
+      if (!sameLength(lengths[0]!, lengths[i]!)) throw new ResponseParseError(`conflicting Content-Length values ${JSON.stringify(lengths[0])} and ${JSON.stringify(lengths[i])}`);
     }
     if (te !== undefined) {
       // With Content-Length too (a smuggling attempt, maybe), or in HTTP/1.0 (RFC 9112 §6.1), the framing
       // is suspect: the connection is not reused after this response.
-      if (cl !== undefined || head.httpVersion === "HTTP/1.0") head.keepAlive = false;
-      const codings = te.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean);
-      if (codings[codings.length - 1] === "chunked") return { kind: "chunk-size" };
+      if (lengths.length > 0 || head.httpVersion === "HTTP/1.0") head.keepAlive = false;
+      const codings = transferCodings(te);
+      if (codings[codings.length - 1] === "chunked") return CHUNKED;
       // Not chunked last: the body runs until the close.
       head.keepAlive = false;
-      return { kind: "until-close" };
+      return CLOSE;
     }
-    if (cl !== undefined) {
-      const n = parseLength(cl);
-      if (n === undefined) throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
-      return n === 0 ? { kind: "none" } : { kind: "length", length: n };
+    if (lengths.length > 0) {
+      const n = parseLength(lengths[0]!);
+      if (n === undefined) throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(lengths[0]!.slice(0, 40))}`);
+      return { kind: "length", length: n };
     }
     head.keepAlive = false;
-    return { kind: "until-close" };
+    return CLOSE;
   }
 
   private finish(trailers: string[] | undefined): void {
@@ -355,7 +374,7 @@ function parseHead(text: string): ResponseHead {
   }
   const tokens = connection.split(",").map((t) => t.trim());
   const keepAlive = minor >= 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
-  return { httpVersion: `HTTP/${major}.${minor}`, status: Number(m[3]), reason: m[4] ?? "", rawHeaders, keepAlive };
+  return { httpVersion: `HTTP/${major}.${minor}`, status: Number(m[3]), reason: m[4] ?? "", rawHeaders, keepAlive, framing: NONE };
 }
 
 function parseField(line: string): [string, string] {
@@ -370,6 +389,44 @@ function parseField(line: string): [string, string] {
 function checkValue(value: string): string {
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new ResponseParseError(`invalid character in header value ${JSON.stringify(value.slice(0, 80))}`);
   return value;
+}
+
+// Shared by every head that has them: frozen.
+const NONE: BodyFraming = Object.freeze({ kind: "none" });
+const CHUNKED: BodyFraming = Object.freeze({ kind: "chunked" });
+const CLOSE: BodyFraming = Object.freeze({ kind: "close" });
+
+/** The Transfer-Encoding fields joined into one list, and every Content-Length value. */
+function framingFields(raw: string[]): { te: string | undefined; lengths: string[] } {
+  let te: string | undefined;
+  const lengths: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 17 && name.toLowerCase() === "transfer-encoding") te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
+    else if (name.length === 14 && name.toLowerCase() === "content-length") lengths.push(raw[i + 1]!);
+  }
+  return { te, lengths };
+}
+
+/**
+ * The coding names of a Transfer-Encoding, lower-cased, in order (RFC 9112
+ * §6.1: `1#transfer-coding`, each a token with optional parameters; empty
+ * list elements are ignored, RFC 9110 §5.6.1). Refuses a value that is no
+ * such list, and chunked applied twice or before another coding.
+ */
+function transferCodings(te: string): string[] {
+  const names: string[] = [];
+  for (const element of te.split(",")) {
+    if (element.trim() === "") continue;
+    const name = element.split(";", 1)[0]!.trim().toLowerCase();
+    if (!TOKEN.test(name)) throw new ResponseParseError(`invalid Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}`);
+    names.push(name);
+  }
+  if (names.length === 0) throw new ResponseParseError(`invalid Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}`);
+  const chunked = names.filter((n) => n === "chunked").length;
+  if (chunked > 1) throw new ResponseParseError(`Transfer-Encoding ${JSON.stringify(te.slice(0, 80))} applies chunked more than once (RFC 9112 §6.1)`);
+  if (chunked === 1 && names[names.length - 1] !== "chunked") throw new ResponseParseError(`Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}: chunked is not the final coding`);
+  return names;
 }
 
 function parseLength(v: string): number | undefined {

@@ -6,7 +6,8 @@ import * as net from "node:net";
 import type { Readable } from "node:stream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { checkRequest, Http1Connection, type H1RequestSpec, type H1Result } from "../../core/http/h1-client.ts";
+import { checkRequest, forwardHead, Http1Connection, type H1RequestSpec, type H1Result } from "../../core/http/h1-client.ts";
+import { ResponseParser, type ResponseHead } from "../../core/http/h1-response.ts";
 
 // ---------------------------------------------------------------- harness
 
@@ -79,6 +80,8 @@ interface Setup {
   peer: Peer;
   /** Every server-side connection accepted, in order. */
   peers: Peer[];
+  /** What the connection's `warn` was told. */
+  warnings: string[];
   close(): Promise<void>;
 }
 
@@ -97,12 +100,14 @@ async function setup(maxHeadSize = 65536): Promise<Setup> {
   client.on("error", () => {});
   await within(new Promise((r) => client.once("connect", r)), "connect");
   const peer = await within(firstPeer, "accept");
-  const conn = new Http1Connection(client, maxHeadSize);
+  const warnings: string[] = [];
+  const conn = new Http1Connection(client, maxHeadSize, (m) => warnings.push(m));
   return {
     conn,
     client,
     peer,
     peers,
+    warnings,
     async close() {
       client.destroy();
       for (const p of peers) p.socket.destroy();
@@ -627,13 +632,142 @@ withSetup("bytes after the response in the same read: the response stands, the c
   await rejects(b.response, /closed/, "second exchange");
 });
 
-withSetup("an invalid response fails the exchange and closes the connection", async ({ conn, peer, client }) => {
+withSetup("an invalid response fails the exchange and closes the connection", async ({ conn, peer, client, warnings }) => {
   const x = conn.request(spec("GET", "/", [["Host", "h"]]));
   x.end();
   await peer.until("\r\n\r\n");
   peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx");
   await rejects(x.response, /invalid response.*Content-Length/, "conflicting lengths");
   await closedSoon(client, "client socket");
+  assert.equal(warnings, ['GET /: server sent an invalid response: conflicting Content-Length values "1" and "2"']);
+});
+
+// ---------------------------------------------------------------- framing handed on (RFC 9112 §6.1-6.3)
+
+/** The head ResponseParser makes of `input` (no sockets). */
+function parsedHead(input: string, method = "GET"): ResponseHead {
+  let head: ResponseHead | undefined;
+  const p = new ResponseParser({ head: (h) => (head = h), body() {}, end() {}, upgrade() {} });
+  p.expect(method);
+  p.execute(Buffer.from(input, "latin1"));
+  if (!head) throw new Error(`no head in ${JSON.stringify(input)}`);
+  return head;
+}
+
+test("forwardHead: a head whose framing fields already hold is handed on as it is, the same object", () => {
+  for (const [input, method] of [
+    ["HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n", "GET"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "GET"],
+    ["HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", "GET"],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", "HEAD"],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "HEAD"],
+    ["HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", "GET"],
+    ["HTTP/1.1 204 No Content\r\n\r\n", "GET"],
+  ]) {
+    const head = parsedHead(input!, method);
+    const repairs: string[] = [];
+    assert.is(forwardHead(head, repairs), head, input);
+    assert.equal(repairs, [], input);
+  }
+});
+
+test("forwardHead: Content-Length beside Transfer-Encoding is removed (RFC 9112 §6.3), and said", () => {
+  const head = parsedHead("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\ncontent-length: 3\r\n\r\n");
+  const wire = [...head.rawHeaders];
+  const repairs: string[] = [];
+  const out = forwardHead(head, repairs);
+  assert.equal(out.rawHeaders, ["X-A", "1", "Transfer-Encoding", "chunked"]);
+  assert.equal(repairs, ["Content-Length beside Transfer-Encoding: removed"]);
+  assert.equal(head.rawHeaders, wire, "the parser's head keeps the fields as they came");
+  assert.is(out.keepAlive, false, "and the server connection is not reused");
+  // HEAD: no body, but no response carries both either.
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "HEAD")).rawHeaders, ["Transfer-Encoding", "chunked"]);
+});
+
+test("forwardHead: a body delimited by the close keeps its codings, and chunked goes after them (the proxy frames it)", () => {
+  const cases: Array<[string, string[]]> = [
+    ["Transfer-Encoding: gzip", ["Transfer-Encoding", "gzip, chunked"]],
+    ["transfer-encoding: x-custom;p=1", ["transfer-encoding", "x-custom;p=1, chunked"]],
+    ["Transfer-Encoding: identity", ["Transfer-Encoding", "identity, chunked"]],
+    ["Transfer-Encoding: gzip\r\nX-B: 2\r\nTransfer-Encoding: deflate", ["Transfer-Encoding", "gzip", "X-B", "2", "Transfer-Encoding", "deflate, chunked"]],
+    ["Content-Length: 3\r\nTransfer-Encoding: gzip", ["Transfer-Encoding", "gzip, chunked"]],
+  ];
+  for (const [fields, want] of cases) {
+    const head = parsedHead(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\n`);
+    assert.equal(head.framing, { kind: "close" }, fields);
+    assert.equal(forwardHead(head).rawHeaders, want, fields);
+  }
+  // Without a coding there is nothing to keep: whoever writes the body out frames it.
+  const plain = parsedHead("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+  assert.is(forwardHead(plain), plain);
+});
+
+test("forwardHead: Content-Length lists and repeats of one value become one field with one value, where the first stood", () => {
+  const out = forwardHead(parsedHead("HTTP/1.1 200 OK\r\nA: 1\r\ncontent-length: 5, 5\r\nB: 2\r\nContent-Length: 005\r\n\r\n"));
+  assert.equal(out.rawHeaders, ["A", "1", "content-length", "5", "B", "2"]);
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 200 OK\r\nContent-Length: 007\r\n\r\n")).rawHeaders, ["Content-Length", "7"]);
+});
+
+test("forwardHead: a 204 keeps neither framing field; a 304 keeps its Content-Length, not its Transfer-Encoding", () => {
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX: y\r\nTransfer-Encoding: chunked\r\n\r\n")).rawHeaders, ["X", "y"]);
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")).rawHeaders, []);
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\nTransfer-Encoding: gzip\r\n\r\n")).rawHeaders, []);
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 304 Not Modified\r\nETag: x\r\nTransfer-Encoding: chunked\r\n\r\n")).rawHeaders, ["ETag", "x"]);
+  assert.equal(forwardHead(parsedHead("HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n")).rawHeaders, ["Content-Length", "100"]);
+});
+
+withSetup("Content-Length beside chunked: the response's head has Transfer-Encoding only, a warning names the request, the connection is not reused", async ({ conn, peer, client, warnings }) => {
+  const x = conn.request(spec("GET", "/both", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  const r = await response(x.response);
+  assert.equal(r.head.rawHeaders, ["Transfer-Encoding", "chunked"]);
+  assert.is(await bodyText(r), "hello");
+  await closedSoon(client, "client socket after Content-Length beside Transfer-Encoding");
+  assert.not.ok(conn.usable);
+  assert.equal(warnings, ["GET /both: Content-Length beside Transfer-Encoding: removed"]);
+});
+
+withSetup("Transfer-Encoding: gzip without chunked: read until the close, handed on as `gzip, chunked`, the connection is done", async ({ conn, peer, client, warnings }) => {
+  const x = conn.request(spec("GET", "/gz", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8bpart one, ");
+  const r = await response(x.response);
+  assert.equal(r.head.rawHeaders, ["Transfer-Encoding", "gzip, chunked"]);
+  assert.equal(r.head.framing, { kind: "close" });
+  const body = readAll(r.body);
+  await tick();
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  peer.socket.end();
+  assert.is((await body).toString("latin1"), "\x1f\x8bpart one, HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "what looks like a response is body until the close");
+  await closedSoon(client, "client socket");
+  assert.not.ok(conn.usable);
+  assert.equal(warnings, [], "a legal framing: no warning");
+});
+
+withSetup("Transfer-Encoding with chunked twice: the exchange fails, the warning names the request and the problem", async ({ conn, peer, client, warnings }) => {
+  const x = conn.request(spec("GET", "/twice", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n");
+  await rejects(x.response, /invalid response: Transfer-Encoding "chunked, chunked" applies chunked more than once/, "chunked twice");
+  await closedSoon(client, "client socket");
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0]!, /^GET \/twice: server sent an invalid response: Transfer-Encoding "chunked, chunked" applies chunked more than once/);
+});
+
+withSetup("a 204 announcing a body: its framing fields are not handed on, and the connection is not reused (the body could come later)", async ({ conn, peer, client }) => {
+  const x = conn.request(spec("GET", "/nc", [["Host", "h"]]));
+  x.end();
+  await peer.until("\r\n\r\n");
+  peer.write("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
+  const r = await response(x.response);
+  assert.is(r.head.status, 204);
+  assert.equal(r.head.rawHeaders, []);
+  await closedSoon(client, "client socket after a 204 with Content-Length: 5");
+  assert.not.ok(conn.usable);
 });
 
 withSetup(

@@ -261,12 +261,68 @@ test("Transfer-Encoding: the last coding decides (RFC 9112 §6.3)", () => {
     assert.is(bodyOf(o), "abc", te);
     assert.is(ends(o)[0]!.keepAlive, true, te);
   }
-  // chunked not last (or absent): the body runs until the close and the connection is not reused
-  for (const te of ["Transfer-Encoding: chunked, gzip", "Transfer-Encoding: gzip", "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip"]) {
+  // another coding last, known or not (RFC 9112 §6.3 rule 4): the body runs until the close and the connection is not reused
+  for (const te of ["Transfer-Encoding: gzip", "Transfer-Encoding: identity", "Transfer-Encoding: x-custom", "Transfer-Encoding: gzip\r\nTransfer-Encoding: deflate", "Transfer-Encoding: gzip;level=9", "Transfer-Encoding: ,gzip,"]) {
     const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n${chunkedBody}`, ["GET"], { eof: true });
     assertNoError(o, te);
     assert.is(bodyOf(o), chunkedBody, `${te}: raw bytes until the close`);
+    assert.equal(heads(o)[0]!.framing, { kind: "close" }, te);
     assert.is(ends(o)[0]!.keepAlive, false, te);
+  }
+});
+
+test("a Transfer-Encoding that cannot be framed safely is an error: chunked twice or not last, empty, not a token list", () => {
+  const bad: Array<[string, RegExp]> = [
+    ["Transfer-Encoding: chunked, chunked", /chunked more than once/],
+    ["Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", /chunked more than once/],
+    ["Transfer-Encoding: gzip, chunked, chunked", /chunked more than once/],
+    ["Transfer-Encoding: chunked, gzip", /chunked is not the final coding/],
+    ["Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip", /chunked is not the final coding/],
+    ["Transfer-Encoding: ", /invalid Transfer-Encoding/],
+    ["Transfer-Encoding: , ,", /invalid Transfer-Encoding/],
+    ["Transfer-Encoding: gzip chunked", /invalid Transfer-Encoding/],
+    ['Transfer-Encoding: "chunked"', /invalid Transfer-Encoding/],
+    ["Transfer-Encoding: ;chunked", /invalid Transfer-Encoding/],
+    ["Transfer-Encoding: \xe7hunked", /invalid Transfer-Encoding/],
+  ];
+  for (const [te, re] of bad) {
+    // With a Content-Length too: it must not be fallen back on.
+    for (const extra of ["", "\r\nContent-Length: 3"]) {
+      const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}${extra}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, ["GET"], { eof: true });
+      assertError(o, re, te + extra);
+      assert.equal(o.events, [], `${te + extra}: nothing delivered`);
+    }
+  }
+});
+
+test("a response without a body is not judged by its framing fields (RFC 9112 §6.3 rule 1)", () => {
+  for (const [status, method] of [["200 OK", "HEAD"], ["304 Not Modified", "GET"], ["204 No Content", "GET"]] as const) {
+    for (const fields of ["Transfer-Encoding: chunked, chunked", "Content-Length: 5\r\nContent-Length: 6", "Content-Length: -1", "Transfer-Encoding: "]) {
+      const o = parseEverySplit(`HTTP/1.1 ${status}\r\n${fields}\r\n\r\n`, [method]);
+      assertNoError(o, `${method} ${status} ${fields}`);
+      assert.equal(o.events.map((e) => e.ev), ["head", "end"]);
+      assert.equal(heads(o)[0]!.framing, { kind: "none" });
+    }
+  }
+});
+
+test("the head reports its framing as facts: none, length (0 too), chunked, close", () => {
+  const cases: Array<[string, string, unknown]> = [
+    ["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "GET", { kind: "length", length: 5 }],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 005, 5\r\n\r\nhello", "GET", { kind: "length", length: 5 }],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "GET", { kind: "length", length: 0 }],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "GET", { kind: "chunked" }],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET", { kind: "chunked" }],
+    ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", "GET", { kind: "close" }],
+    ["HTTP/1.0 200 OK\r\n\r\nzz", "GET", { kind: "close" }],
+    ["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", { kind: "none" }],
+    ["HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", "GET", { kind: "none" }],
+    ["HTTP/1.1 204 No Content\r\n\r\n", "GET", { kind: "none" }],
+  ];
+  for (const [input, method, framing] of cases) {
+    const o = parseEverySplit(input, [method], { eof: true });
+    assertNoError(o, input);
+    assert.equal(heads(o)[0]!.framing, framing, input);
   }
 });
 
@@ -332,12 +388,15 @@ test("HEAD: no body whatever Content-Length or Transfer-Encoding say; what follo
 
 test("204 and 304 have no body even with Content-Length or chunked", () => {
   for (const status of ["204 No Content", "304 Not Modified"]) {
-    for (const framing of ["Content-Length: 42", "Transfer-Encoding: chunked", ""]) {
+    for (const framing of ["Content-Length: 42", "Transfer-Encoding: chunked", "Content-Length: 0", ""]) {
       const o = parseEverySplit(`HTTP/1.1 ${status}\r\n${framing}${framing ? "\r\n" : ""}\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx`, ["GET", "GET"]);
       assertNoError(o, `${status} ${framing}`);
       assert.equal(o.events.map((e) => e.ev), ["head", "end", "head", "body", "end"], `${status} ${framing}`);
       assert.is(heads(o)[0]!.status, Number(status.slice(0, 3)));
-      assert.is(ends(o)[0]!.keepAlive, true, `${status} ${framing}`);
+      // A 204 may carry neither field (RFC 9110 §8.6, RFC 9112 §6.1): one that announces a body may send
+      // it, to be read as the next response. A 304's are the 200's it stands for (RFC 9110 §8.6, §15.4.5).
+      const suspect = status.startsWith("204") && (framing === "Content-Length: 42" || framing.startsWith("Transfer"));
+      assert.is(ends(o)[0]!.keepAlive, !suspect, `${status} ${framing}`);
     }
   }
 });
