@@ -1,11 +1,12 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { ClientHello, TlsData } from "@interloper/sdk";
+import { logText, type ClientHello, type TlsData } from "@interloper/sdk";
 import type { ClientSession } from "../client-session.ts";
 import { runLayers } from "../layers.ts";
 import type { ServerConn } from "../server-conn.ts";
 import type { FirstBytes } from "../first-bytes.ts";
 import { handshake } from "./handshake.ts";
+import { isPlausibleHostName } from "./names.ts";
 
 /** Application protocols the core can serve inside TLS. */
 const HTTP1 = ["http/1.1", "http/1.0"];
@@ -53,9 +54,15 @@ export async function interceptTls(
 
   const names: string[] = [];
   if (hello.sni) names.push(hello.sni);
-  names.push(destination);
+  if (isPlausibleHostName(destination)) names.push(destination);
   if (proxy.settings.upstreamCert) names.push(...conn.peerCertificateNames());
   const unique = [...new Set(names.map((n) => n.toLowerCase()))];
+  if (unique.length === 0) {
+    session.log("warn", `no host name to issue a certificate for ('${logText(destination)}' is not one, and the client sent no SNI); closing the connection`);
+    conn.close();
+    socket.destroy();
+    return;
+  }
 
   let alpn: string[] | undefined;
   if (conn.data.alpn && hello.alpnProtocols.includes(conn.data.alpn)) alpn = [conn.data.alpn];

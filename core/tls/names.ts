@@ -47,3 +47,17 @@ function ipv6Entry(address: string): SanEntry {
   groups.forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), i * 2));
   return { kind: "ip", name: canonical, bytes };
 }
+
+/**
+ * Whether a host name the client gave (a CONNECT target, a Host header) may
+ * go into a certificate: an IP address, or dot-separated labels of
+ * [A-Za-z0-9_-] (1 to 63 each, 253 in all), the rule the ClientHello's SNI
+ * is held to. So `*`, `*.example.com` or `a..b` are never minted from what a
+ * client typed (wildcards come only from the real server's certificate).
+ */
+export function isPlausibleHostName(name: string): boolean {
+  if (name.startsWith("[") && name.endsWith("]")) return isIPv6(name.slice(1, -1).replace(/%.*$/, ""));
+  if (isIPv4(name) || isIPv6(name.replace(/%.*$/, ""))) return true;
+  const host = name.endsWith(".") ? name.slice(0, -1) : name;
+  return host.length > 0 && host.length <= 253 && host.split(".").every((l) => /^[A-Za-z0-9_-]{1,63}$/.test(l));
+}

@@ -4,12 +4,13 @@
 // fields, and aborted uploads. Every wait is bounded and tied to an event.
 import * as http from "node:http";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Addon } from "@interloper/sdk";
-import { proxyCaPem, WireClient } from "../helpers/clients.ts";
+import { openTunnel, proxyCaPem, WireClient } from "../helpers/clients.ts";
 import { h2Request, h2ViaProxy, startH1NoAlpnOrigin } from "../helpers/h2.ts";
 import { curl, ROOT, startInProcess, startOrigin, testConfdir, waitFor, type InProcessProxy } from "../helpers/harness.ts";
 
@@ -265,6 +266,26 @@ test("a client that aborts its upload is one info line, not an internal error", 
   } finally {
     await p.stop();
     await origin.close();
+  }
+});
+
+test("a CONNECT target that is no host name (a wildcard) is never minted into a certificate", async () => {
+  const p = await startInProcess([], { connectionStrategy: "lazy" });
+  try {
+    const tunnel = await openTunnel(p.port, "*.localhost:443");
+    assert.is(tunnel.status, 200);
+    // No SNI: the only name the proxy could use is the CONNECT target.
+    const t = tls.connect({ socket: tunnel.socket, servername: "", rejectUnauthorized: false });
+    const got = await new Promise<string>((resolve) => {
+      t.once("secureConnect", () => resolve(`certificate for ${JSON.stringify(t.getPeerCertificate().subjectaltname)}`));
+      t.once("error", () => resolve("refused"));
+      t.once("close", () => resolve("refused"));
+    });
+    t.destroy();
+    assert.is(got, "refused");
+    assert.ok(p.logs.some((e) => /no host name to issue a certificate for \('\*\.localhost' is not one/.test(e.message)));
+  } finally {
+    await p.stop();
   }
 });
 
