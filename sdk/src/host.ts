@@ -1,6 +1,7 @@
 import { EventEmitter } from "eventemitter3";
 import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
 import { HOOK_NAMES } from "./addon.ts";
+import { logText } from "./log-text.ts";
 import { OptionError, Options, type OptionSpec } from "./options.ts";
 
 interface AddonRecord {
@@ -236,16 +237,16 @@ export class AddonHost {
   private runFrom(list: HandlerList, start: number, hook: HookName, args: unknown[]): void | Promise<void> {
     for (let i = start; i < list.length; i++) {
       const rec = list[i]!;
-      let result: unknown;
+      let pending: Promise<unknown> | undefined;
       try {
-        result = (rec.addon[hook] as (...a: unknown[]) => unknown).apply(rec.addon, args);
+        pending = adopt((rec.addon[hook] as (...a: unknown[]) => unknown).apply(rec.addon, args));
       } catch (err) {
         this.reportHookError(rec, hook, err);
         continue;
       }
-      if (result !== null && typeof result === "object" && typeof (result as Promise<void>).then === "function") {
+      if (pending) {
         const next = i + 1;
-        return (result as Promise<void>).then(
+        return pending.then(
           () => this.runFrom(list, next, hook, args),
           (err: unknown) => {
             this.reportHookError(rec, hook, err);
@@ -257,12 +258,12 @@ export class AddonHost {
   }
 
   private reportHookError(rec: AddonRecord, hook: string, err: unknown): void {
-    const e = err as Error;
-    const message = e && typeof e === "object" && "message" in e ? e.message : String(err);
+    const { message, stack } = describeThrown(err);
     // Where it happened, so the user can jump to it (scripts map this to their own .ts file).
-    const at = typeof e?.stack === "string" ? /\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/.exec(e.stack)?.[1] : undefined;
-    this.log("error", `addon ${rec.label} failed in ${hook}: ${message}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`);
-    if (e?.stack) this.log("debug", e.stack);
+    const at = stack !== undefined ? /\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/.exec(stack)?.[1] : undefined;
+    // One line: a message may quote client data (JSON.parse quotes its input).
+    this.log("error", `addon ${rec.label} failed in ${hook}: ${logText(message, ERROR_MESSAGE_MAX)}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`);
+    if (stack) this.log("debug", stack);
   }
 
   private async configureOne(rec: AddonRecord, updated: ReadonlySet<string>, rethrowAll = false): Promise<void> {
@@ -371,6 +372,45 @@ export class AddonHost {
     }
     this.handlers = handlers;
   }
+}
+
+/** The longest addon error message shown whole on its error line (the stack, at debug, has all of it). */
+const ERROR_MESSAGE_MAX = 1024;
+
+/**
+ * A hook's result as a promise when it is a thenable; undefined otherwise (the
+ * chain stays synchronous). `then` is read once, here, so a getter that throws
+ * throws inside the caller's try; calling it happens inside a Promise executor,
+ * so a `then` that throws rejects, and one that calls back twice counts once.
+ */
+function adopt(result: unknown): Promise<unknown> | undefined {
+  if (result === null || (typeof result !== "object" && typeof result !== "function")) return undefined;
+  const then = (result as { then?: unknown }).then;
+  if (typeof then !== "function") return undefined;
+  return new Promise((resolve, reject) => then.call(result, resolve, reject));
+}
+
+/** Returns undefined instead of throwing. */
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The message and stack of anything thrown (or rejected with): an Error, a
+ * string, undefined, an object whose `message`, `stack` or `toString` throws.
+ * Describing a failure must not fail.
+ */
+function describeThrown(err: unknown): { message: string; stack: string | undefined } {
+  const isObject = err !== null && (typeof err === "object" || typeof err === "function");
+  const own = isObject ? attempt(() => ("message" in (err as object) ? { value: (err as Error).message as unknown } : undefined)) : undefined;
+  const value = own ? own.value : err;
+  const message = typeof value === "string" ? value : logText(value, Infinity);
+  const stack = isObject ? attempt(() => (err as Error).stack) : undefined;
+  return { message, stack: typeof stack === "string" ? stack : undefined };
 }
 
 function isOptionErrorLike(err: unknown): boolean {

@@ -22,13 +22,18 @@ function escapeChar(c: string): string {
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
-/** A value of any type as a string, without letting a hostile `toString` throw. */
+/** A value of any type as a string, without letting a hostile `toString` (or a revoked Proxy) throw. */
 function asString(value: unknown): string {
   if (typeof value === "string") return value;
   try {
     return String(value);
   } catch {
+    // Fall through to the plainer forms.
+  }
+  try {
     return Object.prototype.toString.call(value);
+  } catch {
+    return `[${typeof value}]`;
   }
 }
 

@@ -151,6 +151,152 @@ test("non-Error throws are logged with their text", async () => {
   assert.equal(errors(), ["addon s failed in request: plain string", "addon r failed in request: 42"]);
 });
 
+// ---------------------------------------------------------------- odd return values (thenables)
+
+/** An addon whose request hook returns `result`, followed by one that records that the chain went on. */
+async function oddAddon(result: () => unknown): Promise<{ host: AddonHost; logs: LogEntry[]; errors: () => string[]; after: string[] }> {
+  const h = hostWithLog();
+  const after: string[] = [];
+  await h.host.add({ name: "odd", request: () => result() });
+  await h.host.add({ name: "after", request: (f: HTTPFlow) => void after.push(f.request.path) });
+  return { ...h, after };
+}
+
+test("a thenable whose then() throws is logged like a throwing addon (with where) and the chain goes on", async () => {
+  const { host, logs, errors, after } = await oddAddon(() => ({
+    then() {
+      throw new Error("then exploded");
+    },
+  }));
+  await host.trigger("request", flow());
+  assert.equal(errors(), ["addon odd failed in request: then exploded"]);
+  const line = logs.find((e) => e.level === "error")!.message;
+  assert.match(line, /\(at [^()\s]*addon-host\.test\.ts:\d+:\d+\)$/, line);
+  assert.equal(after, ["/"]);
+});
+
+test("a getter `then` that throws is logged like a sync throw; the chain stays synchronous", async () => {
+  const { host, errors, after } = await oddAddon(() => ({
+    get then(): unknown {
+      throw new Error("getter exploded");
+    },
+  }));
+  assert.is(host.trigger("request", flow()), undefined);
+  assert.equal(errors(), ["addon odd failed in request: getter exploded"]);
+  assert.equal(after, ["/"]);
+});
+
+test("a then() that calls back twice (or resolves, then rejects, then throws) counts once", async () => {
+  const twice = await oddAddon(() => ({
+    then(ok: () => void, fail: (e: unknown) => void) {
+      ok();
+      ok();
+      fail(new Error("late"));
+      throw new Error("later");
+    },
+  }));
+  await twice.host.trigger("request", flow());
+  await tick();
+  assert.equal(twice.errors(), []);
+  assert.equal(twice.after, ["/"]);
+  const rejectFirst = await oddAddon(() => ({
+    then(ok: () => void, fail: (e: unknown) => void) {
+      fail(new Error("first"));
+      ok();
+      fail(new Error("second"));
+    },
+  }));
+  await rejectFirst.host.trigger("request", flow());
+  await tick();
+  assert.equal(rejectFirst.errors(), ["addon odd failed in request: first"]);
+  assert.equal(rejectFirst.after, ["/"]);
+});
+
+test("a then() that calls back later, from a timer, is awaited like a promise", async () => {
+  const { host, after } = await oddAddon(() => ({ then: (ok: () => void) => void setImmediate(ok) }));
+  const p = host.trigger("request", flow());
+  assert.instance(p, Promise);
+  assert.equal(after, []);
+  await p;
+  assert.equal(after, ["/"]);
+});
+
+test("a then() that never calls back holds only its own trigger: other flows, other hooks and add() go on", async () => {
+  const h = hostWithLog();
+  const after: string[] = [];
+  await h.host.add({ name: "hang", request: (f: HTTPFlow) => (f.request.path === "/hang" ? { then: () => {} } : undefined) });
+  await h.host.add({ name: "after", request: (f: HTTPFlow) => void after.push(f.request.path), response: () => void after.push("response") });
+  const hanging = flow();
+  hanging.request.path = "/hang";
+  let settled = false;
+  void (h.host.trigger("request", hanging) as Promise<void>).then(() => (settled = true));
+  assert.is(h.host.trigger("request", flow()), undefined, "another flow's request runs at once");
+  assert.is(h.host.trigger("response", hanging), undefined);
+  await h.host.add({ name: "late", request: () => {} });
+  for (let i = 0; i < 5; i++) await tick();
+  assert.equal(after, ["/", "response"]);
+  assert.not.ok(settled, "the hanging flow waits (as an unresolved promise would make it)");
+  assert.equal(h.errors(), []);
+});
+
+test("rejections with odd values: undefined, a string, an object whose toString throws, a message getter that throws", async () => {
+  const odd: unknown[] = [
+    undefined,
+    null,
+    "a string",
+    { toString: () => { throw new Error("no toString"); } },
+    Object.create(null),
+    { get message(): string { throw new Error("no message"); } },
+    { message: { toString: () => { throw new Error("no"); } } },
+    { message: "fine", get stack(): string { throw new Error("no stack"); } },
+    (() => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; })(),
+  ];
+  const expected = [
+    "undefined",
+    "null",
+    "a string",
+    "[object Object]",
+    "[object Object]",
+    "[object Object]",
+    "[object Object]",
+    "fine",
+    "[object]",
+  ];
+  for (const [i, value] of odd.entries()) {
+    for (const how of ["reject", "throw"] as const) {
+      const { host, errors, after } = await oddAddon(() => {
+        if (how === "reject") return Promise.reject(value);
+        throw value;
+      });
+      await host.trigger("request", flow());
+      assert.equal(errors(), [`addon odd failed in request: ${expected[i]}`], `${how} #${i}`);
+      assert.equal(after, ["/"], `${how} #${i}: the chain went on`);
+    }
+  }
+});
+
+test("an error message is shown on one line (it may quote client data) and cut when absurdly long", async () => {
+  const { host, logs, errors } = await oddAddon(() => {
+    // As JSON.parse's "Unexpected token 'x', "x\n127.0.0." ... is not valid JSON" quotes a client's body.
+    throw new Error("bad body: x\n127.0.0.1:1: GET http://forged/\r\x1b[2J");
+  });
+  await host.trigger("request", flow());
+  assert.equal(errors(), ["addon odd failed in request: bad body: x\\n127.0.0.1:1: GET http://forged/\\r\\x1b[2J"]);
+  const long = await oddAddon(() => Promise.reject(new Error("x".repeat(5000))));
+  await long.host.trigger("request", flow());
+  assert.match(long.errors()[0]!, /^addon odd failed in request: x{1024}… \(5000 chars\)$/);
+  assert.ok(logs.some((e) => e.level === "debug" && e.message.includes("bad body: x\n127")), "the whole stack stays in the debug log");
+});
+
+test("lifecycle hooks returning a thenable whose then() throws are logged; the addon is added", async () => {
+  const { host, errors } = hostWithLog();
+  const bad = { then: () => { throw new Error("lifecycle then"); } };
+  await host.add({ name: "odd-life", load: () => bad as unknown as void, running: () => bad as unknown as void, request: () => {} });
+  await host.start();
+  assert.equal(errors(), ["addon odd-life failed in load: lifecycle then", "addon odd-life failed in running: lifecycle then"]);
+  assert.ok(host.hasHandlers("request"));
+});
+
 test("log labels: the name, else the label given, else the class name", async () => {
   const { host, errors } = hostWithLog();
   class MyCounter {

@@ -89,6 +89,9 @@ test("logText: values that are not strings are converted; a throwing toString do
   assert.is(logText({ toString: () => { throw new Error("no"); } }), "[object Object]");
   assert.is(logText(Object.create(null)), "[object Object]");
   assert.is(logText(Symbol("s\n")), "Symbol(s\\n)");
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  assert.is(logText(revoked.proxy), "[object]", "even Object.prototype.toString throws on a revoked Proxy");
 });
 
 // ---------------------------------------------------------------- proxyauth
