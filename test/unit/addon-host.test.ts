@@ -157,7 +157,8 @@ test("non-Error throws are logged with their text", async () => {
 async function oddAddon(result: () => unknown): Promise<{ host: AddonHost; logs: LogEntry[]; errors: () => string[]; after: string[] }> {
   const h = hostWithLog();
   const after: string[] = [];
-  await h.host.add({ name: "odd", request: () => result() });
+  // Hooks are typed to return void or a promise; these return what a buggy addon might.
+  await h.host.add({ name: "odd", request: (() => result()) as Addon["request"] });
   await h.host.add({ name: "after", request: (f: HTTPFlow) => void after.push(f.request.path) });
   return { ...h, after };
 }
@@ -224,7 +225,8 @@ test("a then() that calls back later, from a timer, is awaited like a promise", 
 test("a then() that never calls back holds only its own trigger: other flows, other hooks and add() go on", async () => {
   const h = hostWithLog();
   const after: string[] = [];
-  await h.host.add({ name: "hang", request: (f: HTTPFlow) => (f.request.path === "/hang" ? { then: () => {} } : undefined) });
+  const hang = (f: HTTPFlow) => (f.request.path === "/hang" ? { then: () => {} } : undefined);
+  await h.host.add({ name: "hang", request: hang as Addon["request"] });
   await h.host.add({ name: "after", request: (f: HTTPFlow) => void after.push(f.request.path), response: () => void after.push("response") });
   const hanging = flow();
   hanging.request.path = "/hang";
