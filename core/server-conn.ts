@@ -296,7 +296,8 @@ export class ServerConn {
       throw new ServerConnectError(`server connection to ${this.describe()} closed`);
     }
     if (this.h1?.socket !== socket) {
-      this.h1 = new Http1Connection(socket, this.session.proxy.host.options.get<number>("maxHeaderSize"));
+      const maxHead = this.session.proxy.host.options.get<number>("maxHeaderSize");
+      this.h1 = new Http1Connection(socket, maxHead, (m) => this.session.log("warn", `server ${this.describe()}: ${m}`));
     }
     return this.h1;
   }

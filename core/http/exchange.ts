@@ -473,18 +473,19 @@ function isH2(res: ClientResponse): res is http2.Http2ServerResponse {
  * directly) is corrected, as a wrong one would desynchronise the client.
  */
 function writeHead(res: ClientResponse, response: Response, length?: number): void {
-  let fields = response.headers.fields;
+  let fields: ReadonlyArray<readonly [string, string]> = response.headers.fields;
   if (length !== undefined && needsLengthFix(fields, length)) {
     const value = String(length);
     let seen = false;
-    fields = [];
+    const fixed: Array<[string, string]> = [];
     for (const [name, v] of response.headers.fields) {
-      if (name.toLowerCase() !== "content-length") fields.push([name, v]);
+      if (name.toLowerCase() !== "content-length") fixed.push([name, v]);
       else if (!seen) {
         seen = true;
-        fields.push([name, value]);
+        fixed.push([name, value]);
       }
     }
+    fields = fixed;
   }
   if (isH2(res)) {
     const raw: string[] = [];
@@ -495,8 +496,34 @@ function writeHead(res: ClientResponse, response: Response, length?: number): vo
   } else {
     // Node would add `Connection: keep-alive` and `Keep-Alive: timeout=…`: the client gets the server's fields only.
     if (!response.headers.has("connection")) res.removeHeader("connection");
+    fields = chunkedFraming(fields);
     res.writeHead(response.status, response.reason, fields === response.headers.fields ? response.headers.toRaw() : fields.flat());
   }
+}
+
+/**
+ * Fields whose Transfer-Encoding (an addon may have set one) frames the body
+ * truly for an HTTP/1 client: Content-Length beside it goes (RFC 9112 §6.3),
+ * and a last coding other than chunked gets `, chunked` (Node chunks the body
+ * only when the field names it; else the body would run until a close that a
+ * kept-alive connection never makes). Without Transfer-Encoding, `fields` as they are.
+ */
+function chunkedFraming(fields: ReadonlyArray<readonly [string, string]>): ReadonlyArray<readonly [string, string]> {
+  if (!fields.some(([name]) => name.length === 17 && name.toLowerCase() === "transfer-encoding")) return fields;
+  const te = fields.filter(([n]) => n.toLowerCase() === "transfer-encoding").map(([, v]) => v).join(",");
+  const last = te.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean).pop();
+  const out: Array<readonly [string, string]> = [];
+  for (const [name, value] of fields) {
+    const lower = name.toLowerCase();
+    if (lower === "content-length") continue;
+    if (lower === "transfer-encoding") {
+      // One field with the whole list, written where the first one was.
+      if (!out.some(([n]) => n.toLowerCase() === "transfer-encoding")) out.push([name, last === "chunked" ? te : `${te}, chunked`]);
+      continue;
+    }
+    out.push([name, value]);
+  }
+  return out;
 }
 
 /** Content-Length fields that disagree with `length` (or repeat), without Transfer-Encoding: the common case (one true field) allocates nothing. */
@@ -680,7 +707,11 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     const read = await readBody(outcome.body).catch(() => undefined);
     if (read?.complete) response.body = read.body;
     await host.trigger("response", flow);
-    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, response.headers), response.body]));
+    // The connection ends with this answer: its body goes out whole, framed by its length.
+    const headers = new Headers(response.headers);
+    headers.delete("transfer-encoding");
+    headers.set("Content-Length", String(response.body.length));
+    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, headers), response.body]));
     return;
   }
   await host.trigger("response", flow);

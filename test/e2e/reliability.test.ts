@@ -289,4 +289,54 @@ test("a CONNECT target that is no host name (a wildcard) is never minted into a 
   }
 });
 
+test("framing an addon sets is made true for the client: Content-Length beside Transfer-Encoding goes, a last coding gets chunked", async () => {
+  const origin = await startOrigin((req, res) => res.end(`body of ${req.url}`));
+  const recode: Addon = {
+    name: "recode",
+    response(flow) {
+      if (flow.request.path !== "/coded") return;
+      flow.response!.headers.set("Transfer-Encoding", "gzip");
+      flow.response!.headers.set("Content-Length", "999");
+    },
+  };
+  const p = await startInProcess([recode]);
+  try {
+    const c = await WireClient.connect(p.port);
+    const base = `http://127.0.0.1:${origin.port}`;
+    c.write(`GET ${base}/coded HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET ${base}/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const first = await c.readResponse({ timeoutMs: WAIT });
+    const second = await c.readResponse({ timeoutMs: WAIT });
+    assert.is(first.header("transfer-encoding"), "gzip, chunked");
+    assert.is(first.header("content-length"), undefined);
+    assert.is(first.body.toString(), "body of /coded");
+    assert.is(second.body.toString(), "body of /next");
+    c.destroy();
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("a declined upgrade's chunked answer reaches the client framed by its length", async () => {
+  const origin = await startOrigin((_req, res) => {
+    res.writeHead(400, { "Content-Type": "text/plain" });
+    res.write("no ");
+    res.end("upgrade");
+  });
+  const p = await startInProcess([]);
+  try {
+    const c = await WireClient.connect(p.port);
+    c.write(`GET http://127.0.0.1:${origin.port}/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    const r = await c.readResponse({ timeoutMs: WAIT });
+    assert.is(r.status, 400);
+    assert.is(r.header("transfer-encoding"), undefined);
+    assert.is(r.header("content-length"), "10");
+    assert.is(r.body.toString(), "no upgrade");
+    c.destroy();
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test.run();
