@@ -28,6 +28,31 @@ export interface AddOptions {
 
 type HandlerList = readonly AddonRecord[];
 
+/** An async hook call that has not settled yet. */
+interface InFlight {
+  rec: AddonRecord;
+  hook: HookName;
+  /** The hook's first argument (a flow, a connection), for the log line. */
+  subject: unknown;
+  since: number;
+  told: boolean;
+}
+
+/** After this long, a hook call that has not settled is named in the debug log. */
+const SLOW_HOOK_MS = 10_000;
+
+/** ` (GET https://…)` for a flow with a request, ` (client 1.2.3.4:5)` for a connection, else nothing. */
+function describeSubject(subject: unknown): string {
+  try {
+    const s = subject as { request?: { method?: unknown; prettyUrl?: unknown }; peername?: { host?: unknown; port?: unknown } } | undefined;
+    if (s?.request?.method !== undefined) return ` (${logText(s.request.method)} ${logText(s.request.prettyUrl)})`;
+    if (s?.peername?.host !== undefined) return ` (client ${logText(s.peername.host)}:${logText(s.peername.port)})`;
+  } catch {
+    // A subject that throws on access is described by nothing.
+  }
+  return "";
+}
+
 /** Where sub-addons' reload state lives inside their parent's (invisible to the parent's own keys). */
 const CHILD_STATES = Symbol("interloper.childStates");
 
@@ -47,8 +72,14 @@ export class AddonHost {
   private isRunning = false;
   private shutdownHandler: ((code: number) => void) | undefined;
 
-  constructor(opts: { onShutdown?: (code: number) => void } = {}) {
+  /** Async hook calls still running: a watch names those that take long (see `watchSlow`). */
+  private readonly inFlight = new Set<InFlight>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly slowHookMs: number;
+
+  constructor(opts: { onShutdown?: (code: number) => void; slowHookMs?: number } = {}) {
     this.shutdownHandler = opts.onShutdown;
+    this.slowHookMs = opts.slowHookMs ?? SLOW_HOOK_MS;
     this.rebuild();
   }
 
@@ -180,6 +211,8 @@ export class AddonHost {
   /** Calls `done` on every addon, last first. */
   async stop(): Promise<void> {
     this.isRunning = false;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const rec of [...this.active].reverse()) await this.callLifecycle(rec, "done", []);
   }
 
@@ -246,14 +279,50 @@ export class AddonHost {
       }
       if (pending) {
         const next = i + 1;
+        const call = this.watchSlow(rec, hook, args[0]);
         return pending.then(
-          () => this.runFrom(list, next, hook, args),
+          () => {
+            this.inFlight.delete(call);
+            return this.runFrom(list, next, hook, args);
+          },
           (err: unknown) => {
+            this.inFlight.delete(call);
             this.reportHookError(rec, hook, err);
             return this.runFrom(list, next, hook, args);
           },
         );
       }
+    }
+  }
+
+  /**
+   * Registers an async hook call. A sweep once a second names, at debug level,
+   * each call that has run longer than slowHookMs: a hook that never resolves
+   * holds its own flow (and client) only, and `-v` says which addon holds it.
+   */
+  private watchSlow(rec: AddonRecord, hook: HookName, subject: unknown): InFlight {
+    const call: InFlight = { rec, hook, subject, since: Date.now(), told: false };
+    this.inFlight.add(call);
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweepSlow(), Math.min(1000, this.slowHookMs));
+      // The watch alone must not keep a process alive.
+      (this.sweeper as { unref?: () => void }).unref?.();
+    }
+    return call;
+  }
+
+  private sweepSlow(): void {
+    if (this.inFlight.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const call of this.inFlight) {
+      if (call.told || now - call.since < this.slowHookMs) continue;
+      call.told = true;
+      const secs = Math.round((now - call.since) / 100) / 10;
+      this.log("debug", `addon ${call.rec.label} has not finished ${call.hook} after ${secs} s${describeSubject(call.subject)}: that flow waits for it; other flows go on`);
     }
   }
 

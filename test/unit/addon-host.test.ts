@@ -854,4 +854,32 @@ test("loader.shutdown reaches the host's shutdown handler with the exit code", a
   assert.equal(codes, [3, 0]);
 });
 
+test("a hook call that does not settle is named at debug level once it runs long; the others go on", async () => {
+  const host = new AddonHost({ slowHookMs: 30 });
+  const logs: LogEntry[] = [];
+  const named = new Promise<LogEntry>((resolve) =>
+    host.events.on("log", (e) => {
+      logs.push(e);
+      if (/has not finished/.test(e.message)) resolve(e);
+    }),
+  );
+  const seen: string[] = [];
+  await host.add({
+    name: "holder",
+    request: (f) => (f.request.path === "/held" ? new Promise<void>(() => {}) : void seen.push(f.request.path)),
+  });
+  const held = new HTTPFlow(client, server(), new Request({ host: "example.com", path: "/held" }));
+  void host.trigger("request", held);
+  await host.trigger("request", flow());
+  assert.equal(seen, ["/"]);
+  // The host's watch does not keep the process alive; this bounded timer does, meanwhile.
+  let guard: NodeJS.Timeout | undefined;
+  const bounded = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error("never named")), 30_000)));
+  const entry = await Promise.race([named, bounded]).finally(() => clearTimeout(guard));
+  assert.is(entry.level, "debug");
+  assert.match(entry.message, /^addon holder has not finished request after [\d.]+ s \(GET http:\/\/example\.com\/held\): that flow waits for it/);
+  await host.stop();
+  assert.is(logs.filter((e) => /has not finished/.test(e.message)).length, 1, "named once");
+});
+
 test.run();
