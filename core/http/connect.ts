@@ -4,6 +4,7 @@ import { Headers, HTTPFlow, logText, Request } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
 import { runLayers } from "../layers.ts";
 import type { HttpContext } from "./frontend.ts";
+import { rawHead, textResponse } from "./raw.ts";
 
 /**
  * A CONNECT request: the `httpConnect` hook, the server connection (eager:
@@ -18,7 +19,7 @@ export async function handleConnect(proxy: Proxy, ctx: HttpContext, req: http.In
   const target = parseAuthority(req.url ?? "");
   if (!target) {
     session.log("warn", `bad CONNECT target '${logText(req.url ?? "")}'`);
-    socket.end(simpleResponse(400, "Bad Request", `invalid CONNECT target '${req.url}': expected host:port`));
+    socket.end(textResponse(400, "Bad Request", `invalid CONNECT target '${logText(req.url ?? "")}': expected host:port`));
     return;
   }
   const request = new Request({
@@ -36,16 +37,15 @@ export async function handleConnect(proxy: Proxy, ctx: HttpContext, req: http.In
   if (flow.killed || socket.destroyed) return;
   if (flow.response && (flow.response.status < 200 || flow.response.status > 299)) {
     const r = flow.response;
-    session.log("info", `CONNECT ${request.url} answered with ${r.status} ${r.reason}`);
-    const headLines = r.headers.fields.map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${r.status} ${r.reason}\r\n${headLines}\r\n`, "latin1"), r.body]));
+    session.log("info", `CONNECT ${logText(request.url)} answered with ${r.status} ${logText(r.reason)}`);
+    socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
     return;
   }
   if (proxy.settings.connectionStrategy === "eager") {
     try {
       await conn.connect();
     } catch (err) {
-      socket.end(simpleResponse(502, "Bad Gateway", (err as Error).message));
+      socket.end(textResponse(502, "Bad Gateway", (err as Error).message));
       return;
     }
   }
@@ -64,9 +64,4 @@ export function parseAuthority(authority: string): { host: string; port: number 
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
   return { host: (m[1] ?? m[2])!, port };
-}
-
-function simpleResponse(status: number, reason: string, message: string): string {
-  const body = `${message}\n`;
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

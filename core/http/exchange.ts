@@ -15,6 +15,7 @@ import { spliceBytes, TransferError } from "../splice.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
 import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
 import type { H1Exchange, H1Result } from "./h1-client.ts";
+import { rawHead, textResponse } from "./raw.ts";
 import { Turns } from "./turns.ts";
 
 /** Hop-by-hop fields a proxy must not forward (RFC 9110 §7.6.1), besides those named in Connection. */
@@ -633,7 +634,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   const request = buildRequest(ctx, req);
   if (typeof request === "string") {
     session.log("warn", `bad request: ${request}`);
-    socket.end(rawResponse(400, "Bad Request", `${request}\n`));
+    socket.end(textResponse(400, "Bad Request", request));
     return;
   }
   const isTunnel = ctx.tunnel !== undefined;
@@ -648,7 +649,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
   });
   const fail = async (msg: string) => {
     flow.error = { msg, timestamp: Date.now() / 1000 };
-    if (socket.writable) socket.end(rawResponse(502, "Bad Gateway", `${msg}\n`));
+    if (socket.writable) socket.end(textResponse(502, "Bad Gateway", msg));
     await host.trigger("error", flow);
   };
   await host.trigger("requestheaders", flow);
@@ -658,7 +659,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     await host.trigger("responseheaders", flow);
     await host.trigger("response", flow);
     const r = flow.response;
-    if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers), r.body]));
+    if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
     return;
   }
   if (isTunnel && conn.connectFailed && !conn.connected && conn.data.error) return fail(conn.data.error);
@@ -711,7 +712,7 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     const headers = new Headers(response.headers);
     headers.delete("transfer-encoding");
     headers.set("Content-Length", String(response.body.length));
-    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, headers), response.body]));
+    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, headers.fields), response.body]));
     return;
   }
   await host.trigger("response", flow);
@@ -720,20 +721,11 @@ export async function handleUpgrade(proxy: Proxy, ctx: HttpContext, req: http.In
     return;
   }
   outcome.socket.on("error", () => {});
-  socket.write(rawHead(response.status, response.reason, response.headers));
+  socket.write(rawHead(response.status, response.reason, response.headers.fields));
   const isWebSocket = (request.headers.get("upgrade") ?? "").toLowerCase().includes("websocket");
   if (isWebSocket && response.status === 101) {
     await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.rest);
   } else {
     await relay(socket, outcome.socket, head, outcome.rest);
   }
-}
-
-function rawHead(status: number, reason: string, headers: Headers): Buffer {
-  const lines = headers.fields.map(([k, v]) => `${k}: ${v}\r\n`).join("");
-  return Buffer.from(`HTTP/1.1 ${status} ${reason}\r\n${lines}\r\n`, "latin1");
-}
-
-function rawResponse(status: number, reason: string, body: string): string {
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import type { ClientSession } from "../client-session.ts";
 import type { ServerConn } from "../server-conn.ts";
+import { textResponse } from "./raw.ts";
 
 /** Where the HTTP requests read from one socket go. */
 export interface HttpContext {
@@ -110,10 +111,7 @@ export class HttpFrontend {
         [400, "Bad Request"];
       const why = `${err.code ?? "error"}: ${err.message.replace(/^Parse Error: /, "")}`;
       ctx?.session.log("warn", `malformed HTTP request (${why}): ${status} ${reason}`);
-      const body = `${status} ${reason}: ${why}\n`;
-      socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      socket.end(textResponse(status, reason, `${status} ${reason}: ${why}`));
       socket.destroySoon?.();
     });
   }
