@@ -135,6 +135,7 @@ export class Proxy {
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
+    for (const w of this.caInstance.warnings) this.host.log("warn", w);
     this.frontendInstance = new HttpFrontend(
       { maxHeaderSize: opts.get<number>("maxHeaderSize"), idleTimeoutMs: this.settings.idleTimeoutMs },
       (ctx, req, res) => void handleRequest(this, ctx, req, res),

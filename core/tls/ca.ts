@@ -113,8 +113,13 @@ export class CertificateAuthority {
       if (!ca) throw new CaError(`Cannot use the CA in ${keyFile}: it vanished while being created.`);
     }
     await writeDerivedFiles(dir, ca.certDer);
-    return new CertificateAuthority(dir, ca.key, ca.certDer, options);
+    const authority = new CertificateAuthority(dir, ca.key, ca.certDer, options);
+    authority.warnings.push(...(await permissionWarnings(dir, keyFile)));
+    return authority;
   }
+
+  /** Problems with the confdir the user should fix (said once at start-up): a key others can read, a folder others can write. */
+  readonly warnings: string[] = [];
 
   /**
    * A TLS secure context for a leaf certificate with these names (host names,
@@ -386,4 +391,28 @@ function reason(e: unknown): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
+}
+
+/**
+ * The CA key is the one secret here: whoever reads it can intercept every
+ * device that trusts the CA; whoever can write the confdir can swap the CA.
+ * (POSIX modes only: on Windows these bits say nothing.)
+ */
+async function permissionWarnings(dir: string, keyFile: string): Promise<string[]> {
+  if (process.platform === "win32") return [];
+  const out: string[] = [];
+  const key = await fs.stat(keyFile);
+  if ((key.mode & 0o077) !== 0) {
+    out.push(`the CA key ${keyFile} can be read by other users (mode ${octal(key.mode)}): run chmod 600 '${keyFile}'`);
+  }
+  const folder = await fs.stat(dir);
+  // A sticky folder (like /tmp) lets others add files but not replace ours.
+  if ((folder.mode & 0o022) !== 0 && (folder.mode & 0o1000) === 0) {
+    out.push(`the confdir ${dir} can be written by other users (mode ${octal(folder.mode)}), who could replace the CA: run chmod go-w '${dir}'`);
+  }
+  return out;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
 }

@@ -513,4 +513,19 @@ test("curl trusts an https server using a leaf through --cacert", async () => {
   }
 });
 
+test("a CA key others can read and a confdir others can write are warned about, not refused", async () => {
+  const confdir = path.join(tempDir(), "conf");
+  const fresh = await CertificateAuthority.load(confdir);
+  assert.equal(fresh.warnings, []);
+  const keyFile = path.join(confdir, CA_FILES.key);
+  fs.chmodSync(keyFile, 0o644);
+  fs.chmodSync(confdir, 0o777);
+  const loose = await CertificateAuthority.load(confdir);
+  assert.is(loose.warnings.length, 2);
+  assert.match(loose.warnings[0]!, /CA key .*interloper-ca\.pem can be read by other users \(mode 0644\): run chmod 600/);
+  assert.match(loose.warnings[1]!, /confdir .* can be written by other users \(mode 0777\)/);
+  fs.chmodSync(confdir, 0o1777);
+  assert.is((await CertificateAuthority.load(confdir)).warnings.length, 1, "a sticky folder is fine");
+});
+
 test.run();
