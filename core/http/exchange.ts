@@ -5,6 +5,7 @@ import * as tls from "node:tls";
 import type { Writable } from "node:stream";
 import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
 import type { Proxy } from "../proxy.ts";
+import type { ClientSession } from "../client-session.ts";
 import type { ServerConn } from "../server-conn.ts";
 import { ServerConnectError, type UpstreamProxy } from "../server-conn.ts";
 import { describeNetError } from "../net-errors.ts";
@@ -67,7 +68,7 @@ async function exchange(proxy: Proxy, ctx: HttpContext, req: ClientRequest, res:
   });
   const { host } = proxy;
   try {
-    await host.trigger("requestheaders", flow);
+    await clientWaits(proxy, session, "requestheaders", flow);
     if (flow.killed) return void (await host.trigger("error", flow));
     const limit = proxy.settings.streamLargeBodies;
     const declared = Number(req.headers["content-length"] ?? NaN);
@@ -97,14 +98,14 @@ async function exchange(proxy: Proxy, ctx: HttpContext, req: ClientRequest, res:
       }
     }
     request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
-    if (!flow.response) await host.trigger("request", flow);
+    if (!flow.response) await clientWaits(proxy, session, "request", flow);
     if (flow.killed) return void (await host.trigger("error", flow));
 
     if (flow.response) {
       // Answered by an addon: the server is never contacted.
       req.resume();
-      await host.trigger("responseheaders", flow);
-      await host.trigger("response", flow);
+      await clientWaits(proxy, session, "responseheaders", flow);
+      await clientWaits(proxy, session, "response", flow);
       if (flow.killed) return void (await host.trigger("error", flow));
       sendBuffered(res, flow.response, request.method);
       return;
@@ -244,7 +245,7 @@ async function roundTrip(
     httpVersion: upRes.httpVersion,
   });
   flow.response = response;
-  await host.trigger("responseheaders", flow);
+  await clientWaits(proxy, conn.session, "responseheaders", flow);
   if (flow.killed) return "error";
 
   const limit = proxy.settings.streamLargeBodies;
@@ -276,7 +277,7 @@ async function roundTrip(
 
   if (!response.stream) {
     response.timestampEnd = Date.now() / 1000;
-    await host.trigger("response", flow);
+    await clientWaits(proxy, conn.session, "response", flow);
     if (flow.killed) return "error";
     sendBuffered(res, flow.response ?? response, request.method);
     return "ok";
@@ -593,6 +594,25 @@ export function sendError(res: ClientResponse, status: number, message: string, 
   if (close) headers.push("Connection", "close");
   res.writeHead(status, reason, headers);
   res.end(body);
+}
+
+/**
+ * A flow hook while the client waits for its answer. Addons that hold it
+ * longer than idle_timeout (a hook that never settles) lose the flow: it is
+ * killed, its client let go, and the hook may still finish, for nothing.
+ */
+function clientWaits(proxy: Proxy, session: ClientSession, hook: "requestheaders" | "request" | "responseheaders" | "response", flow: HTTPFlow): void | Promise<void> {
+  const pending = proxy.host.trigger(hook, flow);
+  const ms = proxy.settings.idleTimeoutMs;
+  if (!pending || ms <= 0) return pending;
+  const timer = setTimeout(() => {
+    if (flow.killed) return;
+    const msg = `addons held the flow in ${hook} longer than idle_timeout (${ms / 1000} s)`;
+    session.log("info", `${msg}: closing the client connection (${flow.request.method} ${flow.request.prettyUrl})`);
+    flow.kill();
+    flow.error = { msg, timestamp: Date.now() / 1000 };
+  }, ms);
+  return pending.finally(() => clearTimeout(timer));
 }
 
 /** The server sent no response head within idle_timeout of the request. */

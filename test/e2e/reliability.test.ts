@@ -339,4 +339,26 @@ test("a declined upgrade's chunked answer reaches the client framed by its lengt
   }
 });
 
+test("a hook that never settles holds only its own flow; its client is let go after idle_timeout", async () => {
+  const origin = await startOrigin((req, res) => res.end(`answer ${req.url}`));
+  const holder: Addon = {
+    name: "holder",
+    request: (flow) => (flow.request.path === "/held" ? new Promise<void>(() => {}) : undefined),
+  };
+  const p = await startInProcess([holder], { idleTimeout: 1 });
+  try {
+    const base = `http://127.0.0.1:${origin.port}`;
+    const held = curl(["-x", `http://127.0.0.1:${p.port}`, `${base}/held`], WAIT);
+    const other = await curl(["-x", `http://127.0.0.1:${p.port}`, `${base}/other`]);
+    assert.is(other.stdout.toString(), "answer /other");
+    const r = await held;
+    assert.is(r.code, 52, `curl: ${r.stderr}`); // empty reply: the connection was closed
+    assert.ok(p.logs.some((e) => /addons held the flow in request longer than idle_timeout \(1 s\): closing the client connection \(GET .*\/held\)/.test(e.message)));
+    assert.is(origin.requests.filter((q) => q.url === "/held").length, 0);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test.run();
