@@ -1,27 +1,14 @@
 import type * as net from "node:net";
-import type { ClientHello, NextLayerData, TlsClienthelloData } from "@interloper/sdk";
+import type { NextLayerData } from "@interloper/sdk";
+import type { Trigger } from "@interloper/sdk/host";
 import type { ClientSession } from "./client-session.ts";
-import { detect } from "./detect.ts";
+import { decide, type Decision } from "./layer-decision.ts";
 import { FirstBytes } from "./first-bytes.ts";
 import { armIdleTimeout } from "./idle-timeout.ts";
 import { relay } from "./passthrough.ts";
 import type { ServerConn } from "./server-conn.ts";
 import { runTcpFlow } from "./tcp-flow.ts";
 import { interceptTls } from "./tls/intercept.ts";
-
-/** Beyond this many unclassified bytes, decide with what is there. */
-const MAX_PEEK = 64 * 1024;
-
-/** The HTTP/2 connection preface (RFC 9113 §3.4). */
-const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-
-type Decision =
-  | { kind: "ignore" }
-  | { kind: "tls"; hello: ClientHello; tcp: boolean }
-  | { kind: "http" }
-  | { kind: "http2" }
-  | { kind: "tcp" }
-  | { kind: "close"; reason: string };
 
 /**
  * A connection with a known destination: read its first bytes, ask the
@@ -67,7 +54,9 @@ export async function runLayers(
   const disarm = armIdleTimeout(socket, session.proxy.settings.idleTimeoutMs);
   let decision: Decision;
   try {
-    decision = await decide(session, conn, first, opts.stage, opts.forceTcp ?? false, opts.reverse);
+    const { host, settings } = session.proxy;
+    const ctx = { client: session.client, server: conn.data, trigger: host.trigger.bind(host) as Trigger, http2: settings.http2 };
+    decision = await decide(ctx, first, opts.stage, opts.forceTcp ?? false, opts.reverse);
   } finally {
     disarm();
   }
@@ -123,74 +112,6 @@ export async function runLayers(
       await runTcpFlow(session, socket, conn, first.clientData, first.serverData);
       return;
     }
-  }
-}
-
-async function decide(
-  session: ClientSession,
-  conn: ServerConn,
-  first: FirstBytes,
-  stage: "outer" | "inner",
-  forceTcp: boolean,
-  reverse: string | undefined,
-): Promise<Decision> {
-  const { host } = session.proxy;
-  for (;;) {
-    if (first.clientData.length === 0 && first.serverData.length === 0 && !first.clientEnded) {
-      await first.next();
-      continue;
-    }
-    const detected = detect(first.clientData);
-    const final = first.clientEnded || first.clientData.length >= MAX_PEEK;
-    const data: NextLayerData = {
-      client: session.client,
-      server: conn.data,
-      stage,
-      clientData: first.clientData,
-      serverData: first.serverData,
-      clientHello: detected.clientHello,
-      hostHeader: detected.hostHeader,
-      final,
-    };
-    if (forceTcp) data.tcp = true;
-    await host.trigger("nextLayer", data);
-    if (data.ignoreConnection === true) return { kind: "ignore" };
-    if (reverse !== undefined && stage === "outer" && reverse !== "https" && reverse !== "tls") {
-      // reverse:http and reverse:tcp: the scheme says what the client speaks.
-      if (data.needMoreData && data.ignoreConnection === undefined && !final) {
-        await first.next();
-        continue;
-      }
-      return reverse === "tcp" || data.tcp ? { kind: "tcp" } : { kind: "http" };
-    }
-    const addonWaits = data.needMoreData === true && data.ignoreConnection === undefined;
-    // The core itself needs the whole ClientHello to terminate TLS.
-    if ((addonWaits || detected.clientHello === "incomplete") && !final) {
-      await first.next();
-      continue;
-    }
-    const hello = detected.clientHello;
-    if (hello !== undefined && hello !== "incomplete") {
-      const helloData: TlsClienthelloData = { client: session.client, server: conn.data, clientHello: hello, ignoreConnection: false };
-      await host.trigger("tlsClienthello", helloData);
-      if (helloData.ignoreConnection) return { kind: "ignore" };
-      return { kind: "tls", hello, tcp: data.tcp === true };
-    }
-    if (reverse !== undefined && stage === "outer") {
-      return { kind: "close", reason: `reverse:${reverse} expects TLS from the client, but its first bytes are not a TLS ClientHello` };
-    }
-    if (data.tcp) return { kind: "tcp" };
-    const preface = first.clientData.subarray(0, H2_PREFACE.length);
-    if (session.proxy.settings.http2 && preface.length > 0 && H2_PREFACE.subarray(0, preface.length).equals(preface)) {
-      // h2c with prior knowledge, or h2 negotiated by ALPN: wait for the whole preface.
-      if (preface.length < H2_PREFACE.length && !final) {
-        await first.next();
-        continue;
-      }
-      if (preface.length === H2_PREFACE.length) return { kind: "http2" };
-    }
-    if (detected.hostHeader !== undefined) return { kind: "http" };
-    return { kind: "tcp" };
   }
 }
 

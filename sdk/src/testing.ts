@@ -11,10 +11,11 @@
  * ```
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Addon, ClientHello, HookArgs, HookName, LogEntry, NextLayerData, TlsClienthelloData } from "./addon.ts";
+import type { Addon, ClientHello, HookArgs, HookName, LogEntry, NextLayerData } from "./addon.ts";
 import { HTTPFlow, Request, Response, TCPFlow, type Address, type ClientConnection, type ServerConnection } from "./flow.ts";
 import type { HeadersInit } from "./headers.ts";
 import { AddonHost } from "./host.ts";
+import { decideLayer, type Trigger } from "./layer-decision.ts";
 import type { OptionSpec } from "./options.ts";
 
 export interface TestContext {
@@ -35,7 +36,10 @@ export interface TestContext {
    * `response`. A server error string runs the `error` hook instead.
    */
   http(flow: HTTPFlow, server?: ResponseSpec | Response | ((flow: HTTPFlow) => Response | ResponseSpec) | { error: string }): Promise<HTTPFlow>;
-  /** `nextLayer` then, for a complete ClientHello not ignored yet, `tlsClienthello`; returns the decision. */
+  /**
+   * `nextLayer` then, for a complete ClientHello not ignored or held back yet (or held back
+   * with `final` set), `tlsClienthello`, exactly as the proxy runs them; returns the decision.
+   */
   decide(data: NextLayerData): Promise<{ ignore: boolean; needMoreData: boolean; tcp: boolean }>;
   /**
    * Hot-reloads `oldAddon` as `newAddon` the way the script loader does: old
@@ -97,13 +101,14 @@ export async function testContext(
       return flow;
     },
     decide: async (data) => {
-      await host.trigger("nextLayer", data);
-      if (data.ignoreConnection !== true && data.clientHello && data.clientHello !== "incomplete" && !data.needMoreData) {
-        const hello: TlsClienthelloData = { client: data.client, server: data.server, clientHello: data.clientHello, ignoreConnection: false };
-        await host.trigger("tlsClienthello", hello);
-        if (hello.ignoreConnection) data.ignoreConnection = true;
-      }
-      return { ignore: data.ignoreConnection === true, needMoreData: data.needMoreData === true && data.ignoreConnection === undefined, tcp: data.tcp === true };
+      // The proxy's own sequence (sdk/src/layer-decision.ts), so the order cannot differ.
+      const verdict = await decideLayer(host.trigger.bind(host) as Trigger, data, { tls: true });
+      if (verdict.kind === "ignore") data.ignoreConnection = true;
+      return {
+        ignore: verdict.kind === "ignore",
+        needMoreData: data.needMoreData === true && data.ignoreConnection === undefined,
+        tcp: data.tcp === true,
+      };
     },
     reload: (oldAddon, newAddon) => host.replace(oldAddon, newAddon),
     shutdown: () => host.stop(),
