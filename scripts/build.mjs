@@ -52,9 +52,9 @@ if (!onlySdk) {
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: "warning",
   };
-  await build({ ...common, entryPoints: ["core/cli.ts"], outfile: "dist/cli.js" });
-  // The spliced relay's worker thread: core/splice.ts finds it next to the bundle.
-  await build({ ...common, entryPoints: ["core/splice-worker.ts"], outfile: "dist/splice-worker.js" });
+  await build({ ...common, entryPoints: ["core/cli/main.ts"], outfile: "dist/cli.js" });
+  // The spliced relay's worker thread: core/platform/splice.ts finds it next to the bundle.
+  await build({ ...common, entryPoints: ["core/platform/splice-worker.ts"], outfile: "dist/splice-worker.js" });
   chmodSync(`${root}dist/cli.js`, 0o755);
 }
 

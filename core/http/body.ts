@@ -1,6 +1,6 @@
 import { IncomingMessage } from "node:http";
 import type { Readable, Writable } from "node:stream";
-import { RELAY_BUFFER } from "../passthrough.ts";
+import { RELAY_BUFFER } from "../layers/passthrough.ts";
 
 export type BodyRead =
   | { complete: true; body: Buffer }

@@ -1,8 +1,8 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
-import type { ClientSession } from "../client-session.ts";
-import type { ServerConn } from "../server-conn.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import type { ServerConn } from "../connection/server-conn.ts";
 import { textResponse } from "./raw.ts";
 
 /** Where the HTTP requests read from one socket go. */

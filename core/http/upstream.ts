@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import type { Readable, Writable } from "node:stream";
 import type { Headers, Request } from "@interloper/sdk";
-import type { ServerConn, UpstreamProxy } from "../server-conn.ts";
+import type { ServerConn, UpstreamProxy } from "../connection/server-conn.ts";
 import type { H1Exchange, H1Result, TakenBody } from "./h1-client.ts";
 
 /**

@@ -1,10 +1,10 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { logText, type ClientHello, type TlsData } from "@interloper/sdk";
-import type { ClientSession } from "../client-session.ts";
-import { runLayers } from "../layers.ts";
-import type { ServerConn } from "../server-conn.ts";
-import type { FirstBytes } from "../first-bytes.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import { runLayers } from "../layers/run-layers.ts";
+import type { ServerConn } from "../connection/server-conn.ts";
+import type { FirstBytes } from "../layers/first-bytes.ts";
 import { handshake } from "./handshake.ts";
 import { isPlausibleHostName } from "./names.ts";
 

@@ -1,7 +1,7 @@
 import type * as net from "node:net";
 import { WebSocketData, WebSocketMessage, type HTTPFlow } from "@interloper/sdk";
-import type { ClientSession } from "../client-session.ts";
-import { writeWithBackpressure } from "../write.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import { writeWithBackpressure } from "../connection/write.ts";
 import { closePayload, encodeFrame, FrameError, FrameParser, OPCODE, parseClose, type Frame } from "./frames.ts";
 
 /** The largest message interloper reassembles (bigger ones close the connection with 1009). */

@@ -9,8 +9,8 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { relay } from "../../core/passthrough.ts";
-import { spliceBytes, spliceStats, spliceUnavailable } from "../../core/splice.ts";
+import { relay } from "../../core/layers/passthrough.ts";
+import { spliceBytes, spliceStats, spliceUnavailable } from "../../core/platform/splice.ts";
 import { waitFor } from "../helpers/harness.ts";
 
 const linux = process.platform === "linux";

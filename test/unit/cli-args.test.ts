@@ -1,8 +1,8 @@
 // The command line (core/cli-args.ts) and `--mode` specs (core/modes.ts).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseCli, UsageError, type CliRequest } from "../../core/cli-args.ts";
-import { parseModes } from "../../core/modes.ts";
+import { parseCli, UsageError, type CliRequest } from "../../core/cli/args.ts";
+import { parseModes } from "../../core/engine/modes.ts";
 import { OptionError } from "../../sdk/src/options.ts";
 
 const VERSION = "1.2.3-test";

@@ -4,10 +4,10 @@
 import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ClientSession } from "../../core/client-session.ts";
-import { armIdleTimeout } from "../../core/idle-timeout.ts";
-import type { ModeSpec } from "../../core/modes.ts";
-import type { Proxy } from "../../core/proxy.ts";
+import { ClientSession } from "../../core/connection/client-session.ts";
+import { armIdleTimeout } from "../../core/connection/idle-timeout.ts";
+import type { ModeSpec } from "../../core/engine/modes.ts";
+import type { ProxyServer } from "../../core/engine/proxy-server.ts";
 
 test("the idle timeout closes an idle socket, and disarming leaves neither timer nor listener", () => {
   const socket = new net.Socket();
@@ -32,7 +32,7 @@ test("the idle timeout closes an idle socket, and disarming leaves neither timer
 });
 
 test("a server socket tracked while connecting keeps no listener of the session once connected", () => {
-  const proxy = { host: { log() {}, trigger: async () => {} }, sessionEnded() {} } as unknown as Proxy;
+  const proxy = { host: { log() {}, trigger: async () => {} }, sessionEnded() {} } as unknown as ProxyServer;
   const client = new net.Socket();
   const session = new ClientSession(proxy, client, { spec: "regular", name: "regular" } as ModeSpec);
   const server = new net.Socket();

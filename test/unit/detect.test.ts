@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { detect, httpHost } from "../../core/detect.ts";
+import { detect, httpHost } from "../../core/layers/detect.ts";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/clienthello/${name}.bin`, import.meta.url));

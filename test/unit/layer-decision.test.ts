@@ -7,8 +7,8 @@ import * as assert from "uvu/assert";
 import { AddonHost } from "@interloper/sdk/host";
 import type { Addon, NextLayerData } from "@interloper/sdk";
 import { testClient, testContext, testServer } from "@interloper/sdk/testing";
-import { decide, type PeekSource } from "../../core/layer-decision.ts";
-import { detect } from "../../core/detect.ts";
+import { decide, type PeekSource } from "../../core/layers/decide.ts";
+import { detect } from "../../core/layers/detect.ts";
 
 const FIXTURES = new URL("../fixtures/clienthello/", import.meta.url).pathname;
 const HELLO = readFileSync(join(FIXTURES, "curl-sni-http11.bin"));

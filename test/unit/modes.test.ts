@@ -3,7 +3,7 @@
 import { OptionError } from "@interloper/sdk";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseModes, type ModeSpec } from "../../core/modes.ts";
+import { parseModes, type ModeSpec } from "../../core/engine/modes.ts";
 
 function one(spec: string, listenHost = "", listenPort = 8080): ModeSpec {
   const all = parseModes([spec], listenHost, listenPort);

@@ -13,7 +13,7 @@ import {
   reply,
   replyForError,
   type Parse,
-} from "../../core/socks5.ts";
+} from "../../core/accept/socks5-protocol.ts";
 
 const b = (...bytes: number[]) => Buffer.from(bytes);
 const port = (p: number) => [p >> 8, p & 0xff];

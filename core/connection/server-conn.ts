@@ -5,10 +5,10 @@ import * as tls from "node:tls";
 import type { Address, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import { describeNetError } from "./net-errors.ts";
-import { handshake } from "./tls/handshake.ts";
-import { pemChain, sessionCacheFor, sessionKey } from "./tls/session-cache.ts";
+import { handshake } from "../tls/handshake.ts";
+import { pemChain, sessionCacheFor, sessionKey } from "../tls/session-cache.ts";
 import type { ClientSession } from "./client-session.ts";
-import { Http1Connection } from "./http/h1-client.ts";
+import { Http1Connection } from "../http/h1-client.ts";
 
 /** How to speak TLS to the server. */
 export interface ServerTlsSettings {

@@ -3,16 +3,16 @@ import { homedir } from "node:os";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { AddonHost, OptionError, type Addon, type OptionsView } from "@interloper/sdk";
-import { acceptExplicit, acceptReverse, acceptSocks5, acceptTransparent } from "./accept.ts";
-import { ClientSession } from "./client-session.ts";
-import { originalDstUnavailable } from "./original-dst.ts";
-import { onSpliceUnavailable } from "./splice.ts";
+import { acceptExplicit, acceptReverse, acceptSocks5, acceptTransparent } from "../accept/acceptors.ts";
+import { ClientSession } from "../connection/client-session.ts";
+import { originalDstUnavailable } from "../platform/original-dst.ts";
+import { onSpliceUnavailable } from "../platform/splice.ts";
 import { registerCoreOptions, sizeOption } from "./core-options.ts";
-import { handleConnect } from "./http/connect.ts";
-import { handleRequest, handleUpgrade } from "./http/exchange.ts";
-import { HttpFrontend } from "./http/frontend.ts";
+import { handleConnect } from "../http/connect.ts";
+import { handleRequest, handleUpgrade } from "../http/exchange.ts";
+import { HttpFrontend } from "../http/frontend.ts";
 import { parseModes, type ModeSpec } from "./modes.ts";
-import { CertificateAuthority } from "./tls/ca.ts";
+import { CertificateAuthority } from "../tls/ca.ts";
 
 /** A user-caused start-up failure: printed as one line, non-zero exit. */
 export class StartupError extends Error {}
@@ -34,7 +34,7 @@ export interface CoreSettings {
  * The engine: listeners, the HTTP front end, the CA, and the addon host that
  * every decision goes through. It holds no policy of its own.
  */
-export class Proxy {
+export class ProxyServer {
   readonly host: AddonHost;
   settings: CoreSettings = {
     connectionStrategy: "eager",

@@ -4,15 +4,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OptionError } from "@interloper/sdk";
-import { Block } from "../addons/block.ts";
-import { Dumper } from "../addons/dumper.ts";
-import { ErrorCheck } from "../addons/errorcheck.ts";
-import { Hosts } from "../addons/hosts.ts";
-import { ProxyAuth } from "../addons/proxyauth.ts";
-import { ScriptLoader } from "../addons/script-loader.ts";
-import { parseCli, UsageError } from "./cli-args.ts";
+import { Block } from "../../addons/block.ts";
+import { Dumper } from "../../addons/dumper.ts";
+import { ErrorCheck } from "../../addons/errorcheck.ts";
+import { Hosts } from "../../addons/hosts.ts";
+import { ProxyAuth } from "../../addons/proxyauth.ts";
+import { ScriptLoader } from "../../addons/script-loader.ts";
+import { parseCli, UsageError } from "./args.ts";
 import { localSdkDir, scaffoldAddon } from "./new-addon.ts";
-import { Proxy, StartupError } from "./proxy.ts";
+import { ProxyServer, StartupError } from "../engine/proxy-server.ts";
 
 function version(): string {
   for (const rel of ["../package.json", "../../package.json"]) {
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const proxy: Proxy = new Proxy({ onShutdown: (code) => void shutdown(code) });
+  const proxy: ProxyServer = new ProxyServer({ onShutdown: (code) => void shutdown(code) });
   async function shutdown(code: number): Promise<void> {
     if (stopping) return;
     stopping = true;

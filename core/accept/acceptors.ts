@@ -1,16 +1,16 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { formatAddress, logText, type Socks5AuthData } from "@interloper/sdk";
-import type { ClientSession } from "./client-session.ts";
-import { FirstBytes } from "./first-bytes.ts";
-import { runLayers } from "./layers.ts";
-import { originalDst } from "./original-dst.ts";
-import { ServerConnectError, type ServerConn } from "./server-conn.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import { FirstBytes } from "../layers/first-bytes.ts";
+import { runLayers } from "../layers/run-layers.ts";
+import { originalDst } from "../platform/original-dst.ts";
+import { ServerConnectError, type ServerConn } from "../connection/server-conn.ts";
 import {
   METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USER_PASS, parseGreeting, parseRequest, parseUserPass, reply, replyForError, REPLY, type Parse,
-} from "./socks5.ts";
-import { handshake } from "./tls/handshake.ts";
-import { looksLikeTlsStart, parseClientHello } from "./tls/clienthello.ts";
+} from "./socks5-protocol.ts";
+import { handshake } from "../tls/handshake.ts";
+import { looksLikeTlsStart, parseClientHello } from "../tls/clienthello.ts";
 
 /**
  * Regular and upstream mode: an HTTP proxy client. A client that starts with

@@ -1,14 +1,14 @@
 import type * as net from "node:net";
 import type { NextLayerData } from "@interloper/sdk";
 import type { Trigger } from "@interloper/sdk/host";
-import type { ClientSession } from "./client-session.ts";
-import { decide, type Decision } from "./layer-decision.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import { decide, type Decision } from "./decide.ts";
 import { FirstBytes } from "./first-bytes.ts";
-import { armIdleTimeout } from "./idle-timeout.ts";
+import { armIdleTimeout } from "../connection/idle-timeout.ts";
 import { relay } from "./passthrough.ts";
-import type { ServerConn } from "./server-conn.ts";
+import type { ServerConn } from "../connection/server-conn.ts";
 import { runTcpFlow } from "./tcp-flow.ts";
-import { interceptTls } from "./tls/intercept.ts";
+import { interceptTls } from "../tls/intercept.ts";
 
 /**
  * A connection with a known destination: read its first bytes, ask the

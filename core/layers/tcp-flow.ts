@@ -1,9 +1,9 @@
 import type * as net from "node:net";
 import { TCPFlow, type TCPMessage } from "@interloper/sdk";
-import type { ClientSession } from "./client-session.ts";
-import type { ServerConn } from "./server-conn.ts";
-import { describeNetError } from "./net-errors.ts";
-import { writeWithBackpressure } from "./write.ts";
+import type { ClientSession } from "../connection/client-session.ts";
+import type { ServerConn } from "../connection/server-conn.ts";
+import { describeNetError } from "../connection/net-errors.ts";
+import { writeWithBackpressure } from "../connection/write.ts";
 
 /**
  * A connection intercepted as raw TCP: every chunk becomes a `tcpMessage`

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type * as net from "node:net";
 import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
-import type { ModeSpec } from "./modes.ts";
-import type { Proxy } from "./proxy.ts";
+import type { ModeSpec } from "../engine/modes.ts";
+import type { ProxyServer } from "../engine/proxy-server.ts";
 import { ServerConn, type UpstreamProxy } from "./server-conn.ts";
 
 /**
@@ -23,7 +23,7 @@ export class ClientSession {
   private setupTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly proxy: Proxy,
+    readonly proxy: ProxyServer,
     readonly socket: net.Socket,
     readonly mode: ModeSpec,
   ) {

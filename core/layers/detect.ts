@@ -1,5 +1,5 @@
 import type { ClientHello } from "@interloper/sdk";
-import { looksLikeTlsStart, parseClientHello } from "./tls/clienthello.ts";
+import { looksLikeTlsStart, parseClientHello } from "../tls/clienthello.ts";
 
 /** What the first bytes of a connection are, as far as they tell. */
 export interface Detected {

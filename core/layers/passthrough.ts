@@ -1,5 +1,5 @@
 import type * as net from "node:net";
-import { spliceRelay } from "./splice.ts";
+import { spliceRelay } from "../platform/splice.ts";
 
 /**
  * Relays two connections unchanged in both directions: first the bytes that
