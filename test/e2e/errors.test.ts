@@ -120,6 +120,8 @@ test("malformed requests (garbage, a bad header line, a head over 64 KiB) get 40
       assert.is((await good.readResponse()).body.toString(), `fine /after-${c.status}`);
     }
     assert.is(good.closed, false);
+    // The log comes through a pipe of its own: the last line may follow the responses by a moment.
+    await proxy.waitForOutput(/HPE_HEADER_OVERFLOW[^\n]*431/);
     const log = proxy.stdout();
     assert.match(log, new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_METHOD: [^)]*\\): 400 Bad Request\\n`));
     assert.match(log, new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_HEADER_TOKEN: [^)]*\\): 400 Bad Request\\n`));
@@ -237,7 +239,11 @@ test("an upstream that resets mid-response (streamed): the client gets the head 
   }
 });
 
-/** An origin that answers slowly and forever (bounded: 400 chunks), noting when its client goes away. */
+/**
+ * An origin that answers slowly and for long (bounded: 2400 chunks, a minute), noting when its client
+ * goes away. Longer than the tests' waits: a proxy that never closed the upstream connection would
+ * fail them, not pass once the origin ended by itself.
+ */
 async function tricklingOrigin() {
   const state = { started: 0, closed: 0 };
   const origin = await startOrigin((req, res) => {
@@ -247,7 +253,7 @@ async function tricklingOrigin() {
     res.write("x".repeat(8192));
     let n = 0;
     const timer = setInterval(() => {
-      if (res.destroyed || ++n > 400) {
+      if (res.destroyed || ++n > 2400) {
         clearInterval(timer);
         if (!res.destroyed) res.end();
         return;

@@ -7,7 +7,7 @@ import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Response, type Addon, type HTTPFlow } from "@interloper/sdk";
-import { curl, sha256, sleep, startInProcess, startOrigin, startProxy, tempFile, testConfdir, waitFor } from "../helpers/harness.ts";
+import { curl, sha256, startInProcess, startOrigin, startProxy, tempFile, testConfdir, waitFor } from "../helpers/harness.ts";
 import {
   PEER,
   WireClient,
@@ -141,10 +141,10 @@ test("the origin closes an idle keep-alive connection: the next request on the s
       const a = await c.readResponse();
       assert.match(a.body.toString(), /^\/one on \d+$/);
       await waitFor(() => conns.closed() === 1, "the origin to close its side");
-      // Let the FIN reach the proxy before the next request.
-      await sleep(100);
+      // The FIN reached the proxy before the next request: it says so.
+      await proxy.waitForOutput(/server disconnect/);
       c.write(`GET http://${host}/two HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      const b = await c.readResponse({ timeoutMs: 5000 });
+      const b = await c.readResponse();
       assert.is(b.status, 200);
       assert.match(b.body.toString(), /^\/two on \d+$/);
     } finally {
@@ -171,8 +171,8 @@ test("pipelining: two requests in one TCP write get both responses, in order", a
     try {
       const host = `127.0.0.1:${origin.port}`;
       c.write(`GET http://${host}/slow HTTP/1.1\r\nHost: ${host}\r\n\r\nGET http://${host}/fast HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      const a = await c.readResponse({ timeoutMs: 5000 });
-      const b = await c.readResponse({ timeoutMs: 5000 });
+      const a = await c.readResponse();
+      const b = await c.readResponse();
       assert.is(a.body.toString(), "first");
       assert.is(b.body.toString(), "second!");
       assert.is(a.header("content-length"), "5");
@@ -202,8 +202,8 @@ test("pipelining inside a clear-text CONNECT tunnel: both responses, in order, f
     tunnel.socket.resume();
     try {
       c.write(`GET /slow HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /fast HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      const a = await c.readResponse({ timeoutMs: 5000 });
-      const b = await c.readResponse({ timeoutMs: 5000 });
+      const a = await c.readResponse();
+      const b = await c.readResponse();
       assert.is(`${a.status} ${a.body}`, "200 first");
       assert.is(`${b.status} ${b.body}`, "200 second!");
     } finally {
@@ -758,9 +758,8 @@ test("-q prints no flow lines (and no connection lines)", async () => {
     const r = await curl(["-x", `http://127.0.0.1:${port}`, `http://127.0.0.1:${origin.port}/q`]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), "quiet");
-    // The flow lines would be written before the response is sent; give the pipe a moment.
-    await sleep(200);
   } finally {
+    // stop() returns once the CLI's output was read to its end: any flow line would be in it.
     const code = await cli.stop();
     await origin.close();
     assert.is(code, 0);

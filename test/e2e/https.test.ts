@@ -167,9 +167,10 @@ test("the origin closes an idle keep-alive connection inside the tunnel: the nex
       const a = await c.readResponse();
       assert.match(a.body.toString(), /^\/one on \d+$/);
       await waitFor(() => conns.closed() === 1, "the origin to close its side");
-      await sleep(100);
+      // The FIN reached the proxy before the next request: it says so.
+      await proxy.waitForOutput(/server disconnect/);
       c.write(`GET /two HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      const b = await c.readResponse({ timeoutMs: 5000 });
+      const b = await c.readResponse();
       assert.is(b.status, 200);
       assert.match(b.body.toString(), /^\/two on \d+$/);
     } finally {

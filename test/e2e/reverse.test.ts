@@ -4,7 +4,7 @@
 // decided before the reverse stack (ignored → the origin's own certificate).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { curl, originCa, startOrigin, startProxy, type Origin, type ProxyProcess } from "../helpers/harness.ts";
+import { WAIT_MS, curl, originCa, startOrigin, startProxy, type Origin, type ProxyProcess } from "../helpers/harness.ts";
 import { connectRaw, ipv6Loopback, issuerCN, PEER, startEcho, tlsConnect, waitListeners, type EchoServer, type Listener } from "../helpers/modes.ts";
 
 let httpOrigin: Origin;
@@ -172,7 +172,7 @@ test("reverse:tls: TLS is terminated with the proxy's certificate; raw TCP insid
     t.write("over tls\n");
     const got = await new Promise<string>((resolve, reject) => {
       let buf = "";
-      const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(buf)}`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(buf)}`)), WAIT_MS);
       t.on("data", (d: Buffer) => {
         buf += d.toString();
         if (buf.length >= 9) {

@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { originCa, startInProcess, startOrigin } from "../helpers/harness.ts";
 import { WireClient, openTunnel, tlsOver } from "../helpers/clients.ts";
-import { endSpliceWorker, spliceStats, spliceUnavailable } from "../../core/splice.ts";
+import { endSpliceWorker, spliceStats, spliceUnavailable } from "../../core/platform/splice.ts";
 
 const MB = 1024 * 1024;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -20,7 +20,7 @@ async function passthroughGet(port: number, originPort: number, path: string): P
   const t = await tlsOver(tunnel.socket, { servername: "localhost", ca: (await originCa()).ca.caCertPem });
   const c = new WireClient(t);
   c.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
-  const r = await c.readResponse({ timeoutMs: 20_000 });
+  const r = await c.readResponse();
   return { body: r.body, socket: tunnel.socket };
 }
 
@@ -53,9 +53,9 @@ test("the worker dies mid-relay: that connection closes, one warning is logged, 
     const t = await tlsOver(tunnel.socket, { servername: "localhost", ca: (await originCa()).ca.caCertPem });
     const c = new WireClient(t);
     c.write("GET /stall HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    await c.until(() => (c.buf.length > 512 * 1024 ? true : undefined), "half a megabyte of the stalled body", 20_000);
+    await c.until(() => (c.buffered > 512 * 1024 ? true : undefined), "half a megabyte of the stalled body");
     await endSpliceWorker();
-    await c.waitClosed(10_000);
+    await c.waitClosed();
     stall?.();
     assert.match(spliceUnavailable() ?? "", /splice worker exited/);
 
@@ -69,7 +69,7 @@ test("the worker dies mid-relay: that connection closes, one warning is logged, 
     const w = await WireClient.connect(p.port);
     try {
       w.write(`GET http://127.0.0.1:${plain.port}/s HTTP/1.1\r\nHost: 127.0.0.1:${plain.port}\r\n\r\n`);
-      const r = await w.readResponse({ timeoutMs: 20_000 });
+      const r = await w.readResponse();
       assert.is(sha(r.body), sha(small), "a streamed body through JS");
     } finally {
       w.destroy();

@@ -10,9 +10,9 @@ import type * as http from "node:http";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Addon, HTTPFlow } from "@interloper/sdk";
-import { startInProcess, startOrigin } from "../helpers/harness.ts";
+import { startInProcess, startOrigin, waitFor, within } from "../helpers/harness.ts";
 import { WireClient, countConnections, requestViaProxy } from "../helpers/clients.ts";
-import { spliceStats } from "../../core/splice.ts";
+import { spliceStats } from "../../core/platform/splice.ts";
 
 const MB = 1024 * 1024;
 
@@ -51,7 +51,7 @@ test("a streamed 24 MiB body is moved by the worker: exact bytes, then the same 
     try {
       for (const path of ["/big", "/one", "/big", "/two"]) {
         c.write(get(host, path));
-        const r = await c.readResponse({ timeoutMs: 30_000 });
+        const r = await c.readResponse();
         assert.is(r.status, 200);
         if (path === "/big") {
           assert.is(r.body.length, big.length);
@@ -87,9 +87,9 @@ test("pipelined requests for two streamed bodies and a small one: all three, in 
     const host = `127.0.0.1:${origin.port}`;
     try {
       c.write(get(host, "/a") + get(host, "/b") + get(host, "/c"));
-      const ra = await c.readResponse({ timeoutMs: 30_000 });
-      const rb = await c.readResponse({ timeoutMs: 30_000 });
-      const rc = await c.readResponse({ timeoutMs: 30_000 });
+      const ra = await c.readResponse();
+      const rb = await c.readResponse();
+      const rc = await c.readResponse();
       assert.is(sha(ra.body), sha(a));
       assert.is(sha(rb.body), sha(b));
       assert.is(rc.body.toString(), "tail");
@@ -106,6 +106,8 @@ test("the response hook runs after the worker-moved body; responseheaders saw th
   const big = randomBytes(3 * MB);
   const origin = await startOrigin((_req, res) => serve(res, big));
   const seen: string[] = [];
+  let responded: () => void = () => {};
+  const hookRan = new Promise<void>((r) => (responded = r));
   const rec: Addon = {
     name: "rec",
     responseheaders(flow: HTTPFlow) {
@@ -113,6 +115,7 @@ test("the response hook runs after the worker-moved body; responseheaders saw th
     },
     response(flow: HTTPFlow) {
       seen.push(`response ${flow.response!.body.length} ${flow.response!.timestampEnd !== undefined}`);
+      responded();
     },
   };
   const p = await startInProcess([rec], { streamLargeBodies: "1m" });
@@ -120,14 +123,13 @@ test("the response hook runs after the worker-moved body; responseheaders saw th
     const c = await WireClient.connect(p.port);
     try {
       c.write(get(`127.0.0.1:${origin.port}`, "/x"));
-      const r = await c.readResponse({ timeoutMs: 30_000 });
+      const r = await c.readResponse();
       assert.is(sha(r.body), sha(big));
     } finally {
       c.destroy();
     }
     // The client can have every byte before the main thread hears from the worker: the hook follows shortly.
-    const until = Date.now() + 5000;
-    while (seen.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    await within(hookRan, "the response hook");
     assert.equal(seen, [`headers ${big.length}`, "response 0 true"]);
   } finally {
     await p.stop();
@@ -147,7 +149,7 @@ test("a server that dies mid-body: the client connection is cut (short of the Co
     const c = await WireClient.connect(p.port);
     try {
       c.write(get(host, "/die"));
-      await c.waitClosed(20_000);
+      await c.waitClosed();
       const head = c.buf.indexOf("\r\n\r\n");
       assert.ok(head > 0, "the head arrived");
       const got = c.buf.length - head - 4;
@@ -163,8 +165,8 @@ test("a server that dies mid-body: the client connection is cut (short of the Co
     } finally {
       d.destroy();
     }
-    await new Promise((r) => setTimeout(r, 50));
     // The URL line, the response line, then why the stream ended (the same as the JS path prints).
+    await waitFor(() => p.lines.some((l) => l.startsWith(" << stream interrupted")), "the stream interrupted line");
     assert.match(p.lines.join("\n"), /GET http:\/\/127\.0\.0\.1:\d+\/die\n     << 200 OK \(content missing\)\n << stream interrupted: server closed the connection before the body was complete/);
   } finally {
     await p.stop();
@@ -184,7 +186,7 @@ test("a chunked streamed body (no Content-Length) goes through JS, re-framed as 
     const c = await WireClient.connect(p.port);
     try {
       c.write(get(`127.0.0.1:${origin.port}`, "/chunked"));
-      const r = await c.readResponse({ timeoutMs: 30_000 });
+      const r = await c.readResponse();
       assert.is(sha(r.body), sha(big));
       assert.is(r.header("transfer-encoding"), "chunked");
     } finally {
@@ -202,6 +204,7 @@ test("a client that closes as soon as the whole body arrived: the response hook 
   const body = randomBytes(500_000);
   const origin = await startOrigin((_req, res) => res.end(body));
   let hooks = 0;
+  let hooked: () => void = () => {};
   const streamer: Addon = {
     name: "streamer",
     responseheaders(flow: HTTPFlow) {
@@ -209,6 +212,7 @@ test("a client that closes as soon as the whole body arrived: the response hook 
     },
     response() {
       hooks++;
+      hooked();
     },
   };
   const p = await startInProcess([streamer]);
@@ -216,8 +220,7 @@ test("a client that closes as soon as the whole body arrived: the response hook 
     for (let i = 0; i < 30; i++) {
       const r = await requestViaProxy(p.port, `http://127.0.0.1:${origin.port}/r${i}`);
       assert.is(r.body.length, body.length);
-      const until = Date.now() + 5000;
-      while (hooks <= i && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
+      if (hooks <= i) await within(new Promise<void>((res) => (hooked = res)), `the response hook of request ${i}`);
       assert.is(hooks, i + 1, `response hook of request ${i}`);
     }
   } finally {
@@ -243,7 +246,7 @@ test("an addon that drops Content-Length in responseheaders: the streamed body r
     const host = `127.0.0.1:${origin.port}`;
     try {
       c.write(get(host, "/big"));
-      const r = await c.readResponse({ timeoutMs: 30_000 });
+      const r = await c.readResponse();
       assert.is(r.header("transfer-encoding"), "chunked");
       assert.is(r.header("content-length"), undefined);
       assert.is(sha(r.body), sha(big));

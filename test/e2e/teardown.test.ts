@@ -9,10 +9,10 @@ import * as assert from "uvu/assert";
 import type { Addon, HTTPFlow } from "@interloper/sdk";
 import * as http2 from "node:http2";
 import * as tls from "node:tls";
-import { originCa, startInProcess, testConfdir, type InProcessProxy } from "../helpers/harness.ts";
+import { WAIT_MS, originCa, startInProcess, testConfdir, waitFor, type InProcessProxy } from "../helpers/harness.ts";
 import { WireClient, proxyCaPem } from "../helpers/clients.ts";
 import { closeSession, h2ViaProxy } from "../helpers/h2.ts";
-import { spliceStats } from "../../core/splice.ts";
+import { spliceStats } from "../../core/platform/splice.ts";
 
 /** A raw origin: `answer` gets each request head and the socket. */
 async function rawOrigin(answer: (head: string, s: net.Socket) => void): Promise<{ port: number; close: () => void }> {
@@ -117,7 +117,7 @@ test("a client that leaves in the middle of a streamed chunked body: the proxy g
   try {
     const c = await WireClient.connect(p.port);
     c.write(`GET http://127.0.0.1:${origin.port}/endless HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n`);
-    await c.until(() => (c.buf.length > 100_000 ? true : undefined), "100 kB of the stream");
+    await c.until(() => (c.buffered > 100_000 ? true : undefined), "100 kB of the stream");
     c.destroy();
     await new Promise((r) => setTimeout(r, 200));
     await stillServes(p, origin.port);
@@ -219,10 +219,10 @@ test("a server that answers a streamed upload early (413) and stops reading: the
       // Far more than every buffer on the way holds; the writes back up without the answer.
       const chunk = Buffer.alloc(1024 * 1024, "u");
       for (let i = 0; i < 64 && !c.closed; i++) c.socket.write(chunk);
-      const r = await c.readResponse({ timeoutMs: 10_000 });
+      const r = await c.readResponse();
       assert.is(r.status, 413);
       assert.is(r.body.toString(), "too large");
-      await c.waitClosed(10_000);
+      await c.waitClosed();
     } finally {
       c.destroy();
     }
@@ -266,7 +266,7 @@ test("the same early answer to an HTTP/2 client's streamed upload: the client ge
     const chunk = Buffer.alloc(1024 * 1024, "u");
     for (let i = 0; i < 64; i++) stream.write(chunk);
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no answer to the upload within 10 s")), 10_000);
+      const timer = setTimeout(() => reject(new Error(`no answer to the upload within ${WAIT_MS} ms`)), WAIT_MS);
       let status = 0;
       let body = "";
       stream.on("response", (h) => (status = Number(h[":status"])));
@@ -280,8 +280,7 @@ test("the same early answer to an HTTP/2 client's streamed upload: the client ge
     assert.is(answer.body, "too large");
     // RFC 9113 §8.1: after the complete response, RST_STREAM(NO_ERROR) asks the client to stop sending.
     // (Node's client keeps the stream until its own pending writes are gone; curl and browsers stop.)
-    const until = Date.now() + 10_000;
-    while (stream.rstCode === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => stream.rstCode !== undefined, "the stream's RST_STREAM");
     assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
     stream.destroy();
     // The session itself goes on: another request on it is answered (by a new server connection).
@@ -289,7 +288,7 @@ test("the same early answer to an HTTP/2 client's streamed upload: the client ge
     let got = "";
     again.on("data", (d: Buffer) => (got += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no answer on the same session")), 10_000);
+      const timer = setTimeout(() => reject(new Error("no answer on the same session")), WAIT_MS);
       again.on("close", () => {
         clearTimeout(timer);
         resolve();

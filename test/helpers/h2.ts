@@ -7,7 +7,7 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import { openTunnel } from "./clients.ts";
-import { originCa } from "./harness.ts";
+import { WAIT_MS, originCa } from "./harness.ts";
 
 export interface H2Origin {
   port: number;
@@ -104,7 +104,7 @@ export async function h2ViaProxy(
     const timer = setTimeout(() => {
       t.destroy();
       reject(new Error("TLS handshake through the tunnel timed out"));
-    }, 10_000);
+    }, WAIT_MS);
     t.once("secureConnect", () => {
       clearTimeout(timer);
       resolve();
@@ -117,7 +117,7 @@ export async function h2ViaProxy(
   const session = http2.connect(`https://${authority}`, { createConnection: () => t });
   session.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("HTTP/2 session through the proxy did not connect")), 10_000);
+    const timer = setTimeout(() => reject(new Error("HTTP/2 session through the proxy did not connect")), WAIT_MS);
     session.once("connect", () => {
       clearTimeout(timer);
       resolve();
@@ -152,7 +152,7 @@ export function h2Request(
   session: http2.ClientHttp2Session,
   headers: http2.OutgoingHttpHeaders,
   body?: Buffer | string,
-  timeoutMs = 20_000,
+  timeoutMs = WAIT_MS,
 ): Promise<H2Outcome> {
   return new Promise((resolve) => {
     const stream = session.request(headers, { endStream: body === undefined });
@@ -238,6 +238,8 @@ export async function startH1NoAlpnOrigin(handler: (req: http.IncomingMessage, r
       handler(req, res, body);
     });
   });
+  // As startOrigin's: idle connections stay until the test closes them.
+  httpServer.keepAliveTimeout = 0;
   const sockets = new Set<net.Socket>();
   const server = tls.createServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]) }, (s) => httpServer.emit("connection", s));
   server.on("connection", (s: net.Socket) => {

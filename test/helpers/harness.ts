@@ -13,7 +13,7 @@ import type { Addon, LogEntry } from "@interloper/sdk";
 import { Block } from "../../addons/block.ts";
 import { Dumper } from "../../addons/dumper.ts";
 import { Hosts } from "../../addons/hosts.ts";
-import { Proxy } from "../../core/proxy.ts";
+import { ProxyServer } from "../../core/engine/proxy-server.ts";
 import { CertificateAuthority } from "../../core/tls/ca.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -30,15 +30,35 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Waits until `check` returns a value or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+/**
+ * The bound on a wait for something that normally takes milliseconds (a
+ * response, a log line, a close). Generous: on a busy 2-core machine such
+ * things can take seconds, and the bound only turns a hang into a failure.
+ */
+export const WAIT_MS = 30_000;
+
+/**
+ * Waits until `check` returns a value or `timeoutMs` passes (then throws with
+ * `what`). It polls every 20 ms: for state no event announces (log lines,
+ * counters); a socket's bytes have event-driven waits in clients.ts.
+ */
+export async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = WAIT_MS): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
     if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** Settles as `p` does, or rejects after `timeoutMs` naming `what` (a hang guard for a promise tied to an event). */
+export function within<T>(p: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
 /** A CA of the test's own that signs the origin servers' certificates (the proxy is told to trust it). */
@@ -107,6 +127,9 @@ export async function startOrigin(
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  // Idle connections stay until the test closes them: Node's 5 s keep-alive timeout would close one
+  // that a test slowed down by a busy machine is about to reuse (the proxy then opens a second).
+  server.keepAliveTimeout = 0;
   await new Promise<void>((r) => server.listen(0, opts.host ?? "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
   return {
@@ -143,7 +166,7 @@ export function testConfdir(): string {
 }
 
 /**
- * Runs the CLI (`node --import tsx core/cli.ts`, the source tree) with `args`
+ * Runs the CLI (`node --import tsx core/cli/main.ts`, the source tree) with `args`
  * plus `-p 0` and a test confdir, and waits for its listening line.
  */
 /** tsx, resolved from this repository (so the CLI can run from another working directory). */
@@ -156,19 +179,53 @@ export async function startProxy(
   const confdir = opts.confdir ?? testConfdir();
   const extra: string[] = [];
   if (opts.trustOrigin !== false) extra.push("--set", `ssl_verify_upstream_trusted_ca=${(await originCa()).caFile}`);
-  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "core/cli.ts"), "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...extra, ...args], {
+  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "core/cli/main.ts"), "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...extra, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NO_COLOR: "1", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json"), ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  const waitForOutput = async (re: RegExp, timeoutMs = 10_000) => {
-    return waitFor(() => re.exec(out) ?? undefined, `proxy output ${re}; got:\n${out}\n${err}`, timeoutMs);
+  let outputDone = false;
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
   };
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    wake();
+  });
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  // 'close': the process is gone and its output read to the end; no line can come any more.
+  child.once("close", () => {
+    outputDone = true;
+    wake();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  /** Re-checked on every piece of output; fails at once when the process ended without printing a match. */
+  const waitForOutput = (re: RegExp, timeoutMs = WAIT_MS) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      const check = () => {
+        const m = re.exec(out);
+        if (m) {
+          finish();
+          resolve(m);
+        } else if (outputDone) {
+          finish();
+          reject(new Error(`the proxy ended without printing ${re}; got:\n${out}\n${err}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for proxy output ${re}; got:\n${out}\n${err}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
   const m = await Promise.race([
     waitForOutput(/listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/),
     exited.then((code) => {
@@ -191,9 +248,9 @@ export async function startProxy(
 }
 
 /** Runs the CLI to completion (for start-up errors): exit code and output. */
-export function runCli(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], timeoutMs = WAIT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/cli.ts"), ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/cli/main.ts"), ...args], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -211,7 +268,7 @@ export function runCli(args: string[], timeoutMs = 15_000): Promise<{ code: numb
 }
 
 export interface InProcessProxy {
-  proxy: Proxy;
+  proxy: ProxyServer;
   port: number;
   /** The event log lines printed so far (the dumper's output). */
   lines: string[];
@@ -224,7 +281,7 @@ export interface InProcessProxy {
  * the built-in hosts addon, like user scripts), listening on 127.0.0.1.
  */
 export async function startInProcess(addons: Addon[], options: Record<string, unknown> = {}): Promise<InProcessProxy> {
-  const proxy = new Proxy();
+  const proxy = new ProxyServer();
   const lines: string[] = [];
   const logs: LogEntry[] = [];
   proxy.host.events.on("log", (e) => logs.push(e));
@@ -262,7 +319,7 @@ export interface CurlResult {
 }
 
 /** Runs curl with `args` (add `-x http://127.0.0.1:PORT` yourself). */
-export function curl(args: string[], timeoutMs = 15_000): Promise<CurlResult> {
+export function curl(args: string[], timeoutMs = WAIT_MS): Promise<CurlResult> {
   return new Promise((resolve) => {
     const child = spawn("curl", ["-s", "-S", "--noproxy", "", ...args], { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];

@@ -6,9 +6,9 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
-import { originCa, waitFor, type ProxyProcess } from "./harness.ts";
+import { WAIT_MS, originCa, waitFor, type ProxyProcess } from "./harness.ts";
 
-export const WAIT_MS = 10_000;
+export { WAIT_MS };
 
 /** One `… listening at scheme://host:port` line. */
 export interface Listener {

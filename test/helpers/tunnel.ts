@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { WAIT_MS } from "./harness.ts";
 
 /** Every client socket these helpers opened, so a failed test leaves nothing open (see `destroyClients`). */
 const clients = new Set<net.Socket>();
@@ -21,7 +22,7 @@ export function destroyClients(): void {
 }
 
 /** Safety net for every read: a stuck connection fails the test instead of hanging it. */
-const READ_LIMIT_MS = 10_000;
+const READ_LIMIT_MS = WAIT_MS;
 
 /**
  * Reads from `socket` until `done(bytesSoFar)` says so; resolves with all bytes read.

@@ -6,7 +6,7 @@ import * as https from "node:https";
 import * as httpModule from "node:http";
 import type * as net from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
-import { originCa, waitFor } from "./harness.ts";
+import { WAIT_MS, originCa } from "./harness.ts";
 
 export interface WsMessage {
   data: Buffer;
@@ -106,18 +106,56 @@ export async function startWsOrigin(opts: { tls?: boolean } = {}): Promise<WsOri
   return origin;
 }
 
-/** A `ws` client whose events are recorded; every wait is bounded. */
+/** A `ws` client whose events are recorded; every wait is bounded and woken by those events. */
 export class WsClient {
   readonly messages: WsMessage[] = [];
   readonly pongs: Buffer[] = [];
   closed: { code: number; reason: string } | undefined;
   error: Error | undefined;
+  private readonly waiters = new Set<() => void>();
 
   private constructor(readonly ws: WebSocket) {
-    ws.on("message", (data: Buffer, isBinary: boolean) => this.messages.push({ data, isBinary }));
-    ws.on("pong", (data: Buffer) => this.pongs.push(data));
-    ws.on("close", (code: number, reason: Buffer) => (this.closed = { code, reason: reason.toString() }));
-    ws.on("error", (e) => (this.error = e));
+    const wake = () => {
+      for (const w of [...this.waiters]) w();
+    };
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      this.messages.push({ data, isBinary });
+      wake();
+    });
+    ws.on("pong", (data: Buffer) => {
+      this.pongs.push(data);
+      wake();
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+      wake();
+    });
+    ws.on("error", (e) => {
+      this.error = e;
+      wake();
+    });
+  }
+
+  /** Resolves with `check`'s value once it has one (re-checked on every event), rejects after `timeoutMs`. */
+  private until<T>(check: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(attempt);
+      };
+      const attempt = () => {
+        const v = check();
+        if (v === undefined) return;
+        finish();
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      this.waiters.add(attempt);
+      attempt();
+    });
   }
 
   /**
@@ -125,7 +163,7 @@ export class WsClient {
    * TLS in one). Resolves on `open`; rejects on an error or an unexpected
    * HTTP response (`UnexpectedResponse` carries it).
    */
-  static open(url: string, opts: { socket?: net.Socket; headers?: Record<string, string>; perMessageDeflate?: boolean } = {}, timeoutMs = 10_000): Promise<WsClient> {
+  static open(url: string, opts: { socket?: net.Socket; headers?: Record<string, string>; perMessageDeflate?: boolean } = {}, timeoutMs = WAIT_MS): Promise<WsClient> {
     const ws = new WebSocket(url, {
       perMessageDeflate: opts.perMessageDeflate ?? true,
       headers: opts.headers,
@@ -164,14 +202,14 @@ export class WsClient {
   }
 
   /** Waits until `n` messages arrived in all. */
-  async waitMessages(n: number, timeoutMs = 10_000): Promise<WsMessage[]> {
-    await waitFor(() => this.messages.length >= n || this.closed !== undefined, `${n} WebSocket messages (got ${this.messages.length})`, timeoutMs);
+  async waitMessages(n: number, timeoutMs = WAIT_MS): Promise<WsMessage[]> {
+    await this.until(() => (this.messages.length >= n || this.closed !== undefined ? true : undefined), `${n} WebSocket messages (got ${this.messages.length})`, timeoutMs);
     if (this.messages.length < n) throw new Error(`closed (${JSON.stringify(this.closed)}) after ${this.messages.length} of ${n} messages: ${this.texts().join(" | ")}`);
     return this.messages;
   }
 
-  async waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
-    return waitFor(() => this.closed, "the WebSocket close", timeoutMs);
+  async waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
+    return this.until(() => this.closed, "the WebSocket close", timeoutMs);
   }
 
   texts(): string[] {
