@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type * as net from "node:net";
 import type { Address } from "@interloper/sdk";
+import { socketFd } from "./node-internals.ts";
 
 /**
  * The original destination of a connection redirected by iptables/nftables
@@ -38,8 +39,8 @@ export function originalDstUnavailable(): string | undefined {
 /** The address a redirected client originally connected to, or undefined when the socket was not redirected. */
 export function originalDst(socket: net.Socket): Address | undefined {
   if (originalDstUnavailable()) return undefined;
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) return undefined;
+  const fd = socketFd(socket);
+  if (fd === undefined) return undefined;
   const remote = socket.remoteAddress ?? "";
   const v4 = !remote.includes(":") || remote.toLowerCase().startsWith("::ffff:");
   if (v4) {

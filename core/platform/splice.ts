@@ -1,6 +1,15 @@
 import type * as net from "node:net";
 import { getSystemErrorName } from "node:util";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import {
+  checkNodeInternals,
+  holdDestroy,
+  pauseReading,
+  rawStreamHandle,
+  readEnded,
+  stopReading,
+  touchIdleTimer,
+} from "./node-internals.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK, F_GETPIPE_SZ, F_SETPIPE_SZ, loadLibc, O_CLOEXEC, O_NONBLOCK, type Libc } from "./splice-libc.ts";
 import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 
@@ -14,7 +23,8 @@ import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
  *
  * Used only where it is exactly equivalent: Linux, koffi loaded, both sockets
  * raw TCP (no TLS socket, whose bytes Node transforms) and still open both
- * ways. Everything else takes the JS relay in passthrough.ts.
+ * ways, and Node's internals shaped as node-internals.ts expects (checked at
+ * start-up and per socket). Everything else takes the JS relay in passthrough.ts.
  *
  * The same worker also runs bounded one-way transfers (spliceBytes): exactly
  * `length` bytes of a streamed HTTP/1 body from the server's socket to the
@@ -25,12 +35,6 @@ import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 const PIPE_SIZE = 512 * 1024;
 /** Smaller pipes than the default (64 KiB) are not worth splicing through. */
 const MIN_PIPE_SIZE = 64 * 1024;
-
-interface StreamHandle {
-  fd?: number;
-  reading?: boolean;
-  readStop?(): number;
-}
 
 interface Entry {
   id: number;
@@ -198,7 +202,9 @@ function startWorker(options: { workerData: unknown; transferList: MessagePort[]
 }
 
 function getPump(): Pump | undefined {
-  if (pump || unavailable) return pump;
+  // Once unavailable (disabled by the start-up check included), new relays go through JS.
+  if (unavailable) return undefined;
+  if (pump) return pump;
   const libc = loadLibc();
   if (typeof libc === "string") {
     markUnavailable(libc, false);
@@ -226,7 +232,8 @@ const unavailableListeners: UnavailableListener[] = [];
 /**
  * Calls `listener` once, when splice turns out to be unavailable in this
  * process: `failed` true when the worker died while in use (the relays it held
- * were closed), false when it could not start (not Linux, koffi missing).
+ * were closed) or the start-up check disabled it (guardNodeInternals), false
+ * when it could not start (not Linux, koffi missing).
  */
 export function onSpliceUnavailable(listener: UnavailableListener): () => void {
   unavailableListeners.push(listener);
@@ -242,6 +249,33 @@ function markUnavailable(reason: string, failed: boolean): void {
   for (const l of unavailableListeners.splice(0)) l(reason, failed);
 }
 
+/**
+ * Turns the kernel relay off for this process (new relays and transfers go through JS; those
+ * running go on): for a Node whose internals are not what this module relies on. Listeners hear
+ * `reason` with `failed` true, so that the proxy warns.
+ */
+export function disableSplice(reason: string): void {
+  markUnavailable(reason, true);
+}
+
+let internalsChecked: Promise<string[]> | undefined;
+
+/**
+ * The start-up guard: runs `check` (checkNodeInternals, once per process for the default) and,
+ * when an assumption no longer holds, disables the kernel relay. Resolves with what failed (empty
+ * when all holds); never rejects. `check` is a parameter so tests can inject a failure.
+ */
+export function guardNodeInternals(check: () => Promise<string[]> = checkNodeInternals): Promise<string[]> {
+  const run = () =>
+    check().then((broken) => {
+      if (broken.length > 0) disableSplice(`Node ${process.version}'s internals are not as expected: ${broken.join("; ")}`);
+      return broken;
+    });
+  if (check !== checkNodeInternals) return run();
+  internalsChecked ??= run();
+  return internalsChecked;
+}
+
 /** Ends the worker as a crash would: for tests of what then happens (its connections close, later ones use JS). */
 export async function endSpliceWorker(): Promise<void> {
   await pump?.terminate();
@@ -252,27 +286,9 @@ export function spliceUnavailable(): string | undefined {
   return unavailable;
 }
 
-/** The socket's libuv TCP handle when its bytes are the wire's bytes (not TLS) and it has a file descriptor. */
-function rawHandle(socket: net.Socket): StreamHandle | undefined {
-  if ((socket as { encrypted?: boolean }).encrypted) return undefined;
-  const h = (socket as unknown as { _handle?: StreamHandle })._handle;
-  if (!h || typeof h.fd !== "number" || h.fd < 0 || typeof h.readStop !== "function") return undefined;
-  return h;
-}
-
 /** Open both ways, nothing ended yet: an end already read or written would have to be replayed by hand. */
 function intact(socket: net.Socket): boolean {
-  const rs = (socket as unknown as { _readableState?: { ended?: boolean } })._readableState;
-  return !socket.destroyed && !socket.connecting && !rs?.ended && !socket.writableEnded;
-}
-
-/** libuv must not read the socket any more: the bytes now belong to the worker. */
-function stopReading(socket: net.Socket, h: StreamHandle): void {
-  socket.pause();
-  // Nothing may restart the handle's reading (a read() or resume() calls _read).
-  (socket as unknown as { _read: () => void })._read = () => {};
-  h.reading = false;
-  h.readStop!();
+  return readableIntact(socket) && !socket.writableEnded;
 }
 
 /** What Node had already read into the socket's buffer. */
@@ -320,11 +336,11 @@ function systemError(f: SpliceFailure): NodeJS.ErrnoException {
  */
 export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: Buffer, fromServer: Buffer): Promise<void> | undefined {
   if (!spliceStats.enabled) return undefined;
-  const hc = rawHandle(client);
-  const hs = rawHandle(server);
+  const hc = rawStreamHandle(client);
+  const hs = rawStreamHandle(server);
   if (!hc || !hs || !intact(client) || !intact(server)) return undefined;
   const p = getPump();
-  if (!p || p.busy(hc.fd!) || p.busy(hs.fd!)) return undefined;
+  if (!p || p.busy(hc.fd) || p.busy(hs.fd)) return undefined;
   const pipes = p.makePipes();
   if (!pipes) return undefined;
 
@@ -355,14 +371,14 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
     const toServer = Buffer.concat([fromClient, ...takeBuffered(client)]);
     const toClient = Buffer.concat([fromServer, ...takeBuffered(server)]);
     void Promise.all([flush(server, toServer), flush(client, toClient)]).then(([a, b]) => {
-      if (!a || !b || client.destroyed || server.destroyed || hc.fd! < 0 || hs.fd! < 0) {
+      if (!a || !b || client.destroyed || server.destroyed || hc.fd < 0 || hs.fd < 0) {
         p.closePipes(pipes);
         fail();
         return;
       }
       entry = p.add(
         {
-          fds: [hc.fd!, hs.fd!],
+          fds: [hc.fd, hs.fd],
           released: false,
           deferred: [],
           abortSent: false,
@@ -379,64 +395,40 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
             else client.destroy();
           },
         },
-        { t: "add", a: hc.fd!, b: hs.fd!, ab: pipes.ab, ba: pipes.ba, pipeSize: pipes.size },
+        { t: "add", a: hc.fd, b: hs.fd, ab: pipes.ab, ba: pipes.ba, pipeSize: pipes.size },
       );
       spliceStats.spliced++;
       // A destroy() from anywhere else (session end, proxy shutdown) waits until the worker let go of
-      // the fds. The sockets are never handed back, so their _destroy stays wrapped.
-      holdDestroy(client, () => entry!, p);
-      holdDestroy(server, () => entry!, p);
+      // the fds. The sockets are never handed back, so their destroy stays held. (rawStreamHandle
+      // saw both sockets' _destroy, so the hold cannot be refused.)
+      holdForWorker(client, () => entry!, p);
+      holdForWorker(server, () => entry!, p);
     });
   });
 }
 
-/** A socket's `_destroy` while the worker owns its fd: the destroy waits until the worker let go. */
-type DestroyImpl = (this: net.Socket, err: Error | null, cb: (err?: Error | null) => void) => void;
-
 /**
- * Makes destroy() of `socket` wait for the worker: closing an fd the worker still polls could hand its
- * number to a new socket meanwhile. Returns the function that puts the socket's own `_destroy` back.
+ * Makes destroy() of `socket` wait for the worker (see holdDestroy): run at once when the worker let
+ * go, else deferred until it does (and the worker told to stop). Returns the undo; a no-op when the
+ * socket has no `_destroy` to hold (rawStreamHandle checked it before).
  */
-function holdDestroy(socket: net.Socket, entry: () => Entry, p: Pump, destroyed?: (err: Error | null) => void): () => void {
-  const s = socket as unknown as { _destroy: DestroyImpl };
-  const own = Object.getOwnPropertyDescriptor(s, "_destroy");
-  const original = s._destroy;
-  s._destroy = function (this: net.Socket, err, cb) {
+function holdForWorker(socket: net.Socket, entry: () => Entry, p: Pump, destroyed?: (err: Error | null) => void): () => void {
+  const undo = holdDestroy(socket, (err, proceed) => {
     const e = entry();
     if (e.released) {
-      original.call(this, err, cb);
+      proceed();
       return;
     }
     destroyed?.(err);
-    e.deferred.push(() => original.call(this, err, cb));
+    e.deferred.push(proceed);
     p.abort(e);
-  };
-  return () => {
-    if (own) Object.defineProperty(s, "_destroy", own);
-    else delete (s as { _destroy?: DestroyImpl })._destroy;
-  };
+  });
+  return undo ?? (() => {});
 }
 
-/**
- * Stops the socket's reading for a while (as stopReading) and returns the function that makes it
- * readable again: its own `_read` back, and Node's stream no longer waiting for a read that the
- * stopped handle will never deliver, so that a later resume() starts the handle reading again.
- */
-function pauseReading(socket: net.Socket, h: StreamHandle): () => void {
-  const s = socket as unknown as { _read: (n: number) => void; _readableState?: { reading?: boolean } };
-  const own = Object.getOwnPropertyDescriptor(s, "_read");
-  stopReading(socket, h);
-  return () => {
-    if (own) Object.defineProperty(s, "_read", own);
-    else delete (s as { _read?: unknown })._read;
-    if (s._readableState && !h.reading) s._readableState.reading = false;
-  };
-}
-
-/** Open for reading: nothing read past the end yet (the end would have to be replayed). */
+/** Open for reading: nothing read past the end yet (the end would have to be replayed); unknown counts as ended. */
 function readableIntact(socket: net.Socket): boolean {
-  const rs = (socket as unknown as { _readableState?: { ended?: boolean } })._readableState;
-  return !socket.destroyed && !socket.connecting && !rs?.ended;
+  return !socket.destroyed && !socket.connecting && readEnded(socket) === false;
 }
 
 /** Open for writing. */
@@ -521,20 +513,20 @@ export function spliceBytes(src: net.Socket, dst: net.Socket, length: number, fi
   const firstBytes = first.reduce((n, b) => n + b.length, 0);
   if (firstBytes > length) throw new RangeError(`spliceBytes: first holds ${firstBytes} bytes, more than length ${length}`);
   if (!spliceStats.enabled || src === dst) return undefined;
-  const hs = rawHandle(src);
-  const hd = rawHandle(dst);
+  const hs = rawStreamHandle(src);
+  const hd = rawStreamHandle(dst);
   if (!hs || !hd || !readableIntact(src) || !writableIntact(dst)) return undefined;
   const buffered = src.readableLength;
   if (firstBytes + buffered > length) return undefined;
   const p = getPump();
-  if (!p || p.busy(hs.fd!) || p.busy(hd.fd!)) return undefined;
+  if (!p || p.busy(hs.fd) || p.busy(hd.fd)) return undefined;
   const rest = length - firstBytes - buffered;
 
   // Committed: from here on the sockets are ours until the promise settles.
   const resumable = pauseReading(src, hs);
   const drained = takeBuffered(src);
   return writeThrough(dst, [...first, ...drained], src).then((ok) => {
-    if (!ok || src.destroyed || dst.destroyed || hs.fd! < 0 || hd.fd! < 0) {
+    if (!ok || src.destroyed || dst.destroyed || hs.fd < 0 || hd.fd < 0) {
       resumable();
       throw transferError(`${src.destroyed ? "src" : "dst"} closed or failed before the transfer started`);
     }
@@ -542,7 +534,7 @@ export function spliceBytes(src: net.Socket, dst: net.Socket, length: number, fi
       resumable();
       return;
     }
-    return kernelPart(p, src, dst, hs.fd!, hd.fd!, rest, length, resumable);
+    return kernelPart(p, src, dst, hs.fd, hd.fd, rest, length, resumable);
   });
 }
 
@@ -570,7 +562,8 @@ function kernelPart(
         abortSent: false,
         onProgress: () => {
           // Bytes flow while Node sees none: keep the sockets' idle timeouts (setTimeout) from firing.
-          for (const s of [src, dst]) (s as unknown as { _unrefTimer?: () => void })._unrefTimer?.();
+          touchIdleTimer(src);
+          touchIdleTimer(dst);
         },
         onDone: (msg) => {
           const e = entry!;
@@ -611,8 +604,8 @@ function kernelPart(
     );
     spliceStats.transfers++;
     restore.push(
-      holdDestroy(src, () => entry!, p, (err) => (destroyedBy ??= { socket: "src", err })),
-      holdDestroy(dst, () => entry!, p, (err) => (destroyedBy ??= { socket: "dst", err })),
+      holdForWorker(src, () => entry!, p, (err) => (destroyedBy ??= { socket: "src", err })),
+      holdForWorker(dst, () => entry!, p, (err) => (destroyedBy ??= { socket: "dst", err })),
     );
   });
 }
