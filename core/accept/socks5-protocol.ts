@@ -1,4 +1,4 @@
-import * as net from "node:net";
+import { isIPv6 } from "node:net";
 import type { Address } from "@interloper/sdk";
 
 /** SOCKS5 (RFC 1928) and its username/password sub-negotiation (RFC 1929): pure parsing of what clients send. */
@@ -87,7 +87,7 @@ export function parseRequest(b: Buffer): Parse<{ command: number; target: Addres
 function compressIPv6(groups: string[]): string {
   // The canonical short form (RFC 5952), as Node prints addresses.
   const text = groups.join(":");
-  const parsed = net.isIPv6(text) ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : text;
+  const parsed = isIPv6(text) ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : text;
   return parsed;
 }
 

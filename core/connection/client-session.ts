@@ -3,7 +3,7 @@ import type * as net from "node:net";
 import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import type { ModeSpec } from "../engine/modes.ts";
-import type { ProxyServer } from "../engine/proxy-server.ts";
+import type { ProxyContext } from "../engine/context.ts";
 import { ServerConn, type UpstreamProxy } from "./server-conn.ts";
 
 /**
@@ -23,9 +23,11 @@ export class ClientSession {
   private setupTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly proxy: ProxyServer,
+    readonly context: ProxyContext,
     readonly socket: net.Socket,
     readonly mode: ModeSpec,
+    /** Told once, when the session ended (the server forgets it). */
+    private readonly onEnd?: () => void,
   ) {
     const peername: Address = { host: socket.remoteAddress ?? "?", port: socket.remotePort ?? 0 };
     const sockname: Address = { host: socket.localAddress ?? "?", port: socket.localPort ?? 0 };
@@ -44,7 +46,7 @@ export class ClientSession {
   }
 
   log(level: LogLevel, message: string): void {
-    this.proxy.host.log(level, `${this.prefix}: ${message}`);
+    this.context.host.log(level, `${this.prefix}: ${message}`);
   }
 
   /** The server connection for absolute-form requests to this authority (one per authority and client). */
@@ -67,7 +69,7 @@ export class ClientSession {
   upstreamProxy(): UpstreamProxy | undefined {
     const t = this.mode.name === "upstream" ? this.mode.target : undefined;
     if (!t) return undefined;
-    const auth = this.proxy.host.options.get<string | undefined>("upstreamAuth");
+    const auth = this.context.host.options.get<string | undefined>("upstreamAuth");
     return { ...t, ...(auth ? { auth } : {}) };
   }
 
@@ -110,7 +112,7 @@ export class ClientSession {
    */
   expectSetup(what: string): void {
     this.setupDone();
-    const ms = this.proxy.settings.idleTimeoutMs;
+    const ms = this.context.settings.idleTimeoutMs;
     if (ms <= 0 || this.ended) return;
     this.setupTimer = setTimeout(() => {
       this.log("info", `${what} not finished within idle_timeout (${ms / 1000} s): closing the connection`);
@@ -136,7 +138,7 @@ export class ClientSession {
       await gone;
     }
     for (const conn of this.byAuthority.values()) conn.close();
-    this.proxy.sessionEnded(this);
-    await this.proxy.host.trigger("clientDisconnect", this.client);
+    this.onEnd?.();
+    await this.context.host.trigger("clientDisconnect", this.client);
   }
 }

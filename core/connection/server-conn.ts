@@ -2,12 +2,12 @@ import { randomUUID, type X509Certificate } from "node:crypto";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Address, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
+import type { Address, ClientConnection, LogLevel, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import { describeNetError } from "./net-errors.ts";
 import { handshake } from "../tls/handshake.ts";
 import { pemChain, sessionCacheFor, sessionKey } from "../tls/session-cache.ts";
-import type { ClientSession } from "./client-session.ts";
+import type { ProxyContext } from "../engine/context.ts";
 import { Http1Connection } from "../http/h1-client.ts";
 
 /** How to speak TLS to the server. */
@@ -24,6 +24,17 @@ export interface UpstreamProxy {
   port: number;
   /** `user:pass` for Proxy-Authorization: Basic. */
   auth?: string;
+}
+
+/** What a server connection needs from the client connection it serves (a ClientSession). */
+export interface ServerOwner {
+  readonly client: ClientConnection;
+  readonly context: ProxyContext;
+  log(level: LogLevel, message: string): void;
+  /** A socket still connecting dies with the client. */
+  trackPending(socket: net.Socket): void;
+  addServer(conn: ServerConn): void;
+  removeServer(conn: ServerConn): void;
 }
 
 export class ServerConnectError extends Error {
@@ -52,7 +63,7 @@ export class ServerConn {
   connectFailed = false;
 
   constructor(
-    readonly session: ClientSession,
+    readonly session: ServerOwner,
     address: Address,
     useTls: boolean,
     /** Reach `address` through this upstream proxy (upstream mode): CONNECT, then the tunnel is the connection. */
@@ -79,7 +90,7 @@ export class ServerConn {
   }
 
   private async doConnect(): Promise<net.Socket> {
-    const { proxy } = this.session;
+    const proxy = this.session.context;
     const data = this.data;
     data.error = undefined;
     data.tlsEstablished = false;
@@ -121,7 +132,7 @@ export class ServerConn {
       // Upstream mode: the address we reached is the upstream proxy's, not the server's.
       data.peername = undefined;
       try {
-        this.socket = await openTunnel(socket, via, data.address, this.session.proxy.upstreamTlsOptions(), proxy.settings.idleTimeoutMs);
+        this.socket = await openTunnel(socket, via, data.address, this.session.context.upstreamTlsOptions(), proxy.settings.idleTimeoutMs);
       } catch (err) {
         socket.destroy();
         this.socket = undefined;
@@ -163,7 +174,7 @@ export class ServerConn {
     this.data.tls = true;
     const raw = this.socket;
     if (!raw) return;
-    const { proxy } = this.session;
+    const proxy = this.session.context;
     const data = this.data;
     data.sni = settings.sni;
     data.alpnOffers = settings.alpn;
@@ -296,7 +307,7 @@ export class ServerConn {
       throw new ServerConnectError(`server connection to ${this.describe()} closed`);
     }
     if (this.h1?.socket !== socket) {
-      const maxHead = this.session.proxy.host.options.get<number>("maxHeaderSize");
+      const maxHead = this.session.context.host.options.get<number>("maxHeaderSize");
       this.h1 = new Http1Connection(socket, maxHead, (m) => this.session.log("warn", `server ${this.describe()}: ${m}`));
     }
     return this.h1;
@@ -314,7 +325,7 @@ export class ServerConn {
     this.data.timestampEnd = Date.now() / 1000;
     this.session.log("info", `server disconnect ${this.describe()}`);
     this.socket = undefined;
-    const hooked = this.session.proxy.host.trigger("serverDisconnect", this.hookData);
+    const hooked = this.session.context.host.trigger("serverDisconnect", this.hookData);
     if (hooked) void hooked.then(() => this.session.removeServer(this));
     else this.session.removeServer(this);
   }
@@ -324,6 +335,23 @@ export class ServerConn {
     this.h2?.destroy();
     this.socket?.destroy();
   }
+}
+
+/** Connects `conn` unless it is (lazy strategy: only when first needed). False when that failed: the client was closed. */
+export async function connectOrDrop(client: net.Socket, conn: ServerConn): Promise<boolean> {
+  if (conn.connected) return true;
+  try {
+    await conn.connect();
+    return true;
+  } catch {
+    client.destroy();
+    return false;
+  }
+}
+
+/** Eager strategy: connect before reading from the client (the resolved address is then a candidate). */
+export function connectIfEager(client: net.Socket, conn: ServerConn): Promise<boolean> | true {
+  return conn.session.context.settings.connectionStrategy !== "eager" || connectOrDrop(client, conn);
 }
 
 function tlsErrorText(err: unknown): string {

@@ -2,39 +2,33 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { AddonHost, OptionError, type Addon, type OptionsView } from "@interloper/sdk";
-import { acceptExplicit, acceptReverse, acceptSocks5, acceptTransparent } from "../accept/acceptors.ts";
+import { OptionError, type Addon, type OptionsView } from "@interloper/sdk";
+import { AddonHost } from "@interloper/sdk/host";
+import { acceptExplicit } from "../accept/explicit.ts";
+import { acceptReverse } from "../accept/reverse.ts";
+import { acceptSocks5 } from "../accept/socks5.ts";
+import { acceptTransparent } from "../accept/transparent.ts";
 import { ClientSession } from "../connection/client-session.ts";
 import { originalDstUnavailable } from "../platform/original-dst.ts";
-import { onSpliceUnavailable } from "../platform/splice.ts";
+import { guardNodeInternals, onSpliceUnavailable } from "../platform/splice.ts";
 import { registerCoreOptions, sizeOption } from "./core-options.ts";
 import { handleConnect } from "../http/connect.ts";
 import { handleRequest, handleUpgrade } from "../http/exchange.ts";
 import { HttpFrontend } from "../http/frontend.ts";
 import { parseModes, type ModeSpec } from "./modes.ts";
+import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
+import { interceptTls } from "../tls/intercept.ts";
+import type { CoreSettings, ProxyContext } from "./context.ts";
 import { CertificateAuthority } from "../tls/ca.ts";
 
 /** A user-caused start-up failure: printed as one line, non-zero exit. */
 export class StartupError extends Error {}
 
-/** The core's parsed view of its options, refreshed on every change. */
-export interface CoreSettings {
-  connectionStrategy: "eager" | "lazy";
-  sslInsecure: boolean;
-  upstreamCert: boolean;
-  streamLargeBodies: number | undefined;
-  bodySizeLimit: number | undefined;
-  idleTimeoutMs: number;
-  extraUpstreamCa: string | undefined;
-  http2: boolean;
-  keepHostHeader: boolean;
-}
-
 /**
  * The engine: listeners, the HTTP front end, the CA, and the addon host that
  * every decision goes through. It holds no policy of its own.
  */
-export class ProxyServer {
+export class ProxyServer implements ProxyContext {
   readonly host: AddonHost;
   settings: CoreSettings = {
     connectionStrategy: "eager",
@@ -54,6 +48,16 @@ export class ProxyServer {
   private upstreamContext: tls.SecureContext | undefined;
   /** Ends the subscription to the kernel relay's availability (made at start). */
   private stopListening: (() => void) | undefined;
+  /**
+   * Where runLayers sends decided connections: the HTTP front end, and TLS
+   * interception whose inner layer is decided by runLayers again.
+   */
+  private readonly routes: LayerRoutes = {
+    http: (socket, ctx) => this.frontend.accept(socket, ctx),
+    http2: (socket, ctx) => this.frontend.acceptHttp2(socket, ctx),
+    tls: (session, socket, conn, first, hello, tcp, opts) =>
+      interceptTls(session, socket, conn, first, hello, tcp, opts, (inner, server, next) => runLayers(this.routes, session, inner, server, next)),
+  };
   /** The addresses actually listened on (after start). */
   readonly listening: Array<{ mode: ModeSpec; address: net.AddressInfo }> = [];
 
@@ -139,7 +143,7 @@ export class ProxyServer {
     this.frontendInstance = new HttpFrontend(
       { maxHeaderSize: opts.get<number>("maxHeaderSize"), idleTimeoutMs: this.settings.idleTimeoutMs },
       (ctx, req, res) => void handleRequest(this, ctx, req, res),
-      (ctx, req, socket, head) => void handleConnect(this, ctx, req, socket, head),
+      (ctx, req, socket, head) => void handleConnect(this, this.routes, ctx, req, socket, head),
       (ctx, req, socket, head) => void handleUpgrade(this, ctx, req, socket, head),
     );
     const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"), opts.wasSet("listenPort"));
@@ -150,6 +154,8 @@ export class ProxyServer {
     this.stopListening = onSpliceUnavailable((reason, failed) =>
       this.host.log(failed ? "warn" : "debug", `kernel relay unavailable (${reason}): passthrough and streamed bodies are relayed in JavaScript`),
     );
+    const broken = await guardNodeInternals();
+    if (broken.length > 0) this.host.log("warn", `Node ${process.version} internals interloper relies on are not as expected (please report): ${broken.join("; ")}`);
     for (const mode of modes) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
       await new Promise<void>((resolve, reject) => {
@@ -171,7 +177,7 @@ export class ProxyServer {
   }
 
   private accept(socket: net.Socket, mode: ModeSpec): void {
-    const session = new ClientSession(this, socket, mode);
+    const session = new ClientSession(this, socket, mode, () => this.sessions.delete(session));
     this.sessions.add(session);
     session.log("info", "client connect");
     session.expectSetup("connection set-up");
@@ -186,22 +192,18 @@ export class ProxyServer {
       switch (mode.name) {
         case "regular":
         case "upstream":
-          return acceptExplicit(session, socket);
+          return acceptExplicit(this.routes, session, socket);
         case "socks5":
-          return acceptSocks5(session, socket);
+          return acceptSocks5(this.routes, session, socket);
         case "reverse":
-          return acceptReverse(session, socket);
+          return acceptReverse(this.routes, session, socket);
         case "transparent":
-          return acceptTransparent(session, socket);
+          return acceptTransparent(this.routes, session, socket);
       }
     })().catch((err: unknown) => {
       this.host.log("error", `${session.prefix}: internal error: ${(err as Error)?.stack ?? err}`);
       socket.destroy();
     });
-  }
-
-  sessionEnded(session: ClientSession): void {
-    this.sessions.delete(session);
   }
 
   /** Stops listening, closes every connection and calls `done` on the addons. */

@@ -1,8 +1,8 @@
 import type * as http from "node:http";
 import type * as net from "node:net";
 import { Headers, HTTPFlow, logText, Request } from "@interloper/sdk";
-import type { ProxyServer } from "../engine/proxy-server.ts";
-import { runLayers } from "../layers/run-layers.ts";
+import type { ProxyContext } from "../engine/context.ts";
+import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
 import type { HttpContext } from "./frontend.ts";
 import { rawHead, textResponse } from "./raw.ts";
 
@@ -11,7 +11,7 @@ import { rawHead, textResponse } from "./raw.ts";
  * before answering, so the resolved address is known), `200`, then the
  * tunnel's first bytes decide what it carries.
  */
-export async function handleConnect(proxy: ProxyServer, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+export async function handleConnect(proxy: ProxyContext, routes: LayerRoutes, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
   const { session } = ctx;
   socket.on("error", () => {});
   // Connecting, the tunnel's first bytes and any TLS handshake in it must finish in bounded time.
@@ -54,7 +54,7 @@ export async function handleConnect(proxy: ProxyServer, ctx: HttpContext, req: h
     return;
   }
   socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
-  await runLayers(session, socket, conn, { stage: "outer", head });
+  await runLayers(routes, session, socket, conn, { stage: "outer", head });
 }
 
 /** `host:port` or `[v6]:port`; the port is required. */

@@ -3,9 +3,8 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import type { Writable } from "node:stream";
-import { Headers, HTTPFlow, Request, Response, formatSize } from "@interloper/sdk";
-import type { ProxyServer } from "../engine/proxy-server.ts";
-import type { ClientSession } from "../connection/client-session.ts";
+import { Headers, HTTPFlow, Request, Response, formatSize, type LogLevel } from "@interloper/sdk";
+import type { ProxyContext } from "../engine/context.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
 import { ServerConnectError, type UpstreamProxy } from "../connection/server-conn.ts";
 import { describeNetError } from "../connection/net-errors.ts";
@@ -26,7 +25,7 @@ const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-ali
  * One HTTP exchange: the request and response hooks, buffering or
  * streaming both bodies, and the round trip to the server, or a local answer.
  */
-export async function handleRequest(proxy: ProxyServer, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
+export async function handleRequest(proxy: ProxyContext, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
   if (isH2(res)) return exchange(proxy, ctx, req, res);
   // Pipelined requests are handled one after the other: a buffered PUT whose hooks take longer must
   // still reach the server before the GET that followed it on the same connection.
@@ -44,7 +43,7 @@ const pipelined = new Turns<object>();
 /** HTTP/2 clients' requests that share one HTTP/1 server connection (one request at a time on it). */
 const sharedHttp1 = new Turns<ServerConn>();
 
-async function exchange(proxy: ProxyServer, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
+async function exchange(proxy: ProxyContext, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
   const { session } = ctx;
   res.sendDate = false;
   const request = buildRequest(ctx, req);
@@ -132,7 +131,7 @@ async function exchange(proxy: ProxyServer, ctx: HttpContext, req: ClientRequest
 }
 
 async function roundTrip(
-  proxy: ProxyServer,
+  proxy: ProxyContext,
   conn: ServerConn,
   flow: HTTPFlow,
   req: ClientRequest,
@@ -359,7 +358,7 @@ async function spliceBody(res: ClientResponse, method: string, response: Respons
 }
 
 /** Reverse mode: the server is asked for its own name unless keep_host_header. */
-function rewriteReverseHost(proxy: ProxyServer, ctx: HttpContext, request: Request): void {
+function rewriteReverseHost(proxy: ProxyContext, ctx: HttpContext, request: Request): void {
   const mode = ctx.session.mode;
   if (!ctx.tunnel || mode.name !== "reverse" || !mode.target || proxy.settings.keepHostHeader) return;
   const t = mode.target;
@@ -601,7 +600,7 @@ export function sendError(res: ClientResponse, status: number, message: string, 
  * longer than idle_timeout (a hook that never settles) lose the flow: it is
  * killed, its client let go, and the hook may still finish, for nothing.
  */
-function clientWaits(proxy: ProxyServer, session: ClientSession, hook: "requestheaders" | "request" | "responseheaders" | "response", flow: HTTPFlow): void | Promise<void> {
+function clientWaits(proxy: ProxyContext, session: { log(level: LogLevel, message: string): void }, hook: "requestheaders" | "request" | "responseheaders" | "response", flow: HTTPFlow): void | Promise<void> {
   const pending = proxy.host.trigger(hook, flow);
   const ms = proxy.settings.idleTimeoutMs;
   if (!pending || ms <= 0) return pending;
@@ -647,7 +646,7 @@ function truncate(s: string): string {
  * request to the server, and on `101 Switching Protocols` the connection is
  * relayed — message by message for WebSockets, byte for byte otherwise.
  */
-export async function handleUpgrade(proxy: ProxyServer, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
   const { session } = ctx;
   const { host } = proxy;
   socket.on("error", () => {});

@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import type { ClientSession } from "../connection/client-session.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
+import { startHeadersTimeoutCheck } from "../platform/node-internals.ts";
 import { textResponse } from "./raw.ts";
 
 /** Where the HTTP requests read from one socket go. */
@@ -58,7 +59,7 @@ export class HttpFrontend {
     // Node checks headersTimeout only on servers that listen: the check starts on 'listening'. This
     // server never listens (sockets are handed to it), so without this a client trickling its request
     // head (slowloris) would hold its connection forever.
-    this.server.emit("listening");
+    startHeadersTimeoutCheck(this.server);
     this.h2server = http2.createServer({ maxSessionMemory: 64, settings: { maxConcurrentStreams: 250 } });
     this.h2server.setTimeout(0);
     // The session is made synchronously inside 'connection': that is when we know its context.

@@ -18,7 +18,7 @@ export async function runTcpFlow(
   fromServer: Buffer,
 ): Promise<void> {
   const server = conn.socket!;
-  const { host } = session.proxy;
+  const { host } = session.context;
   const flow = new TCPFlow(session.client, conn.data, () => {
     client.destroy();
     server.destroy();

@@ -2,9 +2,10 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { logText, type ClientHello, type TlsData } from "@interloper/sdk";
 import type { ClientSession } from "../connection/client-session.ts";
-import { runLayers } from "../layers/run-layers.ts";
+import type { LayerOptions } from "../layers/run-layers.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
 import type { FirstBytes } from "../layers/first-bytes.ts";
+import { finishServerTlsHandshake } from "../platform/node-internals.ts";
 import { handshake } from "./handshake.ts";
 import { isPlausibleHostName } from "./names.ts";
 
@@ -25,8 +26,10 @@ export async function interceptTls(
   hello: ClientHello,
   tcp: boolean,
   opts: { serverSni?: string } = {},
+  /** The inner layer's decision (runLayers, wired by the ProxyServer). */
+  next: (socket: net.Socket, conn: ServerConn, opts: LayerOptions) => Promise<void>,
 ): Promise<void> {
-  const { proxy } = session;
+  const proxy = session.context;
   const client = session.client;
   client.sni = hello.sni;
   const destination = conn.data.address.host;
@@ -97,7 +100,7 @@ export async function interceptTls(
     return;
   }
   // Node leaves `secureConnecting` set on server-side TLS sockets; HTTP/2 sessions would wait for a 'secureConnect' that never comes.
-  (tlsSocket as unknown as { secureConnecting: boolean }).secureConnecting = false;
+  finishServerTlsHandshake(tlsSocket);
   client.tlsEstablished = true;
   client.alpn = tlsSocket.alpnProtocol || undefined;
   client.tlsVersion = tlsSocket.getProtocol() ?? undefined;
@@ -105,7 +108,7 @@ export async function interceptTls(
   session.log("debug", `client TLS established: ${client.tlsVersion} ${client.cipher}${client.alpn ? ` alpn=${client.alpn}` : ""}`);
   await proxy.host.trigger("tlsEstablishedClient", hook);
   // HTTP/2 negotiated: nghttp2 reads the connection from its first byte, so nothing is peeked.
-  await runLayers(session, tlsSocket, conn, { stage: "inner", forceTcp: tcp, noPeek: client.alpn === "h2" && !tcp });
+  await next(tlsSocket, conn, { stage: "inner", forceTcp: tcp, noPeek: client.alpn === "h2" && !tcp });
 }
 
 function handshakeReason(err: unknown): string {

@@ -21,7 +21,7 @@ export async function relayWebSocket(
   clientHead: Buffer,
   serverHead: Buffer,
 ): Promise<void> {
-  const { host } = session.proxy;
+  const { host } = session.context;
   // Per direction, everything written goes through one chain so that order is kept.
   const chains = { toServer: Promise.resolve(), toClient: Promise.resolve() };
   const send = (toClient: boolean, bytes: Buffer): Promise<void> => writeWithBackpressure(toClient ? client : server, bytes);

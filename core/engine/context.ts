@@ -1,0 +1,30 @@
+// What the parts of the core may know about the proxy they run in: the hook
+// chain, the settings, the CA and how to verify servers. Sessions, layers and
+// HTTP exchanges receive this instead of the whole ProxyServer, so each can be
+// built and tested with a small fake of it (types only: no import cycle).
+import type * as tls from "node:tls";
+import type { AddonHost } from "@interloper/sdk/host";
+import type { CertificateAuthority } from "../tls/ca.ts";
+
+/** The core's parsed view of its options, refreshed on every change. */
+export interface CoreSettings {
+  connectionStrategy: "eager" | "lazy";
+  sslInsecure: boolean;
+  upstreamCert: boolean;
+  streamLargeBodies: number | undefined;
+  bodySizeLimit: number | undefined;
+  idleTimeoutMs: number;
+  extraUpstreamCa: string | undefined;
+  http2: boolean;
+  keepHostHeader: boolean;
+}
+
+export interface ProxyContext {
+  /** The addon chain: hooks, options, the event log. */
+  readonly host: AddonHost;
+  readonly settings: CoreSettings;
+  /** Issues the certificates clients are shown. */
+  readonly ca: CertificateAuthority;
+  /** How to verify upstream TLS (servers and upstream proxies). */
+  upstreamTlsOptions(): tls.ConnectionOptions;
+}
