@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { formatAddress, type Addon, type ClientConnection, type Loader, type Logger, type OptionsView } from "@interloper/sdk";
+import { formatAddress, type Addon, type ClientConnection, type Loader, type Logger, type OptionHandle } from "@interloper/sdk";
 
 /**
  * Refuses clients by address: `block_global` (on by default) refuses clients
@@ -11,16 +11,20 @@ export class Block implements Addon {
   private blockGlobal = true;
   private blockPrivate = false;
   private log: Logger | undefined;
+  private options: { global: OptionHandle<boolean>; private: OptionHandle<boolean> } | undefined;
 
   load(loader: Loader): void {
-    loader.addOption({ name: "blockGlobal", type: "bool", default: true, help: "Refuse clients from public IP addresses." });
-    loader.addOption({ name: "blockPrivate", type: "bool", default: false, help: "Refuse clients from private IP addresses." });
+    this.options = {
+      global: loader.addOption({ name: "blockGlobal", type: "bool", default: true, help: "Refuse clients from public IP addresses." }),
+      private: loader.addOption({ name: "blockPrivate", type: "bool", default: false, help: "Refuse clients from private IP addresses." }),
+    };
     this.log = loader.log;
   }
 
-  configure(_updated: ReadonlySet<string>, options: OptionsView): void {
-    this.blockGlobal = options.get<boolean>("blockGlobal");
-    this.blockPrivate = options.get<boolean>("blockPrivate");
+  configure(): void {
+    if (!this.options) return;
+    this.blockGlobal = this.options.global.get();
+    this.blockPrivate = this.options.private.get();
   }
 
   clientConnect(client: ClientConnection): void {

@@ -11,7 +11,7 @@ import {
   type LogEntry,
   type Loader,
   type LogLevel,
-  type OptionsView,
+  type OptionHandle,
   type TCPFlow,
 } from "@interloper/sdk";
 
@@ -37,36 +37,39 @@ export class Dumper implements Addon {
   private colour: boolean;
   private readonly onLog = (entry: LogEntry) => this.printLog(entry);
   private events: Loader["events"] | undefined;
+  private options: { verbosity: OptionHandle<LogLevel>; flowDetail: OptionHandle<number> } | undefined;
 
   constructor(private readonly out: DumperOutput = process.stdout) {
     this.colour = out.isTTY === true && !process.env.NO_COLOR;
   }
 
   load(loader: Loader): void {
-    loader.addOption({
+    const verbosity = loader.addOption({
       name: "termlogVerbosity",
       type: "string",
       default: "info",
       choices: LOG_LEVELS,
       help: "Log verbosity: error, warn, info, debug.",
     });
-    loader.addOption({
+    const flowDetail = loader.addOption({
       name: "flowDetail",
       type: "number",
       default: 1,
       help: "Flow detail: 0 nothing, 1 request and response lines, 2 also headers, 3 also bodies (truncated), 4 full bodies.",
     });
+    this.options = { verbosity, flowDetail };
     this.events = loader.events;
     loader.events.on("log", this.onLog);
   }
 
-  configure(_updated: ReadonlySet<string>, options: OptionsView): void {
-    const detail = options.get<number>("flowDetail");
+  configure(): void {
+    if (!this.options) return;
+    const detail = this.options.flowDetail.get();
     if (!Number.isInteger(detail) || detail < 0 || detail > 4) {
       throw new OptionError(`invalid value for flow_detail: ${detail} (expected 0 to 4)`);
     }
     this.flowDetail = detail;
-    this.verbosity = options.get<LogLevel>("termlogVerbosity");
+    this.verbosity = this.options.verbosity.get();
   }
 
   done(): void {

@@ -4,19 +4,22 @@ import {
   describeDecision,
   domainPattern,
   formatAddress,
+  hostsInputFrom,
   logText,
   patternWarnings,
   type Addon,
   type Candidate,
   type HostsDecision,
   type HostPatterns,
-  type HostsInput,
   type Loader,
   type Logger,
   type NextLayerData,
-  type OptionsView,
+  type OptionHandle,
   type TlsClienthelloData,
 } from "@interloper/sdk";
+
+const LISTS = ["ignoreHosts", "allowHosts", "ignoreDomains", "allowDomains", "tcpHosts"] as const;
+type ListOption = (typeof LISTS)[number];
 
 /**
  * ignore_hosts / allow_hosts / tcp_hosts: which connections interloper leaves
@@ -30,33 +33,37 @@ export class Hosts implements Addon {
   private ignore: HostPatterns[] = [];
   private tcp: HostPatterns[] = [];
   private log: Logger | undefined;
+  private lists: Record<ListOption, OptionHandle<string[]>> | undefined;
   /** Connections an earlier addon insisted on intercepting (`ignoreConnection = false` in nextLayer). */
   private readonly forcedIntercept = new WeakSet<object>();
 
   load(loader: Loader): void {
-    loader.addOption({ name: "ignoreHosts", type: "strings", default: [], help: "Regexes searched in host:port: matching connections are passed through." });
-    loader.addOption({ name: "allowHosts", type: "strings", default: [], help: "Regexes searched in host:port: only matching connections are intercepted." });
-    loader.addOption({ name: "ignoreDomains", type: "strings", default: [], help: "Domains passed through with their subdomains, on any port." });
-    loader.addOption({ name: "allowDomains", type: "strings", default: [], help: "Domains intercepted (with subdomains); everything else passes through." });
-    loader.addOption({ name: "tcpHosts", type: "strings", default: [], help: "Regexes searched in the host or SNI: matching connections are intercepted as raw TCP." });
+    const list = (name: ListOption, help: string) => loader.addOption({ name, type: "strings", default: [], help });
+    this.lists = {
+      ignoreHosts: list("ignoreHosts", "Regexes searched in host:port: matching connections are passed through."),
+      allowHosts: list("allowHosts", "Regexes searched in host:port: only matching connections are intercepted."),
+      ignoreDomains: list("ignoreDomains", "Domains passed through with their subdomains, on any port."),
+      allowDomains: list("allowDomains", "Domains intercepted (with subdomains); everything else passes through."),
+      tcpHosts: list("tcpHosts", "Regexes searched in the host or SNI: matching connections are intercepted as raw TCP."),
+    };
     this.log = loader.log;
   }
 
-  configure(updated: ReadonlySet<string>, options: OptionsView): void {
-    const relevant = ["ignoreHosts", "allowHosts", "ignoreDomains", "allowDomains", "tcpHosts"];
-    if (!relevant.some((n) => updated.has(n))) return;
+  configure(updated: ReadonlySet<string>): void {
+    const lists = this.lists;
+    if (!lists || !LISTS.some((n) => updated.has(n))) return;
     // Compile everything first: a bad pattern throws and the old rules stay.
-    const ignoreSources = options.get<string[]>("ignoreHosts");
-    const allowSources = options.get<string[]>("allowHosts");
+    const ignoreSources = lists.ignoreHosts.get();
+    const allowSources = lists.allowHosts.get();
     const ignore = [
       ...compileHostPatterns(ignoreSources, "--ignore-hosts"),
-      ...compileHostPatterns(options.get<string[]>("ignoreDomains").map((d) => domainPattern(d, "--ignore-domain")), "--ignore-domain"),
+      ...compileHostPatterns(lists.ignoreDomains.get().map((d) => domainPattern(d, "--ignore-domain")), "--ignore-domain"),
     ];
     const allow = [
       ...compileHostPatterns(allowSources, "--allow-hosts"),
-      ...compileHostPatterns(options.get<string[]>("allowDomains").map((d) => domainPattern(d, "--allow-domain")), "--allow-domain"),
+      ...compileHostPatterns(lists.allowDomains.get().map((d) => domainPattern(d, "--allow-domain")), "--allow-domain"),
     ];
-    const tcp = compileHostPatterns(options.get<string[]>("tcpHosts"), "--tcp-hosts");
+    const tcp = compileHostPatterns(lists.tcpHosts.get(), "--tcp-hosts");
     if (updated.has("ignoreHosts")) for (const s of ignoreSources) for (const w of patternWarnings(s, "--ignore-hosts")) this.log?.warn(w);
     if (updated.has("allowHosts")) for (const s of allowSources) for (const w of patternWarnings(s, "--allow-hosts")) this.log?.warn(w);
     this.ignore = ignore;
@@ -68,43 +75,24 @@ export class Hosts implements Addon {
     if (this.tcp.length > 0 && data.tcp === undefined && this.matchesTcp(data)) data.tcp = true;
     if (data.ignoreConnection === false) this.forcedIntercept.add(data.client);
     if (data.ignoreConnection !== undefined || (this.allow.length === 0 && this.ignore.length === 0)) return;
-    const input: HostsInput = {
-      destination: data.server.address,
-      resolved: data.server.peername,
-      clientHello: data.clientHello,
-      hostHeader: data.hostHeader,
-      outerSni: data.client.tlsEstablished ? data.client.sni : undefined,
-      final: data.final,
-    };
-    this.apply(data, input);
-  }
-
-  tlsClienthello(data: TlsClienthelloData): void {
-    if (data.ignoreConnection || (this.allow.length === 0 && this.ignore.length === 0)) return;
-    // The built-in never overrides a decision an earlier addon made.
-    if (this.forcedIntercept.has(data.client)) return;
-    const input: HostsInput = {
-      destination: data.server.address,
-      resolved: data.server.peername,
-      clientHello: data.clientHello,
-      outerSni: data.client.tlsEstablished ? data.client.sni : undefined,
-      final: true,
-    };
-    const d = decideHosts({ allow: this.allow, ignore: this.ignore }, input);
-    if (d.action === "ignore") {
-      data.ignoreConnection = true;
-      this.log?.debug(`${formatAddress(data.client.peername)}: ${describeForLog(d)}`);
-    }
-  }
-
-  private apply(data: NextLayerData, input: HostsInput): void {
-    const d = decideHosts({ allow: this.allow, ignore: this.ignore }, input);
+    const d = decideHosts({ allow: this.allow, ignore: this.ignore }, hostsInputFrom(data));
     if (d.action === "wait") {
       data.needMoreData = true;
       return;
     }
     if (d.action === "ignore") data.ignoreConnection = true;
     this.log?.debug(`${formatAddress(data.client.peername)}: ${describeForLog(d)}`);
+  }
+
+  tlsClienthello(data: TlsClienthelloData): void {
+    if (data.ignoreConnection || (this.allow.length === 0 && this.ignore.length === 0)) return;
+    // The built-in never overrides a decision an earlier addon made.
+    if (this.forcedIntercept.has(data.client)) return;
+    const d = decideHosts({ allow: this.allow, ignore: this.ignore }, hostsInputFrom(data));
+    if (d.action === "ignore") {
+      data.ignoreConnection = true;
+      this.log?.debug(`${formatAddress(data.client.peername)}: ${describeForLog(d)}`);
+    }
   }
 
   /** tcp_hosts look at the host and the SNI without a port, as mitmproxy does. */

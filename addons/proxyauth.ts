@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { logText, OptionError, Response, type Addon, type HTTPFlow, type Loader, type Logger, type OptionsView, type Socks5AuthData } from "@interloper/sdk";
+import { logText, OptionError, Response, type Addon, type HTTPFlow, type Loader, type Logger, type OptionHandle, type Socks5AuthData } from "@interloper/sdk";
 
 /**
  * Proxy authentication (`--set proxyauth=user:pass`, or `any` for any
@@ -12,6 +12,7 @@ export class ProxyAuth implements Addon {
   private credentials: { user: string; pass: string } | "any" | undefined;
   private loader: Loader | undefined;
   private log: Logger | undefined;
+  private option: OptionHandle<string | undefined> | undefined;
   private readonly authenticated = new Set<string>();
   /** Present in the chain only while proxyauth is set: SOCKS5 asks for credentials when some addon checks them. */
   private readonly socks5: Addon = {
@@ -26,7 +27,7 @@ export class ProxyAuth implements Addon {
   load(loader: Loader): void {
     this.loader = loader;
     this.log = loader.log;
-    loader.addOption({
+    this.option = loader.addOption({
       name: "proxyauth",
       type: "optional-string",
       default: undefined,
@@ -34,9 +35,9 @@ export class ProxyAuth implements Addon {
     });
   }
 
-  async configure(updated: ReadonlySet<string>, options: OptionsView): Promise<void> {
-    if (!updated.has("proxyauth")) return;
-    const value = options.get<string | undefined>("proxyauth");
+  async configure(updated: ReadonlySet<string>): Promise<void> {
+    if (!this.option || !updated.has("proxyauth")) return;
+    const value = this.option.get();
     if (value === undefined || value === "") {
       this.credentials = undefined;
     } else if (value === "any") {

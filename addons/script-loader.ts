@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { basename, dirname, resolve } from "node:path";
 import type { FSWatcher } from "chokidar";
 import * as sdk from "@interloper/sdk";
-import { OptionError, type Addon, type Loader, type OptionsView } from "@interloper/sdk";
+import { OptionError, type Addon, type Loader, type OptionHandle } from "@interloper/sdk";
 import { bundleScript, ScriptBuildError, type Bundle } from "./scripts/bundle.ts";
 import { evaluateBundle } from "./scripts/evaluate.ts";
 import { registerSourceMap, unregisterSourceMap } from "./scripts/stack.ts";
@@ -43,6 +43,7 @@ export type ReloadListener = (event: { spec: string; ok: boolean; error?: string
 export class ScriptLoader implements Addon {
   readonly name = "scriptloader";
   private loader: Loader | undefined;
+  private option: OptionHandle<string[]> | undefined;
   private readonly scripts = new Map<string, Script>();
   /** Reload state by script entry, kept when a script is removed and added back. */
   private readonly states = new Map<string, Record<string, unknown>>();
@@ -61,12 +62,12 @@ export class ScriptLoader implements Addon {
 
   load(loader: Loader): void {
     this.loader = loader;
-    loader.addOption({ name: "scripts", type: "strings", default: [], help: "Addon scripts (.ts, .mts, .js, .mjs) or installed npm packages; hot-reloaded on save." });
+    this.option = loader.addOption({ name: "scripts", type: "strings", default: [], help: "Addon scripts (.ts, .mts, .js, .mjs) or installed npm packages; hot-reloaded on save." });
   }
 
-  async configure(updated: ReadonlySet<string>, options: OptionsView): Promise<void> {
-    if (!updated.has("scripts")) return;
-    const wanted = options.get<string[]>("scripts");
+  async configure(updated: ReadonlySet<string>): Promise<void> {
+    if (!this.option || !updated.has("scripts")) return;
+    const wanted = this.option.get();
     const entries = new Map<string, string>();
     for (const spec of wanted) {
       const entry = resolveScript(spec);

@@ -62,7 +62,7 @@ if (onlySdk || process.argv.includes("--all")) {
   rmSync(`${root}sdk/dist`, { recursive: true, force: true });
   await build({
     absWorkingDir: `${root}sdk`,
-    entryPoints: ["src/index.ts", "src/testing.ts", "src/host-entry.ts"],
+    entryPoints: ["src/index.ts", "src/testing.ts", "src/host-entry.ts", "src/hosts-entry.ts"],
     outdir: "dist",
     bundle: true,
     splitting: true,

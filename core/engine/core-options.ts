@@ -1,4 +1,5 @@
-import type { AddonHost, OptionSpec } from "@interloper/sdk";
+import type { OptionSpec } from "@interloper/sdk";
+import type { AddonHost } from "@interloper/sdk/host";
 import { OptionError, parseSize } from "@interloper/sdk";
 
 /** Options of the core itself (addons add theirs in `load`). */

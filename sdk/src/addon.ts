@@ -1,6 +1,6 @@
 import type { EventEmitter } from "eventemitter3";
 import type { Address, ClientConnection, HTTPFlow, ServerConnection, TCPFlow } from "./flow.ts";
-import type { OptionSpec, OptionsView } from "./options.ts";
+import type { OptionHandle, OptionSpec, OptionsView, SpecValue } from "./options.ts";
 
 /** A value or a promise of it: every hook may be sync or async. */
 export type Awaitable<T = void> = T | Promise<T>;
@@ -35,8 +35,14 @@ export interface ProxyEvents {
 
 /** What an addon gets in `load`. Keep what you need: there is no global context. */
 export interface Loader {
-  /** Adds an option of this addon. Values given with `--set` before the addon loaded are applied now. */
-  addOption<T>(spec: OptionSpec<T>): void;
+  /**
+   * Adds an option of this addon and returns its live value, typed by the spec:
+   * `const limit = loader.addOption({ name: "myLimit", type: "number", default: 10, help: "…" })`,
+   * then `limit.get()` is a number. Values given with `--set` before the addon loaded are applied now.
+   */
+  addOption<S extends OptionSpec>(spec: S): OptionHandle<SpecValue<S>>;
+  /** The same with the value type named: `addOption<string | undefined>({ type: "optional-string", … })`. */
+  addOption<T>(spec: OptionSpec<T>): OptionHandle<T>;
   /** The live options (read with `options.name` or `options.get(name)`). */
   readonly options: OptionsView;
   /** This addon's logger: entries carry the addon's name. */
@@ -182,8 +188,11 @@ export interface Addon {
   /** Sub-addons: they run right after this one, in this order. */
   addons?: Addon[];
 
-  /** Called once when the addon is added. Add options, keep the logger. */
-  load?(loader: Loader): Awaitable;
+  /**
+   * Called once when the addon is added. Add options, keep the logger. What it
+   * returns is awaited and otherwise ignored (`load: (l) => l.addOption(…)` is fine).
+   */
+  load?(loader: Loader): Awaitable<unknown>;
   /** Options changed: `updated` holds their names (all names right after `load`). Throw to refuse a value. */
   configure?(updated: ReadonlySet<string>, options: OptionsView): Awaitable;
   /** The proxy is up (also after a hot reload). */
@@ -259,18 +268,48 @@ export type HookName = Exclude<keyof Addon, "name" | "addons">;
 /** The argument lists of each hook. */
 export type HookArgs<H extends HookName> = Parameters<NonNullable<Addon[H]>>;
 
-export const HOOK_NAMES: readonly HookName[] = [
-  "load", "configure", "running", "done",
-  "clientConnect", "clientDisconnect", "serverConnect", "serverConnected", "serverConnectError", "serverDisconnect",
-  "socks5Auth", "httpConnect", "nextLayer", "tlsClienthello",
-  "tlsStartClient", "tlsEstablishedClient", "tlsFailedClient", "tlsStartServer", "tlsEstablishedServer", "tlsFailedServer",
-  "requestheaders", "request", "responseheaders", "response", "error",
-  "websocketStart", "websocketMessage", "websocketEnd",
-  "tcpStart", "tcpMessage", "tcpEnd", "tcpError",
-];
+/**
+ * Every hook, once: a name missing here or not in `Addon` does not compile,
+ * so the list cannot drift from the interface.
+ */
+const HOOKS = {
+  load: true, configure: true, running: true, done: true,
+  clientConnect: true, clientDisconnect: true, serverConnect: true, serverConnected: true, serverConnectError: true, serverDisconnect: true,
+  socks5Auth: true, httpConnect: true, nextLayer: true, tlsClienthello: true,
+  tlsStartClient: true, tlsEstablishedClient: true, tlsFailedClient: true, tlsStartServer: true, tlsEstablishedServer: true, tlsFailedServer: true,
+  requestheaders: true, request: true, responseheaders: true, response: true, error: true,
+  websocketStart: true, websocketMessage: true, websocketEnd: true,
+  tcpStart: true, tcpMessage: true, tcpEnd: true, tcpError: true,
+} as const satisfies Record<HookName, true>;
 
-/** Types an addon object without changing it: `export default defineAddon({ ... })`. */
-export function defineAddon<T extends Addon>(addon: T & ThisType<T>): T {
+export const HOOK_NAMES: readonly HookName[] = Object.keys(HOOKS) as HookName[];
+
+/** A name compared loosely: `tls_clienthello`, `tlsClientHello` and `tlsclienthello` are alike. */
+type Loose<S extends string> = S extends `${infer A}_${infer B}` ? Loose<`${A}${B}`> : S extends `${infer A}-${infer B}` ? Loose<`${A}${B}`> : Lowercase<S>;
+
+/** The hook a near-miss name meant: another spelling of a hook, or mitmproxy's name for it. */
+type MeantHook = { [H in HookName as Loose<H>]: H } & {
+  clientconnected: "clientConnect";
+  clientdisconnected: "clientDisconnect";
+  serverdisconnected: "serverDisconnect";
+};
+
+/**
+ * The properties of `T` that look like a hook but are not one (`requestHeaders`,
+ * `tls_clienthello`, `clientConnected`): each must be a message, which a
+ * method is not, so the mistake is a compile error instead of a hook that never runs.
+ */
+type MisspelledHooks<T> = {
+  [K in keyof T as K extends HookName ? never : K extends string ? (Loose<K> extends keyof MeantHook ? K : never) : never]: K extends string
+    ? `'${K}' is not a hook: did you mean '${MeantHook[Loose<K> & keyof MeantHook]}'?`
+    : never;
+};
+
+/**
+ * Types an addon object without changing it: `export default defineAddon({ ... })`.
+ * Other properties (state, helpers) are welcome; a misspelled hook is a compile error.
+ */
+export function defineAddon<T extends Addon>(addon: T & ThisType<T> & MisspelledHooks<T>): T {
   return addon;
 }
 

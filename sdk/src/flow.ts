@@ -71,8 +71,7 @@ export interface ServerConnection {
 abstract class Message {
   /** Header fields, wire order and spelling kept. */
   headers: Headers;
-  /** The body as sent on the wire (content-encoded), or empty while streamed. */
-  body: Buffer;
+  private _body: Buffer;
   /** Trailer fields, if the message had any. */
   trailers?: Headers;
   /** e.g. `HTTP/1.1`, `HTTP/2.0`. */
@@ -88,9 +87,41 @@ abstract class Message {
 
   protected constructor(init: { headers?: HeadersInit; body?: Uint8Array | string; httpVersion?: string }) {
     this.headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
-    this.body = toBuffer(init.body);
+    this._body = toBuffer(init.body);
     this.httpVersion = init.httpVersion ?? "HTTP/1.1";
     this.timestampStart = Date.now() / 1000;
+  }
+
+  /** The body as sent on the wire (content-encoded), or empty while streamed. */
+  get body(): Buffer {
+    return this._body;
+  }
+
+  /**
+   * Replaces the raw body. A Content-Length that was true for the old body
+   * (and no Transfer-Encoding) is made true for the new one; none is added,
+   * and one that was not true (a HEAD or 304 answer's, a streamed body's) stays.
+   */
+  set body(value: Uint8Array) {
+    const old = this._body;
+    // JavaScript callers may hand over a string: keep the field a Buffer.
+    const next = Buffer.isBuffer(value) ? value : toBuffer((value as Uint8Array | string | null) ?? undefined);
+    this._body = next;
+    if (next.length !== old.length) this.keepLengthTrue(old.length, next.length);
+  }
+
+  private keepLengthTrue(oldLength: number, newLength: number): void {
+    const fields = this.headers.fields;
+    let at = -1;
+    for (let i = 0; i < fields.length; i++) {
+      const name = fields[i]![0];
+      if (name.length === 17 && name.toLowerCase() === "transfer-encoding") return;
+      if (name.length === 14 && name.toLowerCase() === "content-length") {
+        if (at !== -1 || fields[i]![1].trim() !== String(oldLength)) return;
+        at = i;
+      }
+    }
+    if (at !== -1) fields[at]![1] = String(newLength);
   }
 
   /** The body with its `Content-Encoding` removed. */
@@ -108,9 +139,9 @@ abstract class Message {
 
   /** Replaces the raw (already encoded) body and keeps a `Content-Length` field true. */
   setBody(raw: Uint8Array | string): void {
-    this.body = toBuffer(raw);
+    this._body = toBuffer(raw);
     if (this.headers.has("content-length") || !this.headers.has("transfer-encoding")) {
-      this.headers.set("content-length", String(this.body.length));
+      this.headers.set("content-length", String(this._body.length));
     }
   }
 

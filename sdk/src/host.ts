@@ -2,7 +2,7 @@ import { EventEmitter } from "eventemitter3";
 import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
 import { HOOK_NAMES } from "./addon.ts";
 import { logText } from "./log-text.ts";
-import { OptionError, Options, type OptionSpec } from "./options.ts";
+import { OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
 
 interface AddonRecord {
   addon: Addon;
@@ -217,8 +217,8 @@ export class AddonHost {
   }
 
   /** Adds an option owned by no addon (the core's own options). */
-  addOption<T>(spec: OptionSpec<T>): void {
-    this.options.add(spec);
+  addOption<T>(spec: OptionSpec<T>): OptionHandle<T> {
+    return this.options.add(spec);
   }
 
   /**
@@ -368,7 +368,8 @@ export class AddonHost {
 
   private makeLoader(rec: AddonRecord): Loader {
     return {
-      addOption: (spec) => this.options.add(spec),
+      // One implementation behind Loader's typed overloads.
+      addOption: ((spec: OptionSpec) => this.options.add(spec)) as Loader["addOption"],
       options: this.options.view,
       log: this.logger(rec.label),
       events: this.events,

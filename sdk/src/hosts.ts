@@ -13,20 +13,14 @@
  *   allow: compileHostPatterns(options.allowHosts, "--allow-hosts"),
  *   ignore: compileHostPatterns(options.ignoreHosts, "--ignore-hosts"),
  * };
- * const d = decideHosts(rules, {
- *   destination: data.server.address,
- *   resolved: data.server.peername,
- *   clientHello: data.clientHello,
- *   hostHeader: data.hostHeader,
- *   outerSni: data.client.sni,
- *   final: data.final,
- * });
+ * const d = decideHosts(rules, hostsInputFrom(data));
  * if (d.action === "wait") data.needMoreData = true;
  * else data.ignoreConnection = d.action === "ignore";
  * ```
  */
 import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
+import type { NextLayerData, TlsClienthelloData } from "./addon.ts";
 import type { Address } from "./flow.ts";
 import { OptionError } from "./options.ts";
 
@@ -235,6 +229,23 @@ export interface HostsInput {
    * HTTP head then counts as absent instead of making the decision wait.
    */
   final?: boolean;
+}
+
+/**
+ * The rules' input for the payload of `nextLayer` or `tlsClienthello`, as the
+ * built-in hosts addon builds it: the outer SNI only once interloper terminated
+ * the client's TLS; in `tlsClienthello` the ClientHello is complete (`final`).
+ */
+export function hostsInputFrom(data: NextLayerData | TlsClienthelloData): HostsInput {
+  const layer = "stage" in data ? data : undefined;
+  return {
+    destination: data.server.address,
+    resolved: data.server.peername,
+    clientHello: data.clientHello,
+    hostHeader: layer?.hostHeader,
+    outerSni: data.client.tlsEstablished ? data.client.sni : undefined,
+    final: layer ? layer.final : true,
+  };
 }
 
 export type CandidateKind = "resolved" | "destination" | "host-header" | "sni" | "outer-sni";

@@ -18,14 +18,34 @@ export { decodeContent, encodeContent, SUPPORTED_ENCODINGS } from "./encoding.ts
 export { formatSize, parseSize } from "./size.ts";
 export { logText, LOG_TEXT_MAX } from "./log-text.ts";
 export {
-  Options,
   OptionError,
   canonicalOptionName,
   snakeOptionName,
+  type OptionHandle,
   type OptionSpec,
   type OptionType,
+  type OptionValue,
   type OptionValues,
   type OptionsView,
+  type SpecValue,
 } from "./options.ts";
-export { AddonHost, type AddOptions } from "./host.ts";
-export * from "./hosts.ts";
+// The hosts rules a user's addon needs to decide like the built-in one; the
+// engine behind them is internal (@interloper/sdk/hosts) and free to change.
+export {
+  PatternError,
+  compileHostPatterns,
+  decideHosts,
+  describeDecision,
+  domainPattern,
+  hostCandidates,
+  hostsInputFrom,
+  patternWarnings,
+  type Candidate,
+  type CandidateKind,
+  type HostPatterns,
+  type HostsDecision,
+  type HostsInput,
+  type HostsRule,
+} from "./hosts.ts";
+// The addon host (AddonHost, Options) and the layer decision are for programs
+// that run addons: @interloper/sdk/host.

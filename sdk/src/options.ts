@@ -1,24 +1,68 @@
 /** The kinds of option value. */
 export type OptionType = "bool" | "string" | "optional-string" | "number" | "strings";
 
-type ValueOf<K extends OptionType> = K extends "bool"
-  ? boolean
-  : K extends "string"
-    ? string
-    : K extends "optional-string"
-      ? string | undefined
-      : K extends "number"
-        ? number
-        : string[];
+interface SpecBase {
+  /** camelCase (`ignoreHosts`); the CLI also takes snake_case and kebab-case. */
+  name: string;
+  help: string;
+}
 
-/** Declares one option. Names are camelCase (`ignoreHosts`); the CLI also takes snake_case and kebab-case. */
-export interface OptionSpec<T = unknown> {
+interface Choices {
+  /** The allowed values. */
+  choices?: readonly string[];
+}
+
+interface NoChoices {
+  /** Only string options have choices. */
+  choices?: never;
+}
+
+/** Each option type with the `default` (and value) it takes. */
+interface SpecByType {
+  bool: SpecBase & NoChoices & { type: "bool"; default: boolean };
+  string: SpecBase & Choices & { type: "string"; default: string };
+  "optional-string": SpecBase & Choices & { type: "optional-string"; default: string | undefined };
+  number: SpecBase & NoChoices & { type: "number"; default: number };
+  strings: SpecBase & NoChoices & { type: "strings"; default: string[] };
+}
+
+/** The value an option of type `K` holds. */
+export type OptionValue<K extends OptionType> = SpecByType[K]["default"];
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * Declares one option: a union keyed on `type`, so `default` must have that
+ * type's value (`{ type: "bool", default: "x" }` does not compile). `T`, when
+ * given, is the value type and picks the option types that hold exactly it
+ * (`OptionSpec<string | undefined>` is an `optional-string` spec).
+ */
+export type OptionSpec<T = unknown> = unknown extends T
+  ? SpecByType[OptionType]
+  : { [K in OptionType]: Same<T, OptionValue<K>> extends true ? SpecByType[K] : never }[OptionType];
+
+/** What a spec's option holds: its type's value, narrowed to `choices` when they are literal. */
+export type SpecValue<S extends OptionSpec> = S extends { type: "string"; choices: readonly (infer C)[] }
+  ? C
+  : S extends { type: "optional-string"; choices: readonly (infer C)[] }
+    ? C | undefined
+    : OptionValue<S["type"]>;
+
+/** A spec as JavaScript may hand it over (no compiler checked it): the registry checks it at run time. */
+export interface UncheckedOptionSpec {
   name: string;
   type: OptionType;
-  default: T;
+  default: unknown;
   help: string;
-  /** For string options: the allowed values. */
   choices?: readonly string[];
+}
+
+/** The live value of one option, typed: what `loader.addOption` returns. */
+export interface OptionHandle<T> {
+  /** The option's name (camelCase). */
+  readonly name: string;
+  /** The current value (a copy for lists: changing it changes nothing). */
+  get(): T;
 }
 
 /** A value a user gave that an option cannot take. The message names the option and the value. */
@@ -95,17 +139,19 @@ export class Options {
    * Adds an option. Adding the same spec again (a reloaded addon) keeps the
    * current value; a different type under the same name is an error.
    */
-  add<T>(spec: OptionSpec<T>): void {
-    if (!/^[a-z][a-zA-Z0-9]*$/.test(spec.name)) throw new Error(`option name must be camelCase: ${spec.name}`);
-    const existing = this.specs.get(spec.name);
+  add<T = unknown>(spec: UncheckedOptionSpec): OptionHandle<T> {
+    const name = spec.name;
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(name)) throw new Error(`option name must be camelCase: ${name}`);
+    const existing = this.specs.get(name);
     if (existing) {
-      if (existing.type !== spec.type) throw new Error(`option ${spec.name} is already defined with type ${existing.type}`);
-      this.specs.set(spec.name, spec as OptionSpec);
-      return;
+      if (existing.type !== spec.type) throw new Error(`option ${name} is already defined with type ${existing.type}`);
+      this.specs.set(name, spec as OptionSpec);
+    } else {
+      this.checkValue(spec, spec.default);
+      this.specs.set(name, spec as OptionSpec);
+      this.values.set(name, cloneValue(spec.default));
     }
-    this.checkValue(spec as OptionSpec, spec.default);
-    this.specs.set(spec.name, spec as OptionSpec);
-    this.values.set(spec.name, cloneValue(spec.default));
+    return { name, get: () => this.get<T>(name) };
   }
 
   /** Drops the option (used when the addon that added it goes away). */
@@ -242,7 +288,7 @@ export class Options {
     }
   }
 
-  private checkValue(spec: OptionSpec, value: unknown): void {
+  private checkValue(spec: UncheckedOptionSpec, value: unknown): void {
     const shown = snakeOptionName(spec.name);
     const bad = (expected: string) =>
       new OptionError(`invalid value for ${shown}: ${JSON.stringify(value)} (expected ${expected})`);

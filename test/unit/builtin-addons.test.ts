@@ -68,7 +68,7 @@ test("block: public clients refused by default, private ones only with block_pri
 
 test("errorcheck: an error logged during start-up asks the proxy to exit with 1; later errors do not", async () => {
   const codes: number[] = [];
-  const { AddonHost } = await import("@interloper/sdk");
+  const { AddonHost } = await import("@interloper/sdk/host");
   const host = new AddonHost({ onShutdown: (c) => codes.push(c) });
   await host.add(new ErrorCheck());
   host.log("error", "script failed to load");

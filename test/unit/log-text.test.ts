@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { LOG_TEXT_MAX, logText, type Addon } from "@interloper/sdk";
 import { testContext, testFlow, testNextLayer, testClient } from "@interloper/sdk/testing";
 import { HTTPFlow, Request, Response, TCPFlow, WebSocketData } from "@interloper/sdk";
-import { AddonHost } from "@interloper/sdk";
+import { AddonHost } from "@interloper/sdk/host";
 import { Dumper } from "../../addons/dumper.ts";
 import { Hosts } from "../../addons/hosts.ts";
 import { ProxyAuth } from "../../addons/proxyauth.ts";

@@ -13,8 +13,8 @@ import { createRequire } from "node:module";
 import { basename, relative } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { AddonHost } from "@interloper/sdk/host";
 import {
-  AddonHost,
   HTTPFlow,
   OptionError,
   Request,
