@@ -67,7 +67,7 @@ export default defineAddon({
     "test/index.test.ts": `import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { testContext, testFlow } from "@interloper/sdk/testing";
-import addon from "../../src/index.ts";
+import addon from "../src/index.ts";
 
 test("answers the ping locally", async () => {
   const ctx = await testContext(addon);

@@ -16,7 +16,6 @@ export interface ServerTlsSettings {
   alpn: string[];
 }
 
-/** A failure to reach the server, with the text the log and the 502 page show. */
 /** An upstream proxy (upstream mode). */
 export interface UpstreamProxy {
   scheme: string;
@@ -37,6 +36,7 @@ export interface ServerOwner {
   removeServer(conn: ServerConn): void;
 }
 
+/** A failure to reach the server, with the text the log and the 502 page show. */
 export class ServerConnectError extends Error {
   constructor(message: string, cause?: unknown) {
     super(message, { cause });

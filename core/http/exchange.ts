@@ -466,7 +466,6 @@ function isH2(res: ClientResponse): res is http2.Http2ServerResponse {
   return res instanceof http2.Http2ServerResponse;
 }
 
-/** Writes the status line and fields: HTTP/1 keeps the reason and spelling; HTTP/2 drops what it forbids. */
 /**
  * Writes the status line and fields: HTTP/1 keeps the reason and spelling;
  * HTTP/2 drops what it forbids. `length`: the body that will follow, when
@@ -666,17 +665,17 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     upstream?.destroy();
     socket.destroy();
   });
-  const fail = async (msg: string) => {
+  const fail = async (msg: string, status = 502) => {
     flow.error = { msg, timestamp: Date.now() / 1000 };
-    if (socket.writable) socket.end(textResponse(502, "Bad Gateway", msg));
+    if (socket.writable) socket.end(textResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway", msg));
     await host.trigger("error", flow);
   };
-  await host.trigger("requestheaders", flow);
-  if (!flow.response && !flow.killed) await host.trigger("request", flow);
+  await clientWaits(proxy, session, "requestheaders", flow);
+  if (!flow.response && !flow.killed) await clientWaits(proxy, session, "request", flow);
   if (flow.killed) return;
   if (flow.response) {
-    await host.trigger("responseheaders", flow);
-    await host.trigger("response", flow);
+    await clientWaits(proxy, session, "responseheaders", flow);
+    await clientWaits(proxy, session, "response", flow);
     const r = flow.response;
     if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
     return;
@@ -712,7 +711,7 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     outcome = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
   } catch (err) {
     if (err instanceof NoAnswer) upstream?.destroy();
-    return fail(err instanceof NoAnswer ? err.message : errorText(err));
+    return err instanceof NoAnswer ? fail(err.message, 504) : fail(errorText(err));
   }
   const response = new Response({
     status: outcome.head.status,
@@ -721,12 +720,22 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     httpVersion: outcome.head.httpVersion,
   });
   flow.response = response;
-  await host.trigger("responseheaders", flow);
+  await clientWaits(proxy, session, "responseheaders", flow);
+  if (flow.killed) {
+    if (outcome.kind === "upgrade") outcome.socket.destroy();
+    else upstream.destroy();
+    return;
+  }
   if (outcome.kind === "response") {
-    // The server declined the upgrade: pass its answer on; the connection ends with it.
-    const read = await readBody(outcome.body).catch(() => undefined);
-    if (read?.complete) response.body = read.body;
-    await host.trigger("response", flow);
+    // The server declined the upgrade: pass its answer on (within body_size_limit); the connection ends with it.
+    const read = await readBody(outcome.body, proxy.settings.bodySizeLimit ?? Infinity).catch(() => undefined);
+    if (!read?.complete) {
+      upstream.destroy();
+      return fail(read ? `response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})` : "server connection failed while reading the response");
+    }
+    response.body = read.body;
+    await clientWaits(proxy, session, "response", flow);
+    if (flow.killed) return;
     // The connection ends with this answer: its body goes out whole, framed by its length.
     const headers = new Headers(response.headers);
     headers.delete("transfer-encoding");
@@ -734,7 +743,7 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, headers.fields), response.body]));
     return;
   }
-  await host.trigger("response", flow);
+  await clientWaits(proxy, session, "response", flow);
   if (flow.killed) {
     outcome.socket.destroy();
     return;

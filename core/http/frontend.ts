@@ -37,6 +37,7 @@ export class HttpFrontend {
   private readonly h2server: http2.Http2Server;
   private readonly h2contexts = new WeakMap<http2.Http2Session, HttpContext>();
   private pendingH2: HttpContext | undefined;
+  private idleTimeoutMs: number;
 
   constructor(
     opts: { maxHeaderSize: number; idleTimeoutMs: number },
@@ -44,6 +45,7 @@ export class HttpFrontend {
     onConnect: ConnectHandler,
     onUpgrade: UpgradeHandler,
   ) {
+    this.idleTimeoutMs = opts.idleTimeoutMs;
     this.server = http.createServer({
       maxHeaderSize: opts.maxHeaderSize,
       // Bodies may stream for as long as they need; idle sockets are limited instead.
@@ -66,6 +68,7 @@ export class HttpFrontend {
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       if (this.pendingH2) this.h2contexts.set(session, this.pendingH2);
       session.on("error", () => {});
+      this.closeWhenIdle(session);
     });
     this.h2server.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
       const ctx = this.h2contexts.get(req.stream.session as http2.Http2Session);
@@ -117,7 +120,29 @@ export class HttpFrontend {
     });
   }
 
+  /**
+   * An HTTP/2 connection with no open stream and no frame for idle_timeout is
+   * closed (GOAWAY), like an idle HTTP/1 keep-alive connection: a client that
+   * stops talking (or sends frames nghttp2 ignores) must not hold it forever.
+   * Open streams have their own bounds (the server's answer, the hooks).
+   */
+  private closeWhenIdle(session: http2.ServerHttp2Session): void {
+    if (this.idleTimeoutMs <= 0) return;
+    let open = 0;
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      open++;
+      stream.once("close", () => open--);
+    });
+    session.setTimeout(this.idleTimeoutMs, () => {
+      if (open > 0 || session.destroyed) return;
+      session.close();
+      // A peer that never reads our GOAWAY must not keep the socket either.
+      setTimeout(() => session.destroy(), 1000).unref();
+    });
+  }
+
   setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
     this.server.keepAliveTimeout = ms;
     this.server.headersTimeout = headTimeout(ms);
   }

@@ -1,6 +1,6 @@
 import type * as net from "node:net";
 import type { NextLayerData } from "@interloper/sdk";
-import type { Trigger } from "@interloper/sdk/host";
+import { decideLayer, type Trigger } from "@interloper/sdk/host";
 import type { ClientSession } from "../connection/client-session.ts";
 import { decide, type Decision } from "./decide.ts";
 import { FirstBytes } from "./first-bytes.ts";
@@ -47,12 +47,20 @@ export async function runLayers(routes: LayerRoutes, session: ClientSession, soc
       client: session.client, server: conn.data, stage: opts.stage, clientData: Buffer.alloc(0), serverData: Buffer.alloc(0),
       clientHello: undefined, hostHeader: undefined, final: true,
     };
-    await session.context.host.trigger("nextLayer", data);
-    if (data.ignoreConnection === true) {
+    // The same sequence as every decision (sdk's decideLayer), with no bytes to look at.
+    const { host } = session.context;
+    const verdict = await decideLayer(host.trigger.bind(host) as Trigger, data, { tls: false });
+    if (verdict.kind === "ignore") {
       session.log("debug", `passing through ${conn.describe()} (ignored)`);
       if (!(await connectOrDrop(socket, conn))) return;
       session.setupDone();
       await relay(socket, conn.socket!, Buffer.alloc(0), Buffer.alloc(0));
+      return;
+    }
+    if (verdict.kind === "other" && verdict.tcp) {
+      if (!(await connectOrDrop(socket, conn))) return;
+      session.setupDone();
+      await runTcpFlow(session, socket, conn, Buffer.alloc(0), Buffer.alloc(0));
       return;
     }
     routes.http2(socket, { session, tunnel: { server: conn, scheme: "https" } });

@@ -1,4 +1,4 @@
-/** Messages between the main thread (core/splice.ts) and the pump (core/splice-worker.ts). */
+/** Messages between the main thread (core/platform/splice.ts) and the pump (core/platform/splice-worker.ts). */
 
 export type ToWorker =
   /** Relay sockets `a` and `b`; `ab` is the pipe [read, write] for a -> b, `ba` for b -> a. */

@@ -190,7 +190,7 @@ let unavailable: string | undefined;
 
 /**
  * The worker next to this module: dist/splice-worker.js beside the bundle, or
- * core/splice-worker.ts when the sources run under tsx (tests). A worker does
+ * core/platform/splice-worker.ts when the sources run under tsx (tests). A worker does
  * not inherit tsx's loader hooks on Node 20, so then it registers them first.
  */
 function startWorker(options: { workerData: unknown; transferList: MessagePort[] }): Worker {

@@ -57,7 +57,7 @@ console.log(flow.response?.status, flow.response?.text());
 
 test("interloper new-addon DIR scaffolds a package whose npm install && npm test pass, and -s NAME loads it", async () => {
   const dir = join(work, "my-addon");
-  const made = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "core/cli.ts"), "new-addon", dir], { cwd: ROOT, encoding: "utf8" });
+  const made = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "core/cli/main.ts"), "new-addon", dir], { cwd: ROOT, encoding: "utf8" });
   assert.is(made.status, 0, made.stderr);
   assert.match(made.stdout, /created .*package\.json/);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { peerDependencies: Record<string, string> };

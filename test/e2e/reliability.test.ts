@@ -361,4 +361,44 @@ test("a hook that never settles holds only its own flow; its client is let go af
   }
 });
 
+test("an idle HTTP/2 connection (h2c in a tunnel) is closed after idle_timeout", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const s = await connect(p.port);
+    s.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
+    await new Promise((r) => s.once("data", r));
+    // The connection preface and an empty SETTINGS frame, then silence.
+    s.write(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    await closed(s, "an idle HTTP/2 client");
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("an Upgrade request: a held hook lets the client go after idle_timeout; a silent server gets it a 504", async () => {
+  const silent = await silentServer();
+  const origin = await startOrigin((_req, res) => res.end("no"));
+  const holder: Addon = { name: "holder", request: (f) => (f.request.path === "/held" ? new Promise<void>(() => {}) : undefined) };
+  const p = await startInProcess([holder], { idleTimeout: 1 });
+  const upgrade = (port: number, path: string) =>
+    `GET http://127.0.0.1:${port}${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  try {
+    const held = await WireClient.connect(p.port);
+    held.write(upgrade(origin.port, "/held"));
+    await held.waitClosed(WAIT);
+    assert.ok(p.logs.some((e) => /addons held the flow in request longer than idle_timeout/.test(e.message)));
+    const quiet = await WireClient.connect(p.port);
+    quiet.write(upgrade(silent.port, "/ws"));
+    const r = await quiet.readResponse({ timeoutMs: WAIT });
+    assert.is(r.status, 504);
+    assert.match(r.body.toString(), /did not answer within idle_timeout/);
+  } finally {
+    await p.stop();
+    await origin.close();
+    silent.close();
+  }
+});
+
 test.run();

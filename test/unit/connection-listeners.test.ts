@@ -7,7 +7,8 @@ import * as assert from "uvu/assert";
 import { ClientSession } from "../../core/connection/client-session.ts";
 import { armIdleTimeout } from "../../core/connection/idle-timeout.ts";
 import type { ModeSpec } from "../../core/engine/modes.ts";
-import type { ProxyServer } from "../../core/engine/proxy-server.ts";
+import type { ProxyContext } from "../../core/engine/context.ts";
+import { AddonHost } from "@interloper/sdk/host";
 
 test("the idle timeout closes an idle socket, and disarming leaves neither timer nor listener", () => {
   const socket = new net.Socket();
@@ -32,9 +33,20 @@ test("the idle timeout closes an idle socket, and disarming leaves neither timer
 });
 
 test("a server socket tracked while connecting keeps no listener of the session once connected", () => {
-  const proxy = { host: { log() {}, trigger: async () => {} }, sessionEnded() {} } as unknown as ProxyServer;
+  // A session needs only the narrow ProxyContext: a real addon host and plain settings, no server.
+  const context: ProxyContext = {
+    host: new AddonHost(),
+    settings: {
+      connectionStrategy: "eager", sslInsecure: false, upstreamCert: true, streamLargeBodies: undefined, bodySizeLimit: undefined,
+      idleTimeoutMs: 0, extraUpstreamCa: undefined, http2: true, keepHostHeader: false,
+    },
+    get ca(): never {
+      throw new Error("this test issues no certificate");
+    },
+    upstreamTlsOptions: () => ({}),
+  };
   const client = new net.Socket();
-  const session = new ClientSession(proxy, client, { spec: "regular", name: "regular" } as ModeSpec);
+  const session = new ClientSession(context, client, { spec: "regular", name: "regular" } as ModeSpec);
   const server = new net.Socket();
   const counts = () => [server.listenerCount("connect"), server.listenerCount("close")];
   const before = counts();
