@@ -326,7 +326,7 @@ test("behind a real http.ServerResponse: head written by Node, body spliced from
   if (!linux) return;
   const [src, origin] = await tcpPair();
   const body = randomBytes(5 * MiB + 123);
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     res.writeHead(200, { "content-length": String(body.length) });
     res.write(body.subarray(0, 7)); // corks the socket until the next tick
     const p = spliceBytes(src, res.socket as net.Socket, body.length - 7, []);

@@ -169,7 +169,9 @@ test("holdDestroy: destroy() waits for proceed; the undo puts the socket's own _
 /** The Timeout object of socket.setTimeout (Node keeps it under a symbol described 'timeout'). */
 function idleTimer(socket: net.Socket): { _idleStart: number } {
   const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === "timeout")!;
-  return (socket as unknown as Record<symbol, { _idleStart: number }>)[key];
+  const timer = (socket as unknown as Record<symbol, { _idleStart: number } | undefined>)[key];
+  if (!timer) throw new Error("the socket has no idle timer");
+  return timer;
 }
 
 test("touchIdleTimer pushes back the socket's idle timeout", async () => {
