@@ -246,6 +246,13 @@ export function httpServerProblems(server: http.Server): string[] {
   return started ? [] : [`http.Server has no '${CHECKING_INTERVAL}' interval after 'listening': the headers timeout would never be checked`];
 }
 
+/**
+ * How long the probe waits for a loopback byte or close: milliseconds normally, but a machine under
+ * load may take seconds, and a false "broken" would turn the kernel relay off for the whole process.
+ * Only a Node that really changed waits this long (once, at start-up).
+ */
+const PROBE_WAIT_MS = 20_000;
+
 /** Resolves with `p`, or with `fallback` when it takes longer than `ms` (a hang guard, not a measurement). */
 function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -286,14 +293,14 @@ async function behaviourProblems(a: net.Socket, b: net.Socket): Promise<string[]
   undo();
   const got = new Promise<string>((resolve) => b.once("data", (d: Buffer) => resolve(d.toString())));
   b.resume();
-  if ((await within(got, 2000, "")) !== "x") return ["a socket does not read again after pauseReading's undo"];
+  if ((await within(got, PROBE_WAIT_MS, "")) !== "x") return ["a socket does not read again after pauseReading's undo"];
   let held: (() => void) | undefined;
   if (!holdDestroy(b, (_err, proceed) => (held = proceed))) return ["holdDestroy found no _destroy"];
   b.destroy();
   if (!held || b.closed) return ["destroy() did not wait for holdDestroy's hold"];
   const closed = new Promise<boolean>((resolve) => b.once("close", () => resolve(true)));
   held();
-  return (await within(closed, 2000, false)) ? [] : ["a held destroy() did not close the socket after proceed"];
+  return (await within(closed, PROBE_WAIT_MS, false)) ? [] : ["a held destroy() did not close the socket after proceed"];
 }
 
 async function probe(): Promise<string[]> {
@@ -322,7 +329,7 @@ async function probe(): Promise<string[]> {
  */
 export async function checkNodeInternals(): Promise<string[]> {
   try {
-    return await within(probe(), 5000, ["the self-check's loopback probe did not finish"]);
+    return await within(probe(), 2 * PROBE_WAIT_MS + 5000, ["the self-check's loopback probe did not finish"]);
   } catch (err) {
     return [`the self-check failed: ${(err as Error)?.message ?? String(err)}`];
   }
