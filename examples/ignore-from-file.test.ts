@@ -22,7 +22,7 @@ const ignored = async (ctx: TestContext, host: string, sni?: string) => (await c
 
 /** Polls `check` until it holds; the bound only turns a hang into a clear failure. */
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));

@@ -139,12 +139,13 @@ async function setup(opts: {
  */
 async function settle(ctx: Ctx, file: string): Promise<void> {
   const content = readFileSync(file);
-  const end = Date.now() + RELOAD_DEADLINE_MS;
-  for (;;) {
+  const end = Date.now() + Math.max(RELOAD_DEADLINE_MS, 30_000);
+  // Each attempt waits longer than the last: on a busy machine one reload can take longer than any fixed wait.
+  for (let wait = 500; ; wait = Math.min(wait * 2, 8000)) {
     const from = ctx.events.length;
     writeFileSync(file, content);
     try {
-      await waitFor(() => ctx.events.slice(from).find((e) => !e.changed), "an unchanged reload", 500);
+      await waitFor(() => ctx.events.slice(from).find((e) => !e.changed), "an unchanged reload", wait);
       return;
     } catch {
       if (Date.now() > end) throw new Error(`the loader never reported a save of ${file}`);
