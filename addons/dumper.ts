@@ -204,7 +204,6 @@ function oneLine(s: string): string {
 
 /** Body lines and log messages: control characters escaped except the tab and the line break. */
 function escapeControl(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

@@ -34,7 +34,7 @@ function serve(sock: net.Socket): void {
 
   const handle = () => {
     if (!pending || busy) return;
-    let buf = pending;
+    const buf = pending;
     pending = undefined;
     let off = 0;
     let small = 0;

@@ -51,7 +51,7 @@ export async function bundleScript(path: string): Promise<Bundle> {
   }
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
   const mapFile = result.outputFiles.find((f) => f.path.endsWith(".map"))!;
-  const inputs = Object.keys(result.metafile!.inputs)
+  const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes("node_modules/"))
     .map((p) => (isAbsolute(p) ? p : resolve(dir, p)));
   const hash = createHash("sha256");

@@ -1,6 +1,6 @@
 // A. Plain HTTP through the explicit proxy: keep-alive, 100-byte responses, wrk
 // sending absolute-form requests.
-import { runWrk, startProxies, stopAll, wrkArgs, type Ctx, type RunningProxy } from "../lib/context.ts";
+import { runWrk, startProxies, stopAll, wrkArgs, type Ctx } from "../lib/context.ts";
 import { ratioCheck } from "../lib/report.ts";
 import { fmt } from "../lib/stats.ts";
 import { add, metric, ORDER, type Workload } from "./workload.ts";
@@ -24,13 +24,13 @@ export const A: Workload = {
       const p50 = metric("latency p50", "ms", "lower");
       const p99 = metric("latency p99", "ms", "lower");
       r.metrics.push(rps, p50, p99);
-      r.commands.push(...Object.values(proxies).map((p) => p!.command));
+      r.commands.push(...Object.values(proxies).map((p) => p.command));
       r.commands.push(wrkArgs(ctx, undefined, ctx.sizes.durationS, CONNS).display, wrkArgs(ctx, proxies.interloper, ctx.sizes.durationS, CONNS).display);
       for (const p of Object.values(proxies)) await runWrk(ctx, p, ctx.sizes.warmupS, CONNS);
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const who of ORDER) {
           if (who !== "direct" && !proxies[who]) continue;
-          const w = await runWrk(ctx, who === "direct" ? undefined : (proxies[who] as RunningProxy), ctx.sizes.durationS, CONNS);
+          const w = await runWrk(ctx, who === "direct" ? undefined : (proxies[who]), ctx.sizes.durationS, CONNS);
           add(rps, who, w.rps);
           add(p50, who, w.p50Ms);
           add(p99, who, w.p99Ms);

@@ -1,6 +1,6 @@
 // B1. HTTPS through CONNECT, a new TLS connection per request.
 // B2. HTTPS keep-alive through the proxy, 1 and 8 connections.
-import { httpsTarget, runClient, startProxies, stopAll, type Ctx, type RunningProxy } from "../lib/context.ts";
+import { httpsTarget, runClient, startProxies, stopAll, type Ctx } from "../lib/context.ts";
 import { ratioCheck } from "../lib/report.ts";
 import { fmt } from "../lib/stats.ts";
 import { add, metric, ORDER, type Workload } from "./workload.ts";
@@ -32,13 +32,13 @@ export const B1: Workload = {
       const rps = metric("requests/s", "req/s", "higher");
       const p50 = metric("request latency p50", "ms", "lower");
       r.metrics.push(rps, p50);
-      r.commands.push(...Object.values(proxies).map((p) => p!.command));
+      r.commands.push(...Object.values(proxies).map((p) => p.command));
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const who of ORDER) {
           if (who !== "direct" && !proxies[who]) continue;
           const res = await runClient<RateResult>(ctx, {
             mode: "newconn",
-            target: httpsTarget(ctx, who, proxies[who as "interloper"] as RunningProxy),
+            target: httpsTarget(ctx, who, proxies[who as "interloper"]),
             concurrency: CONCURRENCY,
             warmupMs: ctx.sizes.warmupS * 1000,
             durationMs: ctx.sizes.durationS * 1000,
@@ -75,14 +75,14 @@ export const B2: Workload = {
       const p50 = metric("latency p50, 8 connections", "ms", "lower");
       const p99 = metric("latency p99, 8 connections", "ms", "lower");
       r.metrics.push(...metrics.values(), p50, p99);
-      r.commands.push(...Object.values(proxies).map((p) => p!.command));
+      r.commands.push(...Object.values(proxies).map((p) => p.command));
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const conns of [1, 8]) {
           for (const who of ORDER) {
             if (who !== "direct" && !proxies[who]) continue;
             const res = await runClient<RateResult>(ctx, {
               mode: "keepalive",
-              target: httpsTarget(ctx, who, proxies[who as "interloper"] as RunningProxy),
+              target: httpsTarget(ctx, who, proxies[who as "interloper"]),
               conns,
               warmupMs: ctx.sizes.warmupS * 1000,
               durationMs: ctx.sizes.durationS * 1000,

@@ -1,5 +1,5 @@
 // C. An ignored (passthrough) HTTPS download of 1 GiB through `--ignore-hosts`.
-import { httpsTarget, runClient, startProxies, stopAll, type Ctx, type RunningProxy } from "../lib/context.ts";
+import { httpsTarget, runClient, startProxies, stopAll, type Ctx } from "../lib/context.ts";
 import { ratioCheck } from "../lib/report.ts";
 import { fmt } from "../lib/stats.ts";
 import { add, metric, ORDER, type Workload } from "./workload.ts";
@@ -33,13 +33,13 @@ export const C: Workload = {
     try {
       const mbps = metric("throughput", "MB/s", "higher");
       r.metrics.push(mbps);
-      r.commands.push(...Object.values(proxies).map((p) => p!.command));
+      r.commands.push(...Object.values(proxies).map((p) => p.command));
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const who of ORDER) {
           if (who !== "direct" && !proxies[who]) continue;
           const res = await runClient<DownloadResult>(ctx, {
             mode: "download",
-            target: httpsTarget(ctx, who, proxies[who as "interloper"] as RunningProxy, { originCert: true }),
+            target: httpsTarget(ctx, who, proxies[who as "interloper"], { originCert: true }),
             path: `/big?bytes=${ctx.sizes.bigBytes}`,
             deadlineMs: 50_000,
             hardDeadlineMs: 55_000,

@@ -1,7 +1,7 @@
 // D. First contact with new host names: every request brings a new SNI, so the
 // proxy makes a new leaf certificate for each.
 import { randomBytes } from "node:crypto";
-import { httpsTarget, runClient, startProxies, stopAll, type Ctx, type RunningProxy } from "../lib/context.ts";
+import { httpsTarget, runClient, startProxies, stopAll, type Ctx } from "../lib/context.ts";
 import { ratioCheck } from "../lib/report.ts";
 import { fmt } from "../lib/stats.ts";
 import { add, metric, ORDER, type Workload } from "./workload.ts";
@@ -31,7 +31,7 @@ export const D: Workload = {
       const p50 = metric("first request p50", "ms", "lower");
       const p99 = metric("first request p99", "ms", "lower");
       r.metrics.push(p50, p99);
-      r.commands.push(...Object.values(proxies).map((p) => p!.command));
+      r.commands.push(...Object.values(proxies).map((p) => p.command));
       const run = randomBytes(3).toString("hex");
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const who of ORDER) {
@@ -39,7 +39,7 @@ export const D: Workload = {
           const tag = `${who.slice(0, 1)}${rep}-${run}`;
           const res = await runClient<FirstResult>(ctx, {
             mode: "first",
-            target: httpsTarget(ctx, who, proxies[who as "interloper"] as RunningProxy, { skipNameCheck: who === "direct" }),
+            target: httpsTarget(ctx, who, proxies[who as "interloper"], { skipNameCheck: who === "direct" }),
             names: Array.from({ length: ctx.sizes.hosts }, (_, i) => `h${i}-${tag}.bench.test`),
             warmNames: Array.from({ length: 10 }, (_, i) => `w${i}-${tag}.bench.test`),
             deadlineMs: 60_000,

@@ -2,7 +2,6 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
 import * as tls from "node:tls";
-import type { Writable } from "node:stream";
 import { Headers, HTTPFlow, Request, Response, formatSize, type LogLevel } from "@interloper/sdk";
 import type { ProxyContext } from "../engine/context.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
@@ -291,7 +290,7 @@ async function roundTrip(
   const inKernel = await spliceBody(res, req.method ?? request.method, response, upRes, firstChunks);
   if (inKernel === undefined) {
     try {
-      await streamBody(firstChunks, upRes.body, res as Writable, undefined, () => {
+      await streamBody(firstChunks, upRes.body, res, undefined, () => {
         const trailers = upRes.trailers();
         if (trailers) {
           response.trailers = Headers.fromRaw(trailers);

@@ -333,7 +333,7 @@ function handle(m: ToWorker): void {
 function takeMessages(): void {
   libc.read(kickFd, kickBuf, 8); // resets the counter; EAGAIN when nothing was kicked
   let m: { message: ToWorker } | undefined;
-  while ((m = receiveMessageOnPort(port) as { message: ToWorker } | undefined)) handle(m.message);
+  while ((m = receiveMessageOnPort(port))) handle(m.message);
 }
 
 /** Blocks in epoll_wait while there are connections; returns to the event loop when there are none. */

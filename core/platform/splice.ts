@@ -133,7 +133,7 @@ class Pump {
       this.worker.ref();
       this.port.ref();
     }
-    this.send({ ...msg, id: e.id } as ToWorker);
+    this.send({ ...msg, id: e.id });
     return e;
   }
 
@@ -604,8 +604,8 @@ function kernelPart(
     );
     spliceStats.transfers++;
     restore.push(
-      holdForWorker(src, () => entry!, p, (err) => (destroyedBy ??= { socket: "src", err })),
-      holdForWorker(dst, () => entry!, p, (err) => (destroyedBy ??= { socket: "dst", err })),
+      holdForWorker(src, () => entry, p, (err) => (destroyedBy ??= { socket: "src", err })),
+      holdForWorker(dst, () => entry, p, (err) => (destroyedBy ??= { socket: "dst", err })),
     );
   });
 }

@@ -219,7 +219,7 @@ export function encodeFrame(opcode: number, payload: Buffer, mask: boolean, fin 
   }
   payload.copy(out, headLen);
   if (!mask) return out;
-  out[1]! |= 0x80;
+  out[1] |= 0x80;
   const key = randomBytes(4);
   key.copy(out, lengthEnd);
   applyMask(out.subarray(headLen), key);

@@ -75,7 +75,7 @@ export async function relayWebSocket(
         if (partsSize > MAX_MESSAGE) throw new FrameError("message too big", 1009);
         if (!frame.fin) return;
         const content = parts.length === 1 ? parts[0]! : Buffer.concat(parts, partsSize);
-        const type = partsType!;
+        const type = partsType;
         parts = [];
         partsSize = 0;
         partsType = undefined;

@@ -105,7 +105,7 @@ abstract class Message {
   set body(value: Uint8Array) {
     const old = this._body;
     // JavaScript callers may hand over a string: keep the field a Buffer.
-    const next = Buffer.isBuffer(value) ? value : toBuffer((value as Uint8Array | string | null) ?? undefined);
+    const next = Buffer.isBuffer(value) ? value : toBuffer((value) ?? undefined);
     this._body = next;
     if (next.length !== old.length) this.keepLengthTrue(old.length, next.length);
   }

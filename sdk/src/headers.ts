@@ -22,7 +22,7 @@ export class Headers implements Iterable<[string, string]> {
         if (flat.length % 2 !== 0) throw new TypeError("a flat header list needs an even number of entries");
         for (let i = 0; i < flat.length; i += 2) this.append(flat[i]!, flat[i + 1]!);
       } else {
-        for (const pair of init as Array<[string, string]>) this.append(pair[0], pair[1]);
+        for (const pair of init) this.append(pair[0], pair[1]);
       }
     } else {
       for (const [k, v] of Object.entries(init)) {

@@ -369,7 +369,7 @@ export class AddonHost {
   private makeLoader(rec: AddonRecord): Loader {
     return {
       // One implementation behind Loader's typed overloads.
-      addOption: ((spec: OptionSpec) => this.options.add(spec)) as Loader["addOption"],
+      addOption: ((spec: OptionSpec) => this.options.add(spec)),
       options: this.options.view,
       log: this.logger(rec.label),
       events: this.events,
@@ -476,7 +476,7 @@ function attempt<T>(read: () => T): T | undefined {
  */
 function describeThrown(err: unknown): { message: string; stack: string | undefined } {
   const isObject = err !== null && (typeof err === "object" || typeof err === "function");
-  const own = isObject ? attempt(() => ("message" in (err as object) ? { value: (err as Error).message as unknown } : undefined)) : undefined;
+  const own = isObject ? attempt(() => ("message" in (err) ? { value: (err as Error).message } : undefined)) : undefined;
   const value = own ? own.value : err;
   const message = typeof value === "string" ? value : logText(value, Infinity);
   const stack = isObject ? attempt(() => (err as Error).stack) : undefined;

@@ -634,7 +634,7 @@ export function patternWarnings(source: string, optionFlag: string): string[] {
     return warnings; // compile errors are reported by compileHostPatterns
   }
   if (!alts) return warnings;
-  const part = (alt: Tok[]) => (alts!.length > 1 && alt.length > 0 ? `the alternative '${source.slice(alt[0]!.start, alt[alt.length - 1]!.end)}'` : "it");
+  const part = (alt: Tok[]) => (alts.length > 1 && alt.length > 0 ? `the alternative '${source.slice(alt[0]!.start, alt[alt.length - 1]!.end)}'` : "it");
 
   for (const alt of alts) {
     if (alt.length === 0) continue;

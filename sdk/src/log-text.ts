@@ -7,9 +7,7 @@ export const LOG_TEXT_MAX = 256;
  * escape), the Unicode line and paragraph separators, and the bidirectional
  * overrides and isolates (they make a line read differently from its bytes).
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-// eslint-disable-next-line no-control-regex
 const UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };

@@ -237,7 +237,7 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
     assert.is(up.code, 0, up.stderr);
     const got = tlsA.requests.find((q) => q.url === "/up");
     assert.ok(got, "the origin got the upload");
-    assert.is(sha256(got!.body), sha256(BIG));
+    assert.is(sha256(got.body), sha256(BIG));
 
     // The same body by hand: the certificate is the origin's leaf, issued by the origin CA.
     const p = await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`, "/big");
@@ -270,7 +270,7 @@ test("the seed's tutorial: read 'server connect host:port' from the log, build ^
       const req = await proxy.waitForOutput(new RegExp(`^(127\\.0\\.0\\.1:\\d+): GET ${reEscape(url)}$`, "m"));
       const m = new RegExp(`^${reEscape(req[1]!)}: server connect (\\S+)(?: \\((\\S+)\\))?$`, "m").exec(proxy.stdout());
       assert.ok(m, proxy.stdout());
-      hostPorts.push(m![1]!);
+      hostPorts.push(m[1]!);
     }
     assert.equal(hostPorts, [`localhost:${tlsA.port}`, `127.0.0.1:${tlsB.port}`]);
     assert.match(proxy.stdout(), new RegExp(`server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`));
@@ -464,7 +464,7 @@ test("explicit GET http://... is never ignored, even with --ignore-hosts '.*' (r
     const log = proxy.stdout();
     const first = new RegExp(`^(127\\.0\\.0\\.1:\\d+): GET http://127\\.0\\.0\\.1:${plain.port}/first\\n {5}<< 200 OK \\d+b\\n`, "m").exec(log);
     assert.ok(first, log);
-    assert.ok(log.includes(`${first![1]}: GET http://localhost:${plain.port}/second\n     << 200 OK`), `same connection, second host:\n${log}`);
+    assert.ok(log.includes(`${first[1]}: GET http://localhost:${plain.port}/second\n     << 200 OK`), `same connection, second host:\n${log}`);
 
     // The same by hand, absolute-form on a raw proxy connection: answered through the proxy, logged.
     const raw = await openRawProxyConnection(proxy.port);

@@ -89,7 +89,7 @@ test("keep-alive: two requests on one client connection use one server connectio
       const pa = /^\/one via (\d+)$/.exec(a.body.toString());
       const pb = /^\/two via (\d+)$/.exec(b.body.toString());
       assert.ok(pa && pb, `${a.body} / ${b.body}`);
-      assert.is(pa![1], pb![1], "both requests arrived on the same server socket");
+      assert.is(pa[1], pb[1], "both requests arrived on the same server socket");
       assert.is(c.closed, false, "the client connection stays open");
     } finally {
       c.destroy();

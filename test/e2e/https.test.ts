@@ -134,7 +134,7 @@ test("keep-alive inside the tunnel: two requests on one TLS connection, one serv
       const pa = /^\/first on (\d+)$/.exec(a.body);
       const pb = /^\/second on (\d+)$/.exec(b.body);
       assert.ok(pa && pb, `${a.body} / ${b.body}`);
-      assert.is(pa![1], pb![1]);
+      assert.is(pa[1], pb[1]);
       assert.is(a.client.closed, false);
     } finally {
       t.destroy();

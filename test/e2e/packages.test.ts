@@ -25,7 +25,7 @@ test("npm pack of the sdk installs in a separate project, with types, and its ha
   const project = join(work, "consumer");
   mkdirSync(project);
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
-  const installed = npm(["install", join(work, tgz!), "typescript@5.9", "@types/node@20", ...NPM_FLAGS], project);
+  const installed = npm(["install", join(work, tgz), "typescript@5.9", "@types/node@20", ...NPM_FLAGS], project);
   assert.is(installed.status, 0, installed.out);
   writeFileSync(
     join(project, "check.ts"),

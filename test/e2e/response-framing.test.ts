@@ -258,8 +258,8 @@ async function runCase(proxy: ProxyProcess, origin: Origin, c: Case): Promise<vo
     } else {
       const p = parseResponse(rest, { closed: gone() });
       assert.ok(p, `${c.path}: the second response follows intact; after the first: ${JSON.stringify(rest.toString("latin1").slice(0, 300))}`);
-      second = p!.res;
-      assert.is(p!.used, rest.length, `${c.path}: nothing after the second response`);
+      second = p.res;
+      assert.is(p.used, rest.length, `${c.path}: nothing after the second response`);
     }
     assertWellFramed(second, `${c.path} (second)`);
     assert.is(second.status, 200, `${c.path}: second response ${second.raw.toString("latin1")}`);
@@ -300,7 +300,7 @@ for (const c of CASES) {
       const mine = origin.connections.slice(before);
       const first = mine.find((p) => p.includes(c.path));
       assert.ok(first, `${c.path}: the origin got the request`);
-      assert.not.ok(first!.includes("/ok"), `${c.path}: that server connection was not reused: ${JSON.stringify(mine)}`);
+      assert.not.ok(first.includes("/ok"), `${c.path}: that server connection was not reused: ${JSON.stringify(mine)}`);
     }
   });
 }

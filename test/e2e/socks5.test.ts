@@ -156,7 +156,7 @@ test("--ignore-hosts applies to clear-text HTTP in SOCKS5 mode: no request line,
   }
   const seen = ignoredHttp.requests.find((q) => q.url === "/exact");
   assert.ok(seen, "the origin got the request");
-  assert.equal(seen!.rawHeaders, ["hOsT", `localhost:${ignoredHttp.port}`, "X-Odd", "spaced", "connection", "close"]);
+  assert.equal(seen.rawHeaders, ["hOsT", `localhost:${ignoredHttp.port}`, "X-Odd", "spaced", "connection", "close"]);
 });
 
 test("--ignore-hosts with raw bytes: relayed unchanged, no TCP flow lines", async () => {

@@ -225,7 +225,7 @@ test("src ends before `length`: rejects with a clear message; destroying both af
   r.origin.end(randomBytes(300 * KiB));
   const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
   assert.ok(err instanceof Error, "rejected");
-  assert.match(err!.message, /src ended after 307200 of 4194304 bytes/);
+  assert.match(err.message, /src ended after 307200 of 4194304 bytes/);
   r.src.destroy();
   r.dst.destroy();
   await within(Promise.all([closed(r.src), closed(r.dst)]), "both closed");
@@ -240,8 +240,8 @@ test("a reset of src mid-transfer rejects (with the errno's code); destroy after
   r.origin.resetAndDestroy();
   const err = await within(done.then(() => undefined, (e: NodeJS.ErrnoException) => e), "the rejection");
   assert.ok(err instanceof Error, "rejected");
-  assert.match(err!.message, /^spliceBytes: (reading src failed after \d+ of 67108864 bytes: read ECONNRESET|src ended after)/);
-  if (/ECONNRESET/.test(err!.message)) assert.is(err!.code, "ECONNRESET");
+  assert.match(err.message, /^spliceBytes: (reading src failed after \d+ of 67108864 bytes: read ECONNRESET|src ended after)/);
+  if (/ECONNRESET/.test(err.message)) assert.is(err.code, "ECONNRESET");
   r.src.destroy();
   r.dst.destroy();
   await within(Promise.all([closed(r.src), closed(r.dst)]), "both closed");
@@ -257,7 +257,7 @@ test("a reset of the client (dst's peer) while dst is blocked rejects; destroy a
   r.client.resetAndDestroy();
   const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
   assert.ok(err instanceof Error, "rejected");
-  assert.match(err!.message, /^spliceBytes: (writing dst failed|dst was destroyed during the transfer)/);
+  assert.match(err.message, /^spliceBytes: (writing dst failed|dst was destroyed during the transfer)/);
   r.src.destroy();
   r.dst.destroy();
   await within(Promise.all([closed(r.src), closed(r.dst)]), "both closed");
@@ -274,7 +274,7 @@ for (const which of ["src", "dst"] as const) {
     r[which].destroy();
     const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
     assert.ok(err instanceof Error, "rejected");
-    assert.match(err!.message, new RegExp(`^spliceBytes: ${which} was destroyed during the transfer`));
+    assert.match(err.message, new RegExp(`^spliceBytes: ${which} was destroyed during the transfer`));
     await within(closed(r[which]), `${which} closed`);
     const other = which === "src" ? r.dst : r.src;
     assert.ok(!other.destroyed, "the other socket is the caller's to close");

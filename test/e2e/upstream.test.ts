@@ -63,10 +63,10 @@ test("explicit HTTP requests arrive at the upstream proxy in absolute form", asy
   assert.is(r.stdout.toString(), "GET /abs?q=1");
   const rec = up.records.find((x) => x.kind === "request" && x.target.endsWith("/abs?q=1"));
   assert.ok(rec, JSON.stringify(up.records));
-  assert.is(rec!.method, "GET");
-  assert.is(rec!.target, `http://localhost:${httpOrigin.port}/abs?q=1`);
-  assert.is(rec!.headers.host, `localhost:${httpOrigin.port}`);
-  assert.is(rec!.headers["proxy-authorization"], undefined, "no credentials without upstream_auth");
+  assert.is(rec.method, "GET");
+  assert.is(rec.target, `http://localhost:${httpOrigin.port}/abs?q=1`);
+  assert.is(rec.headers.host, `localhost:${httpOrigin.port}`);
+  assert.is(rec.headers["proxy-authorization"], undefined, "no credentials without upstream_auth");
   assert.not.ok(connects(up).includes(`localhost:${httpOrigin.port}`), "plain HTTP is not tunnelled");
   await proxy.waitForOutput(new RegExp(`${PEER}: GET http://localhost:${httpOrigin.port}/abs\\?q=1\\n     << 200 OK`));
   // The connection the proxy opened is to the upstream proxy.

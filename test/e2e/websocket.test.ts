@@ -453,7 +453,7 @@ test("an origin declining the upgrade (403 with a body): the client gets the 403
       err = e;
     }
     assert.ok(err instanceof UnexpectedResponse, `expected the 403, got ${String(err)}`);
-    const r = err as UnexpectedResponse;
+    const r = err;
     assert.is(r.status, 403);
     assert.is(r.reason, "Forbidden");
     assert.is(r.body, "forbidden by origin\n");

@@ -521,7 +521,7 @@ export function hookRecorder(): { addon: Addon; calls: string[] } {
   const calls: string[] = [];
   const addon: Record<string, unknown> = { name: "hook-recorder" };
   for (const h of FLOW_HOOKS) addon[h] = () => void calls.push(h);
-  return { addon: addon as Addon, calls };
+  return { addon, calls };
 }
 
 /** A CLI child started with exactly these args (no port discovery from the log). */
@@ -541,8 +541,8 @@ export function spawnCli(args: string[]): RawCli {
   });
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
   return {
     child,

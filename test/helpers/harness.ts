@@ -46,7 +46,7 @@ export async function waitFor<T>(check: () => T | undefined | false, what: strin
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
-    if (v !== undefined && v !== false) return v as T;
+    if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
@@ -191,11 +191,11 @@ export async function startProxy(
   const wake = () => {
     for (const w of [...waiters]) w();
   };
-  child.stdout!.on("data", (d: Buffer) => {
+  child.stdout.on("data", (d: Buffer) => {
     out += d.toString();
     wake();
   });
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   // 'close': the process is gone and its output read to the end; no line can come any more.
   child.once("close", () => {
     outputDone = true;

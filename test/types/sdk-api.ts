@@ -1,9 +1,10 @@
 // Compile-time tests of the sdk's public face, checked by `npm run typecheck`
 // (never run). Each `@ts-expect-error` must meet an error: if a mistake below
 // starts to compile, the directive is unused and the type check fails.
+import type {
+  HOOK_NAMES} from "@interloper/sdk";
 import {
   defineAddon,
-  HOOK_NAMES,
   LOG_LEVELS,
   Response,
   type HookName,

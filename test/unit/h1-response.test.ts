@@ -139,7 +139,7 @@ function ends(o: Outcome): Array<Ev & { ev: "end" }> {
 
 function assertError(o: Outcome, re: RegExp, what: string): void {
   assert.ok(o.error !== undefined, `${what}: expected a ResponseParseError, got ${JSON.stringify(o.events).slice(0, 300)}`);
-  assert.match(o.error!, re, what);
+  assert.match(o.error, re, what);
 }
 
 function assertNoError(o: Outcome, what: string): void {
@@ -870,7 +870,7 @@ function randomSplit(input: Buffer, rand: () => number): Buffer[] {
   for (let k = Math.floor(rand() * 4); k > 0; k--) cuts.push(Math.floor(rand() * (input.length + 1)));
   cuts.push(input.length);
   cuts.sort((a, b) => a - b);
-  return cuts.slice(1).map((c, i) => input.subarray(cuts[i]!, c));
+  return cuts.slice(1).map((c, i) => input.subarray(cuts[i], c));
 }
 
 function wellFormed(o: Outcome, label: string): void {

@@ -288,7 +288,7 @@ test("a syntax error keeps the last good version; the error names file:line:colu
   assert.ok(ev.error?.startsWith(`${file}:3:13: `), ev.error);
   const logged = ctx.errors().find((m) => m.includes("failed"));
   assert.ok(logged, "an error was logged");
-  assert.match(logged!, `reloading ${file} failed, the previous version stays active: ${file}:3:13: `);
+  assert.match(logged, `reloading ${file} failed, the previous version stays active: ${file}:3:13: `);
   assert.is((await request(ctx.host)).metadata.v, "good", "the last good version is still active");
   assert.is(ctx.host.chain.filter((a) => a.name === "value").length, 1);
 });
@@ -670,7 +670,7 @@ export default addon;
   const flow = await request(ctx.host);
   assert.ok(flow.response instanceof Response, "the script's Response is the sdk's Response");
   assert.ok(flow.response instanceof SdkSourceResponse);
-  assert.is(flow.response!.status, 201);
+  assert.is(flow.response.status, 201);
   const seen = (globalThis as unknown as Record<string, { Response: unknown; isFlow: boolean }>)[g]!;
   assert.ok(seen.Response === Response);
   assert.is(seen.isFlow, true, "the proxy's HTTPFlow is an instance of the script's HTTPFlow");
@@ -699,7 +699,7 @@ export default {
   assert.is(flow.metadata.v, undefined);
   const line = ctx.errors().find((m) => m.includes("kaboom"));
   assert.ok(line, `an error line: ${ctx.errors().join("\n")}`);
-  assert.match(line!, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom \\(at ${escapeRe(file)}:8:\\d+\\)$`));
+  assert.match(line, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom \\(at ${escapeRe(file)}:8:\\d+\\)$`));
   // The flow went on: a later request is answered normally.
   assert.is((await request(ctx.host)).metadata.v, "v1");
 
@@ -715,7 +715,7 @@ export default {
   await request(ctx.host, "/boom");
   const line2 = ctx.errors().find((m) => m.includes("kaboom v2"));
   assert.ok(line2, `an error line: ${ctx.errors().join("\n")}`);
-  assert.match(line2!, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom v2 \\(at ${escapeRe(file)}:4:\\d+\\)$`));
+  assert.match(line2, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom v2 \\(at ${escapeRe(file)}:4:\\d+\\)$`));
   // The full stack (debug) names the .ts file too, not the bundle.
   const stack = ctx.logs.filter((e) => e.level === "debug" && e.message.includes("kaboom v2")).map((e) => e.message)[0] ?? "";
   assert.match(stack, `${file}:4:`);

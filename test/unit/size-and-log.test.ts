@@ -273,7 +273,7 @@ test("dumper: flow_detail 3 adds bodies (decoded), cut off after a preview", asy
   assert.ok(lines.includes("        name=value"), "request body");
   const bodyLine = lines.find((l) => l.startsWith("        xxx"));
   assert.ok(bodyLine, "the gzip body is shown decoded");
-  assert.ok(bodyLine!.length < 5000, "and cut off");
+  assert.ok(bodyLine.length < 5000, "and cut off");
   assert.is(bodyLine, `        ${"x".repeat(2048)}`);
   assert.ok(lines.includes("        (cut off: 2.9k more)"), out());
 });
