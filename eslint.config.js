@@ -30,6 +30,10 @@ export default defineConfig(
       "@typescript-eslint/consistent-type-imports": "error",
       // Passing on a caught error (typed any or unknown) is fine; making a non-Error reason is not.
       "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
+      // A `let` that a closure made before its one assignment reads stays a let (const would be in its TDZ).
+      "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
+      // Augmenting Node's own types (`declare global { namespace NodeJS … }`) is the one use of namespaces.
+      "@typescript-eslint/no-namespace": ["error", { allowDeclarations: true }],
       // Off: the parsers and log sanitizing match control bytes (NUL, CR, LF, ESC) on purpose.
       "no-control-regex": "off",
       // Off: tests match the log's indentation ("     << 200 OK") spelled out as it prints.

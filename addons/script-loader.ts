@@ -112,7 +112,7 @@ export class ScriptLoader implements Addon {
       const where = /:\d+:\d+/.test(e?.message ?? "") ? "" : firstFrame(e?.stack);
       this.scripts.delete(entry);
       unregisterSourceMap(versionedName(entry, 1));
-      throw new Error(`${e?.message ?? String(err)}${where}`);
+      throw new Error(`${e?.message ?? String(err)}${where}`, { cause: err });
     }
     this.loader!.log.info(`loaded ${spec}`);
     if (this.watchEnabled && !isInNodeModules(entry)) await this.watchInputs(script);
@@ -130,7 +130,7 @@ export class ScriptLoader implements Addon {
       const e = err as Error;
       const where = firstFrame(e?.stack);
       unregisterSourceMap(filename);
-      throw new Error(`${e?.message ?? String(err)}${where}`);
+      throw new Error(`${e?.message ?? String(err)}${where}`, { cause: err });
     }
     const def = exports.default ?? (exports.__esModule ? undefined : exports);
     if (def === undefined || (typeof def === "object" && def !== null && Object.keys(def).length === 0 && !isAddonLike(def))) {

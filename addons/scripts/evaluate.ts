@@ -11,7 +11,7 @@ import * as vm from "node:vm";
 export function evaluateBundle(code: string, filename: string, provided: Record<string, unknown>): Record<string, unknown> {
   const nodeRequire = createRequire(filename);
   const scriptRequire = Object.assign(
-    (id: string) => (Object.hasOwn(provided, id) ? provided[id] : nodeRequire(id)),
+    (id: string): unknown => (Object.hasOwn(provided, id) ? provided[id] : nodeRequire(id)),
     { resolve: nodeRequire.resolve, cache: nodeRequire.cache },
   );
   const fn = vm.compileFunction(code, ["exports", "require", "module", "__filename", "__dirname"], { filename });

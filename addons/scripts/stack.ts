@@ -8,6 +8,15 @@ import { SourceMap } from "node:module";
 const maps = new Map<string, { map: SourceMap; dir: string }>();
 let installed = false;
 
+declare global {
+  namespace NodeJS {
+    interface CallSite {
+      /** V8's text of the frame, as a stack trace prints it (@types/node leaves it out). */
+      toString(): string;
+    }
+  }
+}
+
 export function registerSourceMap(filename: string, payload: object, dir: string): void {
   maps.set(filename, { map: new SourceMap(payload as ConstructorParameters<typeof SourceMap>[0]), dir });
   install();
@@ -30,8 +39,9 @@ export function mapPosition(filename: string, line: number, column: number): str
 function install(): void {
   if (installed) return;
   installed = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- a function-valued property (typed as a method), called plainly as before
   const previous = Error.prepareStackTrace;
-  Error.prepareStackTrace = (error, frames) => {
+  Error.prepareStackTrace = (error, frames): unknown => {
     if (maps.size === 0 || !frames.some((f) => maps.has(f.getFileName() ?? ""))) {
       if (previous) return previous(error, frames);
       return `${errorHeader(error)}${frames.map((f) => `\n    at ${f.toString()}`).join("")}`;

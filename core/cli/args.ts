@@ -59,7 +59,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
 
   const a = argvParsed as Record<string, unknown>;
   const changes: Record<string, unknown> = {};
-  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? undefined : [String(v)]);
+  const list = (v: unknown) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String));
   const last = <T>(v: T | T[]) => (Array.isArray(v) ? v[v.length - 1] : v);
   if (a.mode !== undefined) changes.mode = list(a.mode);
   if (a.listenHost !== undefined) changes.listenHost = String(last(a.listenHost as string));

@@ -286,7 +286,7 @@ export class ServerConn {
       // Many streams in flight from many clients' requests: let the server's SETTINGS decide.
       maxSessionMemory: 64,
     });
-    session.on("error", (err) => this.session.log("debug", `HTTP/2 session with ${this.describe()} failed: ${err.message}`));
+    session.on("error", (err: Error) => this.session.log("debug", `HTTP/2 session with ${this.describe()} failed: ${err.message}`));
     session.once("close", () => {
       if (this.h2 === session) this.h2 = undefined;
     });
@@ -379,7 +379,7 @@ async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Addres
     try {
       await handshake(t, "secureConnect", timeoutMs);
     } catch (err) {
-      throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`);
+      throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`, { cause: err });
     }
     s = t;
   }

@@ -1,6 +1,6 @@
 import type * as net from "node:net";
 import type { NextLayerData } from "@interloper/sdk";
-import { decideLayer, type Trigger } from "@interloper/sdk/host";
+import { decideLayer } from "@interloper/sdk/host";
 import type { ClientSession } from "../connection/client-session.ts";
 import { decide, type Decision } from "./decide.ts";
 import { FirstBytes } from "./first-bytes.ts";
@@ -49,7 +49,7 @@ export async function runLayers(routes: LayerRoutes, session: ClientSession, soc
     };
     // The same sequence as every decision (sdk's decideLayer), with no bytes to look at.
     const { host } = session.context;
-    const verdict = await decideLayer(host.trigger.bind(host) as Trigger, data, { tls: false });
+    const verdict = await decideLayer(host.trigger.bind(host), data, { tls: false });
     if (verdict.kind === "ignore") {
       session.log("debug", `passing through ${conn.describe()} (ignored)`);
       if (!(await connectOrDrop(socket, conn))) return;
@@ -75,7 +75,7 @@ export async function runLayers(routes: LayerRoutes, session: ClientSession, soc
   let decision: Decision;
   try {
     const { host, settings } = session.context;
-    const ctx = { client: session.client, server: conn.data, trigger: host.trigger.bind(host) as Trigger, http2: settings.http2 };
+    const ctx = { client: session.client, server: conn.data, trigger: host.trigger.bind(host), http2: settings.http2 };
     decision = await decide(ctx, first, opts.stage, opts.forceTcp ?? false, opts.reverse);
   } finally {
     disarm();

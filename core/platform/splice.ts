@@ -551,10 +551,10 @@ function kernelPart(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let destroyedBy: { socket: "src" | "dst"; err: Error | null } | undefined;
-    let entry: Entry | undefined;
     const restore: Array<() => void> = [];
     const before = length - rest;
-    entry = p.add(
+    // Its callbacks run a turn later at the earliest (p.add never calls them itself).
+    const entry: Entry = p.add(
       {
         fds: [srcFd, dstFd],
         released: false,
@@ -566,7 +566,7 @@ function kernelPart(
           touchIdleTimer(dst);
         },
         onDone: (msg) => {
-          const e = entry!;
+          const e = entry;
           e.released = true;
           for (const undo of restore.splice(0)) undo();
           resumable();

@@ -14,7 +14,7 @@ export function decodeContent(body: Uint8Array, contentEncoding: string | null):
     try {
       out = decodeOne(out, coding);
     } catch (err) {
-      throw new Error(`cannot decode ${coding} body: ${(err as Error).message}`);
+      throw new Error(`cannot decode ${coding} body: ${(err as Error).message}`, { cause: err });
     }
   }
   return out;

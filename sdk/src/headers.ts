@@ -41,7 +41,7 @@ export class Headers implements Iterable<[string, string]> {
 
   /** The fields as a flat `[name, value, ...]` list, the form Node's `http` accepts for raw headers. */
   toRaw(): string[] {
-    const out: string[] = new Array(this.fields.length * 2);
+    const out = new Array<string>(this.fields.length * 2);
     let i = 0;
     for (const [k, v] of this.fields) {
       out[i++] = k;

@@ -346,6 +346,7 @@ export class AddonHost {
   }
 
   private async callLifecycle(rec: AddonRecord, hook: "load" | "running" | "done", args: unknown[], rethrow = false): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- read once, called with apply(rec.addon) below
     const fn = rec.addon[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (!fn) return;
     try {
@@ -457,7 +458,9 @@ function adopt(result: unknown): Promise<unknown> | undefined {
   if (result === null || (typeof result !== "object" && typeof result !== "function")) return undefined;
   const then = (result as { then?: unknown }).then;
   if (typeof then !== "function") return undefined;
-  return new Promise((resolve, reject) => then.call(result, resolve, reject));
+  return new Promise((resolve, reject) => {
+    then.call(result, resolve, reject);
+  });
 }
 
 /** Returns undefined instead of throwing. */

@@ -47,14 +47,17 @@ interface Translated {
 
 const PY_FLAG_CHARS = /^[aiLmsux]+$/;
 
+/** A Python pattern with no JavaScript translation; the message is the reason. */
+class Untranslatable extends Error {}
+
 /**
  * Translates the Python-only spellings of a pattern into JavaScript:
  * leading global flags `(?i)` `(?s)` `(?m)` `(?a)` `(?u)` (`(?x)` and `(?L)` are refused),
  * `(?P<name>…)` → `(?<name>…)`, `(?P=name)` → `\k<name>`, `(?i:…)` → `(?:…)`
  * (everything is case-insensitive already), `(?#comment)` dropped,
  * `\A` `\Z` `\z` → look-arounds for the string's start / end, `{,n}` → `{0,n}`,
- * and a `]` first in a class (`[]a]`) escaped. Throws a string (the reason) on
- * what cannot be translated.
+ * and a `]` first in a class (`[]a]`) escaped. Throws `Untranslatable` (its
+ * message the reason) on what cannot be translated.
  */
 function translatePython(pattern: string): Translated {
   let i = 0;
@@ -64,8 +67,8 @@ function translatePython(pattern: string): Translated {
     const m = /^\(\?([a-zA-Z]+)\)/.exec(pattern.slice(i));
     if (!m || !PY_FLAG_CHARS.test(m[1]!)) break;
     for (const f of m[1]!) {
-      if (f === "x") throw "the verbose flag (?x) is not supported";
-      if (f === "L") throw "the locale flag (?L) is not supported";
+      if (f === "x") throw new Untranslatable("the verbose flag (?x) is not supported");
+      if (f === "L") throw new Untranslatable("the locale flag (?L) is not supported");
       if ((f === "s" || f === "m") && !flags.includes(f)) flags += f;
     }
     i += m[0].length;
@@ -137,7 +140,7 @@ function translatePython(pattern: string): Translated {
         i += 2 + m[0].length;
         continue;
       }
-      if (rest.startsWith("P")) throw "unknown extension ?P" + (rest[1] ?? "");
+      if (rest.startsWith("P")) throw new Untranslatable("unknown extension ?P" + (rest[1] ?? ""));
       if ((m = /^<([A-Za-z_$][\w$]*)>/.exec(rest))) {
         defined.add(m[1]!);
         out += `(?<${m[1]}>`;
@@ -146,7 +149,7 @@ function translatePython(pattern: string): Translated {
       }
       if (rest.startsWith("#")) {
         const end = pattern.indexOf(")", i);
-        if (end < 0) throw "missing ), unterminated comment";
+        if (end < 0) throw new Untranslatable("missing ), unterminated comment");
         i = end + 1;
         continue;
       }
@@ -172,7 +175,7 @@ function translatePython(pattern: string): Translated {
     i++;
   }
   for (const name of referenced) {
-    if (!defined.has(name)) throw `unknown group name '${name}'`;
+    if (!defined.has(name)) throw new Untranslatable(`unknown group name '${name}'`);
   }
   return { source: out, flags };
 }
@@ -191,7 +194,7 @@ export function compileHostPattern(pattern: string, optionFlag: string): HostPat
     const t = translatePython(pattern);
     regex = new RegExp(t.source, t.flags);
   } catch (err) {
-    const reason = typeof err === "string" ? err : shortReason(err);
+    const reason = err instanceof Untranslatable ? err.message : shortReason(err);
     throw new OptionError(`invalid ${optionFlag} pattern '${pattern}': ${reason}`);
   }
   return Object.freeze({ source: pattern, regex });

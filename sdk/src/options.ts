@@ -111,25 +111,21 @@ export class Options {
   readonly view: OptionsView;
 
   constructor() {
-    const self = this;
+    // Arrow functions: the traps read this Options, not the handler.
     this.view = new Proxy(Object.create(null) as object, {
-      get(_t, prop) {
-        if (prop === "get") return (name: string) => self.get(name);
-        if (prop === "has") return (name: string) => self.has(name);
+      get: (_t, prop) => {
+        if (prop === "get") return (name: string) => this.get(name);
+        if (prop === "has") return (name: string) => this.has(name);
         if (typeof prop !== "string") return undefined;
-        return cloneValue(self.values.get(prop));
+        return cloneValue(this.values.get(prop));
       },
-      has(_t, prop) {
-        return typeof prop === "string" && self.values.has(prop);
+      has: (_t, prop) => typeof prop === "string" && this.values.has(prop),
+      ownKeys: () => [...this.values.keys()],
+      getOwnPropertyDescriptor: (_t, prop) => {
+        if (typeof prop !== "string" || !this.values.has(prop)) return undefined;
+        return { value: this.values.get(prop), enumerable: true, configurable: true, writable: false };
       },
-      ownKeys() {
-        return [...self.values.keys()];
-      },
-      getOwnPropertyDescriptor(_t, prop) {
-        if (typeof prop !== "string" || !self.values.has(prop)) return undefined;
-        return { value: self.values.get(prop), enumerable: true, configurable: true, writable: false };
-      },
-      set() {
+      set: () => {
         throw new TypeError("options are read-only here: change them through the proxy (e.g. --set)");
       },
     }) as OptionsView;

@@ -15,7 +15,7 @@ import type { Addon, ClientHello, HookArgs, HookName, LogEntry, NextLayerData } 
 import { HTTPFlow, Request, Response, TCPFlow, type Address, type ClientConnection, type ServerConnection } from "./flow.ts";
 import type { HeadersInit } from "./headers.ts";
 import { AddonHost } from "./host.ts";
-import { decideLayer, type Trigger } from "./layer-decision.ts";
+import { decideLayer } from "./layer-decision.ts";
 import type { OptionSpec } from "./options.ts";
 
 export interface TestContext {
@@ -102,7 +102,7 @@ export async function testContext(
     },
     decide: async (data) => {
       // The proxy's own sequence (sdk/src/layer-decision.ts), so the order cannot differ.
-      const verdict = await decideLayer(host.trigger.bind(host) as Trigger, data, { tls: true });
+      const verdict = await decideLayer(host.trigger.bind(host), data, { tls: true });
       if (verdict.kind === "ignore") data.ignoreConnection = true;
       return {
         ignore: verdict.kind === "ignore",
