@@ -9,6 +9,7 @@ import { createHash, createPublicKey, randomBytes, X509Certificate } from "node:
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import * as net from "node:net";
 import { join } from "node:path";
 import { curl, originCa, ROOT, runCli, sha256, sleep, startOrigin, startProxy, tempFile, waitFor, type Origin, type OriginCa, type ProxyProcess } from "../helpers/harness.ts";
@@ -65,7 +66,7 @@ let originLeafFp: string;
 /** A clear-text HTTP origin. */
 let plain: Origin;
 
-function handler(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
+function handler(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === "/big") {
     res.setHeader("content-type", "application/octet-stream");
     res.end(BIG);

@@ -62,7 +62,7 @@ async function run(script: string, extraArgs: string[] = []): Promise<Running> {
 /** Polls `/hello` through the proxy until it answers `body` (bounded); returns whether it did. */
 async function pollUntil(r: Running, path: string, body: string, timeoutMs = RELOAD_DEADLINE_MS): Promise<{ ok: boolean; last: string }> {
   const end = Date.now() + timeoutMs;
-  let last = "";
+  let last: string;
   for (;;) {
     const res = await r.get(path);
     last = res.code === 0 ? res.body : `curl exit ${res.code}: ${res.stderr}`;

@@ -38,7 +38,7 @@ function run(scenario: object): Outcome {
   return JSON.parse(line) as Outcome;
 }
 
-const t = skip ? test.skip : test;
+const t = skip ? test.skip.bind(test) : test;
 if (skip) console.log(`transparent mode tests skipped: ${skip}`);
 
 t("clear-text HTTP is intercepted; the log shows the original destination IP:port", () => {

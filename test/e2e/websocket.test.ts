@@ -4,6 +4,7 @@
 // injected by addons; close codes, ping/pong, permessage-deflate negotiated
 // off, the event log's WebSocket lines, websocketStart/websocketEnd, a client
 // breaking the protocol, and an origin declining the upgrade.
+import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
 import { randomBytes } from "node:crypto";
@@ -191,7 +192,7 @@ test("wss through CONNECT to an origin that speaks h2 and HTTP/1.1 (and prefers 
   });
   server.on("session", (s: http2.ServerHttp2Session) => s.on("error", () => {}));
   // HTTP/1.1 upgrade requests on the allowHTTP1 fallback.
-  server.on("upgrade", (req, socket: net.Socket, head: Buffer) => {
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => {});
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on("error", () => {});
@@ -210,7 +211,7 @@ test("wss through CONNECT to an origin that speaks h2 and HTTP/1.1 (and prefers 
       c = await WsClient.open(`wss://localhost:${port}/both`, { socket: t });
     } catch (err) {
       const detail = err instanceof UnexpectedResponse ? `${err.status} ${err.body}` : String(err);
-      throw new Error(`the upgrade failed: ${detail}\nlog:\n${p.lines.join("\n")}`);
+      throw new Error(`the upgrade failed: ${detail}\nlog:\n${p.lines.join("\n")}`, { cause: err });
     }
     c.send("over http/1.1");
     const got = await c.waitMessages(1);

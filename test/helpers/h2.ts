@@ -176,9 +176,9 @@ export function h2Request(
       status = Number(h[":status"]);
       resHeaders = h;
     });
-    stream.on("trailers", (h) => (trailers = h));
+    stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("error", (e) => (error = e.message));
+    stream.on("error", (e: Error) => (error = e.message));
     stream.on("end", () => {
       // 'close' follows; a reset after the data would show there.
     });

@@ -169,7 +169,7 @@ export class WsClient {
       headers: opts.headers,
       maxPayload: 64 * 1024 * 1024,
       // A tunnel socket from `openTunnel` is paused: Node's HTTP client would never read the 101.
-      ...(opts.socket ? { createConnection: (() => opts.socket!.resume()) as unknown as typeof import("node:net").createConnection } : {}),
+      ...(opts.socket ? { createConnection: (() => opts.socket!.resume()) as unknown as typeof net.createConnection } : {}),
     });
     const client = new WsClient(ws);
     return new Promise((resolve, reject) => {

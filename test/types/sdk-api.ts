@@ -1,10 +1,9 @@
 // Compile-time tests of the sdk's public face, checked by `npm run typecheck`
 // (never run). Each `@ts-expect-error` must meet an error: if a mistake below
 // starts to compile, the directive is unused and the type check fails.
-import type {
-  HOOK_NAMES} from "@interloper/sdk";
 import {
   defineAddon,
+  type HOOK_NAMES,
   LOG_LEVELS,
   Response,
   type HookName,
@@ -49,6 +48,7 @@ export function options(loader: Loader): void {
     Equal<typeof named, OptionHandle<string | undefined>>,
   ] = [true, true, true, true, true, true, true];
   void handles;
+  void [list, flag, text, file, count, level, named];
   // The untyped read still works.
   const fromView: string[] = loader.options.get<string[]>("myList");
   void fromView;

@@ -143,9 +143,11 @@ test("non-Error throws are logged with their text", async () => {
   await host.add({
     name: "s",
     request() {
-      throw "plain string";  
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a buggy addon's non-Error throw, on purpose
+      throw "plain string";
     },
   });
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error rejection, on purpose
   await host.add({ name: "r", request: () => Promise.reject(42) });
   await host.trigger("request", flow());
   assert.equal(errors(), ["addon s failed in request: plain string", "addon r failed in request: 42"]);

@@ -193,7 +193,7 @@ test("an unusable interloper-ca.pem is a one-line CaError and is left unchanged"
     const keyFile = path.join(confdir, CA_FILES.key);
     fs.writeFileSync(keyFile, content, { mode: 0o600 });
     const before = fs.readFileSync(keyFile);
-    const err = await expectCaError(CertificateAuthority.load(confdir), problem).catch((e) => {
+    const err = await expectCaError(CertificateAuthority.load(confdir), problem).catch((e: Error) => {
       throw new Error(`${label}: ${e.message}`);
     });
     assert.ok(err.message.includes(keyFile), `${label}: names the file: ${err.message}`);

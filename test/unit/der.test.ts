@@ -94,7 +94,7 @@ test("decode refuses what is not DER in its framing", () => {
   const bad: [string, number[], RegExp][] = [
     ["indefinite length", [0x30, 0x80, 0x05, 0x00, 0x00, 0x00], /indefinite/],
     ["long form for a short length", [0x04, 0x81, 0x01, 0xaa], /minimally/],
-    ["leading zero in a long length", [0x04, 0x82, 0x00, 0x81, ...Array(0x81).fill(0)], /minimally/],
+    ["leading zero in a long length", [0x04, 0x82, 0x00, 0x81, ...new Array<number>(0x81).fill(0)], /minimally/],
     ["trailing bytes", [0x05, 0x00, 0x00], /after the value/],
     ["truncated content", [0x04, 0x05, 0x01], /truncated/],
     ["a child longer than its parent", [0x30, 0x03, 0x04, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05], /truncated/],

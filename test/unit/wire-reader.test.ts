@@ -70,7 +70,7 @@ async function answerWith(response: Buffer): Promise<{ port: number; close: () =
 
 /** Runs `fn` counting the bytes every Buffer.concat call produced meanwhile. */
 async function concatBytesDuring(fn: () => Promise<void>): Promise<number> {
-  const real = Buffer.concat;
+  const real = Buffer.concat.bind(Buffer);
   let total = 0;
   Buffer.concat = ((list: readonly Uint8Array[], length?: number) => {
     const out = real(list, length);

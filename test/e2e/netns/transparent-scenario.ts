@@ -46,8 +46,8 @@ const result = await new Promise<{ code: number | null; out: string; err: string
   const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", ...curlArgs], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (err += d));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   child.on("exit", (code) => resolve({ code, out, err }));
 });
 await new Promise((r) => setTimeout(r, 300));
