@@ -115,7 +115,7 @@ function numberEdit(rng: Rng, b: Buffer): Buffer {
   const runs = [...s.matchAll(/[0-9a-fA-F]*[0-9]+/g)];
   if (runs.length === 0) return b;
   const m = rng.pick(runs);
-  return Buffer.from(s.slice(0, m.index) + rng.pick(NUMBERS) + s.slice(m.index! + m[0].length), "latin1");
+  return Buffer.from(s.slice(0, m.index) + rng.pick(NUMBERS) + s.slice(m.index + m[0].length), "latin1");
 }
 
 function binaryEdit(rng: Rng, b: Buffer, o: EditOpts): Buffer {

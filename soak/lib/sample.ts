@@ -40,7 +40,7 @@ interface TcpEntry {
 function tcpTable(pid: number): Map<string, TcpEntry> {
   const out = new Map<string, TcpEntry>();
   for (const file of ["tcp", "tcp6"]) {
-    let text = "";
+    let text: string;
     try {
       text = readFileSync(`/proc/${pid}/net/${file}`, "utf8");
     } catch {
@@ -64,7 +64,7 @@ function tcpTable(pid: number): Map<string, TcpEntry> {
 export function describeFds(pid: number, ports: { listeners: number[]; origins: number[] }): Record<string, number> {
   const counts: Record<string, number> = {};
   const add = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(`/proc/${pid}/fd`);
   } catch {
@@ -72,7 +72,7 @@ export function describeFds(pid: number, ports: { listeners: number[]; origins: 
   }
   const tcp = tcpTable(pid);
   for (const n of names) {
-    let target = "";
+    let target: string;
     try {
       target = readlinkSync(`/proc/${pid}/fd/${n}`);
     } catch {

@@ -219,7 +219,7 @@ async function idleTable(ctx: Ctx, r: FamilyResult): Promise<string> {
       const ok = wires.filter((x): x is { w: Wire; t: number } => !(x instanceof Error));
       const closedAfter = await Promise.all(ok.map(async ({ w, t }) => ((await w.waitGone(boundS * 1000)) ? (Date.now() - t) / 1000 : undefined)));
       for (const { w } of ok) w.destroy();
-      const failed = wires.filter((x) => x instanceof Error) as Error[];
+      const failed = wires.filter((x) => x instanceof Error);
       return { st, closedAfter, failed };
     }),
   );
