@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { killAll, ROOT } from "../bench/lib/procs.ts";
 import { CertificateAuthority } from "../core/tls/ca.ts";
 import { parseArgs } from "./lib/args.ts";
-import { addFinding, type Ctx, type Family, type FamilyResult } from "./lib/family.ts";
+import type { Ctx, Family, FamilyResult } from "./lib/family.ts";
 import { checkAfter, measureBefore, normalRequest } from "./lib/health.ts";
 import { destroyAllClients } from "./lib/net.ts";
 import { makeCerts, startApp, startRecorder, startWs } from "./lib/origins.ts";
@@ -152,6 +152,11 @@ async function runFamily(ctx: Ctx, f: Family, extra: ProxyUnderTest[]): Promise<
   if (!ok) {
     log(`${f.id}: the proxy is dead or does not answer: starting a new one for the next families`);
     r.notes.push("The proxy was dead or did not answer after this family: the harness started a new one for the next families.");
+    await ctx.restartMain();
+  } else if (r.health?.fdsHeld) {
+    // What this family leaked must not be counted against (or crash) the next ones.
+    log(`${f.id}: the proxy kept descriptors: starting a new one so that the next family starts clean`);
+    r.notes.push("The proxy kept descriptors after this family: the harness started a new one so that the next family starts clean.");
     await ctx.restartMain();
   }
   log(`${f.id}: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(", ")}; failures ${r.failures}; findings ${r.findings.length}`);

@@ -4,7 +4,7 @@ import type { AppOrigin, Certs, Recorder, WsOrigin } from "./origins.ts";
 import type { ProxyOptions, ProxyUnderTest } from "./proxy.ts";
 import type { Sample } from "./sample.ts";
 
-export type FindingKind = "crash" | "hang" | "leak" | "internal-error" | "smuggling" | "unbounded" | "failure" | "observation";
+export type FindingKind = "crash" | "stall" | "hang" | "leak" | "internal-error" | "smuggling" | "unbounded" | "failure" | "observation";
 
 export interface Finding {
   family: string;
@@ -107,8 +107,7 @@ export function addFinding(r: FamilyResult, f: Omit<Finding, "family" | "count" 
     for (const file of f.files ?? []) if (have.files.length < 5) have.files.push(file);
     return have;
   }
-  const finding: Finding = { family: r.id, count: f.count ?? 1, files: (f.files ?? []).slice(0, 5), ...f } as Finding;
-  finding.files = (f.files ?? []).slice(0, 5);
+  const finding: Finding = { ...f, family: r.id, count: f.count ?? 1, files: (f.files ?? []).slice(0, 5) };
   r.findings.push(finding);
   return finding;
 }

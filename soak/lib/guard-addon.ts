@@ -2,6 +2,7 @@
 //  - serverConnect: refuses any destination that is not a loopback literal or
 //    `localhost`, before a name is resolved, so that fuzzed host names never
 //    leave the machine (not even as a DNS query);
+//  - `GET http://soak.invalid/__soak/ping`: answered here at once (the stall monitor);
 //  - `GET http://soak.invalid/__soak/heap`: answered here with the proxy's
 //    process.memoryUsage() after two full GCs (the proxy runs with --expose-gc),
 //    so leaks can be told from the allocator keeping freed memory.
@@ -20,7 +21,13 @@ export default {
     }
   },
   request(flow: HTTPFlow) {
-    if (flow.request.host !== "soak.invalid" || !flow.request.path.startsWith("/__soak/heap")) return;
+    if (flow.request.host !== "soak.invalid") return;
+    // The harness's stall monitor: answered at once, so its latency is the proxy's responsiveness.
+    if (flow.request.path.startsWith("/__soak/ping")) {
+      flow.response = Response.make(200, "pong");
+      return;
+    }
+    if (!flow.request.path.startsWith("/__soak/heap")) return;
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) {
       gc();

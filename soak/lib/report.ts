@@ -22,7 +22,7 @@ export interface RunInfo {
   failDir: string;
 }
 
-const KIND_ORDER = ["crash", "internal-error", "smuggling", "hang", "leak", "unbounded", "failure", "observation"];
+const KIND_ORDER = ["crash", "stall", "internal-error", "smuggling", "leak", "hang", "unbounded", "failure", "observation"];
 
 function esc(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");

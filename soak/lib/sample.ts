@@ -85,7 +85,7 @@ export function describeFds(pid: number, ports: { listeners: number[]; origins: 
     }
     const e = tcp.get(sock[1]!);
     if (!e) {
-      add("socket (not TCP)");
+      add("socket no longer in the TCP table (its connection is gone, the descriptor is not)");
       continue;
     }
     if (e.state === "LISTEN") add("tcp LISTEN");

@@ -62,7 +62,7 @@ async function everyKind(ctx: Ctx, proxy: ProxyUnderTest): Promise<Record<string
   out["WebSocket echo"] = await wsEcho(ctx, proxy.port).catch((e: Error) => e.message);
   out["h2c GET"] = await h2cGet(ctx, proxy.port).catch((e: Error) => e.message);
   out["SOCKS5 GET"] = await socksGet(ctx, proxy.socksPort).catch((e: Error) => e.message);
-  out["request to a refused port (502 expected)"] = await refused(ctx, proxy.port).catch((e: Error) => e.message);
+  out["request to a refused port (502 expected)"] = await refused(proxy.port).catch((e: Error) => e.message);
   return out;
 }
 
@@ -97,7 +97,7 @@ async function socksGet(ctx: Ctx, port: number | undefined): Promise<string> {
   return ok && w.data.includes("ok /socks-addon-faults") ? "ok" : `no answer (${w.received} bytes)`;
 }
 
-async function refused(ctx: Ctx, port: number): Promise<string> {
+async function refused(port: number): Promise<string> {
   const w = new Wire(await tcp(port));
   w.write(`GET http://${HOST}:1/ HTTP/1.1\r\nHost: ${HOST}:1\r\n\r\n`);
   await w.until(() => w.data.includes("\r\n\r\n") || w.gone, 10_000);

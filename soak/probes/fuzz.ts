@@ -11,6 +11,7 @@ import { addFinding, count, pool, repro, type Ctx, type Family, type FamilyResul
 import { fuzzTargets, QUICK_SHARE, type FuzzTarget, type Session } from "../lib/fuzz-targets.ts";
 import { originPorts, pollUntil } from "../lib/health.ts";
 import { derive, type Rng } from "../lib/prng.ts";
+import { StallMonitor } from "../lib/stall.ts";
 
 const QUIET_MS = 2000;
 const hangBoundMs = (ctx: Ctx) => (ctx.idleTimeoutS + (ctx.quick ? 3 : 7)) * 1000;
@@ -23,6 +24,11 @@ interface Case {
   preamble: string;
   inputs: Buffer[];
   outcome: string;
+  /** When the connection started and when its last input went out (ms epoch). */
+  startedAt: number;
+  lastAt: number;
+  /** What state the inputs leave the parser in (for a hang). */
+  state?: string;
 }
 
 interface SavedCase {
@@ -31,6 +37,7 @@ interface SavedCase {
   seed: number;
   conn: number;
   outcome: string;
+  state?: string;
   preamble: string;
   /** The inputs in order, base64; a sentinel (not counted as an input) follows each batch. */
   inputs: string[];
@@ -39,7 +46,7 @@ interface SavedCase {
 function save(ctx: Ctx, c: Case): string {
   const base = join(ctx.failDir, `fuzz-${c.target}-conn${c.conn}-${c.outcome.replace(/[^a-z0-9]+/gi, "-")}`);
   const saved: SavedCase = {
-    family: "fuzz", target: c.target, seed: ctx.seed, conn: c.conn, outcome: c.outcome, preamble: c.preamble,
+    family: "fuzz", target: c.target, seed: ctx.seed, conn: c.conn, outcome: c.outcome, state: c.state, preamble: c.preamble,
     inputs: c.inputs.map((b) => b.toString("base64")),
   };
   writeFileSync(`${base}.json`, JSON.stringify(saved, null, 1));
@@ -69,6 +76,7 @@ async function fuzzConn(ctx: Ctx, t: FuzzTarget, s: Session, rng: Rng, c: Case, 
       c.inputs.push(sn);
     }
     s.wire.write(Buffer.concat(parts));
+    c.lastAt = Date.now();
     const ok = await s.wire.until(() => s.wire.gone || t.answered(s), QUIET_MS);
     if (s.wire.gone) return { kind: "closed", sent };
     if (!ok) return endCheck(ctx, s, sent);
@@ -91,8 +99,12 @@ const OUTCOME_NAMES: Record<Outcome["kind"], string> = {
   "closed-late": "closed after going quiet",
 };
 
+/** Hung cases saved per finding: enough to replay, not thousands of files. */
+const SAVE_PER_FINDING = 20;
+const savedPer = new Map<string, number>();
+
 /** Counts and, for a hang, saves and reports one finished connection. */
-function record(ctx: Ctx, r: FamilyResult, t: FuzzTarget, s: Session, c: Case, o: Outcome): void {
+function record(ctx: Ctx, r: FamilyResult, t: FuzzTarget, s: Session, c: Case, o: Outcome, hangs: Case[]): void {
   c.outcome = o.kind;
   count(r, `${t.name}: inputs`, o.sent);
   count(r, `${t.name}: connections`);
@@ -100,19 +112,24 @@ function record(ctx: Ctx, r: FamilyResult, t: FuzzTarget, s: Session, c: Case, o
   if (s.unparsable) count(r, `${t.name}: answers that are not HTTP/1 (tunnels, TLS alerts)`);
   if (o.kind !== "hang") return;
   r.failures++;
-  const file = save(ctx, c);
+  hangs.push(c);
   const state = t.classify?.(Buffer.concat(c.inputs));
+  c.state = state;
   count(r, `${t.name}: hung after ${state ?? "its inputs"}`);
+  const title = `fuzz ${t.name}: after ${state ?? "some inputs"}, the proxy neither answers nor closes the connection`;
+  const n = savedPer.get(title) ?? 0;
+  savedPer.set(title, n + 1);
+  const file = n < SAVE_PER_FINDING ? save(ctx, c) : undefined;
   addFinding(r, {
     kind: "hang",
-    title: `fuzz ${t.name}: after ${state ?? "some inputs"}, the proxy neither answers nor closes the connection`,
+    title,
     detail:
       `Target: ${t.what}. After the last input the proxy sent nothing for ${QUIET_MS / 1000} s and had not closed the ` +
       `connection ${hangBoundMs(ctx) / 1000} s later (idle_timeout=${ctx.idleTimeoutS} s): a client that sends such bytes ` +
       "and then waits holds a connection (and its descriptor) for ever. The saved case lists the inputs of the connection in order.",
     figure: "",
-    repro: repro(ctx, "fuzz", `--targets ${t.name} (or one case: npm run soak -- --replay ${file})`),
-    files: [file],
+    repro: repro(ctx, "fuzz", `--targets ${t.name}${file ? ` (or one case: npm run soak -- --replay ${file})` : ""}`),
+    files: file ? [file] : [],
   });
 }
 
@@ -128,6 +145,10 @@ async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<n
   /** Connections running now: saved as candidates if the proxy dies. */
   const active = new Set<Case>();
   const stopWatching = watchCrash(ctx, r, t, active);
+  const monitor = new StallMonitor(ctx).start();
+  /** Connections by start time (the last few thousand), to find what was sent just before a stall. */
+  const starts: Case[] = [];
+  const hangs: Case[] = [];
   const connNumbers = function* () {
     while (made.inputs + made.pending < budget) {
       made.pending++;
@@ -148,7 +169,9 @@ async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<n
       if ([...setupErrors.values()].reduce((a, b) => a + b, 0) > 500) made.inputs = budget;
       return;
     }
-    const c: Case = { target: t.name, conn, preamble: s.preamble, inputs: [], outcome: "" };
+    const c: Case = { target: t.name, conn, preamble: s.preamble, inputs: [], outcome: "", startedAt: Date.now(), lastAt: Date.now() };
+    starts.push(c);
+    if (starts.length > 5000) starts.splice(0, 1000);
     const port = s.wire.socket.localPort;
     if (port) recent.set(port, c);
     if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
@@ -168,7 +191,7 @@ async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<n
     durations.push(Date.now() - began);
     inputs += o.sent;
     if (o.kind === "closed-late") lateCloses.push(o.lateS!);
-    record(ctx, r, t, s, c, o);
+    record(ctx, r, t, s, c, o, hangs);
   };
 
   const started = Date.now();
@@ -181,7 +204,46 @@ async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<n
     }
   });
   stopWatching();
+  await monitor.stop();
+  stalls(ctx, r, t, monitor, starts, hangs);
   summarise(ctx, r, t, { inputs, budget, deadline, started, setupErrors, lateCloses, durations });
+}
+
+/**
+ * Seconds in which the proxy answered no one (its ping took seconds) are a finding of their own, with the
+ * connections started just before each saved; hangs that fall in such a window are told apart (the proxy
+ * was not answering anyone then, not this connection in particular).
+ */
+function stalls(ctx: Ctx, r: FamilyResult, t: FuzzTarget, m: StallMonitor, starts: Case[], hangs: Case[]): void {
+  r.notes.push(
+    `${t.name}: the proxy answered the stall monitor's ${m.pings} pings (one a second, a new connection each) within ${(m.maxPingMs / 1000).toFixed(1)} s at worst; ` +
+      `the harness's own event loop was late by ${Math.round(m.harnessMaxDelayMs)} ms at worst.`,
+  );
+  if (m.stalls.length === 0) return;
+  const bound = hangBoundMs(ctx) + QUIET_MS;
+  const inStall = hangs.filter((c) => m.stalls.some((s) => c.lastAt <= s.from + s.ms && c.lastAt + bound >= s.from));
+  const files: string[] = [];
+  for (const s of m.stalls.slice(0, 3)) {
+    for (const c of starts.filter((x) => x.startedAt >= s.from - 3000 && x.startedAt <= s.from + 500).slice(-5)) {
+      files.push(save(ctx, { ...c, outcome: "started-before-a-stall" }));
+    }
+  }
+  const longest = m.stalls.reduce((a, s) => (s.ms > a.ms ? s : a));
+  r.failures += m.stalls.length;
+  addFinding(r, {
+    kind: "stall",
+    title: `fuzz ${t.name}: the proxy stops answering everyone for seconds at a time`,
+    detail:
+      `While this target ran (${t.what}; ${t.concurrency} connections at a time), a fresh request for a locally answered URL took ` +
+      `${m.stalls.length} time(s) ${(3).toFixed(0)} s or more (the longest ${(longest.ms / 1000).toFixed(1)} s, the proxy using ` +
+      `${Math.round(longest.cpu * 100)}% of a core meanwhile: ${longest.cpu > 0.7 ? "busy" : "mostly idle, i.e. waiting"}). The harness's own ` +
+      `event loop was late by at most ${Math.round(m.harnessMaxDelayMs)} ms, so the delay is the proxy's. ${inStall.length} of the ` +
+      `target's ${hangs.length} hung connections fell in such a window. The connections started just before the first stalls are saved.`,
+    figure: `${m.stalls.length} stall(s), longest ${(longest.ms / 1000).toFixed(1)} s at ${Math.round(longest.cpu * 100)}% CPU`,
+    repro: repro(ctx, "fuzz", `--targets ${t.name}`),
+    files,
+  });
+  if (inStall.length) r.notes.push(`${t.name}: ${inStall.length} of ${hangs.length} hung connections fell in a window when the proxy answered no one.`);
 }
 
 function summarise(

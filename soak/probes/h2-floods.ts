@@ -4,7 +4,7 @@
 // memory must stay bounded and the connection must be closed with an error.
 import { readFileSync } from "node:fs";
 import { fmt } from "../../bench/lib/stats.ts";
-import { addFinding, count, repro, type Ctx, type Family, type FamilyResult } from "../lib/family.ts";
+import { addFinding, count, repro, type Ctx, type Family } from "../lib/family.ts";
 import { FLAG, H2, h2frame, h2Headers, h2Ping, h2Rst, h2Settings, H2_PREFACE, hpack } from "../lib/frames.ts";
 import { HOST, tunnel, Wire } from "../lib/net.ts";
 import { mib, PeakSampler } from "../lib/sample.ts";
@@ -157,7 +157,19 @@ export const h2Floods: Family = {
             repro: repro(ctx, "h2-floods"),
           });
         }
-        if (grew > 200 * 2 ** 20) {
+        if (f.name === "rapid reset" && res.originRequests > res.units / 10) {
+          addFinding(r, {
+            kind: "unbounded",
+            title: "h2 rapid reset: streams the client has already reset still become requests to the origin",
+            detail:
+              `Of ${fmt(res.units)} streams opened and reset at once by the client, ${res.originRequests} reached the origin as requests: ` +
+              "a client can make the proxy send requests upstream at the rate it can write two small frames, without ever waiting for an " +
+              "answer or counting against the concurrent-stream limit (the amplification of CVE-2023-44487).",
+            figure: `${res.originRequests} origin requests for ${fmt(res.units)} reset streams`,
+            repro: repro(ctx, "h2-floods"),
+          });
+        }
+        if (grew > 100 * 2 ** 20) {
           addFinding(r, {
             kind: "unbounded",
             title: `h2 ${f.name}: the proxy's memory grows with the flood`,

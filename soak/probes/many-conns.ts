@@ -163,6 +163,14 @@ const LEAVERS: Leaver[] = [
     w.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Headers(1, a, "/leave-h2")]));
     await leave(w, undefined, () => w.data.includes("ok /leave-h2"), 5000);
   } },
+  { name: "closes an HTTP/2 session (h2c in a tunnel) in the middle of a frame", go: async (ctx) => {
+    const a = `${HOST}:${ctx.app.httpPort}`;
+    const w = new Wire(await tunnel(ctx.proxy.port, a));
+    w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
+    await w.until(() => w.received >= 9 || w.gone, 5000);
+    // A DATA frame header announcing 100 bytes, and 3 of them.
+    await leave(w, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 1, 0x61, 0x62, 0x63]), () => false, 100);
+  } },
   { name: "closes an HTTP/2 session (TLS, ALPN h2) after one request", go: async (ctx) => {
     const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
     const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile, alpn: ["h2"] }));
@@ -180,6 +188,7 @@ async function earlyLeavers(ctx: Ctx, r: FamilyResult): Promise<void> {
   const rows = ["| client leaves… | times | proxy fds after (baseline) | back near the baseline |", "|---|---:|---|---|"];
   // One baseline for every group (the family's): each group must leave nothing behind.
   const base = r.health?.before?.fds ?? ctx.proxy.sample()!.fds;
+  ctx.log(`  many-conns: the main proxy holds ${ctx.proxy.sample()?.fds} descriptors before the early leavers (baseline ${base})`);
   for (const l of LEAVERS) {
     if (Date.now() > ctx.deadline) break;
     let failed = 0;

@@ -3,6 +3,7 @@
 // certificate nobody trusts, a TLS handshake that never ends...). The client
 // must get a 502/504, or a clean close once the head was passed on, within
 // a bounded time; and the proxy must keep nothing of those exchanges.
+import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { addFinding, count, repro, type Ctx, type Family, type FamilyResult } from "../lib/family.ts";
@@ -44,12 +45,43 @@ const FAULTS: Record<string, { what: string; act: Behaviour }> = {
 };
 
 interface FaultOrigins extends Closable {
+  slow: number;
   http: number;
   https: number;
   badCert: number;
   stalledTls: number;
   refused: number;
 }
+
+/**
+ * Slow but healthy: reads an upload at about 1.6 MB/s (10 MB: some 6 s) before answering, or sends a 10 MB
+ * download at 1 MB/s. The server is never idle, so no idle timeout may end these exchanges.
+ */
+function slowHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.url!.includes("slow-download")) {
+    res.writeHead(200, { "content-length": SLOW_BYTES });
+    let sent = 0;
+    const t = setInterval(() => {
+      res.write(Buffer.alloc(100_000, 0x64));
+      sent += 100_000;
+      if (sent >= SLOW_BYTES) {
+        clearInterval(t);
+        res.end();
+      }
+    }, 100);
+    res.on("close", () => clearInterval(t));
+    return;
+  }
+  let n = 0;
+  req.on("data", (c: Buffer) => {
+    n += c.length;
+    req.pause();
+    setTimeout(() => req.resume(), 40);
+  });
+  req.on("end", () => res.end(`got ${n}`));
+}
+
+const SLOW_BYTES = 10_000_000;
 
 function faultHandler(s: net.Socket): void {
   s.on("error", () => {});
@@ -74,10 +106,14 @@ async function startFaultOrigins(ctx: Ctx): Promise<FaultOrigins> {
   // Accepts TCP and never says a word: a TLS handshake with it never ends.
   const stalled = net.createServer((s) => s.on("error", () => {}));
   for (const t of [secure, bad]) t.on("tlsClientError", () => {});
-  const servers = [plain, secure, bad, stalled];
+  const slow = http.createServer(slowHandler);
+  const servers = [plain, secure, bad, stalled, slow];
   const closers = servers.map(trackSockets);
-  const [http, https, badCert, stalledTls] = await Promise.all(servers.map(listen));
-  return { http: http!, https: https!, badCert: badCert!, stalledTls: stalledTls!, refused: await freePort(), close: async () => void (await Promise.all(closers.map((c) => c.close()))) };
+  const [plainPort, https, badCert, stalledTls, slowPort] = await Promise.all(servers.map(listen));
+  return {
+    slow: slowPort!, http: plainPort!, https: https!, badCert: badCert!, stalledTls: stalledTls!, refused: await freePort(),
+    close: async () => void (await Promise.all(closers.map((c) => c.close()))),
+  };
 }
 
 interface Outcome {
@@ -116,6 +152,54 @@ function acceptable(o: Outcome): boolean {
   return o.status === 502 || o.status === 504 || (o.status === undefined && o.closed) || (o.status === 200 && o.closed);
 }
 
+/** A slow but healthy origin, each way and through the buffering and the streaming proxy: it must get through. */
+async function slowOrigins(ctx: Ctx, r: FamilyResult, o: FaultOrigins, rows: string[], reps: number): Promise<void> {
+  const streamed = await ctx.startProxy("slow-streamed", { extra: ["--set", "stream_large_bodies=1m"] });
+  const cases = [
+    { name: "slow reader of a 10 MB upload (~1.6 MB/s)", up: true },
+    { name: "slow sender of a 10 MB download (1 MB/s)", up: false },
+  ];
+  await Promise.all(
+    cases.flatMap((c) =>
+      [ctx.proxy, streamed].map(async (proxy) => {
+        const mode = proxy === ctx.proxy ? "buffered" : "streamed";
+        const seen: string[] = [];
+        for (let i = 0; i < reps; i++) {
+          const t0 = Date.now();
+          const w = new Wire(await tcp(proxy.port));
+          const target = `http://${HOST}:${o.slow}/${c.up ? "slow-upload" : "slow-download"}`;
+          w.write(`${c.up ? "POST" : "GET"} ${target} HTTP/1.1\r\nHost: ${HOST}:${o.slow}\r\n${c.up ? `Content-Length: ${SLOW_BYTES}\r\n` : ""}\r\n`);
+          if (c.up) w.write(Buffer.alloc(SLOW_BYTES, 0x75));
+          const done = () => (c.up ? w.data.includes(`got ${SLOW_BYTES}`) : w.received >= SLOW_BYTES + 40);
+          await w.until(() => done() || w.gone, 60_000);
+          const head = w.data.toString("latin1", 0, 12);
+          seen.push(done() ? `ok (${((Date.now() - t0) / 1000).toFixed(1)} s)` : `${head.slice(9, 12) || "nothing"} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+          w.destroy();
+        }
+        count(r, "requests to slow origins", reps);
+        const bad = seen.filter((x) => !x.startsWith("ok"));
+        rows.push(`| ${c.name} (${mode} proxy) | HTTP | ${seen.join(", ")} | — | ${bad.length ? "**not ok**" : "ok"} |`);
+        if (!bad.length) return;
+        r.failures += bad.length;
+        addFinding(r, {
+          kind: "failure",
+          title: `a slow but working origin (${c.name}) gets cut off by the ${mode} proxy`,
+          detail:
+            `The origin ${c.up ? "reads the 10 MB upload steadily at about 1.6 MB/s and answers once it has all of it" : "sends the 10 MB body steadily at 1 MB/s"}; ` +
+            `it is never idle. Seen: ${seen.join(", ")}.` +
+            (c.up
+              ? ` The proxy's "server did not answer within idle_timeout" timer runs while the server is still reading the request body, so an upload ` +
+                `that takes the server longer than idle_timeout (${ctx.idleTimeoutS} s here, 300 s by default) to read fails with a 504.`
+              : ""),
+          figure: `${bad.length} of ${seen.length}: ${bad[0]}`,
+          repro: repro(ctx, "origin-faults"),
+          count: bad.length,
+        });
+      }),
+    ),
+  );
+}
+
 export const originFaults: Family = {
   id: "origin-faults",
   title: "misbehaving origins",
@@ -123,7 +207,9 @@ export const originFaults: Family = {
     `Fault origins on loopback (plain, TLS with a trusted certificate, TLS with a certificate from a CA nobody trusts, a TCP server ` +
     `that never speaks, a port nobody listens on). Each fault is asked for through the proxy over HTTP (absolute form) and HTTPS ` +
     `(CONNECT + TLS), ${ctx.quick ? 1 : 3} time(s) each; the client must get a 502 or 504 — or, once a head was passed on, a clean ` +
-    `close — within ${ctx.quick ? 12 : 45} s. Faults: ${Object.entries(FAULTS).map(([k, v]) => `\`${k}\` (${v.what})`).join(", ")}.`,
+    `close — within ${ctx.quick ? 12 : 45} s. Faults: ${Object.entries(FAULTS).map(([k, v]) => `\`${k}\` (${v.what})`).join(", ")}. ` +
+    "And two slow but healthy origins, through the buffering proxy and a streaming one (`stream_large_bodies=1m`): one reads a 10 MB upload " +
+    "at about 1.6 MB/s before answering, one sends a 10 MB download at 1 MB/s; both must get through (200, every byte).",
   deadlineMs: (ctx) => (ctx.quick ? 60 : 300) * 1000,
   async run(ctx, r) {
     const o = await startFaultOrigins(ctx);
@@ -142,6 +228,7 @@ export const originFaults: Family = {
       { name: "connection refused", port: o.refused, secure: true, path: "ok" },
     );
     try {
+      await slowOrigins(ctx, r, o, rows, reps);
       // All at once: the slow ones (no answer) run side by side.
       const results = await Promise.all(
         cases.flatMap((c) => Array.from({ length: reps }, async () => ({ c, o: await probe(ctx, c.port, c.secure, c.path, boundS) }))),

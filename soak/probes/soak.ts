@@ -72,6 +72,7 @@ export const soak: Family = {
     const t0 = Date.now();
     let episode = "—";
     let crashes = 0;
+    const seen = new Map<string, number>();
     const start = ctx.proxy.sample();
     const sampleRow = () => {
       const s = ctx.proxy.sample();
@@ -96,10 +97,9 @@ export const soak: Family = {
         }
         await ctx.stopExtraProxies();
         count(r, `episodes: ${f.id}`);
-        r.failures += sub.failures;
-        for (const x of sub.findings) {
-          addFinding(r, { ...x, title: `(in the mix) ${x.title}`, repro: repro(ctx, "soak", `--minutes ${ctx.minutes}`), count: x.count });
-        }
+        count(r, "failures in the episodes (see each family)", sub.failures);
+        // What an episode finds is what its family finds on its own (reported there); the mix counts it again.
+        for (const x of sub.findings) seen.set(`${x.kind}: ${x.title}`, (seen.get(`${x.kind}: ${x.title}`) ?? 0) + x.count);
         if (!ctx.proxy.alive) {
           crashes++;
           addFinding(r, {
@@ -129,6 +129,11 @@ export const soak: Family = {
       `${ctx.minutes} min: ${traffic.requests} steady requests, ${failures} failed (p50 ${percentile(traffic.latencies, 50)} ms, p99 ${percentile(traffic.latencies, 99)} ms); ` +
         `${crashes} crash(es); proxy RSS ${start ? mib(start.rss) : "—"} → ${endSample ? mib(endSample.rss) : "—"} MiB, fds ${start?.fds ?? "—"} → ${endSample?.fds ?? "—"} at the end of the traffic.`,
     );
+    if (seen.size) {
+      r.notes.push(
+        `What the episodes found again in the mix (each family's own section describes it): ${[...seen].map(([k, n]) => `${k.replace(/\|/g, "/")} (×${n})`).join("; ")}.`,
+      );
+    }
     for (const [why, n] of traffic.failures) {
       addFinding(r, {
         kind: "failure",
