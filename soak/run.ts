@@ -55,7 +55,9 @@ function ensureUlimit(): void {
 function commit(): string {
   const git = (args: string[]) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
   const head = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  return git(["status", "--porcelain", "--", "core", "addons", "sdk/src"]) ? `${head} + uncommitted changes in core/addons/sdk` : head;
+  return git(["status", "--porcelain", "--", "core", "addons", "sdk/src"])
+    ? `${head} + uncommitted changes in core/addons/sdk`
+    : head;
 }
 
 function runInfo(o: { seed: number; quick: boolean }, argv: string, proxyCommand: string, failDir: string): RunInfo {
@@ -71,7 +73,10 @@ function runInfo(o: { seed: number; quick: boolean }, argv: string, proxyCommand
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     os: `${os.type()} ${os.release()}`,
     node: process.version,
-    loadavg: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    loadavg: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
     ulimit: spawnSync("bash", ["-c", "ulimit -n"], { encoding: "utf8" }).stdout.trim(),
     proxyCommand,
     failDir,
@@ -88,7 +93,10 @@ function write(info: RunInfo, results: FamilyResult[], quick: boolean): void {
   if (quick) {
     const file = join(RESULTS_DIR, "SOAK.quick.md");
     writeFileSync(file, renderDocument([info], results, ORDER));
-    writeFileSync(join(RESULTS_DIR, "SOAK.quick.json"), JSON.stringify({ runs: { [info.date]: info }, results }, null, 1));
+    writeFileSync(
+      join(RESULTS_DIR, "SOAK.quick.json"),
+      JSON.stringify({ runs: { [info.date]: info }, results }, null, 1),
+    );
     log(`quick run: report written to ${file} (bench/SOAK.md is left as it is)`);
     return;
   }
@@ -107,14 +115,30 @@ function write(info: RunInfo, results: FamilyResult[], quick: boolean): void {
   const runs: Record<string, RunInfo> = { [info.date]: info };
   for (const r of kept) if (stored.runs[r.run]) runs[r.run] = stored.runs[r.run]!;
   writeFileSync(LATEST, JSON.stringify({ runs, results: all } satisfies Stored, null, 1));
-  writeFileSync(REPORT, renderDocument(Object.values(runs).sort((a, b) => a.date.localeCompare(b.date)), all, ORDER));
+  writeFileSync(
+    REPORT,
+    renderDocument(
+      Object.values(runs).sort((a, b) => a.date.localeCompare(b.date)),
+      all,
+      ORDER,
+    ),
+  );
   log(`report written to ${REPORT}`);
 }
 
 async function runFamily(ctx: Ctx, f: Family, extra: ProxyUnderTest[]): Promise<FamilyResult> {
   const r: FamilyResult = {
-    id: f.id, title: f.title, method: f.method(ctx), counts: {}, failures: 0, findings: [], notes: [],
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"), seconds: 0, seed: ctx.seed, quick: ctx.quick,
+    id: f.id,
+    title: f.title,
+    method: f.method(ctx),
+    counts: {},
+    failures: 0,
+    findings: [],
+    notes: [],
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    seconds: 0,
+    seed: ctx.seed,
+    quick: ctx.quick,
   };
   const deadlineMs = f.deadlineMs(ctx);
   ctx.deadline = Date.now() + deadlineMs;
@@ -129,7 +153,15 @@ async function runFamily(ctx: Ctx, f: Family, extra: ProxyUnderTest[]): Promise<
     await Promise.race([
       f.run(ctx, r),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`stopped ${Math.round((deadlineMs + 60_000) / 1000)} s after it started (its deadline plus a minute)`)), deadlineMs + 60_000);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `stopped ${Math.round((deadlineMs + 60_000) / 1000)} s after it started (its deadline plus a minute)`,
+              ),
+            ),
+          deadlineMs + 60_000,
+        );
       }),
     ]);
   } catch (e) {
@@ -140,7 +172,10 @@ async function runFamily(ctx: Ctx, f: Family, extra: ProxyUnderTest[]): Promise<
   }
   r.seconds = (Date.now() - started) / 1000;
   const left = destroyAllClients();
-  if (left > 0) r.notes.push(`${left} client connection(s) of the harness were still open when the family ended; the harness closed them.`);
+  if (left > 0)
+    r.notes.push(
+      `${left} client connection(s) of the harness were still open when the family ended; the harness closed them.`,
+    );
   const peak = { rss: sampler.peakRss, fds: sampler.peakFds };
   sampler.stop();
   for (const p of extra.splice(0)) {
@@ -151,15 +186,23 @@ async function runFamily(ctx: Ctx, f: Family, extra: ProxyUnderTest[]): Promise<
   const ok = await checkAfter(ctx, r, before, peak);
   if (!ok) {
     log(`${f.id}: the proxy is dead or does not answer: starting a new one for the next families`);
-    r.notes.push("The proxy was dead or did not answer after this family: the harness started a new one for the next families.");
+    r.notes.push(
+      "The proxy was dead or did not answer after this family: the harness started a new one for the next families.",
+    );
     await ctx.restartMain();
   } else if (r.health?.fdsHeld) {
     // What this family leaked must not be counted against (or crash) the next ones.
     log(`${f.id}: the proxy kept descriptors: starting a new one so that the next family starts clean`);
-    r.notes.push("The proxy kept descriptors after this family: the harness started a new one so that the next family starts clean.");
+    r.notes.push(
+      "The proxy kept descriptors after this family: the harness started a new one so that the next family starts clean.",
+    );
     await ctx.restartMain();
   }
-  log(`${f.id}: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(", ")}; failures ${r.failures}; findings ${r.findings.length}`);
+  log(
+    `${f.id}: ${Object.entries(r.counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; failures ${r.failures}; findings ${r.findings.length}`,
+  );
   for (const x of r.findings) log(`  finding [${x.kind}] ${x.title} — ${x.figure} (×${x.count})`);
   return r;
 }
@@ -193,12 +236,28 @@ async function main(): Promise<void> {
   const confdir = join(tmp, "conf");
   await CertificateAuthority.load(confdir);
   const [app, ws, recorder] = await Promise.all([startApp(certs), startWs(), startRecorder()]);
-  const baseOpts: ProxyOptions = { name: "proxy", tmp, confdir, originCaFile: certs.caFile, idleTimeoutS: idleTimeoutS(opts.quick), socks: true };
+  const baseOpts: ProxyOptions = {
+    name: "proxy",
+    tmp,
+    confdir,
+    originCaFile: certs.caFile,
+    idleTimeoutS: idleTimeoutS(opts.quick),
+    socks: true,
+  };
   const extra: ProxyUnderTest[] = [];
   let n = 0;
   const ctx: Ctx = {
-    quick: opts.quick, seed: opts.seed, minutes: opts.quick ? 0.25 : opts.minutes, idleTimeoutS: idleTimeoutS(opts.quick),
-    tmp, failDir, certs, app, ws, recorder, fuzzTargets: opts.targets,
+    quick: opts.quick,
+    seed: opts.seed,
+    minutes: opts.quick ? 0.25 : opts.minutes,
+    idleTimeoutS: idleTimeoutS(opts.quick),
+    tmp,
+    failDir,
+    certs,
+    app,
+    ws,
+    recorder,
+    fuzzTargets: opts.targets,
     proxy: await ProxyUnderTest.start(baseOpts),
     proxyCaFile: join(confdir, "interloper-ca-cert.pem"),
     startProxy: async (name, more = {}) => {
@@ -216,7 +275,9 @@ async function main(): Promise<void> {
     deadline: 0,
     log,
   };
-  log(`origins: http ${app.httpPort}, https ${app.httpsPort}, ws ${ws.port}, recorder ${recorder.port}; proxy ${ctx.proxy.port} (socks5 ${ctx.proxy.socksPort}); files in ${tmp}`);
+  log(
+    `origins: http ${app.httpPort}, https ${app.httpsPort}, ws ${ws.port}, recorder ${recorder.port}; proxy ${ctx.proxy.port} (socks5 ${ctx.proxy.socksPort}); files in ${tmp}`,
+  );
   try {
     if (opts.replay) {
       await replay(ctx, opts.replay);
@@ -225,7 +286,10 @@ async function main(): Promise<void> {
     // Warm up: the first requests load the CA's leaf context and the upstream TLS context.
     for (const secure of [false, true]) {
       const v = await normalRequest(ctx, ctx.proxy.port, secure);
-      if (v !== "ok") throw new Error(`the proxy does not answer a normal ${secure ? "HTTPS" : "HTTP"} request before any family: ${v}`);
+      if (v !== "ok")
+        throw new Error(
+          `the proxy does not answer a normal ${secure ? "HTTPS" : "HTTP"} request before any family: ${v}`,
+        );
     }
     const info = runInfo(opts, argvText, ctx.proxy.command, failDir);
     const results: FamilyResult[] = [];

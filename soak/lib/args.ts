@@ -20,9 +20,20 @@ Families (default: all, in this order): ${families.map((f) => `\n  ${f.id.padEnd
   --replay FILE  sends a saved fuzz case (the .json the report names) to a fresh proxy and says how it ended`;
 }
 
-export function parseArgs(argv: string[], families: Array<{ id: string; title: string }>, fail: (msg: string) => never): Options {
+export function parseArgs(
+  argv: string[],
+  families: Array<{ id: string; title: string }>,
+  fail: (msg: string) => never,
+): Options {
   const known = families.map((f) => f.id);
-  const aliases: Record<string, string> = { many: "many-conns", connections: "many-conns", h2: "h2-floods", addons: "addon-faults", origins: "origin-faults", mixed: "soak" };
+  const aliases: Record<string, string> = {
+    many: "many-conns",
+    connections: "many-conns",
+    h2: "h2-floods",
+    addons: "addon-faults",
+    origins: "origin-faults",
+    mixed: "soak",
+  };
   const o: Options = { ids: [], quick: false, seed: Math.floor(Math.random() * 2 ** 31), minutes: 10, targets: [] };
   const value = (i: number, a: string): string => (a.includes("=") ? a.slice(a.indexOf("=") + 1) : (argv[i + 1] ?? ""));
   for (let i = 0; i < argv.length; i++) {
@@ -38,9 +49,13 @@ export function parseArgs(argv: string[], families: Array<{ id: string; title: s
     } else if (a.startsWith("--minutes")) {
       o.minutes = Number(value(i, a));
       if (!a.includes("=")) i++;
-      if (!(o.minutes > 0 && o.minutes <= 24 * 60)) fail(`--minutes wants a number of minutes (0 < N ≤ 1440), got '${argv[i]}'`);
+      if (!(o.minutes > 0 && o.minutes <= 24 * 60))
+        fail(`--minutes wants a number of minutes (0 < N ≤ 1440), got '${argv[i]}'`);
     } else if (a.startsWith("--targets")) {
-      o.targets = value(i, a).split(",").map((x) => x.trim()).filter(Boolean);
+      o.targets = value(i, a)
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (!a.includes("=")) i++;
     } else if (a.startsWith("--replay")) {
       o.replay = value(i, a);

@@ -31,5 +31,8 @@ export function collectErrors(ctx: Ctx, r: FamilyResult, proxy: ProxyUnderTest, 
     other.set(k, (other.get(k) ?? 0) + 1);
   }
   const top = [...other.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  if (top.length) r.notes.push(`Error lines the proxy (${proxy.opts.name}) printed: ${top.map(([k, v]) => `${v} × \`${k.replace(/`/g, "'")}\``).join("; ")}.`);
+  if (top.length)
+    r.notes.push(
+      `Error lines the proxy (${proxy.opts.name}) printed: ${top.map(([k, v]) => `${v} × \`${k.replace(/`/g, "'")}\``).join("; ")}.`,
+    );
 }

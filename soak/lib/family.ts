@@ -4,7 +4,8 @@ import type { AppOrigin, Certs, Recorder, WsOrigin } from "./origins.ts";
 import type { ProxyOptions, ProxyUnderTest } from "./proxy.ts";
 import type { Sample } from "./sample.ts";
 
-export type FindingKind = "crash" | "stall" | "hang" | "leak" | "internal-error" | "smuggling" | "unbounded" | "failure" | "observation";
+export type FindingKind =
+  "crash" | "stall" | "hang" | "leak" | "internal-error" | "smuggling" | "unbounded" | "failure" | "observation";
 
 export interface Finding {
   family: string;
@@ -100,7 +101,10 @@ export function count(r: FamilyResult, name: string, n = 1): void {
 }
 
 /** Adds a finding, or counts it again when one with the same title is there (keeping a few files). */
-export function addFinding(r: FamilyResult, f: Omit<Finding, "family" | "count" | "files"> & { files?: string[]; count?: number }): Finding {
+export function addFinding(
+  r: FamilyResult,
+  f: Omit<Finding, "family" | "count" | "files"> & { files?: string[]; count?: number },
+): Finding {
   const have = r.findings.find((x) => x.title === f.title);
   if (have) {
     have.count += f.count ?? 1;
@@ -117,7 +121,12 @@ export function repro(ctx: Ctx, family: string, more = ""): string {
 }
 
 /** Runs `task` over `items` with at most `limit` at once, stopping new ones after the deadline. */
-export async function pool<T>(items: Iterable<T>, limit: number, deadline: number, task: (item: T) => Promise<void>): Promise<number> {
+export async function pool<T>(
+  items: Iterable<T>,
+  limit: number,
+  deadline: number,
+  task: (item: T) => Promise<void>,
+): Promise<number> {
   const it = items[Symbol.iterator]();
   let done = 0;
   const worker = async () => {

@@ -4,7 +4,18 @@
 import type { Rng } from "./prng.ts";
 
 export const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-export const H2 = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
+export const H2 = {
+  DATA: 0,
+  HEADERS: 1,
+  PRIORITY: 2,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PUSH_PROMISE: 5,
+  PING: 6,
+  GOAWAY: 7,
+  WINDOW_UPDATE: 8,
+  CONTINUATION: 9,
+} as const;
 export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 
 export function h2frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -40,7 +51,12 @@ export function hpack(fields: Array<[string, string]>): Buffer {
   return Buffer.concat(fields.flatMap(([k, v]) => [Buffer.from([0x00]), hpackString(k), hpackString(v)]));
 }
 
-export function h2Headers(stream: number, authority: string, path: string, opts: { method?: string; endStream?: boolean; extra?: Array<[string, string]> } = {}): Buffer {
+export function h2Headers(
+  stream: number,
+  authority: string,
+  path: string,
+  opts: { method?: string; endStream?: boolean; extra?: Array<[string, string]> } = {},
+): Buffer {
   const block = hpack([
     [":method", opts.method ?? "GET"],
     [":scheme", "http"],
@@ -97,9 +113,18 @@ export function h2RandomFrame(rng: Rng, stream: number, authority: string): Buff
       return Buffer.concat([h2Headers(stream, authority, "/h2/rst", { endStream: false }), h2Rst(stream)]);
     case 7: {
       // HEADERS split into HEADERS + CONTINUATION.
-      const block = hpack([[":method", "GET"], [":scheme", "http"], [":authority", authority], [":path", "/h2/cont"], ["x-a", "b"]]);
+      const block = hpack([
+        [":method", "GET"],
+        [":scheme", "http"],
+        [":authority", authority],
+        [":path", "/h2/cont"],
+        ["x-a", "b"],
+      ]);
       const cut = 1 + rng.int(block.length - 1);
-      return Buffer.concat([h2frame(H2.HEADERS, FLAG.END_STREAM, stream, block.subarray(0, cut)), h2frame(H2.CONTINUATION, FLAG.END_HEADERS, stream, block.subarray(cut))]);
+      return Buffer.concat([
+        h2frame(H2.HEADERS, FLAG.END_STREAM, stream, block.subarray(0, cut)),
+        h2frame(H2.CONTINUATION, FLAG.END_HEADERS, stream, block.subarray(cut)),
+      ]);
     }
     default:
       return h2Ping(rng.bytes(8));
@@ -109,7 +134,11 @@ export function h2RandomFrame(rng: Rng, stream: number, authority: string): Buff
 export const WS_OP = { continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const;
 
 /** A client WebSocket frame (masked, as RFC 6455 §5.1 requires). */
-export function wsFrame(opcode: number, payload: Buffer, opts: { fin?: boolean; rsv?: number; mask?: Buffer; masked?: boolean } = {}): Buffer {
+export function wsFrame(
+  opcode: number,
+  payload: Buffer,
+  opts: { fin?: boolean; rsv?: number; mask?: Buffer; masked?: boolean } = {},
+): Buffer {
   const fin = opts.fin ?? true;
   const masked = opts.masked ?? true;
   const len = payload.length;
@@ -138,7 +167,10 @@ export function wsRandomFrame(rng: Rng): Buffer {
     case 3:
       return wsFrame(WS_OP.pong, rng.bytes(rng.int(20)), { mask });
     case 4:
-      return Buffer.concat([wsFrame(WS_OP.text, Buffer.from("frag-"), { fin: false, mask }), wsFrame(WS_OP.continuation, Buffer.from("ment"), { mask })]);
+      return Buffer.concat([
+        wsFrame(WS_OP.text, Buffer.from("frag-"), { fin: false, mask }),
+        wsFrame(WS_OP.continuation, Buffer.from("ment"), { mask }),
+      ]);
     default:
       return Buffer.concat([
         wsFrame(WS_OP.binary, rng.bytes(10), { fin: false, mask }),
@@ -151,8 +183,6 @@ export function wsRandomFrame(rng: Rng): Buffer {
 /** A SOCKS5 greeting (no-auth offered) and CONNECT request for 127.0.0.1:port, or by name `localhost`. */
 export function socksHello(port: number, byName: boolean): Buffer {
   const p = [port >> 8, port & 0xff];
-  const req = byName
-    ? [5, 1, 0, 3, 9, ...Buffer.from("localhost"), ...p]
-    : [5, 1, 0, 1, 127, 0, 0, 1, ...p];
+  const req = byName ? [5, 1, 0, 3, 9, ...Buffer.from("localhost"), ...p] : [5, 1, 0, 1, 127, 0, 0, 1, ...p];
   return Buffer.from([5, 1, 0, ...req]);
 }

@@ -7,7 +7,19 @@ import { join } from "node:path";
 import { ROOT } from "../../bench/lib/procs.ts";
 import { ResponseReader } from "../../bench/lib/http1.ts";
 import type { Ctx } from "./family.ts";
-import { FLAG, H2, h2frame, h2Ping, h2RandomFrame, h2Settings, H2_PREFACE, socksHello, wsFrame, WS_OP, wsRandomFrame } from "./frames.ts";
+import {
+  FLAG,
+  H2,
+  h2frame,
+  h2Ping,
+  h2RandomFrame,
+  h2Settings,
+  H2_PREFACE,
+  socksHello,
+  wsFrame,
+  WS_OP,
+  wsRandomFrame,
+} from "./frames.ts";
 import { mutate } from "./mutate.ts";
 import { parseRequests } from "./origins.ts";
 import { parseClientHello } from "../../core/tls/clienthello.ts";
@@ -55,11 +67,13 @@ export interface FuzzTarget {
 
 /** Where HTTP/1 bytes leave a reader: a complete head waiting for its body, an incomplete head, bad framing. */
 export function classifyHttp(data: Buffer): string {
-  if (data.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) return "the HTTP/2 connection preface (an h2c session starts)";
+  if (data.subarray(0, H2_PREFACE.length).equals(H2_PREFACE))
+    return "the HTTP/2 connection preface (an h2c session starts)";
   const p = parseRequests(data);
   if (p.error) return "a request whose framing a strict reader refuses";
   const rest = data.subarray(data.length - p.leftover);
-  if (rest.includes("\r\n\r\n") || rest.includes("\n\n")) return "a request whose head is complete but whose body is not (Content-Length or chunked framing unfinished)";
+  if (rest.includes("\r\n\r\n") || rest.includes("\n\n"))
+    return "a request whose head is complete but whose body is not (Content-Length or chunked framing unfinished)";
   if (rest.length > 0) return "an incomplete request head";
   return "complete requests";
 }
@@ -68,7 +82,9 @@ function classifyHello(data: Buffer): string {
   const p = parseClientHello(data);
   return p.status === "incomplete"
     ? "a ClientHello whose length fields promise more bytes than were sent"
-    : p.status === "complete" ? "a complete ClientHello" : "bytes that are not a ClientHello";
+    : p.status === "complete"
+      ? "a complete ClientHello"
+      : "bytes that are not a ClientHello";
 }
 
 function session(wire: Wire, preamble: string): Session {
@@ -174,7 +190,10 @@ function chunkedTarget(inputs: number): FuzzTarget {
 let hellos: Buffer[] | undefined;
 function clientHellos(): Buffer[] {
   const dir = join(ROOT, "test/fixtures/clienthello");
-  hellos ??= readdirSync(dir).filter((f) => f.endsWith(".bin")).sort().map((f) => readFileSync(join(dir, f)));
+  hellos ??= readdirSync(dir)
+    .filter((f) => f.endsWith(".bin"))
+    .sort()
+    .map((f) => readFileSync(join(dir, f)));
   return hellos;
 }
 
@@ -217,7 +236,9 @@ function socksTarget(inputs: number): FuzzTarget {
     next(rng, s, ctx) {
       s.sent++;
       const base = socksHello(ctx.app.httpPort, rng.chance(0.3));
-      const withRequest = rng.chance(0.3) ? Buffer.concat([base, Buffer.from(`GET /fz/socks HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)]) : base;
+      const withRequest = rng.chance(0.3)
+        ? Buffer.concat([base, Buffer.from(`GET /fz/socks HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)])
+        : base;
       return mutate(rng, withRequest, "binary", { max: 3 });
     },
     // The method choice is 2 bytes; anything more is the reply to the request (or a refusal).
@@ -254,7 +275,9 @@ function wsTarget(inputs: number): FuzzTarget {
       const ok = await wire.until(() => wire.data.includes("\r\n\r\n") || wire.gone, 15_000);
       if (!ok || !wire.data.subarray(0, 12).toString("latin1").includes(" 101")) {
         wire.destroy();
-        throw new Error(`WebSocket upgrade through the proxy failed: ${JSON.stringify(wire.data.toString("latin1").slice(0, 80))}`);
+        throw new Error(
+          `WebSocket upgrade through the proxy failed: ${JSON.stringify(wire.data.toString("latin1").slice(0, 80))}`,
+        );
       }
       const s = session(wire, `upgrade: ${upgrade.trim()}`);
       s.scan = wire.data.indexOf("\r\n\r\n") + 4;
@@ -292,7 +315,10 @@ function h2Target(inputs: number): FuzzTarget {
         throw new Error(`no HTTP/2 SETTINGS from the proxy after the h2c preface (got ${wire.received} bytes)`);
       }
       wire.write(h2frame(H2.SETTINGS, FLAG.ACK, 0));
-      return session(wire, `CONNECT ${authority}, then the h2c preface and an empty SETTINGS frame (and the ACK of the proxy's)`);
+      return session(
+        wire,
+        `CONNECT ${authority}, then the h2c preface and an empty SETTINGS frame (and the ACK of the proxy's)`,
+      );
     },
     next(rng, s, ctx) {
       s.sent++;

@@ -33,6 +33,8 @@ export default {
       gc();
       gc();
     }
-    flow.response = Response.make(200, JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc), refused }), { "content-type": "application/json" });
+    flow.response = Response.make(200, JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc), refused }), {
+      "content-type": "application/json",
+    });
   },
 };

@@ -31,14 +31,17 @@ export async function normalRequest(ctx: Ctx, proxyPort: number, secure: boolean
       wire.write(`GET ${path} HTTP/1.1\r\nHost: localhost:${ctx.app.httpsPort}\r\nConnection: close\r\n\r\n`);
     } else {
       wire = new Wire(await tcp(proxyPort));
-      wire.write(`GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}:${ctx.app.httpPort}\r\nConnection: close\r\n\r\n`);
+      wire.write(
+        `GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}:${ctx.app.httpPort}\r\nConnection: close\r\n\r\n`,
+      );
     }
     const w = wire;
     const expect = path === "/health" ? "ok" : `ok ${path}`;
     const ok = await w.until(() => w.data.includes(`\r\n\r\n${expect}`) || w.gone, 15_000);
     const text = w.data.toString("latin1");
     if (!ok) return `no answer within 15 s (got ${w.received} bytes)`;
-    if (!text.startsWith("HTTP/1.1 200") || !text.includes(`\r\n\r\n${expect}`)) return `unexpected answer: ${JSON.stringify(text.slice(0, 120))}`;
+    if (!text.startsWith("HTTP/1.1 200") || !text.includes(`\r\n\r\n${expect}`))
+      return `unexpected answer: ${JSON.stringify(text.slice(0, 120))}`;
     return "ok";
   } catch (e) {
     return `failed: ${(e as Error).message}`;
@@ -53,7 +56,11 @@ export function settleBoundS(ctx: Ctx): number {
 }
 
 /** Waits (bounded) for the proxy's descriptors to come back within FD_SLACK of `base`. */
-async function settle(ctx: Ctx, proxy: ProxyUnderTest, base: number): Promise<{ sample: Sample | undefined; seconds: number }> {
+async function settle(
+  ctx: Ctx,
+  proxy: ProxyUnderTest,
+  base: number,
+): Promise<{ sample: Sample | undefined; seconds: number }> {
   const boundMs = settleBoundS(ctx) * 1000;
   const start = Date.now();
   let s = proxy.sample();
@@ -68,7 +75,12 @@ async function settle(ctx: Ctx, proxy: ProxyUnderTest, base: number): Promise<{ 
  * The checks after a family. Returns false when the proxy is dead or does not
  * answer (the caller starts a new one for the next family).
  */
-export async function checkAfter(ctx: Ctx, r: FamilyResult, before: Before, peak: { rss: number; fds: number }): Promise<boolean> {
+export async function checkAfter(
+  ctx: Ctx,
+  r: FamilyResult,
+  before: Before,
+  peak: { rss: number; fds: number },
+): Promise<boolean> {
   const proxy = ctx.proxy;
   const h: Health = { alive: proxy.alive, http: "not tried", https: "not tried", before: before.sample, peak };
   r.health = h;
@@ -84,7 +96,10 @@ export async function checkAfter(ctx: Ctx, r: FamilyResult, before: Before, peak
   }
   h.http = await normalRequest(ctx, proxy.port, false);
   h.https = await normalRequest(ctx, proxy.port, true);
-  for (const [scheme, v] of [["HTTP", h.http], ["HTTPS", h.https]] as const) {
+  for (const [scheme, v] of [
+    ["HTTP", h.http],
+    ["HTTPS", h.https],
+  ] as const) {
     if (v === "ok") continue;
     addFinding(r, {
       kind: "failure",
@@ -111,7 +126,9 @@ export async function checkAfter(ctx: Ctx, r: FamilyResult, before: Before, peak
       detail:
         `The proxy held ${h.after.fds} descriptors ${Math.round(settled.seconds)} s after the family ended (every client gone; ` +
         `idle_timeout=${ctx.idleTimeoutS} s), ${h.after.fds - base} more than before it (${base}). What they are: ` +
-        `${Object.entries(h.fdsHeld).map(([k, v]) => `${v} × ${k}`).join(", ")}.`,
+        `${Object.entries(h.fdsHeld)
+          .map(([k, v]) => `${v} × ${k}`)
+          .join(", ")}.`,
       figure: `${base} → ${h.after.fds} fds (+${h.after.fds - base}) after ${Math.round(settled.seconds)} s`,
       repro: repro(ctx, r.id),
     });
@@ -133,7 +150,8 @@ export async function checkAfter(ctx: Ctx, r: FamilyResult, before: Before, peak
   if (h.after && before.sample) {
     r.notes.push(
       `Proxy after the family: RSS ${mib(before.sample.rss)} → peak ${mib(peak.rss)} → ${mib(h.after.rss)} MiB; fds ${before.sample.fds} → peak ${peak.fds} → ${h.after.fds}` +
-        (heap && before.heap ? `; JS heap after GC ${mib(before.heap.heapUsed)} → ${mib(heap.heapUsed)} MiB` : "") + ".",
+        (heap && before.heap ? `; JS heap after GC ${mib(before.heap.heapUsed)} → ${mib(heap.heapUsed)} MiB` : "") +
+        ".",
     );
   }
   return h.http === "ok" || h.https === "ok";

@@ -5,23 +5,89 @@ import type { Rng } from "./prng.ts";
 
 const TEXT_BYTES = [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x3a, 0x3b, 0x2c, 0x22, 0x7f, 0x80, 0xff, 0x41, 0x30, 0x2d, 0x2f];
 const BIN_BYTES = [0x00, 0x01, 0x02, 0x7f, 0x80, 0xfe, 0xff, 0x10, 0x40];
-const INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x3fff, 0x4000, 0x7fff, 0x8000, 0xfffe, 0xffff, 0x10000, 0xffffff, 0x7fffffff, 0xffffffff];
-const NUMBERS = ["0", "-1", "1", "00", "+5", "65535", "65536", "4294967296", "18446744073709551616", "99999999999999999999999", "0x10", "1e3", " 5", "5 ", "", "٣"];
+const INTERESTING = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x3fff, 0x4000, 0x7fff, 0x8000, 0xfffe, 0xffff, 0x10000, 0xffffff, 0x7fffffff,
+  0xffffffff,
+];
+const NUMBERS = [
+  "0",
+  "-1",
+  "1",
+  "00",
+  "+5",
+  "65535",
+  "65536",
+  "4294967296",
+  "18446744073709551616",
+  "99999999999999999999999",
+  "0x10",
+  "1e3",
+  " 5",
+  "5 ",
+  "",
+  "٣",
+];
 
 /** HTTP pieces a mutation may insert (framing, smuggling and parser-confusion material). */
 export const HTTP_TOKENS = [
-  "\r\n", "\n", "\r", " ", "\t", ":", "\0", "\r\n\r\n", "\n\n",
-  "Transfer-Encoding: chunked\r\n", "Transfer-Encoding: chunked, identity\r\n", "Transfer-Encoding: identity\r\n", "Transfer-Encoding : chunked\r\n",
-  "Content-Length: 0\r\n", "Content-Length: 5\r\n", "Content-Length: -1\r\n", "Content-Length: 18446744073709551616\r\n", "Content-Length: 1, 2\r\n",
-  "Host: 127.0.0.1\r\n", "Connection: close\r\n", "Connection: keep-alive\r\n", "Expect: 100-continue\r\n", "Upgrade: websocket\r\n", "Upgrade: h2c\r\n",
-  " folded\r\n", "X: \x00\r\n", "0\r\n\r\n", "ffffffffffffffff\r\n", "1;ext=\"a\"\r\nx\r\n", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/9.9",
-  "GET ", "CONNECT ", "POST ", "*", "%00", "%", "http://", "[::1]", "@", "#", "?", "/../", "\u00ff", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+  "\r\n",
+  "\n",
+  "\r",
+  " ",
+  "\t",
+  ":",
+  "\0",
+  "\r\n\r\n",
+  "\n\n",
+  "Transfer-Encoding: chunked\r\n",
+  "Transfer-Encoding: chunked, identity\r\n",
+  "Transfer-Encoding: identity\r\n",
+  "Transfer-Encoding : chunked\r\n",
+  "Content-Length: 0\r\n",
+  "Content-Length: 5\r\n",
+  "Content-Length: -1\r\n",
+  "Content-Length: 18446744073709551616\r\n",
+  "Content-Length: 1, 2\r\n",
+  "Host: 127.0.0.1\r\n",
+  "Connection: close\r\n",
+  "Connection: keep-alive\r\n",
+  "Expect: 100-continue\r\n",
+  "Upgrade: websocket\r\n",
+  "Upgrade: h2c\r\n",
+  " folded\r\n",
+  "X: \x00\r\n",
+  "0\r\n\r\n",
+  "ffffffffffffffff\r\n",
+  '1;ext="a"\r\nx\r\n',
+  "HTTP/1.0",
+  "HTTP/1.1",
+  "HTTP/2.0",
+  "HTTP/9.9",
+  "GET ",
+  "CONNECT ",
+  "POST ",
+  "*",
+  "%00",
+  "%",
+  "http://",
+  "[::1]",
+  "@",
+  "#",
+  "?",
+  "/../",
+  "\u00ff",
+  "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 ];
 
 export type Mode = "text" | "binary";
 
 /** Applies 1–`max` random edits to a copy of `input`. `from`: edits land at or after this offset (most of the time). */
-export function mutate(rng: Rng, input: Buffer, mode: Mode, opts: { max?: number; from?: number; tokens?: readonly string[]; others?: readonly Buffer[] } = {}): Buffer {
+export function mutate(
+  rng: Rng,
+  input: Buffer,
+  mode: Mode,
+  opts: { max?: number; from?: number; tokens?: readonly string[]; others?: readonly Buffer[] } = {},
+): Buffer {
   let b: Buffer = Buffer.from(input);
   const n = 1 + rng.int(opts.max ?? 3);
   for (let i = 0; i < n; i++) b = (mode === "text" ? textEdit : binaryEdit)(rng, b, opts);

@@ -104,7 +104,10 @@ export async function tunnel(proxyPort: number, authority: string, ms = 15_000):
     s.on("error", () => {});
     return s;
   } catch (e) {
-    void p.then((s) => s.destroy(), () => {});
+    void p.then(
+      (s) => s.destroy(),
+      () => {},
+    );
     throw e;
   }
 }
@@ -117,8 +120,17 @@ export function caPem(file: string): Buffer {
 }
 
 /** TLS on top of `socket` (a tunnel), trusting `caFile`. */
-export function tlsOver(socket: net.Socket, opts: { servername: string; caFile: string; alpn?: string[] }, ms = 15_000): Promise<tls.TLSSocket> {
-  const t = tls.connect({ socket, servername: opts.servername, ca: caPem(opts.caFile), ALPNProtocols: opts.alpn ?? ["http/1.1"] });
+export function tlsOver(
+  socket: net.Socket,
+  opts: { servername: string; caFile: string; alpn?: string[] },
+  ms = 15_000,
+): Promise<tls.TLSSocket> {
+  const t = tls.connect({
+    socket,
+    servername: opts.servername,
+    ca: caPem(opts.caFile),
+    ALPNProtocols: opts.alpn ?? ["http/1.1"],
+  });
   track(t);
   t.on("error", () => {});
   return withTimeout(

@@ -123,7 +123,14 @@ function appHandler(origin: AppOrigin): http.RequestListener {
 }
 
 export async function startApp(certs: Certs): Promise<AppOrigin> {
-  const origin: AppOrigin = { httpPort: 0, httpsPort: 0, sent: new Map(), received: new Map(), requests: 0, close: async () => {} };
+  const origin: AppOrigin = {
+    httpPort: 0,
+    httpsPort: 0,
+    sent: new Map(),
+    received: new Map(),
+    requests: 0,
+    close: async () => {},
+  };
   const handler = appHandler(origin);
   const plain = http.createServer({ keepAliveTimeout: 30_000 }, handler);
   const secure = https.createServer({ key: certs.key, cert: certs.cert, keepAliveTimeout: 30_000 }, handler);
@@ -214,8 +221,10 @@ export async function startRecorder(certs?: Certs): Promise<Recorder> {
       rec.requests = parsed.requests;
       rec.leftover = parsed.leftover;
       rec.error = parsed.error;
-      for (let i = before; i < rec.requests.length; i++) s.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nrecorded");
-      if (parsed.error && s.writable) s.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      for (let i = before; i < rec.requests.length; i++)
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nrecorded");
+      if (parsed.error && s.writable)
+        s.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     });
   };
   const server = certs
@@ -260,8 +269,13 @@ export function parseRequests(buf: Buffer): { requests: ParsedRequest[]; leftove
     const tes = headers.filter(([k]) => k.toLowerCase() === "transfer-encoding").map(([, v]) => v);
     if (cls.length > 1) ambiguities.push(`${cls.length} Content-Length fields (${cls.join(" / ")})`);
     if (cls.length && tes.length) ambiguities.push("Content-Length beside Transfer-Encoding");
-    const codings = tes.join(",").split(",").map((c) => c.trim().toLowerCase()).filter(Boolean);
-    if (tes.length && codings[codings.length - 1] !== "chunked") ambiguities.push(`Transfer-Encoding without a final chunked: ${tes.join(", ")}`);
+    const codings = tes
+      .join(",")
+      .split(",")
+      .map((c) => c.trim().toLowerCase())
+      .filter(Boolean);
+    if (tes.length && codings[codings.length - 1] !== "chunked")
+      ambiguities.push(`Transfer-Encoding without a final chunked: ${tes.join(", ")}`);
     off = end + 4;
     let body: Buffer = Buffer.alloc(0);
     if (tes.length && codings[codings.length - 1] === "chunked") {
@@ -272,7 +286,8 @@ export function parseRequests(buf: Buffer): { requests: ParsedRequest[]; leftove
       off = r.end;
     } else if (cls.length) {
       const n = Number(cls[0]);
-      if (!/^\d+$/.test(cls[0]!)) return { requests, leftover: buf.length - off, error: `bad Content-Length ${JSON.stringify(cls[0])}` };
+      if (!/^\d+$/.test(cls[0]!))
+        return { requests, leftover: buf.length - off, error: `bad Content-Length ${JSON.stringify(cls[0])}` };
       if (buf.length - off < n) return { requests, leftover: buf.length - reqStart };
       body = buf.subarray(off, off + n);
       off += n;

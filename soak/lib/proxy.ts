@@ -148,16 +148,25 @@ export class ProxyUnderTest {
 
 function proxyArgs(opts: ProxyOptions, port: number, socksPort: number | undefined): string[] {
   const args = [
-    "--expose-gc", DIST_CLI,
-    "--listen-host", "127.0.0.1",
-    "--mode", `regular@${port}`,
+    "--expose-gc",
+    DIST_CLI,
+    "--listen-host",
+    "127.0.0.1",
+    "--mode",
+    `regular@${port}`,
     ...(socksPort ? ["--mode", `socks5@${socksPort}`] : []),
-    "--set", `confdir=${opts.confdir}`,
-    "--set", `ssl_verify_upstream_trusted_ca=${opts.originCaFile}`,
-    "--set", `idle_timeout=${opts.idleTimeoutS}`,
-    "--set", "termlog_verbosity=error",
-    "--set", "flow_detail=0",
-    "-s", GUARD_ADDON,
+    "--set",
+    `confdir=${opts.confdir}`,
+    "--set",
+    `ssl_verify_upstream_trusted_ca=${opts.originCaFile}`,
+    "--set",
+    `idle_timeout=${opts.idleTimeoutS}`,
+    "--set",
+    "termlog_verbosity=error",
+    "--set",
+    "flow_detail=0",
+    "-s",
+    GUARD_ADDON,
   ];
   for (const s of opts.scripts ?? []) args.push("-s", s);
   return [...args, ...(opts.extra ?? [])];

@@ -22,7 +22,17 @@ export interface RunInfo {
   failDir: string;
 }
 
-const KIND_ORDER = ["crash", "stall", "internal-error", "smuggling", "leak", "hang", "unbounded", "failure", "observation"];
+const KIND_ORDER = [
+  "crash",
+  "stall",
+  "internal-error",
+  "smuggling",
+  "leak",
+  "hang",
+  "unbounded",
+  "failure",
+  "observation",
+];
 
 function esc(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -32,7 +42,11 @@ export function findingsTable(findings: Finding[]): string {
   if (findings.length === 0) return "No findings.\n";
   const rows = ["| # | family | kind | what | figure | seen | reproduce |", "|---:|---|---|---|---|---:|---|"];
   const sorted = [...findings].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
-  sorted.forEach((f, i) => rows.push(`| ${i + 1} | ${f.family} | ${f.kind} | ${esc(f.title)} | ${esc(f.figure)} | ${f.count} | \`${esc(f.repro)}\` |`));
+  sorted.forEach((f, i) =>
+    rows.push(
+      `| ${i + 1} | ${f.family} | ${f.kind} | ${esc(f.title)} | ${esc(f.figure)} | ${f.count} | \`${esc(f.repro)}\` |`,
+    ),
+  );
   return `${rows.join("\n")}\n`;
 }
 
@@ -51,7 +65,14 @@ function healthTable(r: FamilyResult): string {
     `| JS heap after GC before → after | ${rss(h.heapBefore)} → ${rss(h.heapAfter)} |`,
     `| external memory after GC before → after | ${rss(h.externalBefore)} → ${rss(h.externalAfter)} |`,
   ];
-  if (h.fdsHeld) rows.push(`| descriptors held after | ${esc(Object.entries(h.fdsHeld).map(([k, v]) => `${v} × ${k}`).join(", "))} |`);
+  if (h.fdsHeld)
+    rows.push(
+      `| descriptors held after | ${esc(
+        Object.entries(h.fdsHeld)
+          .map(([k, v]) => `${v} × ${k}`)
+          .join(", "),
+      )} |`,
+    );
   return `${rows.join("\n")}\n`;
 }
 
@@ -71,7 +92,13 @@ export function renderSection(r: FamilyResult): string {
   if (r.error) out.push(`**The family did not finish:** ${r.error}`, "");
   const counts = Object.entries(r.counts);
   if (counts.length) {
-    out.push("| count | |", "|---|---:|", ...counts.map(([k, v]) => `| ${esc(k)} | ${fmt(v)} |`), `| **failures** | **${fmt(r.failures)}** |`, "");
+    out.push(
+      "| count | |",
+      "|---|---:|",
+      ...counts.map(([k, v]) => `| ${esc(k)} | ${fmt(v)} |`),
+      `| **failures** | **${fmt(r.failures)}** |`,
+      "",
+    );
   }
   out.push(healthTable(r));
   if (r.extra) out.push(r.extra, "");
@@ -107,7 +134,10 @@ export function renderDocument(runs: RunInfo[], results: FamilyResult[], order: 
   }
   if (runs[0]) out.push("", "The proxy under test:", "", "```sh", runs[runs.length - 1]!.proxyCommand, "```");
   out.push("", "## Findings", "", findingsTable(sorted.flatMap((r) => r.findings)), "## Families", "");
-  out.push("| family | seconds | failures | findings | proxy fds before → after | RSS before → after |", "|---|---:|---:|---:|---|---|");
+  out.push(
+    "| family | seconds | failures | findings | proxy fds before → after | RSS before → after |",
+    "|---|---:|---:|---:|---|---|",
+  );
   for (const r of sorted) {
     const h = r.health;
     out.push(
@@ -117,5 +147,8 @@ export function renderDocument(runs: RunInfo[], results: FamilyResult[], order: 
   }
   out.push("");
   for (const r of sorted) out.push(renderSection(r));
-  return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;
+  return `${out
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()}\n`;
 }

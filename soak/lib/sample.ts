@@ -26,8 +26,17 @@ export function fdCount(pid: number): number {
 }
 
 const TCP_STATES: Record<string, string> = {
-  "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT",
-  "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+  "01": "ESTABLISHED",
+  "02": "SYN_SENT",
+  "03": "SYN_RECV",
+  "04": "FIN_WAIT1",
+  "05": "FIN_WAIT2",
+  "06": "TIME_WAIT",
+  "07": "CLOSE",
+  "08": "CLOSE_WAIT",
+  "09": "LAST_ACK",
+  "0A": "LISTEN",
+  "0B": "CLOSING",
 };
 
 interface TcpEntry {
@@ -80,7 +89,15 @@ export function describeFds(pid: number, ports: { listeners: number[]; origins: 
     }
     const sock = /^socket:\[(\d+)\]$/.exec(target);
     if (!sock) {
-      add(target.startsWith("pipe:") ? "pipe" : target.startsWith("anon_inode:") ? target : target.startsWith("/") ? "file" : "other");
+      add(
+        target.startsWith("pipe:")
+          ? "pipe"
+          : target.startsWith("anon_inode:")
+            ? target
+            : target.startsWith("/")
+              ? "file"
+              : "other",
+      );
       continue;
     }
     const e = tcp.get(sock[1]!);
@@ -103,7 +120,11 @@ export class PeakSampler {
   readonly series: Sample[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly pid: () => number | undefined, private readonly everyMs = 500, private readonly keep = false) {}
+  constructor(
+    private readonly pid: () => number | undefined,
+    private readonly everyMs = 500,
+    private readonly keep = false,
+  ) {}
 
   start(): this {
     this.timer = setInterval(() => this.take(), this.everyMs);

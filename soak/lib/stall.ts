@@ -36,7 +36,10 @@ export class StallMonitor {
   private readonly loop = monitorEventLoopDelay({ resolution: 20 });
   private done: Promise<void> | undefined;
 
-  constructor(private readonly ctx: Ctx, private readonly thresholdMs = 3000) {}
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly thresholdMs = 3000,
+  ) {}
 
   start(): this {
     this.loop.enable();
@@ -57,7 +60,8 @@ export class StallMonitor {
       const ms = Date.now() - t0;
       this.pings++;
       if (ok) this.maxPingMs = Math.max(this.maxPingMs, ms);
-      if (ms >= this.thresholdMs) this.stalls.push({ from: t0, ms, cpu: (cpuSeconds(this.ctx.proxy.pid) - cpu0) / (ms / 1000) });
+      if (ms >= this.thresholdMs)
+        this.stalls.push({ from: t0, ms, cpu: (cpuSeconds(this.ctx.proxy.pid) - cpu0) / (ms / 1000) });
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - ms)));
     }
   }
@@ -66,7 +70,11 @@ export class StallMonitor {
     let conn: Http1Conn | undefined;
     try {
       conn = new Http1Conn(await tcp(this.ctx.proxy.port, 60_000));
-      const r = await withTimeout(conn.request("GET http://soak.invalid/__soak/ping HTTP/1.1\r\nHost: soak.invalid\r\n\r\n"), 60_000, "ping");
+      const r = await withTimeout(
+        conn.request("GET http://soak.invalid/__soak/ping HTTP/1.1\r\nHost: soak.invalid\r\n\r\n"),
+        60_000,
+        "ping",
+      );
       return r.status === 200;
     } catch {
       return false;

@@ -39,7 +39,8 @@ export default {
 `;
 
 function stormAddon(version: number, broken: boolean): string {
-  if (broken) return `// Written by soak/probes/addon-faults.ts: a broken save.\nexport default { name: "soak-storm", response( {{{ };\n`;
+  if (broken)
+    return `// Written by soak/probes/addon-faults.ts: a broken save.\nexport default { name: "soak-storm", response( {{{ };\n`;
   return `// Written by soak/probes/addon-faults.ts: save ${version} of a reload storm.
 const VERSION = ${version};
 export default {
@@ -69,12 +70,16 @@ async function everyKind(ctx: Ctx, proxy: ProxyUnderTest): Promise<Record<string
 async function wsEcho(ctx: Ctx, port: number): Promise<string> {
   const w = new Wire(await tcp(port));
   const a = `${HOST}:${ctx.ws.port}`;
-  w.write(`GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  w.write(
+    `GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await w.until(() => w.data.includes("\r\n\r\n") || w.gone, 10_000);
   w.write(wsFrame(WS_OP.text, Buffer.from("echo-me")));
   const ok = await w.until(() => w.data.includes("echo-me") || w.gone, 10_000);
   w.destroy();
-  return ok && w.data.includes("echo-me") ? "ok" : `no echo (${JSON.stringify(w.data.toString("latin1").slice(0, 60))})`;
+  return ok && w.data.includes("echo-me")
+    ? "ok"
+    : `no echo (${JSON.stringify(w.data.toString("latin1").slice(0, 60))})`;
 }
 
 async function h2cGet(ctx: Ctx, port: number): Promise<string> {
@@ -91,7 +96,12 @@ async function h2cGet(ctx: Ctx, port: number): Promise<string> {
 async function socksGet(ctx: Ctx, port: number | undefined): Promise<string> {
   if (!port) return "no SOCKS5 listener";
   const w = new Wire(await tcp(port));
-  w.write(Buffer.concat([socksHello(ctx.app.httpPort, false), Buffer.from(`GET /socks-addon-faults HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)]));
+  w.write(
+    Buffer.concat([
+      socksHello(ctx.app.httpPort, false),
+      Buffer.from(`GET /socks-addon-faults HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`),
+    ]),
+  );
   const ok = await w.until(() => w.data.includes("ok /socks-addon-faults") || w.gone, 10_000);
   w.destroy();
   return ok && w.data.includes("ok /socks-addon-faults") ? "ok" : `no answer (${w.received} bytes)`;
@@ -120,11 +130,22 @@ async function failingHooks(ctx: Ctx, r: FamilyResult, rows: string[]): Promise<
       if (v !== "ok") bad.set(`${k}: ${v}`, (bad.get(`${k}: ${v}`) ?? 0) + 1);
     }
   }
-  rows.push(`| addons that throw / reject in all ${HOOKS.length} hooks but load, configure, running, done, socks5Auth | ${rounds} rounds of HTTP, HTTPS, WebSocket, h2c, SOCKS5, a refused port | ${bad.size ? [...bad].map(([k, n]) => `**${k}** ×${n}`).join("; ") : "all ok"} |`);
-  r.notes.push(`The failing addons made the proxy log ${proxy.errorsSince(0).filter((e) => /soak-(throws|rejects)/.test(e.text)).length} error lines (one per failed hook call, as documented).`);
+  rows.push(
+    `| addons that throw / reject in all ${HOOKS.length} hooks but load, configure, running, done, socks5Auth | ${rounds} rounds of HTTP, HTTPS, WebSocket, h2c, SOCKS5, a refused port | ${bad.size ? [...bad].map(([k, n]) => `**${k}** ×${n}`).join("; ") : "all ok"} |`,
+  );
+  r.notes.push(
+    `The failing addons made the proxy log ${proxy.errorsSince(0).filter((e) => /soak-(throws|rejects)/.test(e.text)).length} error lines (one per failed hook call, as documented).`,
+  );
   for (const [k, n] of bad) {
     r.failures += n;
-    addFinding(r, { kind: "failure", title: `addon faults: with addons failing in every hook, ${k.split(":")[0]} does not come through`, detail: k, figure: `${n} of ${rounds}`, repro: repro(ctx, "addon-faults"), count: n });
+    addFinding(r, {
+      kind: "failure",
+      title: `addon faults: with addons failing in every hook, ${k.split(":")[0]} does not come through`,
+      detail: k,
+      figure: `${n} of ${rounds}`,
+      repro: repro(ctx, "addon-faults"),
+      count: n,
+    });
   }
 }
 
@@ -161,7 +182,14 @@ async function neverResolving(ctx: Ctx, r: FamilyResult, rows: string[]): Promis
   rows.push(
     `| a \`request\` hook that never resolves for /never | ${stuckN} stuck requests, ${ok + failed} others | others: ${ok} ok, ${failed} failed; stuck ones after ${ctx.idleTimeoutS + 2} s: ${answered} answered, ${closed} closed; proxy fds ${base.fds} → ${held.fds} → ${after.fds} after the stuck clients left |`,
   );
-  if (failed) addFinding(r, { kind: "failure", title: "addon faults: a never-resolving request hook for one path holds up other flows", detail: `${failed} of ${ok + failed} requests to other paths failed while ${stuckN} flows were stuck.`, figure: `${failed} failed`, repro: repro(ctx, "addon-faults") });
+  if (failed)
+    addFinding(r, {
+      kind: "failure",
+      title: "addon faults: a never-resolving request hook for one path holds up other flows",
+      detail: `${failed} of ${ok + failed} requests to other paths failed while ${stuckN} flows were stuck.`,
+      figure: `${failed} failed`,
+      repro: repro(ctx, "addon-faults"),
+    });
   if (after.fds > base.fds + 4) {
     addFinding(r, {
       kind: "leak",
@@ -186,12 +214,23 @@ async function reloadStorm(ctx: Ctx, r: FamilyResult, rows: string[]): Promise<v
       const secure = (w + c) % 2 === 1;
       let wire: Wire | undefined;
       try {
-        wire = secure ? new Wire(await tlsOver(await tunnel(proxy.port, `${HOST}:${ctx.app.httpsPort}`), { servername: "localhost", caFile: ctx.proxyCaFile })) : new Wire(await tcp(proxy.port));
+        wire = secure
+          ? new Wire(
+              await tlsOver(await tunnel(proxy.port, `${HOST}:${ctx.app.httpsPort}`), {
+                servername: "localhost",
+                caFile: ctx.proxyCaFile,
+              }),
+            )
+          : new Wire(await tcp(proxy.port));
         for (let i = 0; i < 10 && !stop; i++) {
           const path = `/storm/${w}/${c}/${i}`;
           const before = wire.received;
           stats.sent++;
-          wire.write(secure ? `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n` : `GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+          wire.write(
+            secure
+              ? `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+              : `GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+          );
           const wr = wire;
           const got = await wr.until(() => wr.data.subarray(before).includes(`ok ${path}`) || wr.gone, 15_000);
           const text = wr.data.subarray(before).toString("latin1");
@@ -228,7 +267,9 @@ async function reloadStorm(ctx: Ctx, r: FamilyResult, rows: string[]): Promise<v
   let final = "";
   while (Date.now() < end) {
     const w = new Wire(await tcp(proxy.port));
-    w.write(`GET http://${HOST}:${ctx.app.httpPort}/storm-final HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+    w.write(
+      `GET http://${HOST}:${ctx.app.httpPort}/storm-final HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`,
+    );
     await w.until(() => w.gone, 10_000);
     final = /x-soak-version: (\d+)/i.exec(w.data.toString("latin1"))?.[1] ?? "";
     w.destroy();
@@ -246,10 +287,31 @@ async function reloadStorm(ctx: Ctx, r: FamilyResult, rows: string[]): Promise<v
   rows.push(
     `| reload storm: ${saves} saves in ${spanMs / 1000} s (every 20th broken) | ${stats.sent} requests by 4 clients (HTTP and HTTPS, keep-alive) | ${stats.ok} ok, ${lost} lost${lost ? ` (${[...stats.lost].map(([k, n]) => `${k} ×${n}`).join("; ")})` : ""}; ${stats.versions.size} versions seen; final version ${final || "none"} (last good save ${last}); JS heap after GC ${heapBefore ? (heapBefore.heapUsed / 2 ** 20).toFixed(1) : "?"} → ${heapAfter ? (heapAfter.heapUsed / 2 ** 20).toFixed(1) : "?"} MiB |`,
   );
-  if (lost) addFinding(r, { kind: "failure", title: "reload storm: requests are lost while the addon is saved again and again", detail: [...stats.lost].map(([k, n]) => `${k} ×${n}`).join("; "), figure: `${lost} of ${stats.sent} requests lost`, repro: repro(ctx, "addon-faults"), count: lost });
-  if (final !== String(last)) addFinding(r, { kind: "failure", title: "reload storm: the last good save is not the version that runs", detail: `After the storm, the proxy answered with version ${final || "none"}; the last good save was ${last}.`, figure: `${final || "none"} ≠ ${last}`, repro: repro(ctx, "addon-faults") });
+  if (lost)
+    addFinding(r, {
+      kind: "failure",
+      title: "reload storm: requests are lost while the addon is saved again and again",
+      detail: [...stats.lost].map(([k, n]) => `${k} ×${n}`).join("; "),
+      figure: `${lost} of ${stats.sent} requests lost`,
+      repro: repro(ctx, "addon-faults"),
+      count: lost,
+    });
+  if (final !== String(last))
+    addFinding(r, {
+      kind: "failure",
+      title: "reload storm: the last good save is not the version that runs",
+      detail: `After the storm, the proxy answered with version ${final || "none"}; the last good save was ${last}.`,
+      figure: `${final || "none"} ≠ ${last}`,
+      repro: repro(ctx, "addon-faults"),
+    });
   if (heapBefore && heapAfter && heapAfter.heapUsed - heapBefore.heapUsed > 32 * 2 ** 20) {
-    addFinding(r, { kind: "leak", title: "reload storm: the JS heap grows with the reloads", detail: `After ${saves} saves the proxy's heap after GC grew from ${(heapBefore.heapUsed / 2 ** 20).toFixed(1)} to ${(heapAfter.heapUsed / 2 ** 20).toFixed(1)} MiB.`, figure: `+${((heapAfter.heapUsed - heapBefore.heapUsed) / 2 ** 20).toFixed(1)} MiB`, repro: repro(ctx, "addon-faults") });
+    addFinding(r, {
+      kind: "leak",
+      title: "reload storm: the JS heap grows with the reloads",
+      detail: `After ${saves} saves the proxy's heap after GC grew from ${(heapBefore.heapUsed / 2 ** 20).toFixed(1)} to ${(heapAfter.heapUsed / 2 ** 20).toFixed(1)} MiB.`,
+      figure: `+${((heapAfter.heapUsed - heapBefore.heapUsed) / 2 ** 20).toFixed(1)} MiB`,
+      repro: repro(ctx, "addon-faults"),
+    });
   }
 }
 

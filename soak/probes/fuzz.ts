@@ -46,7 +46,13 @@ interface SavedCase {
 function save(ctx: Ctx, c: Case): string {
   const base = join(ctx.failDir, `fuzz-${c.target}-conn${c.conn}-${c.outcome.replace(/[^a-z0-9]+/gi, "-")}`);
   const saved: SavedCase = {
-    family: "fuzz", target: c.target, seed: ctx.seed, conn: c.conn, outcome: c.outcome, state: c.state, preamble: c.preamble,
+    family: "fuzz",
+    target: c.target,
+    seed: ctx.seed,
+    conn: c.conn,
+    outcome: c.outcome,
+    state: c.state,
+    preamble: c.preamble,
     inputs: c.inputs.map((b) => b.toString("base64")),
   };
   writeFileSync(`${base}.json`, JSON.stringify(saved, null, 1));
@@ -133,7 +139,13 @@ function record(ctx: Ctx, r: FamilyResult, t: FuzzTarget, s: Session, c: Case, o
   });
 }
 
-async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<number, Case>, deadline = ctx.deadline): Promise<void> {
+async function runTarget(
+  ctx: Ctx,
+  r: FamilyResult,
+  t: FuzzTarget,
+  recent: Map<number, Case>,
+  deadline = ctx.deadline,
+): Promise<void> {
   const budget = ctx.quick ? Math.ceil(t.inputs / QUICK_SHARE) : t.inputs;
   let inputs = 0;
   /** Inputs made so far (by running connections too), and connections started that have made none yet (each will make one). */
@@ -169,7 +181,15 @@ async function runTarget(ctx: Ctx, r: FamilyResult, t: FuzzTarget, recent: Map<n
       if ([...setupErrors.values()].reduce((a, b) => a + b, 0) > 500) made.inputs = budget;
       return;
     }
-    const c: Case = { target: t.name, conn, preamble: s.preamble, inputs: [], outcome: "", startedAt: Date.now(), lastAt: Date.now() };
+    const c: Case = {
+      target: t.name,
+      conn,
+      preamble: s.preamble,
+      inputs: [],
+      outcome: "",
+      startedAt: Date.now(),
+      lastAt: Date.now(),
+    };
     starts.push(c);
     if (starts.length > 5000) starts.splice(0, 1000);
     const port = s.wire.socket.localPort;
@@ -243,14 +263,25 @@ function stalls(ctx: Ctx, r: FamilyResult, t: FuzzTarget, m: StallMonitor, start
     repro: repro(ctx, "fuzz", `--targets ${t.name}`),
     files,
   });
-  if (inStall.length) r.notes.push(`${t.name}: ${inStall.length} of ${hangs.length} hung connections fell in a window when the proxy answered no one.`);
+  if (inStall.length)
+    r.notes.push(
+      `${t.name}: ${inStall.length} of ${hangs.length} hung connections fell in a window when the proxy answered no one.`,
+    );
 }
 
 function summarise(
   ctx: Ctx,
   r: FamilyResult,
   t: FuzzTarget,
-  x: { inputs: number; budget: number; deadline: number; started: number; setupErrors: Map<string, number>; lateCloses: number[]; durations: number[] },
+  x: {
+    inputs: number;
+    budget: number;
+    deadline: number;
+    started: number;
+    setupErrors: Map<string, number>;
+    lateCloses: number[];
+    durations: number[];
+  },
 ): void {
   const hangs = r.counts[`${t.name}: HUNG (not closed)`] ?? 0;
   const conns = r.counts[`${t.name}: connections`] ?? 0;
@@ -270,14 +301,19 @@ function summarise(
   }
   const late = [...x.lateCloses].sort((a, b) => a - b);
   if (late.length) {
-    r.notes.push(`${t.name}: ${late.length} connections went quiet and were closed by the proxy later: median ${late[late.length >> 1]!.toFixed(1)} s, max ${late[late.length - 1]!.toFixed(1)} s after the last input.`);
+    r.notes.push(
+      `${t.name}: ${late.length} connections went quiet and were closed by the proxy later: median ${late[late.length >> 1]!.toFixed(1)} s, max ${late[late.length - 1]!.toFixed(1)} s after the last input.`,
+    );
   }
   const secs = (Date.now() - x.started) / 1000;
   if (x.durations.length) {
-    r.notes.push(`${t.name}: connection lifetimes p50 ${percentile(x.durations, 50)} ms, p90 ${percentile(x.durations, 90)} ms, max ${percentile(x.durations, 100)} ms; ${x.inputs} inputs in ${secs.toFixed(0)} s.`);
+    r.notes.push(
+      `${t.name}: connection lifetimes p50 ${percentile(x.durations, 50)} ms, p90 ${percentile(x.durations, 90)} ms, max ${percentile(x.durations, 100)} ms; ${x.inputs} inputs in ${secs.toFixed(0)} s.`,
+    );
   }
   ctx.log(`  fuzz ${t.name}: ${x.inputs} inputs on ${conns} connections in ${secs.toFixed(0)} s; ${hangs} hung`);
-  if (x.inputs < x.budget && Date.now() > x.deadline) r.notes.push(`${t.name}: stopped at its share of the family's deadline after ${x.inputs} of ${x.budget} inputs.`);
+  if (x.inputs < x.budget && Date.now() > x.deadline)
+    r.notes.push(`${t.name}: stopped at its share of the family's deadline after ${x.inputs} of ${x.budget} inputs.`);
 }
 
 let restarting: Promise<void> | undefined;
@@ -325,7 +361,9 @@ async function targetLeak(ctx: Ctx, r: FamilyResult, t: FuzzTarget, before: numb
     detail:
       `Every connection of this target (${t.what}) was closed by the harness (after the proxy closed it, answered all its inputs, or ` +
       `went quiet past the hang bound). ${boundS} s after the last one the proxy still held ${after - before} more descriptors than ` +
-      `before the target: ${Object.entries(held).map(([k, v]) => `${v} × ${k}`).join(", ")}. CLOSE_WAIT from a client: the client ` +
+      `before the target: ${Object.entries(held)
+        .map(([k, v]) => `${v} × ${k}`)
+        .join(", ")}. CLOSE_WAIT from a client: the client ` +
       "has closed, the proxy never closes its end; to an origin: the server connection of such a client is kept too.",
     figure: `${before} → ${after} fds (+${after - before}) ${boundS} s after the target`,
     repro: repro(ctx, "fuzz", `--targets ${t.name}`),
@@ -372,8 +410,13 @@ export const fuzz: Family = {
     `else close the connection within ${hangBoundMs(ctx) / 1000} s (idle_timeout=${ctx.idleTimeoutS} s); otherwise the ` +
     `connection counts as hung and its inputs are saved. In a full run the targets run one after the other, and after each the ` +
     `proxy's descriptors must come back (a target whose connections leave descriptors behind is a leak finding); the proxy dying is ` +
-    `a crash finding (a new one is started and the target goes on). Targets: ${fuzzTargets().map((t) => `**${t.name}** (${t.what}; ` +
-      `${ctx.quick ? Math.ceil(t.inputs / QUICK_SHARE) : t.inputs} inputs, up to ${t.perConn} per connection, ${t.concurrency} connections at a time)`).join("; ")}.`,
+    `a crash finding (a new one is started and the target goes on). Targets: ${fuzzTargets()
+      .map(
+        (t) =>
+          `**${t.name}** (${t.what}; ` +
+          `${ctx.quick ? Math.ceil(t.inputs / QUICK_SHARE) : t.inputs} inputs, up to ${t.perConn} per connection, ${t.concurrency} connections at a time)`,
+      )
+      .join("; ")}.`,
   deadlineMs: (ctx) => (ctx.quick ? 45 : 25 * 60) * 1000,
   async run(ctx, r) {
     const recent = new Map<number, Case>();
@@ -388,7 +431,10 @@ export const fuzz: Family = {
         for (const [i, t] of targets.entries()) {
           // Each target gets its share of what is left of the deadline (connections running at a target's
           // deadline may take up to the hang bound to end).
-          const share = Math.max(5000, (ctx.deadline - Date.now() - hangBoundMs(ctx) - QUIET_MS) / (targets.length - i));
+          const share = Math.max(
+            5000,
+            (ctx.deadline - Date.now() - hangBoundMs(ctx) - QUIET_MS) / (targets.length - i),
+          );
           const fds = ctx.proxy.sample()?.fds;
           await runTarget(ctx, r, t, recent, Math.min(ctx.deadline, Date.now() + share));
           if (fds !== undefined && ctx.proxy.alive) await targetLeak(ctx, r, t, fds);
@@ -397,9 +443,13 @@ export const fuzz: Family = {
     } finally {
       off();
     }
-    const total = Object.entries(r.counts).filter(([k]) => k.endsWith(": inputs")).reduce((a, [, v]) => a + v, 0);
+    const total = Object.entries(r.counts)
+      .filter(([k]) => k.endsWith(": inputs"))
+      .reduce((a, [, v]) => a + v, 0);
     r.counts["inputs in all"] = total;
-    r.notes.unshift(`Seed ${ctx.seed}. ${total.toLocaleString("en-US")} mutated inputs in all; failing connections saved under ${ctx.failDir}.`);
+    r.notes.unshift(
+      `Seed ${ctx.seed}. ${total.toLocaleString("en-US")} mutated inputs in all; failing connections saved under ${ctx.failDir}.`,
+    );
   },
 };
 
@@ -409,7 +459,9 @@ export async function replay(ctx: Ctx, file: string): Promise<void> {
   const t = fuzzTargets().find((x) => x.name === c.target);
   if (!t) throw new Error(`${file}: unknown target ${c.target}`);
   const s = await t.open(ctx, derive(c.seed, "fuzz", t.name, c.conn));
-  ctx.log(`replaying ${c.inputs.length} input(s) of ${c.target} connection ${c.conn} (seed ${c.seed}; it ended as: ${c.outcome}); setup: ${c.preamble}`);
+  ctx.log(
+    `replaying ${c.inputs.length} input(s) of ${c.target} connection ${c.conn} (seed ${c.seed}; it ended as: ${c.outcome}); setup: ${c.preamble}`,
+  );
   for (const [i, b64] of c.inputs.entries()) {
     s.wire.write(Buffer.from(b64, "base64"));
     await s.wire.until(() => s.wire.gone, 200);
@@ -427,5 +479,9 @@ export async function replay(ctx: Ctx, file: string): Promise<void> {
   );
   s.wire.destroy();
   await new Promise((res) => setTimeout(res, 1000));
-  ctx.log(ctx.proxy.alive ? "the proxy is still running" : `the proxy DIED (exit ${ctx.proxy.proc.exitCode}): ${ctx.proxy.proc.output.slice(-600)}`);
+  ctx.log(
+    ctx.proxy.alive
+      ? "the proxy is still running"
+      : `the proxy DIED (exit ${ctx.proxy.proc.exitCode}): ${ctx.proxy.proc.output.slice(-600)}`,
+  );
 }

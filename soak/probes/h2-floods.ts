@@ -26,7 +26,17 @@ function goaway(data: Buffer): number | undefined {
   return undefined;
 }
 
-const CODES: Record<number, string> = { 0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL", 9: "COMPRESSION_ERROR", 11: "ENHANCE_YOUR_CALM" };
+const CODES: Record<number, string> = {
+  0: "NO_ERROR",
+  1: "PROTOCOL_ERROR",
+  2: "INTERNAL_ERROR",
+  3: "FLOW_CONTROL_ERROR",
+  6: "FRAME_SIZE_ERROR",
+  7: "REFUSED_STREAM",
+  8: "CANCEL",
+  9: "COMPRESSION_ERROR",
+  11: "ENHANCE_YOUR_CALM",
+};
 
 interface Flood {
   name: string;
@@ -46,20 +56,58 @@ const FLOODS: Flood[] = [
     name: "rapid reset",
     what: "HEADERS (a GET) immediately followed by RST_STREAM(CANCEL) on a new stream, over and over (CVE-2023-44487)",
     perBatch: 500,
-    batch: (i, a) => Buffer.concat(Array.from({ length: 500 }, (_, k) => {
-      const id = 2 * (i * 500 + k) + 1;
-      return Buffer.concat([h2Headers(id, a, `/rapid/${id}`), h2Rst(id)]);
-    })),
+    batch: (i, a) =>
+      Buffer.concat(
+        Array.from({ length: 500 }, (_, k) => {
+          const id = 2 * (i * 500 + k) + 1;
+          return Buffer.concat([h2Headers(id, a, `/rapid/${id}`), h2Rst(id)]);
+        }),
+      ),
   },
-  { name: "SETTINGS flood", what: "SETTINGS frames (each needs an ACK), never reading the ACKs", perBatch: 1000, noRead: true, batch: () => Buffer.concat(Array.from({ length: 1000 }, () => h2Settings([[4, 65535]]))) },
-  { name: "PING flood", what: "PING frames (each needs an ACK), never reading the ACKs", perBatch: 1000, noRead: true, batch: (i) => Buffer.concat(Array.from({ length: 1000 }, (_, k) => h2Ping(Buffer.from([0, 0, 0, 0, i >> 8, i & 255, k >> 8, k & 255])))) },
+  {
+    name: "SETTINGS flood",
+    what: "SETTINGS frames (each needs an ACK), never reading the ACKs",
+    perBatch: 1000,
+    noRead: true,
+    batch: () => Buffer.concat(Array.from({ length: 1000 }, () => h2Settings([[4, 65535]]))),
+  },
+  {
+    name: "PING flood",
+    what: "PING frames (each needs an ACK), never reading the ACKs",
+    perBatch: 1000,
+    noRead: true,
+    batch: (i) =>
+      Buffer.concat(
+        Array.from({ length: 1000 }, (_, k) => h2Ping(Buffer.from([0, 0, 0, 0, i >> 8, i & 255, k >> 8, k & 255]))),
+      ),
+  },
   {
     name: "CONTINUATION flood",
     what: "one HEADERS without END_HEADERS, then endless CONTINUATION frames of new header fields (CVE-2024-27316 style)",
     perBatch: 1000,
     batch: (i, a) => {
-      const head = i === 0 ? [h2frame(H2.HEADERS, 0, 1, hpack([[":method", "GET"], [":scheme", "http"], [":authority", a], [":path", "/cont"]]))] : [];
-      return Buffer.concat([...head, ...Array.from({ length: 1000 }, (_, k) => h2frame(H2.CONTINUATION, 0, 1, hpack([[`x-${i}-${k}`, "v".repeat(100)]])))]);
+      const head =
+        i === 0
+          ? [
+              h2frame(
+                H2.HEADERS,
+                0,
+                1,
+                hpack([
+                  [":method", "GET"],
+                  [":scheme", "http"],
+                  [":authority", a],
+                  [":path", "/cont"],
+                ]),
+              ),
+            ]
+          : [];
+      return Buffer.concat([
+        ...head,
+        ...Array.from({ length: 1000 }, (_, k) =>
+          h2frame(H2.CONTINUATION, 0, 1, hpack([[`x-${i}-${k}`, "v".repeat(100)]])),
+        ),
+      ]);
     },
   },
   {
@@ -68,7 +116,10 @@ const FLOODS: Flood[] = [
     perBatch: 50,
     max: 200,
     noRead: true,
-    batch: (i, a) => Buffer.concat(Array.from({ length: 50 }, (_, k) => h2Headers(2 * (i * 50 + k) + 1, a, `/gen?n=1000000&k=noread-${i}-${k}`))),
+    batch: (i, a) =>
+      Buffer.concat(
+        Array.from({ length: 50 }, (_, k) => h2Headers(2 * (i * 50 + k) + 1, a, `/gen?n=1000000&k=noread-${i}-${k}`)),
+      ),
   },
 ];
 
@@ -111,8 +162,14 @@ async function runFlood(ctx: Ctx, f: Flood, batches: number): Promise<Result> {
   }
   await w.until(() => w.gone, ctx.quick ? 3000 : 10_000);
   const res: Result = {
-    units, closed: w.gone, goaway: goaway(w.data), seconds: (Date.now() - t0) / 1000,
-    cpuS: cpuSeconds(pid) - cpu0, rssPeak: sampler.peakRss, rssBefore: before?.rss ?? NaN, originRequests: ctx.app.requests - origin0,
+    units,
+    closed: w.gone,
+    goaway: goaway(w.data),
+    seconds: (Date.now() - t0) / 1000,
+    cpuS: cpuSeconds(pid) - cpu0,
+    rssPeak: sampler.peakRss,
+    rssBefore: before?.rss ?? NaN,
+    originRequests: ctx.app.requests - origin0,
   };
   sampler.stop();
   w.destroy();
@@ -129,7 +186,10 @@ export const h2Floods: Family = {
     "the requests that reached the origin, and whether and how the proxy ended the connection (GOAWAY code).",
   deadlineMs: (ctx) => (ctx.quick ? 60 : 300) * 1000,
   async run(ctx, r) {
-    const rows = ["| flood | sent | proxy CPU s | proxy RSS before → peak | reached the origin | connection | seconds |", "|---|---:|---:|---|---:|---|---:|"];
+    const rows = [
+      "| flood | sent | proxy CPU s | proxy RSS before → peak | reached the origin | connection | seconds |",
+      "|---|---:|---:|---|---:|---|---:|",
+    ];
     const total = ctx.quick ? 2000 : 20_000;
     for (const f of FLOODS) {
       for (let run = 0; run < (ctx.quick ? 1 : 2); run++) {
@@ -143,9 +203,15 @@ export const h2Floods: Family = {
           continue;
         }
         count(r, `${f.name}: units sent`, res.units);
-        const how = res.closed ? `closed${res.goaway !== undefined ? ` with GOAWAY ${CODES[res.goaway] ?? res.goaway}` : " (no GOAWAY)"}` : "**still open**";
-        rows.push(`| ${f.name} | ${fmt(res.units)} | ${res.cpuS.toFixed(1)} | ${mib(res.rssBefore)} → ${mib(res.rssPeak)} MiB | ${res.originRequests} | ${how} | ${res.seconds.toFixed(1)} |`);
-        ctx.log(`  h2 ${f.name}: ${res.units} sent, CPU ${res.cpuS.toFixed(1)} s, RSS peak ${mib(res.rssPeak)} MiB, ${how}`);
+        const how = res.closed
+          ? `closed${res.goaway !== undefined ? ` with GOAWAY ${CODES[res.goaway] ?? res.goaway}` : " (no GOAWAY)"}`
+          : "**still open**";
+        rows.push(
+          `| ${f.name} | ${fmt(res.units)} | ${res.cpuS.toFixed(1)} | ${mib(res.rssBefore)} → ${mib(res.rssPeak)} MiB | ${res.originRequests} | ${how} | ${res.seconds.toFixed(1)} |`,
+        );
+        ctx.log(
+          `  h2 ${f.name}: ${res.units} sent, CPU ${res.cpuS.toFixed(1)} s, RSS peak ${mib(res.rssPeak)} MiB, ${how}`,
+        );
         const grew = res.rssPeak - res.rssBefore;
         if (!res.closed) {
           r.failures++;

@@ -10,4 +10,14 @@ import { slowlorisFamily } from "./slowloris.ts";
 import { smuggling } from "./smuggling.ts";
 import { soak } from "./soak.ts";
 
-export const FAMILIES: Family[] = [fuzz, smuggling, slowlorisFamily, manyConns, originFaults, addonFaults, h2Floods, integrity, soak];
+export const FAMILIES: Family[] = [
+  fuzz,
+  smuggling,
+  slowlorisFamily,
+  manyConns,
+  originFaults,
+  addonFaults,
+  h2Floods,
+  integrity,
+  soak,
+];

@@ -3,7 +3,6 @@
 // every body must arrive byte for byte (SHA-256 at both ends).
 import { createHash } from "node:crypto";
 import * as http from "node:http";
-import type * as net from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fmt } from "../../bench/lib/stats.ts";
 import { addFinding, count, range, repro, type Ctx, type Family } from "../lib/family.ts";
@@ -31,16 +30,34 @@ interface Done {
 }
 
 /** One request through `proxy`: Node's http client over the proxy socket (absolute form) or a CONNECT + TLS tunnel. */
-async function request(ctx: Ctx, proxy: ProxyUnderTest, s: Spec, path: string, method: string): Promise<http.ClientRequest> {
+async function request(
+  ctx: Ctx,
+  proxy: ProxyUnderTest,
+  s: Spec,
+  path: string,
+  method: string,
+): Promise<http.ClientRequest> {
   const headers: http.OutgoingHttpHeaders = {};
   if (s.up && !s.chunked) headers["content-length"] = s.bytes;
   if (!s.secure) {
-    return http.request({ host: HOST, port: proxy.port, method, path: `http://${HOST}:${ctx.app.httpPort}${path}`, headers: { ...headers, host: `${HOST}:${ctx.app.httpPort}` }, agent: false });
+    return http.request({
+      host: HOST,
+      port: proxy.port,
+      method,
+      path: `http://${HOST}:${ctx.app.httpPort}${path}`,
+      headers: { ...headers, host: `${HOST}:${ctx.app.httpPort}` },
+      agent: false,
+    });
   }
   const t = await tunnel(proxy.port, `${HOST}:${ctx.app.httpsPort}`, 60_000);
   const sock = await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile }, 60_000);
   // No agent: the request goes over this socket (an agent would open its own).
-  return http.request({ createConnection: () => sock as net.Socket, method, path, headers: { ...headers, host: `localhost:${ctx.app.httpsPort}` } });
+  return http.request({
+    createConnection: () => sock,
+    method,
+    path,
+    headers: { ...headers, host: `localhost:${ctx.app.httpsPort}` },
+  });
 }
 
 function body(res: http.IncomingMessage): Promise<{ bytes: number; sha256: string; text: string }> {
@@ -59,7 +76,11 @@ function body(res: http.IncomingMessage): Promise<{ bytes: number; sha256: strin
   });
 }
 
-async function transfer(ctx: Ctx, proxies: { buffered: ProxyUnderTest; streamed: ProxyUnderTest }, s: Spec): Promise<Done> {
+async function transfer(
+  ctx: Ctx,
+  proxies: { buffered: ProxyUnderTest; streamed: ProxyUnderTest },
+  s: Spec,
+): Promise<Done> {
   const t0 = Date.now();
   const proxy = s.streamed ? proxies.streamed : proxies.buffered;
   let req: http.ClientRequest | undefined;
@@ -87,7 +108,11 @@ async function transfer(ctx: Ctx, proxies: { buffered: ProxyUnderTest; streamed:
       const at = ctx.app.received.get(s.key);
       if (res.statusCode !== 200) return done(false, `status ${res.statusCode}: ${got.text.slice(0, 120)}`);
       if (!at) return done(false, "the origin recorded no upload");
-      if (at.bytes !== s.bytes || at.sha256 !== sent) return done(false, `the origin got ${at.bytes} bytes (sha256 ${at.sha256.slice(0, 12)}…), sent ${s.bytes} (${sent.slice(0, 12)}…)`);
+      if (at.bytes !== s.bytes || at.sha256 !== sent)
+        return done(
+          false,
+          `the origin got ${at.bytes} bytes (sha256 ${at.sha256.slice(0, 12)}…), sent ${s.bytes} (${sent.slice(0, 12)}…)`,
+        );
       return done(true);
     }
     const get = await request(ctx, proxy, s, `/gen?n=${s.bytes}&k=${s.key}${s.chunked ? "&chunked=1" : ""}`, "GET");
@@ -105,7 +130,11 @@ async function transfer(ctx: Ctx, proxies: { buffered: ProxyUnderTest; streamed:
     const sent = ctx.app.sent.get(s.key);
     if (res.statusCode !== 200) return done(false, `status ${res.statusCode}: ${got.text.slice(0, 120)}`);
     if (!sent) return done(false, "the origin did not finish sending");
-    if (got.bytes !== s.bytes || got.sha256 !== sent.sha256) return done(false, `received ${got.bytes} bytes (sha256 ${got.sha256.slice(0, 12)}…), the origin sent ${sent.bytes} (${sent.sha256.slice(0, 12)}…)`);
+    if (got.bytes !== s.bytes || got.sha256 !== sent.sha256)
+      return done(
+        false,
+        `received ${got.bytes} bytes (sha256 ${got.sha256.slice(0, 12)}…), the origin sent ${sent.bytes} (${sent.sha256.slice(0, 12)}…)`,
+      );
     return done(true);
   } catch (e) {
     return done(false, (e as Error).message);
@@ -131,8 +160,13 @@ export const integrity: Family = {
     const rng = derive(ctx.seed, "integrity");
     const streamed = await ctx.startProxy("streaming", { extra: ["--set", "stream_large_bodies=1m"] });
     const specs: Spec[] = range(n).map((i) => ({
-      i, up: (i & 1) === 1, secure: (i & 2) === 2, streamed: (i & 4) === 4, chunked: (i & 8) === 8,
-      bytes: 1_000_000 + rng.int((maxMb - 1) * 1_000_000 + 1), key: `${ctx.seed}-${i}-${rng.u32().toString(36)}`,
+      i,
+      up: (i & 1) === 1,
+      secure: (i & 2) === 2,
+      streamed: (i & 4) === 4,
+      chunked: (i & 8) === 8,
+      bytes: 1_000_000 + rng.int((maxMb - 1) * 1_000_000 + 1),
+      key: `${ctx.seed}-${i}-${rng.u32().toString(36)}`,
     }));
     const t0 = Date.now();
     // The origins run in the harness: if its event loop lags, a proxy's timeout may be the harness's fault.
@@ -141,7 +175,9 @@ export const integrity: Family = {
     const results = await Promise.all(specs.map((s) => transfer(ctx, { buffered: ctx.proxy, streamed }, s)));
     loop.disable();
     const secs = (Date.now() - t0) / 1000;
-    r.notes.push(`The harness's event loop (the origins' and the clients') was late by at most ${Math.round(loop.max / 1e6)} ms during the transfers (p99 ${Math.round(loop.percentile(99) / 1e6)} ms).`);
+    r.notes.push(
+      `The harness's event loop (the origins' and the clients') was late by at most ${Math.round(loop.max / 1e6)} ms during the transfers (p99 ${Math.round(loop.percentile(99) / 1e6)} ms).`,
+    );
     const totalBytes = specs.reduce((a, s) => a + s.bytes, 0);
     count(r, "transfers", n);
     count(r, "MB moved", Math.round(totalBytes / 1e6));
@@ -152,10 +188,14 @@ export const integrity: Family = {
     const kinds = [...new Set(results.map((x) => label(x.spec)))].sort();
     for (const k of kinds) {
       const mine = results.filter((x) => label(x.spec) === k);
-      rows.push(`| ${k} | ${mine.length} | ${mine.filter((x) => !x.ok).length} | ${fmt(mine.reduce((a, x) => a + x.spec.bytes, 0) / 1e6)} | ${Math.max(...mine.map((x) => x.seconds)).toFixed(1)} |`);
+      rows.push(
+        `| ${k} | ${mine.length} | ${mine.filter((x) => !x.ok).length} | ${fmt(mine.reduce((a, x) => a + x.spec.bytes, 0) / 1e6)} | ${Math.max(...mine.map((x) => x.seconds)).toFixed(1)} |`,
+      );
     }
     r.extra = rows.join("\n");
-    r.notes.push(`${n} transfers, ${fmt(totalBytes / 1e6)} MB in all, took ${secs.toFixed(0)} s (${fmt(totalBytes / 1e6 / secs)} MB/s through the two proxies).`);
+    r.notes.push(
+      `${n} transfers, ${fmt(totalBytes / 1e6)} MB in all, took ${secs.toFixed(0)} s (${fmt(totalBytes / 1e6 / secs)} MB/s through the two proxies).`,
+    );
     for (const x of failed) {
       addFinding(r, {
         kind: "failure",

@@ -37,7 +37,12 @@ function ulimit(): number {
 }
 
 /** Waits (bounded) for the proxy's descriptors to come back within FD_SLACK of `base`; seconds taken or undefined. */
-async function fdsBack(proxy: ProxyUnderTest, base: number, boundS: number, slack = FD_SLACK): Promise<number | undefined> {
+async function fdsBack(
+  proxy: ProxyUnderTest,
+  base: number,
+  boundS: number,
+  slack = FD_SLACK,
+): Promise<number | undefined> {
   const t0 = Date.now();
   const ok = await pollUntil(() => (proxy.sample()?.fds ?? Infinity) <= base + slack, boundS * 1000);
   return ok ? (Date.now() - t0) / 1000 : undefined;
@@ -76,7 +81,11 @@ async function holdMany(ctx: Ctx, r: FamilyResult): Promise<void> {
   let reused = 0;
   for (const w of wires.filter((_, i) => i % Math.max(1, Math.floor(wires.length / 20)) === 0)) {
     const before = w.received;
-    w.write(w.socket.constructor.name === "TLSSocket" ? "GET /again HTTP/1.1\r\nHost: localhost\r\n\r\n" : `GET http://${HOST}:${ctx.app.httpPort}/again HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    w.write(
+      w.socket.constructor.name === "TLSSocket"
+        ? "GET /again HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        : `GET http://${HOST}:${ctx.app.httpPort}/again HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    );
     if ((await w.until(() => w.data.subarray(before).includes("ok /again") || w.gone, 15_000)) && !w.gone) reused++;
   }
   const closedMeanwhile = wires.filter((w) => w.gone).length;
@@ -86,14 +95,25 @@ async function holdMany(ctx: Ctx, r: FamilyResult): Promise<void> {
   r.notes.push(
     `Held ${wires.length} connections (opened in ${setupS.toFixed(0)} s, 64 at a time): proxy fds ${base.fds} → ${held.fds} → ${after.fds} ` +
       `after closing them all (${backS === undefined ? "not back near the baseline" : `back in ${backS.toFixed(1)} s`}); RSS ${mib(base.rss)} → ` +
-      `${mib(held.rss)} → ${mib(after.rss)} MiB (${(((held.rss - base.rss) / Math.max(1, wires.length)) / 1024).toFixed(1)} KiB per held connection). ` +
+      `${mib(held.rss)} → ${mib(after.rss)} MiB (${((held.rss - base.rss) / Math.max(1, wires.length) / 1024).toFixed(1)} KiB per held connection). ` +
       `A second request on ${reused} of 20-odd held connections succeeded; ${closedMeanwhile} held connections had been closed by the proxy by then. ` +
       "(These connections go through a proxy of their own started with idle_timeout=300, so that they stay open while the others are opened.)",
   );
-  count(r, "connections that could not be opened", [...errors.values()].reduce((a, b) => a + b, 0));
+  count(
+    r,
+    "connections that could not be opened",
+    [...errors.values()].reduce((a, b) => a + b, 0),
+  );
   for (const [why, k] of errors) {
     r.failures += k;
-    addFinding(r, { kind: "failure", title: `many connections: opening a held connection failed (${why.slice(0, 80)})`, detail: why, figure: `${k} of ${n}`, repro: repro(ctx, "many-conns"), count: k });
+    addFinding(r, {
+      kind: "failure",
+      title: `many connections: opening a held connection failed (${why.slice(0, 80)})`,
+      detail: why,
+      figure: `${k} of ${n}`,
+      repro: repro(ctx, "many-conns"),
+      count: k,
+    });
   }
   if (backS === undefined) {
     addFinding(r, {
@@ -122,73 +142,151 @@ async function leave(w: Wire, bytes: string | Buffer | undefined, pred: () => bo
 
 const LEAVERS: Leaver[] = [
   { name: "closes right after connecting", go: async (ctx) => void (await tcp(ctx.proxy.port)).destroy() },
-  { name: "closes after half a request head", go: async (ctx) => leave(new Wire(await tcp(ctx.proxy.port)), "GET http://127.0.0.1/ HTTP/1.1\r\nHo", () => false, 50) },
-  { name: "closes while the origin is answering slowly (plain)", go: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    await leave(w, `GET http://${HOST}:${ctx.app.httpPort}/slow?ms=3000 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, () => false, 300);
-  } },
-  { name: "closes in the middle of a download (plain)", go: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    await leave(w, `GET http://${HOST}:${ctx.app.httpPort}/gen?n=8000000&k=leave HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, () => w.received > 100_000, 5000);
-  } },
-  { name: "closes in the middle of an upload (plain)", go: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    w.write(`POST http://${HOST}:${ctx.app.httpPort}/sink?k=leave HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 1000000\r\n\r\n`);
-    await leave(w, Buffer.alloc(200_000, 1), () => false, 100);
-  } },
-  { name: "closes before the CONNECT answer", go: async (ctx) => leave(new Wire(await tcp(ctx.proxy.port)), `CONNECT ${HOST}:${ctx.app.httpsPort} HTTP/1.1\r\n\r\n`, () => false, 0) },
-  { name: "closes during the TLS handshake in a tunnel", go: async (ctx) => {
-    const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
-    const w = new Wire(t);
-    await leave(w, readFileSync(join(ROOT, "test/fixtures/clienthello/curl-sni-http11.bin")), () => w.received > 0, 2000);
-  } },
-  { name: "closes while the origin is answering slowly (HTTPS)", go: async (ctx) => {
-    const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
-    const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile }));
-    await leave(w, "GET /slow?ms=3000 HTTP/1.1\r\nHost: localhost\r\n\r\n", () => false, 300);
-  } },
-  { name: "closes in the middle of a download (HTTPS)", go: async (ctx) => {
-    const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
-    const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile }));
-    await leave(w, "GET /gen?n=8000000&k=leave HTTP/1.1\r\nHost: localhost\r\n\r\n", () => w.received > 100_000, 5000);
-  } },
-  { name: "closes after the WebSocket upgrade", go: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    const a = `${HOST}:${ctx.ws.port}`;
-    await leave(w, `GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`, () => w.data.includes("\r\n\r\n"), 5000);
-  } },
-  { name: "closes an HTTP/2 session (h2c in a tunnel) after one request", go: async (ctx) => {
-    const a = `${HOST}:${ctx.app.httpPort}`;
-    const w = new Wire(await tunnel(ctx.proxy.port, a));
-    w.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Headers(1, a, "/leave-h2")]));
-    await leave(w, undefined, () => w.data.includes("ok /leave-h2"), 5000);
-  } },
-  { name: "closes an HTTP/2 session (h2c in a tunnel) in the middle of a frame", go: async (ctx) => {
-    const a = `${HOST}:${ctx.app.httpPort}`;
-    const w = new Wire(await tunnel(ctx.proxy.port, a));
-    w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
-    await w.until(() => w.received >= 9 || w.gone, 5000);
-    // A DATA frame header announcing 100 bytes, and 3 of them.
-    await leave(w, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 1, 0x61, 0x62, 0x63]), () => false, 100);
-  } },
-  { name: "closes an HTTP/2 session (TLS, ALPN h2) after one request", go: async (ctx) => {
-    const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
-    const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile, alpn: ["h2"] }));
-    w.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Headers(1, `localhost:${ctx.app.httpsPort}`, "/leave-h2")]));
-    await leave(w, undefined, () => w.data.includes("ok /leave-h2"), 5000);
-  } },
-  { name: "closes after the SOCKS5 greeting", go: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.socksPort!));
-    await leave(w, Buffer.from([5, 1, 0]), () => w.received >= 2, 2000);
-  } },
+  {
+    name: "closes after half a request head",
+    go: async (ctx) =>
+      leave(new Wire(await tcp(ctx.proxy.port)), "GET http://127.0.0.1/ HTTP/1.1\r\nHo", () => false, 50),
+  },
+  {
+    name: "closes while the origin is answering slowly (plain)",
+    go: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      await leave(
+        w,
+        `GET http://${HOST}:${ctx.app.httpPort}/slow?ms=3000 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+        () => false,
+        300,
+      );
+    },
+  },
+  {
+    name: "closes in the middle of a download (plain)",
+    go: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      await leave(
+        w,
+        `GET http://${HOST}:${ctx.app.httpPort}/gen?n=8000000&k=leave HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+        () => w.received > 100_000,
+        5000,
+      );
+    },
+  },
+  {
+    name: "closes in the middle of an upload (plain)",
+    go: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      w.write(
+        `POST http://${HOST}:${ctx.app.httpPort}/sink?k=leave HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 1000000\r\n\r\n`,
+      );
+      await leave(w, Buffer.alloc(200_000, 1), () => false, 100);
+    },
+  },
+  {
+    name: "closes before the CONNECT answer",
+    go: async (ctx) =>
+      leave(
+        new Wire(await tcp(ctx.proxy.port)),
+        `CONNECT ${HOST}:${ctx.app.httpsPort} HTTP/1.1\r\n\r\n`,
+        () => false,
+        0,
+      ),
+  },
+  {
+    name: "closes during the TLS handshake in a tunnel",
+    go: async (ctx) => {
+      const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
+      const w = new Wire(t);
+      await leave(
+        w,
+        readFileSync(join(ROOT, "test/fixtures/clienthello/curl-sni-http11.bin")),
+        () => w.received > 0,
+        2000,
+      );
+    },
+  },
+  {
+    name: "closes while the origin is answering slowly (HTTPS)",
+    go: async (ctx) => {
+      const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
+      const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile }));
+      await leave(w, "GET /slow?ms=3000 HTTP/1.1\r\nHost: localhost\r\n\r\n", () => false, 300);
+    },
+  },
+  {
+    name: "closes in the middle of a download (HTTPS)",
+    go: async (ctx) => {
+      const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
+      const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile }));
+      await leave(
+        w,
+        "GET /gen?n=8000000&k=leave HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        () => w.received > 100_000,
+        5000,
+      );
+    },
+  },
+  {
+    name: "closes after the WebSocket upgrade",
+    go: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      const a = `${HOST}:${ctx.ws.port}`;
+      await leave(
+        w,
+        `GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        () => w.data.includes("\r\n\r\n"),
+        5000,
+      );
+    },
+  },
+  {
+    name: "closes an HTTP/2 session (h2c in a tunnel) after one request",
+    go: async (ctx) => {
+      const a = `${HOST}:${ctx.app.httpPort}`;
+      const w = new Wire(await tunnel(ctx.proxy.port, a));
+      w.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Headers(1, a, "/leave-h2")]));
+      await leave(w, undefined, () => w.data.includes("ok /leave-h2"), 5000);
+    },
+  },
+  {
+    name: "closes an HTTP/2 session (h2c in a tunnel) in the middle of a frame",
+    go: async (ctx) => {
+      const a = `${HOST}:${ctx.app.httpPort}`;
+      const w = new Wire(await tunnel(ctx.proxy.port, a));
+      w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
+      await w.until(() => w.received >= 9 || w.gone, 5000);
+      // A DATA frame header announcing 100 bytes, and 3 of them.
+      await leave(w, Buffer.from([0, 0, 100, 0, 0, 0, 0, 0, 1, 0x61, 0x62, 0x63]), () => false, 100);
+    },
+  },
+  {
+    name: "closes an HTTP/2 session (TLS, ALPN h2) after one request",
+    go: async (ctx) => {
+      const t = await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`);
+      const w = new Wire(await tlsOver(t, { servername: "localhost", caFile: ctx.proxyCaFile, alpn: ["h2"] }));
+      w.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Headers(1, `localhost:${ctx.app.httpsPort}`, "/leave-h2")]));
+      await leave(w, undefined, () => w.data.includes("ok /leave-h2"), 5000);
+    },
+  },
+  {
+    name: "closes after the SOCKS5 greeting",
+    go: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.socksPort!));
+      await leave(w, Buffer.from([5, 1, 0]), () => w.received >= 2, 2000);
+    },
+  },
 ];
 
 async function earlyLeavers(ctx: Ctx, r: FamilyResult): Promise<void> {
   const per = ctx.quick ? 10 : 50;
-  const rows = ["| client leaves… | times | proxy fds after (baseline) | back near the baseline |", "|---|---:|---|---|"];
+  const rows = [
+    "| client leaves… | times | proxy fds after (baseline) | back near the baseline |",
+    "|---|---:|---|---|",
+  ];
   // One baseline for every group (the family's): each group must leave nothing behind.
   const base = r.health?.before?.fds ?? ctx.proxy.sample()!.fds;
-  ctx.log(`  many-conns: the main proxy holds ${ctx.proxy.sample()?.fds} descriptors before the early leavers (baseline ${base})`);
+  ctx.log(
+    `  many-conns: the main proxy holds ${ctx.proxy.sample()?.fds} descriptors before the early leavers (baseline ${base})`,
+  );
   for (const l of LEAVERS) {
     if (Date.now() > ctx.deadline) break;
     let failed = 0;
@@ -206,8 +304,12 @@ async function earlyLeavers(ctx: Ctx, r: FamilyResult): Promise<void> {
     await sleep(500);
     const backS = await fdsBack(ctx.proxy, base, ctx.idleTimeoutS * 2 + 10, 2);
     const after = ctx.proxy.sample()!.fds;
-    ctx.log(`  many-conns: ${per} clients ${l.name}: fds ${base} → ${after}${backS === undefined ? " (not back)" : ""}`);
-    rows.push(`| ${l.name} | ${per}${failed ? ` (${failed} failed to start)` : ""} | ${after} (${base}) | ${backS === undefined ? "**no**" : `in ${backS.toFixed(1)} s`} |`);
+    ctx.log(
+      `  many-conns: ${per} clients ${l.name}: fds ${base} → ${after}${backS === undefined ? " (not back)" : ""}`,
+    );
+    rows.push(
+      `| ${l.name} | ${per}${failed ? ` (${failed} failed to start)` : ""} | ${after} (${base}) | ${backS === undefined ? "**no**" : `in ${backS.toFixed(1)} s`} |`,
+    );
     if (backS === undefined) {
       r.failures++;
       addFinding(r, {
@@ -215,7 +317,9 @@ async function earlyLeavers(ctx: Ctx, r: FamilyResult): Promise<void> {
         title: `clients that leave early: descriptors stay behind when a client ${l.name}`,
         detail:
           `${per} clients each ${l.name}. ${ctx.idleTimeoutS * 2 + 10} s later the proxy still held ${after - base} more descriptors than before ` +
-          `(${base} → ${after}): ${Object.entries(ctx.proxy.describeFds(originPorts(ctx))).map(([k, v]) => `${v} × ${k}`).join(", ")}.`,
+          `(${base} → ${after}): ${Object.entries(ctx.proxy.describeFds(originPorts(ctx)))
+            .map(([k, v]) => `${v} × ${k}`)
+            .join(", ")}.`,
         figure: `+${after - base} fds for ${per} clients`,
         repro: repro(ctx, "many-conns"),
       });

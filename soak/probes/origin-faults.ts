@@ -23,16 +23,34 @@ const FAULTS: Record<string, { what: string; act: Behaviour }> = {
       s.write(BODY, () => setTimeout(() => reset(s), 50));
     },
   },
-  "garbage-status": { what: "answers a garbage status line", act: (s) => s.end("HTPT/1.1 2x0 WHAT\r\nContent-Length: 2\r\n\r\nhi") },
-  "binary-garbage": { what: "answers 200 bytes of binary garbage", act: (s) => s.end(Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff))) },
-  "bad-content-length": { what: "answers Content-Length: abc", act: (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello") },
-  "bad-chunked": { what: "answers a chunked body with a bad chunk size", act: (s) => s.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n") },
+  "garbage-status": {
+    what: "answers a garbage status line",
+    act: (s) => s.end("HTPT/1.1 2x0 WHAT\r\nContent-Length: 2\r\n\r\nhi"),
+  },
+  "binary-garbage": {
+    what: "answers 200 bytes of binary garbage",
+    act: (s) => s.end(Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff))),
+  },
+  "bad-content-length": {
+    what: "answers Content-Length: abc",
+    act: (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello"),
+  },
+  "bad-chunked": {
+    what: "answers a chunked body with a bad chunk size",
+    act: (s) => s.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+  },
   "no-answer": { what: "reads the request and never answers (the connection stays open)", act: () => {} },
-  "close-after-headers": { what: "sends a head with Content-Length: 1000, then closes", act: (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n") },
+  "close-after-headers": {
+    what: "sends a head with Content-Length: 1000, then closes",
+    act: (s) => s.end("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+  },
   "partial-head": { what: "sends half a status line, then closes", act: (s) => s.end("HTTP/1.1 200 OK\r\nContent-Le") },
   "close-without-answer": { what: "closes without answering", act: (s) => s.end() },
   "reset-without-answer": { what: "resets the connection without answering", act: (s) => reset(s) },
-  "huge-head": { what: "answers a 200 KB response head", act: (s) => s.end(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(200_000)}\r\nContent-Length: 0\r\n\r\n`) },
+  "huge-head": {
+    what: "answers a 200 KB response head",
+    act: (s) => s.end(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(200_000)}\r\nContent-Length: 0\r\n\r\n`),
+  },
   "slow-head": {
     what: "trickles its response head, one byte a second, never finishing it",
     act: (s) => {
@@ -41,7 +59,10 @@ const FAULTS: Record<string, { what: string; act: Behaviour }> = {
       s.once("close", () => clearInterval(t));
     },
   },
-  "stalled-body": { what: "sends a head with Content-Length: 1000, 10 bytes, then nothing (the connection stays open)", act: (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789") },
+  "stalled-body": {
+    what: "sends a head with Content-Length: 1000, 10 bytes, then nothing (the connection stays open)",
+    act: (s) => s.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"),
+  },
 };
 
 interface FaultOrigins extends Closable {
@@ -111,7 +132,12 @@ async function startFaultOrigins(ctx: Ctx): Promise<FaultOrigins> {
   const closers = servers.map(trackSockets);
   const [plainPort, https, badCert, stalledTls, slowPort] = await Promise.all(servers.map(listen));
   return {
-    slow: slowPort!, http: plainPort!, https: https!, badCert: badCert!, stalledTls: stalledTls!, refused: await freePort(),
+    slow: slowPort!,
+    http: plainPort!,
+    https: https!,
+    badCert: badCert!,
+    stalledTls: stalledTls!,
+    refused: await freePort(),
     close: async () => void (await Promise.all(closers.map((c) => c.close()))),
   };
 }
@@ -143,7 +169,11 @@ async function probe(ctx: Ctx, port: number, secure: boolean, path: string, boun
   await w.until(() => w.gone || /^HTTP\/1\.[01] \d{3}/.test(w.data.toString("latin1", 0, 12)), boundS * 1000);
   const head = w.data.toString("latin1", 0, 12);
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
-  const out: Outcome = { status: status ? Number(status) : undefined, closed: w.gone, seconds: (Date.now() - t0) / 1000 };
+  const out: Outcome = {
+    status: status ? Number(status) : undefined,
+    closed: w.gone,
+    seconds: (Date.now() - t0) / 1000,
+  };
   w.destroy();
   return out;
 }
@@ -168,17 +198,25 @@ async function slowOrigins(ctx: Ctx, r: FamilyResult, o: FaultOrigins, rows: str
           const t0 = Date.now();
           const w = new Wire(await tcp(proxy.port));
           const target = `http://${HOST}:${o.slow}/${c.up ? "slow-upload" : "slow-download"}`;
-          w.write(`${c.up ? "POST" : "GET"} ${target} HTTP/1.1\r\nHost: ${HOST}:${o.slow}\r\n${c.up ? `Content-Length: ${SLOW_BYTES}\r\n` : ""}\r\n`);
+          w.write(
+            `${c.up ? "POST" : "GET"} ${target} HTTP/1.1\r\nHost: ${HOST}:${o.slow}\r\n${c.up ? `Content-Length: ${SLOW_BYTES}\r\n` : ""}\r\n`,
+          );
           if (c.up) w.write(Buffer.alloc(SLOW_BYTES, 0x75));
           const done = () => (c.up ? w.data.includes(`got ${SLOW_BYTES}`) : w.received >= SLOW_BYTES + 40);
           await w.until(() => done() || w.gone, 60_000);
           const head = w.data.toString("latin1", 0, 12);
-          seen.push(done() ? `ok (${((Date.now() - t0) / 1000).toFixed(1)} s)` : `${head.slice(9, 12) || "nothing"} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+          seen.push(
+            done()
+              ? `ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`
+              : `${head.slice(9, 12) || "nothing"} after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+          );
           w.destroy();
         }
         count(r, "requests to slow origins", reps);
         const bad = seen.filter((x) => !x.startsWith("ok"));
-        rows.push(`| ${c.name} (${mode} proxy) | HTTP | ${seen.join(", ")} | — | ${bad.length ? "**not ok**" : "ok"} |`);
+        rows.push(
+          `| ${c.name} (${mode} proxy) | HTTP | ${seen.join(", ")} | — | ${bad.length ? "**not ok**" : "ok"} |`,
+        );
         if (!bad.length) return;
         r.failures += bad.length;
         addFinding(r, {
@@ -207,7 +245,9 @@ export const originFaults: Family = {
     `Fault origins on loopback (plain, TLS with a trusted certificate, TLS with a certificate from a CA nobody trusts, a TCP server ` +
     `that never speaks, a port nobody listens on). Each fault is asked for through the proxy over HTTP (absolute form) and HTTPS ` +
     `(CONNECT + TLS), ${ctx.quick ? 1 : 3} time(s) each; the client must get a 502 or 504 — or, once a head was passed on, a clean ` +
-    `close — within ${ctx.quick ? 12 : 45} s. Faults: ${Object.entries(FAULTS).map(([k, v]) => `\`${k}\` (${v.what})`).join(", ")}. ` +
+    `close — within ${ctx.quick ? 12 : 45} s. Faults: ${Object.entries(FAULTS)
+      .map(([k, v]) => `\`${k}\` (${v.what})`)
+      .join(", ")}. ` +
     "And two slow but healthy origins, through the buffering proxy and a streaming one (`stream_large_bodies=1m`): one reads a 10 MB upload " +
     "at about 1.6 MB/s before answering, one sends a 10 MB download at 1 MB/s; both must get through (200, every byte).",
   deadlineMs: (ctx) => (ctx.quick ? 60 : 300) * 1000,
@@ -231,15 +271,27 @@ export const originFaults: Family = {
       await slowOrigins(ctx, r, o, rows, reps);
       // All at once: the slow ones (no answer) run side by side.
       const results = await Promise.all(
-        cases.flatMap((c) => Array.from({ length: reps }, async () => ({ c, o: await probe(ctx, c.port, c.secure, c.path, boundS) }))),
+        cases.flatMap((c) =>
+          Array.from({ length: reps }, async () => ({ c, o: await probe(ctx, c.port, c.secure, c.path, boundS) })),
+        ),
       );
       for (const c of cases) {
         const mine = results.filter((x) => x.c === c).map((x) => x.o);
         const bad = mine.filter((x) => !acceptable(x));
-        const seen = mine.map((x) => (x.status ? String(x.status) : x.error ? `error: ${x.error}` : x.closed ? "closed" : `nothing within ${boundS} s`));
+        const seen = mine.map((x) =>
+          x.status
+            ? String(x.status)
+            : x.error
+              ? `error: ${x.error}`
+              : x.closed
+                ? "closed"
+                : `nothing within ${boundS} s`,
+        );
         const secs = mine.map((x) => x.seconds.toFixed(1)).join(", ");
         const scheme = c.secure ? "HTTPS" : "HTTP";
-        rows.push(`| ${c.name} | ${scheme} | ${[...new Set(seen)].join(" / ").replace(/\|/g, "/")} | ${secs} | ${bad.length ? "**not ok**" : "ok"} |`);
+        rows.push(
+          `| ${c.name} | ${scheme} | ${[...new Set(seen)].join(" / ").replace(/\|/g, "/")} | ${secs} | ${bad.length ? "**not ok**" : "ok"} |`,
+        );
         count(r, "requests to faulty origins", mine.length);
         if (!bad.length) continue;
         r.failures += bad.length;
@@ -247,8 +299,11 @@ export const originFaults: Family = {
         addFinding(r, {
           kind: hang ? "hang" : "failure",
           title: `origin fault "${c.name}" over ${scheme}: ${hang ? `the client gets no answer and no close within ${boundS} s` : `the client gets ${seen[0]}`}`,
-          detail: `${FAULTS[c.path]?.what ?? c.name}. Expected: a 502 or 504 (or a clean close once a head was passed on) within ${boundS} s. Seen: ${seen.join(", ")} after ${secs} s.` +
-            (hang ? " Nothing in the proxy times out a server that does not answer: each such request holds a client connection and a server connection for ever." : ""),
+          detail:
+            `${FAULTS[c.path]?.what ?? c.name}. Expected: a 502 or 504 (or a clean close once a head was passed on) within ${boundS} s. Seen: ${seen.join(", ")} after ${secs} s.` +
+            (hang
+              ? " Nothing in the proxy times out a server that does not answer: each such request holds a client connection and a server connection for ever."
+              : ""),
           figure: `${bad.length} of ${mine.length}: ${seen[0]} after ${mine[0]!.seconds.toFixed(1)} s`,
           repro: repro(ctx, "origin-faults"),
           count: bad.length,

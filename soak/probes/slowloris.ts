@@ -78,13 +78,21 @@ async function slowloris(ctx: Ctx, r: FamilyResult): Promise<void> {
       `(p50 ${percentile(latencies, 50)} ms, max ${percentile(latencies, 100)} ms), ${failed} failed.`,
   );
   for (const [why, k] of errors) {
-    addFinding(r, { kind: "failure", title: `slowloris: a normal request fails while ${n} connections trickle heads`, detail: why, figure: `${k} of ${latencies.length + failed} requests failed`, repro: repro(ctx, "slowloris"), count: k });
+    addFinding(r, {
+      kind: "failure",
+      title: `slowloris: a normal request fails while ${n} connections trickle heads`,
+      detail: why,
+      figure: `${k} of ${latencies.length + failed} requests failed`,
+      repro: repro(ctx, "slowloris"),
+      count: k,
+    });
   }
   const openFast = fast.filter((t) => t.closedAfter === undefined).length;
   if (openFast > fast.length / 2) {
     addFinding(r, {
       kind: "unbounded",
-      title: "slowloris: connections that trickle a request head faster than idle_timeout are never closed (no limit on the time to receive a head)",
+      title:
+        "slowloris: connections that trickle a request head faster than idle_timeout are never closed (no limit on the time to receive a head)",
       detail:
         `${fast.length} connections each sent one more byte of an unfinished request head every ${fastMs / 1000} s. The proxy closed ` +
         `${fast.length - openFast} of them in ${seconds} s. Each holds a descriptor and a parser for as long as the client likes: a slowloris ` +
@@ -135,78 +143,131 @@ async function viaTls(ctx: Ctx, alpn?: string[]): Promise<Wire> {
 const STATES: IdleState[] = [
   { name: "regular listener, nothing sent", reach: async (ctx) => new Wire(await tcp(ctx.proxy.port)) },
   { name: "SOCKS5 listener, nothing sent", reach: async (ctx) => new Wire(await tcp(ctx.proxy.socksPort!)) },
-  { name: "a partial ClientHello straight to the regular listener", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    w.write(hello().subarray(0, 60));
-    return w;
-  } },
-  { name: "TLS with the proxy itself (secure web proxy) done, nothing sent", reach: async (ctx) =>
-    new Wire(await tlsOver(await tcp(ctx.proxy.port), { servername: "localhost", caFile: ctx.proxyCaFile })) },
-  { name: "request head incomplete (absolute form)", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    w.write(`GET http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\n`);
-    return w;
-  } },
-  { name: "request head complete, body incomplete (Content-Length: 100, 10 sent)", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    w.write(`POST http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 100\r\n\r\n0123456789`);
-    return w;
-  } },
-  { name: "keep-alive after a complete response (plain HTTP)", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    w.write(`GET http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-    return answered(w, "GET", () => w.data.includes("ok /idle"));
-  } },
-  { name: "CONNECT answered, nothing sent in the tunnel", reach: async (ctx) => new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`)) },
-  { name: "CONNECT, then a partial ClientHello", reach: async (ctx) => {
-    const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`));
-    w.write(hello().subarray(0, 60));
-    return w;
-  } },
+  {
+    name: "a partial ClientHello straight to the regular listener",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      w.write(hello().subarray(0, 60));
+      return w;
+    },
+  },
+  {
+    name: "TLS with the proxy itself (secure web proxy) done, nothing sent",
+    reach: async (ctx) =>
+      new Wire(await tlsOver(await tcp(ctx.proxy.port), { servername: "localhost", caFile: ctx.proxyCaFile })),
+  },
+  {
+    name: "request head incomplete (absolute form)",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      w.write(`GET http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\n`);
+      return w;
+    },
+  },
+  {
+    name: "request head complete, body incomplete (Content-Length: 100, 10 sent)",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      w.write(
+        `POST http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 100\r\n\r\n0123456789`,
+      );
+      return w;
+    },
+  },
+  {
+    name: "keep-alive after a complete response (plain HTTP)",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      w.write(`GET http://${HOST}:${ctx.app.httpPort}/idle HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      return answered(w, "GET", () => w.data.includes("ok /idle"));
+    },
+  },
+  {
+    name: "CONNECT answered, nothing sent in the tunnel",
+    reach: async (ctx) => new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`)),
+  },
+  {
+    name: "CONNECT, then a partial ClientHello",
+    reach: async (ctx) => {
+      const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`));
+      w.write(hello().subarray(0, 60));
+      return w;
+    },
+  },
   { name: "CONNECT + TLS done, nothing sent", reach: (ctx) => viaTls(ctx) },
-  { name: "CONNECT + TLS, request head incomplete", reach: async (ctx) => {
-    const w = await viaTls(ctx);
-    w.write("GET /idle HTTP/1.1\r\nHost: localhost\r\n");
-    return w;
-  } },
-  { name: "CONNECT + TLS, keep-alive after a complete response", reach: async (ctx) => {
-    const w = await viaTls(ctx);
-    w.write("GET /idle HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    return answered(w, "GET", () => w.data.includes("ok /idle"));
-  } },
-  { name: "SOCKS5 greeting answered, request not sent", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.socksPort!));
-    w.write(Buffer.from([5, 1, 0]));
-    return answered(w, "SOCKS5 greeting", () => w.received >= 2);
-  } },
-  { name: "SOCKS5 tunnel established, nothing sent", reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.socksPort!));
-    w.write(socksHello(ctx.app.httpPort, false));
-    return answered(w, "SOCKS5 request", () => w.received >= 12);
-  } },
-  { name: "HTTP/2 (h2c prior knowledge in a tunnel), session idle", longLived: true, reach: async (ctx) => {
-    const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpPort}`));
-    w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
-    await answered(w, "h2c preface", () => w.received >= 9);
-    w.write(h2frame(H2.SETTINGS, FLAG.ACK, 0));
-    return w;
-  } },
-  { name: "HTTP/2 over TLS (ALPN h2), session idle", longLived: true, reach: async (ctx) => {
-    const w = await viaTls(ctx, ["h2"]);
-    w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
-    return answered(w, "h2 preface", () => w.received >= 9);
-  } },
-  { name: "WebSocket upgraded, idle", longLived: true, reach: async (ctx) => {
-    const w = new Wire(await tcp(ctx.proxy.port));
-    const a = `${HOST}:${ctx.ws.port}`;
-    w.write(`GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    return answered(w, "upgrade");
-  } },
-  { name: "raw TCP relay (non-HTTP bytes in a tunnel), idle", longLived: true, reach: async (ctx) => {
-    const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.recorder.port}`));
-    w.write(Buffer.from([0, 1, 2, 3, 0x68, 0x69]));
-    return w;
-  } },
+  {
+    name: "CONNECT + TLS, request head incomplete",
+    reach: async (ctx) => {
+      const w = await viaTls(ctx);
+      w.write("GET /idle HTTP/1.1\r\nHost: localhost\r\n");
+      return w;
+    },
+  },
+  {
+    name: "CONNECT + TLS, keep-alive after a complete response",
+    reach: async (ctx) => {
+      const w = await viaTls(ctx);
+      w.write("GET /idle HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      return answered(w, "GET", () => w.data.includes("ok /idle"));
+    },
+  },
+  {
+    name: "SOCKS5 greeting answered, request not sent",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.socksPort!));
+      w.write(Buffer.from([5, 1, 0]));
+      return answered(w, "SOCKS5 greeting", () => w.received >= 2);
+    },
+  },
+  {
+    name: "SOCKS5 tunnel established, nothing sent",
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.socksPort!));
+      w.write(socksHello(ctx.app.httpPort, false));
+      return answered(w, "SOCKS5 request", () => w.received >= 12);
+    },
+  },
+  {
+    name: "HTTP/2 (h2c prior knowledge in a tunnel), session idle",
+    longLived: true,
+    reach: async (ctx) => {
+      const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpPort}`));
+      w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
+      await answered(w, "h2c preface", () => w.received >= 9);
+      w.write(h2frame(H2.SETTINGS, FLAG.ACK, 0));
+      return w;
+    },
+  },
+  {
+    name: "HTTP/2 over TLS (ALPN h2), session idle",
+    longLived: true,
+    reach: async (ctx) => {
+      const w = await viaTls(ctx, ["h2"]);
+      w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
+      return answered(w, "h2 preface", () => w.received >= 9);
+    },
+  },
+  {
+    name: "WebSocket upgraded, idle",
+    longLived: true,
+    reach: async (ctx) => {
+      const w = new Wire(await tcp(ctx.proxy.port));
+      const a = `${HOST}:${ctx.ws.port}`;
+      w.write(
+        `GET http://${a}/ HTTP/1.1\r\nHost: ${a}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      return answered(w, "upgrade");
+    },
+  },
+  {
+    name: "raw TCP relay (non-HTTP bytes in a tunnel), idle",
+    longLived: true,
+    reach: async (ctx) => {
+      const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.recorder.port}`));
+      w.write(Buffer.from([0, 1, 2, 3, 0x68, 0x69]));
+      return w;
+    },
+  },
 ];
 
 async function idleTable(ctx: Ctx, r: FamilyResult): Promise<string> {
@@ -215,9 +276,18 @@ async function idleTable(ctx: Ctx, r: FamilyResult): Promise<string> {
   const rows = [`| connection state (left silent by the client) | closed by the proxy | after (s) |`, "|---|---|---|"];
   const results = await Promise.all(
     STATES.map(async (st) => {
-      const wires = await Promise.all(range(k).map(() => st.reach(ctx).then((w) => ({ w, t: Date.now() }), (e: Error) => e)));
+      const wires = await Promise.all(
+        range(k).map(() =>
+          st.reach(ctx).then(
+            (w) => ({ w, t: Date.now() }),
+            (e: Error) => e,
+          ),
+        ),
+      );
       const ok = wires.filter((x): x is { w: Wire; t: number } => !(x instanceof Error));
-      const closedAfter = await Promise.all(ok.map(async ({ w, t }) => ((await w.waitGone(boundS * 1000)) ? (Date.now() - t) / 1000 : undefined)));
+      const closedAfter = await Promise.all(
+        ok.map(async ({ w, t }) => ((await w.waitGone(boundS * 1000)) ? (Date.now() - t) / 1000 : undefined)),
+      );
       for (const { w } of ok) w.destroy();
       const failed = wires.filter((x) => x instanceof Error);
       return { st, closedAfter, failed };

@@ -15,7 +15,16 @@ import { originFaults } from "./origin-faults.ts";
 import { slowlorisFamily } from "./slowloris.ts";
 import { smuggling } from "./smuggling.ts";
 
-const EPISODES: Family[] = [fuzz, integrity, smuggling, h2Floods, originFaults, manyConns, slowlorisFamily, addonFaults];
+const EPISODES: Family[] = [
+  fuzz,
+  integrity,
+  smuggling,
+  h2Floods,
+  originFaults,
+  manyConns,
+  slowlorisFamily,
+  addonFaults,
+];
 
 interface Traffic {
   requests: number;
@@ -31,18 +40,31 @@ async function steady(ctx: Ctx, id: number, until: number, t: Traffic): Promise<
     const fail = (why: string) => t.failures.set(why, (t.failures.get(why) ?? 0) + 1);
     try {
       w = secure
-        ? new Wire(await tlsOver(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`), { servername: "localhost", caFile: ctx.proxyCaFile }))
+        ? new Wire(
+            await tlsOver(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpsPort}`), {
+              servername: "localhost",
+              caFile: ctx.proxyCaFile,
+            }),
+          )
         : new Wire(await tcp(ctx.proxy.port));
       for (let i = 0; i < 20 && Date.now() < until; i++) {
         const path = `/steady/${id}/${c}/${i}`;
         const before = w.received;
         const t0 = Date.now();
         t.requests++;
-        w.write(secure ? `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n` : `GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+        w.write(
+          secure
+            ? `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+            : `GET http://${HOST}:${ctx.app.httpPort}${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+        );
         const ww = w;
         const ok = await ww.until(() => ww.data.subarray(before).includes(`ok ${path}`) || ww.gone, 20_000);
         if (!ok || ww.gone) {
-          fail(ww.gone ? `${secure ? "HTTPS" : "HTTP"}: connection closed before the answer` : `${secure ? "HTTPS" : "HTTP"}: no answer within 20 s`);
+          fail(
+            ww.gone
+              ? `${secure ? "HTTPS" : "HTTP"}: connection closed before the answer`
+              : `${secure ? "HTTPS" : "HTTP"}: no answer within 20 s`,
+          );
           break;
         }
         t.latencies.push(Date.now() - t0);
@@ -68,7 +90,10 @@ export const soak: Family = {
   async run(ctx, r) {
     const end = Date.now() + ctx.minutes * 60_000;
     const traffic: Traffic = { requests: 0, failures: new Map(), latencies: [] };
-    const series: string[] = ["| at (s) | RSS (MiB) | fds | requests | failures | running |", "|---:|---:|---:|---:|---:|---|"];
+    const series: string[] = [
+      "| at (s) | RSS (MiB) | fds | requests | failures | running |",
+      "|---:|---:|---:|---:|---:|---|",
+    ];
     const t0 = Date.now();
     let episode = "—";
     let crashes = 0;
@@ -77,7 +102,9 @@ export const soak: Family = {
     const sampleRow = () => {
       const s = ctx.proxy.sample();
       const failures = [...traffic.failures.values()].reduce((a, b) => a + b, 0);
-      series.push(`| ${Math.round((Date.now() - t0) / 1000)} | ${s ? mib(s.rss) : "—"} | ${s?.fds ?? "—"} | ${traffic.requests} | ${failures} | ${episode} |`);
+      series.push(
+        `| ${Math.round((Date.now() - t0) / 1000)} | ${s ? mib(s.rss) : "—"} | ${s?.fds ?? "—"} | ${traffic.requests} | ${failures} | ${episode} |`,
+      );
     };
     sampleRow();
     const timer = setInterval(sampleRow, ctx.minutes >= 5 ? 30_000 : 5000);
@@ -86,8 +113,24 @@ export const soak: Family = {
       for (let i = 0; Date.now() < end - 10_000; i++) {
         const f = EPISODES[i % EPISODES.length]!;
         episode = f.id;
-        const sub: FamilyResult = { id: f.id, title: f.title, method: "", counts: {}, failures: 0, findings: [], notes: [], date: "", seconds: 0, seed: ctx.seed, quick: true };
-        const child: Ctx = { ...ctx, quick: true, deadline: Math.min(end, Date.now() + f.deadlineMs({ ...ctx, quick: true })) };
+        const sub: FamilyResult = {
+          id: f.id,
+          title: f.title,
+          method: "",
+          counts: {},
+          failures: 0,
+          findings: [],
+          notes: [],
+          date: "",
+          seconds: 0,
+          seed: ctx.seed,
+          quick: true,
+        };
+        const child: Ctx = {
+          ...ctx,
+          quick: true,
+          deadline: Math.min(end, Date.now() + f.deadlineMs({ ...ctx, quick: true })),
+        };
         // The episode works on the current main proxy, whichever it is.
         Object.defineProperty(child, "proxy", { get: () => ctx.proxy });
         try {
@@ -99,7 +142,8 @@ export const soak: Family = {
         count(r, `episodes: ${f.id}`);
         count(r, "failures in the episodes (see each family)", sub.failures);
         // What an episode finds is what its family finds on its own (reported there); the mix counts it again.
-        for (const x of sub.findings) seen.set(`${x.kind}: ${x.title}`, (seen.get(`${x.kind}: ${x.title}`) ?? 0) + x.count);
+        for (const x of sub.findings)
+          seen.set(`${x.kind}: ${x.title}`, (seen.get(`${x.kind}: ${x.title}`) ?? 0) + x.count);
         if (!ctx.proxy.alive) {
           crashes++;
           addFinding(r, {
