@@ -90,8 +90,13 @@ export const fine = defineAddon({
   },
 });
 
-// @ts-expect-error 'requestHeaders' is not a hook: did you mean 'requestheaders'?
-export const camel = defineAddon({ name: "camel", requestHeaders(flow: HTTPFlow) { void flow; } });
+export const camel = defineAddon({
+  name: "camel",
+  // @ts-expect-error 'requestHeaders' is not a hook: did you mean 'requestheaders'?
+  requestHeaders(flow: HTTPFlow) {
+    void flow;
+  },
+});
 // @ts-expect-error mitmproxy's spelling: 'tls_clienthello' means 'tlsClienthello'
 export const snake = defineAddon({ name: "snake", tls_clienthello() {} });
 // @ts-expect-error mitmproxy's name: 'clientConnected' means 'clientConnect'
