@@ -29,7 +29,10 @@ export default defineConfig(
       "@typescript-eslint/switch-exhaustiveness-check": ["error", { considerDefaultExhaustiveForUnions: true }],
       "@typescript-eslint/consistent-type-imports": "error",
       // Passing on a caught error (typed any or unknown) is fine; making a non-Error reason is not.
-      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingAny: true, allowThrowingUnknown: true }],
+      "@typescript-eslint/prefer-promise-reject-errors": [
+        "error",
+        { allowThrowingAny: true, allowThrowingUnknown: true },
+      ],
       // A `let` that a closure made before its one assignment reads stays a let (const would be in its TDZ).
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
       // Augmenting Node's own types (`declare global { namespace NodeJS … }`) is the one use of namespaces.
@@ -51,7 +54,13 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
     // TypeScript knows Node's globals from @types/node; plain JavaScript is told the few it uses.
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly" },
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        URL: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+      },
     },
   },
   {

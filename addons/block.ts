@@ -1,5 +1,12 @@
 import { isIP } from "node:net";
-import { formatAddress, type Addon, type ClientConnection, type Loader, type Logger, type OptionHandle } from "@interloper/sdk";
+import {
+  formatAddress,
+  type Addon,
+  type ClientConnection,
+  type Loader,
+  type Logger,
+  type OptionHandle,
+} from "@interloper/sdk";
 
 /**
  * Refuses clients by address: `block_global` (on by default) refuses clients
@@ -15,8 +22,18 @@ export class Block implements Addon {
 
   load(loader: Loader): void {
     this.options = {
-      global: loader.addOption({ name: "blockGlobal", type: "bool", default: true, help: "Refuse clients from public IP addresses." }),
-      private: loader.addOption({ name: "blockPrivate", type: "bool", default: false, help: "Refuse clients from private IP addresses." }),
+      global: loader.addOption({
+        name: "blockGlobal",
+        type: "bool",
+        default: true,
+        help: "Refuse clients from public IP addresses.",
+      }),
+      private: loader.addOption({
+        name: "blockPrivate",
+        type: "bool",
+        default: false,
+        help: "Refuse clients from private IP addresses.",
+      }),
     };
     this.log = loader.log;
   }

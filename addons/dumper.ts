@@ -106,9 +106,14 @@ export class Dumper implements Addon {
     const ws = flow.websocket;
     if (this.flowDetail === 0 || !ws) return;
     if (ws.closeCode === 1000 || ws.closeCode === 1001 || ws.closeCode === 1005) {
-      this.line(`WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd());
+      this.line(
+        `WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd(),
+      );
     } else {
-      this.line(`Error in WebSocket connection to ${oneLine(formatAddress(flow.server.address))}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd(), "red");
+      this.line(
+        `Error in WebSocket connection to ${oneLine(formatAddress(flow.server.address))}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd(),
+        "red",
+      );
     }
   }
 
@@ -125,7 +130,10 @@ export class Dumper implements Addon {
 
   tcpError(flow: TCPFlow): void {
     if (this.flowDetail === 0 || !flow.error) return;
-    this.line(`Error in TCP connection to ${oneLine(formatAddress(flow.server.address))}: ${oneLine(flow.error.msg)}`, "red");
+    this.line(
+      `Error in TCP connection to ${oneLine(formatAddress(flow.server.address))}: ${oneLine(flow.error.msg)}`,
+      "red",
+    );
   }
 
   private echoFlow(flow: HTTPFlow): void {
@@ -135,7 +143,9 @@ export class Dumper implements Addon {
     const client = formatAddress(flow.client.peername);
     const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
     const showReqVersion = !reqIsH1 || req.httpVersion !== (res?.httpVersion ?? "HTTP/1.1");
-    this.line(`${client}: ${this.paint(oneLine(req.method), "bold")} ${oneLine(req.prettyUrl)}${showReqVersion ? ` ${oneLine(req.httpVersion)}` : ""}`);
+    this.line(
+      `${client}: ${this.paint(oneLine(req.method), "bold")} ${oneLine(req.prettyUrl)}${showReqVersion ? ` ${oneLine(req.httpVersion)}` : ""}`,
+    );
     if (this.flowDetail >= 2) this.headers(req.headers);
     if (this.flowDetail >= 3) this.body(req.body, req.headers);
     if (res) {
@@ -143,7 +153,9 @@ export class Dumper implements Addon {
       const showResVersion = !resIsH1 || req.httpVersion !== res.httpVersion;
       const size = res.stream ? "(content missing)" : formatSize(res.body.length);
       const colour = res.status >= 500 ? "red" : res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
-      this.line(`     << ${showResVersion ? `${oneLine(res.httpVersion)} ` : ""}${this.paint(`${res.status} ${oneLine(res.reason)}`, colour)} ${size}`);
+      this.line(
+        `     << ${showResVersion ? `${oneLine(res.httpVersion)} ` : ""}${this.paint(`${res.status} ${oneLine(res.reason)}`, colour)} ${size}`,
+      );
       if (this.flowDetail >= 2) this.headers(res.headers);
       if (this.flowDetail >= 3) this.body(res.body, res.headers);
     }
@@ -174,7 +186,8 @@ export class Dumper implements Addon {
     if (LOG_LEVELS.indexOf(entry.level) > LOG_LEVELS.indexOf(this.verbosity)) return;
     // Defence in depth: a message may span lines (a stack), but no \r, ESC or other control reaches the terminal.
     const text = escapeControl(entry.addon ? `[${entry.addon}] ${entry.message}` : entry.message);
-    const colour = entry.level === "error" ? "red" : entry.level === "warn" ? "yellow" : entry.level === "debug" ? "dim" : undefined;
+    const colour =
+      entry.level === "error" ? "red" : entry.level === "warn" ? "yellow" : entry.level === "debug" ? "dim" : undefined;
     this.line(text, colour);
   }
 
@@ -189,7 +202,13 @@ export class Dumper implements Addon {
 }
 
 type Colour = "red" | "green" | "yellow" | "bold" | "dim";
-const ANSI: Record<Colour, string> = { red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", bold: "\x1b[1m", dim: "\x1b[2m" };
+const ANSI: Record<Colour, string> = {
+  red: "\x1b[31m",
+  green: "\x1b[32m",
+  yellow: "\x1b[33m",
+  bold: "\x1b[1m",
+  dim: "\x1b[2m",
+};
 
 /**
  * A flow's field (URL, method, header, reason, error) on one line: the values
@@ -211,7 +230,7 @@ function isText(b: Buffer): boolean {
   const n = Math.min(b.length, 512);
   for (let i = 0; i < n; i++) {
     const c = b[i]!;
-    if (c === 0 || (c < 0x09) || (c > 0x0d && c < 0x20 && c !== 0x1b)) return false;
+    if (c === 0 || c < 0x09 || (c > 0x0d && c < 0x20 && c !== 0x1b)) return false;
   }
   return true;
 }

@@ -44,7 +44,10 @@ export class Hosts implements Addon {
       allowHosts: list("allowHosts", "Regexes searched in host:port: only matching connections are intercepted."),
       ignoreDomains: list("ignoreDomains", "Domains passed through with their subdomains, on any port."),
       allowDomains: list("allowDomains", "Domains intercepted (with subdomains); everything else passes through."),
-      tcpHosts: list("tcpHosts", "Regexes searched in the host or SNI: matching connections are intercepted as raw TCP."),
+      tcpHosts: list(
+        "tcpHosts",
+        "Regexes searched in the host or SNI: matching connections are intercepted as raw TCP.",
+      ),
     };
     this.log = loader.log;
   }
@@ -57,15 +60,23 @@ export class Hosts implements Addon {
     const allowSources = lists.allowHosts.get();
     const ignore = [
       ...compileHostPatterns(ignoreSources, "--ignore-hosts"),
-      ...compileHostPatterns(lists.ignoreDomains.get().map((d) => domainPattern(d, "--ignore-domain")), "--ignore-domain"),
+      ...compileHostPatterns(
+        lists.ignoreDomains.get().map((d) => domainPattern(d, "--ignore-domain")),
+        "--ignore-domain",
+      ),
     ];
     const allow = [
       ...compileHostPatterns(allowSources, "--allow-hosts"),
-      ...compileHostPatterns(lists.allowDomains.get().map((d) => domainPattern(d, "--allow-domain")), "--allow-domain"),
+      ...compileHostPatterns(
+        lists.allowDomains.get().map((d) => domainPattern(d, "--allow-domain")),
+        "--allow-domain",
+      ),
     ];
     const tcp = compileHostPatterns(lists.tcpHosts.get(), "--tcp-hosts");
-    if (updated.has("ignoreHosts")) for (const s of ignoreSources) for (const w of patternWarnings(s, "--ignore-hosts")) this.log?.warn(w);
-    if (updated.has("allowHosts")) for (const s of allowSources) for (const w of patternWarnings(s, "--allow-hosts")) this.log?.warn(w);
+    if (updated.has("ignoreHosts"))
+      for (const s of ignoreSources) for (const w of patternWarnings(s, "--ignore-hosts")) this.log?.warn(w);
+    if (updated.has("allowHosts"))
+      for (const s of allowSources) for (const w of patternWarnings(s, "--allow-hosts")) this.log?.warn(w);
     this.ignore = ignore;
     this.allow = allow;
     this.tcp = tcp;
@@ -110,7 +121,9 @@ function describeForLog(d: HostsDecision): string {
   return describeDecision({
     ...d,
     candidates: d.candidates.map(safe),
-    ...(d.reason ? { reason: { ...d.reason, ...(d.reason.candidate ? { candidate: safe(d.reason.candidate) } : {}) } } : {}),
+    ...(d.reason
+      ? { reason: { ...d.reason, ...(d.reason.candidate ? { candidate: safe(d.reason.candidate) } : {}) } }
+      : {}),
     ...(d.allowed ? { allowed: { ...d.allowed, candidate: safe(d.allowed.candidate) } } : {}),
   });
 }

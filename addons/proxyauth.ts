@@ -1,5 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
-import { logText, OptionError, Response, type Addon, type HTTPFlow, type Loader, type Logger, type OptionHandle, type Socks5AuthData } from "@interloper/sdk";
+import {
+  logText,
+  OptionError,
+  Response,
+  type Addon,
+  type HTTPFlow,
+  type Loader,
+  type Logger,
+  type OptionHandle,
+  type Socks5AuthData,
+} from "@interloper/sdk";
 
 /**
  * Proxy authentication (`--set proxyauth=user:pass`, or `any` for any
@@ -43,7 +53,9 @@ export class ProxyAuth implements Addon {
     } else if (value === "any") {
       this.credentials = "any";
     } else if (value.startsWith("@")) {
-      throw new OptionError(`invalid value for proxyauth: '${value}' (htpasswd files are not supported; use user:pass or any)`);
+      throw new OptionError(
+        `invalid value for proxyauth: '${value}' (htpasswd files are not supported; use user:pass or any)`,
+      );
     } else {
       const colon = value.indexOf(":");
       if (colon <= 0) throw new OptionError(`invalid value for proxyauth: '${value}' (expected user:pass or any)`);

@@ -62,7 +62,12 @@ export class ScriptLoader implements Addon {
 
   load(loader: Loader): void {
     this.loader = loader;
-    this.option = loader.addOption({ name: "scripts", type: "strings", default: [], help: "Addon scripts (.ts, .mts, .js, .mjs) or installed npm packages; hot-reloaded on save." });
+    this.option = loader.addOption({
+      name: "scripts",
+      type: "strings",
+      default: [],
+      help: "Addon scripts (.ts, .mts, .js, .mjs) or installed npm packages; hot-reloaded on save.",
+    });
   }
 
   async configure(updated: ReadonlySet<string>): Promise<void> {
@@ -101,8 +106,18 @@ export class ScriptLoader implements Addon {
     this.states.set(entry, state);
     const container = this.instantiate(entry, bundle, 1);
     const script: Script = {
-      spec, entry, container, bundle, version: 1, watcher: undefined, watched: new Set(), watchedDirs: new Set(), timer: undefined,
-      queue: Promise.resolve(), state, removed: false,
+      spec,
+      entry,
+      container,
+      bundle,
+      version: 1,
+      watcher: undefined,
+      watched: new Set(),
+      watchedDirs: new Set(),
+      timer: undefined,
+      queue: Promise.resolve(),
+      state,
+      removed: false,
     };
     this.scripts.set(entry, script);
     try {
@@ -133,19 +148,26 @@ export class ScriptLoader implements Addon {
       throw new Error(`${e?.message ?? String(err)}${where}`, { cause: err });
     }
     const def = exports.default ?? (exports.__esModule ? undefined : exports);
-    if (def === undefined || (typeof def === "object" && def !== null && Object.keys(def).length === 0 && !isAddonLike(def))) {
+    if (
+      def === undefined ||
+      (typeof def === "object" && def !== null && Object.keys(def).length === 0 && !isAddonLike(def))
+    ) {
       unregisterSourceMap(filename);
       throw new Error("it has no default export (export default { name, ...hooks })");
     }
     if (typeof def === "function") {
       unregisterSourceMap(filename);
-      throw new Error("its default export is a function or class; export an addon object or instance (export default new MyAddon())");
+      throw new Error(
+        "its default export is a function or class; export an addon object or instance (export default new MyAddon())",
+      );
     }
     const list = Array.isArray(def) ? def : [def];
     for (const a of list) {
       if (a === null || typeof a !== "object" || Array.isArray(a)) {
         unregisterSourceMap(filename);
-        throw new Error(`its default export is not an addon (got ${a === null ? "null" : Array.isArray(a) ? "a nested array" : typeof a})`);
+        throw new Error(
+          `its default export is not an addon (got ${a === null ? "null" : Array.isArray(a) ? "a nested array" : typeof a})`,
+        );
       }
     }
     return { addons: list as Addon[] };
@@ -219,7 +241,10 @@ export class ScriptLoader implements Addon {
     let container: Addon;
     try {
       container = this.instantiate(script.entry, bundle, version);
-      await this.loader!.replaceChild(script.container, container, { label: basename(script.entry), state: script.state });
+      await this.loader!.replaceChild(script.container, container, {
+        label: basename(script.entry),
+        state: script.state,
+      });
     } catch (err) {
       const e = err as Error;
       const msg = `${e.message}${/:\d+:\d+/.test(e.message) ? "" : firstFrame(e.stack)}`;

@@ -18,11 +18,38 @@ export interface Base {
   /** The process exits (code 3) after this long whatever happens. */
   hardDeadlineMs: number;
 }
-export interface NewConn extends Base { mode: "newconn"; concurrency: number; warmupMs: number; durationMs: number; maxCount: number }
-export interface KeepAlive extends Base { mode: "keepalive"; conns: number; warmupMs: number; durationMs: number; maxCount: number }
-export interface Download extends Base { mode: "download"; path: string; deadlineMs: number }
-export interface First extends Base { mode: "first"; names: string[]; warmNames: string[]; deadlineMs: number }
-export interface Hold extends Base { mode: "hold"; conns: number; setupConcurrency: number; fresh: number; deadlineMs: number }
+export interface NewConn extends Base {
+  mode: "newconn";
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  maxCount: number;
+}
+export interface KeepAlive extends Base {
+  mode: "keepalive";
+  conns: number;
+  warmupMs: number;
+  durationMs: number;
+  maxCount: number;
+}
+export interface Download extends Base {
+  mode: "download";
+  path: string;
+  deadlineMs: number;
+}
+export interface First extends Base {
+  mode: "first";
+  names: string[];
+  warmNames: string[];
+  deadlineMs: number;
+}
+export interface Hold extends Base {
+  mode: "hold";
+  conns: number;
+  setupConcurrency: number;
+  fresh: number;
+  deadlineMs: number;
+}
 export type ClientConfig = NewConn | KeepAlive | Download | First | Hold;
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
@@ -39,7 +66,8 @@ const now = () => performance.now();
 
 function summary(lat: number[]): { p50: number; p99: number } {
   const v = [...lat].sort((a, b) => a - b);
-  const at = (p: number) => (v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))]! : NaN);
+  const at = (p: number) =>
+    v.length ? v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))]! : NaN;
   return { p50: at(50), p99: at(99) };
 }
 
@@ -171,7 +199,13 @@ async function download(c: Download): Promise<object> {
       (status) => status !== 200,
     );
     const timer = setTimeout(() => {
-      finish({ timedOut: true, bytes: bytesSeen, ms: now() - t0, ttfbMs: ttfb, error: `no complete response within ${c.deadlineMs} ms` });
+      finish({
+        timedOut: true,
+        bytes: bytesSeen,
+        ms: now() - t0,
+        ttfbMs: ttfb,
+        error: `no complete response within ${c.deadlineMs} ms`,
+      });
     }, c.deadlineMs);
     sock.on("data", (chunk: Buffer) => {
       ttfb ??= now() - t0;
@@ -183,7 +217,13 @@ async function download(c: Download): Promise<object> {
       }
     });
     const onEnd = (why: string) => () => {
-      if (!reader.end()) finish({ error: `connection ${why} before the response was complete`, bytes: bytesSeen, ms: now() - t0, ttfbMs: ttfb });
+      if (!reader.end())
+        finish({
+          error: `connection ${why} before the response was complete`,
+          bytes: bytesSeen,
+          ms: now() - t0,
+          ttfbMs: ttfb,
+        });
     };
     sock.on("end", onEnd("ended"));
     sock.on("close", onEnd("closed"));

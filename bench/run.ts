@@ -52,7 +52,8 @@ function parseArgs(argv: string[]): { ids: string[]; reps: number; quick: boolea
     else if (a === "--reps" || a.startsWith("--reps=")) {
       const v = a.includes("=") ? a.slice(7) : argv[++i];
       reps = Number(v);
-      if (!Number.isInteger(reps) || reps < 1 || reps > 20) fail(`--reps wants a whole number from 1 to 20, got '${v}'`);
+      if (!Number.isInteger(reps) || reps < 1 || reps > 20)
+        fail(`--reps wants a whole number from 1 to 20, got '${v}'`);
     } else if (a.startsWith("-")) fail(`unknown option ${a}\n\n${USAGE}`);
     else {
       const id = a.toUpperCase();
@@ -60,7 +61,11 @@ function parseArgs(argv: string[]): { ids: string[]; reps: number; quick: boolea
       if (!ids.includes(id)) ids.push(id);
     }
   }
-  return { ids: ids.length ? ids.sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y)) : ORDER, reps: reps ?? (quick ? 1 : 3), quick };
+  return {
+    ids: ids.length ? ids.sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y)) : ORDER,
+    reps: reps ?? (quick ? 1 : 3),
+    quick,
+  };
 }
 
 function fail(msg: string): never {
@@ -91,7 +96,8 @@ async function cpuBusy(ms: number): Promise<number> {
 async function waitQuiet(maxMs: number): Promise<number> {
   const end = Date.now() + maxMs;
   let busy = await cpuBusy(1000);
-  if (busy > QUIET) log(`other processes keep ${(busy * 100).toFixed(0)}% of the CPU busy: waiting up to ${maxMs / 1000} s for quiet…`);
+  if (busy > QUIET)
+    log(`other processes keep ${(busy * 100).toFixed(0)}% of the CPU busy: waiting up to ${maxMs / 1000} s for quiet…`);
   while (busy > QUIET && Date.now() < end) busy = await cpuBusy(2000);
   return busy;
 }
@@ -139,12 +145,23 @@ function version(cmd: string, args: string[]): string | undefined {
 async function checkMitmdump(ctx: Ctx): Promise<void> {
   const v = version("mitmdump", ["--version"]);
   if (!v || !/Mitmproxy:/.test(v)) {
-    ctx.mitm = { available: false, reason: "mitmdump is not installed (apt-get install mitmproxy failed or is not possible here)" };
+    ctx.mitm = {
+      available: false,
+      reason: "mitmdump is not installed (apt-get install mitmproxy failed or is not possible here)",
+    };
     return;
   }
   ctx.mitm.version = /Mitmproxy:\s*(\S+)/.exec(v)?.[1] ?? v.split("\n")[0];
   const port = await freePort();
-  const p = new Proc("mitmdump", "mitmdump", ["--listen-host", "127.0.0.1", "--listen-port", String(port), "--set", `confdir=${ctx.confdir.mitmdump}`, "-q"]);
+  const p = new Proc("mitmdump", "mitmdump", [
+    "--listen-host",
+    "127.0.0.1",
+    "--listen-port",
+    String(port),
+    "--set",
+    `confdir=${ctx.confdir.mitmdump}`,
+    "-q",
+  ]);
   try {
     await waitForPort(port, 30_000, p);
     const end = Date.now() + 10_000;
@@ -152,7 +169,11 @@ async function checkMitmdump(ctx: Ctx): Promise<void> {
     if (!existsSync(ctx.caFile.mitmdump)) throw new Error(`it wrote no CA to ${ctx.caFile.mitmdump}`);
     ctx.mitm.available = true;
   } catch (e) {
-    ctx.mitm = { available: false, version: ctx.mitm.version, reason: `mitmdump did not start: ${(e as Error).message.split("\n")[0]}` };
+    ctx.mitm = {
+      available: false,
+      version: ctx.mitm.version,
+      reason: `mitmdump did not start: ${(e as Error).message.split("\n")[0]}`,
+    };
   } finally {
     await p.stop();
   }
@@ -168,9 +189,14 @@ function machine(ctx: Ctx, argv: string): Machine {
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     os: `${os.type()} ${os.release()}`,
     node: process.version,
-    mitmdump: ctx.mitm.version ? `${ctx.mitm.version}${ctx.mitm.available ? "" : ` (unusable: ${ctx.mitm.reason})`}` : `not available (${ctx.mitm.reason})`,
+    mitmdump: ctx.mitm.version
+      ? `${ctx.mitm.version}${ctx.mitm.available ? "" : ` (unusable: ${ctx.mitm.reason})`}`
+      : `not available (${ctx.mitm.reason})`,
     wrk: ctx.wrk.version ?? "wrk not available",
-    loadavg: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    loadavg: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
     ulimit,
     quick: ctx.quick,
     reps: ctx.reps,
@@ -182,7 +208,9 @@ function machine(ctx: Ctx, argv: string): Machine {
 function commit(): string {
   const git = (args: string[]) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
   const head = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  return git(["status", "--porcelain", "--", "core", "addons", "sdk/src"]) ? `${head} + uncommitted changes in core/addons/sdk` : head;
+  return git(["status", "--porcelain", "--", "core", "addons", "sdk/src"])
+    ? `${head} + uncommitted changes in core/addons/sdk`
+    : head;
 }
 
 const INTRO = `Written by \`npm run bench\` (\`bench/run.ts\`); do not edit by hand. \`npm run bench -- A C\` runs some
@@ -236,7 +264,13 @@ async function main(): Promise<void> {
     const mitmConf = join(tmp, "conf-mitmdump");
     mkdirSync(mitmConf, { recursive: true });
 
-    origin = new Proc("origin", process.execPath, ["--import", "tsx", join(ROOT, "bench/origin.ts"), join(tmp, "origin-cert.pem"), join(tmp, "origin-key.pem")]);
+    origin = new Proc("origin", process.execPath, [
+      "--import",
+      "tsx",
+      join(ROOT, "bench/origin.ts"),
+      join(tmp, "origin-cert.pem"),
+      join(tmp, "origin-key.pem"),
+    ]);
     const ports = JSON.parse(await origin.waitLine(/httpsPort/, 30_000)) as Ctx["origin"];
 
     const ctx: Ctx = {
@@ -245,17 +279,27 @@ async function main(): Promise<void> {
       reps: opts.reps,
       origin: ports,
       originCaFile: join(tmp, "origin-ca/interloper-ca-cert.pem"),
-      caFile: { interloper: join(interloperConf, "interloper-ca-cert.pem"), mitmdump: join(mitmConf, "mitmproxy-ca-cert.pem") },
+      caFile: {
+        interloper: join(interloperConf, "interloper-ca-cert.pem"),
+        mitmdump: join(mitmConf, "mitmproxy-ca-cert.pem"),
+      },
       confdir: { interloper: interloperConf, mitmdump: mitmConf },
       mitm: { available: false },
-      wrk: { available: has("wrk"), version: version("wrk", ["-v"])?.split("\n")[0]?.replace(/\s*Copyright.*/, "") },
+      wrk: {
+        available: has("wrk"),
+        version: version("wrk", ["-v"])
+          ?.split("\n")[0]
+          ?.replace(/\s*Copyright.*/, ""),
+      },
       sizes: opts.quick
         ? { durationS: 2, warmupS: 1, bigBytes: 128 * 2 ** 20, hosts: 40, holdConns: 300, saves: 5, reloads: 30 }
         : { durationS: 5, warmupS: 1, bigBytes: 2 ** 30, hosts: 200, holdConns: 2000, saves: 20, reloads: 500 },
       log,
     };
     await checkMitmdump(ctx);
-    log(`origin on 127.0.0.1:${ports.httpPort} (http) and :${ports.httpsPort} (https); mitmdump ${ctx.mitm.available ? ctx.mitm.version : `unavailable: ${ctx.mitm.reason}`}; ${ctx.wrk.version ?? "no wrk"}`);
+    log(
+      `origin on 127.0.0.1:${ports.httpPort} (http) and :${ports.httpsPort} (https); mitmdump ${ctx.mitm.available ? ctx.mitm.version : `unavailable: ${ctx.mitm.reason}`}; ${ctx.wrk.version ?? "no wrk"}`,
+    );
     const env = machine(ctx, argvText);
 
     const results: WorkloadResult[] = [];
@@ -264,8 +308,16 @@ async function main(): Promise<void> {
     for (const id of opts.ids) {
       const w = WORKLOADS.find((x) => x.id === id)!;
       const r: WorkloadResult = {
-        id: w.id, title: w.title, method: "", metrics: [], checks: [], notes: [], commands: [],
-        date: new Date().toISOString().replace(/\.\d+Z$/, "Z"), seconds: 0, reps: ctx.reps,
+        id: w.id,
+        title: w.title,
+        method: "",
+        metrics: [],
+        checks: [],
+        notes: [],
+        commands: [],
+        date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        seconds: 0,
+        reps: ctx.reps,
       };
       if (!ctx.mitm.available) r.notes.push(`No mitmdump baseline: ${ctx.mitm.reason}.`);
       const deadline = w.deadlineMs(ctx);
@@ -273,15 +325,22 @@ async function main(): Promise<void> {
       const waitStart = Date.now();
       const busy = await waitQuiet(waitMs);
       quietBudget = Math.max(0, quietBudget - (Date.now() - waitStart));
-      r.notes.push(`Before it started, other processes kept ${(busy * 100).toFixed(0)}% of the machine's CPU busy (load average ${os.loadavg()[0]!.toFixed(2)}).`);
-      log(`${w.id}: ${w.title} (deadline ${Math.round(deadline / 1000)} s, CPU busy before ${(busy * 100).toFixed(0)}%)`);
+      r.notes.push(
+        `Before it started, other processes kept ${(busy * 100).toFixed(0)}% of the machine's CPU busy (load average ${os.loadavg()[0]!.toFixed(2)}).`,
+      );
+      log(
+        `${w.id}: ${w.title} (deadline ${Math.round(deadline / 1000)} s, CPU busy before ${(busy * 100).toFixed(0)}%)`,
+      );
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
           w.run(ctx, r),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`stopped at the workload's deadline of ${Math.round(deadline / 1000)} s`)), deadline);
+            timer = setTimeout(
+              () => reject(new Error(`stopped at the workload's deadline of ${Math.round(deadline / 1000)} s`)),
+              deadline,
+            );
           }),
         ]);
       } catch (e) {
@@ -293,7 +352,8 @@ async function main(): Promise<void> {
       }
       r.seconds = (Date.now() - started) / 1000;
       results.push(r);
-      for (const c of r.checks) log(`${w.id}: ${c.target}: ${c.figure} → ${c.met === undefined ? "n/a" : c.met ? "met" : "NOT met"}`);
+      for (const c of r.checks)
+        log(`${w.id}: ${c.target}: ${c.figure} → ${c.met === undefined ? "n/a" : c.met ? "met" : "NOT met"}`);
     }
 
     write(env, results, opts.quick);
@@ -332,7 +392,15 @@ function write(env: Machine, results: WorkloadResult[], quick: boolean): void {
   const machines: Record<string, Machine> = { [env.date]: env };
   for (const r of kept) if (stored.machines[r.machine]) machines[r.machine] = stored.machines[r.machine]!;
   writeFileSync(LATEST, JSON.stringify({ machines, results: all } satisfies Stored, null, 1));
-  writeFileSync(REPORT, renderDocument(Object.values(machines).sort((a, b) => a.date.localeCompare(b.date)), all, ORDER, INTRO));
+  writeFileSync(
+    REPORT,
+    renderDocument(
+      Object.values(machines).sort((a, b) => a.date.localeCompare(b.date)),
+      all,
+      ORDER,
+      INTRO,
+    ),
+  );
   log(`report written to ${REPORT}`);
 }
 

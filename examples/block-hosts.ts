@@ -35,11 +35,15 @@ export default defineAddon({
 
   configure(updated: ReadonlySet<string>, options: OptionsView) {
     if (!updated.has("blockedHosts")) return;
-    const names = options.get<string[]>("blockedHosts").map(normalise).filter((n) => n !== "");
+    const names = options
+      .get<string[]>("blockedHosts")
+      .map(normalise)
+      .filter((n) => n !== "");
     // Throwing OptionError refuses the value and keeps the old list: a typo such as
     // `https://ads.example/` would otherwise silently block nothing.
     const bad = names.find((n) => !/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(n) && !/^[0-9a-f:]+$/.test(n));
-    if (bad !== undefined) throw new OptionError(`invalid blocked_hosts entry '${bad}': expected a host name such as ads.example.com`);
+    if (bad !== undefined)
+      throw new OptionError(`invalid blocked_hosts entry '${bad}': expected a host name such as ads.example.com`);
     this.blocked = new Set(names);
   },
 

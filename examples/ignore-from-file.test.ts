@@ -41,7 +41,11 @@ test("patterns from the file ignore matching connections; comments and blanks ar
     assert.not.ok(await ignored(ctx, "example.com", "example.com"));
     assert.ok(ctx.logLines("info").some((l) => l === `[ignore-from-file] read ${file}: 2 patterns`));
     // The decision is explained at debug level, like the built-in's.
-    assert.ok(ctx.logLines("debug").some((l) => /ignoring connection: '\(\^\|\\\.\)pinned\\\.test:443\$' matched 'pinned\.test:443'/.test(l)));
+    assert.ok(
+      ctx
+        .logLines("debug")
+        .some((l) => /ignoring connection: '\(\^\|\\\.\)pinned\\\.test:443\$' matched 'pinned\.test:443'/.test(l)),
+    );
   } finally {
     await ctx.shutdown();
   }
@@ -50,7 +54,9 @@ test("patterns from the file ignore matching connections; comments and blanks ar
 test("an incomplete ClientHello makes the decision wait for the SNI", async () => {
   const ctx = await testContext(new IgnoreFromFile(), { ignoreHostsFile: newFile("pinned\\.test\n") });
   try {
-    const d = await ctx.decide(testNextLayer({ destination: { host: "203.0.113.5", port: 443 }, clientHello: "incomplete" }));
+    const d = await ctx.decide(
+      testNextLayer({ destination: { host: "203.0.113.5", port: 443 }, clientHello: "incomplete" }),
+    );
     assert.equal(d, { ignore: false, needMoreData: true, tcp: false });
   } finally {
     await ctx.shutdown();
@@ -74,9 +80,14 @@ test("an invalid pattern is logged with file and line; the other patterns still 
   const file = newFile("(unclosed\nok\\.test\n^example\\.com$\n");
   const ctx = await testContext(new IgnoreFromFile(), { ignoreHostsFile: file });
   try {
-    assert.equal(ctx.logLines("error"), [`[ignore-from-file] invalid ${file}:1 pattern '(unclosed': Unterminated group`]);
+    assert.equal(ctx.logLines("error"), [
+      `[ignore-from-file] invalid ${file}:1 pattern '(unclosed': Unterminated group`,
+    ]);
     // A pattern that can never match (no port after the name) is a warning, as with --ignore-hosts.
-    assert.ok(ctx.logLines("warn").some((l) => l.includes(`${file}:3`)), ctx.logLines("warn").join("\n"));
+    assert.ok(
+      ctx.logLines("warn").some((l) => l.includes(`${file}:3`)),
+      ctx.logLines("warn").join("\n"),
+    );
     assert.ok(await ignored(ctx, "ok.test"));
   } finally {
     await ctx.shutdown();

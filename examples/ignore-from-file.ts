@@ -128,12 +128,16 @@ export class IgnoreFromFile implements Addon {
       if (generation !== this.generation) return;
       // Keep the last good rules: a half-finished save must not let pinned hosts be intercepted.
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      this.log.warn(`cannot read ${file} (${code}): ${initial ? "no patterns yet" : `keeping the ${this.patterns.length} patterns read before`}`);
+      this.log.warn(
+        `cannot read ${file} (${code}): ${initial ? "no patterns yet" : `keeping the ${this.patterns.length} patterns read before`}`,
+      );
       return;
     }
     if (generation !== this.generation || file !== this.file) return;
     this.patterns = this.parse(text, file, true);
-    this.log.info(`${initial ? "read" : "re-read"} ${file}: ${this.patterns.length} pattern${this.patterns.length === 1 ? "" : "s"}`);
+    this.log.info(
+      `${initial ? "read" : "re-read"} ${file}: ${this.patterns.length} pattern${this.patterns.length === 1 ? "" : "s"}`,
+    );
   }
 
   private startWatching(file: string): void {

@@ -19,7 +19,10 @@ function lines(file: string): FlowLine[] {
 test("one line per completed flow, written by the time done() returns", async () => {
   const file = join(tmp, "flows.jsonl");
   const ctx = await testContext(jsonlLog, { jsonlLog: file });
-  await ctx.http(testFlow({ url: "https://example.com/a?q=1", method: "POST", body: "12345" }), { status: 201, body: "created!" });
+  await ctx.http(testFlow({ url: "https://example.com/a?q=1", method: "POST", body: "12345" }), {
+    status: 201,
+    body: "created!",
+  });
   await ctx.http(testFlow({ url: "http://example.com:8080/missing" }), { status: 404 });
   await ctx.http(testFlow({ url: "https://down.test/" }), { error: "connection refused" });
   await ctx.shutdown();
@@ -28,8 +31,24 @@ test("one line per completed flow, written by the time done() returns", async ()
   assert.is(got.length, 3);
   const [a, b, c] = got as [FlowLine, FlowLine, FlowLine];
   assert.equal(
-    { method: a.method, url: a.url, status: a.status, reason: a.reason, error: a.error, requestSize: a.requestSize, responseSize: a.responseSize },
-    { method: "POST", url: "https://example.com/a?q=1", status: 201, reason: "Created", error: null, requestSize: 5, responseSize: 8 },
+    {
+      method: a.method,
+      url: a.url,
+      status: a.status,
+      reason: a.reason,
+      error: a.error,
+      requestSize: a.requestSize,
+      responseSize: a.responseSize,
+    },
+    {
+      method: "POST",
+      url: "https://example.com/a?q=1",
+      status: 201,
+      reason: "Created",
+      error: null,
+      requestSize: 5,
+      responseSize: 8,
+    },
   );
   assert.equal([b.url, b.status, b.responseSize], ["http://example.com:8080/missing", 404, 0]);
   assert.equal([c.url, c.status, c.error], ["https://down.test/", null, "connection refused"]);
@@ -62,8 +81,14 @@ test("changing the option at run time switches files", async () => {
   await ctx.setOptions({ jsonlLog: undefined });
   await ctx.http(testFlow({ url: "https://example.com/3" }), { status: 200 });
   await ctx.shutdown();
-  assert.equal(lines(first).map((l) => l.url), ["https://example.com/1"]);
-  assert.equal(lines(second).map((l) => l.url), ["https://example.com/2"]);
+  assert.equal(
+    lines(first).map((l) => l.url),
+    ["https://example.com/1"],
+  );
+  assert.equal(
+    lines(second).map((l) => l.url),
+    ["https://example.com/2"],
+  );
 });
 
 test("without the option nothing is written", async () => {

@@ -44,7 +44,12 @@ export default defineAddon({
   log: undefined as Logger | undefined,
 
   load(loader: Loader) {
-    loader.addOption<string | undefined>({ name: "jsonlLog", type: "optional-string", default: undefined, help: "File to append one JSON line per completed flow to." });
+    loader.addOption<string | undefined>({
+      name: "jsonlLog",
+      type: "optional-string",
+      default: undefined,
+      help: "File to append one JSON line per completed flow to.",
+    });
     this.log = loader.log;
   },
 

@@ -78,7 +78,11 @@ test("path traversal is refused, however it is spelled", async () => {
 
 test("requests outside the prefix go to the server", async () => {
   const ctx = await testContext(mapLocal, { ...options, mapLocalPrefix: "https://example.com/static" });
-  for (const url of ["https://example.com/other/app.js", "https://example.com/static-old/app.js", "http://example.com/static/js/app.js"]) {
+  for (const url of [
+    "https://example.com/other/app.js",
+    "https://example.com/static-old/app.js",
+    "http://example.com/static/js/app.js",
+  ]) {
     const flow = await ctx.http(testFlow({ url }), { status: 200, body: "from server" });
     assert.is(flow.response?.text(), "from server", url);
   }
@@ -89,7 +93,10 @@ test("requests outside the prefix go to the server", async () => {
 
 test("without both options nothing is mapped", async () => {
   const ctx = await testContext(mapLocal, { mapLocalPrefix: "https://example.com/static/" });
-  const flow = await ctx.http(testFlow({ url: "https://example.com/static/index.html" }), { status: 200, body: "from server" });
+  const flow = await ctx.http(testFlow({ url: "https://example.com/static/index.html" }), {
+    status: 200,
+    body: "from server",
+  });
   assert.is(flow.response?.text(), "from server");
 });
 

@@ -64,8 +64,18 @@ export default defineAddon({
   dir: "",
 
   load(loader: Loader) {
-    loader.addOption<string>({ name: "mapLocalPrefix", type: "string", default: "", help: "URL prefix answered from map_local_dir, e.g. https://example.com/static/." });
-    loader.addOption<string>({ name: "mapLocalDir", type: "string", default: "", help: "Directory whose files answer requests under map_local_prefix." });
+    loader.addOption<string>({
+      name: "mapLocalPrefix",
+      type: "string",
+      default: "",
+      help: "URL prefix answered from map_local_dir, e.g. https://example.com/static/.",
+    });
+    loader.addOption<string>({
+      name: "mapLocalDir",
+      type: "string",
+      default: "",
+      help: "Directory whose files answer requests under map_local_prefix.",
+    });
   },
 
   configure(_updated: ReadonlySet<string>, options: OptionsView) {
@@ -101,7 +111,10 @@ export default defineAddon({
       body = await readFile(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      flow.response = code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR" ? page(404, `not found: ${segments.join("/")}`) : page(500, `cannot read the file: ${code ?? err}`);
+      flow.response =
+        code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR"
+          ? page(404, `not found: ${segments.join("/")}`)
+          : page(500, `cannot read the file: ${code ?? err}`);
       return;
     }
     flow.response = Response.make(200, body, {

@@ -1,17 +1,31 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { TlsData } from "@interloper/sdk";
-import { testClient, testClientHello, testContext, testNextLayer, testServer, type TestContext } from "@interloper/sdk/testing";
+import {
+  testClient,
+  testClientHello,
+  testContext,
+  testNextLayer,
+  testServer,
+  type TestContext,
+} from "@interloper/sdk/testing";
 import { PinningDetector } from "./pinning-detector.ts";
 
 /** What the core reports when a client aborts the handshake with our certificate. */
 function failed(sni: string | undefined, error: string, destination = sni ?? "203.0.113.9"): TlsData {
   return { client: testClient({ sni }), server: testServer({ host: destination, port: 443 }), side: "client", error };
 }
-const untrusted = (host: string) => `the client does not trust the proxy's certificate for ${host} (tlsv1 alert unknown ca)`;
+const untrusted = (host: string) =>
+  `the client does not trust the proxy's certificate for ${host} (tlsv1 alert unknown ca)`;
 
-async function ignored(ctx: TestContext, sni: string | undefined, destination = sni ?? "203.0.113.9"): Promise<boolean> {
-  const d = await ctx.decide(testNextLayer({ destination: { host: destination, port: 443 }, clientHello: testClientHello({ sni }) }));
+async function ignored(
+  ctx: TestContext,
+  sni: string | undefined,
+  destination = sni ?? "203.0.113.9",
+): Promise<boolean> {
+  const d = await ctx.decide(
+    testNextLayer({ destination: { host: destination, port: 443 }, clientHello: testClientHello({ sni }) }),
+  );
   return d.ignore;
 }
 

@@ -10,7 +10,14 @@
  * client's retry goes through. The list lives in `loader.state`, so it
  * survives hot reloads of this script (not restarts of interloper).
  */
-import { formatAddress, type Addon, type Loader, type Logger, type TlsClienthelloData, type TlsData } from "@interloper/sdk";
+import {
+  formatAddress,
+  type Addon,
+  type Loader,
+  type Logger,
+  type TlsClienthelloData,
+  type TlsData,
+} from "@interloper/sdk";
 
 /**
  * The handshake failures that point at our certificate: an explicit alert
@@ -39,7 +46,9 @@ export class PinningDetector implements Addon {
     if (!host || this.pinned.has(host)) return;
     this.pinned.add(host);
     // Once per host: the core already logged each failed handshake with its reason.
-    this.log?.warn(`${host}: the client refused interloper's certificate; its connections are passed through from now on`);
+    this.log?.warn(
+      `${host}: the client refused interloper's certificate; its connections are passed through from now on`,
+    );
   }
 
   tlsClienthello(data: TlsClienthelloData): void {

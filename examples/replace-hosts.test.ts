@@ -50,15 +50,30 @@ test("everything else is intercepted, and the decision is final", async () => {
 
 test("an incomplete ClientHello waits for more bytes, unless no more will come", async () => {
   const ctx = await testContext(hosts);
-  assert.equal(await ctx.decide(testNextLayer({ clientHello: "incomplete" })), { ignore: false, needMoreData: true, tcp: false });
-  assert.equal(await ctx.decide(testNextLayer({ clientHello: "incomplete", final: true })), { ignore: false, needMoreData: false, tcp: false });
+  assert.equal(await ctx.decide(testNextLayer({ clientHello: "incomplete" })), {
+    ignore: false,
+    needMoreData: true,
+    tcp: false,
+  });
+  assert.equal(await ctx.decide(testNextLayer({ clientHello: "incomplete", final: true })), {
+    ignore: false,
+    needMoreData: false,
+    tcp: false,
+  });
 });
 
 test("the inner stage (after TLS was terminated) is intercepted without a log line", async () => {
   const ctx = await testContext(hosts);
-  const inner = testNextLayer({ destination: { host: "203.0.113.10", port: 443 }, outerSni: "pinned.example.com", hostHeader: "pinned.example.com" });
+  const inner = testNextLayer({
+    destination: { host: "203.0.113.10", port: 443 },
+    outerSni: "pinned.example.com",
+    hostHeader: "pinned.example.com",
+  });
   assert.equal(await ctx.decide(inner), { ignore: false, needMoreData: false, tcp: false });
-  assert.equal(ctx.logLines().filter((l) => l.startsWith("[hosts]")), []);
+  assert.equal(
+    ctx.logLines().filter((l) => l.startsWith("[hosts]")),
+    [],
+  );
 });
 
 test("the built-in's options are reported as having no effect", async () => {
@@ -66,7 +81,9 @@ test("the built-in's options are reported as having no effect", async () => {
     { name: "ignoreHosts", type: "strings", default: [], help: "" },
     { name: "allowHosts", type: "strings", default: [], help: "" },
   ]);
-  assert.equal(ctx.logLines("warn"), ["[hosts] --ignore-hosts has no effect: this script replaces the built-in hosts addon"]);
+  assert.equal(ctx.logLines("warn"), [
+    "[hosts] --ignore-hosts has no effect: this script replaces the built-in hosts addon",
+  ]);
   // The option is ignored, not obeyed.
   assert.is((await ctx.decide(tls("example.com"))).ignore, false);
 });

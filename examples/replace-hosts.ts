@@ -9,7 +9,15 @@
  * whose TLS server name (SNI) is in a fixed list are passed through untouched,
  * everything else is intercepted, and each decision is logged.
  */
-import { defineAddon, formatAddress, snakeOptionName, type Loader, type Logger, type NextLayerData, type OptionsView } from "@interloper/sdk";
+import {
+  defineAddon,
+  formatAddress,
+  snakeOptionName,
+  type Loader,
+  type Logger,
+  type NextLayerData,
+  type OptionsView,
+} from "@interloper/sdk";
 
 /** The built-in's options, which mean nothing once it is replaced. */
 const BUILTIN_OPTIONS = ["ignoreHosts", "allowHosts", "ignoreDomains", "allowDomains", "tcpHosts"];
@@ -29,7 +37,9 @@ export default defineAddon({
     // Say so when someone expects --ignore-hosts to work: silently dropping it would be a trap.
     for (const name of BUILTIN_OPTIONS) {
       if (updated.has(name) && options.has(name) && options.get<string[]>(name).length > 0) {
-        this.log?.warn(`--${snakeOptionName(name).replace(/_/g, "-")} has no effect: this script replaces the built-in hosts addon`);
+        this.log?.warn(
+          `--${snakeOptionName(name).replace(/_/g, "-")} has no effect: this script replaces the built-in hosts addon`,
+        );
       }
     }
   },

@@ -10,7 +10,11 @@ const JSON_HEADERS = { "Content-Type": "application/json; charset=utf-8" };
 test("a JSON object gets the field; Content-Length follows the new body", async () => {
   const ctx = await testContext(rewriteJson);
   const body = JSON.stringify({ id: 1, name: "ada" });
-  const flow = await ctx.http(testFlow({ url: "https://example.com/api/user/1" }), { status: 200, headers: JSON_HEADERS, body });
+  const flow = await ctx.http(testFlow({ url: "https://example.com/api/user/1" }), {
+    status: 200,
+    headers: JSON_HEADERS,
+    body,
+  });
   const res = flow.response!;
   assert.equal(JSON.parse(res.body.toString()), { id: 1, name: "ada", intercepted: true });
   assert.is(res.headers.get("content-length"), String(res.body.length));
@@ -20,8 +24,18 @@ test("a JSON object gets the field; Content-Length follows the new body", async 
 test("each object of a top-level array gets it; other values stay", async () => {
   const ctx = await testContext(rewriteJson);
   const body = JSON.stringify([{ id: 1 }, 2, "x", null, { id: 3, tags: [{ deep: true }] }]);
-  const flow = await ctx.http(testFlow({ url: "https://example.com/api/list" }), { status: 200, headers: { "content-type": "application/vnd.api+json" }, body });
-  assert.equal(flow.response!.json(), [{ id: 1, intercepted: true }, 2, "x", null, { id: 3, tags: [{ deep: true }], intercepted: true }]);
+  const flow = await ctx.http(testFlow({ url: "https://example.com/api/list" }), {
+    status: 200,
+    headers: { "content-type": "application/vnd.api+json" },
+    body,
+  });
+  assert.equal(flow.response!.json(), [
+    { id: 1, intercepted: true },
+    2,
+    "x",
+    null,
+    { id: 3, tags: [{ deep: true }], intercepted: true },
+  ]);
 });
 
 test("a gzip-encoded response stays gzip-encoded, with the right Content-Length", async () => {
@@ -84,8 +98,16 @@ test("a streamed response (its body already went to the client) is left alone", 
 
 test("the path option is live", async () => {
   const ctx = await testContext(rewriteJson, { rewriteJsonPath: "/v2/" });
-  const v1 = await ctx.http(testFlow({ url: "https://example.com/api/a" }), { status: 200, headers: JSON_HEADERS, body: "{}" });
-  const v2 = await ctx.http(testFlow({ url: "https://example.com/v2/a" }), { status: 200, headers: JSON_HEADERS, body: "{}" });
+  const v1 = await ctx.http(testFlow({ url: "https://example.com/api/a" }), {
+    status: 200,
+    headers: JSON_HEADERS,
+    body: "{}",
+  });
+  const v2 = await ctx.http(testFlow({ url: "https://example.com/v2/a" }), {
+    status: 200,
+    headers: JSON_HEADERS,
+    body: "{}",
+  });
   assert.equal(v1.response!.json(), {});
   assert.equal(v2.response!.json(), { intercepted: true });
 });

@@ -24,7 +24,12 @@ export default defineAddon({
   log: undefined as Logger | undefined,
 
   load(loader: Loader) {
-    loader.addOption<string>({ name: "rewriteJsonPath", type: "string", default: "/api/", help: "Path prefix of the requests whose JSON responses are rewritten." });
+    loader.addOption<string>({
+      name: "rewriteJsonPath",
+      type: "string",
+      default: "/api/",
+      help: "Path prefix of the requests whose JSON responses are rewritten.",
+    });
     this.log = loader.log;
   },
 

@@ -49,7 +49,9 @@ if (!onlySdk) {
     sourcemap: true,
     external,
     plugins: [yargsShimUrl, lazyStringWidth],
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
     logLevel: "warning",
   };
   await build({ ...common, entryPoints: ["core/cli/main.ts"], outfile: "dist/cli.js" });
@@ -73,5 +75,7 @@ if (onlySdk || process.argv.includes("--all")) {
     external: ["eventemitter3"],
     logLevel: "warning",
   });
-  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}sdk/tsconfig.build.json`], { stdio: "inherit" });
+  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}sdk/tsconfig.build.json`], {
+    stdio: "inherit",
+  });
 }

@@ -63,7 +63,12 @@ export async function bundleScript(path: string): Promise<Bundle> {
       // A file that vanished mid-build changes the hash on the next build anyway.
     }
   }
-  return { code: js.text.replace(/\/\/# sourceMappingURL=.*\s*$/, ""), map: JSON.parse(mapFile.text) as object, inputs, contentHash: hash.digest("hex") };
+  return {
+    code: js.text.replace(/\/\/# sourceMappingURL=.*\s*$/, ""),
+    map: JSON.parse(mapFile.text) as object,
+    inputs,
+    contentHash: hash.digest("hex"),
+  };
 }
 
 function formatMessage(m: Message, dir: string): string {

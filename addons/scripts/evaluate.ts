@@ -8,7 +8,11 @@ import * as vm from "node:vm";
  * any more, the old version of a reloaded script can be garbage collected.
  * `provided` modules (the proxy's own sdk) win over the script's node_modules.
  */
-export function evaluateBundle(code: string, filename: string, provided: Record<string, unknown>): Record<string, unknown> {
+export function evaluateBundle(
+  code: string,
+  filename: string,
+  provided: Record<string, unknown>,
+): Record<string, unknown> {
   const nodeRequire = createRequire(filename);
   const scriptRequire = Object.assign(
     (id: string): unknown => (Object.hasOwn(provided, id) ? provided[id] : nodeRequire(id)),

@@ -30,9 +30,16 @@ export function unregisterSourceMap(filename: string): void {
 export function mapPosition(filename: string, line: number, column: number): string | undefined {
   const entry = maps.get(filename);
   if (!entry) return undefined;
-  const hit = entry.map.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+  const hit = entry.map.findEntry(line - 1, column - 1) as {
+    originalSource?: string;
+    originalLine?: number;
+    originalColumn?: number;
+  };
   if (!hit || hit.originalSource === undefined || hit.originalLine === undefined) return undefined;
-  const source = hit.originalSource.startsWith("/") || hit.originalSource.startsWith("file:") ? hit.originalSource.replace(/^file:\/\//, "") : `${entry.dir}/${hit.originalSource}`;
+  const source =
+    hit.originalSource.startsWith("/") || hit.originalSource.startsWith("file:")
+      ? hit.originalSource.replace(/^file:\/\//, "")
+      : `${entry.dir}/${hit.originalSource}`;
   return `${source}:${hit.originalLine + 1}:${(hit.originalColumn ?? 0) + 1}`;
 }
 

@@ -77,12 +77,30 @@ export function proxyArgs(kind: Kind, ctx: Ctx, port: number, f: ProxyFlags): { 
   if (kind === "interloper") {
     return {
       cmd: process.execPath,
-      args: [...(f.nodeFlags ?? []), DIST_CLI, "--listen-host", "127.0.0.1", "-p", String(port), "--set", `confdir=${ctx.confdir.interloper}`, ...common],
+      args: [
+        ...(f.nodeFlags ?? []),
+        DIST_CLI,
+        "--listen-host",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "--set",
+        `confdir=${ctx.confdir.interloper}`,
+        ...common,
+      ],
     };
   }
   return {
     cmd: "mitmdump",
-    args: ["--listen-host", "127.0.0.1", "--listen-port", String(port), "--set", `confdir=${ctx.confdir.mitmdump}`, ...common],
+    args: [
+      "--listen-host",
+      "127.0.0.1",
+      "--listen-port",
+      String(port),
+      "--set",
+      `confdir=${ctx.confdir.mitmdump}`,
+      ...common,
+    ],
   };
 }
 
@@ -142,7 +160,11 @@ export async function startProxy(ctx: Ctx, kind: Kind, flags: ProxyFlags = {}): 
 }
 
 /** Starts a proxy for each kind available (interloper always; mitmdump if it can run). */
-export async function startProxies(ctx: Ctx, flags: ProxyFlags, notes: string[]): Promise<Partial<Record<Kind, RunningProxy>>> {
+export async function startProxies(
+  ctx: Ctx,
+  flags: ProxyFlags,
+  notes: string[],
+): Promise<Partial<Record<Kind, RunningProxy>>> {
   const out: Partial<Record<Kind, RunningProxy>> = {};
   out.interloper = await startProxy(ctx, "interloper", flags);
   if (ctx.mitm.available) {
@@ -160,7 +182,12 @@ export async function stopAll(proxies: Partial<Record<Kind, RunningProxy>>): Pro
 }
 
 /** The targets of HTTPS workloads: straight to the origin, or through a proxy (trusting its CA). */
-export function httpsTarget(ctx: Ctx, who: Who, proxy?: RunningProxy, opts: { originCert?: boolean; skipNameCheck?: boolean } = {}): Target {
+export function httpsTarget(
+  ctx: Ctx,
+  who: Who,
+  proxy?: RunningProxy,
+  opts: { originCert?: boolean; skipNameCheck?: boolean } = {},
+): Target {
   const t: Target = {
     host: "127.0.0.1",
     port: ctx.origin.httpsPort,
@@ -180,13 +207,24 @@ export function httpTarget(ctx: Ctx, proxy?: RunningProxy): Target {
 
 /** Runs bench/client.ts with a config; resolves with its last JSON line. */
 export async function runClient<T = Record<string, unknown>>(ctx: Ctx, config: ClientConfig): Promise<T> {
-  const r = await run("client", process.execPath, ["--import", "tsx", join(ROOT, "bench/client.ts"), JSON.stringify(config)], {
-    deadlineMs: config.hardDeadlineMs + 5000,
-    logFile: join(ctx.tmp, "client.log"),
-  });
-  const lines = r.stdout.trim().split("\n").filter((l) => l.startsWith("{"));
+  const r = await run(
+    "client",
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench/client.ts"), JSON.stringify(config)],
+    {
+      deadlineMs: config.hardDeadlineMs + 5000,
+      logFile: join(ctx.tmp, "client.log"),
+    },
+  );
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
   const last = lines.at(-1);
-  if (!last) throw new Error(`client produced no result (exit ${r.code}${r.timedOut ? ", killed at its deadline" : ""}): ${r.stdout.slice(-500)}`);
+  if (!last)
+    throw new Error(
+      `client produced no result (exit ${r.code}${r.timedOut ? ", killed at its deadline" : ""}): ${r.stdout.slice(-500)}`,
+    );
   const obj = JSON.parse(last) as T & { error?: string };
   if (obj.error && Object.keys(obj).length === 1) throw new Error(`client: ${obj.error}`);
   return obj;
@@ -194,7 +232,12 @@ export async function runClient<T = Record<string, unknown>>(ctx: Ctx, config: C
 
 /** Starts bench/client.ts in `hold` mode: the caller drives its phases over stdin. */
 export function startHoldClient(config: Hold): Proc {
-  return new Proc("client-hold", process.execPath, ["--import", "tsx", join(ROOT, "bench/client.ts"), JSON.stringify(config)]);
+  return new Proc("client-hold", process.execPath, [
+    "--import",
+    "tsx",
+    join(ROOT, "bench/client.ts"),
+    JSON.stringify(config),
+  ]);
 }
 
 export interface WrkResult {
@@ -210,17 +253,30 @@ export interface WrkResult {
 const WRK_SCRIPT = join(ROOT, "bench/wrk-proxy.lua");
 
 /** wrk against the origin (direct) or through a proxy with absolute-form requests. */
-export function wrkArgs(ctx: Ctx, proxy: RunningProxy | undefined, durationS: number, conns = 8): { args: string[]; env: NodeJS.ProcessEnv; display: string } {
+export function wrkArgs(
+  ctx: Ctx,
+  proxy: RunningProxy | undefined,
+  durationS: number,
+  conns = 8,
+): { args: string[]; env: NodeJS.ProcessEnv; display: string } {
   const origin = `127.0.0.1:${ctx.origin.httpPort}`;
   const url = proxy ? `http://127.0.0.1:${proxy.port}/` : `http://${origin}/`;
   const args = ["-t1", `-c${conns}`, `-d${durationS}s`, "--latency", "-s", WRK_SCRIPT, url];
   const env: NodeJS.ProcessEnv = proxy ? { BENCH_PATH: `http://${origin}/`, BENCH_HOST: origin } : {};
   const envText = proxy ? `BENCH_PATH=http://$ORIGIN/ BENCH_HOST=$ORIGIN ` : "";
-  const display = `${envText}wrk ${args.join(" ").replace(WRK_SCRIPT, "bench/wrk-proxy.lua").replace(url, proxy ? "http://127.0.0.1:$PORT/" : "http://$ORIGIN/")}`;
+  const display = `${envText}wrk ${args
+    .join(" ")
+    .replace(WRK_SCRIPT, "bench/wrk-proxy.lua")
+    .replace(url, proxy ? "http://127.0.0.1:$PORT/" : "http://$ORIGIN/")}`;
   return { args, env, display };
 }
 
-export async function runWrk(ctx: Ctx, proxy: RunningProxy | undefined, durationS: number, conns = 8): Promise<WrkResult> {
+export async function runWrk(
+  ctx: Ctx,
+  proxy: RunningProxy | undefined,
+  durationS: number,
+  conns = 8,
+): Promise<WrkResult> {
   const { args, env } = wrkArgs(ctx, proxy, durationS, conns);
   const r = await run("wrk", "wrk", args, { deadlineMs: durationS * 1000 + 15_000, env });
   if (r.timedOut) throw new Error("wrk overran its deadline and was killed");

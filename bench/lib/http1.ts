@@ -16,7 +16,15 @@ export interface Resp {
 }
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
-const enum S { Head, Length, ChunkSize, ChunkData, ChunkEnd, Trailers, UntilClose }
+const enum S {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  UntilClose,
+}
 
 /** Incremental response parser: feed it bytes, it calls `onResponse` for each complete response. */
 export class ResponseReader {

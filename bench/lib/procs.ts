@@ -144,7 +144,8 @@ export function freePort(): Promise<number> {
 export async function waitForPort(port: number, ms: number, proc?: Proc): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (proc && !proc.running) throw new Error(`${proc.name} exited (code ${proc.exitCode}): ${proc.output.trim().slice(-800)}`);
+    if (proc && !proc.running)
+      throw new Error(`${proc.name} exited (code ${proc.exitCode}): ${proc.output.trim().slice(-800)}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: "127.0.0.1", port });
       s.once("connect", () => {
@@ -156,7 +157,9 @@ export async function waitForPort(port: number, ms: number, proc?: Proc): Promis
     if (ok) return;
     await sleep(50);
   }
-  throw new Error(`${proc?.name ?? "server"} did not listen on port ${port} within ${ms} ms${proc ? `: ${proc.output.trim().slice(-800)}` : ""}`);
+  throw new Error(
+    `${proc?.name ?? "server"} did not listen on port ${port} within ${ms} ms${proc ? `: ${proc.output.trim().slice(-800)}` : ""}`,
+  );
 }
 
 /** Memory figures of a process from /proc, in bytes: current RSS and its peak (VmHWM). */

@@ -69,7 +69,12 @@ export function ratioCheck(m: Metric, base: Who, bound: { min?: number; max?: nu
   return { target, figure: `${fmtRatio(r)} (${fmt(a)} vs ${fmt(b)} ${m.unit})`, met };
 }
 
-export function valueCheck(value: number | undefined, unit: string, bound: { min?: number; max?: number }, target: string): Check {
+export function valueCheck(
+  value: number | undefined,
+  unit: string,
+  bound: { min?: number; max?: number },
+  target: string,
+): Check {
   if (value === undefined || !Number.isFinite(value)) return { target, figure: "not measured", met: undefined };
   const met = (bound.min === undefined || value >= bound.min) && (bound.max === undefined || value <= bound.max);
   return { target, figure: `${fmt(value)} ${unit}`, met };
@@ -138,5 +143,8 @@ export function renderDocument(machines: Machine[], results: WorkloadResult[], o
   }
   out.push("");
   for (const r of sorted) out.push(renderSection(r));
-  return `${out.join("\n").replace(/\n{3,}/g, "\n\n").trim()}\n`;
+  return `${out
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()}\n`;
 }

@@ -25,17 +25,21 @@ export const A: Workload = {
       const p99 = metric("latency p99", "ms", "lower");
       r.metrics.push(rps, p50, p99);
       r.commands.push(...Object.values(proxies).map((p) => p.command));
-      r.commands.push(wrkArgs(ctx, undefined, ctx.sizes.durationS, CONNS).display, wrkArgs(ctx, proxies.interloper, ctx.sizes.durationS, CONNS).display);
+      r.commands.push(
+        wrkArgs(ctx, undefined, ctx.sizes.durationS, CONNS).display,
+        wrkArgs(ctx, proxies.interloper, ctx.sizes.durationS, CONNS).display,
+      );
       for (const p of Object.values(proxies)) await runWrk(ctx, p, ctx.sizes.warmupS, CONNS);
       for (let rep = 0; rep < ctx.reps; rep++) {
         for (const who of ORDER) {
           if (who !== "direct" && !proxies[who]) continue;
-          const w = await runWrk(ctx, who === "direct" ? undefined : (proxies[who]), ctx.sizes.durationS, CONNS);
+          const w = await runWrk(ctx, who === "direct" ? undefined : proxies[who], ctx.sizes.durationS, CONNS);
           add(rps, who, w.rps);
           add(p50, who, w.p50Ms);
           add(p99, who, w.p99Ms);
           ctx.log(`  A ${who} rep ${rep + 1}: ${fmt(w.rps)} req/s, p50 ${fmt(w.p50Ms)} ms, p99 ${fmt(w.p99Ms)} ms`);
-          if (w.errors || w.non2xx) r.notes.push(`${who} rep ${rep + 1}: ${w.errors} socket errors, ${w.non2xx} non-2xx responses`);
+          if (w.errors || w.non2xx)
+            r.notes.push(`${who} rep ${rep + 1}: ${w.errors} socket errors, ${w.non2xx} non-2xx responses`);
         }
       }
       r.checks.push(ratioCheck(rps, "mitmdump", { min: 25 }, "requests/s ≥ 25× mitmdump"));

@@ -48,7 +48,8 @@ export const B1: Workload = {
           add(rps, who, res.rps);
           add(p50, who, res.p50);
           ctx.log(`  B1 ${who} rep ${rep + 1}: ${fmt(res.rps)} req/s (${res.count} ok, ${res.errors} errors)`);
-          if (res.errors) r.notes.push(`${who} rep ${rep + 1}: ${res.errors} failed requests (first: ${res.firstError})`);
+          if (res.errors)
+            r.notes.push(`${who} rep ${rep + 1}: ${res.errors} failed requests (first: ${res.firstError})`);
         }
       }
       r.checks.push(ratioCheck(rps, "mitmdump", { min: 3 }, "requests/s ≥ 3× mitmdump"));
@@ -71,7 +72,9 @@ export const B2: Workload = {
       `Each repetition: ${ctx.sizes.warmupS} s warm-up on the open connections, then ${ctx.sizes.durationS} s measured.`;
     const proxies = await startProxies(ctx, { trustedCa: ctx.originCaFile }, r.notes);
     try {
-      const metrics = new Map([1, 8].map((n) => [n, metric(`requests/s, ${n} connection${n > 1 ? "s" : ""}`, "req/s", "higher")]));
+      const metrics = new Map(
+        [1, 8].map((n) => [n, metric(`requests/s, ${n} connection${n > 1 ? "s" : ""}`, "req/s", "higher")]),
+      );
       const p50 = metric("latency p50, 8 connections", "ms", "lower");
       const p99 = metric("latency p99, 8 connections", "ms", "lower");
       r.metrics.push(...metrics.values(), p50, p99);
@@ -95,7 +98,10 @@ export const B2: Workload = {
               add(p99, who, res.p99);
             }
             ctx.log(`  B2 ${who} ${conns} conns rep ${rep + 1}: ${fmt(res.rps)} req/s (${res.errors} errors)`);
-            if (res.errors) r.notes.push(`${who} ${conns} conns rep ${rep + 1}: ${res.errors} failed requests (first: ${res.firstError})`);
+            if (res.errors)
+              r.notes.push(
+                `${who} ${conns} conns rep ${rep + 1}: ${res.errors} failed requests (first: ${res.firstError})`,
+              );
           }
         }
       }

@@ -27,7 +27,9 @@ export const C: Workload = {
     r.method =
       `The client sends \`CONNECT 127.0.0.1:$ORIGIN\`, does TLS with the origin itself (it trusts only the origin's CA, ` +
       `so an intercepted connection would fail) and downloads ${fmt(gib)} GiB, which the origin writes from one ` +
-      "pre-allocated buffer. Both proxies run with `--ignore-hosts '" + IGNORE_ORIGIN + "'`. MB/s = 10^6 bytes per " +
+      "pre-allocated buffer. Both proxies run with `--ignore-hosts '" +
+      IGNORE_ORIGIN +
+      "'`. MB/s = 10^6 bytes per " +
       "second of the whole exchange (connect, handshake, body).";
     const proxies = await startProxies(ctx, { ignoreHosts: IGNORE_ORIGIN }, r.notes);
     try {
@@ -45,7 +47,9 @@ export const C: Workload = {
             hardDeadlineMs: 55_000,
           });
           if (res.status !== 200 || res.bytes !== ctx.sizes.bigBytes) {
-            r.notes.push(`${who} rep ${rep + 1}: download failed: ${res.error ?? `status ${res.status}, ${res.bytes} bytes`}`);
+            r.notes.push(
+              `${who} rep ${rep + 1}: download failed: ${res.error ?? `status ${res.status}, ${res.bytes} bytes`}`,
+            );
             continue;
           }
           add(mbps, who, res.mbps!);

@@ -47,8 +47,13 @@ export const D: Workload = {
           });
           add(p50, who, res.p50);
           add(p99, who, res.p99);
-          ctx.log(`  D ${who} rep ${rep + 1}: p50 ${fmt(res.p50)} ms, p99 ${fmt(res.p99)} ms (${res.count} ok, ${res.errors} errors)`);
-          if (res.errors || res.timedOut) r.notes.push(`${who} rep ${rep + 1}: ${res.errors} failed${res.timedOut ? ", stopped at the deadline" : ""} (first: ${res.firstError})`);
+          ctx.log(
+            `  D ${who} rep ${rep + 1}: p50 ${fmt(res.p50)} ms, p99 ${fmt(res.p99)} ms (${res.count} ok, ${res.errors} errors)`,
+          );
+          if (res.errors || res.timedOut)
+            r.notes.push(
+              `${who} rep ${rep + 1}: ${res.errors} failed${res.timedOut ? ", stopped at the deadline" : ""} (first: ${res.firstError})`,
+            );
         }
       }
       r.checks.push(ratioCheck(p50, "direct", { max: 2 }, "p50 ≤ 2× direct first request p50"));

@@ -39,7 +39,9 @@ export const E: Workload = {
           });
           const peak = proxy?.memory().hwm;
           if (res.status !== 200 || res.bytes !== ctx.sizes.bigBytes) {
-            r.notes.push(`${who} rep ${rep + 1}: streamed download failed: ${res.error ?? `status ${res.status}, ${res.bytes} bytes`}`);
+            r.notes.push(
+              `${who} rep ${rep + 1}: streamed download failed: ${res.error ?? `status ${res.status}, ${res.bytes} bytes`}`,
+            );
             continue;
           }
           add(mbps, who, res.mbps!);
@@ -54,8 +56,15 @@ export const E: Workload = {
     r.checks.push(valueCheck(med(hwm, "interloper"), "MB peak RSS", { max: 100 }, "streamed: proxy peak RSS ≤ 100 MB"));
 
     // Without streaming: once per tool, bounded by a deadline.
-    const rows = ["| without streaming | outcome | time (s) | MB/s | proxy peak RSS (MB) |", "|---|---|---:|---:|---:|"];
-    let check: Check = { target: "not streamed: finishes or is refused clearly, never hangs", figure: "not measured", met: undefined };
+    const rows = [
+      "| without streaming | outcome | time (s) | MB/s | proxy peak RSS (MB) |",
+      "|---|---|---:|---:|---:|",
+    ];
+    let check: Check = {
+      target: "not streamed: finishes or is refused clearly, never hangs",
+      figure: "not measured",
+      met: undefined,
+    };
     for (const kind of KINDS) {
       if (kind === "mitmdump" && !ctx.mitm.available) continue;
       const proxy = await startProxy(ctx, kind);
@@ -76,10 +85,16 @@ export const E: Workload = {
         }
         const peak = proxy.proc.running ? proxy.memory().hwm : NaN;
         const outcome = describe(res, ctx.sizes.bigBytes, proxy.proc.running);
-        rows.push(`| ${kind} | ${outcome.text} | ${fmt(res.ms / 1000)} | ${outcome.ok === "completed" ? fmt(res.mbps) : "—"} | ${fmt(peak / MB)} |`);
+        rows.push(
+          `| ${kind} | ${outcome.text} | ${fmt(res.ms / 1000)} | ${outcome.ok === "completed" ? fmt(res.mbps) : "—"} | ${fmt(peak / MB)} |`,
+        );
         ctx.log(`  E ${kind} without streaming: ${outcome.text}`);
         if (kind === "interloper") {
-          check = { target: check.target, figure: outcome.text, met: outcome.ok === "completed" || outcome.ok === "refused" };
+          check = {
+            target: check.target,
+            figure: outcome.text,
+            met: outcome.ok === "completed" || outcome.ok === "refused",
+          };
         }
       } finally {
         await proxy.stop();
@@ -94,13 +109,22 @@ function unstreamedDeadline(ctx: Ctx): number {
   return ctx.quick ? 30_000 : 60_000;
 }
 
-function describe(res: DownloadResult, expected: number, alive: boolean): { ok: "completed" | "refused" | "failed"; text: string } {
+function describe(
+  res: DownloadResult,
+  expected: number,
+  alive: boolean,
+): { ok: "completed" | "refused" | "failed"; text: string } {
   const dead = alive ? "" : "; the proxy process died";
-  if (res.status === 200 && res.bytes === expected) return { ok: "completed", text: `completed: all ${fmt(expected / MB)} MB delivered${dead}` };
+  if (res.status === 200 && res.bytes === expected)
+    return { ok: "completed", text: `completed: all ${fmt(expected / MB)} MB delivered${dead}` };
   if (res.status !== undefined && res.status >= 400) {
     const body = (res.body ?? "").replace(/\s+/g, " ").trim().slice(0, 160);
     return { ok: "refused", text: `refused: HTTP ${res.status}${body ? ` "${body}"` : ""}${dead}` };
   }
-  if (res.timedOut) return { ok: "failed", text: `no complete response within the deadline (${fmt(res.bytes / MB)} MB received): hung${dead}` };
+  if (res.timedOut)
+    return {
+      ok: "failed",
+      text: `no complete response within the deadline (${fmt(res.bytes / MB)} MB received): hung${dead}`,
+    };
   return { ok: "failed", text: `failed: ${res.error ?? `status ${res.status}, ${res.bytes} bytes`}${dead}` };
 }

@@ -59,9 +59,16 @@ export const F: Workload = {
           const done = await phase("done", 60_000);
           c.send("close");
           const heldCount = held.held as number;
-          if (heldCount < n) r.notes.push(`${who} rep ${rep + 1}: only ${heldCount} of ${n} connections opened (${held.failed} failed; first: ${held.firstError})`);
-          if ((done.stillOpen as number) < heldCount) r.notes.push(`${who} rep ${rep + 1}: ${heldCount - (done.stillOpen as number)} held connections were closed by then`);
-          if (before !== undefined && after !== undefined && heldCount > 0) add(perConn, who, (after - before) / heldCount / 1024);
+          if (heldCount < n)
+            r.notes.push(
+              `${who} rep ${rep + 1}: only ${heldCount} of ${n} connections opened (${held.failed} failed; first: ${held.firstError})`,
+            );
+          if ((done.stillOpen as number) < heldCount)
+            r.notes.push(
+              `${who} rep ${rep + 1}: ${heldCount - (done.stillOpen as number)} held connections were closed by then`,
+            );
+          if (before !== undefined && after !== undefined && heldCount > 0)
+            add(perConn, who, (after - before) / heldCount / 1024);
           add(freshHeld, who, median(done.fresh as number[]));
           add(freshIdle, who, median(idle.freshIdle as number[]));
           if ((done.reuse as number[]).length) add(reuse, who, median(done.reuse as number[]));
@@ -76,6 +83,8 @@ export const F: Workload = {
         }
       }
     }
-    r.checks.push(valueCheck(med(perConn, "interloper"), "KB per connection", { max: 30 }, "≤ 30 KB per held connection"));
+    r.checks.push(
+      valueCheck(med(perConn, "interloper"), "KB per connection", { max: 30 }, "≤ 30 KB per held connection"),
+    );
   },
 };

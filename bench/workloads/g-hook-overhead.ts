@@ -33,22 +33,46 @@ export const G: Workload = {
       await runWrk(ctx, noop, ctx.sizes.warmupS, CONNS);
       for (let rep = 0; rep < ctx.reps; rep++) {
         // Alternate which goes first, so neither always runs on a warmer machine.
-        const pair: [RunningProxy, boolean][] = rep % 2 === 0 ? [[plain, false], [noop, true]] : [[noop, true], [plain, false]];
+        const pair: [RunningProxy, boolean][] =
+          rep % 2 === 0
+            ? [
+                [plain, false],
+                [noop, true],
+              ]
+            : [
+                [noop, true],
+                [plain, false],
+              ];
         for (const [p, isNoop] of pair) {
           const w = await runWrk(ctx, p, ctx.sizes.durationS, CONNS);
           add(isNoop ? withNoop : without, "interloper", w.rps);
           add(isNoop ? p50With : p50Without, "interloper", w.p50Ms);
           ctx.log(`  G ${isNoop ? "noop" : "plain"} rep ${rep + 1}: ${fmt(w.rps)} req/s`);
-          if (w.errors || w.non2xx) r.notes.push(`${isNoop ? "with" : "without"} addons rep ${rep + 1}: ${w.errors} socket errors, ${w.non2xx} non-2xx`);
+          if (w.errors || w.non2xx)
+            r.notes.push(
+              `${isNoop ? "with" : "without"} addons rep ${rep + 1}: ${w.errors} socket errors, ${w.non2xx} non-2xx`,
+            );
         }
       }
       // Paired: each repetition's two runs are back to back, so their ratio is free of the drift between repetitions.
       const losses = (without.values.interloper ?? []).map((a, i) => (1 - withNoop.values.interloper![i]! / a) * 100);
       const loss = losses.length ? median(losses) : undefined;
-      r.metrics.push({ label: "throughput lost, per repetition", unit: "%", better: "lower", values: { interloper: losses } });
+      r.metrics.push({
+        label: "throughput lost, per repetition",
+        unit: "%",
+        better: "lower",
+        values: { interloper: losses },
+      });
       const a = med(without, "interloper");
       const b = med(withNoop, "interloper");
-      r.checks.push(valueCheck(loss, `% throughput lost (median of the paired repetitions; medians ${fmt(b)} vs ${fmt(a)} req/s)`, { max: 10 }, "≤ 10% loss"));
+      r.checks.push(
+        valueCheck(
+          loss,
+          `% throughput lost (median of the paired repetitions; medians ${fmt(b)} vs ${fmt(a)} req/s)`,
+          { max: 10 },
+          "≤ 10% loss",
+        ),
+      );
     } finally {
       await Promise.all([plain.stop(), noop?.stop()]);
     }

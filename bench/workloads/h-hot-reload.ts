@@ -47,9 +47,13 @@ function bigAddon(version: number): string {
     `const VERSION = ${version};`,
     "const TABLE: Record<string, string> = {",
   ];
-  for (let i = 0; i < 1800; i++) lines.push(`  k${i}: "${i.toString(36).padStart(4, "0")}-${"abcdefghijklmnopqrstuvwxyz0123456789".repeat(2)}-${i}",`);
+  for (let i = 0; i < 1800; i++)
+    lines.push(
+      `  k${i}: "${i.toString(36).padStart(4, "0")}-${"abcdefghijklmnopqrstuvwxyz0123456789".repeat(2)}-${i}",`,
+    );
   lines.push("};");
-  for (let i = 0; i < 300; i++) lines.push(`function f${i}(x: number): number { return (x * ${i + 1} + TABLE.k${i % 1800}.length) % ${997 + i}; }`);
+  for (let i = 0; i < 300; i++)
+    lines.push(`function f${i}(x: number): number { return (x * ${i + 1} + TABLE.k${i % 1800}.length) % ${997 + i}; }`);
   lines.push(`const FNS = [${Array.from({ length: 300 }, (_, i) => `f${i}`).join(", ")}];`);
   lines.push(`export default {
   name: "big",
@@ -166,7 +170,9 @@ export const H: Workload = {
             add(lat, kind, median(ms));
             add(latMax, kind, Math.max(...ms));
           }
-          ctx.log(`  H ${kind} rep ${rep + 1}: save-to-active p50 ${fmt(median(ms))} ms, p90 ${fmt(percentile(ms, 90))} ms (${ms.length} saves)`);
+          ctx.log(
+            `  H ${kind} rep ${rep + 1}: save-to-active p50 ${fmt(median(ms))} ms, p90 ${fmt(percentile(ms, 90))} ms (${ms.length} saves)`,
+          );
         } finally {
           await proxy.stop();
         }
@@ -182,8 +188,12 @@ export const H: Workload = {
     const all: Sample[][] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
       const { series, failures, command } = await reloadSeries(ctx, join(dir, `big-addon-${rep}.ts`));
-      if (rep === 0) r.commands.push(`${command.replace(/\S*big-addon-0\.ts/, "big-addon.ts")}    # ${ctx.sizes.reloads} reloads`);
-      if (failures) r.notes.push(`series ${rep + 1}: ${failures} of ${ctx.sizes.reloads + 10} reloads did not log \`reloaded\` within 10 s`);
+      if (rep === 0)
+        r.commands.push(`${command.replace(/\S*big-addon-0\.ts/, "big-addon.ts")}    # ${ctx.sizes.reloads} reloads`);
+      if (failures)
+        r.notes.push(
+          `series ${rep + 1}: ${failures} of ${ctx.sizes.reloads + 10} reloads did not log \`reloaded\` within 10 s`,
+        );
       all.push(series);
       const first = series[0]!;
       const last = series.at(-1)!;
@@ -194,13 +204,24 @@ export const H: Workload = {
       add(growth, "interloper", (last.heap - first.heap) / MB);
       add(rssGrowth, "interloper", (last.rss - first.rss) / MB);
       add(perReload, "interloper", (last.ms - first.ms) / last.reloads);
-      ctx.log(`  H memory series ${rep + 1}: heap ${fmt(first.heap / MB)} → ${fmt(last.heap / MB)} MB, RSS ${fmt(first.rss / MB)} → ${fmt(last.rss / MB)} MB over ${last.reloads} reloads`);
+      ctx.log(
+        `  H memory series ${rep + 1}: heap ${fmt(first.heap / MB)} → ${fmt(last.heap / MB)} MB, RSS ${fmt(first.rss / MB)} → ${fmt(last.rss / MB)} MB over ${last.reloads} reloads`,
+      );
     }
     r.checks.push(
-      valueCheck(med(growth, "interloper"), `MB heap growth (RSS ${fmt(med(rssGrowth, "interloper"))} MB)`, { max: 10 }, `heap growth over ${ctx.sizes.reloads} reloads ≤ 10 MB`),
+      valueCheck(
+        med(growth, "interloper"),
+        `MB heap growth (RSS ${fmt(med(rssGrowth, "interloper"))} MB)`,
+        { max: 10 },
+        `heap growth over ${ctx.sizes.reloads} reloads ≤ 10 MB`,
+      ),
     );
     const size = Buffer.byteLength(bigAddon(0));
-    const rows = all[0]?.map((s, i) => `| ${s.reloads} | ${all.map((ser) => (ser[i] ? `${fmt(ser[i].heap / MB)} / ${fmt(ser[i].rss / MB)}` : "—")).join(" | ")} |`) ?? [];
+    const rows =
+      all[0]?.map(
+        (s, i) =>
+          `| ${s.reloads} | ${all.map((ser) => (ser[i] ? `${fmt(ser[i].heap / MB)} / ${fmt(ser[i].rss / MB)}` : "—")).join(" | ")} |`,
+      ) ?? [];
     r.extra =
       `Memory along each reload series (addon ${fmt(size / 1024)} KB; heap used after a forced GC / RSS, in MB):\n\n` +
       `| reloads | ${all.map((_, i) => `series ${i + 1}`).join(" | ")} |\n|---:|${all.map(() => "---:").join("|")}|\n` +
@@ -219,7 +240,12 @@ interface Sample {
 async function reloadSeries(ctx: Ctx, file: string): Promise<{ series: Sample[]; failures: number; command: string }> {
   let version = 0;
   writeFileSync(file, bigAddon(version));
-  const proxy = await startProxy(ctx, "interloper", { scripts: [file], quiet: false, extra: ["--flow-detail", "0"], nodeFlags: ["--expose-gc"] });
+  const proxy = await startProxy(ctx, "interloper", {
+    scripts: [file],
+    quiet: false,
+    extra: ["--flow-detail", "0"],
+    nodeFlags: ["--expose-gc"],
+  });
   const poll = new Poller({ host: "127.0.0.1", port: ctx.origin.httpPort, proxyPort: proxy.port });
   const series: Sample[] = [];
   let failures = 0;

@@ -11,13 +11,21 @@ import type { Workload } from "./workload.ts";
 
 const DIR = join(ROOT, "bench/profiles");
 
-async function profiled(ctx: Ctx, name: string, flags: ProxyFlags, load: (port: number) => Promise<string>): Promise<{ file: string; summary: ProfileSummary; load: string; command: string }> {
+async function profiled(
+  ctx: Ctx,
+  name: string,
+  flags: ProxyFlags,
+  load: (port: number) => Promise<string>,
+): Promise<{ file: string; summary: ProfileSummary; load: string; command: string }> {
   mkdirSync(DIR, { recursive: true });
   // Only the latest profile of each workload is kept (they are not in git and would pile up).
   for (const f of readdirSync(DIR)) if (f.startsWith(`${name}-`) && f.endsWith(".cpuprofile")) rmSync(join(DIR, f));
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const fileName = `${name}-${stamp}.cpuprofile`;
-  const proxy = await startProxy(ctx, "interloper", { ...flags, nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${DIR}`, `--cpu-prof-name=${fileName}`] });
+  const proxy = await startProxy(ctx, "interloper", {
+    ...flags,
+    nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${DIR}`, `--cpu-prof-name=${fileName}`],
+  });
   let loadText: string;
   try {
     loadText = await load(proxy.port);
@@ -71,7 +79,12 @@ export const P: Workload = {
       });
       r.commands.push(a.command);
       parts.push(table("Workload A (plain HTTP keep-alive)", a));
-      ctx.log(`  P A: top ${a.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+      ctx.log(
+        `  P A: top ${a.summary.top
+          .slice(0, 3)
+          .map((h) => `${h.name} ${fmt(h.share * 100)}%`)
+          .join(", ")}`,
+      );
     }
     const b1 = await profiled(ctx, "B1", { trustedCa: ctx.originCaFile }, async (port) => {
       const res = await runClient<{ rps: number }>(ctx, {
@@ -87,7 +100,12 @@ export const P: Workload = {
     });
     r.commands.push(b1.command);
     parts.push(table("Workload B1 (HTTPS, a new TLS connection per request)", b1));
-    ctx.log(`  P B1: top ${b1.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    ctx.log(
+      `  P B1: top ${b1.summary.top
+        .slice(0, 3)
+        .map((h) => `${h.name} ${fmt(h.share * 100)}%`)
+        .join(", ")}`,
+    );
     const b = await profiled(ctx, "B2", { trustedCa: ctx.originCaFile }, async (port) => {
       const res = await runClient<{ rps: number }>(ctx, {
         mode: "keepalive",
@@ -102,7 +120,12 @@ export const P: Workload = {
     });
     r.commands.push(b.command);
     parts.push(table("Workload B2 (HTTPS keep-alive, 8 connections)", b));
-    ctx.log(`  P B2: top ${b.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    ctx.log(
+      `  P B2: top ${b.summary.top
+        .slice(0, 3)
+        .map((h) => `${h.name} ${fmt(h.share * 100)}%`)
+        .join(", ")}`,
+    );
     const tag = randomBytes(3).toString("hex");
     const d = await profiled(ctx, "D", { insecure: true }, async (port) => {
       const res = await runClient<{ p50: number; count: number }>(ctx, {
@@ -117,7 +140,12 @@ export const P: Workload = {
     });
     r.commands.push(d.command);
     parts.push(table("Workload D (first contact with new names)", d));
-    ctx.log(`  P D: top ${d.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    ctx.log(
+      `  P D: top ${d.summary.top
+        .slice(0, 3)
+        .map((h) => `${h.name} ${fmt(h.share * 100)}%`)
+        .join(", ")}`,
+    );
     const e = await profiled(ctx, "E", { streamLargeBodies: "1m" }, async (port) => {
       const res = await runClient<{ mbps?: number; bytes: number }>(ctx, {
         mode: "download",
@@ -130,7 +158,12 @@ export const P: Workload = {
     });
     r.commands.push(e.command);
     parts.push(table("Workload E (a streamed 1 GiB response)", e));
-    ctx.log(`  P E: top ${e.summary.top.slice(0, 3).map((h) => `${h.name} ${fmt(h.share * 100)}%`).join(", ")}`);
+    ctx.log(
+      `  P E: top ${e.summary.top
+        .slice(0, 3)
+        .map((h) => `${h.name} ${fmt(h.share * 100)}%`)
+        .join(", ")}`,
+    );
     r.extra = parts.join("\n\n");
   },
 };

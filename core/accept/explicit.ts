@@ -33,7 +33,11 @@ export async function acceptExplicit(routes: LayerRoutes, session: ClientSession
   first.release();
   const sni = hello.status === "complete" ? hello.hello.sni : undefined;
   const names = [sni ?? unmapped(socket.localAddress ?? "127.0.0.1")];
-  const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: proxy.ca.secureContext(names), ALPNProtocols: ["http/1.1"] });
+  const tlsSocket = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: proxy.ca.secureContext(names),
+    ALPNProtocols: ["http/1.1"],
+  });
   tlsSocket.on("error", () => {});
   try {
     await handshake(tlsSocket, "secure");

@@ -19,12 +19,14 @@ export const REPLY = {
   addressTypeNotSupported: 0x08,
 } as const;
 
-export type Parse<T> = { status: "more" } | { status: "error"; reason: string; reply?: number } | ({ status: "ok"; length: number } & T);
+export type Parse<T> =
+  { status: "more" } | { status: "error"; reason: string; reply?: number } | ({ status: "ok"; length: number } & T);
 
 /** The greeting: version 5 and the authentication methods the client offers. */
 export function parseGreeting(b: Buffer): Parse<{ methods: number[] }> {
   if (b.length < 1) return { status: "more" };
-  if (b[0] !== 5) return { status: "error", reason: `not a SOCKS5 greeting (version byte 0x${b[0]!.toString(16).padStart(2, "0")})` };
+  if (b[0] !== 5)
+    return { status: "error", reason: `not a SOCKS5 greeting (version byte 0x${b[0]!.toString(16).padStart(2, "0")})` };
   if (b.length < 2) return { status: "more" };
   const n = b[1]!;
   if (n === 0) return { status: "error", reason: "SOCKS5 greeting offers no authentication method" };
@@ -42,13 +44,23 @@ export function parseUserPass(b: Buffer): Parse<{ username: string; password: st
   const plen = b[2 + ulen]!;
   const end = 3 + ulen + plen;
   if (b.length < end) return { status: "more" };
-  return { status: "ok", length: end, username: b.toString("utf8", 2, 2 + ulen), password: b.toString("utf8", 3 + ulen, end) };
+  return {
+    status: "ok",
+    length: end,
+    username: b.toString("utf8", 2, 2 + ulen),
+    password: b.toString("utf8", 3 + ulen, end),
+  };
 }
 
 /** The request: only CONNECT is served; the target as sent (IPv4, IPv6, or a name). */
 export function parseRequest(b: Buffer): Parse<{ command: number; target: Address }> {
   if (b.length < 1) return { status: "more" };
-  if (b[0] !== 5) return { status: "error", reason: `bad SOCKS5 request version 0x${b[0]!.toString(16)}`, reply: REPLY.generalFailure };
+  if (b[0] !== 5)
+    return {
+      status: "error",
+      reason: `bad SOCKS5 request version 0x${b[0]!.toString(16)}`,
+      reply: REPLY.generalFailure,
+    };
   if (b.length < 4) return { status: "more" };
   const command = b[1]!;
   const atyp = b[3]!;
@@ -64,7 +76,8 @@ export function parseRequest(b: Buffer): Parse<{ command: number; target: Addres
     if (len === 0) return { status: "error", reason: "empty SOCKS5 domain name", reply: REPLY.generalFailure };
     if (b.length < 5 + len + 2) return { status: "more" };
     host = b.toString("latin1", 5, 5 + len);
-    if (!/^[\x21-\x7e]+$/.test(host)) return { status: "error", reason: "SOCKS5 domain name with invalid characters", reply: REPLY.generalFailure };
+    if (!/^[\x21-\x7e]+$/.test(host))
+      return { status: "error", reason: "SOCKS5 domain name with invalid characters", reply: REPLY.generalFailure };
     offset = 5 + len;
   } else if (atyp === 0x04) {
     if (b.length < 22) return { status: "more" };
@@ -73,7 +86,11 @@ export function parseRequest(b: Buffer): Parse<{ command: number; target: Addres
     host = compressIPv6(groups);
     offset = 20;
   } else {
-    return { status: "error", reason: `unknown SOCKS5 address type 0x${atyp.toString(16)}`, reply: REPLY.addressTypeNotSupported };
+    return {
+      status: "error",
+      reason: `unknown SOCKS5 address type 0x${atyp.toString(16)}`,
+      reply: REPLY.addressTypeNotSupported,
+    };
   }
   const port = b.readUInt16BE(offset);
   if (command !== 0x01) {

@@ -5,7 +5,16 @@ import { ServerConnectError } from "../connection/server-conn.ts";
 import { FirstBytes } from "../layers/first-bytes.ts";
 import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
 import {
-  METHOD_NO_AUTH, METHOD_NONE_ACCEPTABLE, METHOD_USER_PASS, parseGreeting, parseRequest, parseUserPass, reply, replyForError, REPLY, type Parse,
+  METHOD_NO_AUTH,
+  METHOD_NONE_ACCEPTABLE,
+  METHOD_USER_PASS,
+  parseGreeting,
+  parseRequest,
+  parseUserPass,
+  reply,
+  replyForError,
+  REPLY,
+  type Parse,
 } from "./socks5-protocol.ts";
 
 /** SOCKS5 (RFC 1928, RFC 1929): learn the target, connect, reply, then the tunnel's first bytes decide. */
@@ -40,7 +49,10 @@ export async function acceptSocks5(routes: LayerRoutes, session: ClientSession, 
   const needAuth = proxy.host.hasHandlers("socks5Auth");
   const method = needAuth ? METHOD_USER_PASS : METHOD_NO_AUTH;
   if (!greeting.methods.includes(method)) {
-    session.log("warn", `SOCKS5 client offers no acceptable authentication method (${needAuth ? "username/password required" : "no-auth required"})`);
+    session.log(
+      "warn",
+      `SOCKS5 client offers no acceptable authentication method (${needAuth ? "username/password required" : "no-auth required"})`,
+    );
     socket.end(Buffer.from([5, METHOD_NONE_ACCEPTABLE]));
     first.stop();
     return;
@@ -49,7 +61,12 @@ export async function acceptSocks5(routes: LayerRoutes, session: ClientSession, 
   if (needAuth) {
     const creds = await read(parseUserPass);
     if (!creds) return;
-    const data: Socks5AuthData = { client: session.client, username: creds.username, password: creds.password, valid: false };
+    const data: Socks5AuthData = {
+      client: session.client,
+      username: creds.username,
+      password: creds.password,
+      valid: false,
+    };
     await proxy.host.trigger("socks5Auth", data);
     if (!data.valid) {
       session.log("warn", `SOCKS5 authentication failed for user '${logText(creds.username)}'`);

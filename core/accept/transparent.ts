@@ -11,16 +11,26 @@ import { unmapped } from "./addresses.ts";
  * (after an iptables/nftables REDIRECT). A connection that was not
  * redirected would loop back into the proxy: it is refused.
  */
-export async function acceptTransparent(routes: LayerRoutes, session: ClientSession, socket: net.Socket): Promise<void> {
+export async function acceptTransparent(
+  routes: LayerRoutes,
+  session: ClientSession,
+  socket: net.Socket,
+): Promise<void> {
   const dst = originalDst(socket);
   if (!dst) {
-    session.log("warn", "transparent mode: no original destination for this connection (was it redirected with iptables/nftables?); closing it");
+    session.log(
+      "warn",
+      "transparent mode: no original destination for this connection (was it redirected with iptables/nftables?); closing it",
+    );
     socket.destroy();
     return;
   }
   const local = { host: unmapped(socket.localAddress ?? ""), port: socket.localPort ?? 0 };
   if (unmapped(dst.host) === local.host && dst.port === local.port) {
-    session.log("warn", `transparent mode: connection to ${formatAddress(dst)} was not redirected (its destination is the proxy itself); refusing it to avoid a loop`);
+    session.log(
+      "warn",
+      `transparent mode: connection to ${formatAddress(dst)} was not redirected (its destination is the proxy itself); refusing it to avoid a loop`,
+    );
     socket.destroy();
     return;
   }

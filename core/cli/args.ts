@@ -24,21 +24,108 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   const parser = yargs([...argv])
     .scriptName("interloper")
     .usage("Usage: interloper [options]\n\nAn intercepting HTTP(S) proxy scripted in TypeScript.")
-    .option("mode", { requiresArg: true, alias: "m", type: "string", array: true, group: GROUP_PROXY, describe: "Proxy mode, MODE[@[host:]port]; repeatable. Modes: regular (default)." })
-    .option("listen-host", { requiresArg: true, type: "string", group: GROUP_PROXY, describe: "Address to listen on (default: all interfaces)." })
-    .option("listen-port", { alias: "p", type: "string", requiresArg: true, group: GROUP_PROXY, describe: "Port to listen on (default 8080)." })
-    .option("scripts", { requiresArg: true, alias: "s", type: "string", array: true, group: GROUP_PROXY, describe: "An addon script (.ts, .mts, .js, .mjs) or installed npm package; repeatable. Reloaded on save." })
-    .option("set", { requiresArg: true, type: "string", array: true, group: GROUP_PROXY, describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists)." })
-    .option("confdir", { requiresArg: true, type: "string", group: GROUP_PROXY, describe: "Directory of the certificate authority (default ~/.interloper)." })
-    .option("ignore-hosts", { requiresArg: true, type: "string", array: true, group: GROUP_HOSTS, describe: "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable." })
-    .option("allow-hosts", { requiresArg: true, type: "string", array: true, group: GROUP_HOSTS, describe: "Regex: only matching connections are intercepted, all others are passed through. Repeatable." })
-    .option("ignore-domain", { requiresArg: true, type: "string", array: true, group: GROUP_HOSTS, describe: "Pass through this domain and its subdomains on any port (dots escaped for you). Repeatable." })
-    .option("allow-domain", { requiresArg: true, type: "string", array: true, group: GROUP_HOSTS, describe: "Intercept only this domain and its subdomains. Repeatable." })
-    .option("tcp-hosts", { requiresArg: true, type: "string", array: true, group: GROUP_HOSTS, describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable." })
-    .option("ssl-insecure", { alias: "k", type: "boolean", group: GROUP_TLS, describe: "Do not verify upstream server certificates." })
-    .option("quiet", { alias: "q", type: "boolean", group: GROUP_OUTPUT, describe: "Quiet: errors only, no flow lines." })
-    .option("verbose", { alias: "v", type: "boolean", group: GROUP_OUTPUT, describe: "Verbose: debug log (protocol decisions, TLS details)." })
-    .option("flow-detail", { type: "string", requiresArg: true, group: GROUP_OUTPUT, describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies." })
+    .option("mode", {
+      requiresArg: true,
+      alias: "m",
+      type: "string",
+      array: true,
+      group: GROUP_PROXY,
+      describe: "Proxy mode, MODE[@[host:]port]; repeatable. Modes: regular (default).",
+    })
+    .option("listen-host", {
+      requiresArg: true,
+      type: "string",
+      group: GROUP_PROXY,
+      describe: "Address to listen on (default: all interfaces).",
+    })
+    .option("listen-port", {
+      alias: "p",
+      type: "string",
+      requiresArg: true,
+      group: GROUP_PROXY,
+      describe: "Port to listen on (default 8080).",
+    })
+    .option("scripts", {
+      requiresArg: true,
+      alias: "s",
+      type: "string",
+      array: true,
+      group: GROUP_PROXY,
+      describe: "An addon script (.ts, .mts, .js, .mjs) or installed npm package; repeatable. Reloaded on save.",
+    })
+    .option("set", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_PROXY,
+      describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists).",
+    })
+    .option("confdir", {
+      requiresArg: true,
+      type: "string",
+      group: GROUP_PROXY,
+      describe: "Directory of the certificate authority (default ~/.interloper).",
+    })
+    .option("ignore-hosts", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_HOSTS,
+      describe:
+        "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable.",
+    })
+    .option("allow-hosts", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_HOSTS,
+      describe: "Regex: only matching connections are intercepted, all others are passed through. Repeatable.",
+    })
+    .option("ignore-domain", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_HOSTS,
+      describe: "Pass through this domain and its subdomains on any port (dots escaped for you). Repeatable.",
+    })
+    .option("allow-domain", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_HOSTS,
+      describe: "Intercept only this domain and its subdomains. Repeatable.",
+    })
+    .option("tcp-hosts", {
+      requiresArg: true,
+      type: "string",
+      array: true,
+      group: GROUP_HOSTS,
+      describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable.",
+    })
+    .option("ssl-insecure", {
+      alias: "k",
+      type: "boolean",
+      group: GROUP_TLS,
+      describe: "Do not verify upstream server certificates.",
+    })
+    .option("quiet", {
+      alias: "q",
+      type: "boolean",
+      group: GROUP_OUTPUT,
+      describe: "Quiet: errors only, no flow lines.",
+    })
+    .option("verbose", {
+      alias: "v",
+      type: "boolean",
+      group: GROUP_OUTPUT,
+      describe: "Verbose: debug log (protocol decisions, TLS details).",
+    })
+    .option("flow-detail", {
+      type: "string",
+      requiresArg: true,
+      group: GROUP_OUTPUT,
+      describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies.",
+    })
     .version(version)
     .alias("version", "V")
     .help("help")
@@ -66,7 +153,8 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   if (a.listenPort !== undefined) {
     const raw = String(last(a.listenPort as string));
     const port = Number(raw);
-    if (!/^\d{1,5}$/.test(raw.trim()) || port > 65535) throw new UsageError(`invalid --listen-port '${raw}': expected 0-65535`);
+    if (!/^\d{1,5}$/.test(raw.trim()) || port > 65535)
+      throw new UsageError(`invalid --listen-port '${raw}': expected 0-65535`);
     changes.listenPort = port;
   }
   if (a.scripts !== undefined) changes.scripts = list(a.scripts);

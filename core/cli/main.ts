@@ -43,7 +43,9 @@ function newAddon(dir: string | undefined): void {
   } catch (err) {
     die(`new-addon: ${(err as Error).message}`, 1);
   }
-  process.stdout.write(`created ${files.map((f) => join(dir, f)).join(", ")}\nnext: cd ${dir} && npm install && npm test\n`);
+  process.stdout.write(
+    `created ${files.map((f) => join(dir, f)).join(", ")}\nnext: cd ${dir} && npm install && npm test\n`,
+  );
 }
 
 async function main(): Promise<void> {

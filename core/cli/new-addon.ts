@@ -23,7 +23,13 @@ export function scaffoldAddon(dir: string, sdkVersion: string, sdkDir: string | 
         keywords: ["interloper", "interloper-addon"],
         scripts: { test: "tsc --noEmit && tsx test/index.test.ts" },
         peerDependencies: { "@interloper/sdk": `^${sdkVersion}` },
-        devDependencies: { "@interloper/sdk": sdkRef, "@types/node": "^20.19.0", tsx: "^4.20.0", typescript: "~5.9.0", uvu: "^0.5.6" },
+        devDependencies: {
+          "@interloper/sdk": sdkRef,
+          "@types/node": "^20.19.0",
+          tsx: "^4.20.0",
+          typescript: "~5.9.0",
+          uvu: "^0.5.6",
+        },
       },
       null,
       2,
@@ -112,7 +118,11 @@ npm install ${name} && interloper -s ${name}   # or by package name, once instal
 
 /** A valid npm package name from a folder name. */
 function packageName(folder: string): string {
-  const n = folder.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[._-]+/, "").slice(0, 200);
+  const n = folder
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[._-]+/, "")
+    .slice(0, 200);
   return n || "interloper-addon";
 }
 

@@ -2,7 +2,14 @@ import { randomUUID, type X509Certificate } from "node:crypto";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { Address, ClientConnection, LogLevel, ServerConnection, ServerConnectionHookData, TlsData } from "@interloper/sdk";
+import type {
+  Address,
+  ClientConnection,
+  LogLevel,
+  ServerConnection,
+  ServerConnectionHookData,
+  TlsData,
+} from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import { describeNetError } from "./net-errors.ts";
 import { handshake } from "../tls/handshake.ts";
@@ -109,7 +116,8 @@ export class ServerConn {
       s.once("error", onError);
       // The kernel gives up on an unanswered SYN only after about two minutes.
       const limit = proxy.settings.idleTimeoutMs;
-      if (limit > 0) s.setTimeout(limit, () => onError(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })));
+      if (limit > 0)
+        s.setTimeout(limit, () => onError(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })));
       s.once("connect", () => {
         s.setTimeout(0);
         s.off("error", onError);
@@ -132,7 +140,13 @@ export class ServerConn {
       // Upstream mode: the address we reached is the upstream proxy's, not the server's.
       data.peername = undefined;
       try {
-        this.socket = await openTunnel(socket, via, data.address, this.session.context.upstreamTlsOptions(), proxy.settings.idleTimeoutMs);
+        this.socket = await openTunnel(
+          socket,
+          via,
+          data.address,
+          this.session.context.upstreamTlsOptions(),
+          proxy.settings.idleTimeoutMs,
+        );
       } catch (err) {
         socket.destroy();
         this.socket = undefined;
@@ -246,7 +260,10 @@ export class ServerConn {
     // the data object a slow dictionary-mode object on every connection).
     data.certificateList = pemChain(this.peer);
     this.socket = tlsSocket;
-    this.session.log("debug", `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}${resumed ? " (resumed)" : ""}`);
+    this.session.log(
+      "debug",
+      `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}${resumed ? " (resumed)" : ""}`,
+    );
     await proxy.host.trigger("tlsEstablishedServer", hook);
   }
 
@@ -286,7 +303,9 @@ export class ServerConn {
       // Many streams in flight from many clients' requests: let the server's SETTINGS decide.
       maxSessionMemory: 64,
     });
-    session.on("error", (err: Error) => this.session.log("debug", `HTTP/2 session with ${this.describe()} failed: ${err.message}`));
+    session.on("error", (err: Error) =>
+      this.session.log("debug", `HTTP/2 session with ${this.describe()} failed: ${err.message}`),
+    );
     session.once("close", () => {
       if (this.h2 === session) this.h2 = undefined;
     });
@@ -308,7 +327,9 @@ export class ServerConn {
     }
     if (this.h1?.socket !== socket) {
       const maxHead = this.session.context.host.options.get<number>("maxHeaderSize");
-      this.h1 = new Http1Connection(socket, maxHead, (m) => this.session.log("warn", `server ${this.describe()}: ${m}`));
+      this.h1 = new Http1Connection(socket, maxHead, (m) =>
+        this.session.log("warn", `server ${this.describe()}: ${m}`),
+      );
     }
     return this.h1;
   }
@@ -358,9 +379,17 @@ function tlsErrorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (!e) return "unknown error";
   const certCodes = new Set([
-    "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
-    "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_UNTRUSTED", "CERT_REVOKED", "CERT_SIGNATURE_FAILURE",
+    "DEPTH_ZERO_SELF_SIGNED_CERT",
+    "SELF_SIGNED_CERT_IN_CHAIN",
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    "UNABLE_TO_GET_ISSUER_CERT",
+    "CERT_HAS_EXPIRED",
+    "CERT_NOT_YET_VALID",
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+    "CERT_UNTRUSTED",
+    "CERT_REVOKED",
+    "CERT_SIGNATURE_FAILURE",
   ]);
   if (e.code && certCodes.has(e.code)) return `certificate verify failed: ${e.message}`;
   return describeNetError(err);
@@ -371,15 +400,28 @@ function tlsErrorText(err: unknown): string {
  * proxies, then `CONNECT host:port`. Resolves with the socket to speak to the
  * server through once the proxy answered 2xx.
  */
-async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Address, tlsOptions: tls.ConnectionOptions, timeoutMs: number): Promise<net.Socket> {
+async function openTunnel(
+  socket: net.Socket,
+  via: UpstreamProxy,
+  target: Address,
+  tlsOptions: tls.ConnectionOptions,
+  timeoutMs: number,
+): Promise<net.Socket> {
   let s: net.Socket = socket;
   if (via.scheme === "https") {
-    const t = tls.connect({ socket, servername: net.isIP(via.host) ? undefined : via.host, ALPNProtocols: ["http/1.1"], ...tlsOptions });
+    const t = tls.connect({
+      socket,
+      servername: net.isIP(via.host) ? undefined : via.host,
+      ALPNProtocols: ["http/1.1"],
+      ...tlsOptions,
+    });
     t.on("error", () => {});
     try {
       await handshake(t, "secureConnect", timeoutMs);
     } catch (err) {
-      throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`, { cause: err });
+      throw new Error(`TLS handshake with upstream proxy ${formatAddress(via)} failed: ${tlsErrorText(err)}`, {
+        cause: err,
+      });
     }
     s = t;
   }
@@ -388,7 +430,16 @@ async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Addres
   s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
   const head = await new Promise<{ status: number; line: string; rest: Buffer }>((resolve, reject) => {
     let buf = Buffer.alloc(0);
-    const timer = timeoutMs > 0 ? setTimeout(() => done(new Error(`upstream proxy ${formatAddress(via)} did not answer CONNECT within ${timeoutMs / 1000} s`)), timeoutMs) : undefined;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () =>
+              done(
+                new Error(`upstream proxy ${formatAddress(via)} did not answer CONNECT within ${timeoutMs / 1000} s`),
+              ),
+            timeoutMs,
+          )
+        : undefined;
     const done = (err?: Error, value?: { status: number; line: string; rest: Buffer }) => {
       if (timer) clearTimeout(timer);
       s.off("data", onData);
@@ -407,7 +458,10 @@ async function openTunnel(socket: net.Socket, via: UpstreamProxy, target: Addres
       }
       const line = buf.toString("latin1", 0, buf.indexOf("\r\n"));
       const m = /^HTTP\/\d\.\d (\d{3})/.exec(line);
-      if (!m) return done(new Error(`upstream proxy sent a malformed response to CONNECT: ${JSON.stringify(line.slice(0, 80))}`));
+      if (!m)
+        return done(
+          new Error(`upstream proxy sent a malformed response to CONNECT: ${JSON.stringify(line.slice(0, 80))}`),
+        );
       done(undefined, { status: Number(m[1]), line, rest: buf.subarray(end + 4) });
     };
     const onClose = () => done(new Error(`upstream proxy ${formatAddress(via)} closed the connection during CONNECT`));

@@ -4,7 +4,12 @@ import { OptionError, parseSize } from "@interloper/sdk";
 
 /** Options of the core itself (addons add theirs in `load`). */
 export const CORE_OPTIONS: OptionSpec[] = [
-  { name: "mode", type: "strings", default: ["regular"], help: "Proxy mode(s), MODE[:DATA][@[host:]port]: regular, transparent, socks5, reverse:URL, upstream:URL." },
+  {
+    name: "mode",
+    type: "strings",
+    default: ["regular"],
+    help: "Proxy mode(s), MODE[:DATA][@[host:]port]: regular, transparent, socks5, reverse:URL, upstream:URL.",
+  },
   { name: "listenHost", type: "string", default: "", help: "Address to listen on; empty means all interfaces." },
   { name: "listenPort", type: "number", default: 8080, help: "Port to listen on." },
   { name: "confdir", type: "string", default: "~/.interloper", help: "Where the certificate authority lives." },
@@ -15,16 +20,56 @@ export const CORE_OPTIONS: OptionSpec[] = [
     choices: ["eager", "lazy"],
     help: "eager: connect to the server on CONNECT, before answering 200 (the resolved address is known). lazy: connect when needed.",
   },
-  { name: "keepHostHeader", type: "bool", default: false, help: "Reverse mode: keep the client's Host header instead of the target's." },
-  { name: "upstreamAuth", type: "optional-string", default: undefined, help: "Upstream mode: user:pass for the upstream proxy (Proxy-Authorization: Basic)." },
-  { name: "http2", type: "bool", default: true, help: "Speak HTTP/2 with clients and servers that offer it (ALPN, h2c prior knowledge)." },
+  {
+    name: "keepHostHeader",
+    type: "bool",
+    default: false,
+    help: "Reverse mode: keep the client's Host header instead of the target's.",
+  },
+  {
+    name: "upstreamAuth",
+    type: "optional-string",
+    default: undefined,
+    help: "Upstream mode: user:pass for the upstream proxy (Proxy-Authorization: Basic).",
+  },
+  {
+    name: "http2",
+    type: "bool",
+    default: true,
+    help: "Speak HTTP/2 with clients and servers that offer it (ALPN, h2c prior knowledge).",
+  },
   { name: "sslInsecure", type: "bool", default: false, help: "Do not verify upstream server certificates." },
-  { name: "sslVerifyUpstreamTrustedCa", type: "optional-string", default: undefined, help: "A PEM file of extra CA certificates to trust for upstream servers." },
-  { name: "upstreamCert", type: "bool", default: true, help: "Copy the upstream certificate's names into the generated certificate." },
-  { name: "streamLargeBodies", type: "optional-string", default: undefined, help: "Stream bodies larger than this (e.g. 1m, 5k) instead of buffering them." },
-  { name: "bodySizeLimit", type: "optional-string", default: undefined, help: "Refuse buffered bodies larger than this (e.g. 100m); streamed bodies are not limited." },
+  {
+    name: "sslVerifyUpstreamTrustedCa",
+    type: "optional-string",
+    default: undefined,
+    help: "A PEM file of extra CA certificates to trust for upstream servers.",
+  },
+  {
+    name: "upstreamCert",
+    type: "bool",
+    default: true,
+    help: "Copy the upstream certificate's names into the generated certificate.",
+  },
+  {
+    name: "streamLargeBodies",
+    type: "optional-string",
+    default: undefined,
+    help: "Stream bodies larger than this (e.g. 1m, 5k) instead of buffering them.",
+  },
+  {
+    name: "bodySizeLimit",
+    type: "optional-string",
+    default: undefined,
+    help: "Refuse buffered bodies larger than this (e.g. 100m); streamed bodies are not limited.",
+  },
   { name: "maxHeaderSize", type: "number", default: 65536, help: "Largest request or response head in bytes." },
-  { name: "idleTimeout", type: "number", default: 300, help: "Close client connections idle for this many seconds (0: never)." },
+  {
+    name: "idleTimeout",
+    type: "number",
+    default: 300,
+    help: "Close client connections idle for this many seconds (0: never).",
+  },
 ];
 
 export function registerCoreOptions(host: AddonHost): void {

@@ -25,7 +25,12 @@ const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, tls: 443, 
  * `@` listens on `listen_host` / `listen_port` (socks5: port 1080 unless
  * `listen_port` was changed). Errors name the spec.
  */
-export function parseModes(specs: readonly string[], listenHost: string, listenPort: number, listenPortSet = false): ModeSpec[] {
+export function parseModes(
+  specs: readonly string[],
+  listenHost: string,
+  listenPort: number,
+  listenPortSet = false,
+): ModeSpec[] {
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
     throw new OptionError(`invalid value for listen_port: ${listenPort} (expected 0-65535)`);
   }
@@ -44,9 +49,17 @@ export function parseModes(specs: readonly string[], listenHost: string, listenP
     const mode = name as ModeName;
     let target: ModeSpec["target"];
     if (mode === "reverse" || mode === "upstream") {
-      if (!data) throw bad(`${mode} mode needs a URL, e.g. ${mode}:${mode === "reverse" ? "https://example.com" : "http://proxy.local:3128"}`);
+      if (!data)
+        throw bad(
+          `${mode} mode needs a URL, e.g. ${mode}:${mode === "reverse" ? "https://example.com" : "http://proxy.local:3128"}`,
+        );
       // As mitmproxy: a reverse target without a scheme is https, an upstream proxy http.
-      target = parseTarget(data, mode === "reverse" ? REVERSE_SCHEMES : UPSTREAM_SCHEMES, mode === "reverse" ? "https" : "http", bad);
+      target = parseTarget(
+        data,
+        mode === "reverse" ? REVERSE_SCHEMES : UPSTREAM_SCHEMES,
+        mode === "reverse" ? "https" : "http",
+        bad,
+      );
     } else if (data !== undefined) {
       throw bad(`${mode} mode takes no data after ':'`);
     }
@@ -77,7 +90,12 @@ function splitListen(spec: string): { body: string; where: string | undefined } 
   return { body: spec.slice(0, at), where: after };
 }
 
-function parseTarget(data: string, schemes: string[], defaultScheme: string, bad: (why: string) => OptionError): { scheme: string; host: string; port: number } {
+function parseTarget(
+  data: string,
+  schemes: string[],
+  defaultScheme: string,
+  bad: (why: string) => OptionError,
+): { scheme: string; host: string; port: number } {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(data) ? data : `${defaultScheme}://${data}`;
   let url: URL;
   try {

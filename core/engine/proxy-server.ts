@@ -56,7 +56,9 @@ export class ProxyServer implements ProxyContext {
     http: (socket, ctx) => this.frontend.accept(socket, ctx),
     http2: (socket, ctx) => this.frontend.acceptHttp2(socket, ctx),
     tls: (session, socket, conn, first, hello, tcp, opts) =>
-      interceptTls(session, socket, conn, first, hello, tcp, opts, (inner, server, next) => runLayers(this.routes, session, inner, server, next)),
+      interceptTls(session, socket, conn, first, hello, tcp, opts, (inner, server, next) =>
+        runLayers(this.routes, session, inner, server, next),
+      ),
   };
   /** The addresses actually listened on (after start). */
   readonly listening: Array<{ mode: ModeSpec; address: net.AddressInfo }> = [];
@@ -83,7 +85,10 @@ export class ProxyServer implements ProxyContext {
         next.upstreamCert = options.get<boolean>("upstreamCert");
         next.http2 = options.get<boolean>("http2");
         next.keepHostHeader = options.get<boolean>("keepHostHeader");
-        next.streamLargeBodies = sizeOption("stream_large_bodies", options.get<string | undefined>("streamLargeBodies"));
+        next.streamLargeBodies = sizeOption(
+          "stream_large_bodies",
+          options.get<string | undefined>("streamLargeBodies"),
+        );
         next.bodySizeLimit = sizeOption("body_size_limit", options.get<string | undefined>("bodySizeLimit"));
         const idle = options.get<number>("idleTimeout");
         if (idle < 0) throw new OptionError(`invalid value for idle_timeout: ${idle} (expected seconds, 0 or more)`);
@@ -95,16 +100,25 @@ export class ProxyServer implements ProxyContext {
             try {
               next.extraUpstreamCa = readFileSync(expandHome(file), "utf8");
             } catch (err) {
-              throw new OptionError(`invalid value for ssl_verify_upstream_trusted_ca: cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? err}`);
+              throw new OptionError(
+                `invalid value for ssl_verify_upstream_trusted_ca: cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? err}`,
+              );
             }
             if (!next.extraUpstreamCa.includes("-----BEGIN CERTIFICATE-----")) {
-              throw new OptionError(`invalid value for ssl_verify_upstream_trusted_ca: '${file}' holds no PEM certificate`);
+              throw new OptionError(
+                `invalid value for ssl_verify_upstream_trusted_ca: '${file}' holds no PEM certificate`,
+              );
             }
           }
           this.upstreamContext = undefined;
         }
         if (updated.has("mode") || updated.has("listenHost") || updated.has("listenPort")) {
-          parseModes(options.get<string[]>("mode"), options.get<string>("listenHost"), options.get<number>("listenPort"), this.host.options.wasSet("listenPort"));
+          parseModes(
+            options.get<string[]>("mode"),
+            options.get<string>("listenHost"),
+            options.get<number>("listenPort"),
+            this.host.options.wasSet("listenPort"),
+          );
         }
         const maxHeader = options.get<number>("maxHeaderSize");
         if (!Number.isInteger(maxHeader) || maxHeader < 1024) {
@@ -146,22 +160,39 @@ export class ProxyServer implements ProxyContext {
       (ctx, req, socket, head) => void handleConnect(this, this.routes, ctx, req, socket, head),
       (ctx, req, socket, head) => void handleUpgrade(this, ctx, req, socket, head),
     );
-    const modes = parseModes(opts.get<string[]>("mode"), opts.get<string>("listenHost"), opts.get<number>("listenPort"), opts.wasSet("listenPort"));
+    const modes = parseModes(
+      opts.get<string[]>("mode"),
+      opts.get<string>("listenHost"),
+      opts.get<number>("listenPort"),
+      opts.wasSet("listenPort"),
+    );
     if (modes.some((m) => m.name === "transparent")) {
       const why = originalDstUnavailable();
       if (why) throw new StartupError(why);
     }
     this.stopListening = onSpliceUnavailable((reason, failed) =>
-      this.host.log(failed ? "warn" : "debug", `kernel relay unavailable (${reason}): passthrough and streamed bodies are relayed in JavaScript`),
+      this.host.log(
+        failed ? "warn" : "debug",
+        `kernel relay unavailable (${reason}): passthrough and streamed bodies are relayed in JavaScript`,
+      ),
     );
     const broken = await guardNodeInternals();
-    if (broken.length > 0) this.host.log("warn", `Node ${process.version} internals interloper relies on are not as expected (please report): ${broken.join("; ")}`);
+    if (broken.length > 0)
+      this.host.log(
+        "warn",
+        `Node ${process.version} internals interloper relies on are not as expected (please report): ${broken.join("; ")}`,
+      );
     for (const mode of modes) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
       await new Promise<void>((resolve, reject) => {
         server.once("error", (err: NodeJS.ErrnoException) => {
           const where = `${mode.listenHost || "*"}:${mode.listenPort}`;
-          const why = err.code === "EADDRINUSE" ? "address already in use" : err.code === "EACCES" ? "permission denied" : err.message;
+          const why =
+            err.code === "EADDRINUSE"
+              ? "address already in use"
+              : err.code === "EACCES"
+                ? "permission denied"
+                : err.message;
           reject(new StartupError(`cannot listen on ${where}: ${why}`));
         });
         server.listen({ host: mode.listenHost || undefined, port: mode.listenPort }, () => resolve());
@@ -170,8 +201,15 @@ export class ProxyServer implements ProxyContext {
       this.servers.push(server);
       const address = server.address() as net.AddressInfo;
       this.listening.push({ mode, address });
-      const shownHost = mode.listenHost ? (mode.listenHost.includes(":") ? `[${mode.listenHost}]` : mode.listenHost) : "*";
-      this.host.log("info", `${listenerTitle(mode)} listening at ${listenerScheme(mode)}://${shownHost}:${address.port}`);
+      const shownHost = mode.listenHost
+        ? mode.listenHost.includes(":")
+          ? `[${mode.listenHost}]`
+          : mode.listenHost
+        : "*";
+      this.host.log(
+        "info",
+        `${listenerTitle(mode)} listening at ${listenerScheme(mode)}://${shownHost}:${address.port}`,
+      );
     }
     await this.host.start();
   }

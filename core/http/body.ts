@@ -18,7 +18,8 @@ export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> 
   // A request the parser already finished with nothing buffered has no body (most GETs): no need to
   // wait for its 'end' (Node's server drains the stream when the response is done).
   // (HTTP/1 only: there `complete` means parsed to its end; an HTTP/2 request is also "complete" when aborted.)
-  if (stream instanceof IncomingMessage && stream.complete && stream.readableLength === 0) return Promise.resolve(EMPTY);
+  if (stream instanceof IncomingMessage && stream.complete && stream.readableLength === 0)
+    return Promise.resolve(EMPTY);
   // Failed before anyone read it (while a hook ran, say): its events are gone, say so now.
   const gone = endedEarly(stream);
   if (gone) return Promise.reject(gone);
@@ -69,7 +70,13 @@ export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> 
  * back-pressure. Resolves when `src` ended and everything was handed to
  * `dst` (`dst` is ended); rejects when either side fails.
  */
-export function streamBody(first: Buffer[], src: Readable, dst: Writable, onChunk?: (n: number) => void, beforeEnd?: () => void): Promise<void> {
+export function streamBody(
+  first: Buffer[],
+  src: Readable,
+  dst: Writable,
+  onChunk?: (n: number) => void,
+  beforeEnd?: () => void,
+): Promise<void> {
   const gone = endedEarly(src);
   if (gone) return Promise.reject(gone);
   return new Promise((resolve, reject) => {

@@ -11,7 +11,14 @@ import { rawHead, textResponse } from "./raw.ts";
  * before answering, so the resolved address is known), `200`, then the
  * tunnel's first bytes decide what it carries.
  */
-export async function handleConnect(proxy: ProxyContext, routes: LayerRoutes, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+export async function handleConnect(
+  proxy: ProxyContext,
+  routes: LayerRoutes,
+  ctx: HttpContext,
+  req: http.IncomingMessage,
+  socket: net.Socket,
+  head: Buffer,
+): Promise<void> {
   const { session } = ctx;
   socket.on("error", () => {});
   // Connecting, the tunnel's first bytes and any TLS handshake in it must finish in bounded time.
@@ -19,7 +26,9 @@ export async function handleConnect(proxy: ProxyContext, routes: LayerRoutes, ct
   const target = parseAuthority(req.url ?? "");
   if (!target) {
     session.log("warn", `bad CONNECT target '${logText(req.url ?? "")}'`);
-    socket.end(textResponse(400, "Bad Request", `invalid CONNECT target '${logText(req.url ?? "")}': expected host:port`));
+    socket.end(
+      textResponse(400, "Bad Request", `invalid CONNECT target '${logText(req.url ?? "")}': expected host:port`),
+    );
     return;
   }
   const request = new Request({

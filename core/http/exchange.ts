@@ -12,7 +12,14 @@ import type { HttpContext } from "./frontend.ts";
 import { relay } from "../layers/passthrough.ts";
 import { spliceBytes, TransferError } from "../platform/splice.ts";
 import { relayWebSocket } from "../websocket/relay.ts";
-import { CONNECTION_SPECIFIC, sendHttp1, sendHttp2, startHttp1Request, type UpstreamExchange, type UpstreamResponse } from "./upstream.ts";
+import {
+  CONNECTION_SPECIFIC,
+  sendHttp1,
+  sendHttp2,
+  startHttp1Request,
+  type UpstreamExchange,
+  type UpstreamResponse,
+} from "./upstream.ts";
 import type { H1Exchange, H1Result } from "./h1-client.ts";
 import { rawHead, textResponse } from "./raw.ts";
 import { Turns } from "./turns.ts";
@@ -24,7 +31,12 @@ const HOP_BY_HOP = new Set(["proxy-connection", "proxy-authorization", "keep-ali
  * One HTTP exchange: the request and response hooks, buffering or
  * streaming both bodies, and the round trip to the server, or a local answer.
  */
-export async function handleRequest(proxy: ProxyContext, ctx: HttpContext, req: ClientRequest, res: ClientResponse): Promise<void> {
+export async function handleRequest(
+  proxy: ProxyContext,
+  ctx: HttpContext,
+  req: ClientRequest,
+  res: ClientResponse,
+): Promise<void> {
   if (isH2(res)) return exchange(proxy, ctx, req, res);
   // Pipelined requests are handled one after the other: a buffered PUT whose hooks take longer must
   // still reach the server before the GET that followed it on the same connection.
@@ -74,7 +86,9 @@ async function exchange(proxy: ProxyContext, ctx: HttpContext, req: ClientReques
 
     let pendingChunks: Buffer[] | undefined;
     if (!flow.response && !request.stream) {
-      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity).catch((err: unknown) => err as Error);
+      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity).catch(
+        (err: unknown) => err as Error,
+      );
       if (read instanceof Error) {
         // The client's doing (it went away, or its framing broke: Node's parser answered 400 then), not ours.
         const msg = `client closed the connection before its request body was complete (${describeNetError(read)})`;
@@ -91,7 +105,12 @@ async function exchange(proxy: ProxyContext, ctx: HttpContext, req: ClientReques
         pendingChunks = read.chunks;
       } else {
         session.log("warn", `request body larger than body_size_limit: ${request.method} ${request.prettyUrl}`);
-        sendError(res, 413, `request body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`, true);
+        sendError(
+          res,
+          413,
+          `request body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`,
+          true,
+        );
         return;
       }
     }
@@ -115,14 +134,27 @@ async function exchange(proxy: ProxyContext, ctx: HttpContext, req: ClientReques
     if (turn?.wait) await turn.wait;
     let outcome: "ok" | "error";
     try {
-      outcome = await roundTrip(proxy, conn, flow, req, res, pendingChunks, (u) => (upstreamRequest = u), isTunnel, viaProxy);
+      outcome = await roundTrip(
+        proxy,
+        conn,
+        flow,
+        req,
+        res,
+        pendingChunks,
+        (u) => (upstreamRequest = u),
+        isTunnel,
+        viaProxy,
+      );
     } finally {
       turn?.release();
     }
     if (outcome === "error") await host.trigger("error", flow);
   } catch (err) {
     // A bug, not a network failure: keep its stack, end this exchange only.
-    proxy.host.log("error", `${session.prefix}: internal error handling ${request.method} ${request.prettyUrl}: ${(err as Error).stack ?? err}`);
+    proxy.host.log(
+      "error",
+      `${session.prefix}: internal error handling ${request.method} ${request.prettyUrl}: ${(err as Error).stack ?? err}`,
+    );
     upstreamRequest?.destroy();
     if (!res.headersSent) sendError(res, 502, "interloper internal error", true);
     else res.destroy();
@@ -254,7 +286,10 @@ async function roundTrip(
   if (!response.stream) {
     try {
       const max = limit ?? proxy.settings.bodySizeLimit ?? Infinity;
-      const read: BodyRead = upRes.complete !== undefined && upRes.complete.length <= max ? { complete: true, body: upRes.complete } : await readBody(upRes.body, max);
+      const read: BodyRead =
+        upRes.complete !== undefined && upRes.complete.length <= max
+          ? { complete: true, body: upRes.complete }
+          : await readBody(upRes.body, max);
       if (read.complete) {
         response.body = read.body;
         const trailers = upRes.trailers();
@@ -265,7 +300,11 @@ async function roundTrip(
       } else {
         upstream.destroy();
         flow.response = undefined;
-        return fail(`response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`, 502, false);
+        return fail(
+          `response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`,
+          502,
+          false,
+        );
       }
     } catch (err) {
       flow.response = undefined;
@@ -316,7 +355,13 @@ async function roundTrip(
  * caller closes the client's), undefined when it could not be tried (the
  * caller streams it). The head must have been written.
  */
-async function spliceBody(res: ClientResponse, method: string, response: Response, upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<"ok" | { error: unknown } | undefined> {
+async function spliceBody(
+  res: ClientResponse,
+  method: string,
+  response: Response,
+  upRes: UpstreamResponse,
+  firstChunks: Buffer[],
+): Promise<"ok" | { error: unknown } | undefined> {
   if (isH2(res) || !upRes.takeBody) return undefined;
   // No body goes to the client for HEAD, 1xx, 204 and 304 (an addon may have changed the method or the
   // status): Node's response drops what is written, which only the JS path goes through.
@@ -336,7 +381,12 @@ async function spliceBody(res: ClientResponse, method: string, response: Respons
     return undefined;
   }
   res.flushHeaders();
-  const moving = spliceBytes(taken.socket, client, length, firstChunks.length > 0 ? [...firstChunks, ...taken.first] : taken.first);
+  const moving = spliceBytes(
+    taken.socket,
+    client,
+    length,
+    firstChunks.length > 0 ? [...firstChunks, ...taken.first] : taken.first,
+  );
   if (!moving) {
     taken.giveBack();
     return undefined;
@@ -348,8 +398,16 @@ async function spliceBody(res: ClientResponse, method: string, response: Respons
     // Say it as the JS path does: the user reads about the server, not about the mechanism.
     const e = error as NodeJS.ErrnoException;
     if (e.code) return { error: e };
-    if (e instanceof TransferError && e.srcEnded) return { error: new Error("server closed the connection before the body was complete") };
-    return { error: new Error(e.message.replace(/^spliceBytes: /, "").replace(/\bsrc\b/g, "server").replace(/\bdst\b/g, "client")) };
+    if (e instanceof TransferError && e.srcEnded)
+      return { error: new Error("server closed the connection before the body was complete") };
+    return {
+      error: new Error(
+        e.message
+          .replace(/^spliceBytes: /, "")
+          .replace(/\bsrc\b/g, "server")
+          .replace(/\bdst\b/g, "client"),
+      ),
+    };
   }
   taken.done(true);
   res.end();
@@ -376,9 +434,15 @@ function serverFor(ctx: HttpContext, request: Request): { conn: ServerConn; viaP
   const { session } = ctx;
   const upstream = session.upstreamProxy();
   if (upstream && request.scheme === "http") {
-    return { conn: session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https"), viaProxy: upstream };
+    return {
+      conn: session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https"),
+      viaProxy: upstream,
+    };
   }
-  return { conn: session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream), viaProxy: undefined };
+  return {
+    conn: session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream),
+    viaProxy: undefined,
+  };
 }
 
 function buildRequest(ctx: HttpContext, req: ClientRequest): Request | string {
@@ -402,11 +466,29 @@ function buildRequest(ctx: HttpContext, req: ClientRequest): Request | string {
   if (ctx.tunnel) {
     const { address } = ctx.tunnel.server.data;
     if (target.startsWith("/") || target === "*") {
-      return new Request({ method, scheme: ctx.tunnel.scheme, host: address.host, port: address.port, path: target, form: "origin", headers, httpVersion });
+      return new Request({
+        method,
+        scheme: ctx.tunnel.scheme,
+        host: address.host,
+        port: address.port,
+        path: target,
+        form: "origin",
+        headers,
+        httpVersion,
+      });
     }
     const parsed = parseAbsolute(target);
     if (!parsed) return `invalid request target '${truncate(target)}'`;
-    return new Request({ method, scheme: ctx.tunnel.scheme, host: address.host, port: address.port, path: parsed.path, form: "absolute", headers, httpVersion });
+    return new Request({
+      method,
+      scheme: ctx.tunnel.scheme,
+      host: address.host,
+      port: address.port,
+      path: parsed.path,
+      form: "absolute",
+      headers,
+      httpVersion,
+    });
   }
   if (target.startsWith("/") || target === "*") {
     return `invalid HTTP request form (expected authority or absolute, got origin: '${truncate(target)}'); is this a proxy client?`;
@@ -416,7 +498,9 @@ function buildRequest(ctx: HttpContext, req: ClientRequest): Request | string {
   return new Request({ method, ...parsed, form: "absolute", headers, httpVersion });
 }
 
-function parseAbsolute(target: string): { scheme: "http" | "https"; host: string; port: number; path: string } | undefined {
+function parseAbsolute(
+  target: string,
+): { scheme: "http" | "https"; host: string; port: number; path: string } | undefined {
   const m = /^(https?):\/\//i.exec(target);
   if (!m) return undefined;
   let url: URL;
@@ -431,7 +515,12 @@ function parseAbsolute(target: string): { scheme: "http" | "https"; host: string
   // Keep the path exactly as the client wrote it (URL would normalise it).
   const afterAuthority = target.slice(m[0].length).replace(/^[^/?#]*/, "");
   const path = afterAuthority.replace(/#.*$/, "") || "/";
-  return { scheme, host, port: url.port ? Number(url.port) : scheme === "https" ? 443 : 80, path: path.startsWith("/") ? path : `/${path}` };
+  return {
+    scheme,
+    host,
+    port: url.port ? Number(url.port) : scheme === "https" ? 443 : 80,
+    path: path.startsWith("/") ? path : `/${path}`,
+  };
 }
 
 /** The request's fields minus hop-by-hop ones; the wire order and spelling of the rest stay. */
@@ -496,7 +585,11 @@ function writeHead(res: ClientResponse, response: Response, length?: number): vo
     // Node would add `Connection: keep-alive` and `Keep-Alive: timeout=…`: the client gets the server's fields only.
     if (!response.headers.has("connection")) res.removeHeader("connection");
     fields = chunkedFraming(fields);
-    res.writeHead(response.status, response.reason, fields === response.headers.fields ? response.headers.toRaw() : fields.flat());
+    res.writeHead(
+      response.status,
+      response.reason,
+      fields === response.headers.fields ? response.headers.toRaw() : fields.flat(),
+    );
   }
 }
 
@@ -509,15 +602,23 @@ function writeHead(res: ClientResponse, response: Response, length?: number): vo
  */
 function chunkedFraming(fields: ReadonlyArray<readonly [string, string]>): ReadonlyArray<readonly [string, string]> {
   if (!fields.some(([name]) => name.length === 17 && name.toLowerCase() === "transfer-encoding")) return fields;
-  const te = fields.filter(([n]) => n.toLowerCase() === "transfer-encoding").map(([, v]) => v).join(",");
-  const last = te.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean).pop();
+  const te = fields
+    .filter(([n]) => n.toLowerCase() === "transfer-encoding")
+    .map(([, v]) => v)
+    .join(",");
+  const last = te
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter(Boolean)
+    .pop();
   const out: Array<readonly [string, string]> = [];
   for (const [name, value] of fields) {
     const lower = name.toLowerCase();
     if (lower === "content-length") continue;
     if (lower === "transfer-encoding") {
       // One field with the whole list, written where the first one was.
-      if (!out.some(([n]) => n.toLowerCase() === "transfer-encoding")) out.push([name, last === "chunked" ? te : `${te}, chunked`]);
+      if (!out.some(([n]) => n.toLowerCase() === "transfer-encoding"))
+        out.push([name, last === "chunked" ? te : `${te}, chunked`]);
       continue;
     }
     out.push([name, value]);
@@ -582,7 +683,10 @@ export function sendError(res: ClientResponse, status: number, message: string, 
   }
   const body = `${message}\n`;
   if (isH2(res)) {
-    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(body)) });
+    res.writeHead(status, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(Buffer.byteLength(body)),
+    });
     res.end(body);
     return;
   }
@@ -598,7 +702,12 @@ export function sendError(res: ClientResponse, status: number, message: string, 
  * longer than idle_timeout (a hook that never settles) lose the flow: it is
  * killed, its client let go, and the hook may still finish, for nothing.
  */
-function clientWaits(proxy: ProxyContext, session: { log(level: LogLevel, message: string): void }, hook: "requestheaders" | "request" | "responseheaders" | "response", flow: HTTPFlow): void | Promise<void> {
+function clientWaits(
+  proxy: ProxyContext,
+  session: { log(level: LogLevel, message: string): void },
+  hook: "requestheaders" | "request" | "responseheaders" | "response",
+  flow: HTTPFlow,
+): void | Promise<void> {
   const pending = proxy.host.trigger(hook, flow);
   const ms = proxy.settings.idleTimeoutMs;
   if (!pending || ms <= 0) return pending;
@@ -638,13 +747,18 @@ function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-
 /**
  * An HTTP/1.1 `Upgrade` request (WebSocket, mostly): the request hooks, the
  * request to the server, and on `101 Switching Protocols` the connection is
  * relayed — message by message for WebSockets, byte for byte otherwise.
  */
-export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+export async function handleUpgrade(
+  proxy: ProxyContext,
+  ctx: HttpContext,
+  req: http.IncomingMessage,
+  socket: net.Socket,
+  head: Buffer,
+): Promise<void> {
   const { session } = ctx;
   const { host } = proxy;
   socket.on("error", () => {});
@@ -730,7 +844,11 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     const read = await readBody(outcome.body, proxy.settings.bodySizeLimit ?? Infinity).catch(() => undefined);
     if (!read?.complete) {
       upstream.destroy();
-      return fail(read ? `response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})` : "server connection failed while reading the response");
+      return fail(
+        read
+          ? `response body larger than body_size_limit (${formatSize(proxy.settings.bodySizeLimit!)})`
+          : "server connection failed while reading the response",
+      );
     }
     response.body = read.body;
     await clientWaits(proxy, session, "response", flow);
@@ -739,7 +857,8 @@ export async function handleUpgrade(proxy: ProxyContext, ctx: HttpContext, req: 
     const headers = new Headers(response.headers);
     headers.delete("transfer-encoding");
     headers.set("Content-Length", String(response.body.length));
-    if (socket.writable) socket.end(Buffer.concat([rawHead(response.status, response.reason, headers.fields), response.body]));
+    if (socket.writable)
+      socket.end(Buffer.concat([rawHead(response.status, response.reason, headers.fields), response.body]));
     return;
   }
   await clientWaits(proxy, session, "response", flow);

@@ -110,9 +110,11 @@ export class HttpFrontend {
         return;
       }
       const [status, reason] =
-        err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] :
-        err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT" ? [408, "Request Timeout"] :
-        [400, "Bad Request"];
+        err.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "Request Header Fields Too Large"]
+          : err.code === "ERR_HTTP_REQUEST_TIMEOUT" || err.code === "ERR_HTTP_HEADERS_TIMEOUT"
+            ? [408, "Request Timeout"]
+            : [400, "Bad Request"];
       const why = `${err.code ?? "error"}: ${err.message.replace(/^Parse Error: /, "")}`;
       ctx?.session.log("warn", `malformed HTTP request (${why}): ${status} ${reason}`);
       socket.end(textResponse(status, reason, `${status} ${reason}: ${why}`));

@@ -389,7 +389,14 @@ export class H1Exchange {
     // must not be an unhandled 'error': readers attach their own listener and still get it.
     this.body.on("error", () => {});
     for (const c of early) if (!this.body.push(c)) socket.pause();
-    this.resolve({ kind: "response", head, body: this.body, complete: undefined, trailers, takeBody: () => this.takeBody() });
+    this.resolve({
+      kind: "response",
+      head,
+      body: this.body,
+      complete: undefined,
+      trailers,
+      takeBody: () => this.takeBody(),
+    });
   }
 
   /** @internal */
@@ -408,7 +415,15 @@ export class H1Exchange {
     const body = this.body;
     const parser = this.conn.responseParser;
     const due = parser.remainingLength;
-    if (!body || this.finished || this.conn.released || due === undefined || body.readableFlowing === true || body.destroyed) return undefined;
+    if (
+      !body ||
+      this.finished ||
+      this.conn.released ||
+      due === undefined ||
+      body.readableFlowing === true ||
+      body.destroyed
+    )
+      return undefined;
     this.conn.suspend();
     const first: Buffer[] = [];
     for (let c = body.read() as Buffer | null; c !== null; c = body.read() as Buffer | null) first.push(c);
@@ -656,7 +671,8 @@ const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
 /** Refuses what would break the message framing (header injection from an addon, say). */
 export function checkRequest(spec: H1RequestSpec): void {
   if (!TOKEN.test(spec.method)) throw new Error(`invalid request method ${JSON.stringify(spec.method)}`);
-  if (spec.target === "" || INVALID_TARGET.test(spec.target)) throw new Error(`invalid request target ${JSON.stringify(spec.target.slice(0, 80))}`);
+  if (spec.target === "" || INVALID_TARGET.test(spec.target))
+    throw new Error(`invalid request target ${JSON.stringify(spec.target.slice(0, 80))}`);
   for (const [name, value] of spec.fields) {
     if (!TOKEN.test(name)) throw new Error(`invalid header name ${JSON.stringify(name.slice(0, 80))}`);
     if (INVALID_VALUE.test(value)) throw new Error(`invalid character in header field ${JSON.stringify(name)}`);

@@ -54,7 +54,8 @@ export interface ParserHandler {
 
 export class ResponseParseError extends Error {}
 
-type State = "idle" | "head" | "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailers" | "until-close" | "done";
+type State =
+  "idle" | "head" | "length" | "chunk-size" | "chunk-data" | "chunk-end" | "trailers" | "until-close" | "done";
 
 const MAX_CHUNK_LINE = 4096;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -136,17 +137,20 @@ export class ResponseParser {
           if (end === -1) {
             // What is pending may end in up to 3 bytes of the blank line: beyond that, the head is too large
             // however it continues (the same verdict whether it came whole or byte by byte).
-            if (joined.length > this.maxHeadSize + 3) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
+            if (joined.length > this.maxHeadSize + 3)
+              throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
             this.pending = joined;
             return undefined;
           }
           this.pending = undefined;
-          if (end.start > this.maxHeadSize) throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
+          if (end.start > this.maxHeadSize)
+            throw new ResponseParseError(`response head larger than ${this.maxHeadSize} bytes`);
           const head = parseHead(joined.toString("latin1", 0, end.start));
           buf = joined.subarray(end.after);
           if (head.status >= 100 && head.status < 200 && head.status !== 101) continue; // interim: skip
           if (head.status === 101) {
-            if (!this.upgradeRequested) throw new ResponseParseError("101 Switching Protocols to a request that asked for no upgrade");
+            if (!this.upgradeRequested)
+              throw new ResponseParseError("101 Switching Protocols to a request that asked for no upgrade");
             this.state = "done";
             this.handler.upgrade(head, buf);
             return undefined;
@@ -227,13 +231,15 @@ export class ResponseParser {
           const joined = this.pending ? Buffer.concat([this.pending, buf]) : buf;
           const lf = joined.indexOf(10);
           if (lf === -1) {
-            if (this.trailerBytes + joined.length >= this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
+            if (this.trailerBytes + joined.length >= this.maxHeadSize)
+              throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
             this.pending = joined;
             return undefined;
           }
           this.pending = undefined;
           this.trailerBytes += lf + 1;
-          if (this.trailerBytes > this.maxHeadSize) throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
+          if (this.trailerBytes > this.maxHeadSize)
+            throw new ResponseParseError(`trailer section larger than ${this.maxHeadSize} bytes`);
           const line = joined.toString("latin1", 0, lf).replace(/\r$/, "");
           buf = joined.subarray(lf + 1);
           if (line === "") {
@@ -262,9 +268,14 @@ export class ResponseParser {
       this.finish(undefined);
       return;
     }
-    if (this.state === "head" && !this.pending) throw new ResponseParseError("server closed the connection without a response");
+    if (this.state === "head" && !this.pending)
+      throw new ResponseParseError("server closed the connection without a response");
     if (this.state !== "idle" && this.state !== "done") {
-      throw new ResponseParseError(this.head ? "server closed the connection before the body was complete" : "server closed the connection in the middle of the response head");
+      throw new ResponseParseError(
+        this.head
+          ? "server closed the connection before the body was complete"
+          : "server closed the connection in the middle of the response head",
+      );
     }
   }
 
@@ -298,7 +309,10 @@ export class ResponseParser {
       return NONE;
     }
     for (let i = 1; i < lengths.length; i++) {
-      if (!sameLength(lengths[0]!, lengths[i]!)) throw new ResponseParseError(`conflicting Content-Length values ${JSON.stringify(lengths[0])} and ${JSON.stringify(lengths[i])}`);
+      if (!sameLength(lengths[0]!, lengths[i]!))
+        throw new ResponseParseError(
+          `conflicting Content-Length values ${JSON.stringify(lengths[0])} and ${JSON.stringify(lengths[i])}`,
+        );
     }
     if (te !== undefined) {
       // With Content-Length too (a smuggling attempt, maybe), or in HTTP/1.0 (RFC 9112 §6.1), the framing
@@ -312,7 +326,8 @@ export class ResponseParser {
     }
     if (lengths.length > 0) {
       const n = parseLength(lengths[0]!);
-      if (n === undefined) throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(lengths[0]!.slice(0, 40))}`);
+      if (n === undefined)
+        throw new ResponseParseError(`invalid Content-Length ${JSON.stringify(lengths[0]!.slice(0, 40))}`);
       return { kind: "length", length: n };
     }
     head.keepAlive = false;
@@ -350,7 +365,8 @@ function parseHead(text: string): ResponseHead {
   const statusLine = lines[0]!;
   const m = STATUS_LINE.exec(statusLine);
   if (!m) throw new ResponseParseError(`invalid status line ${JSON.stringify(statusLine.slice(0, 80))}`);
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(m[4] ?? "")) throw new ResponseParseError(`invalid character in the reason phrase ${JSON.stringify(statusLine.slice(0, 80))}`);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(m[4] ?? ""))
+    throw new ResponseParseError(`invalid character in the reason phrase ${JSON.stringify(statusLine.slice(0, 80))}`);
   if (Number(m[3]) < 100) throw new ResponseParseError(`invalid status code ${m[3]}`);
   const major = Number(m[1]);
   const minor = Number(m[2]);
@@ -374,7 +390,14 @@ function parseHead(text: string): ResponseHead {
   }
   const tokens = connection.split(",").map((t) => t.trim());
   const keepAlive = minor >= 1 ? !tokens.includes("close") : tokens.includes("keep-alive");
-  return { httpVersion: `HTTP/${major}.${minor}`, status: Number(m[3]), reason: m[4] ?? "", rawHeaders, keepAlive, framing: NONE };
+  return {
+    httpVersion: `HTTP/${major}.${minor}`,
+    status: Number(m[3]),
+    reason: m[4] ?? "",
+    rawHeaders,
+    keepAlive,
+    framing: NONE,
+  };
 }
 
 function parseField(line: string): [string, string] {
@@ -387,7 +410,8 @@ function parseField(line: string): [string, string] {
 
 /** NUL, a bare CR or another control character in a value is refused (RFC 9110 §5.5): never passed on to the client. */
 function checkValue(value: string): string {
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new ResponseParseError(`invalid character in header value ${JSON.stringify(value.slice(0, 80))}`);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value))
+    throw new ResponseParseError(`invalid character in header value ${JSON.stringify(value.slice(0, 80))}`);
   return value;
 }
 
@@ -402,7 +426,8 @@ function framingFields(raw: string[]): { te: string | undefined; lengths: string
   const lengths: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 17 && name.toLowerCase() === "transfer-encoding") te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
+    if (name.length === 17 && name.toLowerCase() === "transfer-encoding")
+      te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
     else if (name.length === 14 && name.toLowerCase() === "content-length") lengths.push(raw[i + 1]!);
   }
   return { te, lengths };
@@ -424,8 +449,14 @@ function transferCodings(te: string): string[] {
   }
   if (names.length === 0) throw new ResponseParseError(`invalid Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}`);
   const chunked = names.filter((n) => n === "chunked").length;
-  if (chunked > 1) throw new ResponseParseError(`Transfer-Encoding ${JSON.stringify(te.slice(0, 80))} applies chunked more than once (RFC 9112 §6.1)`);
-  if (chunked === 1 && names[names.length - 1] !== "chunked") throw new ResponseParseError(`Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}: chunked is not the final coding`);
+  if (chunked > 1)
+    throw new ResponseParseError(
+      `Transfer-Encoding ${JSON.stringify(te.slice(0, 80))} applies chunked more than once (RFC 9112 §6.1)`,
+    );
+  if (chunked === 1 && names[names.length - 1] !== "chunked")
+    throw new ResponseParseError(
+      `Transfer-Encoding ${JSON.stringify(te.slice(0, 80))}: chunked is not the final coding`,
+    );
   return names;
 }
 

@@ -31,14 +31,27 @@ export interface UpstreamResponse {
 }
 
 /** Fields HTTP/2 forbids (RFC 9113 §8.2.2); Node refuses to send them. */
-export const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
+export const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
 
 /**
  * Starts an HTTP/1 request on the server connection, with the fields in wire
  * order and spelling (nothing added but the framing a body needs). Throws for
  * a method, target or field that cannot go on the wire.
  */
-export function startHttp1Request(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined, upgrade = false): H1Exchange {
+export function startHttp1Request(
+  conn: ServerConn,
+  request: Request,
+  headers: Headers,
+  viaProxy: UpstreamProxy | undefined,
+  upgrade = false,
+): H1Exchange {
   return conn.http1().request({
     method: request.method,
     target: viaProxy ? request.url : request.path || "/",
@@ -48,7 +61,12 @@ export function startHttp1Request(conn: ServerConn, request: Request, headers: H
 }
 
 /** Sends the request over HTTP/1 (one request at a time per server connection). */
-export function sendHttp1(conn: ServerConn, request: Request, headers: Headers, viaProxy: UpstreamProxy | undefined): UpstreamExchange {
+export function sendHttp1(
+  conn: ServerConn,
+  request: Request,
+  headers: Headers,
+  viaProxy: UpstreamProxy | undefined,
+): UpstreamExchange {
   const x = startHttp1Request(conn, request, headers, viaProxy);
   const response = x.response.then((r): UpstreamResponse => {
     // Only an upgrade request can be upgraded; the parser refuses a 101 otherwise.
@@ -107,25 +125,47 @@ export async function sendHttp2(conn: ServerConn, request: Request, headers: Hea
   });
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
     let answered = false;
-    stream.once("response", (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw?: string[]) => {
-      answered = true;
-      const rawHeaders: string[] = [];
-      const list = raw ?? Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
-      for (let i = 0; i + 1 < list.length; i += 2) if (!list[i]!.startsWith(":")) rawHeaders.push(list[i]!, list[i + 1]!);
-      resolve({ status: Number(h[":status"] ?? 502), reason: undefined, rawHeaders, httpVersion: "HTTP/2.0", body: stream, trailers: () => trailers });
-    });
+    stream.once(
+      "response",
+      (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw?: string[]) => {
+        answered = true;
+        const rawHeaders: string[] = [];
+        const list =
+          raw ?? Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
+        for (let i = 0; i + 1 < list.length; i += 2)
+          if (!list[i]!.startsWith(":")) rawHeaders.push(list[i]!, list[i + 1]!);
+        resolve({
+          status: Number(h[":status"] ?? 502),
+          reason: undefined,
+          rawHeaders,
+          httpVersion: "HTTP/2.0",
+          body: stream,
+          trailers: () => trailers,
+        });
+      },
+    );
     stream.once("error", reject);
     stream.once("close", () => {
       if (answered) return;
       const code = stream.rstCode;
-      reject(new Error(code ? `server reset the stream (${http2ErrorName(code)})` : "server closed the stream without a response"));
+      reject(
+        new Error(
+          code ? `server reset the stream (${http2ErrorName(code)})` : "server closed the stream without a response",
+        ),
+      );
     });
   });
   response.catch(() => {});
-  return { end: (body) => void stream.end(body), stream: () => stream, response, destroy: () => stream.close(http2.constants.NGHTTP2_CANCEL) };
+  return {
+    end: (body) => void stream.end(body),
+    stream: () => stream,
+    response,
+    destroy: () => stream.close(http2.constants.NGHTTP2_CANCEL),
+  };
 }
 
 function http2ErrorName(code: number): string {
-  for (const [k, v] of Object.entries(http2.constants)) if (k.startsWith("NGHTTP2_") && v === code && !k.includes("_FLAG_") && !k.includes("SETTINGS")) return k.slice(8);
+  for (const [k, v] of Object.entries(http2.constants))
+    if (k.startsWith("NGHTTP2_") && v === code && !k.includes("_FLAG_") && !k.includes("SETTINGS")) return k.slice(8);
   return `code ${code}`;
 }

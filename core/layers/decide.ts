@@ -72,7 +72,10 @@ export async function decide(
     if (verdict.kind === "ignore" || verdict.kind === "tls") return verdict;
     if (plainReverse) return reverse === "tcp" || verdict.tcp ? { kind: "tcp" } : { kind: "http" };
     if (reverse !== undefined && stage === "outer") {
-      return { kind: "close", reason: `reverse:${reverse} expects TLS from the client, but its first bytes are not a TLS ClientHello` };
+      return {
+        kind: "close",
+        reason: `reverse:${reverse} expects TLS from the client, but its first bytes are not a TLS ClientHello`,
+      };
     }
     if (verdict.tcp) return { kind: "tcp" };
     const http = byBytes(first.clientData, data.final, ctx.http2, detected.hostHeader !== undefined);

@@ -16,7 +16,8 @@ export function detect(data: Buffer): Detected {
   if (data.length === 0) return { clientHello: undefined, helloLength: 0, hostHeader: undefined };
   if (looksLikeTlsStart(data)) {
     const parsed = parseClientHello(data);
-    if (parsed.status === "complete") return { clientHello: parsed.hello, helloLength: parsed.length, hostHeader: undefined };
+    if (parsed.status === "complete")
+      return { clientHello: parsed.hello, helloLength: parsed.length, hostHeader: undefined };
     if (parsed.status === "incomplete") return { clientHello: "incomplete", helloLength: 0, hostHeader: undefined };
     return { clientHello: undefined, helloLength: 0, hostHeader: undefined };
   }

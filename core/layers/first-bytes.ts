@@ -97,7 +97,8 @@ export class FirstBytes {
   /** Stops and puts the collected bytes back into the sockets for the next reader. */
   release(): void {
     this.stop();
-    if (this.clientData.length > 0 && !this.client.destroyed && !this.client.readableEnded) this.client.unshift(this.clientData);
+    if (this.clientData.length > 0 && !this.client.destroyed && !this.client.readableEnded)
+      this.client.unshift(this.clientData);
     if (this.server && this.serverData.length > 0 && !this.server.destroyed && !this.server.readableEnded) {
       this.server.unshift(this.serverData);
     }

@@ -32,7 +32,15 @@ export interface LayerRoutes {
   /** HTTP/2 on this socket goes to the HTTP front end. */
   http2(socket: net.Socket, ctx: HttpContext): void;
   /** Terminate the client's TLS (the peeked bytes are still in `first`), then decide the inner layer. */
-  tls(session: ClientSession, socket: net.Socket, conn: ServerConn, first: FirstBytes, hello: ClientHello, tcp: boolean, opts?: { serverSni?: string }): Promise<void>;
+  tls(
+    session: ClientSession,
+    socket: net.Socket,
+    conn: ServerConn,
+    first: FirstBytes,
+    hello: ClientHello,
+    tcp: boolean,
+    opts?: { serverSni?: string },
+  ): Promise<void>;
 }
 
 /**
@@ -41,11 +49,23 @@ export interface LayerRoutes {
  * interception, HTTP or raw TCP. `stage` is `inner` after the client's TLS
  * was terminated on this connection.
  */
-export async function runLayers(routes: LayerRoutes, session: ClientSession, socket: net.Socket, conn: ServerConn, opts: LayerOptions): Promise<void> {
+export async function runLayers(
+  routes: LayerRoutes,
+  session: ClientSession,
+  socket: net.Socket,
+  conn: ServerConn,
+  opts: LayerOptions,
+): Promise<void> {
   if (opts.noPeek) {
     const data: NextLayerData = {
-      client: session.client, server: conn.data, stage: opts.stage, clientData: Buffer.alloc(0), serverData: Buffer.alloc(0),
-      clientHello: undefined, hostHeader: undefined, final: true,
+      client: session.client,
+      server: conn.data,
+      stage: opts.stage,
+      clientData: Buffer.alloc(0),
+      serverData: Buffer.alloc(0),
+      clientHello: undefined,
+      hostHeader: undefined,
+      final: true,
     };
     // The same sequence as every decision (sdk's decideLayer), with no bytes to look at.
     const { host } = session.context;
@@ -103,7 +123,15 @@ export async function runLayers(routes: LayerRoutes, session: ClientSession, soc
     }
     case "tls": {
       // interceptTls releases the bytes once the server side is ready; until then it watches for the client leaving.
-      await routes.tls(session, socket, conn, first, decision.hello, decision.tcp, opts.reverse ? { serverSni: reverseSni(conn) } : undefined);
+      await routes.tls(
+        session,
+        socket,
+        conn,
+        first,
+        decision.hello,
+        decision.tcp,
+        opts.reverse ? { serverSni: reverseSni(conn) } : undefined,
+      );
       return;
     }
     case "http2": {

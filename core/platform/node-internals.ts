@@ -52,7 +52,14 @@ export function rawStreamHandle(socket: net.Socket): StreamHandle | undefined {
   const s = internal(socket);
   if (s.encrypted) return undefined;
   const h = s._handle;
-  if (!isObject(h) || typeof h.fd !== "number" || h.fd < 0 || typeof h.readStop !== "function" || typeof h.reading !== "boolean") return undefined;
+  if (
+    !isObject(h) ||
+    typeof h.fd !== "number" ||
+    h.fd < 0 ||
+    typeof h.readStop !== "function" ||
+    typeof h.reading !== "boolean"
+  )
+    return undefined;
   const rs = s._readableState;
   if (!isObject(rs) || typeof rs.ended !== "boolean" || typeof rs.reading !== "boolean") return undefined;
   if (typeof s._read !== "function" || typeof s._destroy !== "function") return undefined;
@@ -227,15 +234,18 @@ export function socketProblems(socket: net.Socket, name: string): string[] {
     want("_readableState.ended", rs.ended, typeof rs.ended === "boolean", "a boolean");
     want("_readableState.reading", rs.reading, typeof rs.reading === "boolean", "a boolean");
   }
-  for (const f of ["_read", "_destroy", "_unrefTimer"] as const) want(f, s[f], typeof s[f] === "function", "a function");
+  for (const f of ["_read", "_destroy", "_unrefTimer"] as const)
+    want(f, s[f], typeof s[f] === "function", "a function");
   return out;
 }
 
 /** What is wrong with a fresh server-side TLSSocket for finishServerTlsHandshake. */
 export function tlsProblems(tlsSocket: tls.TLSSocket): string[] {
   const before = (tlsSocket as unknown as InternalSocket).secureConnecting;
-  if (before !== true) return [`a server-side TLSSocket's secureConnecting is ${String(before)} before its handshake, not true`];
-  const cleared = finishServerTlsHandshake(tlsSocket) && (tlsSocket as unknown as InternalSocket).secureConnecting === false;
+  if (before !== true)
+    return [`a server-side TLSSocket's secureConnecting is ${String(before)} before its handshake, not true`];
+  const cleared =
+    finishServerTlsHandshake(tlsSocket) && (tlsSocket as unknown as InternalSocket).secureConnecting === false;
   return cleared ? [] : ["finishServerTlsHandshake did not clear secureConnecting"];
 }
 
@@ -243,7 +253,11 @@ export function tlsProblems(tlsSocket: tls.TLSSocket): string[] {
 export function httpServerProblems(server: http.Server): string[] {
   const started = startHeadersTimeoutCheck(server);
   clearInterval(checkingInterval(server));
-  return started ? [] : [`http.Server has no '${CHECKING_INTERVAL}' interval after 'listening': the headers timeout would never be checked`];
+  return started
+    ? []
+    : [
+        `http.Server has no '${CHECKING_INTERVAL}' interval after 'listening': the headers timeout would never be checked`,
+      ];
 }
 
 /**
@@ -300,7 +314,9 @@ async function behaviourProblems(a: net.Socket, b: net.Socket): Promise<string[]
   if (!held || b.closed) return ["destroy() did not wait for holdDestroy's hold"];
   const closed = new Promise<boolean>((resolve) => b.once("close", () => resolve(true)));
   held();
-  return (await within(closed, PROBE_WAIT_MS, false)) ? [] : ["a held destroy() did not close the socket after proceed"];
+  return (await within(closed, PROBE_WAIT_MS, false))
+    ? []
+    : ["a held destroy() did not close the socket after proceed"];
 }
 
 async function probe(): Promise<string[]> {

@@ -29,7 +29,9 @@ export function originalDstUnavailable(): string | undefined {
     const require = createRequire(import.meta.url);
     const koffi = require("koffi") as { load(lib: string): { func(sig: string): GetSockOpt } };
     const libc = koffi.load("libc.so.6");
-    getsockopt = libc.func("int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)");
+    getsockopt = libc.func(
+      "int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)",
+    );
   } catch (err) {
     unavailable = `transparent mode cannot read original destinations here: ${(err as Error).message}`;
   }

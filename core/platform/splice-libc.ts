@@ -77,7 +77,9 @@ export function loadLibc(): Libc | string {
       close: f("int close(int fd)"),
       shutdown: f("int shutdown(int fd, int how)"),
       getsockopt: f("int getsockopt(int fd, int level, int optname, int32_t *optval, uint32_t *optlen)"),
-      splice: f("intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, uintptr_t len, unsigned int flags)"),
+      splice: f(
+        "intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, uintptr_t len, unsigned int flags)",
+      ),
       epoll_create1: f("int epoll_create1(int flags)"),
       epoll_ctl: f("int epoll_ctl(int epfd, int op, int fd, void *event)"),
       epoll_wait: f("int epoll_wait(int epfd, void *events, int maxevents, int timeout)"),

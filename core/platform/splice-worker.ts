@@ -10,7 +10,26 @@
 // kicks an eventfd and the loop takes them with receiveMessageOnPort.
 import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import {
-  EAGAIN, EINTR, EPIPE, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, O_CLOEXEC, SHUT_WR, SOL_SOCKET, SO_ERROR, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, loadLibc,
+  EAGAIN,
+  EINTR,
+  EPIPE,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_DATA_OFFSET,
+  EPOLL_EVENT_SIZE,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  O_CLOEXEC,
+  SHUT_WR,
+  SOL_SOCKET,
+  SO_ERROR,
+  SPLICE_F_MOVE,
+  SPLICE_F_NONBLOCK,
+  loadLibc,
 } from "./splice-libc.ts";
 import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 
@@ -107,7 +126,8 @@ function ctl(op: number, fd: number, flags: number, token: number): number {
   return libc.epoll_ctl(ep, op, fd, op === EPOLL_CTL_DEL ? null : one);
 }
 
-if (ctl(EPOLL_CTL_ADD, kickFd, EPOLLIN, KICK_TOKEN) !== 0) throw new Error(`epoll_ctl(eventfd) failed (errno ${libc.errno()})`);
+if (ctl(EPOLL_CTL_ADD, kickFd, EPOLLIN, KICK_TOKEN) !== 0)
+  throw new Error(`epoll_ctl(eventfd) failed (errno ${libc.errno()})`);
 
 function post(msg: ToMain): void {
   port.postMessage(msg);
@@ -121,10 +141,23 @@ function token(slot: number, side: 0 | 1): number {
 function add(m: Extract<ToWorker, { t: "add" }>): void {
   const slot = freeSlots.pop() ?? slots.length;
   const dir = (src: number, dst: number, pipeR: number, pipeW: number, srcSide: 0 | 1): Dir => ({
-    src, dst, pipeR, pipeW, inPipe: 0, eof: false, shut: false, srcSide, moved: 0,
+    src,
+    dst,
+    pipeR,
+    pipeW,
+    inPipe: 0,
+    eof: false,
+    shut: false,
+    srcSide,
+    moved: 0,
   });
   const conn: Relay = {
-    kind: "relay", id: m.id, slot, a: m.a, b: m.b, pipeSize: m.pipeSize,
+    kind: "relay",
+    id: m.id,
+    slot,
+    a: m.a,
+    b: m.b,
+    pipeSize: m.pipeSize,
     dirs: [dir(m.a, m.b, m.ab[0], m.ab[1], 0), dir(m.b, m.a, m.ba[0], m.ba[1], 1)],
   };
   slots[slot] = conn;
@@ -141,8 +174,19 @@ function add(m: Extract<ToWorker, { t: "add" }>): void {
 function addBytes(m: Extract<ToWorker, { t: "bytes" }>): void {
   const slot = freeSlots.pop() ?? slots.length;
   const conn: Transfer = {
-    kind: "bytes", id: m.id, slot, src: m.src, dst: m.dst, length: m.length, toRead: m.length,
-    buf: Buffer.allocUnsafeSlow(Math.min(COPY_BUFFER, m.length)), start: 0, end: 0, moved: 0, dstTrouble: false, told: Date.now(),
+    kind: "bytes",
+    id: m.id,
+    slot,
+    src: m.src,
+    dst: m.dst,
+    length: m.length,
+    toRead: m.length,
+    buf: Buffer.allocUnsafeSlow(Math.min(COPY_BUFFER, m.length)),
+    start: 0,
+    end: 0,
+    moved: 0,
+    dstTrouble: false,
+    told: Date.now(),
   };
   slots[slot] = conn;
   byId.set(m.id, conn);
@@ -198,7 +242,8 @@ function step(conn: Relay, d: Dir): { progress: boolean; error?: SpliceFailure }
       progress = true;
     } else if (n < 0) {
       const e = libc.errno();
-      if (e !== EAGAIN && e !== EINTR) return { progress, error: { side: (1 - d.srcSide) as 0 | 1, op: "write", errno: e } };
+      if (e !== EAGAIN && e !== EINTR)
+        return { progress, error: { side: (1 - d.srcSide) as 0 | 1, op: "write", errno: e } };
     }
   }
   if (!d.eof && d.inPipe < conn.pipeSize) {

@@ -10,7 +10,16 @@ import {
   stopReading,
   touchIdleTimer,
 } from "./node-internals.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, F_GETPIPE_SZ, F_SETPIPE_SZ, loadLibc, O_CLOEXEC, O_NONBLOCK, type Libc } from "./splice-libc.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  F_GETPIPE_SZ,
+  F_SETPIPE_SZ,
+  loadLibc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  type Libc,
+} from "./splice-libc.ts";
 import type { SpliceFailure, ToMain, ToWorker } from "./splice-protocol.ts";
 
 /**
@@ -57,7 +66,14 @@ type AddMessage = Omit<Extract<ToWorker, { t: "add" }>, "id"> | Omit<Extract<ToW
  * the worker moved, not the bytes written from JS first); `enabled` false sends
  * every relay and transfer through JS (to compare the two).
  */
-export const spliceStats = { enabled: true, spliced: 0, movedClientToServer: 0, movedServerToClient: 0, transfers: 0, bytesMoved: 0 };
+export const spliceStats = {
+  enabled: true,
+  spliced: 0,
+  movedClientToServer: 0,
+  movedServerToClient: 0,
+  transfers: 0,
+  bytesMoved: 0,
+};
 
 class Pump {
   private readonly entries = new Map<number, Entry>();
@@ -268,7 +284,8 @@ let internalsChecked: Promise<string[]> | undefined;
 export function guardNodeInternals(check: () => Promise<string[]> = checkNodeInternals): Promise<string[]> {
   const run = () =>
     check().then((broken) => {
-      if (broken.length > 0) disableSplice(`Node ${process.version}'s internals are not as expected: ${broken.join("; ")}`);
+      if (broken.length > 0)
+        disableSplice(`Node ${process.version}'s internals are not as expected: ${broken.join("; ")}`);
       return broken;
     });
   if (check !== checkNodeInternals) return run();
@@ -334,7 +351,12 @@ function systemError(f: SpliceFailure): NodeJS.ErrnoException {
  * (the caller relays in JS); otherwise the promise resolves when both sockets
  * are closed.
  */
-export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: Buffer, fromServer: Buffer): Promise<void> | undefined {
+export function spliceRelay(
+  client: net.Socket,
+  server: net.Socket,
+  fromClient: Buffer,
+  fromServer: Buffer,
+): Promise<void> | undefined {
   if (!spliceStats.enabled) return undefined;
   const hc = rawStreamHandle(client);
   const hs = rawStreamHandle(server);
@@ -412,7 +434,12 @@ export function spliceRelay(client: net.Socket, server: net.Socket, fromClient: 
  * go, else deferred until it does (and the worker told to stop). Returns the undo; a no-op when the
  * socket has no `_destroy` to hold (rawStreamHandle checked it before).
  */
-function holdForWorker(socket: net.Socket, entry: () => Entry, p: Pump, destroyed?: (err: Error | null) => void): () => void {
+function holdForWorker(
+  socket: net.Socket,
+  entry: () => Entry,
+  p: Pump,
+  destroyed?: (err: Error | null) => void,
+): () => void {
   const undo = holdDestroy(socket, (err, proceed) => {
     const e = entry();
     if (e.released) {
@@ -508,10 +535,16 @@ function transferError(message: string, cause?: unknown): TransferError {
  * off: draining Node's buffer here emits 'data') or write dst. Throws a RangeError for a `length`
  * that is not a non-negative safe integer or smaller than `first`'s bytes.
  */
-export function spliceBytes(src: net.Socket, dst: net.Socket, length: number, first: Buffer[]): Promise<void> | undefined {
+export function spliceBytes(
+  src: net.Socket,
+  dst: net.Socket,
+  length: number,
+  first: Buffer[],
+): Promise<void> | undefined {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`spliceBytes: bad length ${length}`);
   const firstBytes = first.reduce((n, b) => n + b.length, 0);
-  if (firstBytes > length) throw new RangeError(`spliceBytes: first holds ${firstBytes} bytes, more than length ${length}`);
+  if (firstBytes > length)
+    throw new RangeError(`spliceBytes: first holds ${firstBytes} bytes, more than length ${length}`);
   if (!spliceStats.enabled || src === dst) return undefined;
   const hs = rawStreamHandle(src);
   const hd = rawStreamHandle(dst);
@@ -578,7 +611,12 @@ function kernelPart(
             // reading, closed before this message arrived) does not undo the transfer.
             resolve();
           } else if (destroyedBy) {
-            reject(transferError(`${destroyedBy.socket} was destroyed during the transfer (${done} of ${length} bytes)`, destroyedBy.err ?? undefined));
+            reject(
+              transferError(
+                `${destroyedBy.socket} was destroyed during the transfer (${done} of ${length} bytes)`,
+                destroyedBy.err ?? undefined,
+              ),
+            );
           } else if (msg.error?.op === "eof") {
             const err = transferError(`src ended after ${done} of ${length} bytes`);
             err.srcEnded = true;
@@ -594,7 +632,9 @@ function kernelPart(
             err.syscall = cause.syscall;
             reject(err);
           } else if (msg.aborted) {
-            reject(transferError(`the splice worker stopped (${p.dead ?? "aborted"}) after ${done} of ${length} bytes`));
+            reject(
+              transferError(`the splice worker stopped (${p.dead ?? "aborted"}) after ${done} of ${length} bytes`),
+            );
           } else {
             reject(transferError(`the worker moved ${msg.moved[0]} bytes, not ${rest}`));
           }
@@ -604,8 +644,18 @@ function kernelPart(
     );
     spliceStats.transfers++;
     restore.push(
-      holdForWorker(src, () => entry, p, (err) => (destroyedBy ??= { socket: "src", err })),
-      holdForWorker(dst, () => entry, p, (err) => (destroyedBy ??= { socket: "dst", err })),
+      holdForWorker(
+        src,
+        () => entry,
+        p,
+        (err) => (destroyedBy ??= { socket: "src", err }),
+      ),
+      holdForWorker(
+        dst,
+        () => entry,
+        p,
+        (err) => (destroyedBy ??= { socket: "dst", err }),
+      ),
     );
   });
 }

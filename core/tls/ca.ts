@@ -359,7 +359,13 @@ async function writeAtomic(file: string, data: string | Buffer, mode: number, ex
         if (code === "EEXIST") published = false;
         else if (code === "EPERM" || code === "ENOTSUP" || code === "ENOSYS") {
           // No hard links on this file system: a plain rename, minus the race guard.
-          if (await fs.access(file).then(() => true, () => false)) published = false;
+          if (
+            await fs.access(file).then(
+              () => true,
+              () => false,
+            )
+          )
+            published = false;
           else await fs.rename(tmp, file);
         } else throw e;
       }
@@ -408,7 +414,9 @@ async function permissionWarnings(dir: string, keyFile: string): Promise<string[
   const folder = await fs.stat(dir);
   // A sticky folder (like /tmp) lets others add files but not replace ours.
   if ((folder.mode & 0o022) !== 0 && (folder.mode & 0o1000) === 0) {
-    out.push(`the confdir ${dir} can be written by other users (mode ${octal(folder.mode)}), who could replace the CA: run chmod go-w '${dir}'`);
+    out.push(
+      `the confdir ${dir} can be written by other users (mode ${octal(folder.mode)}), who could replace the CA: run chmod go-w '${dir}'`,
+    );
   }
   return out;
 }

@@ -136,7 +136,8 @@ function handshakeHeaderError(header: number, got: number): string | null {
   if (type !== CLIENT_HELLO) return `handshake message type ${type} is not client_hello (1)`;
   const minLength = low % 0x1000000;
   const maxLength = minLength + scale - 1;
-  if (minLength > MAX_BODY) return `ClientHello length ${got === HANDSHAKE_HEADER ? minLength : `≥ ${minLength}`} is over the ${MAX_BODY}-byte limit`;
+  if (minLength > MAX_BODY)
+    return `ClientHello length ${got === HANDSHAKE_HEADER ? minLength : `≥ ${minLength}`} is over the ${MAX_BODY}-byte limit`;
   if (maxLength < MIN_BODY) return `ClientHello length ${maxLength} is too short`;
   return null;
 }
@@ -145,7 +146,7 @@ function handshakeHeaderError(header: number, got: number): string | null {
 function reassemble(data: Uint8Array, count: number): Buffer {
   const out = Buffer.allocUnsafe(count);
   let pos = 0;
-  for (let off = 0; off < count; ) {
+  for (let off = 0; off < count;) {
     const length = (data[pos + 3]! << 8) | data[pos + 4]!;
     const take = count - off < length ? count - off : length;
     out.set(data.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + take), off);
@@ -157,7 +158,8 @@ function reassemble(data: Uint8Array, count: number): Buffer {
 
 function complete(data: Uint8Array, end: number, records: number, total: number): ClientHelloParse {
   // One owned copy: the hello outlives the caller's buffer, and its fields are views of it.
-  const raw = records === 1 ? Buffer.from(data.subarray(RECORD_HEADER, RECORD_HEADER + total)) : reassemble(data, total);
+  const raw =
+    records === 1 ? Buffer.from(data.subarray(RECORD_HEADER, RECORD_HEADER + total)) : reassemble(data, total);
   const result = parseBody(raw, total, raw);
   if (result === null) return invalid("ClientHello parse ended early"); // unreachable: a whole body gets a verdict
   if (result.status === "complete") result.length = end;
@@ -201,7 +203,8 @@ function parseBody(b: Uint8Array, total: number, raw: Buffer | null): ClientHell
   if ((r = need(p + 2, end, avail, "cipher_suites length"))) return r;
   const suitesLength = (b[p]! << 8) | b[p + 1]!;
   p += 2;
-  if (suitesLength === 0 || suitesLength % 2 !== 0) return invalid(`cipher_suites length ${suitesLength} is not a positive even number`);
+  if (suitesLength === 0 || suitesLength % 2 !== 0)
+    return invalid(`cipher_suites length ${suitesLength} is not a positive even number`);
   if ((r = need(p + suitesLength, end, avail, "cipher_suites"))) return r;
   const suitesAt = p;
   p += suitesLength;
@@ -275,7 +278,7 @@ function serverName(b: Uint8Array, s: number, e: number, hello: ClientHello | nu
   if (listLength === 0 || listLength !== e - s - 2) return "server_name list length does not match the extension";
   let hostAt = -1;
   let hostLength = 0;
-  for (let q = s + 2; q < e; ) {
+  for (let q = s + 2; q < e;) {
     if (q + 3 > e) return "server_name entry runs past the extension";
     const nameType = b[q]!;
     const length = (b[q + 1]! << 8) | b[q + 2]!;
@@ -318,7 +321,7 @@ function alpn(b: Uint8Array, s: number, e: number, hello: ClientHello | null): s
   if (e - s < 2) return "ALPN extension too short";
   const listLength = (b[s]! << 8) | b[s + 1]!;
   if (listLength < 2 || listLength !== e - s - 2) return "ALPN list length does not match the extension";
-  for (let q = s + 2; q < e; ) {
+  for (let q = s + 2; q < e;) {
     const length = b[q]!;
     q += 1;
     if (length === 0) return "empty ALPN protocol name";
@@ -334,7 +337,8 @@ function alpn(b: Uint8Array, s: number, e: number, hello: ClientHello | null): s
 function supportedVersions(b: Uint8Array, s: number, e: number, hello: ClientHello | null): string | null {
   if (e - s < 1) return "supported_versions extension is empty";
   const length = b[s]!;
-  if (length < 2 || length % 2 !== 0 || length !== e - s - 1) return "supported_versions list length does not match the extension";
+  if (length < 2 || length % 2 !== 0 || length !== e - s - 1)
+    return "supported_versions list length does not match the extension";
   if (hello !== null) for (let q = s + 1; q < e; q += 2) hello.supportedVersions.push((b[q]! << 8) | b[q + 1]!);
   return null;
 }

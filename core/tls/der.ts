@@ -40,7 +40,7 @@ export function oid(dotted: string): Der {
   const bytes: number[] = [];
   const base128 = (n: number) => {
     const group: number[] = [n % 128];
-    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) group.unshift(0x80 | n % 128);
+    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) group.unshift(0x80 | (n % 128));
     bytes.push(...group);
   };
   base128(arcs[0]! * 40 + arcs[1]!);
@@ -65,7 +65,13 @@ export function oidToString(content: Buffer): string {
 export function time(date: Date): Der {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
   const year = date.getUTCFullYear();
-  const rest = p(date.getUTCMonth() + 1) + p(date.getUTCDate()) + p(date.getUTCHours()) + p(date.getUTCMinutes()) + p(date.getUTCSeconds()) + "Z";
+  const rest =
+    p(date.getUTCMonth() + 1) +
+    p(date.getUTCDate()) +
+    p(date.getUTCHours()) +
+    p(date.getUTCMinutes()) +
+    p(date.getUTCSeconds()) +
+    "Z";
   return year >= 1950 && year < 2050
     ? primitive(Tag.UTC_TIME, Buffer.from(p(year % 100) + rest, "latin1"))
     : primitive(Tag.GENERALIZED_TIME, Buffer.from(p(year, 4) + rest, "latin1"));
@@ -147,7 +153,7 @@ function decodeAt(input: Buffer, offset: number, limit: number, depth: number): 
   const content = input.subarray(pos, end);
   const children: Parsed[] = [];
   if (tag & 0x20) {
-    for (let at = pos; at < end; ) {
+    for (let at = pos; at < end;) {
       const [child, next] = decodeAt(input, at, end, depth + 1);
       children.push(child);
       at = next;

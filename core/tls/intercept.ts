@@ -61,7 +61,10 @@ export async function interceptTls(
   if (proxy.settings.upstreamCert) names.push(...conn.peerCertificateNames());
   const unique = [...new Set(names.map((n) => n.toLowerCase()))];
   if (unique.length === 0) {
-    session.log("warn", `no host name to issue a certificate for ('${logText(destination)}' is not one, and the client sent no SNI); closing the connection`);
+    session.log(
+      "warn",
+      `no host name to issue a certificate for ('${logText(destination)}' is not one, and the client sent no SNI); closing the connection`,
+    );
     conn.close();
     socket.destroy();
     return;
@@ -88,11 +91,16 @@ export async function interceptTls(
     await handshake(tlsSocket, "secure");
   } catch (err) {
     const reason = handshakeReason(err);
-    const untrusted = /unknown ca|bad certificate|certificate unknown|certificate_unknown|bad_certificate|unknown_ca/i.test(reason);
+    const untrusted =
+      /unknown ca|bad certificate|certificate unknown|certificate_unknown|bad_certificate|unknown_ca/i.test(reason);
     hook.error = untrusted
       ? `the client does not trust the proxy's certificate for ${hello.sni ?? destination} (${reason})`
       : reason;
-    hook.failure = untrusted ? "untrusted-certificate" : /closed|ECONNRESET|socket hang up/i.test(reason) ? "closed" : "protocol";
+    hook.failure = untrusted
+      ? "untrusted-certificate"
+      : /closed|ECONNRESET|socket hang up/i.test(reason)
+        ? "closed"
+        : "protocol";
     session.log("warn", `client TLS handshake failed: ${hook.error}`);
     await proxy.host.trigger("tlsFailedClient", hook);
     tlsSocket.destroy();
@@ -105,7 +113,10 @@ export async function interceptTls(
   client.alpn = tlsSocket.alpnProtocol || undefined;
   client.tlsVersion = tlsSocket.getProtocol() ?? undefined;
   client.cipher = tlsSocket.getCipher()?.name;
-  session.log("debug", `client TLS established: ${client.tlsVersion} ${client.cipher}${client.alpn ? ` alpn=${client.alpn}` : ""}`);
+  session.log(
+    "debug",
+    `client TLS established: ${client.tlsVersion} ${client.cipher}${client.alpn ? ` alpn=${client.alpn}` : ""}`,
+  );
   await proxy.host.trigger("tlsEstablishedClient", hook);
   // HTTP/2 negotiated: nghttp2 reads the connection from its first byte, so nothing is peeked.
   await next(tlsSocket, conn, { stage: "inner", forceTcp: tcp, noPeek: client.alpn === "h2" && !tcp });

@@ -67,7 +67,14 @@ export function sessionKey(parts: {
   verify: boolean;
   via?: string;
 }): string {
-  return [parts.verify ? "verify" : "insecure", parts.via ?? "", parts.host, parts.port, parts.sni ?? "", parts.alpn.join(",")].join("|");
+  return [
+    parts.verify ? "verify" : "insecure",
+    parts.via ?? "",
+    parts.host,
+    parts.port,
+    parts.sni ?? "",
+    parts.alpn.join(","),
+  ].join("|");
 }
 
 const caches = new WeakMap<tls.SecureContext, TlsSessionCache>();

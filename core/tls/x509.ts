@@ -119,10 +119,11 @@ export const ext = {
     return extension(OID.authorityKeyIdentifier, false, sequence([contextPrimitive(0, keyId)]));
   },
   subjectAltName(entries: readonly ({ kind: "dns"; name: string } | { kind: "ip"; bytes: Buffer })[]): Asn1 {
-    const names = entries.map((e) =>
-      e.kind === "dns"
-        ? contextPrimitive(2, Buffer.from(e.name, "latin1")) // dNSName IA5String
-        : contextPrimitive(7, e.bytes), // iPAddress
+    const names = entries.map(
+      (e) =>
+        e.kind === "dns"
+          ? contextPrimitive(2, Buffer.from(e.name, "latin1")) // dNSName IA5String
+          : contextPrimitive(7, e.bytes), // iPAddress
     );
     return extension(OID.subjectAltName, false, sequence(names));
   },
@@ -166,7 +167,9 @@ export function signCertificate(fields: CertificateFields, signingKey: crypto.Ke
     ]),
   );
   const signature = crypto.sign("sha256", tbs, signingKey);
-  return encode(sequence([{ raw: tbs }, algorithm, primitive(Tag.BIT_STRING, Buffer.concat([Buffer.from([0]), signature]))]));
+  return encode(
+    sequence([{ raw: tbs }, algorithm, primitive(Tag.BIT_STRING, Buffer.concat([Buffer.from([0]), signature]))]),
+  );
 }
 
 /** The parts of an issuing certificate that its children repeat: its subject Name and its key identifier. */
@@ -192,7 +195,12 @@ export function issuerFields(certDer: Buffer): {
     keyId = Buffer.from(decode(parts[parts.length - 1]!.content).content);
   }
   const date = (t: (typeof validity)[number]) => parseTime(t.tag, t.content);
-  return { subject: { raw: Buffer.from(subject.raw) }, keyId, notBefore: date(validity[0]!), notAfter: date(validity[1]!) };
+  return {
+    subject: { raw: Buffer.from(subject.raw) },
+    keyId,
+    notBefore: date(validity[0]!),
+    notAfter: date(validity[1]!),
+  };
 }
 
 export function pem(label: string, der: Buffer): string {

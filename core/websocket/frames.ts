@@ -101,7 +101,8 @@ export class FrameParser {
     const lengthEnd = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
     if (this.buffered < lengthEnd) return undefined;
     const head = this.peek(lengthEnd);
-    const length = lengthEnd === 2 ? len7 : lengthEnd === 4 ? head.readUInt16BE(2) : this.bigLength(head.readBigUInt64BE(2));
+    const length =
+      lengthEnd === 2 ? len7 : lengthEnd === 4 ? head.readUInt16BE(2) : this.bigLength(head.readBigUInt64BE(2));
     if (opcode >= 0x8 && length > 125) throw new FrameError("control frame longer than 125 bytes", 1002);
     if (length > this.maxPayload) throw new FrameError(`frame of ${length} bytes exceeds the limit`, 1009);
     const headLen = lengthEnd + (masked ? 4 : 0);
@@ -117,7 +118,8 @@ export class FrameParser {
       throw new FrameError(this.expectMasked ? "unmasked frame from the client" : "masked frame from the server", 1002);
     }
     if (rsv !== 0) throw new FrameError("reserved bits set but no extension was negotiated", 1002);
-    if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) throw new FrameError(`reserved opcode 0x${opcode.toString(16)}`, 1002);
+    if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa)
+      throw new FrameError(`reserved opcode 0x${opcode.toString(16)}`, 1002);
     if (opcode >= 0x8 && !fin) throw new FrameError("fragmented control frame", 1002);
   }
 

@@ -24,7 +24,8 @@ export async function relayWebSocket(
   const { host } = session.context;
   // Per direction, everything written goes through one chain so that order is kept.
   const chains = { toServer: Promise.resolve(), toClient: Promise.resolve() };
-  const send = (toClient: boolean, bytes: Buffer): Promise<void> => writeWithBackpressure(toClient ? client : server, bytes);
+  const send = (toClient: boolean, bytes: Buffer): Promise<void> =>
+    writeWithBackpressure(toClient ? client : server, bytes);
   const deliver = (message: WebSocketMessage): Promise<void> => {
     const key = message.fromClient ? "toServer" : "toClient";
     const step = chains[key].then(async () => {
@@ -122,7 +123,10 @@ export async function relayWebSocket(
 
   const protocolError = (err: FrameError, fromClient: boolean) => {
     const code = err instanceof FrameError ? err.closeCode : 1011;
-    session.log("warn", `WebSocket protocol error from the ${fromClient ? "client" : "server"}: ${err.message}; closing with ${code}`);
+    session.log(
+      "warn",
+      `WebSocket protocol error from the ${fromClient ? "client" : "server"}: ${err.message}; closing with ${code}`,
+    );
     if (ws.closeCode === undefined) {
       ws.closedByClient = !fromClient;
       ws.closeCode = code;

@@ -65,7 +65,11 @@ export interface Loader {
   /** Removes a child added with `addChild` (its `done` runs). */
   removeChild(addon: Addon): Promise<void>;
   /** Swaps a child for a new version in the same place (hot reload); on failure the old one stays. */
-  replaceChild(oldAddon: Addon, newAddon: Addon, opts?: { label?: string; state?: Record<string, unknown> }): Promise<void>;
+  replaceChild(
+    oldAddon: Addon,
+    newAddon: Addon,
+    opts?: { label?: string; state?: Record<string, unknown> },
+  ): Promise<void>;
 }
 
 /** The TLS ClientHello a client sent, as parsed by interloper. */
@@ -273,19 +277,48 @@ export type HookArgs<H extends HookName> = Parameters<NonNullable<Addon[H]>>;
  * so the list cannot drift from the interface.
  */
 const HOOKS = {
-  load: true, configure: true, running: true, done: true,
-  clientConnect: true, clientDisconnect: true, serverConnect: true, serverConnected: true, serverConnectError: true, serverDisconnect: true,
-  socks5Auth: true, httpConnect: true, nextLayer: true, tlsClienthello: true,
-  tlsStartClient: true, tlsEstablishedClient: true, tlsFailedClient: true, tlsStartServer: true, tlsEstablishedServer: true, tlsFailedServer: true,
-  requestheaders: true, request: true, responseheaders: true, response: true, error: true,
-  websocketStart: true, websocketMessage: true, websocketEnd: true,
-  tcpStart: true, tcpMessage: true, tcpEnd: true, tcpError: true,
+  load: true,
+  configure: true,
+  running: true,
+  done: true,
+  clientConnect: true,
+  clientDisconnect: true,
+  serverConnect: true,
+  serverConnected: true,
+  serverConnectError: true,
+  serverDisconnect: true,
+  socks5Auth: true,
+  httpConnect: true,
+  nextLayer: true,
+  tlsClienthello: true,
+  tlsStartClient: true,
+  tlsEstablishedClient: true,
+  tlsFailedClient: true,
+  tlsStartServer: true,
+  tlsEstablishedServer: true,
+  tlsFailedServer: true,
+  requestheaders: true,
+  request: true,
+  responseheaders: true,
+  response: true,
+  error: true,
+  websocketStart: true,
+  websocketMessage: true,
+  websocketEnd: true,
+  tcpStart: true,
+  tcpMessage: true,
+  tcpEnd: true,
+  tcpError: true,
 } as const satisfies Record<HookName, true>;
 
 export const HOOK_NAMES: readonly HookName[] = Object.keys(HOOKS) as HookName[];
 
 /** A name compared loosely: `tls_clienthello`, `tlsClientHello` and `tlsclienthello` are alike. */
-type Loose<S extends string> = S extends `${infer A}_${infer B}` ? Loose<`${A}${B}`> : S extends `${infer A}-${infer B}` ? Loose<`${A}${B}`> : Lowercase<S>;
+type Loose<S extends string> = S extends `${infer A}_${infer B}`
+  ? Loose<`${A}${B}`>
+  : S extends `${infer A}-${infer B}`
+    ? Loose<`${A}${B}`>
+    : Lowercase<S>;
 
 /** The hook a near-miss name meant: another spelling of a hook, or mitmproxy's name for it. */
 type MeantHook = { [H in HookName as Loose<H>]: H } & {
@@ -300,9 +333,15 @@ type MeantHook = { [H in HookName as Loose<H>]: H } & {
  * method is not, so the mistake is a compile error instead of a hook that never runs.
  */
 type MisspelledHooks<T> = {
-  [K in keyof T as K extends HookName ? never : K extends string ? (Loose<K> extends keyof MeantHook ? K : never) : never]: K extends string
-    ? `'${K}' is not a hook: did you mean '${MeantHook[Loose<K> & keyof MeantHook]}'?`
-    : never;
+  [
+    K in keyof T as K extends HookName
+      ? never
+      : K extends string
+        ? Loose<K> extends keyof MeantHook
+          ? K
+          : never
+        : never
+  ]: K extends string ? `'${K}' is not a hook: did you mean '${MeantHook[Loose<K> & keyof MeantHook]}'?` : never;
 };
 
 /**

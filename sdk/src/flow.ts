@@ -105,7 +105,7 @@ abstract class Message {
   set body(value: Uint8Array) {
     const old = this._body;
     // JavaScript callers may hand over a string: keep the field a Buffer.
-    const next = Buffer.isBuffer(value) ? value : toBuffer((value) ?? undefined);
+    const next = Buffer.isBuffer(value) ? value : toBuffer(value ?? undefined);
     this._body = next;
     if (next.length !== old.length) this.keepLengthTrue(old.length, next.length);
   }
@@ -234,7 +234,8 @@ export class Request extends Message {
 
   /** The full URL, e.g. `https://example.com/path`. For CONNECT, `host:port`. */
   get url(): string {
-    if (this.method === "CONNECT" && this.form === "authority") return `${this.host.includes(":") ? `[${this.host}]` : this.host}:${this.port}`;
+    if (this.method === "CONNECT" && this.form === "authority")
+      return `${this.host.includes(":") ? `[${this.host}]` : this.host}:${this.port}`;
     return `${this.scheme}://${this.authority}${this.path}`;
   }
 
@@ -289,14 +290,37 @@ export interface ResponseInit {
 }
 
 const REASONS: Record<number, string> = {
-  100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted",
-  204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
-  303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
-  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-  405: "Method Not Allowed", 407: "Proxy Authentication Required", 408: "Request Timeout",
-  409: "Conflict", 410: "Gone", 413: "Content Too Large", 418: "I'm a teapot", 429: "Too Many Requests",
-  431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
-  502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  407: "Proxy Authentication Required",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  413: "Content Too Large",
+  418: "I'm a teapot",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
 };
 
 /** An HTTP response. */

@@ -148,10 +148,7 @@ export class Headers implements Iterable<[string, string]> {
 }
 
 export type HeadersInit =
-  | Headers
-  | Array<[string, string]>
-  | readonly string[]
-  | Record<string, string | string[] | number | undefined>;
+  Headers | Array<[string, string]> | readonly string[] | Record<string, string | string[] | number | undefined>;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 

@@ -44,7 +44,9 @@ const SLOW_HOOK_MS = 10_000;
 /** ` (GET https://…)` for a flow with a request, ` (client 1.2.3.4:5)` for a connection, else nothing. */
 function describeSubject(subject: unknown): string {
   try {
-    const s = subject as { request?: { method?: unknown; prettyUrl?: unknown }; peername?: { host?: unknown; port?: unknown } } | undefined;
+    const s = subject as
+      | { request?: { method?: unknown; prettyUrl?: unknown }; peername?: { host?: unknown; port?: unknown } }
+      | undefined;
     if (s?.request?.method !== undefined) return ` (${logText(s.request.method)} ${logText(s.request.prettyUrl)})`;
     if (s?.peername?.host !== undefined) return ` (client ${logText(s.peername.host)}:${logText(s.peername.port)})`;
   } catch {
@@ -141,7 +143,8 @@ export class AddonHost {
       if (Object.keys(deferred).length > 0) await this.setOptions(deferred);
       const all = new Set(this.options.names());
       for (const rec of added) if (this.active.includes(rec)) await this.configureOne(rec, all);
-      if (this.isRunning) for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
+      if (this.isRunning)
+        for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
     } catch (err) {
       this.records = this.records.filter((r) => !added.includes(r));
       this.rebuild();
@@ -198,7 +201,8 @@ export class AddonHost {
       if (this.isRunning) for (const rec of wasActive) await this.callLifecycle(rec, "running", []);
       throw err;
     }
-    if (this.isRunning) for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
+    if (this.isRunning)
+      for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
     await this.revive(before, added);
   }
 
@@ -322,7 +326,10 @@ export class AddonHost {
       if (call.told || now - call.since < this.slowHookMs) continue;
       call.told = true;
       const secs = Math.round((now - call.since) / 100) / 10;
-      this.log("debug", `addon ${call.rec.label} has not finished ${call.hook} after ${secs} s${describeSubject(call.subject)}: that flow waits for it; other flows go on`);
+      this.log(
+        "debug",
+        `addon ${call.rec.label} has not finished ${call.hook} after ${secs} s${describeSubject(call.subject)}: that flow waits for it; other flows go on`,
+      );
     }
   }
 
@@ -331,7 +338,10 @@ export class AddonHost {
     // Where it happened, so the user can jump to it (scripts map this to their own .ts file).
     const at = stack !== undefined ? /\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/.exec(stack)?.[1] : undefined;
     // One line: a message may quote client data (JSON.parse quotes its input).
-    this.log("error", `addon ${rec.label} failed in ${hook}: ${logText(message, ERROR_MESSAGE_MAX)}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`);
+    this.log(
+      "error",
+      `addon ${rec.label} failed in ${hook}: ${logText(message, ERROR_MESSAGE_MAX)}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`,
+    );
     if (stack) this.log("debug", stack);
   }
 
@@ -345,7 +355,12 @@ export class AddonHost {
     }
   }
 
-  private async callLifecycle(rec: AddonRecord, hook: "load" | "running" | "done", args: unknown[], rethrow = false): Promise<void> {
+  private async callLifecycle(
+    rec: AddonRecord,
+    hook: "load" | "running" | "done",
+    args: unknown[],
+    rethrow = false,
+  ): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- read once, called with apply(rec.addon) below
     const fn = rec.addon[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (!fn) return;
@@ -370,7 +385,7 @@ export class AddonHost {
   private makeLoader(rec: AddonRecord): Loader {
     return {
       // One implementation behind Loader's typed overloads.
-      addOption: ((spec: OptionSpec) => this.options.add(spec)),
+      addOption: (spec: OptionSpec) => this.options.add(spec),
       options: this.options.view,
       log: this.logger(rec.label),
       events: this.events,
@@ -382,7 +397,12 @@ export class AddonHost {
     };
   }
 
-  private flatten(addon: Addon, parent: AddonRecord | undefined, label: string | undefined, state: Record<string, unknown>): AddonRecord[] {
+  private flatten(
+    addon: Addon,
+    parent: AddonRecord | undefined,
+    label: string | undefined,
+    state: Record<string, unknown>,
+  ): AddonRecord[] {
     const seq = ++this.seq;
     const ctor = (addon as object).constructor;
     const className = typeof ctor === "function" && ctor !== Object && ctor.name ? ctor.name : undefined;
@@ -439,7 +459,10 @@ export class AddonHost {
     this.active = active;
     const handlers = new Map<HookName, HandlerList>();
     for (const hook of HOOK_NAMES) {
-      handlers.set(hook, active.filter((r) => typeof r.addon[hook] === "function"));
+      handlers.set(
+        hook,
+        active.filter((r) => typeof r.addon[hook] === "function"),
+      );
     }
     this.handlers = handlers;
   }
@@ -479,7 +502,7 @@ function attempt<T>(read: () => T): T | undefined {
  */
 function describeThrown(err: unknown): { message: string; stack: string | undefined } {
   const isObject = err !== null && (typeof err === "object" || typeof err === "function");
-  const own = isObject ? attempt(() => ("message" in (err) ? { value: (err as Error).message } : undefined)) : undefined;
+  const own = isObject ? attempt(() => ("message" in err ? { value: (err as Error).message } : undefined)) : undefined;
   const value = own ? own.value : err;
   const message = typeof value === "string" ? value : logText(value, Infinity);
   const stack = isObject ? attempt(() => (err as Error).stack) : undefined;
@@ -493,11 +516,15 @@ function isOptionErrorLike(err: unknown): boolean {
 function checkAddon(addon: unknown, label: string | undefined): asserts addon is Addon {
   const where = label ? ` (${label})` : "";
   if (addon === null || typeof addon !== "object") {
-    throw new TypeError(`not an addon${where}: expected an object with hook methods, got ${addon === null ? "null" : typeof addon}`);
+    throw new TypeError(
+      `not an addon${where}: expected an object with hook methods, got ${addon === null ? "null" : typeof addon}`,
+    );
   }
   const a = addon as Record<string, unknown>;
-  if (a.name !== undefined && typeof a.name !== "string") throw new TypeError(`not an addon${where}: its name must be a string`);
-  if (a.addons !== undefined && !Array.isArray(a.addons)) throw new TypeError(`not an addon${where}: 'addons' must be an array`);
+  if (a.name !== undefined && typeof a.name !== "string")
+    throw new TypeError(`not an addon${where}: its name must be a string`);
+  if (a.addons !== undefined && !Array.isArray(a.addons))
+    throw new TypeError(`not an addon${where}: 'addons' must be an array`);
   for (const hook of HOOK_NAMES) {
     if (a[hook] !== undefined && typeof a[hook] !== "function") {
       throw new TypeError(`not an addon${where}: '${hook}' must be a function`);

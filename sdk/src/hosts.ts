@@ -414,10 +414,29 @@ export function decideHosts(
   }
   if (ignore.length > 0) {
     const hit = firstMatch(ignore, candidates);
-    if (hit) return { action: "ignore", candidates, reason: { list: "ignore", ...hit }, rule: "ignored", ...(allowed ? { allowed } : {}) };
-    return { action: "intercept", candidates, reason: { list: "ignore" }, rule: "not-ignored", ...(allowed ? { allowed } : {}) };
+    if (hit)
+      return {
+        action: "ignore",
+        candidates,
+        reason: { list: "ignore", ...hit },
+        rule: "ignored",
+        ...(allowed ? { allowed } : {}),
+      };
+    return {
+      action: "intercept",
+      candidates,
+      reason: { list: "ignore" },
+      rule: "not-ignored",
+      ...(allowed ? { allowed } : {}),
+    };
   }
-  return { action: "intercept", candidates, reason: { list: "allow", ...allowed! }, rule: "allowed", allowed: allowed! };
+  return {
+    action: "intercept",
+    candidates,
+    reason: { list: "allow", ...allowed! },
+    rule: "allowed",
+    allowed: allowed!,
+  };
 }
 
 function listCandidates(candidates: readonly Candidate[]): string {
@@ -428,8 +447,10 @@ function listCandidates(candidates: readonly Candidate[]): string {
 function inferRule(d: HostsDecision): HostsRule | undefined {
   if (d.rule) return d.rule;
   const r = d.reason;
-  if (d.action === "ignore") return r?.list === "allow" ? "not-allowed" : r?.pattern !== undefined ? "ignored" : undefined;
-  if (d.action === "intercept" && r) return r.list === "allow" && r.pattern !== undefined ? "allowed" : r.list === "ignore" ? "not-ignored" : undefined;
+  if (d.action === "ignore")
+    return r?.list === "allow" ? "not-allowed" : r?.pattern !== undefined ? "ignored" : undefined;
+  if (d.action === "intercept" && r)
+    return r.list === "allow" && r.pattern !== undefined ? "allowed" : r.list === "ignore" ? "not-ignored" : undefined;
   return undefined;
 }
 
@@ -442,9 +463,11 @@ function inferRule(d: HostsDecision): HostsRule | undefined {
 export function describeDecision(d: HostsDecision): string {
   const rule = inferRule(d);
   const list = listCandidates(d.candidates);
-  const allowedBy = d.allowed ?? (d.reason?.list === "allow" && d.reason.pattern !== undefined && d.reason.candidate
-    ? { pattern: d.reason.pattern, candidate: d.reason.candidate }
-    : undefined);
+  const allowedBy =
+    d.allowed ??
+    (d.reason?.list === "allow" && d.reason.pattern !== undefined && d.reason.candidate
+      ? { pattern: d.reason.pattern, candidate: d.reason.candidate }
+      : undefined);
   const allowedText = allowedBy
     ? `--allow-hosts pattern '${allowedBy.pattern}' matched '${allowedBy.candidate.value}' (${allowedBy.candidate.kind})`
     : undefined;
@@ -637,7 +660,10 @@ export function patternWarnings(source: string, optionFlag: string): string[] {
     return warnings; // compile errors are reported by compileHostPatterns
   }
   if (!alts) return warnings;
-  const part = (alt: Tok[]) => (alts.length > 1 && alt.length > 0 ? `the alternative '${source.slice(alt[0]!.start, alt[alt.length - 1]!.end)}'` : "it");
+  const part = (alt: Tok[]) =>
+    alts.length > 1 && alt.length > 0
+      ? `the alternative '${source.slice(alt[0]!.start, alt[alt.length - 1]!.end)}'`
+      : "it";
 
   for (const alt of alts) {
     if (alt.length === 0) continue;
@@ -665,7 +691,12 @@ export function patternWarnings(source: string, optionFlag: string): string[] {
         // `^:443$` is the "host comes first" case below.
         if (wholeAlt) endsBeforePort = !/^[^]+:\d+$/.test(lit) && !/^:\d+$/.test(lit);
         else endsBeforePort = !(/^\d*$/.test(lit) || /:\d+$/.test(lit));
-      } else if (before.kind !== "group" && before.kind !== "assert" && before.kind !== "eol" && !allowsZero(before.quant)) {
+      } else if (
+        before.kind !== "group" &&
+        before.kind !== "assert" &&
+        before.kind !== "eol" &&
+        !allowsZero(before.quant)
+      ) {
         endsBeforePort = !canMatchDigit(before);
       }
       if (endsBeforePort) {
@@ -688,8 +719,17 @@ export function patternWarnings(source: string, optionFlag: string): string[] {
     }
 
     // 2. `^:`
-    if (!endsBeforePort && alt[0]!.kind === "bol" && !alt[0]!.quant && alt[1]?.kind === "lit" && alt[1].ch === ":" && !alt[1].quant) {
-      say(`can never match: candidates start with the host (e.g. 'example.com:443'), but ${who} starts with ':'; drop the '^' to match a port`);
+    if (
+      !endsBeforePort &&
+      alt[0]!.kind === "bol" &&
+      !alt[0]!.quant &&
+      alt[1]?.kind === "lit" &&
+      alt[1].ch === ":" &&
+      !alt[1].quant
+    ) {
+      say(
+        `can never match: candidates start with the host (e.g. 'example.com:443'), but ${who} starts with ':'; drop the '^' to match a port`,
+      );
     }
 
     // 3./4. characters no candidate contains.
@@ -697,11 +737,15 @@ export function patternWarnings(source: string, optionFlag: string): string[] {
       const tok = alt[t]!;
       if (tok.kind !== "lit" || allowsZero(tok.quant)) continue;
       if (tok.ch === "/") {
-        say(`can never match: candidates are host:port strings (e.g. 'example.com:443') without scheme or path, but ${who} contains '/'; write e.g. '^example\\.com:443$'`);
+        say(
+          `can never match: candidates are host:port strings (e.g. 'example.com:443') without scheme or path, but ${who} contains '/'; write e.g. '^example\\.com:443$'`,
+        );
         break;
       }
       if (tok.ch === " " || tok.ch === "," || tok.ch === "\t") {
-        say(`can never match: candidates never contain '${tok.ch === "," ? "," : " "}'; to give several patterns, repeat ${optionFlag} once for each`);
+        say(
+          `can never match: candidates never contain '${tok.ch === "," ? "," : " "}'; to give several patterns, repeat ${optionFlag} once for each`,
+        );
         break;
       }
     }
@@ -730,8 +774,7 @@ function escapeRegex(s: string): string {
  * punycode. Bad input throws `OptionError` naming the flag and the value.
  */
 export function domainPattern(domain: string, optionFlag: string): string {
-  const bad = (why: string) =>
-    new OptionError(`invalid ${optionFlag} value '${domain}': ${why}`);
+  const bad = (why: string) => new OptionError(`invalid ${optionFlag} value '${domain}': ${why}`);
   let name = domain.trim();
   if (name === "") throw bad("expected a domain name like 'example.com' or '*.example.com', or an IP address");
 
@@ -759,14 +802,18 @@ export function domainPattern(domain: string, optionFlag: string): string {
   }
   if (name.endsWith(".")) name = name.slice(0, -1);
   if (/[:/\s]/.test(name)) {
-    throw bad("expected a domain name without scheme, port or path, like 'example.com' (use --ignore-hosts / --allow-hosts for ports)");
+    throw bad(
+      "expected a domain name without scheme, port or path, like 'example.com' (use --ignore-hosts / --allow-hosts for ports)",
+    );
   }
   if (name.includes("*")) throw bad("'*' is only allowed as a leading '*.'");
   const ascii = /^[\x21-\x7e]*$/.test(name) ? name.toLowerCase() : domainToASCII(name);
   if (ascii === "") throw bad("not a valid domain name");
   const labels = ascii.split(".");
   if (ascii.length > 253 || labels.some((l) => !LABEL.test(l))) {
-    throw bad("expected a domain name (letters, digits, '-' and '.'), like 'example.com' or '*.example.com', or an IP address");
+    throw bad(
+      "expected a domain name (letters, digits, '-' and '.'), like 'example.com' or '*.example.com', or an IP address",
+    );
   }
   if (/^\d+$/.test(labels[labels.length - 1]!)) throw bad("neither a domain name nor an IP address");
   const escaped = labels.join("\\.");

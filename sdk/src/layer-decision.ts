@@ -24,7 +24,11 @@ export type LayerVerdict =
  * unless `data.final` says no more will come; then the decision goes on with
  * what is there.
  */
-export async function decideLayer(trigger: Trigger, data: NextLayerData, opts: { tls: boolean }): Promise<LayerVerdict> {
+export async function decideLayer(
+  trigger: Trigger,
+  data: NextLayerData,
+  opts: { tls: boolean },
+): Promise<LayerVerdict> {
   await trigger("nextLayer", data);
   if (data.ignoreConnection === true) return { kind: "ignore" };
   const addonWaits = data.needMoreData === true && data.ignoreConnection === undefined;
@@ -32,7 +36,12 @@ export async function decideLayer(trigger: Trigger, data: NextLayerData, opts: {
   if ((addonWaits || helloIncomplete) && !data.final) return { kind: "wait" };
   const hello = data.clientHello;
   if (opts.tls && hello !== undefined && hello !== "incomplete") {
-    const helloData: TlsClienthelloData = { client: data.client, server: data.server, clientHello: hello, ignoreConnection: false };
+    const helloData: TlsClienthelloData = {
+      client: data.client,
+      server: data.server,
+      clientHello: hello,
+      ignoreConnection: false,
+    };
     await trigger("tlsClienthello", helloData);
     if (helloData.ignoreConnection) return { kind: "ignore" };
     return { kind: "tls", hello, tcp: data.tcp === true };

@@ -274,7 +274,8 @@ export class Options {
       }
       case "number": {
         const n = Number(raw);
-        if (raw.trim() === "" || !Number.isFinite(n)) throw new OptionError(`invalid value for ${shown}: '${raw}' (expected a number)`);
+        if (raw.trim() === "" || !Number.isFinite(n))
+          throw new OptionError(`invalid value for ${shown}: '${raw}' (expected a number)`);
         return n;
       }
       case "optional-string":

@@ -12,7 +12,15 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Addon, ClientHello, HookArgs, HookName, LogEntry, NextLayerData } from "./addon.ts";
-import { HTTPFlow, Request, Response, TCPFlow, type Address, type ClientConnection, type ServerConnection } from "./flow.ts";
+import {
+  HTTPFlow,
+  Request,
+  Response,
+  TCPFlow,
+  type Address,
+  type ClientConnection,
+  type ServerConnection,
+} from "./flow.ts";
 import type { HeadersInit } from "./headers.ts";
 import { AddonHost } from "./host.ts";
 import { decideLayer } from "./layer-decision.ts";
@@ -35,7 +43,10 @@ export interface TestContext {
    * server (a response or a function making one) before `responseheaders` and
    * `response`. A server error string runs the `error` hook instead.
    */
-  http(flow: HTTPFlow, server?: ResponseSpec | Response | ((flow: HTTPFlow) => Response | ResponseSpec) | { error: string }): Promise<HTTPFlow>;
+  http(
+    flow: HTTPFlow,
+    server?: ResponseSpec | Response | ((flow: HTTPFlow) => Response | ResponseSpec) | { error: string },
+  ): Promise<HTTPFlow>;
   /**
    * `nextLayer` then, for a complete ClientHello not ignored or held back yet (or held back
    * with `final` set), `tlsClienthello`, exactly as the proxy runs them; returns the decision.
@@ -78,7 +89,8 @@ export async function testContext(
   const ctx: TestContext = {
     host,
     logs,
-    logLines: (level) => logs.filter((e) => !level || e.level === level).map((e) => (e.addon ? `[${e.addon}] ${e.message}` : e.message)),
+    logLines: (level) =>
+      logs.filter((e) => !level || e.level === level).map((e) => (e.addon ? `[${e.addon}] ${e.message}` : e.message)),
     setOptions: (changes) => host.setOptions(changes),
     trigger: async (hook, ...args) => {
       await host.trigger(hook, ...args);
@@ -130,7 +142,10 @@ export function testClient(overrides: Partial<ClientConnection> = {}): ClientCon
 }
 
 /** A server connection to `address`. */
-export function testServer(address: Address = { host: "example.com", port: 443 }, overrides: Partial<ServerConnection> = {}): ServerConnection {
+export function testServer(
+  address: Address = { host: "example.com", port: 443 },
+  overrides: Partial<ServerConnection> = {},
+): ServerConnection {
   return { id: randomUUID(), address, tls: address.port === 443, tlsEstablished: false, ...overrides };
 }
 
@@ -154,7 +169,8 @@ export function testFlow(init: TestFlowInit = {}): HTTPFlow {
     httpVersion: init.httpVersion,
   });
   if (!request.headers.has("host")) request.headers.fields.unshift(["Host", request.authority]);
-  if (init.body !== undefined && !request.headers.has("content-length")) request.headers.set("Content-Length", String(request.body.length));
+  if (init.body !== undefined && !request.headers.has("content-length"))
+    request.headers.set("Content-Length", String(request.body.length));
   const flow = new HTTPFlow(testClient(init.client), testServer({ host: request.host, port: request.port }), request);
   if (init.response) flow.response = testResponse(init.response);
   return flow;
@@ -162,8 +178,15 @@ export function testFlow(init: TestFlowInit = {}): HTTPFlow {
 
 /** A response: status 200 and a Content-Length unless given. */
 export function testResponse(init: ResponseSpec = {}): Response {
-  const r = new Response({ status: init.status ?? 200, reason: init.reason, headers: init.headers, body: init.body, httpVersion: init.httpVersion });
-  if (!r.headers.has("content-length") && !r.headers.has("transfer-encoding")) r.headers.set("Content-Length", String(r.body.length));
+  const r = new Response({
+    status: init.status ?? 200,
+    reason: init.reason,
+    headers: init.headers,
+    body: init.body,
+    httpVersion: init.httpVersion,
+  });
+  if (!r.headers.has("content-length") && !r.headers.has("transfer-encoding"))
+    r.headers.set("Content-Length", String(r.body.length));
   return r;
 }
 
@@ -204,7 +227,9 @@ export interface TestNextLayerInit {
 /** The payload of `nextLayer` for a connection with these properties. */
 export function testNextLayer(init: TestNextLayerInit = {}): NextLayerData {
   const client = testClient(init.outerSni ? { tlsEstablished: true, sni: init.outerSni } : {});
-  const server = testServer(init.destination === null ? { host: "", port: 0 } : (init.destination ?? { host: "example.com", port: 443 }));
+  const server = testServer(
+    init.destination === null ? { host: "", port: 0 } : (init.destination ?? { host: "example.com", port: 443 }),
+  );
   if (init.destination === null) (server as { address: Address | undefined }).address = undefined;
   if (init.resolved) server.peername = init.resolved;
   return {

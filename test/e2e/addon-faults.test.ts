@@ -94,7 +94,10 @@ test("a then() that never calls back holds its own request only: the next client
     const r = await get("/after-hang");
     assert.is(r.body, "origin /after-hang");
     assert.is(raw.buf.length, 0, "the held request has no answer");
-    assert.not.ok(origin.requests.some((q) => q.url === "/hang"), "nor did it reach the origin");
+    assert.not.ok(
+      origin.requests.some((q) => q.url === "/hang"),
+      "nor did it reach the origin",
+    );
   } finally {
     raw.destroy();
   }

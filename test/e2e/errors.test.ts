@@ -8,7 +8,17 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ROOT, curl, removeDir, runCli, startOrigin, startProxy, tempDir, testConfdir, waitFor } from "../helpers/harness.ts";
+import {
+  ROOT,
+  curl,
+  removeDir,
+  runCli,
+  startOrigin,
+  startProxy,
+  tempDir,
+  testConfdir,
+  waitFor,
+} from "../helpers/harness.ts";
 import { PEER, WireClient, connectRefused, escapeRe, freePort, openTunnel } from "../helpers/clients.ts";
 
 /** A CLI invocation's stderr must be exactly one line. */
@@ -28,11 +38,19 @@ test("a refused port: 502 with `error establishing server connection: Connection
     assert.is(r.code, 0, r.stderr);
     const text = r.stdout.toString();
     assert.match(text, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
-    assert.ok(text.endsWith("\r\n\r\nerror establishing server connection: Connection refused\n"), JSON.stringify(text));
+    assert.ok(
+      text.endsWith("\r\n\r\nerror establishing server connection: Connection refused\n"),
+      JSON.stringify(text),
+    );
     await proxy.waitForOutput(/ << error establishing/);
     const log = proxy.stdout();
     assert.match(log, new RegExp(`${PEER}: error establishing server connection: Connection refused\\n`));
-    assert.match(log, new RegExp(`${PEER}: GET http://127\\.0\\.0\\.1:${port}/x\\n << error establishing server connection: Connection refused\\n`));
+    assert.match(
+      log,
+      new RegExp(
+        `${PEER}: GET http://127\\.0\\.0\\.1:${port}/x\\n << error establishing server connection: Connection refused\\n`,
+      ),
+    );
     assert.not.match(log, /server connect /);
   } finally {
     assert.is(await proxy.stop(), 0);
@@ -78,9 +96,15 @@ test("an unresolvable host (*.invalid): 502 naming the name", async () => {
     assert.is(r.code, 0, r.stderr);
     const text = r.stdout.toString();
     assert.match(text, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
-    assert.match(text, new RegExp(`\\r\\n\\r\\nerror establishing server connection: [^\\n]*${escapeRe(name)}[^\\n]*\\n$`));
+    assert.match(
+      text,
+      new RegExp(`\\r\\n\\r\\nerror establishing server connection: [^\\n]*${escapeRe(name)}[^\\n]*\\n$`),
+    );
     await proxy.waitForOutput(/ << error establishing/);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: GET http://${escapeRe(name)}/\\n << error establishing server connection: `));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: GET http://${escapeRe(name)}/\\n << error establishing server connection: `),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
   }
@@ -99,8 +123,16 @@ test("malformed requests (garbage, a bad header line, a head over 64 KiB) get 40
 
     const cases: Array<{ send: string; status: number; code: string }> = [
       { send: "HELLO THIS IS NOT HTTP\r\n\r\n", status: 400, code: "HPE_INVALID_METHOD" },
-      { send: `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nBad Header Without Colon\r\n\r\n`, status: 400, code: "HPE_INVALID_HEADER_TOKEN" },
-      { send: `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nX-Huge: ${"h".repeat(70 * 1024)}\r\n\r\n`, status: 431, code: "HPE_HEADER_OVERFLOW" },
+      {
+        send: `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nBad Header Without Colon\r\n\r\n`,
+        status: 400,
+        code: "HPE_INVALID_HEADER_TOKEN",
+      },
+      {
+        send: `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nX-Huge: ${"h".repeat(70 * 1024)}\r\n\r\n`,
+        status: 431,
+        code: "HPE_HEADER_OVERFLOW",
+      },
     ];
     for (const c of cases) {
       const bad = await WireClient.connect(proxy.port);
@@ -122,11 +154,25 @@ test("malformed requests (garbage, a bad header line, a head over 64 KiB) get 40
     // The log comes through a pipe of its own: the last line may follow the responses by a moment.
     await proxy.waitForOutput(/HPE_HEADER_OVERFLOW[^\n]*431/);
     const log = proxy.stdout();
-    assert.match(log, new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_METHOD: [^)]*\\): 400 Bad Request\\n`));
-    assert.match(log, new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_HEADER_TOKEN: [^)]*\\): 400 Bad Request\\n`));
-    assert.match(log, new RegExp(`${PEER}: malformed HTTP request \\(HPE_HEADER_OVERFLOW: [^)]*\\): 431 Request Header Fields Too Large\\n`));
+    assert.match(
+      log,
+      new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_METHOD: [^)]*\\): 400 Bad Request\\n`),
+    );
+    assert.match(
+      log,
+      new RegExp(`${PEER}: malformed HTTP request \\(HPE_INVALID_HEADER_TOKEN: [^)]*\\): 400 Bad Request\\n`),
+    );
+    assert.match(
+      log,
+      new RegExp(
+        `${PEER}: malformed HTTP request \\(HPE_HEADER_OVERFLOW: [^)]*\\): 431 Request Header Fields Too Large\\n`,
+      ),
+    );
     // None of the bad requests reached the origin.
-    assert.equal(origin.requests.map((r) => r.url), ["/before", "/after-400", "/after-400", "/after-431"]);
+    assert.equal(
+      origin.requests.map((r) => r.url),
+      ["/before", "/after-400", "/after-400", "/after-431"],
+    );
   } finally {
     good.destroy();
     assert.is(await proxy.stop(), 0);
@@ -142,13 +188,21 @@ test("an origin-form request (`GET / HTTP/1.1`) to the explicit proxy: 400 namin
       c.write("GET / HTTP/1.1\r\nHost: example.test\r\n\r\n");
       const r = await c.readResponse();
       assert.is(r.statusLine, "HTTP/1.1 400 Bad Request");
-      assert.is(r.body.toString(), "invalid HTTP request form (expected authority or absolute, got origin: '/'); is this a proxy client?\n");
+      assert.is(
+        r.body.toString(),
+        "invalid HTTP request form (expected authority or absolute, got origin: '/'); is this a proxy client?\n",
+      );
       await c.waitClosed();
     } finally {
       c.destroy();
     }
     await proxy.waitForOutput(/bad request: /);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: bad request: invalid HTTP request form \\(expected authority or absolute, got origin: '/'\\); is this a proxy client\\?\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(
+        `${PEER}: bad request: invalid HTTP request form \\(expected authority or absolute, got origin: '/'\\); is this a proxy client\\?\\n`,
+      ),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
   }
@@ -205,7 +259,12 @@ test("an upstream that resets mid-response (buffered): the client gets 502 and i
       c.destroy();
     }
     await proxy.waitForOutput(/ << server connection failed/);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: GET http://${escapeRe(host)}/reset\\n << server connection failed while reading the response: [^\\n]+\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(
+        `${PEER}: GET http://${escapeRe(host)}/reset\\n << server connection failed while reading the response: [^\\n]+\\n`,
+      ),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -360,7 +419,16 @@ test("--no-such-flag: the line names the flag as the user typed it", async () =>
 });
 
 test("--set flow_detail=9: one line naming flow_detail, non-zero exit", async () => {
-  const r = await runCli(["--set", "flow_detail=9", "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${testConfdir()}`]);
+  const r = await runCli([
+    "--set",
+    "flow_detail=9",
+    "-p",
+    "0",
+    "--listen-host",
+    "127.0.0.1",
+    "--set",
+    `confdir=${testConfdir()}`,
+  ]);
   assert.ok(r.code !== 0 && r.code !== null, `exit ${r.code}`);
   const line = oneLine(r.stderr);
   assert.match(line, /^interloper: .*flow_detail.*9/);
@@ -368,7 +436,16 @@ test("--set flow_detail=9: one line naming flow_detail, non-zero exit", async ()
 });
 
 test("--set no_such_option=1: one line saying `unknown option`, non-zero exit", async () => {
-  const r = await runCli(["--set", "no_such_option=1", "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${testConfdir()}`]);
+  const r = await runCli([
+    "--set",
+    "no_such_option=1",
+    "-p",
+    "0",
+    "--listen-host",
+    "127.0.0.1",
+    "--set",
+    `confdir=${testConfdir()}`,
+  ]);
   assert.ok(r.code !== 0 && r.code !== null, `exit ${r.code}`);
   const line = oneLine(r.stderr);
   // The name as typed, or its camelCase spelling.
@@ -377,7 +454,16 @@ test("--set no_such_option=1: one line saying `unknown option`, non-zero exit", 
 });
 
 test("--mode bogus: one line naming the mode, non-zero exit", async () => {
-  const r = await runCli(["--mode", "bogus", "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${testConfdir()}`]);
+  const r = await runCli([
+    "--mode",
+    "bogus",
+    "-p",
+    "0",
+    "--listen-host",
+    "127.0.0.1",
+    "--set",
+    `confdir=${testConfdir()}`,
+  ]);
   assert.ok(r.code !== 0 && r.code !== null, `exit ${r.code}`);
   const line = oneLine(r.stderr);
   assert.match(line, /^interloper: .*'bogus'/);
@@ -403,8 +489,18 @@ test("a corrupt CA file in the confdir: one line naming the file, non-zero exit,
 test("--help lists the option groups, exit 0", async () => {
   const r = await runCli(["--help"]);
   assert.is(r.code, 0, r.stderr);
-  for (const group of ["Proxy:", "Host ignoring:", "TLS:", "Output:"]) assert.ok(r.stdout.includes(`\n${group}\n`), `${group} in:\n${r.stdout}`);
-  for (const flag of ["--mode", "--listen-port", "--set", "--ignore-hosts", "--allow-hosts", "--ssl-insecure", "--quiet", "--flow-detail"]) {
+  for (const group of ["Proxy:", "Host ignoring:", "TLS:", "Output:"])
+    assert.ok(r.stdout.includes(`\n${group}\n`), `${group} in:\n${r.stdout}`);
+  for (const flag of [
+    "--mode",
+    "--listen-port",
+    "--set",
+    "--ignore-hosts",
+    "--allow-hosts",
+    "--ssl-insecure",
+    "--quiet",
+    "--flow-detail",
+  ]) {
     assert.ok(r.stdout.includes(flag), `${flag} in --help`);
   }
   assert.is(r.stderr, "");

@@ -15,8 +15,28 @@ import {
   type TlsClienthelloData,
 } from "@interloper/sdk";
 import { Hosts } from "../../addons/hosts.ts";
-import { originCa, startInProcess, startOrigin, testConfdir, waitFor, type InProcessProxy, type Origin } from "../helpers/harness.ts";
-import { destroyClients, exchange, getRequest, openTunnel, pem, readToEnd, readUntil, startRawOrigin, tlsDirect, tlsThroughTunnel, type RawOrigin } from "../helpers/tunnel.ts";
+import {
+  originCa,
+  startInProcess,
+  startOrigin,
+  testConfdir,
+  waitFor,
+  type InProcessProxy,
+  type Origin,
+} from "../helpers/harness.ts";
+import {
+  destroyClients,
+  exchange,
+  getRequest,
+  openTunnel,
+  pem,
+  readToEnd,
+  readUntil,
+  startRawOrigin,
+  tlsDirect,
+  tlsThroughTunnel,
+  type RawOrigin,
+} from "../helpers/tunnel.ts";
 import { join } from "node:path";
 
 const NAMES = ["other.test", "keep.test", "force.test", "mine.test", "special.test", "plain.test"];
@@ -35,7 +55,10 @@ test.before(async () => {
   const ca = await originCa();
   originCaPem = pem(ca.caFile);
   originCaFp = new X509Certificate(originCaPem).fingerprint256;
-  origin = await startOrigin((req, res) => res.end(`hello ${req.headers.host ?? ""} ${req.url}`), { tls: true, names: NAMES });
+  origin = await startOrigin((req, res) => res.end(`hello ${req.headers.host ?? ""} ${req.url}`), {
+    tls: true,
+    names: NAMES,
+  });
   const direct = await tlsDirect(origin.port, { servername: "localhost", ca: [originCaPem] });
   direct.socket.destroy();
   assert.ok(direct.authorized, direct.authorizationError);
@@ -92,12 +115,24 @@ async function start(addons: Addon[], options: Record<string, unknown> = {}): Pr
 
 function linesOf(p: InProcessProxy, lp: number): string[] {
   const prefix = `127.0.0.1:${lp}: `;
-  return p.lines.filter((l) => l.startsWith(prefix) || l.startsWith(`[hosts] ${prefix}`) || l.includes(`127.0.0.1:${lp} -> tcp`) || l.includes(`127.0.0.1:${lp} <- tcp`));
+  return p.lines.filter(
+    (l) =>
+      l.startsWith(prefix) ||
+      l.startsWith(`[hosts] ${prefix}`) ||
+      l.includes(`127.0.0.1:${lp} -> tcp`) ||
+      l.includes(`127.0.0.1:${lp} <- tcp`),
+  );
 }
 
 async function waitGone(p: InProcessProxy, lp: number): Promise<string[]> {
-  await waitFor(() => p.lines.includes(`127.0.0.1:${lp}: client disconnect`), `client ${lp} disconnect in:\n${p.lines.join("\n")}`);
-  await waitFor(() => p.lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server disconnect `)), `server disconnect of ${lp} in:\n${p.lines.join("\n")}`);
+  await waitFor(
+    () => p.lines.includes(`127.0.0.1:${lp}: client disconnect`),
+    `client ${lp} disconnect in:\n${p.lines.join("\n")}`,
+  );
+  await waitFor(
+    () => p.lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server disconnect `)),
+    `server disconnect of ${lp} in:\n${p.lines.join("\n")}`,
+  );
   return linesOf(p, lp);
 }
 
@@ -112,7 +147,11 @@ interface Probe {
 }
 
 /** CONNECT 127.0.0.1:origin, TLS with `sni`, one GET; the client's log lines. */
-async function probe(p: InProcessProxy, sni: string | undefined, authority = `127.0.0.1:${origin.port}`): Promise<Probe> {
+async function probe(
+  p: InProcessProxy,
+  sni: string | undefined,
+  authority = `127.0.0.1:${origin.port}`,
+): Promise<Probe> {
   const t = await tlsThroughTunnel(p.port, authority, { servername: sni, ca: [originCaPem, proxyCaPem!] });
   let body: string;
   try {
@@ -132,14 +171,24 @@ async function probe(p: InProcessProxy, sni: string | undefined, authority = `12
 function expectIgnored(r: Probe, what: string): void {
   assert.ok(r.originCert, `${what}: ignored, the origin's own certificate`);
   assert.match(r.body, /^hello /, what);
-  assert.equal(r.lines.filter((l) => REQUEST_LINE.test(l)), [], `${what}: no request line:\n${r.lines.join("\n")}`);
-  assert.ok(r.lines.some((l) => l.startsWith(`127.0.0.1:${r.lp}: server connect `)), r.lines.join("\n"));
+  assert.equal(
+    r.lines.filter((l) => REQUEST_LINE.test(l)),
+    [],
+    `${what}: no request line:\n${r.lines.join("\n")}`,
+  );
+  assert.ok(
+    r.lines.some((l) => l.startsWith(`127.0.0.1:${r.lp}: server connect `)),
+    r.lines.join("\n"),
+  );
 }
 
 function expectIntercepted(r: Probe, url: string, what: string): void {
   assert.ok(r.proxyCert, `${what}: intercepted, the proxy's certificate; log:\n${r.lines.join("\n")}`);
   assert.match(r.body, /^hello /, what);
-  assert.ok(r.lines.includes(`127.0.0.1:${r.lp}: GET ${url}`), `${what}: request line GET ${url}:\n${r.lines.join("\n")}`);
+  assert.ok(
+    r.lines.includes(`127.0.0.1:${r.lp}: GET ${url}`),
+    `${what}: request line GET ${url}:\n${r.lines.join("\n")}`,
+  );
 }
 
 function sniOf(data: NextLayerData): string | undefined {
@@ -148,12 +197,17 @@ function sniOf(data: NextLayerData): string | undefined {
 }
 
 /** A clear-text request through a CONNECT tunnel to the raw origin, with Host `host`. */
-async function plainProbe(p: InProcessProxy, host: string): Promise<{ lp: number; lines: string[]; reply: string; sent: string; got: string }> {
+async function plainProbe(
+  p: InProcessProxy,
+  host: string,
+): Promise<{ lp: number; lines: string[]; reply: string; sent: string; got: string }> {
   const before = raw.connections();
   const t = await openTunnel(p.port, `127.0.0.1:${raw.port}`);
   const sent = `GET /plain HTTP/1.1\r\nHost: ${host}\r\nX-Probe: 1\r\n\r\n`;
   t.socket.write(sent);
-  const reply = (await readUntil(t.socket, (b) => b.includes("\r\n\r\nraw"), "the raw origin's reply")).toString("latin1");
+  const reply = (await readUntil(t.socket, (b) => b.includes("\r\n\r\nraw"), "the raw origin's reply")).toString(
+    "latin1",
+  );
   t.socket.end();
   await readToEnd(t.socket);
   const lines = await waitGone(p, t.localPort);
@@ -178,7 +232,8 @@ test("a user addon sets ignoreConnection in tlsClienthello: passthrough with the
 
     const keep = await probe(p, "keep.test");
     expectIntercepted(keep, `https://keep.test:${origin.port}/x`, "keep.test");
-    for (const h of ["tlsClienthello", "tlsStartClient", "requestheaders", "request", "response"]) assert.ok(rec.hooks(keep.lp).includes(h), `${h} in ${rec.hooks(keep.lp)}`);
+    for (const h of ["tlsClienthello", "tlsStartClient", "requestheaders", "request", "response"])
+      assert.ok(rec.hooks(keep.lp).includes(h), `${h} in ${rec.hooks(keep.lp)}`);
   } finally {
     await p.stop();
   }
@@ -189,16 +244,24 @@ test("a user addon's nextLayer ignoreConnection=false overrides an ignore patter
   const force: Addon = {
     name: "force",
     nextLayer(data: NextLayerData) {
-      if (sniOf(data) === "force.test" || data.client.sni === "force.test" || data.hostHeader === "force.test") data.ignoreConnection = false;
+      if (sniOf(data) === "force.test" || data.client.sni === "force.test" || data.hostHeader === "force.test")
+        data.ignoreConnection = false;
     },
   };
   const p = await start([rec.addon, force], { ignoreHosts: [".*"] });
   try {
     // Clear text: decided on the Host header.
     const forced = await plainProbe(p, "force.test");
-    assert.ok(forced.lines.includes(`127.0.0.1:${forced.lp}: GET http://force.test:${raw.port}/plain`), `forced: intercepted:\n${forced.lines.join("\n")}`);
+    assert.ok(
+      forced.lines.includes(`127.0.0.1:${forced.lp}: GET http://force.test:${raw.port}/plain`),
+      `forced: intercepted:\n${forced.lines.join("\n")}`,
+    );
     const ignored = await plainProbe(p, "plain.test");
-    assert.equal(ignored.lines.filter((l) => REQUEST_LINE.test(l)), [], ignored.lines.join("\n"));
+    assert.equal(
+      ignored.lines.filter((l) => REQUEST_LINE.test(l)),
+      [],
+      ignored.lines.join("\n"),
+    );
     assert.is(ignored.got, ignored.sent, "ignored: the origin got the client's bytes unchanged");
     assert.is(ignored.reply, RAW_REPLY);
 
@@ -207,7 +270,11 @@ test("a user addon's nextLayer ignoreConnection=false overrides an ignore patter
     expectIgnored(other, "other.test with '.*'");
     assert.equal(rec.hooks(other.lp), [], "ignored by the options: not even tlsClienthello fires");
     const tlsForced = await probe(p, "force.test");
-    expectIntercepted(tlsForced, `https://force.test:${origin.port}/x`, "force.test (nextLayer said false before the built-in)");
+    expectIntercepted(
+      tlsForced,
+      `https://force.test:${origin.port}/x`,
+      "force.test (nextLayer said false before the built-in)",
+    );
   } finally {
     await p.stop();
   }
@@ -232,8 +299,15 @@ test("a user addon named 'hosts' replaces the built-in (its rules apply, the opt
 
     await p.proxy.host.add(userHosts);
     assert.ok(p.proxy.host.chain.includes(userHosts));
-    assert.not.ok(p.proxy.host.chain.some((a) => a instanceof Hosts), "the built-in hosts addon is out of the chain");
-    expectIntercepted(await probe(p, "localhost", `localhost:${origin.port}`), `https://localhost:${origin.port}/x`, "user hosts: the option no longer decides");
+    assert.not.ok(
+      p.proxy.host.chain.some((a) => a instanceof Hosts),
+      "the built-in hosts addon is out of the chain",
+    );
+    expectIntercepted(
+      await probe(p, "localhost", `localhost:${origin.port}`),
+      `https://localhost:${origin.port}/x`,
+      "user hosts: the option no longer decides",
+    );
     expectIgnored(await probe(p, "mine.test"), "user hosts: its rule");
 
     // Options changed meanwhile reach the built-in when it comes back.
@@ -241,10 +315,17 @@ test("a user addon named 'hosts' replaces the built-in (its rules apply, the opt
     expectIntercepted(await probe(p, "other.test"), `https://other.test:${origin.port}/x`, "user hosts: other.test");
 
     await p.proxy.host.remove(userHosts);
-    assert.ok(p.proxy.host.chain.some((a) => a instanceof Hosts), "the built-in is back");
+    assert.ok(
+      p.proxy.host.chain.some((a) => a instanceof Hosts),
+      "the built-in is back",
+    );
     expectIgnored(await probe(p, "other.test"), "built-in back, with the option set meanwhile");
     expectIntercepted(await probe(p, "mine.test"), `https://mine.test:${origin.port}/x`, "built-in back: mine.test");
-    expectIntercepted(await probe(p, "localhost", `localhost:${origin.port}`), `https://localhost:${origin.port}/x`, "built-in back: the old value is gone");
+    expectIntercepted(
+      await probe(p, "localhost", `localhost:${origin.port}`),
+      `https://localhost:${origin.port}/x`,
+      "built-in back: the old value is gone",
+    );
   } finally {
     await p.stop();
   }
@@ -258,7 +339,12 @@ test("ignoreHosts changed at run time applies to new connections; an invalid pat
     await p.proxy.host.setOptions({ ignoreHosts: [`^other\\.test:`] });
     const ignored = await probe(p, "other.test");
     expectIgnored(ignored, "after setOptions");
-    assert.ok(ignored.lines.includes(`[hosts] 127.0.0.1:${ignored.lp}: ignoring connection: '^other\\.test:' matched 'other.test:${origin.port}' (sni)`), ignored.lines.join("\n"));
+    assert.ok(
+      ignored.lines.includes(
+        `[hosts] 127.0.0.1:${ignored.lp}: ignoring connection: '^other\\.test:' matched 'other.test:${origin.port}' (sni)`,
+      ),
+      ignored.lines.join("\n"),
+    );
 
     let err: unknown;
     try {
@@ -279,7 +365,11 @@ test("ignoreHosts changed at run time applies to new connections; an invalid pat
     }
     assert.match((err2 as Error)?.message ?? "", /^invalid --allow-hosts pattern '\[z-a\]': \S/);
     assert.equal(p.proxy.host.options.get("allowHosts"), []);
-    expectIntercepted(await probe(p, "keep.test"), `https://keep.test:${origin.port}/x`, "allowHosts refused: still empty");
+    expectIntercepted(
+      await probe(p, "keep.test"),
+      `https://keep.test:${origin.port}/x`,
+      "allowHosts refused: still empty",
+    );
 
     await p.proxy.host.setOptions({ ignoreHosts: [] });
     expectIntercepted(await probe(p, "other.test"), `https://other.test:${origin.port}/x`, "patterns removed again");
@@ -313,8 +403,18 @@ test("decideHosts exported by the SDK, used by a user addon with its own inputs 
   try {
     expectIgnored(await probe(p, "special.test"), "special.test judged as :443");
     expectIntercepted(await probe(p, "other.test"), `https://other.test:${origin.port}/x`, "other.test");
-    assert.ok(decisions.includes("ignoring connection: '^special\\.test:443$' matched 'special.test:443' (sni)"), decisions.join("\n"));
-    assert.ok(decisions.some((d) => d.startsWith("intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:443' (destination), 'other.test:443' (sni)")), decisions.join("\n"));
+    assert.ok(
+      decisions.includes("ignoring connection: '^special\\.test:443$' matched 'special.test:443' (sni)"),
+      decisions.join("\n"),
+    );
+    assert.ok(
+      decisions.some((d) =>
+        d.startsWith(
+          "intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:443' (destination), 'other.test:443' (sni)",
+        ),
+      ),
+      decisions.join("\n"),
+    );
   } finally {
     await p.stop();
   }
@@ -330,7 +430,10 @@ test("the decision after TLS was terminated has the outer SNI as a candidate (5)
   const p = await start([outerOnly], { ignoreHosts: [`^force\\.test:${origin.port}$`] });
   try {
     // Host header without the name: only the outer SNI can match at the inner decision.
-    const t = await tlsThroughTunnel(p.port, `127.0.0.1:${origin.port}`, { servername: "force.test", ca: [originCaPem, proxyCaPem!] });
+    const t = await tlsThroughTunnel(p.port, `127.0.0.1:${origin.port}`, {
+      servername: "force.test",
+      ca: [originCaPem, proxyCaPem!],
+    });
     let body: string;
     try {
       body = (await exchange(t.socket, getRequest(`127.0.0.1:${origin.port}`, "/inner"))).body.toString();
@@ -339,10 +442,23 @@ test("the decision after TLS was terminated has the outer SNI as a candidate (5)
     }
     const lp = t.tunnel.localPort;
     const lines = await waitGone(p, lp);
-    assert.is(t.issuerFingerprint, proxyCaFp, `outer stage intercepted: TLS terminated by the proxy; log:\n${lines.join("\n")}`);
+    assert.is(
+      t.issuerFingerprint,
+      proxyCaFp,
+      `outer stage intercepted: TLS terminated by the proxy; log:\n${lines.join("\n")}`,
+    );
     assert.is(body, `hello 127.0.0.1:${origin.port} /inner`);
-    assert.ok(lines.includes(`[hosts] 127.0.0.1:${lp}: ignoring connection: '^force\\.test:${origin.port}$' matched 'force.test:${origin.port}' (outer-sni)`), lines.join("\n"));
-    assert.equal(lines.filter((l) => REQUEST_LINE.test(l)), [], "the inner connection is passed through: no request line");
+    assert.ok(
+      lines.includes(
+        `[hosts] 127.0.0.1:${lp}: ignoring connection: '^force\\.test:${origin.port}$' matched 'force.test:${origin.port}' (outer-sni)`,
+      ),
+      lines.join("\n"),
+    );
+    assert.equal(
+      lines.filter((l) => REQUEST_LINE.test(l)),
+      [],
+      "the inner connection is passed through: no request line",
+    );
   } finally {
     await p.stop();
   }
@@ -378,7 +494,10 @@ test("tcpHosts in-process: a TCP flow with tcpStart, tcpMessage and tcpEnd; an i
     const lines2 = await waitGone(p, u.localPort);
     assert.equal(rec.hooks(u.localPort), [], "ignored: no TCP flow hooks");
     assert.not.ok(ends.includes(u.localPort));
-    assert.not.ok(lines2.some((l) => l.includes(" tcp ")), lines2.join("\n"));
+    assert.not.ok(
+      lines2.some((l) => l.includes(" tcp ")),
+      lines2.join("\n"),
+    );
   } finally {
     await p.stop();
     await echo.close();

@@ -12,7 +12,21 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as net from "node:net";
 import { join } from "node:path";
-import { curl, originCa, ROOT, runCli, sha256, sleep, startOrigin, startProxy, tempFile, waitFor, type Origin, type OriginCa, type ProxyProcess } from "../helpers/harness.ts";
+import {
+  curl,
+  originCa,
+  ROOT,
+  runCli,
+  sha256,
+  sleep,
+  startOrigin,
+  startProxy,
+  tempFile,
+  waitFor,
+  type Origin,
+  type OriginCa,
+  type ProxyProcess,
+} from "../helpers/harness.ts";
 import {
   destroyClients,
   exchange,
@@ -121,7 +135,15 @@ async function stopProxy(proxy: ProxyProcess | undefined): Promise<void> {
 /** The log lines of the client connection from local port `lp` (the dumper prefixes them with `127.0.0.1:lp:`; -v lines with `[hosts] `). */
 function linesOf(log: string, lp: number): string[] {
   const prefix = `127.0.0.1:${lp}: `;
-  return log.split("\n").filter((l) => l.startsWith(prefix) || l.startsWith(`[hosts] ${prefix}`) || l.includes(`127.0.0.1:${lp} -> tcp -> `) || l.includes(`127.0.0.1:${lp} <- tcp <- `));
+  return log
+    .split("\n")
+    .filter(
+      (l) =>
+        l.startsWith(prefix) ||
+        l.startsWith(`[hosts] ${prefix}`) ||
+        l.includes(`127.0.0.1:${lp} -> tcp -> `) ||
+        l.includes(`127.0.0.1:${lp} <- tcp <- `),
+    );
 }
 
 /** Request lines: `127.0.0.1:PORT: METHOD URL...` (SEMANTICS.md §4). */
@@ -145,18 +167,30 @@ async function waitGone(proxy: ProxyProcess, lp: number): Promise<string[]> {
 function assertIgnoredLog(lines: string[], lp: number, server: string): void {
   const where = `log of client ${lp}:\n${lines.join("\n")}`;
   assert.ok(lines.includes(`127.0.0.1:${lp}: client connect`), where);
-  assert.ok(lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server connect ${server}`)), `server connect ${server}; ${where}`);
+  assert.ok(
+    lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server connect ${server}`)),
+    `server connect ${server}; ${where}`,
+  );
   assert.ok(lines.includes(`127.0.0.1:${lp}: client disconnect`), where);
-  assert.ok(lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server disconnect ${server}`)), where);
+  assert.ok(
+    lines.some((l) => l.startsWith(`127.0.0.1:${lp}: server disconnect ${server}`)),
+    where,
+  );
   assert.equal(requestLines(lines), [], `an ignored connection prints no request line; ${where}`);
-  assert.not.ok(lines.some((l) => l.includes(" tcp ")), `an ignored connection is no TCP flow; ${where}`);
+  assert.not.ok(
+    lines.some((l) => l.includes(" tcp ")),
+    `an ignored connection is no TCP flow; ${where}`,
+  );
 }
 
 /** The log of an intercepted connection: its request line (full URL) is there. */
 function assertInterceptedLog(lines: string[], lp: number, requestLine: string | RegExp): void {
   const where = `log of client ${lp}:\n${lines.join("\n")}`;
   const reqs = requestLines(lines);
-  const ok = typeof requestLine === "string" ? reqs.includes(`127.0.0.1:${lp}: ${requestLine}`) : reqs.some((l) => requestLine.test(l));
+  const ok =
+    typeof requestLine === "string"
+      ? reqs.includes(`127.0.0.1:${lp}: ${requestLine}`)
+      : reqs.some((l) => requestLine.test(l));
   assert.ok(ok, `expected request line ${requestLine}; ${where}`);
 }
 
@@ -179,7 +213,13 @@ interface TlsProbe {
  * CONNECT `authority` by hand, TLS with `sni` (none when undefined), one
  * `GET path` with Host `hostHeader`; then the connection's log lines.
  */
-async function probeTls(proxy: ProxyProcess, authority: string, sni: string | undefined, hostHeader: string, path = "/x"): Promise<TlsProbe> {
+async function probeTls(
+  proxy: ProxyProcess,
+  authority: string,
+  sni: string | undefined,
+  hostHeader: string,
+  path = "/x",
+): Promise<TlsProbe> {
   const t = await tlsThroughTunnel(proxy.port, authority, { servername: sni, ca: [originCaPem, proxyCaPem] });
   const lp = t.tunnel.localPort;
   let res;
@@ -220,7 +260,16 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
   const pin = `sha256//${createHash("sha256").update(spki).digest("base64")}`;
   const proxy = await proxyWith(["--ignore-hosts", `^localhost:${tlsA.port}$`]);
   try {
-    const r = await curl(["-v", "-x", `http://127.0.0.1:${proxy.port}`, "--cacert", ca.caFile, "--pinnedpubkey", pin, `https://localhost:${tlsA.port}/big`]);
+    const r = await curl([
+      "-v",
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      ca.caFile,
+      "--pinnedpubkey",
+      pin,
+      `https://localhost:${tlsA.port}/big`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.length, BIG.length);
     assert.is(sha256(r.stdout), sha256(BIG));
@@ -230,11 +279,22 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
     const log = proxy.stdout();
     assert.match(log, new RegExp(`: server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`));
     assert.not.match(log, /^127\.0\.0\.1:\d+: [A-Z]+ /m, "no request line for the ignored connection");
-    assert.not.ok(log.split("\n").some((l) => RESPONSE_LINE.test(l)), "no response line either");
+    assert.not.ok(
+      log.split("\n").some((l) => RESPONSE_LINE.test(l)),
+      "no response line either",
+    );
 
     // Upload: 256 KiB through the ignored tunnel, unchanged at the origin.
     const upload = tempFile("upload.bin", BIG);
-    const up = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", ca.caFile, "--data-binary", `@${upload}`, `https://localhost:${tlsA.port}/up`]);
+    const up = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      ca.caFile,
+      "--data-binary",
+      `@${upload}`,
+      `https://localhost:${tlsA.port}/up`,
+    ]);
     assert.is(up.code, 0, up.stderr);
     const got = tlsA.requests.find((q) => q.url === "/up");
     assert.ok(got, "the origin got the upload");
@@ -246,11 +306,31 @@ test("ignored HTTPS: the origin's own certificate (pinned key, origin CA) and a 
     assert.is(sha256(p.body), sha256(BIG));
 
     // Not ignored (other port): the proxy's certificate, which the origin CA alone refuses, and the pin fails.
-    const refused = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", ca.caFile, `https://localhost:${tlsB.port}/big`]);
+    const refused = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      ca.caFile,
+      `https://localhost:${tlsB.port}/big`,
+    ]);
     assert.is(refused.code, 60, `curl must refuse the proxy's certificate with the origin CA only: ${refused.stderr}`);
-    const pinned = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, "--pinnedpubkey", pin, `https://localhost:${tlsB.port}/big`]);
+    const pinned = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      proxy.caFile,
+      "--pinnedpubkey",
+      pin,
+      `https://localhost:${tlsB.port}/big`,
+    ]);
     assert.is(pinned.code, 90, `the pin must fail on the proxy's certificate: ${pinned.stderr}`);
-    const intercepted = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, `https://localhost:${tlsB.port}/big`]);
+    const intercepted = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      proxy.caFile,
+      `https://localhost:${tlsB.port}/big`,
+    ]);
     assert.is(intercepted.code, 0, intercepted.stderr);
     assert.is(sha256(intercepted.stdout), sha256(BIG));
     await proxy.waitForOutput(new RegExp(`: GET https://localhost:${tlsB.port}/big\\n     << 200 OK 256k\\n`));
@@ -274,8 +354,15 @@ test("the seed's tutorial: read 'server connect host:port' from the log, build ^
       hostPorts.push(m[1]!);
     }
     assert.equal(hostPorts, [`localhost:${tlsA.port}`, `127.0.0.1:${tlsB.port}`]);
-    assert.match(proxy.stdout(), new RegExp(`server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`));
-    assert.match(proxy.stdout(), new RegExp(`server connect 127\\.0\\.0\\.1:${tlsB.port}\\n`), "no parenthesis when the name is the address");
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`server connect localhost:${tlsA.port} \\(127\\.0\\.0\\.1:${tlsA.port}\\)\\n`),
+    );
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`server connect 127\\.0\\.0\\.1:${tlsB.port}\\n`),
+      "no parenthesis when the name is the address",
+    );
   } finally {
     await stopProxy(proxy);
   }
@@ -303,19 +390,35 @@ test("the seed's tutorial: read 'server connect host:port' from the log, build ^
 });
 
 test("anchored patterns from the seed page: ^(.+\\.)?name\\.test:PORT$ matches the domain and subdomains (SNI), not 'evilname'", async () => {
-  const proxy = await proxyWith(["-v", "--ignore-hosts", `^(.+\\.)?name\\.test:${tlsA.port}$`, "--ignore-hosts", `^(.+\\.)?localhost:${tlsB.port}$`]);
+  const proxy = await proxyWith([
+    "-v",
+    "--ignore-hosts",
+    `^(.+\\.)?name\\.test:${tlsA.port}$`,
+    "--ignore-hosts",
+    `^(.+\\.)?localhost:${tlsB.port}$`,
+  ]);
   try {
     for (const sni of ["name.test", "sub.name.test", "deep.sub.name.test"]) {
       const p = await probeTls(proxy, A(), sni, sni);
       expectIgnored(p, A(), sni);
-      assert.ok(p.lines.includes(`[hosts] 127.0.0.1:${p.lp}: ignoring connection: '^(.+\\.)?name\\.test:${tlsA.port}$' matched '${sni}:${tlsA.port}' (sni)`), p.lines.join("\n"));
+      assert.ok(
+        p.lines.includes(
+          `[hosts] 127.0.0.1:${p.lp}: ignoring connection: '^(.+\\.)?name\\.test:${tlsA.port}$' matched '${sni}:${tlsA.port}' (sni)`,
+        ),
+        p.lines.join("\n"),
+      );
     }
     const evil = await probeTls(proxy, A(), "evilname.test", "evilname.test");
     expectIntercepted(evil, `GET https://evilname.test:${tlsA.port}/x`, "evilname.test");
     // The seed's apple.com example with a name that resolves: localhost itself.
     const lh = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", "localhost");
     expectIgnored(lh, `localhost:${tlsB.port}`, "localhost:B");
-    assert.ok(lh.lines.includes(`[hosts] 127.0.0.1:${lh.lp}: ignoring connection: '^(.+\\.)?localhost:${tlsB.port}$' matched 'localhost:${tlsB.port}' (destination)`), lh.lines.join("\n"));
+    assert.ok(
+      lh.lines.includes(
+        `[hosts] 127.0.0.1:${lh.lp}: ignoring connection: '^(.+\\.)?localhost:${tlsB.port}$' matched 'localhost:${tlsB.port}' (destination)`,
+      ),
+      lh.lines.join("\n"),
+    );
   } finally {
     await stopProxy(proxy);
   }
@@ -333,7 +436,11 @@ test("anchored patterns from the seed page: ^(.+\\.)?name\\.test:PORT$ matches t
   const exact = await proxyWith([`--ignore-hosts`, `^name.test:`]);
   try {
     expectIgnored(await probeTls(exact, A(), "name.test", "name.test"), A(), "^name.test: with name.test");
-    expectIntercepted(await probeTls(exact, A(), "sub.name.test", "sub.name.test"), `GET https://sub.name.test:${tlsA.port}/x`, "^name.test: with sub.name.test");
+    expectIntercepted(
+      await probeTls(exact, A(), "sub.name.test", "sub.name.test"),
+      `GET https://sub.name.test:${tlsA.port}/x`,
+      "^name.test: with sub.name.test",
+    );
   } finally {
     await stopProxy(exact);
   }
@@ -342,24 +449,48 @@ test("anchored patterns from the seed page: ^(.+\\.)?name\\.test:PORT$ matches t
 test("port-only pattern :PORT$ ignores that port only (any host, SNI or not)", async () => {
   const proxy = await proxyWith(["--ignore-hosts", `:${tlsA.port}$`]);
   try {
-    expectIgnored(await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", "localhost"), `localhost:${tlsA.port}`, "localhost:A");
+    expectIgnored(
+      await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", "localhost"),
+      `localhost:${tlsA.port}`,
+      "localhost:A",
+    );
     expectIgnored(await probeTls(proxy, A(), "whatever.test", "whatever.test"), A(), "127.0.0.1:A with SNI");
-    expectIntercepted(await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`), `GET https://localhost:${tlsB.port}/x`, "localhost:B");
+    expectIntercepted(
+      await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`),
+      `GET https://localhost:${tlsB.port}/x`,
+      "localhost:B",
+    );
   } finally {
     await stopProxy(proxy);
   }
 });
 
 test("IP patterns: an IP literal CONNECT; an IP range matches a CONNECT by name through the resolved address (eager)", async () => {
-  const proxy = await proxyWith(["-v", "--ignore-hosts", `^127\\.0\\.0\\.1:${tlsA.port}$`, "--ignore-hosts", `127\\.0\\.\\d+\\.\\d+:${tlsB.port}`]);
+  const proxy = await proxyWith([
+    "-v",
+    "--ignore-hosts",
+    `^127\\.0\\.0\\.1:${tlsA.port}$`,
+    "--ignore-hosts",
+    `127\\.0\\.\\d+\\.\\d+:${tlsB.port}`,
+  ]);
   try {
     const ip = await probeTls(proxy, A(), undefined, A());
     expectIgnored(ip, A(), "127.0.0.1:A without SNI");
-    assert.ok(ip.lines.includes(`[hosts] 127.0.0.1:${ip.lp}: ignoring connection: '^127\\.0\\.0\\.1:${tlsA.port}$' matched '127.0.0.1:${tlsA.port}' (resolved)`), ip.lines.join("\n"));
+    assert.ok(
+      ip.lines.includes(
+        `[hosts] 127.0.0.1:${ip.lp}: ignoring connection: '^127\\.0\\.0\\.1:${tlsA.port}$' matched '127.0.0.1:${tlsA.port}' (resolved)`,
+      ),
+      ip.lines.join("\n"),
+    );
 
     const byName = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", "localhost");
     expectIgnored(byName, `localhost:${tlsB.port} (127.0.0.1:${tlsB.port})`, "localhost:B through its address");
-    assert.ok(byName.lines.includes(`[hosts] 127.0.0.1:${byName.lp}: ignoring connection: '127\\.0\\.\\d+\\.\\d+:${tlsB.port}' matched '127.0.0.1:${tlsB.port}' (resolved)`), byName.lines.join("\n"));
+    assert.ok(
+      byName.lines.includes(
+        `[hosts] 127.0.0.1:${byName.lp}: ignoring connection: '127\\.0\\.\\d+\\.\\d+:${tlsB.port}' matched '127.0.0.1:${tlsB.port}' (resolved)`,
+      ),
+      byName.lines.join("\n"),
+    );
 
     // The same name on the other port: the exact-IP pattern has port A, the range port B.
     // localhost:A resolves to 127.0.0.1:A, which the first pattern matches too (candidate 1).
@@ -370,18 +501,33 @@ test("IP patterns: an IP literal CONNECT; an IP range matches a CONNECT by name 
   }
   const other = await proxyWith(["--ignore-hosts", `^10\\.0\\.\\d+\\.\\d+:`]);
   try {
-    expectIntercepted(await probeTls(other, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`), `GET https://localhost:${tlsB.port}/x`, "another range");
+    expectIntercepted(
+      await probeTls(other, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`),
+      `GET https://localhost:${tlsB.port}/x`,
+      "another range",
+    );
   } finally {
     await stopProxy(other);
   }
 });
 
 test("SNI on a CONNECT to an IP; case-insensitive patterns (upper case); several patterns (--ignore-hosts and --set ignore_hosts)", async () => {
-  const proxy = await proxyWith(["-v", "--ignore-hosts", `^WHATEVER\\.TEST:${tlsA.port}$`, "--ignore-hosts", `^LOCALHOST:${tlsB.port}$`]);
+  const proxy = await proxyWith([
+    "-v",
+    "--ignore-hosts",
+    `^WHATEVER\\.TEST:${tlsA.port}$`,
+    "--ignore-hosts",
+    `^LOCALHOST:${tlsB.port}$`,
+  ]);
   try {
     const sni = await probeTls(proxy, A(), "whatever.test", "whatever.test");
     expectIgnored(sni, A(), "SNI whatever.test on 127.0.0.1:A");
-    assert.ok(sni.lines.includes(`[hosts] 127.0.0.1:${sni.lp}: ignoring connection: '^WHATEVER\\.TEST:${tlsA.port}$' matched 'whatever.test:${tlsA.port}' (sni)`), sni.lines.join("\n"));
+    assert.ok(
+      sni.lines.includes(
+        `[hosts] 127.0.0.1:${sni.lp}: ignoring connection: '^WHATEVER\\.TEST:${tlsA.port}$' matched 'whatever.test:${tlsA.port}' (sni)`,
+      ),
+      sni.lines.join("\n"),
+    );
     // Without SNI nothing but 127.0.0.1:A is known before the handshake: TLS is intercepted…
     const noSni = await probeTls(proxy, A(), undefined, A());
     expectIntercepted(noSni, `GET https://127.0.0.1:${tlsA.port}/x`, "no SNI");
@@ -391,8 +537,17 @@ test("SNI on a CONNECT to an IP; case-insensitive patterns (upper case); several
     assert.ok(inner.proxyCert, "without SNI the ClientHello gives no name: TLS terminated");
     assert.is(inner.status, 200);
     assert.equal(requestLines(inner.lines), [], inner.lines.join("\n"));
-    assert.ok(inner.lines.includes(`[hosts] 127.0.0.1:${inner.lp}: ignoring connection: '^WHATEVER\\.TEST:${tlsA.port}$' matched 'whatever.test:${tlsA.port}' (host-header)`), inner.lines.join("\n"));
-    expectIntercepted(await probeTls(proxy, A(), "other.example", "other.example"), `GET https://other.example:${tlsA.port}/x`, "SNI other.example");
+    assert.ok(
+      inner.lines.includes(
+        `[hosts] 127.0.0.1:${inner.lp}: ignoring connection: '^WHATEVER\\.TEST:${tlsA.port}$' matched 'whatever.test:${tlsA.port}' (host-header)`,
+      ),
+      inner.lines.join("\n"),
+    );
+    expectIntercepted(
+      await probeTls(proxy, A(), "other.example", "other.example"),
+      `GET https://other.example:${tlsA.port}/x`,
+      "SNI other.example",
+    );
     const upper = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", "localhost");
     expectIgnored(upper, `localhost:${tlsB.port}`, "^LOCALHOST: with localhost");
   } finally {
@@ -407,7 +562,11 @@ test("SNI on a CONNECT to an IP; case-insensitive patterns (upper case); several
     try {
       expectIgnored(await probeTls(several, A(), "a.test", "a.test"), A(), `${args[0]}: a.test`);
       expectIgnored(await probeTls(several, A(), "b.test", "b.test"), A(), `${args[0]}: b.test`);
-      expectIntercepted(await probeTls(several, A(), "c.test", "c.test"), `GET https://c.test:${tlsA.port}/x`, `${args[0]}: c.test`);
+      expectIntercepted(
+        await probeTls(several, A(), "c.test", "c.test"),
+        `GET https://c.test:${tlsA.port}/x`,
+        `${args[0]}: c.test`,
+      );
     } finally {
       await stopProxy(several);
     }
@@ -415,15 +574,30 @@ test("SNI on a CONNECT to an IP; case-insensitive patterns (upper case); several
 });
 
 test("^example\\.com$-style patterns never match (there is always a port) and produce a start-up warning", async () => {
-  const proxy = await proxyWith(["--ignore-hosts", "^localhost$", "--ignore-hosts", "^whatever\\.test$", "--ignore-hosts", "^example\\.com$"]);
+  const proxy = await proxyWith([
+    "--ignore-hosts",
+    "^localhost$",
+    "--ignore-hosts",
+    "^whatever\\.test$",
+    "--ignore-hosts",
+    "^example\\.com$",
+  ]);
   try {
     const out = proxy.stdout() + proxy.stderr();
     for (const p of ["^localhost$", "^whatever\\.test$", "^example\\.com$"]) {
       assert.ok(out.includes(`--ignore-hosts pattern '${p}' can never match`), `warning for ${p}:\n${out}`);
     }
     assert.ok(out.includes("write '^example\\.com:' (any port) or '^example\\.com:443$' instead"), out);
-    expectIntercepted(await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`), `GET https://localhost:${tlsA.port}/x`, "^localhost$");
-    expectIntercepted(await probeTls(proxy, A(), "whatever.test", "whatever.test"), `GET https://whatever.test:${tlsA.port}/x`, "^whatever\\.test$");
+    expectIntercepted(
+      await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`),
+      `GET https://localhost:${tlsA.port}/x`,
+      "^localhost$",
+    );
+    expectIntercepted(
+      await probeTls(proxy, A(), "whatever.test", "whatever.test"),
+      `GET https://whatever.test:${tlsA.port}/x`,
+      "^whatever\\.test$",
+    );
   } finally {
     await stopProxy(proxy);
   }
@@ -432,23 +606,46 @@ test("^example\\.com$-style patterns never match (there is always a port) and pr
 test("--allow-hosts intercepts only the allowed; with --ignore-hosts too: allow first, then ignore", async () => {
   const proxy = await proxyWith(["-v", "--allow-hosts", `^localhost:${tlsA.port}$`]);
   try {
-    expectIntercepted(await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`), `GET https://localhost:${tlsA.port}/x`, "allowed localhost:A");
+    expectIntercepted(
+      await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", `localhost:${tlsA.port}`),
+      `GET https://localhost:${tlsA.port}/x`,
+      "allowed localhost:A",
+    );
     const other = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", "localhost");
     expectIgnored(other, `localhost:${tlsB.port}`, "localhost:B not allowed");
-    assert.ok(other.lines.some((l) => l.startsWith(`[hosts] 127.0.0.1:${other.lp}: ignoring connection: no --allow-hosts pattern matched '127.0.0.1:${tlsB.port}' (resolved), 'localhost:${tlsB.port}' (destination)`)), other.lines.join("\n"));
+    assert.ok(
+      other.lines.some((l) =>
+        l.startsWith(
+          `[hosts] 127.0.0.1:${other.lp}: ignoring connection: no --allow-hosts pattern matched '127.0.0.1:${tlsB.port}' (resolved), 'localhost:${tlsB.port}' (destination)`,
+        ),
+      ),
+      other.lines.join("\n"),
+    );
   } finally {
     await stopProxy(proxy);
   }
 
   const both = await proxyWith(["-v", "--allow-hosts", `\\.test:${tlsA.port}$`, "--ignore-hosts", `^skip\\.test:`]);
   try {
-    expectIntercepted(await probeTls(both, A(), "keep.test", "keep.test"), `GET https://keep.test:${tlsA.port}/x`, "allowed, not ignored");
+    expectIntercepted(
+      await probeTls(both, A(), "keep.test", "keep.test"),
+      `GET https://keep.test:${tlsA.port}/x`,
+      "allowed, not ignored",
+    );
     const skip = await probeTls(both, A(), "skip.test", "skip.test");
     expectIgnored(skip, A(), "allowed, then ignored");
-    assert.ok(skip.lines.includes(`[hosts] 127.0.0.1:${skip.lp}: ignoring connection: '^skip\\.test:' matched 'skip.test:${tlsA.port}' (sni)`), skip.lines.join("\n"));
+    assert.ok(
+      skip.lines.includes(
+        `[hosts] 127.0.0.1:${skip.lp}: ignoring connection: '^skip\\.test:' matched 'skip.test:${tlsA.port}' (sni)`,
+      ),
+      skip.lines.join("\n"),
+    );
     const notAllowed = await probeTls(both, A(), "other.example", "other.example");
     expectIgnored(notAllowed, A(), "not allowed");
-    assert.ok(notAllowed.lines.some((l) => l.includes(": ignoring connection: no --allow-hosts pattern matched")), notAllowed.lines.join("\n"));
+    assert.ok(
+      notAllowed.lines.some((l) => l.includes(": ignoring connection: no --allow-hosts pattern matched")),
+      notAllowed.lines.join("\n"),
+    );
   } finally {
     await stopProxy(both);
   }
@@ -458,18 +655,32 @@ test("explicit GET http://... is never ignored, even with --ignore-hosts '.*' (r
   const proxy = await proxyWith(["--ignore-hosts", ".*"]);
   try {
     // Two requests to two hosts on one proxy connection (the seed's footnote): both intercepted.
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, `http://127.0.0.1:${plain.port}/first`, `http://localhost:${plain.port}/second`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      `http://127.0.0.1:${plain.port}/first`,
+      `http://localhost:${plain.port}/second`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), `hello 127.0.0.1:${plain.port} /firsthello localhost:${plain.port} /second`);
     await proxy.waitForOutput(/: GET http:\/\/localhost:\d+\/second\n {5}<< 200 OK \d+b\n/);
     const log = proxy.stdout();
-    const first = new RegExp(`^(127\\.0\\.0\\.1:\\d+): GET http://127\\.0\\.0\\.1:${plain.port}/first\\n {5}<< 200 OK \\d+b\\n`, "m").exec(log);
+    const first = new RegExp(
+      `^(127\\.0\\.0\\.1:\\d+): GET http://127\\.0\\.0\\.1:${plain.port}/first\\n {5}<< 200 OK \\d+b\\n`,
+      "m",
+    ).exec(log);
     assert.ok(first, log);
-    assert.ok(log.includes(`${first[1]}: GET http://localhost:${plain.port}/second\n     << 200 OK`), `same connection, second host:\n${log}`);
+    assert.ok(
+      log.includes(`${first[1]}: GET http://localhost:${plain.port}/second\n     << 200 OK`),
+      `same connection, second host:\n${log}`,
+    );
 
     // The same by hand, absolute-form on a raw proxy connection: answered through the proxy, logged.
     const raw = await openRawProxyConnection(proxy.port);
-    const res = await exchange(raw.socket, `GET http://127.0.0.1:${plain.port}/hand HTTP/1.1\r\nHost: 127.0.0.1:${plain.port}\r\nConnection: close\r\n\r\n`);
+    const res = await exchange(
+      raw.socket,
+      `GET http://127.0.0.1:${plain.port}/hand HTTP/1.1\r\nHost: 127.0.0.1:${plain.port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.is(res.status, 200);
     assert.is(res.body.toString(), `hello 127.0.0.1:${plain.port} /hand`);
     raw.socket.destroy();
@@ -486,11 +697,22 @@ test("explicit GET http://... is never ignored, even with --ignore-hosts '.*' (r
   const allow = await proxyWith(["--allow-hosts", "^nothing\\.test:"]);
   try {
     const rawConn = await openRawProxyConnection(allow.port);
-    const res = await exchange(rawConn.socket, `GET http://localhost:${plain.port}/allow HTTP/1.1\r\nHost: localhost:${plain.port}\r\nConnection: close\r\n\r\n`);
+    const res = await exchange(
+      rawConn.socket,
+      `GET http://localhost:${plain.port}/allow HTTP/1.1\r\nHost: localhost:${plain.port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.is(res.body.toString(), `hello localhost:${plain.port} /allow`);
     rawConn.socket.destroy();
-    assertInterceptedLog(await waitGone(allow, rawConn.localPort), rawConn.localPort, `GET http://localhost:${plain.port}/allow`);
-    expectIgnored(await probeTls(allow, `localhost:${tlsA.port}`, "localhost", "localhost"), `localhost:${tlsA.port}`, "CONNECT not allowed");
+    assertInterceptedLog(
+      await waitGone(allow, rawConn.localPort),
+      rawConn.localPort,
+      `GET http://localhost:${plain.port}/allow`,
+    );
+    expectIgnored(
+      await probeTls(allow, `localhost:${tlsA.port}`, "localhost", "localhost"),
+      `localhost:${tlsA.port}`,
+      "CONNECT not allowed",
+    );
   } finally {
     await stopProxy(allow);
   }
@@ -518,13 +740,22 @@ test("a clear-text CONNECT tunnel is ignored through its Host header, byte for b
     await sleep(50); // let the first part arrive alone: the decision must wait for the whole head
     t.socket.write(head2);
     const reply = await readUntil(t.socket, (b) => b.includes("raw-ok\n"), "the raw origin's reply");
-    assert.is(reply.toString("latin1"), "HTTP/1.1 200 OK\r\nX-Raw-Origin: yes\r\nContent-Length: 7\r\n\r\nraw-ok\n", "the reply is relayed unchanged");
+    assert.is(
+      reply.toString("latin1"),
+      "HTTP/1.1 200 OK\r\nX-Raw-Origin: yes\r\nContent-Length: 7\r\n\r\nraw-ok\n",
+      "the reply is relayed unchanged",
+    );
     t.socket.end();
     await readToEnd(t.socket);
     const lines = await waitGone(proxy, t.localPort);
     assert.is(origin.bytes(0).toString("latin1"), head1 + head2, "the origin got exactly the client's bytes");
     assertIgnoredLog(lines, t.localPort, `127.0.0.1:${origin.port}`);
-    assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^ignored\\.test:\\d+$' matched 'ignored.test:${origin.port}' (host-header)`), lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        `[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^ignored\\.test:\\d+$' matched 'ignored.test:${origin.port}' (host-header)`,
+      ),
+      lines.join("\n"),
+    );
 
     // CONNECT and the tunnel's first request in one write: the bytes after the CONNECT head count too.
     const before = origin.connections();
@@ -533,12 +764,19 @@ test("a clear-text CONNECT tunnel is ignored through its Host header, byte for b
     const req = "POST /together HTTP/1.1\r\nHOST:ignored.test\r\ncontent-length: 4\r\n\r\nbody";
     together.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\n\r\n${req}`);
     const both = await readUntil(together, (b) => b.includes("raw-ok\n"), "CONNECT response and the origin's reply");
-    assert.match(both.toString("latin1"), /^HTTP\/1\.1 200 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nHTTP\/1\.1 200 OK\r\nX-Raw-Origin: yes\r\nContent-Length: 7\r\n\r\nraw-ok\n$/);
+    assert.match(
+      both.toString("latin1"),
+      /^HTTP\/1\.1 200 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nHTTP\/1\.1 200 OK\r\nX-Raw-Origin: yes\r\nContent-Length: 7\r\n\r\nraw-ok\n$/,
+    );
     const lpTogether = together.localPort!;
     together.end();
     await readToEnd(together);
     const linesTogether = await waitGone(proxy, lpTogether);
-    assert.is(origin.bytes(before).toString("latin1"), req, "the origin got exactly the bytes sent after the CONNECT head");
+    assert.is(
+      origin.bytes(before).toString("latin1"),
+      req,
+      "the origin got exactly the bytes sent after the CONNECT head",
+    );
     assertIgnoredLog(linesTogether, lpTogether, `127.0.0.1:${origin.port}`);
 
     // Another Host: intercepted as HTTP, the request line is printed.
@@ -560,17 +798,41 @@ test("--ignore-domain and --allow-domain shorthand (domain and subdomains, any p
   const ign = await proxyWith(["--ignore-domain", "name.test"]);
   try {
     expectIgnored(await probeTls(ign, A(), "name.test", "name.test"), A(), "ignore-domain: name.test");
-    expectIgnored(await probeTls(ign, `127.0.0.1:${tlsB.port}`, "deep.sub.name.test", "deep.sub.name.test"), `127.0.0.1:${tlsB.port}`, "ignore-domain: deep.sub.name.test");
-    expectIntercepted(await probeTls(ign, A(), "evilname.test", "evilname.test"), `GET https://evilname.test:${tlsA.port}/x`, "ignore-domain: evilname.test");
+    expectIgnored(
+      await probeTls(ign, `127.0.0.1:${tlsB.port}`, "deep.sub.name.test", "deep.sub.name.test"),
+      `127.0.0.1:${tlsB.port}`,
+      "ignore-domain: deep.sub.name.test",
+    );
+    expectIntercepted(
+      await probeTls(ign, A(), "evilname.test", "evilname.test"),
+      `GET https://evilname.test:${tlsA.port}/x`,
+      "ignore-domain: evilname.test",
+    );
   } finally {
     await stopProxy(ign);
   }
   const allow = await proxyWith(["--allow-domain", "name.test", "--allow-domain", "localhost"]);
   try {
-    expectIntercepted(await probeTls(allow, A(), "sub.name.test", "sub.name.test"), `GET https://sub.name.test:${tlsA.port}/x`, "allow-domain: sub.name.test");
-    expectIntercepted(await probeTls(allow, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`), `GET https://localhost:${tlsB.port}/x`, "allow-domain: localhost");
-    expectIgnored(await probeTls(allow, A(), "whatever.test", "whatever.test"), A(), "allow-domain: whatever.test not allowed");
-    expectIgnored(await probeTls(allow, A(), "evilname.test", "evilname.test"), A(), "allow-domain: evilname.test not allowed");
+    expectIntercepted(
+      await probeTls(allow, A(), "sub.name.test", "sub.name.test"),
+      `GET https://sub.name.test:${tlsA.port}/x`,
+      "allow-domain: sub.name.test",
+    );
+    expectIntercepted(
+      await probeTls(allow, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`),
+      `GET https://localhost:${tlsB.port}/x`,
+      "allow-domain: localhost",
+    );
+    expectIgnored(
+      await probeTls(allow, A(), "whatever.test", "whatever.test"),
+      A(),
+      "allow-domain: whatever.test not allowed",
+    );
+    expectIgnored(
+      await probeTls(allow, A(), "evilname.test", "evilname.test"),
+      A(),
+      "allow-domain: evilname.test not allowed",
+    );
   } finally {
     await stopProxy(allow);
   }
@@ -593,7 +855,10 @@ test("--tcp-hosts: matching connections become TCP flows (log '-> tcp ->'), raw 
     assert.is((await readUntil(t.socket, (b) => b.includes("ping 1\r\n"), "echo")).toString(), "ping 1\r\n");
     const httpLike = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     t.socket.write(httpLike);
-    assert.is((await readUntil(t.socket, (b) => b.includes("\r\n\r\n"), "echo of the HTTP-looking bytes")).toString(), httpLike);
+    assert.is(
+      (await readUntil(t.socket, (b) => b.includes("\r\n\r\n"), "echo of the HTTP-looking bytes")).toString(),
+      httpLike,
+    );
     t.socket.end();
     await readToEnd(t.socket);
     const lines = await waitGone(proxy, t.localPort);
@@ -603,7 +868,10 @@ test("--tcp-hosts: matching connections become TCP flows (log '-> tcp ->'), raw 
     assert.is(echo.bytes(0).toString(), "ping 1\r\n" + httpLike);
 
     // TLS: the proxy terminates it (its certificate) and the inside is raw TCP.
-    const s = await tlsThroughTunnel(proxy.port, `127.0.0.1:${tlsEcho.port}`, { servername: "echo.test", ca: [originCaPem, proxyCaPem] });
+    const s = await tlsThroughTunnel(proxy.port, `127.0.0.1:${tlsEcho.port}`, {
+      servername: "echo.test",
+      ca: [originCaPem, proxyCaPem],
+    });
     assert.ok(s.authorized, s.authorizationError);
     assert.is(s.issuerFingerprint, proxyCaFp, "TLS is still terminated for a TCP flow");
     s.socket.write(httpLike);
@@ -671,15 +939,26 @@ test("server speaks first (SMTP-like banner) through a CONNECT: delivered when i
   try {
     const lines = await converse(ignoring);
     assertIgnoredLog(lines, Number(/^127\.0\.0\.1:(\d+):/.exec(lines[0]!)![1]), `127.0.0.1:${smtp.port}`);
-    assert.ok(lines.some((l) => l.endsWith(`ignoring connection: ':${smtp.port}$' matched '127.0.0.1:${smtp.port}' (resolved)`)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) =>
+        l.endsWith(`ignoring connection: ':${smtp.port}$' matched '127.0.0.1:${smtp.port}' (resolved)`),
+      ),
+      lines.join("\n"),
+    );
   } finally {
     await stopProxy(ignoring);
   }
   const intercepting = await proxyWith(["--ignore-hosts", "^nomatch\\.test:"]);
   try {
     const lines = await converse(intercepting);
-    assert.ok(lines.some((l) => / <- tcp <- 127\.0\.0\.1:\d+$/.test(l)), `not ignored: a TCP flow that got the banner:\n${lines.join("\n")}`);
-    assert.ok(lines.some((l) => / -> tcp -> 127\.0\.0\.1:\d+$/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => / <- tcp <- 127\.0\.0\.1:\d+$/.test(l)),
+      `not ignored: a TCP flow that got the banner:\n${lines.join("\n")}`,
+    );
+    assert.ok(
+      lines.some((l) => / -> tcp -> 127\.0\.0\.1:\d+$/.test(l)),
+      lines.join("\n"),
+    );
     assert.equal(requestLines(lines), []);
   } finally {
     await stopProxy(intercepting);
@@ -699,22 +978,47 @@ test("errors: an invalid pattern is one stderr line naming option and pattern, n
     assert.is.not(r.code, null, `${flag} ${pattern}: it must exit by itself`);
     const lines = r.stderr.trimEnd().split("\n");
     assert.is(lines.length, 1, `one line:\n${r.stderr}`);
-    assert.match(lines[0]!, new RegExp(`^(?:interloper: )?invalid ${flag} pattern '${reEscape(pattern)}': \\S`), r.stderr);
+    assert.match(
+      lines[0]!,
+      new RegExp(`^(?:interloper: )?invalid ${flag} pattern '${reEscape(pattern)}': \\S`),
+      r.stderr,
+    );
     assert.not.match(r.stdout, /listening/);
   }
   const domain = await runCli(["-p", "0", "--listen-host", "127.0.0.1", "--ignore-domain", "https://example.com/"]);
   assert.is.not(domain.code, 0);
-  assert.match(domain.stderr.trimEnd(), /^(?:interloper: )?invalid --ignore-domain value 'https:\/\/example\.com\/': \S[^\n]*$/);
+  assert.match(
+    domain.stderr.trimEnd(),
+    /^(?:interloper: )?invalid --ignore-domain value 'https:\/\/example\.com\/': \S[^\n]*$/,
+  );
   const viaSet = await runCli(["-p", "0", "--listen-host", "127.0.0.1", "--set", "ignore_hosts=(unclosed"]);
   assert.is.not(viaSet.code, 0);
   assert.match(viaSet.stderr.trimEnd(), /^(?:interloper: )?invalid --ignore-hosts pattern '\(unclosed': \S[^\n]*$/);
 
   // (?P<name>…) and (?P=name), as mitmproxy users write them.
-  const proxy = await proxyWith(["-v", "--ignore-hosts", `^(?P<host>localhost):(?P<port>${tlsA.port})$`, "--ignore-hosts", `^(?P<one>1)2(?P<seven>7)\\.0\\.0\\.(?P=one):${tlsB.port}$`]);
+  const proxy = await proxyWith([
+    "-v",
+    "--ignore-hosts",
+    `^(?P<host>localhost):(?P<port>${tlsA.port})$`,
+    "--ignore-hosts",
+    `^(?P<one>1)2(?P<seven>7)\\.0\\.0\\.(?P=one):${tlsB.port}$`,
+  ]);
   try {
-    expectIgnored(await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", "localhost"), `localhost:${tlsA.port}`, "(?P<name>...)");
-    expectIgnored(await probeTls(proxy, `127.0.0.1:${tlsB.port}`, undefined, "127.0.0.1"), `127.0.0.1:${tlsB.port}`, "(?P=name)");
-    expectIntercepted(await probeTls(proxy, A(), "whatever.test", "whatever.test"), `GET https://whatever.test:${tlsA.port}/x`, "neither");
+    expectIgnored(
+      await probeTls(proxy, `localhost:${tlsA.port}`, "localhost", "localhost"),
+      `localhost:${tlsA.port}`,
+      "(?P<name>...)",
+    );
+    expectIgnored(
+      await probeTls(proxy, `127.0.0.1:${tlsB.port}`, undefined, "127.0.0.1"),
+      `127.0.0.1:${tlsB.port}`,
+      "(?P=name)",
+    );
+    expectIntercepted(
+      await probeTls(proxy, A(), "whatever.test", "whatever.test"),
+      `GET https://whatever.test:${tlsA.port}/x`,
+      "neither",
+    );
   } finally {
     await stopProxy(proxy);
   }
@@ -739,7 +1043,12 @@ test("IPv6: CONNECT [::1]:PORT is judged as '::1:PORT' (no brackets); the log sh
     await readToEnd(t.socket);
     const lines = await waitGone(proxy, t.localPort);
     assertIgnoredLog(lines, t.localPort, `[::1]:${origin6.port}`);
-    assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^::1:${origin6.port}$' matched '::1:${origin6.port}' (resolved)`), lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        `[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^::1:${origin6.port}$' matched '::1:${origin6.port}' (resolved)`,
+      ),
+      lines.join("\n"),
+    );
     assert.is(origin6.bytes(0).toString(), sent);
   } finally {
     await stopProxy(proxy);
@@ -768,8 +1077,16 @@ test("TLS passthrough is byte-exact and waits for a fragmented ClientHello (3 re
     await readToEnd(t.socket);
     const lines = await waitGone(proxy, t.localPort);
     assertIgnoredLog(lines, t.localPort, `127.0.0.1:${origin.port}`);
-    assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^frag\\.test:${origin.port}$' matched 'frag.test:${origin.port}' (sni)`), lines.join("\n"));
-    assert.not.ok(lines.some((l) => l.includes("TLS established")), lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        `[hosts] 127.0.0.1:${t.localPort}: ignoring connection: '^frag\\.test:${origin.port}$' matched 'frag.test:${origin.port}' (sni)`,
+      ),
+      lines.join("\n"),
+    );
+    assert.not.ok(
+      lines.some((l) => l.includes("TLS established")),
+      lines.join("\n"),
+    );
   } finally {
     await stopProxy(proxy);
     await origin.close();
@@ -785,10 +1102,16 @@ test("bytes that start like TLS but are no ClientHello give no SNI candidate (no
   const g1 = await echo();
   const g2 = await echo();
   // A handshake record holding a ServerHello (type 2), then junk.
-  const garbage = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x06, 0x02, 0x00, 0x00, 0x02, 0xca, 0xfe]), Buffer.from("junk\r\n")]);
+  const garbage = Buffer.concat([
+    Buffer.from([0x16, 0x03, 0x01, 0x00, 0x06, 0x02, 0x00, 0x00, 0x02, 0xca, 0xfe]),
+    Buffer.from("junk\r\n"),
+  ]);
   const proxy = await proxyWith(["-v", "--ignore-hosts", `:${g1.port}$`, "--ignore-hosts", "^garbage\\.test:"]);
   try {
-    for (const [o, ignored] of [[g1, true], [g2, false]] as const) {
+    for (const [o, ignored] of [
+      [g1, true],
+      [g2, false],
+    ] as const) {
       const t = await openTunnel(proxy.port, `127.0.0.1:${o.port}`);
       t.socket.write(garbage);
       const back = await readUntil(t.socket, (b) => b.length >= garbage.length, "the echo");
@@ -797,12 +1120,20 @@ test("bytes that start like TLS but are no ClientHello give no SNI candidate (no
       await readToEnd(t.socket);
       const lines = await waitGone(proxy, t.localPort);
       assert.ok(o.bytes(0).equals(garbage), "the origin got the bytes unchanged");
-      assert.not.ok(lines.some((l) => / \(sni\)/.test(l)), `no SNI candidate:\n${lines.join("\n")}`);
+      assert.not.ok(
+        lines.some((l) => / \(sni\)/.test(l)),
+        `no SNI candidate:\n${lines.join("\n")}`,
+      );
       if (ignored) {
         assertIgnoredLog(lines, t.localPort, `127.0.0.1:${o.port}`);
       } else {
         assert.ok(lines.includes(`127.0.0.1:${t.localPort} -> tcp -> 127.0.0.1:${o.port}`), lines.join("\n"));
-        assert.ok(lines.includes(`[hosts] 127.0.0.1:${t.localPort}: intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:${o.port}' (resolved)`), lines.join("\n"));
+        assert.ok(
+          lines.includes(
+            `[hosts] 127.0.0.1:${t.localPort}: intercepting connection: no --ignore-hosts pattern matched '127.0.0.1:${o.port}' (resolved)`,
+          ),
+          lines.join("\n"),
+        );
       }
     }
     assert.not.match(proxy.stdout() + proxy.stderr(), /internal error|failed in nextLayer/);
@@ -814,13 +1145,30 @@ test("bytes that start like TLS but are no ClientHello give no SNI candidate (no
 });
 
 test("connection_strategy=lazy: no resolved-address candidate, so an IP pattern no longer matches a CONNECT by name", async () => {
-  const proxy = await proxyWith(["-v", "--set", "connection_strategy=lazy", "--ignore-hosts", `127\\.0\\.\\d+\\.\\d+:${tlsB.port}`]);
+  const proxy = await proxyWith([
+    "-v",
+    "--set",
+    "connection_strategy=lazy",
+    "--ignore-hosts",
+    `127\\.0\\.\\d+\\.\\d+:${tlsB.port}`,
+  ]);
   try {
     const p = await probeTls(proxy, `localhost:${tlsB.port}`, "localhost", `localhost:${tlsB.port}`);
     expectIntercepted(p, `GET https://localhost:${tlsB.port}/x`, "lazy: localhost:B");
-    assert.ok(p.lines.some((l) => l.startsWith(`[hosts] 127.0.0.1:${p.lp}: intercepting connection: no --ignore-hosts pattern matched 'localhost:${tlsB.port}' (destination)`)), p.lines.join("\n"));
+    assert.ok(
+      p.lines.some((l) =>
+        l.startsWith(
+          `[hosts] 127.0.0.1:${p.lp}: intercepting connection: no --ignore-hosts pattern matched 'localhost:${tlsB.port}' (destination)`,
+        ),
+      ),
+      p.lines.join("\n"),
+    );
     // An IP literal still matches through the destination itself.
-    expectIgnored(await probeTls(proxy, `127.0.0.1:${tlsB.port}`, undefined, "127.0.0.1"), `127.0.0.1:${tlsB.port}`, "lazy: 127.0.0.1:B");
+    expectIgnored(
+      await probeTls(proxy, `127.0.0.1:${tlsB.port}`, undefined, "127.0.0.1"),
+      `127.0.0.1:${tlsB.port}`,
+      "lazy: 127.0.0.1:B",
+    );
   } finally {
     await stopProxy(proxy);
   }

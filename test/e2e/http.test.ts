@@ -7,7 +7,16 @@ import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Response, type Addon, type HTTPFlow } from "@interloper/sdk";
-import { curl, sha256, startInProcess, startOrigin, startProxy, tempFile, testConfdir, waitFor } from "../helpers/harness.ts";
+import {
+  curl,
+  sha256,
+  startInProcess,
+  startOrigin,
+  startProxy,
+  tempFile,
+  testConfdir,
+  waitFor,
+} from "../helpers/harness.ts";
 import {
   PEER,
   WireClient,
@@ -65,7 +74,10 @@ test("Node's http client, absolute-form with a host name: the origin gets the pa
     await proxy.waitForOutput(/<< 200 OK/);
     const o = origin.port;
     assert.match(proxy.stdout(), new RegExp(`${PEER}: server connect localhost:${o} \\(127\\.0\\.0\\.1:${o}\\)\\n`));
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: GET http://localhost:${o}/abs/p\\?x=y\\n     << 200 OK ${`host=localhost:${o}`.length}b\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: GET http://localhost:${o}/abs/p\\?x=y\\n     << 200 OK ${`host=localhost:${o}`.length}b\\n`),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -152,7 +164,12 @@ test("the origin closes an idle keep-alive connection: the next request on the s
     }
     assert.is(conns.count(), 2);
     const log = proxy.stdout();
-    assert.match(log, new RegExp(`${PEER}: server connect [^\\n]+\\n${PEER}: GET [^\\n]+/one\\n     << 200 OK [^\\n]+\\n${PEER}: server disconnect [^\\n]+\\n${PEER}: server connect [^\\n]+\\n${PEER}: GET [^\\n]+/two\\n     << 200 OK`));
+    assert.match(
+      log,
+      new RegExp(
+        `${PEER}: server connect [^\\n]+\\n${PEER}: GET [^\\n]+/one\\n     << 200 OK [^\\n]+\\n${PEER}: server disconnect [^\\n]+\\n${PEER}: server connect [^\\n]+\\n${PEER}: GET [^\\n]+/two\\n     << 200 OK`,
+      ),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -170,7 +187,9 @@ test("pipelining: two requests in one TCP write get both responses, in order", a
     const c = await WireClient.connect(proxy.port);
     try {
       const host = `127.0.0.1:${origin.port}`;
-      c.write(`GET http://${host}/slow HTTP/1.1\r\nHost: ${host}\r\n\r\nGET http://${host}/fast HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      c.write(
+        `GET http://${host}/slow HTTP/1.1\r\nHost: ${host}\r\n\r\nGET http://${host}/fast HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+      );
       const a = await c.readResponse();
       const b = await c.readResponse();
       assert.is(a.body.toString(), "first");
@@ -221,7 +240,11 @@ test("chunked request and response bodies arrive intact (bytes and framing)", as
   const whole = Buffer.concat(pieces);
   const origin = await startOrigin((req, res, body) => {
     // No Content-Length: Node sends the response chunked, in these pieces.
-    res.writeHead(200, { "Content-Type": "application/octet-stream", "X-Request-Sha": sha256(body), "X-Request-TE": String(req.headers["transfer-encoding"]) });
+    res.writeHead(200, {
+      "Content-Type": "application/octet-stream",
+      "X-Request-Sha": sha256(body),
+      "X-Request-TE": String(req.headers["transfer-encoding"]),
+    });
     for (const p of pieces) res.write(p);
     res.end();
   });
@@ -233,7 +256,12 @@ test("chunked request and response bodies arrive intact (bytes and framing)", as
       let chunked = "";
       for (const p of pieces) chunked += `${p.length.toString(16)}\r\n${p.toString("latin1")}\r\n`;
       chunked += "0\r\n\r\n";
-      c.write(Buffer.concat([Buffer.from(`POST http://${host}/up HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n`), Buffer.from(chunked, "latin1")]));
+      c.write(
+        Buffer.concat([
+          Buffer.from(`POST http://${host}/up HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n`),
+          Buffer.from(chunked, "latin1"),
+        ]),
+      );
       const r = await c.readResponse();
       assert.is(r.status, 200);
       assert.is(r.header("transfer-encoding"), "chunked");
@@ -261,14 +289,31 @@ test("POST bodies: curl --data-binary of 3 MB of random bytes, with Content-Leng
   });
   const proxy = await startProxy();
   try {
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "-D", "-", "-o", "/dev/null", "-w", "%{size_download}", "--data-binary", `@${file}`, "-H", "Content-Type: application/octet-stream", `http://127.0.0.1:${origin.port}/post`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "-D",
+      "-",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{size_download}",
+      "--data-binary",
+      `@${file}`,
+      "-H",
+      "Content-Type: application/octet-stream",
+      `http://127.0.0.1:${origin.port}/post`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout.toString(), /X-Got-Length: 3145728\r\n/);
     assert.ok(r.stdout.toString().endsWith(`${3 * MB}`), r.stdout.toString().slice(-40));
     assert.is(origin.requests[0]!.method, "POST");
     assert.is(sha256(origin.requests[0]!.body), sha256(data));
     await proxy.waitForOutput(/<< 200 OK/);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: POST http://127\\.0\\.0\\.1:${origin.port}/post\\n     << 200 OK 3\\.0m\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: POST http://127\\.0\\.0\\.1:${origin.port}/post\\n     << 200 OK 3\\.0m\\n`),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -298,13 +343,20 @@ const HEADER_LINES = (host: string) => [
   "X-Dup: b",
 ];
 const FORWARDED = (host: string) => [
-  "x-lower-first", "1",
-  "Host", host,
-  "X-MiXeD-CaSe", "two",
-  "accept", "*/*",
-  "X-Dup", "a",
-  "USER-AGENT", "Shouty/1.0",
-  "X-Dup", "b",
+  "x-lower-first",
+  "1",
+  "Host",
+  host,
+  "X-MiXeD-CaSe",
+  "two",
+  "accept",
+  "*/*",
+  "X-Dup",
+  "a",
+  "USER-AGENT",
+  "Shouty/1.0",
+  "X-Dup",
+  "b",
 ];
 
 test("request header order and spelling reach the origin as the client wrote them (hop-by-hop Proxy-Connection removed)", async () => {
@@ -316,7 +368,8 @@ test("request header order and spelling reach the origin as the client wrote the
     const raw = origin.requests[0]!.rawHeaders;
     // Fields the proxy may have added itself are judged by the next test.
     const pairs: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== "connection") pairs.push(raw[i]!, raw[i + 1]!);
+    for (let i = 0; i < raw.length; i += 2)
+      if (raw[i]!.toLowerCase() !== "connection") pairs.push(raw[i]!, raw[i + 1]!);
     assert.equal(pairs, FORWARDED(host));
   } finally {
     assert.is(await proxy.stop(), 0);
@@ -338,13 +391,22 @@ test("the proxy adds no header fields of its own to a forwarded request (exactly
 });
 
 test("response header order and spelling reach the client as the origin wrote them", async () => {
-  const raw = await rawOrigin("HTTP/1.1 200 OK\r\nx-CUSTOM-case: 1\r\nZ-First: z\r\nSet-Cookie: a=1\r\nA-Second: a\r\nSet-Cookie: b=2\r\ncontent-length: 2\r\n\r\nhi");
+  const raw = await rawOrigin(
+    "HTTP/1.1 200 OK\r\nx-CUSTOM-case: 1\r\nZ-First: z\r\nSet-Cookie: a=1\r\nA-Second: a\r\nSet-Cookie: b=2\r\ncontent-length: 2\r\n\r\nhi",
+  );
   const proxy = await startProxy();
   try {
     const r = await oneRawRequest(proxy.port, raw.port);
     assert.equal(
       r.headers.filter(([k]) => !["connection", "keep-alive"].includes(k.toLowerCase())),
-      [["x-CUSTOM-case", "1"], ["Z-First", "z"], ["Set-Cookie", "a=1"], ["A-Second", "a"], ["Set-Cookie", "b=2"], ["content-length", "2"]],
+      [
+        ["x-CUSTOM-case", "1"],
+        ["Z-First", "z"],
+        ["Set-Cookie", "a=1"],
+        ["A-Second", "a"],
+        ["Set-Cookie", "b=2"],
+        ["content-length", "2"],
+      ],
     );
     assert.is(r.body.toString(), "hi");
   } finally {
@@ -358,7 +420,10 @@ test("the proxy adds no header fields of its own to a forwarded response (exactl
   const proxy = await startProxy();
   try {
     const r = await oneRawRequest(proxy.port, raw.port);
-    assert.equal(r.headers, [["x-CUSTOM-case", "1"], ["content-length", "2"]]);
+    assert.equal(r.headers, [
+      ["x-CUSTOM-case", "1"],
+      ["content-length", "2"],
+    ]);
   } finally {
     assert.is(await proxy.stop(), 0);
     raw.close();
@@ -423,7 +488,13 @@ function serveBig(res: http.ServerResponse, data: Buffer): void {
 /** Downloads through the proxy, hashing as it goes (the test keeps no copy). */
 function downloadHash(proxyPort: number, url: string): Promise<{ status: number; length: number; sha: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: proxyPort, path: url, headers: { Host: new URL(url).host }, agent: false });
+    const req = http.request({
+      host: "127.0.0.1",
+      port: proxyPort,
+      path: url,
+      headers: { Host: new URL(url).host },
+      agent: false,
+    });
     const timer = setTimeout(() => req.destroy(new Error("download timed out")), 60_000);
     req.on("error", (e) => {
       clearTimeout(timer);
@@ -470,7 +541,10 @@ test("a 50 MB response streams through with --set stream_large_bodies=1m: SHA-25
     assert.is(r.length, data.length);
     assert.is(r.sha, want);
     assert.ok(after < RSS_CEILING, `proxy peak RSS ${(after / MB).toFixed(1)} MB`);
-    assert.ok(after - before < STREAM_GROWTH_BOUND, `proxy peak RSS grew by ${((after - before) / MB).toFixed(1)} MB (from ${(before / MB).toFixed(1)} MB)`);
+    assert.ok(
+      after - before < STREAM_GROWTH_BOUND,
+      `proxy peak RSS grew by ${((after - before) / MB).toFixed(1)} MB (from ${(before / MB).toFixed(1)} MB)`,
+    );
     await proxy.waitForOutput(/\/big\n     << 200 OK/);
   } finally {
     assert.is(await proxy.stop(), 0);
@@ -501,7 +575,10 @@ test("a 50 MB request body streams through with --set stream_large_bodies=1m: SH
     assert.is(r.body.toString(), want);
     assert.is(origin.requests[1]!.body.length, data.length);
     assert.ok(after < RSS_CEILING, `proxy peak RSS ${(after / MB).toFixed(1)} MB`);
-    assert.ok(after - before < STREAM_GROWTH_BOUND, `proxy peak RSS grew by ${((after - before) / MB).toFixed(1)} MB (from ${(before / MB).toFixed(1)} MB)`);
+    assert.ok(
+      after - before < STREAM_GROWTH_BOUND,
+      `proxy peak RSS grew by ${((after - before) / MB).toFixed(1)} MB (from ${(before / MB).toFixed(1)} MB)`,
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -564,7 +641,8 @@ test("an addon answering in `request` (flow.response = Response.make(...)): the 
   const answer: Addon = {
     name: "answer-locally",
     request(flow: HTTPFlow) {
-      if (flow.request.path === "/local") flow.response = Response.make(200, "answered by addon", { "Content-Type": "text/plain", "X-Local": "yes" });
+      if (flow.request.path === "/local")
+        flow.response = Response.make(200, "answered by addon", { "Content-Type": "text/plain", "X-Local": "yes" });
     },
   };
   const p = await startInProcess([answer]);
@@ -639,9 +717,10 @@ test("an addon changing the response body in `response`: the client gets the new
   }
 });
 
-
 test("an addon assigning `body` directly (Content-Length left stale) in `request` and `response`: both sides get a true Content-Length, framing intact", async () => {
-  const origin = await startOrigin((req, res, body) => res.end(`origin got ${body.length} bytes: ${body.toString()} (${req.headers["content-length"]})`));
+  const origin = await startOrigin((req, res, body) =>
+    res.end(`origin got ${body.length} bytes: ${body.toString()} (${req.headers["content-length"]})`),
+  );
   const raw: Addon = {
     name: "raw-body",
     request(flow: HTTPFlow) {
@@ -669,7 +748,10 @@ test("an addon assigning `body` directly (Content-Length left stale) in `request
       c.destroy();
     }
     assert.is(origin.requests.length, 2, "no smuggled third request");
-    assert.equal(origin.requests.map((r) => r.url), ["/p", "/p"]);
+    assert.equal(
+      origin.requests.map((r) => r.url),
+      ["/p", "/p"],
+    );
     assert.is(origin.requests[0]!.body.toString(), "abcGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
   } finally {
     await p.stop();
@@ -779,7 +861,9 @@ test("--flow-detail 2 prints the request and response headers under their lines"
   const proxy = await startProxy(["--flow-detail", "2"]);
   try {
     const host = `127.0.0.1:${origin.port}`;
-    const r = await requestViaProxy(proxy.port, `http://${host}/detail`, { headers: ["Host", host, "X-Test-Header", "abc"] });
+    const r = await requestViaProxy(proxy.port, `http://${host}/detail`, {
+      headers: ["Host", host, "X-Test-Header", "abc"],
+    });
     assert.is(r.status, 200);
     await proxy.waitForOutput(/X-Origin-Header: xyz\n/);
     const log = proxy.stdout();

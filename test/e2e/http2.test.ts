@@ -10,7 +10,16 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Response, type Addon, type HTTPFlow } from "@interloper/sdk";
-import { curl, sha256, sleep, startInProcess, startOrigin, startProxy, testConfdir, waitFor } from "../helpers/harness.ts";
+import {
+  curl,
+  sha256,
+  sleep,
+  startInProcess,
+  startOrigin,
+  startProxy,
+  testConfdir,
+  waitFor,
+} from "../helpers/harness.ts";
 import { PEER, WireClient, hookRecorder, openTunnel, proxyCaPem, tlsOver } from "../helpers/clients.ts";
 import { closeSession, h2Get, h2Request, h2ViaProxy, startH1NoAlpnOrigin, startH2Origin } from "../helpers/h2.ts";
 import { HTTPS_HOOK_ORDER } from "../helpers/hook-order.ts";
@@ -22,7 +31,11 @@ const caFile = () => join(testConfdir(), "interloper-ca-cert.pem");
 const caPem = () => proxyCaPem(testConfdir());
 
 /** curl through the proxy, printing the negotiated HTTP version on a last line of its own. */
-async function curlVia(port: number, ca: string, args: string[]): Promise<{ code: number | null; body: string; version: string; stderr: string }> {
+async function curlVia(
+  port: number,
+  ca: string,
+  args: string[],
+): Promise<{ code: number | null; body: string; version: string; stderr: string }> {
   const r = await curl(["-x", `http://127.0.0.1:${port}`, "--cacert", ca, "-w", "\n%{http_version}", ...args], 60_000);
   const text = r.stdout.toString("latin1");
   const i = text.lastIndexOf("\n");
@@ -71,10 +84,19 @@ test("Node's http2 client over CONNECT + TLS (ALPN h2) to an h2 origin: h2 negot
     assert.is(post.status, 200);
     assert.is(post.headers["x-got"], "POST two 7");
     assert.is(post.body.toString(), "echo:payload");
-    assert.equal(origin.requests.map((r) => r.httpVersion), ["2.0", "2.0"]);
+    assert.equal(
+      origin.requests.map((r) => r.httpVersion),
+      ["2.0", "2.0"],
+    );
     const log = p.lines.join("\n");
-    assert.match(log, new RegExp(`${PEER}: GET https://localhost:${origin.port}/node HTTP/2\\.0\\n     << HTTP/2\\.0 200 OK 5b`));
-    assert.match(log, new RegExp(`${PEER}: POST https://localhost:${origin.port}/node HTTP/2\\.0\\n     << HTTP/2\\.0 200 OK 12b`));
+    assert.match(
+      log,
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/node HTTP/2\\.0\\n     << HTTP/2\\.0 200 OK 5b`),
+    );
+    assert.match(
+      log,
+      new RegExp(`${PEER}: POST https://localhost:${origin.port}/node HTTP/2\\.0\\n     << HTTP/2\\.0 200 OK 12b`),
+    );
   } finally {
     await closeSession(session);
     await p.stop();
@@ -91,7 +113,10 @@ test("curl --http2 to an HTTP/1.1-only https origin (ALPN http/1.1): the client 
     assert.is(r.body, "h1 /b 1.1");
     assert.is(r.version, "1.1");
     await waitFor(() => p.lines.some((l) => l.includes("client disconnect")), "client disconnect");
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET https://localhost:${origin.port}/b\\n     << 200 OK 9b\\n`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/b\\n     << 200 OK 9b\\n`),
+    );
   } finally {
     await p.stop();
     await origin.close();
@@ -118,9 +143,15 @@ test("Node's http2 client to an HTTP/1.1 origin without ALPN: h2 to the client, 
     const post = await h2Get(session, { ":method": "POST", ":path": "/upload" }, payload);
     assert.is(post.status, 200);
     assert.is(post.body.toString(), `h1:POST:${sha256(payload)}`);
-    assert.equal(origin.requests.map((r) => `${r.method} ${r.url} HTTP/${r.httpVersion}`), ["GET /p HTTP/1.1", "POST /upload HTTP/1.1"]);
+    assert.equal(
+      origin.requests.map((r) => `${r.method} ${r.url} HTTP/${r.httpVersion}`),
+      ["GET /p HTTP/1.1", "POST /upload HTTP/1.1"],
+    );
     const log = p.lines.join("\n");
-    assert.match(log, new RegExp(`${PEER}: GET https://localhost:${origin.port}/p HTTP/2\\.0\\n     << HTTP/1\\.1 200 OK 71b\\n`));
+    assert.match(
+      log,
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/p HTTP/2\\.0\\n     << HTTP/1\\.1 200 OK 71b\\n`),
+    );
   } finally {
     await closeSession(session);
     await p.stop();
@@ -146,23 +177,47 @@ test("Node's http2 client (ALPN h2 only) to an origin that only accepts ALPN htt
 });
 
 test("curl --http1.1 to an h2-only origin (allowHTTP1: false): HTTP/1.1 to the client, HTTP/2 to the origin, bodies translated; log `GET … HTTP/1.1` / `<< HTTP/2.0 200 OK`", async () => {
-  const origin = await startH2Origin((req, res, body) => res.end(`${req.method} ${req.url} ${req.httpVersion} ${body.toString()}`), { allowHTTP1: false });
+  const origin = await startH2Origin(
+    (req, res, body) => res.end(`${req.method} ${req.url} ${req.httpVersion} ${body.toString()}`),
+    { allowHTTP1: false },
+  );
   const p = await startInProcess([]);
   try {
     const r = await curlVia(p.port, caFile(), ["--http1.1", `https://localhost:${origin.port}/c`]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.version, "1.1");
     assert.is(r.body, "GET /c 2.0 ");
-    const post = await curlVia(p.port, caFile(), ["--http1.1", "--data-binary", "form=1", `https://localhost:${origin.port}/post`]);
+    const post = await curlVia(p.port, caFile(), [
+      "--http1.1",
+      "--data-binary",
+      "form=1",
+      `https://localhost:${origin.port}/post`,
+    ]);
     assert.is(post.code, 0, post.stderr);
     assert.is(post.body, "POST /post 2.0 form=1");
     // A chunked HTTP/1.1 upload becomes DATA frames.
-    const chunked = await curlVia(p.port, caFile(), ["--http1.1", "-H", "Transfer-Encoding: chunked", "--data-binary", "chunky", `https://localhost:${origin.port}/chunked`]);
+    const chunked = await curlVia(p.port, caFile(), [
+      "--http1.1",
+      "-H",
+      "Transfer-Encoding: chunked",
+      "--data-binary",
+      "chunky",
+      `https://localhost:${origin.port}/chunked`,
+    ]);
     assert.is(chunked.code, 0, chunked.stderr);
     assert.is(chunked.body, "POST /chunked 2.0 chunky");
-    assert.equal(origin.requests.map((x) => x.headers[":authority"]), [`localhost:${origin.port}`, `localhost:${origin.port}`, `localhost:${origin.port}`]);
-    await waitFor(() => p.lines.filter((l) => l.includes("client disconnect")).length === 3, "three client disconnects");
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET https://localhost:${origin.port}/c HTTP/1\\.1\\n     << HTTP/2\\.0 200 OK 11b\\n`));
+    assert.equal(
+      origin.requests.map((x) => x.headers[":authority"]),
+      [`localhost:${origin.port}`, `localhost:${origin.port}`, `localhost:${origin.port}`],
+    );
+    await waitFor(
+      () => p.lines.filter((l) => l.includes("client disconnect")).length === 3,
+      "three client disconnects",
+    );
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/c HTTP/1\\.1\\n     << HTTP/2\\.0 200 OK 11b\\n`),
+    );
   } finally {
     await p.stop();
     await origin.close();
@@ -181,10 +236,13 @@ test("100 concurrent streams on one client connection, 64 KiB request bodies eac
   const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, caPem());
   try {
     const bodies = Array.from({ length: 100 }, () => randomBytes(64 * 1024));
-    const results = await Promise.all(bodies.map((b, i) => h2Request(session, { ":method": "POST", ":path": `/echo/${i}` }, b, 30_000)));
+    const results = await Promise.all(
+      bodies.map((b, i) => h2Request(session, { ":method": "POST", ":path": `/echo/${i}` }, b, 30_000)),
+    );
     for (let i = 0; i < bodies.length; i++) {
       const o = results[i]!;
-      if (o.kind !== "response") throw new Error(`stream ${i} was reset (code ${o.rstCode}, status ${o.status}): ${o.error}`);
+      if (o.kind !== "response")
+        throw new Error(`stream ${i} was reset (code ${o.rstCode}, status ${o.status}): ${o.error}`);
       const want = sha256(bodies[i]!);
       assert.is(o.res.status, 200, `stream ${i}`);
       assert.is(o.res.headers["x-sha256"], want, `stream ${i}: request body at the origin`);
@@ -280,7 +338,10 @@ test("a stream reset by the origin (RST_STREAM REFUSED_STREAM) errors only that 
     assert.is(after.body.toString(), "ok /after");
     assert.is(originSessions, 1, "the server connection survives the reset too");
     const log = p.lines.join("\n");
-    assert.match(log, new RegExp(`${PEER}: GET https://localhost:${origin.port}/reset HTTP/2\\.0\\n << .*REFUSED_STREAM`));
+    assert.match(
+      log,
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/reset HTTP/2\\.0\\n << .*REFUSED_STREAM`),
+    );
   } finally {
     releaseSlow();
     await closeSession(session);
@@ -307,27 +368,32 @@ test("a reset by the origin after the response headers were streamed (stream_lar
   const p = await startInProcess([], { streamLargeBodies: "1m" });
   const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, caPem());
   try {
-    const outcome = await new Promise<{ status?: number; received: number; rstCode?: number; ended: boolean }>((resolve) => {
-      const stream = session.request({ ":path": "/partial" });
-      let status: number | undefined;
-      let received = 0;
-      const timer = setTimeout(() => {
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        resolve({ status, received, rstCode: undefined, ended: false });
-      }, 20_000);
-      stream.on("response", (h) => {
-        status = Number(h[":status"]);
-        partial?.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      });
-      stream.on("data", (c: Buffer) => (received += c.length));
-      stream.on("error", () => {});
-      stream.on("close", () => {
-        clearTimeout(timer);
-        resolve({ status, received, rstCode: stream.rstCode, ended: stream.readableEnded });
-      });
-    });
+    const outcome = await new Promise<{ status?: number; received: number; rstCode?: number; ended: boolean }>(
+      (resolve) => {
+        const stream = session.request({ ":path": "/partial" });
+        let status: number | undefined;
+        let received = 0;
+        const timer = setTimeout(() => {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          resolve({ status, received, rstCode: undefined, ended: false });
+        }, 20_000);
+        stream.on("response", (h) => {
+          status = Number(h[":status"]);
+          partial?.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        });
+        stream.on("data", (c: Buffer) => (received += c.length));
+        stream.on("error", () => {});
+        stream.on("close", () => {
+          clearTimeout(timer);
+          resolve({ status, received, rstCode: stream.rstCode, ended: stream.readableEnded });
+        });
+      },
+    );
     assert.is(outcome.status, 200, "the headers had arrived");
-    assert.ok(outcome.rstCode !== undefined && outcome.rstCode !== http2.constants.NGHTTP2_NO_ERROR, `rstCode ${outcome.rstCode}`);
+    assert.ok(
+      outcome.rstCode !== undefined && outcome.rstCode !== http2.constants.NGHTTP2_NO_ERROR,
+      `rstCode ${outcome.rstCode}`,
+    );
     assert.ok(outcome.received < 4 * 1024 * 1024, `received ${outcome.received}`);
     const after = await h2Get(session, { ":path": "/after" });
     assert.is(after.body.toString(), "ok /after");
@@ -343,7 +409,8 @@ test("a `request` hook answering an HTTP/2 request locally (Response.make): the 
   const answer: Addon = {
     name: "answer-locally",
     request(flow: HTTPFlow) {
-      if (flow.request.path === "/local") flow.response = Response.make(201, "answered by addon", { "Content-Type": "text/plain", "X-Local": "yes" });
+      if (flow.request.path === "/local")
+        flow.response = Response.make(201, "answered by addon", { "Content-Type": "text/plain", "X-Local": "yes" });
     },
   };
   const p = await startInProcess([answer]);
@@ -358,9 +425,17 @@ test("a `request` hook answering an HTTP/2 request locally (Response.make): the 
     assert.is(r.body.toString(), "answered by addon");
     const passed = await h2Get(session, { ":path": "/other" });
     assert.is(passed.body.toString(), "from origin");
-    assert.equal(origin.requests.map((x) => x.path), ["/other"]);
+    assert.equal(
+      origin.requests.map((x) => x.path),
+      ["/other"],
+    );
     // Response.make builds an HTTP/1.1 response (as in mitmproxy): the versions differ, so both are shown.
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: POST https://localhost:${origin.port}/local HTTP/2\\.0\\n     << HTTP/1\\.1 201 Created 17b`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(
+        `${PEER}: POST https://localhost:${origin.port}/local HTTP/2\\.0\\n     << HTTP/1\\.1 201 Created 17b`,
+      ),
+    );
   } finally {
     await closeSession(session);
     await p.stop();
@@ -372,12 +447,19 @@ test("h2c prior knowledge in a CONNECT tunnel to an HTTP/1.1 origin: intercepted
   const origin = await startOrigin((req, res) => res.end(`h1c ${req.url} ${req.httpVersion}`));
   const p = await startInProcess([]);
   try {
-    const r = await curlVia(p.port, caFile(), ["--http2-prior-knowledge", "-p", `http://localhost:${origin.port}/prior`]);
+    const r = await curlVia(p.port, caFile(), [
+      "--http2-prior-knowledge",
+      "-p",
+      `http://localhost:${origin.port}/prior`,
+    ]);
     assert.is(r.code, 0, `curl: ${r.stderr}\nlog:\n${p.lines.join("\n")}`);
     assert.is(r.version, "2");
     assert.is(r.body, "h1c /prior 1.1");
     await waitFor(() => p.lines.some((l) => l.includes("client disconnect")), "client disconnect");
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET http://localhost:${origin.port}/prior HTTP/2\\.0\\n     << HTTP/1\\.1 200 OK 14b\\n`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(`${PEER}: GET http://localhost:${origin.port}/prior HTTP/2\\.0\\n     << HTTP/1\\.1 200 OK 14b\\n`),
+    );
   } finally {
     await p.stop();
     await origin.close();
@@ -388,7 +470,11 @@ test("h2c prior knowledge in a CONNECT tunnel to an h2c origin (http2.createServ
   const origin = await startH2Origin((req, res) => res.end(`h2c ${req.url} ${req.httpVersion}`), { tls: false });
   const p = await startInProcess([]);
   try {
-    const r = await curlVia(p.port, caFile(), ["--http2-prior-knowledge", "-p", `http://localhost:${origin.port}/prior`]);
+    const r = await curlVia(p.port, caFile(), [
+      "--http2-prior-knowledge",
+      "-p",
+      `http://localhost:${origin.port}/prior`,
+    ]);
     assert.is(r.code, 0, `curl: ${r.stderr}\nlog:\n${p.lines.join("\n")}`);
     assert.is(r.version, "2");
     assert.is(r.body, "h2c /prior 2.0");
@@ -417,7 +503,10 @@ test("--set http2=false: curl --http2 negotiates http/1.1 with the proxy, the or
     assert.is(r.body, "/off 1.1");
     assert.is(origin.requests[0]!.httpVersion, "1.1");
     await proxy.waitForOutput(/server disconnect/);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: GET https://localhost:${origin.port}/off\\n     << 200 OK 8b\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/off\\n     << 200 OK 8b\\n`),
+    );
     assert.not.match(proxy.stdout(), /HTTP\/2\.0/);
   } finally {
     assert.is(await proxy.stop(), 0);
@@ -463,12 +552,26 @@ test("a 20 MB body each way over HTTP/2 with stream_large_bodies=1m: streamed, S
     assert.is(down.status, 200);
     assert.is(down.body.length, big.length);
     assert.is(sha256(down.body), bigSha);
-    const up = await h2Get(session, { ":method": "POST", ":path": "/upload", "content-length": String(big.length) }, big);
+    const up = await h2Get(
+      session,
+      { ":method": "POST", ":path": "/upload", "content-length": String(big.length) },
+      big,
+    );
     assert.is(up.body.toString(), `${big.length} ${bigSha}`);
     // And without a declared length: the proxy starts buffering, then streams past the limit.
     const up2 = await h2Get(session, { ":method": "POST", ":path": "/upload2" }, big);
     assert.is(up2.body.toString(), `${big.length} ${bigSha}`);
-    const c = await curl(["-x", `http://127.0.0.1:${p.port}`, "--cacert", caFile(), "--http2", `https://localhost:${origin.port}/download`], 60_000);
+    const c = await curl(
+      [
+        "-x",
+        `http://127.0.0.1:${p.port}`,
+        "--cacert",
+        caFile(),
+        "--http2",
+        `https://localhost:${origin.port}/download`,
+      ],
+      60_000,
+    );
     assert.is(c.code, 0, c.stderr);
     assert.is(c.stdout.length, big.length);
     assert.is(sha256(c.stdout), bigSha);
@@ -493,7 +596,10 @@ test("hook order for one intercepted HTTP/2 request (Node's http2 client, h2 ori
     assert.is(r.body.toString(), "hooks");
     // A graceful close (GOAWAY): the proxy ends both connections.
     await closeSession(session);
-    await waitFor(() => rec.calls.includes("clientDisconnect") && rec.calls.includes("serverDisconnect"), "both disconnects (h2)");
+    await waitFor(
+      () => rec.calls.includes("clientDisconnect") && rec.calls.includes("serverDisconnect"),
+      "both disconnects (h2)",
+    );
     const known = new Set(SECTION_3);
     const h2calls = rec.calls.filter((h) => known.has(h));
     assert.equal(h2calls, SECTION_3, `HTTP/2, all hooks: ${rec.calls.join(", ")}`);
@@ -502,8 +608,15 @@ test("hook order for one intercepted HTTP/2 request (Node's http2 client, h2 ori
     const c = await curlVia(p.port, caFile(), ["--http1.1", `https://localhost:${h1origin.port}/`]);
     assert.is(c.code, 0, c.stderr);
     assert.is(c.version, "1.1");
-    await waitFor(() => rec.calls.includes("clientDisconnect") && rec.calls.includes("serverDisconnect"), "both disconnects (HTTP/1.1)");
-    assert.equal(rec.calls.filter((h) => known.has(h)), h2calls, `HTTP/1.1, all hooks: ${rec.calls.join(", ")}`);
+    await waitFor(
+      () => rec.calls.includes("clientDisconnect") && rec.calls.includes("serverDisconnect"),
+      "both disconnects (HTTP/1.1)",
+    );
+    assert.equal(
+      rec.calls.filter((h) => known.has(h)),
+      h2calls,
+      `HTTP/1.1, all hooks: ${rec.calls.join(", ")}`,
+    );
   } finally {
     await p.stop();
     await h2origin.close();
@@ -520,12 +633,18 @@ test("an HTTP/2 client that goes away without GOAWAY (curl --http2 exits; a TLS 
     assert.is(r.code, 0, r.stderr);
     assert.is(r.version, "2");
     const disconnects = () => p.lines.filter((l) => / (client|server) disconnect/.test(l)).length;
-    await waitFor(() => disconnects() === 2, `client and server disconnect after curl exited; log:\n${p.lines.join("\n")}`);
+    await waitFor(
+      () => disconnects() === 2,
+      `client and server disconnect after curl exited; log:\n${p.lines.join("\n")}`,
+    );
     // The same with Node's client closing its TLS socket (close_notify + FIN), no GOAWAY frame.
     const { session, tlsSocket } = await h2ViaProxy(p.port, `localhost:${origin.port}`, caPem());
     assert.is((await h2Get(session, { ":path": "/" })).body.toString(), "bye");
     tlsSocket.end();
-    await waitFor(() => disconnects() === 4, `client and server disconnect after a TLS close; log:\n${p.lines.join("\n")}`);
+    await waitFor(
+      () => disconnects() === 4,
+      `client and server disconnect after a TLS close; log:\n${p.lines.join("\n")}`,
+    );
     session.destroy();
     assert.is(rec.calls.filter((h) => h === "clientDisconnect").length, 2);
     assert.is(rec.calls.filter((h) => h === "serverDisconnect").length, 2);

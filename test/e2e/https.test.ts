@@ -7,19 +7,45 @@ import { join } from "node:path";
 import type * as tls from "node:tls";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { curl, originCa, sleep, startInProcess, startOrigin, startProxy, testConfdir, waitFor } from "../helpers/harness.ts";
-import { PEER, WireClient, countConnections, hookRecorder, requestViaProxy, openTunnel, proxyCaPem, tlsOver } from "../helpers/clients.ts";
+import {
+  curl,
+  originCa,
+  sleep,
+  startInProcess,
+  startOrigin,
+  startProxy,
+  testConfdir,
+  waitFor,
+} from "../helpers/harness.ts";
+import {
+  PEER,
+  WireClient,
+  countConnections,
+  hookRecorder,
+  requestViaProxy,
+  openTunnel,
+  proxyCaPem,
+  tlsOver,
+} from "../helpers/clients.ts";
 import { HTTPS_HOOK_ORDER } from "../helpers/hook-order.ts";
 
 /** The SEMANTICS.md §3 order for one intercepted HTTPS request. */
 const SECTION_3 = HTTPS_HOOK_ORDER;
 
 function sans(cert: tls.PeerCertificate): string[] {
-  return (cert.subjectaltname ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (cert.subjectaltname ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** GET over an established TLS socket, returns the response (the socket stays open). */
-async function getOver(t: tls.TLSSocket, host: string, path: string, client?: WireClient): Promise<{ client: WireClient; status: number; body: string }> {
+async function getOver(
+  t: tls.TLSSocket,
+  host: string,
+  path: string,
+  client?: WireClient,
+): Promise<{ client: WireClient; status: number; body: string }> {
   const c = client ?? new WireClient(t);
   c.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   const r = await c.readResponse();
@@ -30,14 +56,22 @@ test("HTTPS via curl --cacert <proxy CA>: 200, the body, and the event log lines
   const origin = await startOrigin((req, res) => res.end(`secure ${req.url}`), { tls: true });
   const proxy = await startProxy();
   try {
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, `https://localhost:${origin.port}/s?x=1`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      proxy.caFile,
+      `https://localhost:${origin.port}/s?x=1`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), "secure /s?x=1");
     await proxy.waitForOutput(/server disconnect/);
     const o = origin.port;
     assert.match(
       proxy.stdout(),
-      new RegExp(`${PEER}: client connect\\n${PEER}: server connect localhost:${o} \\(127\\.0\\.0\\.1:${o}\\)\\n${PEER}: GET https://localhost:${o}/s\\?x=1\\n     << 200 OK 13b\\n`),
+      new RegExp(
+        `${PEER}: client connect\\n${PEER}: server connect localhost:${o} \\(127\\.0\\.0\\.1:${o}\\)\\n${PEER}: GET https://localhost:${o}/s\\?x=1\\n     << 200 OK 13b\\n`,
+      ),
     );
   } finally {
     assert.is(await proxy.stop(), 0);
@@ -62,7 +96,11 @@ test("the certificate the client gets through `CONNECT localhost:PORT` is issued
       const cert = t.getPeerCertificate(true);
       assert.is(cert.issuer.CN, "interloper");
       assert.ok(sans(cert).includes("DNS:localhost"), cert.subjectaltname);
-      assert.is(cert.issuerCertificate.fingerprint256, caCert.fingerprint256, "signed by the proxy's CA, not the origin's");
+      assert.is(
+        cert.issuerCertificate.fingerprint256,
+        caCert.fingerprint256,
+        "signed by the proxy's CA, not the origin's",
+      );
       // The origin's own certificate comes from another CA.
       const originCaCert = new X509Certificate((await originCa()).ca.caCertPem);
       assert.is.not(originCaCert.fingerprint256, caCert.fingerprint256);
@@ -79,7 +117,10 @@ test("the certificate the client gets through `CONNECT localhost:PORT` is issued
 });
 
 test("the leaf carries the SNI the client sent (and the CONNECT address) as SANs; the origin gets that SNI's Host", async () => {
-  const origin = await startOrigin((req, res) => res.end(`host ${req.headers.host}`), { tls: true, names: ["sni.test"] });
+  const origin = await startOrigin((req, res) => res.end(`host ${req.headers.host}`), {
+    tls: true,
+    names: ["sni.test"],
+  });
   const proxy = await startProxy();
   try {
     const tunnel = await openTunnel(proxy.port, `127.0.0.1:${origin.port}`);
@@ -112,7 +153,11 @@ test("hook order for one intercepted HTTPS request is SEMANTICS.md §3's", async
     assert.is(r.stdout.toString(), "hooks");
     await waitFor(() => rec.calls.includes("clientDisconnect"), "clientDisconnect");
     const known = new Set(SECTION_3);
-    assert.equal(rec.calls.filter((h) => known.has(h)), SECTION_3, `all hooks: ${rec.calls.join(", ")}`);
+    assert.equal(
+      rec.calls.filter((h) => known.has(h)),
+      SECTION_3,
+      `all hooks: ${rec.calls.join(", ")}`,
+    );
     assert.not.ok(rec.calls.includes("error"));
   } finally {
     await p.stop();
@@ -143,7 +188,12 @@ test("keep-alive inside the tunnel: two requests on one TLS connection, one serv
     assert.is(conns.count(), 1);
     const log = proxy.stdout();
     assert.is(log.match(/server connect /g)?.length, 1, log);
-    assert.match(log, new RegExp(`GET https://localhost:${origin.port}/first\\n     << 200 OK .*\\n${PEER}: GET https://localhost:${origin.port}/second\\n     << 200 OK`));
+    assert.match(
+      log,
+      new RegExp(
+        `GET https://localhost:${origin.port}/first\\n     << 200 OK .*\\n${PEER}: GET https://localhost:${origin.port}/second\\n     << 200 OK`,
+      ),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -151,10 +201,13 @@ test("keep-alive inside the tunnel: two requests on one TLS connection, one serv
 });
 
 test("the origin closes an idle keep-alive connection inside the tunnel: the next request reconnects (with TLS) and is answered", async () => {
-  const origin = await startOrigin((req, res) => {
-    res.once("finish", () => setTimeout(() => req.socket.destroy(), 30));
-    res.end(`${req.url} on ${req.socket.remotePort}`);
-  }, { tls: true });
+  const origin = await startOrigin(
+    (req, res) => {
+      res.once("finish", () => setTimeout(() => req.socket.destroy(), 30));
+      res.end(`${req.url} on ${req.socket.remotePort}`);
+    },
+    { tls: true },
+  );
   const conns = countConnections(origin);
   const proxy = await startProxy();
   try {
@@ -189,7 +242,14 @@ test("an upstream with an untrusted certificate: 502 saying `certificate verify 
   const origin = await startOrigin((_req, res) => res.end("should not be seen"), { tls: true, selfSigned: true });
   const proxy = await startProxy();
   try {
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, "-i", `https://localhost:${origin.port}/`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      proxy.caFile,
+      "-i",
+      `https://localhost:${origin.port}/`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     // curl -i also prints the proxy's answer to its CONNECT.
     const text = r.stdout.toString().replace(/^HTTP\/1\.1 200 Connection established\r\n\r\n/, "");
@@ -199,7 +259,9 @@ test("an upstream with an untrusted certificate: 502 saying `certificate verify 
     await proxy.waitForOutput(/ << TLS handshake/);
     assert.match(
       proxy.stdout(),
-      new RegExp(`${PEER}: GET https://localhost:${origin.port}/\\n << TLS handshake with localhost:${origin.port} failed: certificate verify failed: [^\\n]+\\n`),
+      new RegExp(
+        `${PEER}: GET https://localhost:${origin.port}/\\n << TLS handshake with localhost:${origin.port} failed: certificate verify failed: [^\\n]+\\n`,
+      ),
     );
     assert.match(proxy.stdout(), new RegExp(`${PEER}: server TLS handshake failed: certificate verify failed`));
   } finally {
@@ -212,7 +274,13 @@ test("the same untrusted upstream with -k: 200 and the origin's body", async () 
   const origin = await startOrigin((_req, res) => res.end("insecure but ok"), { tls: true, selfSigned: true });
   const proxy = await startProxy(["-k"]);
   try {
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, `https://localhost:${origin.port}/`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      proxy.caFile,
+      `https://localhost:${origin.port}/`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), "insecure but ok");
     await proxy.waitForOutput(/<< 200 OK/);
@@ -236,7 +304,10 @@ async function leafSans(proxyPort: number, confdir: string, originPort: number):
 }
 
 test("upstream_cert (default on) copies the upstream certificate's names into the leaf; --set upstream_cert=false does not", async () => {
-  const origin = await startOrigin((_req, res) => res.end("x"), { tls: true, names: ["extra.test", "another.extra.test"] });
+  const origin = await startOrigin((_req, res) => res.end("x"), {
+    tls: true,
+    names: ["extra.test", "another.extra.test"],
+  });
   const on = await startProxy();
   const off = await startProxy(["--set", "upstream_cert=false"]);
   try {
@@ -276,7 +347,10 @@ test("connection_strategy=lazy: the CONNECT is answered before any server connec
     }
     await proxy.waitForOutput(/server disconnect/);
     assert.is(conns.count(), 1);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: server connect localhost:${origin.port} \\(127\\.0\\.0\\.1:${origin.port}\\)\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: server connect localhost:${origin.port} \\(127\\.0\\.0\\.1:${origin.port}\\)\\n`),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -312,20 +386,56 @@ test("the `server connect` entry relative to the request: eager before the Clien
       if (/: server connect /.test(e.message)) rec.calls.push("LOG server connect");
     });
     try {
-      const r = await curl(["-x", `http://127.0.0.1:${p.port}`, "--cacert", caFile, `https://localhost:${origin.port}/`]);
+      const r = await curl([
+        "-x",
+        `http://127.0.0.1:${p.port}`,
+        "--cacert",
+        caFile,
+        `https://localhost:${origin.port}/`,
+      ]);
       assert.is(r.code, 0, `${strategy}: ${r.stderr}`);
       assert.is(r.stdout.toString(), "order");
       await waitFor(() => rec.calls.includes("clientDisconnect"), "clientDisconnect");
       const at = (h: string) => rec.calls.indexOf(h);
       assert.is(rec.calls.filter((h) => h === "LOG server connect").length, 1, rec.calls.join(", "));
       if (strategy === "eager") {
-        assert.ok(at("httpConnect") < at("LOG server connect") && at("LOG server connect") < at("tlsClienthello"), `eager: ${rec.calls.join(", ")}`);
+        assert.ok(
+          at("httpConnect") < at("LOG server connect") && at("LOG server connect") < at("tlsClienthello"),
+          `eager: ${rec.calls.join(", ")}`,
+        );
       } else {
-        assert.ok(at("request") < at("serverConnect") && at("request") < at("LOG server connect"), `lazy: ${rec.calls.join(", ")}`);
+        assert.ok(
+          at("request") < at("serverConnect") && at("request") < at("LOG server connect"),
+          `lazy: ${rec.calls.join(", ")}`,
+        );
         assert.ok(at("LOG server connect") < at("responseheaders"), `lazy: ${rec.calls.join(", ")}`);
         assert.equal(
-          rec.calls.filter((h) => ["tlsStartClient", "tlsEstablishedClient", "requestheaders", "request", "serverConnect", "serverConnected", "tlsStartServer", "tlsEstablishedServer", "responseheaders", "response"].includes(h)),
-          ["tlsStartClient", "tlsEstablishedClient", "requestheaders", "request", "serverConnect", "serverConnected", "tlsStartServer", "tlsEstablishedServer", "responseheaders", "response"],
+          rec.calls.filter((h) =>
+            [
+              "tlsStartClient",
+              "tlsEstablishedClient",
+              "requestheaders",
+              "request",
+              "serverConnect",
+              "serverConnected",
+              "tlsStartServer",
+              "tlsEstablishedServer",
+              "responseheaders",
+              "response",
+            ].includes(h),
+          ),
+          [
+            "tlsStartClient",
+            "tlsEstablishedClient",
+            "requestheaders",
+            "request",
+            "serverConnect",
+            "serverConnected",
+            "tlsStartServer",
+            "tlsEstablishedServer",
+            "responseheaders",
+            "response",
+          ],
           `lazy: ${rec.calls.join(", ")}`,
         );
       }
@@ -341,17 +451,28 @@ test("clear-text HTTP inside a CONNECT tunnel (curl -p): the request goes throug
   const conns = countConnections(origin);
   const proxy = await startProxy();
   try {
-    const r = await curl(["-p", "-x", `http://127.0.0.1:${proxy.port}`, `http://localhost:${origin.port}/t1`, `http://localhost:${origin.port}/t2`]);
+    const r = await curl([
+      "-p",
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      `http://localhost:${origin.port}/t1`,
+      `http://localhost:${origin.port}/t2`,
+    ]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), "plain in tunnel /t1plain in tunnel /t2");
     await proxy.waitForOutput(/server disconnect/);
     const o = origin.port;
     assert.match(
       proxy.stdout(),
-      new RegExp(`${PEER}: server connect localhost:${o} \\(127\\.0\\.0\\.1:${o}\\)\\n${PEER}: GET http://localhost:${o}/t1\\n     << 200 OK 19b\\n${PEER}: GET http://localhost:${o}/t2\\n     << 200 OK 19b\\n`),
+      new RegExp(
+        `${PEER}: server connect localhost:${o} \\(127\\.0\\.0\\.1:${o}\\)\\n${PEER}: GET http://localhost:${o}/t1\\n     << 200 OK 19b\\n${PEER}: GET http://localhost:${o}/t2\\n     << 200 OK 19b\\n`,
+      ),
     );
     assert.is(conns.count(), 1);
-    assert.equal(origin.requests.map((q) => q.url), ["/t1", "/t2"]);
+    assert.equal(
+      origin.requests.map((q) => q.url),
+      ["/t1", "/t2"],
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();
@@ -363,14 +484,22 @@ test("a client that does not trust the proxy's CA: its handshake fails and the l
   const proxy = await startProxy();
   try {
     // Trusting only some other CA (the origins'), not the proxy's.
-    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", (await originCa()).caFile, `https://localhost:${origin.port}/`]);
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${proxy.port}`,
+      "--cacert",
+      (await originCa()).caFile,
+      `https://localhost:${origin.port}/`,
+    ]);
     assert.is(r.code, 60, `curl exit ${r.code}: ${r.stderr}`);
     assert.is(r.stdout.length, 0);
     assert.is(origin.requests.length, 0);
     await proxy.waitForOutput(/client TLS handshake failed/);
     assert.match(
       proxy.stdout(),
-      new RegExp(`${PEER}: client TLS handshake failed: the client does not trust the proxy's certificate for localhost \\([^\\n]*\\)\\n`),
+      new RegExp(
+        `${PEER}: client TLS handshake failed: the client does not trust the proxy's certificate for localhost \\([^\\n]*\\)\\n`,
+      ),
     );
     assert.not.match(proxy.stdout(), /GET https:/);
   } finally {
@@ -387,7 +516,10 @@ test("an absolute-form https:// request sent to the proxy in clear text goes to 
     assert.is(r.status, 200);
     assert.is(r.body.toString(), "abs-tls /abs");
     await proxy.waitForOutput(/<< 200 OK/);
-    assert.match(proxy.stdout(), new RegExp(`${PEER}: GET https://localhost:${origin.port}/abs\\n     << 200 OK 12b\\n`));
+    assert.match(
+      proxy.stdout(),
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/abs\\n     << 200 OK 12b\\n`),
+    );
   } finally {
     assert.is(await proxy.stop(), 0);
     await origin.close();

@@ -22,7 +22,10 @@ test("flow.kill() in request drops the client connection, the server is never as
     assert.is(killed.code, 52, `curl: ${killed.stderr}`); // empty reply from server
     const fine = await curl(["-x", `http://127.0.0.1:${p.port}`, `http://localhost:${origin.port}/fine`]);
     assert.is(fine.stdout.toString(), "origin /fine");
-    assert.equal(origin.requests.map((r) => r.url), ["/fine"]);
+    assert.equal(
+      origin.requests.map((r) => r.url),
+      ["/fine"],
+    );
     await waitFor(() => p.lines.some((l) => l === " << Connection killed."), "the killed line");
     const i = p.lines.findIndex((l) => /GET http:\/\/localhost:\d+\/kill$/.test(l));
     assert.ok(i >= 0 && p.lines[i + 1] === " << Connection killed.", p.lines.join("\n"));

@@ -38,12 +38,26 @@ async function logWith(re: RegExp): Promise<string> {
 
 test("Proxy-Authorization: a username with a line break is logged escaped, on one line", async () => {
   const creds = Buffer.from(`eve${FORGE}:x`).toString("base64");
-  const r = await curl(["-x", `http://127.0.0.1:${httpPort}`, "-H", `Proxy-Authorization: Basic ${creds}`, "-o", "/dev/null", "-w", "%{http_code}", `http://localhost:${origin.port}/plain`]);
+  const r = await curl([
+    "-x",
+    `http://127.0.0.1:${httpPort}`,
+    "-H",
+    `Proxy-Authorization: Basic ${creds}`,
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    `http://localhost:${origin.port}/plain`,
+  ]);
   assert.is(r.stdout.toString(), "407", r.stderr);
   const log = await logWith(/proxy authentication failed for user 'eve/);
   assert.match(log, /\[proxyauth\] proxy authentication failed for user 'eve\\n127\.0\.0\.1'\n/);
   assert.not.match(log, FORGED_LINE);
-  assert.match(log, /: GET http:\/\/localhost:\d+\/plain\n {5}<< 407 Proxy Authentication Required/, "the refused request's own flow line");
+  assert.match(
+    log,
+    /: GET http:\/\/localhost:\d+\/plain\n {5}<< 407 Proxy Authentication Required/,
+    "the refused request's own flow line",
+  );
 });
 
 test("SOCKS5: a username with a line break (and ESC) is logged escaped, on one line; the client is refused", async () => {
@@ -58,7 +72,10 @@ test("SOCKS5: a username with a line break (and ESC) is logged escaped, on one l
     raw.destroy();
   }
   const log = await logWith(/SOCKS5 authentication failed for user 'eve/);
-  assert.ok(log.includes("SOCKS5 authentication failed for user 'eve\\n127.0.0.1:1: GET http://forged/\\x1b[2J'\n"), log);
+  assert.ok(
+    log.includes("SOCKS5 authentication failed for user 'eve\\n127.0.0.1:1: GET http://forged/\\x1b[2J'\n"),
+    log,
+  );
   assert.not.match(log, FORGED_LINE);
   assert.not.ok(log.includes("\x1b"), "no raw ESC in the output");
 });

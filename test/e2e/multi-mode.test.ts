@@ -25,7 +25,11 @@ function cli(args: string[]) {
   return runCli(["--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...args]);
 }
 
-function assertOneLineError(r: { code: number | null; stdout: string; stderr: string }, re: RegExp, opts: { listened?: boolean } = {}): void {
+function assertOneLineError(
+  r: { code: number | null; stdout: string; stderr: string },
+  re: RegExp,
+  opts: { listened?: boolean } = {},
+): void {
   assert.ok(r.code !== 0 && r.code !== null, `non-zero exit, got ${r.code}\n${r.stdout}\n${r.stderr}`);
   const lines = r.stderr.trimEnd().split("\n");
   assert.is(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
@@ -35,7 +39,14 @@ function assertOneLineError(r: { code: number | null; stdout: string; stderr: st
 }
 
 test("regular@0 + socks5@0 + reverse:http@0: three listening lines, each listener speaks its own mode", async () => {
-  const p = await startProxy(["--mode", "regular@0", "--mode", "socks5@0", "--mode", `reverse:http://localhost:${origin.port}@0`]);
+  const p = await startProxy([
+    "--mode",
+    "regular@0",
+    "--mode",
+    "socks5@0",
+    "--mode",
+    `reverse:http://localhost:${origin.port}@0`,
+  ]);
   try {
     const ls = await waitListeners(p, 3);
     assert.is(ls.length, 3, p.stdout());
@@ -69,7 +80,14 @@ test("regular@0 + socks5@0 + reverse:http@0: three listening lines, each listene
 
     // The modes do not mix: an origin-form request is fine for the reverse listener,
     // not for the regular one; a SOCKS5 greeting means nothing to the regular listener.
-    const plainToRegular = await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${regular}/not-a-proxy-request`]);
+    const plainToRegular = await curl([
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      `http://127.0.0.1:${regular}/not-a-proxy-request`,
+    ]);
     assert.is(plainToRegular.stdout.toString(), "400");
     const greeting = await connectRaw(regular);
     try {
@@ -95,7 +113,13 @@ test("a listener on ::1 next to one on 127.0.0.1: socks5@[::1]:0 + regular@0", a
   const p = await startProxy(["--mode", "regular@0", "--mode", "socks5@[::1]:0"]);
   try {
     const ls = await waitListeners(p, 2);
-    assert.equal(ls.map((l) => [l.title, l.scheme, l.host]), [["Proxy server", "http", "127.0.0.1"], ["SOCKS5 proxy", "socks5", "[::1]"]]);
+    assert.equal(
+      ls.map((l) => [l.title, l.scheme, l.host]),
+      [
+        ["Proxy server", "http", "127.0.0.1"],
+        ["SOCKS5 proxy", "socks5", "[::1]"],
+      ],
+    );
     const r = await curl(["--socks5-hostname", `[::1]:${ls[1]!.port}`, `http://localhost:${origin.port}/v6-listener`]);
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.toString(), `/v6-listener host=localhost:${origin.port}`);
@@ -121,9 +145,20 @@ test("listeners() reads IPv6 and wildcard listening lines too", () => {
 
 test("two modes on the same address: a one-line error naming the later mode, non-zero exit", async () => {
   const r = await cli(["--mode", "regular@8123", "--mode", "socks5@8123"]);
-  assertOneLineError(r, /^interloper: invalid --mode 'socks5@8123': 127\.0\.0\.1:8123 is already used by another mode$/);
-  const r2 = await cli(["--mode", `reverse:http://localhost:${origin.port}@8124`, "--mode", "upstream:http://127.0.0.1:3128@8124"]);
-  assertOneLineError(r2, /^interloper: invalid --mode 'upstream:http:\/\/127\.0\.0\.1:3128@8124': 127\.0\.0\.1:8124 is already used by another mode$/);
+  assertOneLineError(
+    r,
+    /^interloper: invalid --mode 'socks5@8123': 127\.0\.0\.1:8123 is already used by another mode$/,
+  );
+  const r2 = await cli([
+    "--mode",
+    `reverse:http://localhost:${origin.port}@8124`,
+    "--mode",
+    "upstream:http://127.0.0.1:3128@8124",
+  ]);
+  assertOneLineError(
+    r2,
+    /^interloper: invalid --mode 'upstream:http:\/\/127\.0\.0\.1:3128@8124': 127\.0\.0\.1:8124 is already used by another mode$/,
+  );
 });
 
 test("invalid specs: one-line errors naming the spec", async () => {
@@ -131,7 +166,10 @@ test("invalid specs: one-line errors naming the spec", async () => {
     ["reverse", /^interloper: invalid --mode 'reverse': reverse mode needs a URL/],
     ["reverse:ftp://x", /^interloper: invalid --mode 'reverse:ftp:\/\/x': scheme 'ftp' is not supported/],
     ["bogus", /^interloper: invalid --mode 'bogus': unknown mode 'bogus'/],
-    ["upstream:socks5://127.0.0.1:1080", /^interloper: invalid --mode 'upstream:socks5:\/\/127\.0\.0\.1:1080': scheme 'socks5' is not supported/],
+    [
+      "upstream:socks5://127.0.0.1:1080",
+      /^interloper: invalid --mode 'upstream:socks5:\/\/127\.0\.0\.1:1080': scheme 'socks5' is not supported/,
+    ],
     ["socks5:x", /^interloper: invalid --mode 'socks5:x': socks5 mode takes no data/],
     ["regular@99999", /^interloper: invalid --mode 'regular@99999': /],
   ];
@@ -148,7 +186,11 @@ test("a listen address already taken at start: one line naming the address, non-
     assertOneLineError(r, new RegExp(`^interloper: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use$`));
     // The second of two listeners: the first had started; the process still exits with the one line.
     const r2 = await cli(["--mode", "regular@0", "--mode", `socks5@${port}`]);
-    assertOneLineError(r2, new RegExp(`^interloper: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use$`), { listened: true });
+    assertOneLineError(
+      r2,
+      new RegExp(`^interloper: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use$`),
+      { listened: true },
+    );
   } finally {
     await new Promise<void>((r) => holder.close(() => r()));
   }

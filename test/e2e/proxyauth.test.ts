@@ -10,7 +10,9 @@ test("--set proxyauth=user:pass: explicit HTTP, CONNECT and SOCKS5 clients must 
     await proxy.waitForOutput(/SOCKS5 proxy listening/);
     await proxy.waitForOutput(/Proxy server listening/);
     const ports = [...proxy.stdout().matchAll(/listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g)].map((m) => Number(m[1]));
-    const [http, socks] = [...proxy.stdout().matchAll(/(Proxy server|SOCKS5 proxy) listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g)].map((m) => Number(m[2]));
+    const [http, socks] = [
+      ...proxy.stdout().matchAll(/(Proxy server|SOCKS5 proxy) listening at [a-z0-9]+:\/\/[^\s]*:(\d+)/g),
+    ].map((m) => Number(m[2]));
     assert.ok(ports.length === 2 && http && socks);
     const url = `http://localhost:${origin.port}`;
 
@@ -36,7 +38,10 @@ test("--set proxyauth=user:pass: explicit HTTP, CONNECT and SOCKS5 clients must 
     assert.match(log, /SOCKS5 authentication failed for user 'alice'/);
     assert.match(log, /CONNECT localhost:\d+ answered with 407 Proxy Authentication Required/);
     assert.not.match(log, /GET http:\/\/localhost:\d+\/socks-bad/);
-    assert.ok(!origin.requests.some((r) => r.url === "/none" || r.url === "/refused" || r.url.startsWith("/socks-")), "refused clients never reach the origin");
+    assert.ok(
+      !origin.requests.some((r) => r.url === "/none" || r.url === "/refused" || r.url.startsWith("/socks-")),
+      "refused clients never reach the origin",
+    );
   } finally {
     await proxy.stop();
     await origin.close();

@@ -12,7 +12,15 @@ import * as assert from "uvu/assert";
 import type { Addon } from "@interloper/sdk";
 import { openTunnel, proxyCaPem, WireClient } from "../helpers/clients.ts";
 import { h2Request, h2ViaProxy, startH1NoAlpnOrigin } from "../helpers/h2.ts";
-import { curl, ROOT, startInProcess, startOrigin, testConfdir, waitFor, type InProcessProxy } from "../helpers/harness.ts";
+import {
+  curl,
+  ROOT,
+  startInProcess,
+  startOrigin,
+  testConfdir,
+  waitFor,
+  type InProcessProxy,
+} from "../helpers/harness.ts";
 
 const WAIT = 30_000;
 const FIXTURES = join(ROOT, "test/fixtures/clienthello");
@@ -71,24 +79,37 @@ test("clients that leave early are disconnected and logged, whatever stage they 
   try {
     const cases: Array<[string, (s: net.Socket) => Promise<void>]> = [
       ["closes without a byte", async (s) => void s.end()],
-      ["closes after CONNECT", async (s) => {
-        s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
-        await new Promise((r) => s.once("data", r));
-        s.end();
-      }],
-      ["closes after part of a ClientHello", async (s) => {
-        s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
-        await new Promise((r) => s.once("data", r));
-        s.end(HELLO.subarray(0, 40));
-      }],
-      ["goes away while the server's TLS handshake hangs", async (s) => {
-        s.write(`CONNECT localhost:${silent.port} HTTP/1.1\r\n\r\n`);
-        await new Promise((r) => s.once("data", r));
-        s.write(HELLO);
-        // The proxy is now stuck in its handshake with the silent server.
-        await waitFor(() => p.logs.some((e) => e.message.includes(`server connect localhost:${silent.port}`)), "server connect", WAIT);
-        s.destroy();
-      }],
+      [
+        "closes after CONNECT",
+        async (s) => {
+          s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
+          await new Promise((r) => s.once("data", r));
+          s.end();
+        },
+      ],
+      [
+        "closes after part of a ClientHello",
+        async (s) => {
+          s.write(`CONNECT 127.0.0.1:${silent.port} HTTP/1.1\r\n\r\n`);
+          await new Promise((r) => s.once("data", r));
+          s.end(HELLO.subarray(0, 40));
+        },
+      ],
+      [
+        "goes away while the server's TLS handshake hangs",
+        async (s) => {
+          s.write(`CONNECT localhost:${silent.port} HTTP/1.1\r\n\r\n`);
+          await new Promise((r) => s.once("data", r));
+          s.write(HELLO);
+          // The proxy is now stuck in its handshake with the silent server.
+          await waitFor(
+            () => p.logs.some((e) => e.message.includes(`server connect localhost:${silent.port}`)),
+            "server connect",
+            WAIT,
+          );
+          s.destroy();
+        },
+      ],
     ];
     for (const [name, act] of cases) {
       const s = await connect(p.port);
@@ -133,7 +154,10 @@ test("connections that never finish their set-up are closed after idle_timeout, 
     } finally {
       clearInterval(drip);
     }
-    assert.ok(p.logs.some((e) => /not finished within idle_timeout/.test(e.message)), "the set-up timeout is logged");
+    assert.ok(
+      p.logs.some((e) => /not finished within idle_timeout/.test(e.message)),
+      "the set-up timeout is logged",
+    );
   } finally {
     await p.stop();
     await origin.close();
@@ -157,7 +181,21 @@ test("a server whose TLS handshake never finishes: the client is closed or answe
   const silent = await silentServer();
   const p = await startInProcess([], { idleTimeout: 1 });
   try {
-    const r = await curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(testConfdir(), "interloper-ca-cert.pem"), "-x", `http://127.0.0.1:${p.port}`, `https://localhost:${silent.port}/`], WAIT);
+    const r = await curl(
+      [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--cacert",
+        join(testConfdir(), "interloper-ca-cert.pem"),
+        "-x",
+        `http://127.0.0.1:${p.port}`,
+        `https://localhost:${silent.port}/`,
+      ],
+      WAIT,
+    );
     assert.ok(r.code !== null, "curl ended");
     assert.ok(["502", "000"].includes(r.stdout.toString()), `got ${r.stdout.toString()}`);
   } finally {
@@ -184,7 +222,9 @@ test("pipelined requests reach the server in their order, even when an earlier o
   try {
     const c = await WireClient.connect(p.port);
     const url = `http://127.0.0.1:${origin.port}/k`;
-    c.write(`PUT ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nnewGET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    c.write(
+      `PUT ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nnewGET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    );
     const first = await c.readResponse({ timeoutMs: WAIT });
     const second = await c.readResponse({ timeoutMs: WAIT });
     assert.is(first.body.toString(), "stored");
@@ -206,7 +246,14 @@ test("HTTP/2 streams to an HTTP/1 server that closes after each response all get
   try {
     const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, proxyCaPem(testConfdir()));
     const outcomes = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => h2Request(session, { ":method": "GET", ":path": `/${i}`, ":authority": `localhost:${origin.port}` }, undefined, WAIT)),
+      Array.from({ length: 10 }, (_, i) =>
+        h2Request(
+          session,
+          { ":method": "GET", ":path": `/${i}`, ":authority": `localhost:${origin.port}` },
+          undefined,
+          WAIT,
+        ),
+      ),
     );
     outcomes.forEach((o, i) => {
       assert.is(o.kind, "response", `stream ${i}: ${JSON.stringify(o)}`);
@@ -236,7 +283,9 @@ test("thousands of header fields are all forwarded, the last one included", asyn
   try {
     const c = await WireClient.connect(p.port);
     const fields = Array.from({ length: 2500 }, (_, i) => `X-F${i}: ${i}\r\n`).join("");
-    c.write(`GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n${fields}Authorization: Bearer last\r\n\r\n`);
+    c.write(
+      `GET http://127.0.0.1:${originPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n${fields}Authorization: Bearer last\r\n\r\n`,
+    );
     const r = await c.readResponse({ timeoutMs: WAIT });
     assert.is(r.status, 200);
     assert.is(r.body.toString(), "2502");
@@ -255,13 +304,26 @@ test("a client that aborts its upload is one info line, not an internal error", 
   try {
     const s = await connect(p.port);
     const port = s.localPort!;
-    s.write(`POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789`);
-    await waitFor(() => p.logs.some((e) => e.message.startsWith(`127.0.0.1:${port}: client connect`)), "client connect", WAIT);
+    s.write(
+      `POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    );
+    await waitFor(
+      () => p.logs.some((e) => e.message.startsWith(`127.0.0.1:${port}: client connect`)),
+      "client connect",
+      WAIT,
+    );
     s.destroy();
     await disconnectLogged(p, port);
-    await waitFor(() => p.logs.some((e) => /before its request body was complete/.test(e.message)), "the abort line", WAIT);
+    await waitFor(
+      () => p.logs.some((e) => /before its request body was complete/.test(e.message)),
+      "the abort line",
+      WAIT,
+    );
     const internal = p.logs.filter((e) => /internal error/.test(e.message));
-    assert.equal(internal.map((e) => e.message), []);
+    assert.equal(
+      internal.map((e) => e.message),
+      [],
+    );
     assert.is(origin.requests.length, 0);
   } finally {
     await p.stop();
@@ -277,13 +339,17 @@ test("a CONNECT target that is no host name (a wildcard) is never minted into a 
     // No SNI: the only name the proxy could use is the CONNECT target.
     const t = tls.connect({ socket: tunnel.socket, servername: "", rejectUnauthorized: false });
     const got = await new Promise<string>((resolve) => {
-      t.once("secureConnect", () => resolve(`certificate for ${JSON.stringify(t.getPeerCertificate().subjectaltname)}`));
+      t.once("secureConnect", () =>
+        resolve(`certificate for ${JSON.stringify(t.getPeerCertificate().subjectaltname)}`),
+      );
       t.once("error", () => resolve("refused"));
       t.once("close", () => resolve("refused"));
     });
     t.destroy();
     assert.is(got, "refused");
-    assert.ok(p.logs.some((e) => /no host name to issue a certificate for \('\*\.localhost' is not one/.test(e.message)));
+    assert.ok(
+      p.logs.some((e) => /no host name to issue a certificate for \('\*\.localhost' is not one/.test(e.message)),
+    );
   } finally {
     await p.stop();
   }
@@ -303,7 +369,9 @@ test("framing an addon sets is made true for the client: Content-Length beside T
   try {
     const c = await WireClient.connect(p.port);
     const base = `http://127.0.0.1:${origin.port}`;
-    c.write(`GET ${base}/coded HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET ${base}/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    c.write(
+      `GET ${base}/coded HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET ${base}/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    );
     const first = await c.readResponse({ timeoutMs: WAIT });
     const second = await c.readResponse({ timeoutMs: WAIT });
     assert.is(first.header("transfer-encoding"), "gzip, chunked");
@@ -326,7 +394,9 @@ test("a declined upgrade's chunked answer reaches the client framed by its lengt
   const p = await startInProcess([]);
   try {
     const c = await WireClient.connect(p.port);
-    c.write(`GET http://127.0.0.1:${origin.port}/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    c.write(
+      `GET http://127.0.0.1:${origin.port}/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
     const r = await c.readResponse({ timeoutMs: WAIT });
     assert.is(r.status, 400);
     assert.is(r.header("transfer-encoding"), undefined);
@@ -353,7 +423,13 @@ test("a hook that never settles holds only its own flow; its client is let go af
     assert.is(other.stdout.toString(), "answer /other");
     const r = await held;
     assert.is(r.code, 52, `curl: ${r.stderr}`); // empty reply: the connection was closed
-    assert.ok(p.logs.some((e) => /addons held the flow in request longer than idle_timeout \(1 s\): closing the client connection \(GET .*\/held\)/.test(e.message)));
+    assert.ok(
+      p.logs.some((e) =>
+        /addons held the flow in request longer than idle_timeout \(1 s\): closing the client connection \(GET .*\/held\)/.test(
+          e.message,
+        ),
+      ),
+    );
     assert.is(origin.requests.filter((q) => q.url === "/held").length, 0);
   } finally {
     await p.stop();
@@ -369,7 +445,12 @@ test("an idle HTTP/2 connection (h2c in a tunnel) is closed after idle_timeout",
     s.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`);
     await new Promise((r) => s.once("data", r));
     // The connection preface and an empty SETTINGS frame, then silence.
-    s.write(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    s.write(
+      Buffer.concat([
+        Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+        Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+      ]),
+    );
     await closed(s, "an idle HTTP/2 client");
   } finally {
     await p.stop();
@@ -380,7 +461,10 @@ test("an idle HTTP/2 connection (h2c in a tunnel) is closed after idle_timeout",
 test("an Upgrade request: a held hook lets the client go after idle_timeout; a silent server gets it a 504", async () => {
   const silent = await silentServer();
   const origin = await startOrigin((_req, res) => res.end("no"));
-  const holder: Addon = { name: "holder", request: (f) => (f.request.path === "/held" ? new Promise<void>(() => {}) : undefined) };
+  const holder: Addon = {
+    name: "holder",
+    request: (f) => (f.request.path === "/held" ? new Promise<void>(() => {}) : undefined),
+  };
   const p = await startInProcess([holder], { idleTimeout: 1 });
   const upgrade = (port: number, path: string) =>
     `GET http://127.0.0.1:${port}${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;

@@ -45,7 +45,10 @@ function all(r: WireResponse, name: string): string[] {
 const CASES: Case[] = [
   {
     path: "/te-gzip",
-    bytes: Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: gzip\r\n\r\n"), GZIPPED]),
+    bytes: Buffer.concat([
+      Buffer.from("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: gzip\r\n\r\n"),
+      GZIPPED,
+    ]),
     close: true,
     check(r) {
       assert.is(r.status, 200);
@@ -124,9 +127,21 @@ const CASES: Case[] = [
       assert.is(r.body.toString(), "hello");
     },
   },
-  { path: "/cl-negative", bytes: "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello", check: badGateway(/invalid Content-Length/) },
-  { path: "/cl-non-numeric", bytes: "HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\nhello", check: badGateway(/invalid Content-Length/) },
-  { path: "/cl-huge", bytes: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello", check: badGateway(/invalid Content-Length/) },
+  {
+    path: "/cl-negative",
+    bytes: "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello",
+    check: badGateway(/invalid Content-Length/),
+  },
+  {
+    path: "/cl-non-numeric",
+    bytes: "HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\nhello",
+    check: badGateway(/invalid Content-Length/),
+  },
+  {
+    path: "/cl-huge",
+    bytes: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello",
+    check: badGateway(/invalid Content-Length/),
+  },
   {
     path: "/chunk-size-overflow",
     bytes: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
@@ -224,8 +239,13 @@ function requestBytes(method: string, origin: number, path: string): string {
 }
 
 function assertWellFramed(r: WireResponse, what: string): void {
-  const framing = r.headers.filter(([k]) => /^(content-length|transfer-encoding)$/i.test(k)).map(([k]) => k.toLowerCase());
-  assert.ok(!(framing.includes("content-length") && framing.includes("transfer-encoding")), `${what}: both Content-Length and Transfer-Encoding: ${r.raw.toString("latin1").slice(0, 300)}`);
+  const framing = r.headers
+    .filter(([k]) => /^(content-length|transfer-encoding)$/i.test(k))
+    .map(([k]) => k.toLowerCase());
+  assert.ok(
+    !(framing.includes("content-length") && framing.includes("transfer-encoding")),
+    `${what}: both Content-Length and Transfer-Encoding: ${r.raw.toString("latin1").slice(0, 300)}`,
+  );
 }
 
 /**
@@ -240,11 +260,20 @@ async function runCase(proxy: ProxyProcess, origin: Origin, c: Case): Promise<vo
   const gone = () => client.ended || client.closed;
   try {
     client.write(requestBytes(method, origin.port, c.path));
-    await client.until(() => (client.buf.includes("\r\n\r\n") || gone() ? true : undefined), `${c.path}: the first response's head`);
+    await client.until(
+      () => (client.buf.includes("\r\n\r\n") || gone() ? true : undefined),
+      `${c.path}: the first response's head`,
+    );
     if (!gone()) client.write(requestBytes("GET", origin.port, "/ok"));
-    await client.until(() => (client.buf.includes("second-ok") || gone() ? true : undefined), `${c.path}: the second response or the close`);
+    await client.until(
+      () => (client.buf.includes("second-ok") || gone() ? true : undefined),
+      `${c.path}: the second response or the close`,
+    );
     const first = parseResponse(client.buf, { method, closed: gone() });
-    assert.ok(first, `${c.path}: the first response is complete without relying on a close; received ${JSON.stringify(client.buf.toString("latin1").slice(0, 400))}`);
+    assert.ok(
+      first,
+      `${c.path}: the first response is complete without relying on a close; received ${JSON.stringify(client.buf.toString("latin1").slice(0, 400))}`,
+    );
     if (!first) return;
     assertWellFramed(first.res, c.path);
     c.check(first.res);
@@ -257,7 +286,10 @@ async function runCase(proxy: ProxyProcess, origin: Origin, c: Case): Promise<vo
       second = await fetchAgain(proxy, origin);
     } else {
       const p = parseResponse(rest, { closed: gone() });
-      assert.ok(p, `${c.path}: the second response follows intact; after the first: ${JSON.stringify(rest.toString("latin1").slice(0, 300))}`);
+      assert.ok(
+        p,
+        `${c.path}: the second response follows intact; after the first: ${JSON.stringify(rest.toString("latin1").slice(0, 300))}`,
+      );
       second = p.res;
       assert.is(p.used, rest.length, `${c.path}: nothing after the second response`);
     }
@@ -307,8 +339,16 @@ for (const c of CASES) {
 
 test("a response that cannot be framed safely is logged with the URL and the problem", async () => {
   // The flow's request line names the server, the line under it the problem.
-  await proxy.waitForOutput(new RegExp(`GET http://127\\.0\\.0\\.1:${origin.port}/cl-conflict\\n << server sent an invalid response: conflicting Content-Length values "5" and "6"\\n`));
-  await proxy.waitForOutput(new RegExp(`GET http://127\\.0\\.0\\.1:${origin.port}/te-chunked-twice\\n << server sent an invalid response: Transfer-Encoding "chunked, chunked" applies chunked more than once`));
+  await proxy.waitForOutput(
+    new RegExp(
+      `GET http://127\\.0\\.0\\.1:${origin.port}/cl-conflict\\n << server sent an invalid response: conflicting Content-Length values "5" and "6"\\n`,
+    ),
+  );
+  await proxy.waitForOutput(
+    new RegExp(
+      `GET http://127\\.0\\.0\\.1:${origin.port}/te-chunked-twice\\n << server sent an invalid response: Transfer-Encoding "chunked, chunked" applies chunked more than once`,
+    ),
+  );
 });
 
 test.run();

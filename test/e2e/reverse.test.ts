@@ -4,8 +4,26 @@
 // decided before the reverse stack (ignored → the origin's own certificate).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { WAIT_MS, curl, originCa, startOrigin, startProxy, type Origin, type ProxyProcess } from "../helpers/harness.ts";
-import { connectRaw, ipv6Loopback, issuerCN, PEER, startEcho, tlsConnect, waitListeners, type EchoServer, type Listener } from "../helpers/modes.ts";
+import {
+  WAIT_MS,
+  curl,
+  originCa,
+  startOrigin,
+  startProxy,
+  type Origin,
+  type ProxyProcess,
+} from "../helpers/harness.ts";
+import {
+  connectRaw,
+  ipv6Loopback,
+  issuerCN,
+  PEER,
+  startEcho,
+  tlsConnect,
+  waitListeners,
+  type EchoServer,
+  type Listener,
+} from "../helpers/modes.ts";
 
 let httpOrigin: Origin;
 let httpsOrigin: Origin;
@@ -36,17 +54,29 @@ test.before(async () => {
   ignoredHttps = await startOrigin((req, res) => res.end(echoHost(req)), { tls: true });
   ignoredHttp = await startOrigin((req, res) => res.end(echoHost(req)));
   main = await startProxy([
-    "--mode", `reverse:http://localhost:${httpOrigin.port}@0`,
-    "--mode", `reverse:https://localhost:${httpsOrigin.port}@0`,
-    "--mode", `reverse:tcp://127.0.0.1:${tcpEcho.port}@0`,
-    "--mode", `reverse:tls://localhost:${tlsEcho.port}@0`,
+    "--mode",
+    `reverse:http://localhost:${httpOrigin.port}@0`,
+    "--mode",
+    `reverse:https://localhost:${httpsOrigin.port}@0`,
+    "--mode",
+    `reverse:tcp://127.0.0.1:${tcpEcho.port}@0`,
+    "--mode",
+    `reverse:tls://localhost:${tlsEcho.port}@0`,
   ]);
   mainListeners = await waitListeners(main, 4);
-  keepHost = await startProxy(["--mode", `reverse:http://localhost:${httpOrigin.port}@0`, "--set", "keep_host_header=true"]);
+  keepHost = await startProxy([
+    "--mode",
+    `reverse:http://localhost:${httpOrigin.port}@0`,
+    "--set",
+    "keep_host_header=true",
+  ]);
   ignoring = await startProxy([
-    "--mode", `reverse:https://localhost:${ignoredHttps.port}@0`,
-    "--mode", `reverse:http://localhost:${ignoredHttp.port}@0`,
-    "--ignore-hosts", `^localhost:(${ignoredHttps.port}|${ignoredHttp.port})$`,
+    "--mode",
+    `reverse:https://localhost:${ignoredHttps.port}@0`,
+    "--mode",
+    `reverse:http://localhost:${ignoredHttp.port}@0`,
+    "--ignore-hosts",
+    `^localhost:(${ignoredHttps.port}|${ignoredHttp.port})$`,
   ]);
   ignoringListeners = await waitListeners(ignoring, 2);
 });
@@ -82,7 +112,10 @@ test("reverse:http: a plain curl to the proxy reaches the origin; the origin see
   const hosts = seen.rawHeaders.filter((_, i) => i % 2 === 0 && seen.rawHeaders[i]!.toLowerCase() === "host").length;
   assert.is(hosts, 1, "exactly one Host field");
   await main.waitForOutput(new RegExp(`${PEER}: GET http://localhost:${httpOrigin.port}/rev\\?q=1\\n     << 200 OK`));
-  assert.match(main.stdout(), new RegExp(`${PEER}: server connect localhost:${httpOrigin.port} \\(127\\.0\\.0\\.1:${httpOrigin.port}\\)`));
+  assert.match(
+    main.stdout(),
+    new RegExp(`${PEER}: server connect localhost:${httpOrigin.port} \\(127\\.0\\.0\\.1:${httpOrigin.port}\\)`),
+  );
 });
 
 test("reverse:http with keep_host_header=true: the origin sees the client's Host", async () => {
@@ -126,7 +159,9 @@ test("reverse:https: a client that sends plain HTTP is closed, with a log line",
   } finally {
     raw.destroy();
   }
-  await main.waitForOutput(new RegExp(`${PEER}: reverse:https expects TLS from the client, but its first bytes are not a TLS ClientHello\\n`));
+  await main.waitForOutput(
+    new RegExp(`${PEER}: reverse:https expects TLS from the client, but its first bytes are not a TLS ClientHello\\n`),
+  );
   assert.is(httpsOrigin.requests.length, before, "nothing reached the origin");
   // curl sees the connection end.
   const r = await curl([`http://127.0.0.1:${p}/plain`]);
@@ -185,7 +220,11 @@ test("reverse:tls: TLS is terminated with the proxy's certificate; raw TCP insid
   } finally {
     t.destroy();
   }
-  assert.is(tlsEcho.received.at(-1)?.toString(), "over tls\n", "the TLS echo server got the plaintext (TLS on its side too)");
+  assert.is(
+    tlsEcho.received.at(-1)?.toString(),
+    "over tls\n",
+    "the TLS echo server got the plaintext (TLS on its side too)",
+  );
   assert.is(tlsEcho.snis.at(-1), "localhost", "the proxy sends the target's name as SNI");
   await main.waitForOutput(new RegExp(`${PEER} -> tcp -> localhost:${tlsEcho.port}\\n`));
   // The origin CA alone does not verify what the client was shown: it was the proxy's certificate.
@@ -206,7 +245,13 @@ test("reverse:https with --ignore-hosts matching the target: the client gets the
   const r = await curl(["-v", "--cacert", ca.caFile, `https://localhost:${p}/passthrough`]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `/passthrough host=localhost:${p}`, "Host untouched: the bytes are relayed as sent");
-  const viaIp = await curl(["--cacert", ca.caFile, "--resolve", `localhost:${p}:127.0.0.1`, `https://127.0.0.1:${p}/by-ip`]);
+  const viaIp = await curl([
+    "--cacert",
+    ca.caFile,
+    "--resolve",
+    `localhost:${p}:127.0.0.1`,
+    `https://127.0.0.1:${p}/by-ip`,
+  ]);
   assert.is(viaIp.code, 0, viaIp.stderr);
   await ignoring.waitForOutput(new RegExp(`server disconnect localhost:${ignoredHttps.port}`));
   assert.not.match(ignoring.stdout(), /GET https/);
@@ -249,9 +294,19 @@ test("reverse:https to a server whose certificate does not verify: 502 to the cl
   const untrusted = await startOrigin((req, res) => res.end(echoHost(req)), { tls: true, selfSigned: true });
   const p = await startProxy(["--mode", `reverse:https://localhost:${untrusted.port}@0`]);
   try {
-    const r = await curl(["-s", "-w", "\\n%{http_code}", "--cacert", p.caFile, `https://localhost:${p.port}/untrusted`]);
+    const r = await curl([
+      "-s",
+      "-w",
+      "\\n%{http_code}",
+      "--cacert",
+      p.caFile,
+      `https://localhost:${p.port}/untrusted`,
+    ]);
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stdout.toString(), new RegExp(`TLS handshake with localhost:${untrusted.port} failed: certificate verify failed`));
+    assert.match(
+      r.stdout.toString(),
+      new RegExp(`TLS handshake with localhost:${untrusted.port} failed: certificate verify failed`),
+    );
     assert.match(r.stdout.toString(), /\n502$/);
     assert.is(untrusted.requests.length, 0);
     await p.waitForOutput(/server TLS handshake failed: certificate verify failed/);

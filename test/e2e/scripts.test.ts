@@ -7,7 +7,17 @@ import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { curl, removeDir, runCli, sleep, startOrigin, startProxy, testConfdir, type Origin, type ProxyProcess } from "../helpers/harness.ts";
+import {
+  curl,
+  removeDir,
+  runCli,
+  sleep,
+  startOrigin,
+  startProxy,
+  testConfdir,
+  type Origin,
+  type ProxyProcess,
+} from "../helpers/harness.ts";
 import { median, scriptDir, type ScriptDir } from "../helpers/scripts.ts";
 
 /** A bound on how long a reload may take before a test gives up (not a threshold under test; generous for a busy machine). */
@@ -60,7 +70,12 @@ async function run(script: string, extraArgs: string[] = []): Promise<Running> {
 }
 
 /** Polls `/hello` through the proxy until it answers `body` (bounded); returns whether it did. */
-async function pollUntil(r: Running, path: string, body: string, timeoutMs = RELOAD_DEADLINE_MS): Promise<{ ok: boolean; last: string }> {
+async function pollUntil(
+  r: Running,
+  path: string,
+  body: string,
+  timeoutMs = RELOAD_DEADLINE_MS,
+): Promise<{ ok: boolean; last: string }> {
   const end = Date.now() + timeoutMs;
   let last: string;
   for (;;) {
@@ -78,7 +93,12 @@ async function pollUntil(r: Running, path: string, body: string, timeoutMs = REL
  * lost"): saves `script(tag)` until the proxy serves `expect(tag)`, with a fresh
  * tag per attempt, so that the saves a test then makes are seen.
  */
-async function warmUp(r: Running, path: string, script: (tag: string) => string, expect: (tag: string) => string): Promise<void> {
+async function warmUp(
+  r: Running,
+  path: string,
+  script: (tag: string) => string,
+  expect: (tag: string) => string,
+): Promise<void> {
   const end = Date.now() + RELOAD_DEADLINE_MS;
   for (let attempt = 1; ; attempt++) {
     const tag = `warm${attempt}`;
@@ -86,7 +106,8 @@ async function warmUp(r: Running, path: string, script: (tag: string) => string,
     // Each attempt waits longer: on a busy machine one reload can take longer than the first wait.
     const got = await pollUntil(r, path, expect(tag), 1500 * attempt);
     if (got.ok) return;
-    if (Date.now() > end) throw new Error(`the proxy never served a saved version; ${path} answers: ${got.last}\n${output(r.proxy)}`);
+    if (Date.now() > end)
+      throw new Error(`the proxy never served a saved version; ${path} answers: ${got.last}\n${output(r.proxy)}`);
   }
 }
 
@@ -113,7 +134,11 @@ test("-s script.ts: the script answers /hello locally, other requests reach the 
   assert.is(hello.body, "hello v1");
   const other = await r.get("/other");
   assert.is(other.body, "origin /other");
-  assert.equal(r.origin.requests.map((q) => q.url), ["/other"], "the origin never saw /hello");
+  assert.equal(
+    r.origin.requests.map((q) => q.url),
+    ["/other"],
+    "the origin never saw /hello",
+  );
   assert.match(r.proxy.stdout(), `loaded ${r.file}`);
 });
 
@@ -149,7 +174,11 @@ test("a saved change is served without restarting; the median save-to-active lat
   assert.is(r.proxy.child.pid, pid);
   assert.is(r.proxy.child.exitCode, null, "the proxy was not restarted");
   assert.is(r.proxy.stdout().match(/Proxy server listening/g)?.length, 1);
-  assert.is(r.proxy.stdout().match(new RegExp(`reloaded ${escapeRe(r.file)}`, "g"))?.length, reloadsBefore + 20, "one reload per save");
+  assert.is(
+    r.proxy.stdout().match(new RegExp(`reloaded ${escapeRe(r.file)}`, "g"))?.length,
+    reloadsBefore + 20,
+    "one reload per save",
+  );
 });
 
 test("a broken save: the proxy goes on serving the old version and logs the error with file:line:column", async () => {
@@ -172,7 +201,9 @@ test("a broken save: the proxy goes on serving the old version and logs the erro
 });
 
 test("--set my_option=… sets an option the script defines in `load`; it keeps its value across reloads", async () => {
-  const optionScript = (tag: string) => `import { Response, type Addon, type Loader, type OptionsView } from "@interloper/sdk";
+  const optionScript = (
+    tag: string,
+  ) => `import { Response, type Addon, type Loader, type OptionsView } from "@interloper/sdk";
 
 let options: OptionsView | undefined;
 export default {

@@ -3,9 +3,26 @@
 // included), IPv6 targets, and the protocol's refusals on raw sockets.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { curl, originCa, sleep, startInProcess, startOrigin, startProxy, type Origin, type ProxyProcess } from "../helpers/harness.ts";
 import {
-  connectRaw, ipv6Loopback, PEER, socks5Connect, socks5Request, startEcho, userPassMessage, waitListeners, type EchoServer,
+  curl,
+  originCa,
+  sleep,
+  startInProcess,
+  startOrigin,
+  startProxy,
+  type Origin,
+  type ProxyProcess,
+} from "../helpers/harness.ts";
+import {
+  connectRaw,
+  ipv6Loopback,
+  PEER,
+  socks5Connect,
+  socks5Request,
+  startEcho,
+  userPassMessage,
+  waitListeners,
+  type EchoServer,
 } from "../helpers/modes.ts";
 
 let http: Origin;
@@ -35,11 +52,16 @@ test.before(async () => {
   sniOrigin = await startOrigin((req, res) => res.end(hello(req)), { tls: true, names: ["sni.test"] });
   plain = await startProxy(["--mode", "socks5@0"]);
   ignoring = await startProxy([
-    "--mode", "socks5@0",
-    "--ignore-hosts", `^localhost:${ignoredHttp.port}$`,
-    "--ignore-hosts", `^localhost:${ignoredHttps.port}$`,
-    "--ignore-hosts", `^127\\.0\\.0\\.1:${rawIgnored.port}$`,
-    "--ignore-hosts", `^sni\\.test:${sniOrigin.port}$`,
+    "--mode",
+    "socks5@0",
+    "--ignore-hosts",
+    `^localhost:${ignoredHttp.port}$`,
+    "--ignore-hosts",
+    `^localhost:${ignoredHttps.port}$`,
+    "--ignore-hosts",
+    `^127\\.0\\.0\\.1:${rawIgnored.port}$`,
+    "--ignore-hosts",
+    `^sni\\.test:${sniOrigin.port}$`,
   ]);
 });
 
@@ -59,14 +81,23 @@ test("curl --socks5-hostname: clear-text HTTP to a name is intercepted; the log 
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /via-name host=localhost:${http.port}`);
   await plain.waitForOutput(new RegExp(`${PEER}: GET http://localhost:${http.port}/via-name\\n     << 200 OK`));
-  assert.match(plain.stdout(), new RegExp(`${PEER}: server connect localhost:${http.port} \\(127\\.0\\.0\\.1:${http.port}\\)`));
+  assert.match(
+    plain.stdout(),
+    new RegExp(`${PEER}: server connect localhost:${http.port} \\(127\\.0\\.0\\.1:${http.port}\\)`),
+  );
 });
 
 test("curl --socks5 (IPv4 address) with HTTPS and the proxy CA: intercepted with the proxy's certificate", async () => {
   // --socks5 resolves locally: the SOCKS5 request carries 127.0.0.1; --resolve keeps SNI and the URL at localhost.
   const r = await curl([
-    "-v", "--socks5", `127.0.0.1:${plain.port}`, "--resolve", `localhost:${https.port}:127.0.0.1`,
-    "--cacert", plain.caFile, `https://localhost:${https.port}/tls`,
+    "-v",
+    "--socks5",
+    `127.0.0.1:${plain.port}`,
+    "--resolve",
+    `localhost:${https.port}:127.0.0.1`,
+    "--cacert",
+    plain.caFile,
+    `https://localhost:${https.port}/tls`,
   ]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /tls host=localhost:${https.port}`);
@@ -74,12 +105,26 @@ test("curl --socks5 (IPv4 address) with HTTPS and the proxy CA: intercepted with
   await plain.waitForOutput(new RegExp(`${PEER}: GET https://[^\\s]+:${https.port}/tls\\n     << 200 OK`));
   assert.match(plain.stdout(), new RegExp(`server connect 127\\.0\\.0\\.1:${https.port}\\n`));
   // Only the proxy's CA works: with the origin's CA alone curl refuses the certificate.
-  const o = await curl(["--socks5", `127.0.0.1:${plain.port}`, "--resolve", `localhost:${https.port}:127.0.0.1`, "--cacert", (await originCa()).caFile, `https://localhost:${https.port}/tls`]);
+  const o = await curl([
+    "--socks5",
+    `127.0.0.1:${plain.port}`,
+    "--resolve",
+    `localhost:${https.port}:127.0.0.1`,
+    "--cacert",
+    (await originCa()).caFile,
+    `https://localhost:${https.port}/tls`,
+  ]);
   assert.is(o.code, 60, `curl should reject the proxy's certificate without the proxy CA: ${o.stderr}`);
 });
 
 test("curl --socks5-hostname with HTTPS: the name goes to the proxy, interception works", async () => {
-  const r = await curl(["--socks5-hostname", `127.0.0.1:${plain.port}`, "--cacert", plain.caFile, `https://localhost:${https.port}/named`]);
+  const r = await curl([
+    "--socks5-hostname",
+    `127.0.0.1:${plain.port}`,
+    "--cacert",
+    plain.caFile,
+    `https://localhost:${https.port}/named`,
+  ]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /named host=localhost:${https.port}`);
   await plain.waitForOutput(new RegExp(`${PEER}: GET https://localhost:${https.port}/named\\n`));
@@ -123,7 +168,13 @@ test("a raw SOCKS5 tunnel to a non-HTTP server relays the bytes (TCP flow lines 
 test("the client may send the greeting, credentials-free method and request in one packet", async () => {
   const raw = await connectRaw(plain.port);
   try {
-    raw.write(Buffer.concat([Buffer.from([5, 1, 0]), socks5Request({ host: "localhost", port: http.port }), Buffer.from(`GET /piped HTTP/1.1\r\nHost: localhost:${http.port}\r\nConnection: close\r\n\r\n`)]));
+    raw.write(
+      Buffer.concat([
+        Buffer.from([5, 1, 0]),
+        socks5Request({ host: "localhost", port: http.port }),
+        Buffer.from(`GET /piped HTTP/1.1\r\nHost: localhost:${http.port}\r\nConnection: close\r\n\r\n`),
+      ]),
+    );
     assert.equal([...(await raw.read(2, "method selection"))], [5, 0]);
     assert.equal([...(await raw.read(10, "reply"))], [5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
     await raw.closedByPeer("the response");
@@ -136,12 +187,19 @@ test("the client may send the greeting, credentials-free method and request in o
 // ---------------------------------------------------------------- hosts rules
 
 test("--ignore-hosts applies to clear-text HTTP in SOCKS5 mode: no request line, bytes intact both ways", async () => {
-  const r = await curl(["--socks5-hostname", `127.0.0.1:${ignoring.port}`, `http://localhost:${ignoredHttp.port}/ignored`]);
+  const r = await curl([
+    "--socks5-hostname",
+    `127.0.0.1:${ignoring.port}`,
+    `http://localhost:${ignoredHttp.port}/ignored`,
+  ]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /ignored host=localhost:${ignoredHttp.port}`);
   await ignoring.waitForOutput(new RegExp(`server disconnect localhost:${ignoredHttp.port}`));
   assert.not.match(ignoring.stdout(), /GET http/, "no request line for an ignored connection");
-  assert.match(ignoring.stdout(), new RegExp(`${PEER}: server connect localhost:${ignoredHttp.port} \\(127\\.0\\.0\\.1:${ignoredHttp.port}\\)`));
+  assert.match(
+    ignoring.stdout(),
+    new RegExp(`${PEER}: server connect localhost:${ignoredHttp.port} \\(127\\.0\\.0\\.1:${ignoredHttp.port}\\)`),
+  );
 
   // Byte for byte: odd header spelling and spacing that an HTTP re-serialisation would not keep.
   const { raw, reply } = await socks5Connect(ignoring.port, { host: "localhost", port: ignoredHttp.port });
@@ -184,20 +242,35 @@ test("--ignore-hosts matches the resolved address of a name target (candidate 1)
   } finally {
     raw.destroy();
   }
-  await ignoring.waitForOutput(new RegExp(`server disconnect localhost:${rawIgnored.port} \\(127\\.0\\.0\\.1:${rawIgnored.port}\\)`));
+  await ignoring.waitForOutput(
+    new RegExp(`server disconnect localhost:${rawIgnored.port} \\(127\\.0\\.0\\.1:${rawIgnored.port}\\)`),
+  );
   assert.not.match(ignoring.stdout(), /GET http:\/\/by-name/);
   assert.not.match(ignoring.stdout(), new RegExp(`-> tcp -> localhost:${rawIgnored.port}`));
 });
 
 test("--ignore-hosts with HTTPS: the client sees the origin's own certificate, no request line", async () => {
   const ca = await originCa();
-  const r = await curl(["-v", "--socks5-hostname", `127.0.0.1:${ignoring.port}`, "--cacert", ca.caFile, `https://localhost:${ignoredHttps.port}/pinned`]);
+  const r = await curl([
+    "-v",
+    "--socks5-hostname",
+    `127.0.0.1:${ignoring.port}`,
+    "--cacert",
+    ca.caFile,
+    `https://localhost:${ignoredHttps.port}/pinned`,
+  ]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /pinned host=localhost:${ignoredHttps.port}`);
   await ignoring.waitForOutput(new RegExp(`server disconnect localhost:${ignoredHttps.port}`));
   assert.not.match(ignoring.stdout(), /GET https/);
   // A connection that matches no pattern is still intercepted by this proxy.
-  const i = await curl(["--socks5-hostname", `127.0.0.1:${ignoring.port}`, "--cacert", ignoring.caFile, `https://localhost:${https.port}/kept`]);
+  const i = await curl([
+    "--socks5-hostname",
+    `127.0.0.1:${ignoring.port}`,
+    "--cacert",
+    ignoring.caFile,
+    `https://localhost:${https.port}/kept`,
+  ]);
   assert.is(i.code, 0, i.stderr);
   await ignoring.waitForOutput(new RegExp(`GET https://localhost:${https.port}/kept`));
 });
@@ -225,15 +298,26 @@ test("--ignore-hosts matches the ClientHello SNI in SOCKS5 mode (the request car
   const ca = await originCa();
   // --socks5 resolves locally: the proxy learns 127.0.0.1; the name sni.test is only in the SNI.
   const r = await curl([
-    "--socks5", `127.0.0.1:${ignoring.port}`, "--resolve", `sni.test:${sniOrigin.port}:127.0.0.1`,
-    "--cacert", ca.caFile, `https://sni.test:${sniOrigin.port}/by-sni`,
+    "--socks5",
+    `127.0.0.1:${ignoring.port}`,
+    "--resolve",
+    `sni.test:${sniOrigin.port}:127.0.0.1`,
+    "--cacert",
+    ca.caFile,
+    `https://sni.test:${sniOrigin.port}/by-sni`,
   ]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.toString(), `hello /by-sni host=sni.test:${sniOrigin.port}`);
   await ignoring.waitForOutput(new RegExp(`server disconnect 127\\.0\\.0\\.1:${sniOrigin.port}`));
   assert.not.match(ignoring.stdout(), /by-sni/);
   // The same origin by another name is intercepted.
-  const i = await curl(["--socks5-hostname", `127.0.0.1:${ignoring.port}`, "--cacert", ignoring.caFile, `https://localhost:${sniOrigin.port}/by-name`]);
+  const i = await curl([
+    "--socks5-hostname",
+    `127.0.0.1:${ignoring.port}`,
+    "--cacert",
+    ignoring.caFile,
+    `https://localhost:${sniOrigin.port}/by-name`,
+  ]);
   assert.is(i.code, 0, i.stderr);
   await ignoring.waitForOutput(new RegExp(`GET https://localhost:${sniOrigin.port}/by-name`));
 });
@@ -241,7 +325,10 @@ test("--ignore-hosts matches the ClientHello SNI in SOCKS5 mode (the request car
 // ---------------------------------------------------------------- protocol refusals
 
 test("BIND and UDP ASSOCIATE get reply 0x07 (command not supported), then the connection closes", async () => {
-  for (const [command, name] of [[2, "BIND"], [3, "UDP ASSOCIATE"]] as const) {
+  for (const [command, name] of [
+    [2, "BIND"],
+    [3, "UDP ASSOCIATE"],
+  ] as const) {
     const raw = await connectRaw(plain.port);
     try {
       raw.write(Buffer.from([5, 1, 0]));
@@ -368,13 +455,23 @@ test("with a socks5Auth addon, username/password is required: valid works, wrong
   );
   try {
     // curl with the right credentials.
-    const ok = await curl(["--socks5-hostname", `127.0.0.1:${p.port}`, "--proxy-user", "alice:s3cret", `http://localhost:${http.port}/authed`]);
+    const ok = await curl([
+      "--socks5-hostname",
+      `127.0.0.1:${p.port}`,
+      "--proxy-user",
+      "alice:s3cret",
+      `http://localhost:${http.port}/authed`,
+    ]);
     assert.is(ok.code, 0, ok.stderr);
     assert.is(ok.stdout.toString(), `hello /authed host=localhost:${http.port}`);
     assert.ok(attempts.includes("alice:s3cret"));
 
     // A raw client with the right credentials: 05 02, then 01 00, then the tunnel.
-    const { raw, reply } = await socks5Connect(p.port, { host: "127.0.0.1", port: echo.port }, { user: "alice", pass: "s3cret" });
+    const { raw, reply } = await socks5Connect(
+      p.port,
+      { host: "127.0.0.1", port: echo.port },
+      { user: "alice", pass: "s3cret" },
+    );
     try {
       assert.is(reply[1], 0);
       raw.write("ping");
@@ -395,7 +492,10 @@ test("with a socks5Auth addon, username/password is required: valid works, wrong
     } finally {
       wrong.destroy();
     }
-    assert.ok(p.lines.some((l) => /SOCKS5 authentication failed for user 'alice'/.test(l)), p.lines.join("\n"));
+    assert.ok(
+      p.lines.some((l) => /SOCKS5 authentication failed for user 'alice'/.test(l)),
+      p.lines.join("\n"),
+    );
 
     // A client that offers only no-auth: 05 FF.
     const noAuth = await connectRaw(p.port);
@@ -406,14 +506,26 @@ test("with a socks5Auth addon, username/password is required: valid works, wrong
     } finally {
       noAuth.destroy();
     }
-    assert.ok(p.lines.some((l) => /no acceptable authentication method \(username\/password required\)/.test(l)), p.lines.join("\n"));
+    assert.ok(
+      p.lines.some((l) => /no acceptable authentication method \(username\/password required\)/.test(l)),
+      p.lines.join("\n"),
+    );
 
     // curl with a wrong password fails, and without credentials too.
-    const bad = await curl(["--socks5-hostname", `127.0.0.1:${p.port}`, "--proxy-user", "alice:wrong", `http://localhost:${http.port}/x`]);
+    const bad = await curl([
+      "--socks5-hostname",
+      `127.0.0.1:${p.port}`,
+      "--proxy-user",
+      "alice:wrong",
+      `http://localhost:${http.port}/x`,
+    ]);
     assert.is.not(bad.code, 0);
     const none = await curl(["--socks5-hostname", `127.0.0.1:${p.port}`, `http://localhost:${http.port}/x`]);
     assert.is.not(none.code, 0);
-    assert.not.ok(http.requests.some((q) => q.url === "/x"), "no request reached the origin without valid credentials");
+    assert.not.ok(
+      http.requests.some((q) => q.url === "/x"),
+      "no request reached the origin without valid credentials",
+    );
   } finally {
     await p.stop();
   }

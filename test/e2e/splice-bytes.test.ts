@@ -77,33 +77,37 @@ function handled<T>(p: Promise<T>): Promise<T> {
 
 /** Everything `s` receives until its peer's end. */
 function collect(s: net.Socket): Promise<Buffer> {
-  return handled(new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    s.on("data", (c: Buffer) => chunks.push(c));
-    s.once("end", () => resolve(Buffer.concat(chunks)));
-    s.once("error", reject);
-  }));
+  return handled(
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.once("end", () => resolve(Buffer.concat(chunks)));
+      s.once("error", reject);
+    }),
+  );
 }
 
 /** The next `n` bytes `s` receives (s flowing); fails if more come within the same chunk. */
 function readExactly(s: net.Socket, n: number): Promise<Buffer> {
-  return handled(new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const onData = (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got >= n) {
-        s.off("data", onData);
-        s.pause();
-        if (got > n) reject(new Error(`${got - n} bytes more than the ${n} expected`));
-        else resolve(Buffer.concat(chunks));
-      }
-    };
-    s.on("data", onData);
-    s.once("end", () => reject(new Error(`ended after ${got} of ${n} bytes`)));
-    s.resume();
-  }));
+  return handled(
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let got = 0;
+      const onData = (c: Buffer) => {
+        chunks.push(c);
+        got += c.length;
+        if (got >= n) {
+          s.off("data", onData);
+          s.pause();
+          if (got > n) reject(new Error(`${got - n} bytes more than the ${n} expected`));
+          else resolve(Buffer.concat(chunks));
+        }
+      };
+      s.on("data", onData);
+      s.once("end", () => reject(new Error(`ended after ${got} of ${n} bytes`)));
+      s.resume();
+    }),
+  );
 }
 
 function closed(s: net.Socket): Promise<void> {
@@ -144,7 +148,8 @@ for (const length of [0, 1, 5 * KiB + 3, 64 * MiB]) {
     assert.is(got.length, length + 4);
     assert.is(sha(got.subarray(0, length)), sha(body), "the body, byte-exact");
     assert.is(got.subarray(length).toString(), "TAIL", "written by Node after the transfer, in order");
-    if (length >= 1 * MiB) assert.ok(spliceStats.bytesMoved - movedBefore > length / 2, "most of it moved in the kernel");
+    if (length >= 1 * MiB)
+      assert.ok(spliceStats.bytesMoved - movedBefore > length / 2, "most of it moved in the kernel");
   });
 }
 
@@ -223,7 +228,13 @@ test("src ends before `length`: rejects with a clear message; destroying both af
   const r = await rig();
   const done = transfer(r.src, r.dst, 4 * MiB, []);
   r.origin.end(randomBytes(300 * KiB));
-  const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
+  const err = await within(
+    done.then(
+      () => undefined,
+      (e: Error) => e,
+    ),
+    "the rejection",
+  );
   assert.ok(err instanceof Error, "rejected");
   assert.match(err.message, /src ended after 307200 of 4194304 bytes/);
   r.src.destroy();
@@ -238,9 +249,18 @@ test("a reset of src mid-transfer rejects (with the errno's code); destroy after
   r.origin.write(randomBytes(1 * MiB));
   await waitFor(() => (r.client.bytesRead > 0 ? true : undefined), "the first bytes at the client");
   r.origin.resetAndDestroy();
-  const err = await within(done.then(() => undefined, (e: NodeJS.ErrnoException) => e), "the rejection");
+  const err = await within(
+    done.then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    ),
+    "the rejection",
+  );
   assert.ok(err instanceof Error, "rejected");
-  assert.match(err.message, /^spliceBytes: (reading src failed after \d+ of 67108864 bytes: read ECONNRESET|src ended after)/);
+  assert.match(
+    err.message,
+    /^spliceBytes: (reading src failed after \d+ of 67108864 bytes: read ECONNRESET|src ended after)/,
+  );
   if (/ECONNRESET/.test(err.message)) assert.is(err.code, "ECONNRESET");
   r.src.destroy();
   r.dst.destroy();
@@ -255,7 +275,13 @@ test("a reset of the client (dst's peer) while dst is blocked rejects; destroy a
   r.origin.write(randomBytes(16 * MiB));
   await waitFor(() => (r.dst.bytesWritten > 0 || spliceStats.bytesMoved > 0 ? true : undefined), "bytes on their way");
   r.client.resetAndDestroy();
-  const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
+  const err = await within(
+    done.then(
+      () => undefined,
+      (e: Error) => e,
+    ),
+    "the rejection",
+  );
   assert.ok(err instanceof Error, "rejected");
   assert.match(err.message, /^spliceBytes: (writing dst failed|dst was destroyed during the transfer)/);
   r.src.destroy();
@@ -270,9 +296,18 @@ for (const which of ["src", "dst"] as const) {
     r.client.pause();
     const done = transfer(r.src, r.dst, 256 * MiB, []);
     r.origin.write(randomBytes(8 * MiB));
-    await waitFor(() => (r.client.bytesRead > 0 || r.client.readableLength > 0 ? true : undefined), "the first bytes at the client");
+    await waitFor(
+      () => (r.client.bytesRead > 0 || r.client.readableLength > 0 ? true : undefined),
+      "the first bytes at the client",
+    );
     r[which].destroy();
-    const err = await within(done.then(() => undefined, (e: Error) => e), "the rejection");
+    const err = await within(
+      done.then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+      "the rejection",
+    );
     assert.ok(err instanceof Error, "rejected");
     assert.match(err.message, new RegExp(`^spliceBytes: ${which} was destroyed during the transfer`));
     await within(closed(r[which]), `${which} closed`);
@@ -346,12 +381,15 @@ test("behind a real http.ServerResponse: head written by Node, body spliced from
     const got = await within(
       new Promise<Buffer>((resolve, reject) => {
         http
-          .get({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, path: "/", agent: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.once("end", () => resolve(Buffer.concat(chunks)));
-            res.once("error", reject);
-          })
+          .get(
+            { host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, path: "/", agent: false },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on("data", (c: Buffer) => chunks.push(c));
+              res.once("end", () => resolve(Buffer.concat(chunks)));
+              res.once("error", reject);
+            },
+          )
           .once("error", reject);
       }),
       "the response",
@@ -414,7 +452,11 @@ test("declines, touching nothing: TLS sockets, more buffered in Node than `lengt
   r.origin.write(randomBytes(10 * KiB));
   await waitFor(() => (r.src.readableLength === 10 * KiB ? true : undefined), "the bytes in src's Node buffer");
   assert.is(spliceBytes(r.src, r.dst, 100, []), undefined, "more buffered than length");
-  assert.is(spliceBytes(r.src, r.dst, 10 * KiB + 10, [Buffer.alloc(20)]), undefined, "more buffered than length leaves after `first`");
+  assert.is(
+    spliceBytes(r.src, r.dst, 10 * KiB + 10, [Buffer.alloc(20)]),
+    undefined,
+    "more buffered than length leaves after `first`",
+  );
   assert.is(r.src.readableLength, 10 * KiB, "src's buffer untouched");
 
   spliceStats.enabled = false;

@@ -14,7 +14,11 @@ const MB = 1024 * 1024;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** A GET through an ignored tunnel (TLS with the origin itself); resolves with the body. */
-async function passthroughGet(port: number, originPort: number, path: string): Promise<{ body: Buffer; socket: net.Socket }> {
+async function passthroughGet(
+  port: number,
+  originPort: number,
+  path: string,
+): Promise<{ body: Buffer; socket: net.Socket }> {
   const tunnel = await openTunnel(port, `127.0.0.1:${originPort}`);
   assert.is(tunnel.status, 200, tunnel.head);
   const t = await tlsOver(tunnel.socket, { servername: "localhost", ca: (await originCa()).ca.caCertPem });

@@ -46,7 +46,10 @@ interface Rig {
  */
 async function rig(
   fn: Relay,
-  prepare: (c: net.Socket, s: net.Socket) => Promise<{ fromClient: Buffer; fromServer: Buffer }> = async () => ({ fromClient: Buffer.alloc(0), fromServer: Buffer.alloc(0) }),
+  prepare: (c: net.Socket, s: net.Socket) => Promise<{ fromClient: Buffer; fromServer: Buffer }> = async () => ({
+    fromClient: Buffer.alloc(0),
+    fromServer: Buffer.alloc(0),
+  }),
   onOrigin: (s: net.Socket) => void = () => {},
 ): Promise<Rig> {
   const origins: net.Socket[] = [];
@@ -144,7 +147,8 @@ for (const [name, fn] of VARIANTS) {
       hop.origin.end();
       await hop.relayed;
       expectSpliced(name, before);
-      if (name === "spliced" && linux) assert.ok(spliceStats.movedClientToServer - movedBefore > 0, "the worker moved the upload");
+      if (name === "spliced" && linux)
+        assert.ok(spliceStats.movedClientToServer - movedBefore > 0, "the worker moved the upload");
     } finally {
       await r.close();
     }
@@ -360,7 +364,10 @@ test("an ignored CONNECT tunnel through the proxy: spliced, byte-exact both ways
       const i = origin.connections() - 1;
       await waitFor(() => (origin.bytes(i).length === up.length ? true : undefined), "the upload at the origin");
       assert.is(sha(origin.bytes(i)), sha(up), "the origin got the upload byte-exact");
-      await waitFor(() => (linesOf(p.lines, t.localPort).some((l) => l.startsWith("server disconnect")) ? true : undefined), "the disconnect lines");
+      await waitFor(
+        () => (linesOf(p.lines, t.localPort).some((l) => l.startsWith("server disconnect")) ? true : undefined),
+        "the disconnect lines",
+      );
       await sleep(50);
       logs.push(linesOf(p.lines, t.localPort).map((l) => l.replace(/:\d+/g, ":PORT")));
       if (enabled && linux) assert.is(spliceStats.spliced - before, 1, "the ignored tunnel was spliced");

@@ -68,7 +68,10 @@ test("a streamed 24 MiB body is moved by the worker: exact bytes, then the same 
     }
     assert.is(conns.count(), 1, "one server connection for all four requests");
     // Both big bodies went through the worker (all but what came in the same reads as their heads).
-    assert.ok(spliceStats.bytesMoved - before >= 2 * (big.length - MB), `bytes moved by the worker: ${spliceStats.bytesMoved - before}`);
+    assert.ok(
+      spliceStats.bytesMoved - before >= 2 * (big.length - MB),
+      `bytes moved by the worker: ${spliceStats.bytesMoved - before}`,
+    );
     const log = p.lines.join("\n");
     assert.match(log, /GET http:\/\/127\.0\.0\.1:\d+\/big\n     << 200 OK/);
   } finally {
@@ -80,7 +83,9 @@ test("a streamed 24 MiB body is moved by the worker: exact bytes, then the same 
 test("pipelined requests for two streamed bodies and a small one: all three, in order, bytes exact", async () => {
   const a = randomBytes(6 * MB);
   const b = randomBytes(5 * MB + 123);
-  const origin = await startOrigin((req, res) => (req.url === "/a" ? serve(res, a) : req.url === "/b" ? serve(res, b) : res.end("tail")));
+  const origin = await startOrigin((req, res) =>
+    req.url === "/a" ? serve(res, a) : req.url === "/b" ? serve(res, b) : res.end("tail"),
+  );
   const p = await startInProcess([], { streamLargeBodies: "1m" });
   try {
     const c = await WireClient.connect(p.port);
@@ -167,7 +172,10 @@ test("a server that dies mid-body: the client connection is cut (short of the Co
     }
     // The URL line, the response line, then why the stream ended (the same as the JS path prints).
     await waitFor(() => p.lines.some((l) => l.startsWith(" << stream interrupted")), "the stream interrupted line");
-    assert.match(p.lines.join("\n"), /GET http:\/\/127\.0\.0\.1:\d+\/die\n     << 200 OK \(content missing\)\n << stream interrupted: server closed the connection before the body was complete/);
+    assert.match(
+      p.lines.join("\n"),
+      /GET http:\/\/127\.0\.0\.1:\d+\/die\n     << 200 OK \(content missing\)\n << stream interrupted: server closed the connection before the body was complete/,
+    );
   } finally {
     await p.stop();
     await origin.close();

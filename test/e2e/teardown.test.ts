@@ -261,7 +261,10 @@ test("the same early answer to an HTTP/2 client's streamed upload: the client ge
   const { session } = await h2ViaProxy(p.port, `localhost:${port}`, proxyCaPem(testConfdir()));
   try {
     const size = 64 * 1024 * 1024;
-    const stream = session.request({ ":method": "POST", ":path": "/upload", "content-length": String(size) }, { endStream: false });
+    const stream = session.request(
+      { ":method": "POST", ":path": "/upload", "content-length": String(size) },
+      { endStream: false },
+    );
     stream.on("error", () => {});
     const chunk = Buffer.alloc(1024 * 1024, "u");
     for (let i = 0; i < 64; i++) stream.write(chunk);

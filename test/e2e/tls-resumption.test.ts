@@ -20,7 +20,12 @@ function resumptions(origin: Origin): boolean[] {
 }
 
 /** CONNECT, TLS with the proxy (verified against its CA), one GET; returns the status, body and the leaf's SANs. */
-async function fetchThrough(port: number, confdir: string, authority: string, servername: string): Promise<{ status: number; body: string; sans: string }> {
+async function fetchThrough(
+  port: number,
+  confdir: string,
+  authority: string,
+  servername: string,
+): Promise<{ status: number; body: string; sans: string }> {
   const tunnel = await openTunnel(port, authority);
   assert.is(tunnel.status, 200, tunnel.head);
   const t = await tlsOver(tunnel.socket, { servername, ca: proxyCaPem(confdir) });
@@ -69,7 +74,11 @@ test("a second connection to the same server resumes the TLS session; the leaf a
     assert.is(rec.lists.length, 2);
     assert.is(rec.lists[0]!.length, 1, "the chain the origin sent: its leaf alone");
     assert.match(rec.lists[1]![0]!, /^-----BEGIN CERTIFICATE-----\n/);
-    assert.is(rec.lists[1]![0]!.replace(/\s/g, ""), rec.lists[0]![0]!.replace(/\s/g, ""), "the same server certificate both times");
+    assert.is(
+      rec.lists[1]![0]!.replace(/\s/g, ""),
+      rec.lists[0]![0]!.replace(/\s/g, ""),
+      "the same server certificate both times",
+    );
   } finally {
     await p.stop();
     await origin.close();

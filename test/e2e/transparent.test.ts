@@ -20,20 +20,27 @@ function skipReason(): string | undefined {
   for (const tool of ["unshare", "iptables", "ip", "setpriv", "curl"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
   }
-  const probe = spawnSync("unshare", ["-n", "sh", "-c", "ip link set lo up && iptables -t nat -L OUTPUT -n"], { encoding: "utf8" });
-  if (probe.status !== 0) return `cannot make a network namespace with iptables here: ${(probe.stderr || probe.stdout).trim().split("\n")[0]}`;
+  const probe = spawnSync("unshare", ["-n", "sh", "-c", "ip link set lo up && iptables -t nat -L OUTPUT -n"], {
+    encoding: "utf8",
+  });
+  if (probe.status !== 0)
+    return `cannot make a network namespace with iptables here: ${(probe.stderr || probe.stdout).trim().split("\n")[0]}`;
   return undefined;
 }
 
 const skip = skipReason();
 
 function run(scenario: object): Outcome {
-  const out = execFileSync("unshare", ["-n", process.execPath, "--import", "tsx", "test/e2e/netns/transparent-scenario.ts", JSON.stringify(scenario)], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 60_000,
-    env: { ...process.env, NO_COLOR: "1" },
-  });
+  const out = execFileSync(
+    "unshare",
+    ["-n", process.execPath, "--import", "tsx", "test/e2e/netns/transparent-scenario.ts", JSON.stringify(scenario)],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, NO_COLOR: "1" },
+    },
+  );
   const line = out.trim().split("\n").pop()!;
   return JSON.parse(line) as Outcome;
 }
@@ -76,7 +83,12 @@ t("seed example: an IP range pattern 127\\.0\\.\\d+\\.\\d+:PORT", () => {
 });
 
 t("the ClientHello SNI is a candidate in transparent mode", () => {
-  const o = run({ args: ["--ignore-hosts", "^pinned\\.test:"], scheme: "https", name: "pinned.test", trustOrigin: true });
+  const o = run({
+    args: ["--ignore-hosts", "^pinned\\.test:"],
+    scheme: "https",
+    name: "pinned.test",
+    trustOrigin: true,
+  });
   assert.is(o.code, 0, o.curlErr);
   assert.not.match(o.log, /GET https/);
   const other = run({ args: ["--ignore-hosts", "^other\\.test:"], scheme: "https", name: "pinned.test" });

@@ -45,7 +45,11 @@ function scripted(): { addon: Addon; injected: string[] } {
 }
 
 /** Records websocketStart / websocketEnd with what the flow said at that point. */
-function wsHooks(): { addon: Addon; starts: string[]; ends: Array<{ code?: number; reason?: string; byClient?: boolean; messages: number }> } {
+function wsHooks(): {
+  addon: Addon;
+  starts: string[];
+  ends: Array<{ code?: number; reason?: string; byClient?: boolean; messages: number }>;
+} {
   const starts: string[] = [];
   const ends: Array<{ code?: number; reason?: string; byClient?: boolean; messages: number }> = [];
   const addon: Addon = {
@@ -55,7 +59,12 @@ function wsHooks(): { addon: Addon; starts: string[]; ends: Array<{ code?: numbe
     },
     websocketEnd(flow: HTTPFlow) {
       const ws = flow.websocket!;
-      ends.push({ code: ws.closeCode, reason: ws.closeReason, byClient: ws.closedByClient, messages: ws.messages.length });
+      ends.push({
+        code: ws.closeCode,
+        reason: ws.closeReason,
+        byClient: ws.closedByClient,
+        messages: ws.messages.length,
+      });
     },
   };
   return { addon, starts, ends };
@@ -87,11 +96,17 @@ test("reverse mode: text and binary messages echo intact; one log line per messa
     c.send(bin, true);
     c.send("héllo ünïcode ✓");
     const got = await c.waitMessages(3);
-    assert.equal(got.map((m) => m.isBinary), [false, true, false]);
+    assert.equal(
+      got.map((m) => m.isBinary),
+      [false, true, false],
+    );
     assert.is(got[0]!.data.toString(), "hello text");
     assert.ok(got[1]!.data.equals(bin));
     assert.is(got[2]!.data.toString(), "héllo ünïcode ✓");
-    assert.equal(origin.received[0]!.map((m) => (m.isBinary ? m.data.toString("hex") : m.data.toString())), ["hello text", bin.toString("hex"), "héllo ünïcode ✓"]);
+    assert.equal(
+      origin.received[0]!.map((m) => (m.isBinary ? m.data.toString("hex") : m.data.toString())),
+      ["hello text", bin.toString("hex"), "héllo ünïcode ✓"],
+    );
     const server = `127.0.0.1:${origin.port}/chat?room=1`;
     await waitFor(() => countLines(p.lines, / <- WebSocket /) === 3, "three server message lines");
     assert.is(countLines(p.lines, messageLine("->", "text", server)), 2, p.lines.join("\n"));
@@ -99,7 +114,12 @@ test("reverse mode: text and binary messages echo intact; one log line per messa
     assert.is(countLines(p.lines, messageLine("<-", "text", server)), 2, p.lines.join("\n"));
     assert.is(countLines(p.lines, messageLine("<-", "binary", server)), 1, p.lines.join("\n"));
     assert.is(countLines(p.lines, /WebSocket .* message/), 6);
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET http://127\\.0\\.0\\.1:${origin.port}/chat\\?room=1\\n     << 101 Switching Protocols 0b`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(
+        `${PEER}: GET http://127\\.0\\.0\\.1:${origin.port}/chat\\?room=1\\n     << 101 Switching Protocols 0b`,
+      ),
+    );
   } finally {
     c?.terminate();
     await p.stop();
@@ -172,7 +192,10 @@ test("wss through CONNECT with TLS (the client trusts the proxy's CA): echo inta
     await waitFor(() => countLines(p.lines, / <- WebSocket /) === 2, "two server message lines");
     assert.is(countLines(p.lines, messageLine("->", "text", server)), 1, p.lines.join("\n"));
     assert.is(countLines(p.lines, messageLine("<-", "binary", server)), 1, p.lines.join("\n"));
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET https://localhost:${origin.port}/secure\\n     << 101 Switching Protocols 0b`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(`${PEER}: GET https://localhost:${origin.port}/secure\\n     << 101 Switching Protocols 0b`),
+    );
   } finally {
     c?.terminate();
     tunnel.socket.destroy();
@@ -183,7 +206,11 @@ test("wss through CONNECT with TLS (the client trusts the proxy's CA): echo inta
 
 test("wss through CONNECT to an origin that speaks h2 and HTTP/1.1 (and prefers h2): the HTTP/1.1 client's upgrade still works", async () => {
   const ca = await originCa();
-  const server = http2.createSecureServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]), allowHTTP1: true });
+  const server = http2.createSecureServer({
+    key: ca.keyPem,
+    cert: ca.certFor(["localhost", "127.0.0.1"]),
+    allowHTTP1: true,
+  });
   const wss = new WebSocketServer({ noServer: true });
   const sockets = new Set<net.Socket>();
   server.on("connection", (s: net.Socket) => {
@@ -262,7 +289,10 @@ test("a dropped message (`m.drop()`) never reaches the origin; the log marks it 
     const got = await c.waitMessages(2);
     assert.equal(c.texts(), ["before", "after"]);
     // "after" was echoed, so "drop-me" (sent before it, on the same ordered connection) would have arrived already.
-    assert.equal(origin.received[0]!.map((m) => m.data.toString()), ["before", "after"]);
+    assert.equal(
+      origin.received[0]!.map((m) => m.data.toString()),
+      ["before", "after"],
+    );
     void got;
     const server = `127.0.0.1:${origin.port}/drop`;
     await waitFor(() => countLines(p.lines, / <- WebSocket /) === 2, "two server message lines");
@@ -287,7 +317,10 @@ test("injected messages arrive: `inject(..., { toClient: true })` at the client,
     await c.waitMessages(3);
     assert.equal([...c.texts()].sort(), ["inject-please", "injected-to-client", "injected-to-server"]);
     await waitFor(() => origin.received[0]!.length === 2, "two messages at the origin");
-    assert.equal(origin.received[0]!.map((m) => m.data.toString()), ["inject-please", "injected-to-server"]);
+    assert.equal(
+      origin.received[0]!.map((m) => m.data.toString()),
+      ["inject-please", "injected-to-server"],
+    );
     assert.ok(origin.received[0]!.every((m) => !m.isBinary));
     assert.equal([...s.injected].sort(), ["-> injected-to-server", "<- injected-to-client"]);
   } finally {
@@ -422,7 +455,10 @@ test("a client sending an unmasked frame: the proxy closes with 1002 (to the cli
     assert.is(res.header("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     // FIN + text, no MASK bit, 5 bytes.
     c.write(Buffer.from([0x81, 0x05, ...Buffer.from("hello")]));
-    const frame = await c.until(() => (c.buf.length >= 4 && c.buf.length >= 2 + (c.buf[1]! & 0x7f) ? c.buf : undefined), "a close frame");
+    const frame = await c.until(
+      () => (c.buf.length >= 4 && c.buf.length >= 2 + (c.buf[1]! & 0x7f) ? c.buf : undefined),
+      "a close frame",
+    );
     assert.is(frame[0], 0x88, `a close frame with FIN, got ${frame.subarray(0, 4).toString("hex")}`);
     assert.is(frame[1]! & 0x80, 0, "frames to the client are not masked");
     assert.is(frame.readUInt16BE(2), 1002);
@@ -431,9 +467,19 @@ test("a client sending an unmasked frame: the proxy closes with 1002 (to the cli
     assert.is(origin.closes[0]!.code, 1002);
     assert.is(origin.received[0]!.length, 0, "the bad frame was not forwarded");
     const log = p.lines.join("\n");
-    assert.match(log, new RegExp(`${PEER}: WebSocket protocol error from the client: unmasked frame from the client; closing with 1002`));
+    assert.match(
+      log,
+      new RegExp(
+        `${PEER}: WebSocket protocol error from the client: unmasked frame from the client; closing with 1002`,
+      ),
+    );
     await waitFor(() => p.lines.some((l) => l.startsWith("Error in WebSocket connection")), "the websocketEnd line");
-    assert.match(p.lines.join("\n"), new RegExp(`Error in WebSocket connection to 127\\.0\\.0\\.1:${origin.port}: 1002 unmasked frame from the client`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(
+        `Error in WebSocket connection to 127\\.0\\.0\\.1:${origin.port}: 1002 unmasked frame from the client`,
+      ),
+    );
   } finally {
     c.destroy();
     await p.stop();
@@ -460,7 +506,10 @@ test("an origin declining the upgrade (403 with a body): the client gets the 403
     assert.is(r.body, "forbidden by origin\n");
     assert.is(origin.handshakes.length, 1);
     assert.equal(hooks.starts, []);
-    assert.match(p.lines.join("\n"), new RegExp(`${PEER}: GET http://127\\.0\\.0\\.1:${origin.port}/decline\\n     << 403 Forbidden 20b`));
+    assert.match(
+      p.lines.join("\n"),
+      new RegExp(`${PEER}: GET http://127\\.0\\.0\\.1:${origin.port}/decline\\n     << 403 Forbidden 20b`),
+    );
   } finally {
     await p.stop();
     await origin.close();

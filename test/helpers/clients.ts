@@ -184,7 +184,8 @@ export class ResponseFramer {
   private findEnd(bytes: ByteList, closed: boolean): number | undefined {
     if (!this.head && !this.findHead(bytes)) return undefined;
     if (this.framing === "none") return this.bodyStart;
-    if (this.framing === "length") return bytes.length >= this.bodyStart + this.contentLength ? this.bodyStart + this.contentLength : undefined;
+    if (this.framing === "length")
+      return bytes.length >= this.bodyStart + this.contentLength ? this.bodyStart + this.contentLength : undefined;
     if (this.framing === "close") return closed ? bytes.length : undefined;
     return this.walkChunks(bytes);
   }
@@ -207,7 +208,8 @@ export class ResponseFramer {
     this.head = h;
     this.bodyStart = end + 4;
     this.pos = this.bodyStart;
-    const noBody = this.method === "HEAD" || (h.status >= 100 && h.status < 200) || h.status === 204 || h.status === 304;
+    const noBody =
+      this.method === "HEAD" || (h.status >= 100 && h.status < 200) || h.status === 204 || h.status === 304;
     if (noBody) this.framing = "none";
     else if (/chunked/i.test(headerOf(h.headers, "transfer-encoding") ?? "")) this.framing = "chunked";
     else if (headerOf(h.headers, "content-length") !== undefined) {
@@ -246,7 +248,10 @@ export class ResponseFramer {
 }
 
 /** Parses one response at the start of `buf`; undefined when it is not complete yet. */
-export function parseResponse(buf: Buffer, opts: { method?: string; closed?: boolean } = {}): { res: WireResponse; used: number } | undefined {
+export function parseResponse(
+  buf: Buffer,
+  opts: { method?: string; closed?: boolean } = {},
+): { res: WireResponse; used: number } | undefined {
   const bytes = new ByteList();
   bytes.push(buf);
   const framer = new ResponseFramer(opts.method);
@@ -384,7 +389,11 @@ export class WireClient {
  * Opens `CONNECT authority` through the proxy and reads the proxy's answer
  * head. On 200 the returned socket is paused with no listeners, ready for TLS.
  */
-export async function openTunnel(proxyPort: number, authority: string, timeoutMs = WAIT_MS): Promise<{ socket: net.Socket; status: number; head: string; rest: Buffer }> {
+export async function openTunnel(
+  proxyPort: number,
+  authority: string,
+  timeoutMs = WAIT_MS,
+): Promise<{ socket: net.Socket; status: number; head: string; rest: Buffer }> {
   const socket = net.connect({ port: proxyPort, host: "127.0.0.1" });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
@@ -394,12 +403,20 @@ export async function openTunnel(proxyPort: number, authority: string, timeoutMs
   let buf = Buffer.alloc(0);
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`no CONNECT answer; got ${JSON.stringify(buf.toString("latin1"))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`no CONNECT answer; got ${JSON.stringify(buf.toString("latin1"))}`)),
+        timeoutMs,
+      );
       const onData = (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         if (buf.includes("\r\n\r\n")) finish();
       };
-      const onClose = () => finish(buf.includes("\r\n\r\n") ? undefined : new Error(`tunnel closed; got ${JSON.stringify(buf.toString("latin1"))}`));
+      const onClose = () =>
+        finish(
+          buf.includes("\r\n\r\n")
+            ? undefined
+            : new Error(`tunnel closed; got ${JSON.stringify(buf.toString("latin1"))}`),
+        );
       const finish = (err?: Error) => {
         clearTimeout(timer);
         socket.off("data", onData);
@@ -424,8 +441,18 @@ export async function openTunnel(proxyPort: number, authority: string, timeoutMs
 }
 
 /** TLS over a socket (a tunnel); resolves once the handshake is done. */
-export async function tlsOver(socket: net.Socket, opts: { servername?: string; ca?: string | string[]; rejectUnauthorized?: boolean }, timeoutMs = WAIT_MS): Promise<tls.TLSSocket> {
-  const t = tls.connect({ socket, servername: opts.servername, ca: opts.ca, rejectUnauthorized: opts.rejectUnauthorized ?? true, ALPNProtocols: ["http/1.1"] });
+export async function tlsOver(
+  socket: net.Socket,
+  opts: { servername?: string; ca?: string | string[]; rejectUnauthorized?: boolean },
+  timeoutMs = WAIT_MS,
+): Promise<tls.TLSSocket> {
+  const t = tls.connect({
+    socket,
+    servername: opts.servername,
+    ca: opts.ca,
+    rejectUnauthorized: opts.rejectUnauthorized ?? true,
+    ALPNProtocols: ["http/1.1"],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       t.destroy();
@@ -464,7 +491,13 @@ export interface ClientResponse {
 export function requestViaProxy(
   proxyPort: number,
   url: string,
-  opts: { method?: string; headers?: http.OutgoingHttpHeaders | string[]; body?: Buffer | string | Buffer[]; agent?: http.Agent | false; timeoutMs?: number } = {},
+  opts: {
+    method?: string;
+    headers?: http.OutgoingHttpHeaders | string[];
+    body?: Buffer | string | Buffer[];
+    agent?: http.Agent | false;
+    timeoutMs?: number;
+  } = {},
 ): Promise<ClientResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -492,7 +525,13 @@ export function requestViaProxy(
       });
       res.on("end", () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), localPort });
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+          localPort,
+        });
       });
     });
     if (Array.isArray(opts.body)) {
@@ -511,7 +550,9 @@ export function peakRss(pid: number): number {
 }
 
 /** The names of the flow and connection hooks (lifecycle hooks left out). */
-export const FLOW_HOOKS: readonly HookName[] = HOOK_NAMES.filter((h) => !["load", "configure", "running", "done"].includes(h));
+export const FLOW_HOOKS: readonly HookName[] = HOOK_NAMES.filter(
+  (h) => !["load", "configure", "running", "done"].includes(h),
+);
 
 /**
  * An addon that records the name of every flow/connection hook it sees, in

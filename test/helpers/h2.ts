@@ -13,7 +13,13 @@ export interface H2Origin {
   port: number;
   server: http2.Http2SecureServer | http2.Http2Server;
   /** Every request seen: method, path, HTTP version ("2.0" or "1.1"), headers, body. */
-  requests: Array<{ method: string; path: string; httpVersion: string; headers: http2.IncomingHttpHeaders; body: Buffer }>;
+  requests: Array<{
+    method: string;
+    path: string;
+    httpVersion: string;
+    headers: http2.IncomingHttpHeaders;
+    body: Buffer;
+  }>;
   close(): Promise<void>;
 }
 
@@ -26,11 +32,20 @@ export type H2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerRe
  * compatibility API objects once the request body is complete, unless
  * `raw` is set: then it is called at once (the body argument is empty).
  */
-export async function startH2Origin(handler: H2Handler, opts: { tls?: boolean; allowHTTP1?: boolean; raw?: boolean } = {}): Promise<H2Origin> {
+export async function startH2Origin(
+  handler: H2Handler,
+  opts: { tls?: boolean; allowHTTP1?: boolean; raw?: boolean } = {},
+): Promise<H2Origin> {
   const requests: H2Origin["requests"] = [];
   const onRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     if (opts.raw) {
-      requests.push({ method: req.method, path: req.url, httpVersion: req.httpVersion, headers: req.headers, body: Buffer.alloc(0) });
+      requests.push({
+        method: req.method,
+        path: req.url,
+        httpVersion: req.httpVersion,
+        headers: req.headers,
+        body: Buffer.alloc(0),
+      });
       handler(req, res, Buffer.alloc(0));
       return;
     }
@@ -45,7 +60,10 @@ export async function startH2Origin(handler: H2Handler, opts: { tls?: boolean; a
   let server: http2.Http2SecureServer | http2.Http2Server;
   if (opts.tls !== false) {
     const ca = await originCa();
-    server = http2.createSecureServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]), allowHTTP1: opts.allowHTTP1 ?? false }, onRequest);
+    server = http2.createSecureServer(
+      { key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]), allowHTTP1: opts.allowHTTP1 ?? false },
+      onRequest,
+    );
   } else {
     server = http2.createServer({}, onRequest);
   }
@@ -141,7 +159,8 @@ export interface H2Result {
   trailers: http2.IncomingHttpHeaders | undefined;
 }
 
-export type H2Outcome = { kind: "response"; res: H2Result } | { kind: "reset"; rstCode: number; error: string; status: number | undefined };
+export type H2Outcome =
+  { kind: "response"; res: H2Result } | { kind: "reset"; rstCode: number; error: string; status: number | undefined };
 
 /**
  * One request on a session. Resolves with the whole response, or with
@@ -183,7 +202,12 @@ export function h2Request(
       // 'close' follows; a reset after the data would show there.
     });
     stream.on("close", () => {
-      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR || error || status === undefined || !stream.readableEnded) {
+      if (
+        stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ||
+        error ||
+        status === undefined ||
+        !stream.readableEnded
+      ) {
         finish({ kind: "reset", rstCode: stream.rstCode ?? -1, error, status });
       } else {
         finish({ kind: "response", res: { status, headers: resHeaders, body: Buffer.concat(chunks), trailers } });
@@ -194,9 +218,14 @@ export function h2Request(
 }
 
 /** `h2Request` that must end with a complete response. */
-export async function h2Get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer | string): Promise<H2Result> {
+export async function h2Get(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body?: Buffer | string,
+): Promise<H2Result> {
   const o = await h2Request(session, headers, body);
-  if (o.kind !== "response") throw new Error(`stream ${headers[":path"]} was reset (code ${o.rstCode}, status ${o.status}): ${o.error}`);
+  if (o.kind !== "response")
+    throw new Error(`stream ${headers[":path"]} was reset (code ${o.rstCode}, status ${o.status}): ${o.error}`);
   return o.res;
 }
 
@@ -226,7 +255,9 @@ export interface H1Origin {
  * https server would answer `http/1.1`; this one sends no ALPN extension, as
  * many older servers): TLS from `tls.createServer`, HTTP from Node's parser.
  */
-export async function startH1NoAlpnOrigin(handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void): Promise<H1Origin> {
+export async function startH1NoAlpnOrigin(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void,
+): Promise<H1Origin> {
   const ca = await originCa();
   const requests: H1Origin["requests"] = [];
   const httpServer = http.createServer((req, res) => {
@@ -234,14 +265,22 @@ export async function startH1NoAlpnOrigin(handler: (req: http.IncomingMessage, r
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
-      requests.push({ method: req.method!, url: req.url!, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders, body });
+      requests.push({
+        method: req.method!,
+        url: req.url!,
+        httpVersion: req.httpVersion,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       handler(req, res, body);
     });
   });
   // As startOrigin's: idle connections stay until the test closes them.
   httpServer.keepAliveTimeout = 0;
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]) }, (s) => httpServer.emit("connection", s));
+  const server = tls.createServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]) }, (s) =>
+    httpServer.emit("connection", s),
+  );
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));

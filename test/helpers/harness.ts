@@ -179,11 +179,27 @@ export async function startProxy(
   const confdir = opts.confdir ?? testConfdir();
   const extra: string[] = [];
   if (opts.trustOrigin !== false) extra.push("--set", `ssl_verify_upstream_trusted_ca=${(await originCa()).caFile}`);
-  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "core/cli/main.ts"), "-p", "0", "--listen-host", "127.0.0.1", "--set", `confdir=${confdir}`, ...extra, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: "1", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json"), ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      TSX,
+      join(ROOT, "core/cli/main.ts"),
+      "-p",
+      "0",
+      "--listen-host",
+      "127.0.0.1",
+      "--set",
+      `confdir=${confdir}`,
+      ...extra,
+      ...args,
+    ],
+    {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, NO_COLOR: "1", TSX_TSCONFIG_PATH: join(ROOT, "tsconfig.json"), ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   let err = "";
   let outputDone = false;
@@ -248,7 +264,10 @@ export async function startProxy(
 }
 
 /** Runs the CLI to completion (for start-up errors): exit code and output. */
-export function runCli(args: string[], timeoutMs = WAIT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  timeoutMs = WAIT_MS,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "core/cli/main.ts"), ...args], {
       cwd: ROOT,

@@ -29,10 +29,14 @@ export function listeners(stdout: string): Listener[] {
 
 /** Waits for `n` listening lines (startProxy returns after the first). */
 export function waitListeners(proxy: ProxyProcess, n: number): Promise<Listener[]> {
-  return waitFor(() => {
-    const l = listeners(proxy.stdout());
-    return l.length >= n ? l : undefined;
-  }, `${n} listening lines; got:\n${proxy.stdout()}\n${proxy.stderr()}`, WAIT_MS);
+  return waitFor(
+    () => {
+      const l = listeners(proxy.stdout());
+      return l.length >= n ? l : undefined;
+    },
+    `${n} listening lines; got:\n${proxy.stdout()}\n${proxy.stderr()}`,
+    WAIT_MS,
+  );
 }
 
 /** Waits until the proxy's log matches `re` (bounded). */
@@ -79,7 +83,11 @@ export class Raw {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(done);
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.buf.toString("latin1"))} (ended=${this.ended}, closed=${this.closed})`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; got ${JSON.stringify(this.buf.toString("latin1"))} (ended=${this.ended}, closed=${this.closed})`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(done);
     });
@@ -165,12 +173,17 @@ export function userPassMessage(user: string, pass: string): Buffer {
  * Greets (no-auth, or user/pass when `auth` is given), sends CONNECT and
  * reads the 10-byte reply. On success the socket is the tunnel.
  */
-export async function socks5Connect(proxyPort: number, target: Socks5Target, auth?: { user: string; pass: string }): Promise<{ raw: Raw; reply: Buffer }> {
+export async function socks5Connect(
+  proxyPort: number,
+  target: Socks5Target,
+  auth?: { user: string; pass: string },
+): Promise<{ raw: Raw; reply: Buffer }> {
   const raw = await connectRaw(proxyPort);
   try {
     raw.write(Buffer.from([5, 1, auth ? 2 : 0]));
     const method = await raw.read(2, "the method selection");
-    if (method[0] !== 5 || method[1] !== (auth ? 2 : 0)) throw new Error(`unexpected method selection ${method.toString("hex")}`);
+    if (method[0] !== 5 || method[1] !== (auth ? 2 : 0))
+      throw new Error(`unexpected method selection ${method.toString("hex")}`);
     if (auth) {
       raw.write(userPassMessage(auth.user, auth.pass));
       const status = await raw.read(2, "the username/password status");
@@ -213,7 +226,8 @@ export async function startEcho(opts: { tls?: boolean; host?: string } = {}): Pr
   const snis: Array<string | false> = [];
   const onConn = (s: net.Socket) => {
     const i = received.push(Buffer.alloc(0)) - 1;
-    if (s instanceof tls.TLSSocket) snis.push((s as tls.TLSSocket & { servername?: string | false }).servername ?? false);
+    if (s instanceof tls.TLSSocket)
+      snis.push((s as tls.TLSSocket & { servername?: string | false }).servername ?? false);
     s.on("data", (d: Buffer) => {
       received[i] = Buffer.concat([received[i]!, d]);
       s.write(d);
@@ -224,7 +238,10 @@ export async function startEcho(opts: { tls?: boolean; host?: string } = {}): Pr
   let server: net.Server;
   if (opts.tls) {
     const ca = await originCa();
-    server = tls.createServer({ key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]), allowHalfOpen: true }, onConn);
+    server = tls.createServer(
+      { key: ca.keyPem, cert: ca.certFor(["localhost", "127.0.0.1"]), allowHalfOpen: true },
+      onConn,
+    );
   } else {
     server = net.createServer({ allowHalfOpen: true }, onConn);
   }
@@ -264,11 +281,16 @@ export interface UpstreamProxy {
  */
 export async function startUpstreamProxy(opts: { requireAuth?: string } = {}): Promise<UpstreamProxy> {
   const records: UpstreamRecord[] = [];
-  const authorized = (h: http.IncomingHttpHeaders) => opts.requireAuth === undefined || h["proxy-authorization"] === opts.requireAuth;
+  const authorized = (h: http.IncomingHttpHeaders) =>
+    opts.requireAuth === undefined || h["proxy-authorization"] === opts.requireAuth;
   const server = http.createServer((req, res) => {
     records.push({ kind: "request", method: req.method!, target: req.url!, headers: req.headers });
     if (!authorized(req.headers)) {
-      res.writeHead(407, { "Proxy-Authenticate": 'Basic realm="test"', "Content-Type": "text/plain", "Content-Length": "16" });
+      res.writeHead(407, {
+        "Proxy-Authenticate": 'Basic realm="test"',
+        "Content-Type": "text/plain",
+        "Content-Length": "16",
+      });
       res.end("auth required!!\n");
       return;
     }
@@ -283,7 +305,13 @@ export async function startUpstreamProxy(opts: { requireAuth?: string } = {}): P
     const headers = { ...req.headers };
     delete headers["proxy-authorization"];
     const up = http.request(
-      { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), method: req.method, path: `${url.pathname}${url.search}`, headers },
+      {
+        host: url.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(url.port || 80),
+        method: req.method,
+        path: `${url.pathname}${url.search}`,
+        headers,
+      },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
@@ -299,7 +327,9 @@ export async function startUpstreamProxy(opts: { requireAuth?: string } = {}): P
     records.push({ kind: "connect", method: "CONNECT", target: req.url!, headers: req.headers });
     socket.on("error", () => {});
     if (!authorized(req.headers)) {
-      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');
+      socket.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
+      );
       return;
     }
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(req.url ?? "");
@@ -336,7 +366,12 @@ export async function startUpstreamProxy(opts: { requireAuth?: string } = {}): P
 // ---------------------------------------------------------------- TLS clients
 
 /** TLS over an existing socket, or to `port` on 127.0.0.1; bounded. */
-export function tlsConnect(opts: { socket?: net.Socket; port?: number; servername?: string; caFile: string }): Promise<tls.TLSSocket> {
+export function tlsConnect(opts: {
+  socket?: net.Socket;
+  port?: number;
+  servername?: string;
+  caFile: string;
+}): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const t = tls.connect({
       ...(opts.socket ? { socket: opts.socket } : { host: "127.0.0.1", port: opts.port }),

@@ -29,7 +29,12 @@ const READ_LIMIT_MS = WAIT_MS;
  * Rejects on end/close before that, or after `timeoutMs` (a hang guard, not a measurement).
  * Bytes beyond what `done` needed are NOT given back: use it for whole exchanges.
  */
-export function readUntil(socket: net.Socket, done: (buf: Buffer) => boolean, what: string, timeoutMs = READ_LIMIT_MS): Promise<Buffer> {
+export function readUntil(
+  socket: net.Socket,
+  done: (buf: Buffer) => boolean,
+  what: string,
+  timeoutMs = READ_LIMIT_MS,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const cleanup = () => {
@@ -49,11 +54,14 @@ export function readUntil(socket: net.Socket, done: (buf: Buffer) => boolean, wh
     const onEnd = () => {
       cleanup();
       if (done(buf)) resolve(buf);
-      else reject(new Error(`connection ended while waiting for ${what}; got ${JSON.stringify(buf.toString("latin1"))}`));
+      else
+        reject(new Error(`connection ended while waiting for ${what}; got ${JSON.stringify(buf.toString("latin1"))}`));
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(new Error(`error while waiting for ${what}: ${err.message}; got ${JSON.stringify(buf.toString("latin1"))}`));
+      reject(
+        new Error(`error while waiting for ${what}: ${err.message}; got ${JSON.stringify(buf.toString("latin1"))}`),
+      );
     };
     const timer = setTimeout(() => {
       cleanup();
@@ -73,12 +81,18 @@ export function readUntil(socket: net.Socket, done: (buf: Buffer) => boolean, wh
 }
 
 /** Reads everything until the peer ends the connection. */
-export function readToEnd(socket: net.Socket, what = "the end of the connection", timeoutMs = READ_LIMIT_MS): Promise<Buffer> {
+export function readToEnd(
+  socket: net.Socket,
+  what = "the end of the connection",
+  timeoutMs = READ_LIMIT_MS,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(Buffer.concat(chunks).toString("latin1"))}`));
+      reject(
+        new Error(`timed out waiting for ${what}; got ${JSON.stringify(Buffer.concat(chunks).toString("latin1"))}`),
+      );
     }, timeoutMs);
     socket.on("data", (c: Buffer) => chunks.push(c));
     socket.once("error", () => {});
@@ -139,7 +153,8 @@ export async function openTunnel(proxyPort: number, authority: string, hostHeade
       socket.destroy();
       reject(err);
     };
-    const onClose = () => fail(new Error(`proxy closed the connection during CONNECT; got ${JSON.stringify(buf.toString("latin1"))}`));
+    const onClose = () =>
+      fail(new Error(`proxy closed the connection during CONNECT; got ${JSON.stringify(buf.toString("latin1"))}`));
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       const end = buf.indexOf("\r\n\r\n");
@@ -175,7 +190,11 @@ export interface TlsResult {
  * ClientHello without SNI). The chain is checked against `ca` but never
  * refused: the test looks at `authorized` and the fingerprints itself.
  */
-export async function tlsThroughTunnel(proxyPort: number, authority: string, opts: { servername?: string; ca: string[]; alpn?: string[] }): Promise<TlsResult> {
+export async function tlsThroughTunnel(
+  proxyPort: number,
+  authority: string,
+  opts: { servername?: string; ca: string[]; alpn?: string[] },
+): Promise<TlsResult> {
   const tunnel = await openTunnel(proxyPort, authority);
   if (tunnel.status !== 200) {
     tunnel.socket.destroy();
@@ -186,7 +205,10 @@ export async function tlsThroughTunnel(proxyPort: number, authority: string, opt
 }
 
 /** TLS directly to an origin on 127.0.0.1 (to learn its own certificate). */
-export async function tlsDirect(port: number, opts: { servername?: string; ca: string[] }): Promise<ReturnType<typeof certInfo> & { socket: tls.TLSSocket }> {
+export async function tlsDirect(
+  port: number,
+  opts: { servername?: string; ca: string[] },
+): Promise<ReturnType<typeof certInfo> & { socket: tls.TLSSocket }> {
   const raw = track(net.connect({ host: "127.0.0.1", port }));
   await new Promise<void>((resolve, reject) => {
     raw.once("connect", resolve);
@@ -196,7 +218,10 @@ export async function tlsDirect(port: number, opts: { servername?: string; ca: s
   return { socket, ...certInfo(socket) };
 }
 
-function tlsOver(raw: net.Socket, opts: { servername?: string; ca: string[]; alpn?: string[] }): Promise<tls.TLSSocket> {
+function tlsOver(
+  raw: net.Socket,
+  opts: { servername?: string; ca: string[]; alpn?: string[] },
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const options: tls.ConnectionOptions = {
       socket: raw,
@@ -259,7 +284,8 @@ export function parseResponse(buf: Buffer): HttpResponse | undefined {
       if (lineEnd === -1) return undefined;
       const size = parseInt(rest.toString("latin1", i, lineEnd), 16);
       if (Number.isNaN(size)) return undefined;
-      if (size === 0) return rest.indexOf("\r\n", lineEnd + 2) === -1 ? undefined : { status, head, body: Buffer.concat(parts) };
+      if (size === 0)
+        return rest.indexOf("\r\n", lineEnd + 2) === -1 ? undefined : { status, head, body: Buffer.concat(parts) };
       if (rest.length < lineEnd + 2 + size + 2) return undefined;
       parts.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
       i = lineEnd + 2 + size + 2;
@@ -295,7 +321,10 @@ export interface RawOrigin {
  * A raw TCP server on `host` (127.0.0.1 or ::1) that records every byte. `onConnection` is
  * called for each client with a function giving the bytes received so far.
  */
-export async function startRawOrigin(onConnection: (socket: net.Socket, received: () => Buffer) => void, host = "127.0.0.1"): Promise<RawOrigin> {
+export async function startRawOrigin(
+  onConnection: (socket: net.Socket, received: () => Buffer) => void,
+  host = "127.0.0.1",
+): Promise<RawOrigin> {
   const received: Buffer[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {

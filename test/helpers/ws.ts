@@ -69,7 +69,9 @@ export async function startWsOrigin(opts: { tls?: boolean } = {}): Promise<WsOri
     socket.on("error", () => {});
     if ((req.url ?? "").startsWith("/decline")) {
       const body = "forbidden by origin\n";
-      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -163,13 +165,19 @@ export class WsClient {
    * TLS in one). Resolves on `open`; rejects on an error or an unexpected
    * HTTP response (`UnexpectedResponse` carries it).
    */
-  static open(url: string, opts: { socket?: net.Socket; headers?: Record<string, string>; perMessageDeflate?: boolean } = {}, timeoutMs = WAIT_MS): Promise<WsClient> {
+  static open(
+    url: string,
+    opts: { socket?: net.Socket; headers?: Record<string, string>; perMessageDeflate?: boolean } = {},
+    timeoutMs = WAIT_MS,
+  ): Promise<WsClient> {
     const ws = new WebSocket(url, {
       perMessageDeflate: opts.perMessageDeflate ?? true,
       headers: opts.headers,
       maxPayload: 64 * 1024 * 1024,
       // A tunnel socket from `openTunnel` is paused: Node's HTTP client would never read the 101.
-      ...(opts.socket ? { createConnection: (() => opts.socket!.resume()) as unknown as typeof net.createConnection } : {}),
+      ...(opts.socket
+        ? { createConnection: (() => opts.socket!.resume()) as unknown as typeof net.createConnection }
+        : {}),
     });
     const client = new WsClient(ws);
     return new Promise((resolve, reject) => {
@@ -187,7 +195,9 @@ export class WsClient {
         res.on("end", () => {
           clearTimeout(timer);
           ws.terminate();
-          reject(new UnexpectedResponse(res.statusCode ?? 0, res.statusMessage ?? "", Buffer.concat(chunks).toString()));
+          reject(
+            new UnexpectedResponse(res.statusCode ?? 0, res.statusMessage ?? "", Buffer.concat(chunks).toString()),
+          );
         });
       });
       ws.once("error", (e) => {
@@ -203,8 +213,15 @@ export class WsClient {
 
   /** Waits until `n` messages arrived in all. */
   async waitMessages(n: number, timeoutMs = WAIT_MS): Promise<WsMessage[]> {
-    await this.until(() => (this.messages.length >= n || this.closed !== undefined ? true : undefined), `${n} WebSocket messages (got ${this.messages.length})`, timeoutMs);
-    if (this.messages.length < n) throw new Error(`closed (${JSON.stringify(this.closed)}) after ${this.messages.length} of ${n} messages: ${this.texts().join(" | ")}`);
+    await this.until(
+      () => (this.messages.length >= n || this.closed !== undefined ? true : undefined),
+      `${n} WebSocket messages (got ${this.messages.length})`,
+      timeoutMs,
+    );
+    if (this.messages.length < n)
+      throw new Error(
+        `closed (${JSON.stringify(this.closed)}) after ${this.messages.length} of ${n} messages: ${this.texts().join(" | ")}`,
+      );
     return this.messages;
   }
 

@@ -13,7 +13,11 @@ import {
   type OptionHandle,
   type OptionSpec,
 } from "@interloper/sdk";
-import { AddonHost as PublicHost, Options as PublicOptions, decideLayer as publicDecideLayer } from "@interloper/sdk/host";
+import {
+  AddonHost as PublicHost,
+  Options as PublicOptions,
+  decideLayer as publicDecideLayer,
+} from "@interloper/sdk/host";
 import { compileHostPattern as internalCompile } from "@interloper/sdk/hosts";
 // @ts-expect-error the addon host is internal: @interloper/sdk/host
 import { AddonHost } from "@interloper/sdk";
@@ -26,7 +30,16 @@ import { compileHostPattern } from "@interloper/sdk";
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
 
-export const internals = [AddonHost, Options, decideLayer, compileHostPattern, PublicHost, PublicOptions, publicDecideLayer, internalCompile];
+export const internals = [
+  AddonHost,
+  Options,
+  decideLayer,
+  compileHostPattern,
+  PublicHost,
+  PublicOptions,
+  publicDecideLayer,
+  internalCompile,
+];
 
 // ---------------------------------------------------------------- options
 
@@ -37,7 +50,12 @@ export function options(loader: Loader): void {
   const file = loader.addOption({ name: "myFile", type: "optional-string", default: undefined, help: "" });
   const count = loader.addOption({ name: "myCount", type: "number", default: 1, help: "" });
   const level = loader.addOption({ name: "myLevel", type: "string", default: "info", choices: LOG_LEVELS, help: "" });
-  const named = loader.addOption<string | undefined>({ name: "myNamed", type: "optional-string", default: undefined, help: "" });
+  const named = loader.addOption<string | undefined>({
+    name: "myNamed",
+    type: "optional-string",
+    default: undefined,
+    help: "",
+  });
   const handles: [
     Equal<typeof list, OptionHandle<string[]>>,
     Equal<typeof flag, OptionHandle<boolean>>,

@@ -94,7 +94,10 @@ test("the payload mutated by one addon is what the next ones see", async () => {
       f.request.headers.set("x-step", "2");
     },
   });
-  await host.add({ name: "reader", request: (f) => void seen.push(`${f.request.headers.get("x-step")} ${f.request.path}`) });
+  await host.add({
+    name: "reader",
+    request: (f) => void seen.push(`${f.request.headers.get("x-step")} ${f.request.path}`),
+  });
   const f = flow();
   await host.trigger("request", f);
   assert.equal(seen, ["1", "2 /changed"]);
@@ -156,7 +159,9 @@ test("non-Error throws are logged with their text", async () => {
 // ---------------------------------------------------------------- odd return values (thenables)
 
 /** An addon whose request hook returns `result`, followed by one that records that the chain went on. */
-async function oddAddon(result: () => unknown): Promise<{ host: AddonHost; logs: LogEntry[]; errors: () => string[]; after: string[] }> {
+async function oddAddon(
+  result: () => unknown,
+): Promise<{ host: AddonHost; logs: LogEntry[]; errors: () => string[]; after: string[] }> {
   const h = hostWithLog();
   const after: string[] = [];
   // Hooks are typed to return void or a promise; these return what a buggy addon might.
@@ -229,7 +234,11 @@ test("a then() that never calls back holds only its own trigger: other flows, ot
   const after: string[] = [];
   const hang = (f: HTTPFlow) => (f.request.path === "/hang" ? { then: () => {} } : undefined);
   await h.host.add({ name: "hang", request: hang as Addon["request"] });
-  await h.host.add({ name: "after", request: (f: HTTPFlow) => void after.push(f.request.path), response: () => void after.push("response") });
+  await h.host.add({
+    name: "after",
+    request: (f: HTTPFlow) => void after.push(f.request.path),
+    response: () => void after.push("response"),
+  });
   const hanging = flow();
   hanging.request.path = "/hang";
   let settled = false;
@@ -248,12 +257,35 @@ test("rejections with odd values: undefined, a string, an object whose toString 
     undefined,
     null,
     "a string",
-    { toString: () => { throw new Error("no toString"); } },
+    {
+      toString: () => {
+        throw new Error("no toString");
+      },
+    },
     Object.create(null),
-    { get message(): string { throw new Error("no message"); } },
-    { message: { toString: () => { throw new Error("no"); } } },
-    { message: "fine", get stack(): string { throw new Error("no stack"); } },
-    (() => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; })(),
+    {
+      get message(): string {
+        throw new Error("no message");
+      },
+    },
+    {
+      message: {
+        toString: () => {
+          throw new Error("no");
+        },
+      },
+    },
+    {
+      message: "fine",
+      get stack(): string {
+        throw new Error("no stack");
+      },
+    },
+    (() => {
+      const r = Proxy.revocable({}, {});
+      r.revoke();
+      return r.proxy;
+    })(),
   ];
   const expected = [
     "undefined",
@@ -289,15 +321,25 @@ test("an error message is shown on one line (it may quote client data) and cut w
   const long = await oddAddon(() => Promise.reject(new Error("x".repeat(5000))));
   await long.host.trigger("request", flow());
   assert.match(long.errors()[0]!, /^addon odd failed in request: x{1024}… \(5000 chars\)$/);
-  assert.ok(logs.some((e) => e.level === "debug" && e.message.includes("bad body: x\n127")), "the whole stack stays in the debug log");
+  assert.ok(
+    logs.some((e) => e.level === "debug" && e.message.includes("bad body: x\n127")),
+    "the whole stack stays in the debug log",
+  );
 });
 
 test("lifecycle hooks returning a thenable whose then() throws are logged; the addon is added", async () => {
   const { host, errors } = hostWithLog();
-  const bad = { then: () => { throw new Error("lifecycle then"); } };
+  const bad = {
+    then: () => {
+      throw new Error("lifecycle then");
+    },
+  };
   await host.add({ name: "odd-life", load: () => bad, running: () => bad as unknown as void, request: () => {} });
   await host.start();
-  assert.equal(errors(), ["addon odd-life failed in load: lifecycle then", "addon odd-life failed in running: lifecycle then"]);
+  assert.equal(errors(), [
+    "addon odd-life failed in load: lifecycle then",
+    "addon odd-life failed in running: lifecycle then",
+  ]);
   assert.ok(host.hasHandlers("request"));
 });
 
@@ -474,14 +516,29 @@ test("sub-addons run right after their parent, before addons loaded later", asyn
   );
   calls.length = 0;
   await host.trigger("request", flow());
-  assert.equal(calls, ["before.request", "parent.request", "kid1.request", "kid2.request", "grandkid.request", "after.request"]);
+  assert.equal(calls, [
+    "before.request",
+    "parent.request",
+    "kid1.request",
+    "kid2.request",
+    "grandkid.request",
+    "after.request",
+  ]);
 
   // A child added later (e.g. a script under the script loader) goes to the end of the parent's subtree.
   const late = recorder("late", calls);
   await host.add(late, { parent });
   calls.length = 0;
   await host.trigger("request", flow());
-  assert.equal(calls, ["before.request", "parent.request", "kid1.request", "kid2.request", "grandkid.request", "late.request", "after.request"]);
+  assert.equal(calls, [
+    "before.request",
+    "parent.request",
+    "kid1.request",
+    "kid2.request",
+    "grandkid.request",
+    "late.request",
+    "after.request",
+  ]);
 
   // Removing the parent takes its subtree with it, children's done before the parent's.
   calls.length = 0;
@@ -520,7 +577,10 @@ test("an addon with the name of a loaded one replaces it in its place", async ()
   await host.add(recorder("last", calls));
   const user = recorder("hosts", calls, { request: () => void calls.push("user-hosts.request") });
   await host.add(user);
-  assert.equal(host.chain.map((a) => a.name), ["first", "hosts", "last"]);
+  assert.equal(
+    host.chain.map((a) => a.name),
+    ["first", "hosts", "last"],
+  );
   assert.is(host.chain[1], user);
   calls.length = 0;
   await host.trigger("request", flow());
@@ -544,7 +604,10 @@ test("the replaced addon stops (done); removing the replacement brings it back w
   calls.length = 0;
   await host.add(user);
   // The built-in is shadowed: it gets done, so what it started in load stops.
-  assert.ok(calls.indexOf("hosts.done") !== -1 && calls.indexOf("hosts.done") < calls.indexOf("user.load"), calls.join(","));
+  assert.ok(
+    calls.indexOf("hosts.done") !== -1 && calls.indexOf("hosts.done") < calls.indexOf("user.load"),
+    calls.join(","),
+  );
   calls.length = 0;
   await host.remove(user);
   assert.equal(calls, ["user.done", "hosts.load", "hosts.configure(coreOpt)", "hosts.running"]);
@@ -683,7 +746,10 @@ test("replace keeps the position: old done → new load → configure(all) → r
   calls.length = 0;
   await host.trigger("request", flow());
   assert.equal(calls, ["a.request", "v2.request", "z.request"]);
-  assert.equal(host.chain.map((x) => x.name), ["a", "script", "z"]);
+  assert.equal(
+    host.chain.map((x) => x.name),
+    ["a", "script", "z"],
+  );
   assert.is(host.chain[1], v2);
 });
 
@@ -735,7 +801,10 @@ test("replace: a new version whose configure refuses the options is refused; the
   calls.length = 0;
   await host.trigger("request", flow());
   assert.equal(calls, ["a.request", "script.request", "z.request"]);
-  assert.equal(host.chain.map((x) => x.name), ["a", "script", "z"]);
+  assert.equal(
+    host.chain.map((x) => x.name),
+    ["a", "script", "z"],
+  );
 });
 
 test("replace: an addon that is not loaded is an error", async () => {
@@ -876,10 +945,15 @@ test("a hook call that does not settle is named at debug level once it runs long
   assert.equal(seen, ["/"]);
   // The host's watch does not keep the process alive; this bounded timer does, meanwhile.
   let guard: NodeJS.Timeout | undefined;
-  const bounded = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error("never named")), 30_000)));
+  const bounded = new Promise<never>(
+    (_, reject) => (guard = setTimeout(() => reject(new Error("never named")), 30_000)),
+  );
   const entry = await Promise.race([named, bounded]).finally(() => clearTimeout(guard));
   assert.is(entry.level, "debug");
-  assert.match(entry.message, /^addon holder has not finished request after [\d.]+ s \(GET http:\/\/example\.com\/held\): that flow waits for it/);
+  assert.match(
+    entry.message,
+    /^addon holder has not finished request after [\d.]+ s \(GET http:\/\/example\.com\/held\): that flow waits for it/,
+  );
   await host.stop();
   assert.is(logs.filter((e) => /has not finished/.test(e.message)).length, 1, "named once");
 });

@@ -36,7 +36,16 @@ const PARSERS = [
 ];
 const SOCKET_MODULES = new Set(["net", "tls", "http", "https", "http2", "dgram"]);
 /** Property names that are Node internals (underscored, or undocumented state). */
-const INTERNALS = new Set(["_handle", "_readableState", "_writableState", "_read", "_destroy", "_unrefTimer", "secureConnecting", "_consumed"]);
+const INTERNALS = new Set([
+  "_handle",
+  "_readableState",
+  "_writableState",
+  "_read",
+  "_destroy",
+  "_unrefTimer",
+  "secureConnecting",
+  "_consumed",
+]);
 
 interface SourceFile {
   path: string;
@@ -60,7 +69,10 @@ function walk(dir: string, out: string[]): string[] {
 }
 
 function sources(): SourceFile[] {
-  return AREAS.flatMap((a) => walk(a, [])).map((path) => ({ path, text: readFileSync(posix.join(ROOT, path), "utf8") }));
+  return AREAS.flatMap((a) => walk(a, [])).map((path) => ({
+    path,
+    text: readFileSync(posix.join(ROOT, path), "utf8"),
+  }));
 }
 
 export function importsOf(file: SourceFile): Import[] {
@@ -68,7 +80,8 @@ export function importsOf(file: SourceFile): Import[] {
   return info.importedFiles.map((f) => ({
     from: file.path,
     spec: f.fileName,
-    line: ts.getLineAndCharacterOfPosition(ts.createSourceFile("x.ts", file.text, ts.ScriptTarget.Latest), f.pos).line + 1,
+    line:
+      ts.getLineAndCharacterOfPosition(ts.createSourceFile("x.ts", file.text, ts.ScriptTarget.Latest), f.pos).line + 1,
   }));
 }
 
@@ -87,15 +100,23 @@ export function violation(imp: Import): string | undefined {
   const target = resolved(imp);
   const where = `${imp.from}:${imp.line} imports "${imp.spec}"`;
   if (imp.from.startsWith("sdk/src/")) {
-    if (target && !target.startsWith("sdk/src/")) return `${where}: sdk/ is the contract; it imports nothing outside sdk/src`;
+    if (target && !target.startsWith("sdk/src/"))
+      return `${where}: sdk/ is the contract; it imports nothing outside sdk/src`;
   } else if (imp.from.startsWith("addons/")) {
-    if (target && !target.startsWith("addons/")) return `${where}: a built-in addon uses only what a user's addon can (@interloper/sdk)`;
-    if (!target && imp.spec.startsWith("@interloper/sdk") && imp.spec !== "@interloper/sdk") return `${where}: built-in addons use the sdk's public face only`;
+    if (target && !target.startsWith("addons/"))
+      return `${where}: a built-in addon uses only what a user's addon can (@interloper/sdk)`;
+    if (!target && imp.spec.startsWith("@interloper/sdk") && imp.spec !== "@interloper/sdk")
+      return `${where}: built-in addons use the sdk's public face only`;
   } else if (imp.from.startsWith("core/")) {
-    if (target?.startsWith("addons/") && imp.from !== "core/cli/main.ts") return `${where}: core/ never imports addons/ (only the composition root core/cli/main.ts lists them)`;
+    if (target?.startsWith("addons/") && imp.from !== "core/cli/main.ts")
+      return `${where}: core/ never imports addons/ (only the composition root core/cli/main.ts lists them)`;
   } else if (imp.from.startsWith("examples/")) {
     if (target && !target.startsWith("examples/")) return `${where}: examples use the published sdk only`;
-    if (!target && imp.spec.startsWith("@interloper/") && !["@interloper/sdk", "@interloper/sdk/testing"].includes(imp.spec)) {
+    if (
+      !target &&
+      imp.spec.startsWith("@interloper/") &&
+      !["@interloper/sdk", "@interloper/sdk/testing"].includes(imp.spec)
+    ) {
       return `${where}: examples use the published sdk only`;
     }
   }
@@ -117,9 +138,15 @@ export function socketImports(file: SourceFile): string[] {
     if (!isBuiltin(spec) || !SOCKET_MODULES.has(mod)) continue;
     const named = st.importClause?.namedBindings;
     const onlySyntax =
-      mod === "net" && !st.importClause?.name && named !== undefined && ts.isNamedImports(named) &&
+      mod === "net" &&
+      !st.importClause?.name &&
+      named !== undefined &&
+      ts.isNamedImports(named) &&
       named.elements.every((e) => ADDRESS_SYNTAX.has((e.propertyName ?? e.name).text));
-    if (!onlySyntax) out.push(`${file.path}:${sf.getLineAndCharacterOfPosition(st.getStart()).line + 1} imports "${spec}": a parser takes bytes, not sockets`);
+    if (!onlySyntax)
+      out.push(
+        `${file.path}:${sf.getLineAndCharacterOfPosition(st.getStart()).line + 1} imports "${spec}": a parser takes bytes, not sockets`,
+      );
   }
   return out;
 }
@@ -132,10 +159,13 @@ export function internalsUsed(file: SourceFile): string[] {
   const visit = (node: ts.Node): void => {
     let name: string | undefined;
     if (ts.isPropertyAccessExpression(node)) name = node.name.text;
-    else if (ts.isElementAccessExpression(node) && ts.isStringLiteral(node.argumentExpression)) name = node.argumentExpression.text;
+    else if (ts.isElementAccessExpression(node) && ts.isStringLiteral(node.argumentExpression))
+      name = node.argumentExpression.text;
     else if (ts.isPropertySignature(node) && ts.isIdentifier(node.name)) name = node.name.text;
     if (name && INTERNALS.has(name)) {
-      found.push(`${file.path}:${sf.getLineAndCharacterOfPosition(node.getStart()).line + 1} uses Node's internal '${name}': that belongs in core/platform/`);
+      found.push(
+        `${file.path}:${sf.getLineAndCharacterOfPosition(node.getStart()).line + 1} uses Node's internal '${name}': that belongs in core/platform/`,
+      );
     }
     ts.forEachChild(node, visit);
   };
@@ -181,16 +211,28 @@ export function cycles(graph: Map<string, string[]>): string[][] {
 function coreGraph(files: SourceFile[]): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of files.filter((x) => x.path.startsWith("core/"))) {
-    graph.set(f.path, importsOf(f).map(resolved).filter((t): t is string => t !== undefined && t.startsWith("core/")));
+    graph.set(
+      f.path,
+      importsOf(f)
+        .map(resolved)
+        .filter((t): t is string => t !== undefined && t.startsWith("core/")),
+    );
   }
   return graph;
 }
 
 test("the repository keeps the dependency rules", () => {
   const files = sources();
-  assert.ok(files.some((f) => f.path === "core/cli/main.ts"), "scanned core/cli/main.ts");
+  assert.ok(
+    files.some((f) => f.path === "core/cli/main.ts"),
+    "scanned core/cli/main.ts",
+  );
   assert.ok(files.length > 50, `scanned ${files.length} files`);
-  const problems = files.flatMap((f) => importsOf(f).map(violation).filter((v): v is string => v !== undefined));
+  const problems = files.flatMap((f) =>
+    importsOf(f)
+      .map(violation)
+      .filter((v): v is string => v !== undefined),
+  );
   assert.equal(problems, []);
 });
 
@@ -221,10 +263,17 @@ test("self-test: the import reader sees type imports, re-exports and dynamic imp
       'export { B } from "./b.ts";',
       'const c = await import("./c.ts");',
       '// import d from "./d.ts";',
-      'const s = "import e from \'./e.ts\'";',
+      "const s = \"import e from './e.ts'\";",
     ].join("\n"),
   };
-  assert.equal(importsOf(file).map((i) => [i.spec, i.line]), [["./a.ts", 1], ["./b.ts", 2], ["./c.ts", 3]]);
+  assert.equal(
+    importsOf(file).map((i) => [i.spec, i.line]),
+    [
+      ["./a.ts", 1],
+      ["./b.ts", 2],
+      ["./c.ts", 3],
+    ],
+  );
 });
 
 test("self-test: the checker catches a violation of every rule", () => {
@@ -253,7 +302,13 @@ test("self-test: a parser importing sockets is caught; address syntax from node:
   assert.is(socketImports({ path: p, text: 'import * as net from "node:net";' }).length, 1);
   assert.is(socketImports({ path: p, text: 'import { Socket } from "net";' }).length, 1);
   assert.is(socketImports({ path: p, text: 'import type { IncomingMessage } from "node:http";' }).length, 1);
-  assert.equal(socketImports({ path: p, text: 'import { isIP, isIPv6 as v6 } from "node:net";\nimport { createHash } from "node:crypto";' }), []);
+  assert.equal(
+    socketImports({
+      path: p,
+      text: 'import { isIP, isIPv6 as v6 } from "node:net";\nimport { createHash } from "node:crypto";',
+    }),
+    [],
+  );
   assert.equal(socketImports({ path: "core/http/exchange.ts", text: 'import * as net from "node:net";' }), []);
 });
 
@@ -266,13 +321,25 @@ test("self-test: cycles are found, type-only ones included; a tree has none", ()
     ["e", ["e"]],
   ]);
   assert.equal(cycles(g), [["a", "b", "c"], ["e"]]);
-  assert.equal(cycles(new Map([["a", ["b"]], ["b", []]])), []);
-  const typeOnly = [{ path: "core/p.ts", text: 'import type { Q } from "./q.ts";' }, { path: "core/q.ts", text: 'import type { P } from "./p.ts";' }];
+  assert.equal(
+    cycles(
+      new Map([
+        ["a", ["b"]],
+        ["b", []],
+      ]),
+    ),
+    [],
+  );
+  const typeOnly = [
+    { path: "core/p.ts", text: 'import type { Q } from "./q.ts";' },
+    { path: "core/q.ts", text: 'import type { P } from "./p.ts";' },
+  ];
   assert.equal(cycles(coreGraph(typeOnly)), [["core/p.ts", "core/q.ts"]]);
 });
 
 test("self-test: internals are found by property name, not in comments or strings, and allowed in core/platform/", () => {
-  const text = 'const fd = (s as any)._handle.fd;\n// s._readableState\nconst x = "_unrefTimer";\nt["secureConnecting"] = false;';
+  const text =
+    'const fd = (s as any)._handle.fd;\n// s._readableState\nconst x = "_unrefTimer";\nt["secureConnecting"] = false;';
   assert.is(internalsUsed({ path: "core/http/x.ts", text }).length, 2);
   assert.equal(internalsUsed({ path: "core/platform/x.ts", text }), []);
 });

@@ -8,17 +8,36 @@ import { Hosts } from "../../addons/hosts.ts";
 
 test("hosts: --ignore-hosts ignores a matching SNI, intercepts others, waits for an incomplete ClientHello", async () => {
   const ctx = await testContext(new Hosts(), { ignoreHosts: ["^(.+\\.)?apple\\.com:443$"] });
-  const ignored = await ctx.decide(testNextLayer({ destination: { host: "17.1.2.3", port: 443 }, clientHello: testClientHello({ sni: "itunes.apple.com" }) }));
+  const ignored = await ctx.decide(
+    testNextLayer({
+      destination: { host: "17.1.2.3", port: 443 },
+      clientHello: testClientHello({ sni: "itunes.apple.com" }),
+    }),
+  );
   assert.equal(ignored, { ignore: true, needMoreData: false, tcp: false });
-  const other = await ctx.decide(testNextLayer({ destination: { host: "17.1.2.3", port: 443 }, clientHello: testClientHello({ sni: "evilapple.com" }) }));
+  const other = await ctx.decide(
+    testNextLayer({
+      destination: { host: "17.1.2.3", port: 443 },
+      clientHello: testClientHello({ sni: "evilapple.com" }),
+    }),
+  );
   assert.is(other.ignore, false);
-  const waiting = await ctx.decide(testNextLayer({ destination: { host: "17.1.2.3", port: 443 }, clientHello: "incomplete" }));
+  const waiting = await ctx.decide(
+    testNextLayer({ destination: { host: "17.1.2.3", port: 443 }, clientHello: "incomplete" }),
+  );
   assert.is(waiting.needMoreData, true);
-  assert.ok(ctx.logLines("debug").some((l) => l.includes("ignoring connection: '^(.+\\.)?apple\\.com:443$' matched 'itunes.apple.com:443' (sni)")));
+  assert.ok(
+    ctx
+      .logLines("debug")
+      .some((l) => l.includes("ignoring connection: '^(.+\\.)?apple\\.com:443$' matched 'itunes.apple.com:443' (sni)")),
+  );
 });
 
 test("hosts: an earlier addon's decision stands, in nextLayer and in tlsClienthello", async () => {
-  const insist = { name: "insist", nextLayer: (d: { ignoreConnection?: boolean }) => void (d.ignoreConnection = false) };
+  const insist = {
+    name: "insist",
+    nextLayer: (d: { ignoreConnection?: boolean }) => void (d.ignoreConnection = false),
+  };
   const ctx = await testContext([insist, new Hosts()], { ignoreHosts: [".*"] });
   const d = await ctx.decide(testNextLayer({ clientHello: testClientHello({ sni: "example.com" }) }));
   assert.is(d.ignore, false);
@@ -39,7 +58,10 @@ test("hosts: an invalid pattern is refused naming the option and the pattern; th
 
 test("hosts: a pattern that can never match warns at configure time; tcp_hosts marks TCP flows", async () => {
   const ctx = await testContext(new Hosts(), { ignoreHosts: ["^example\\.com$"], tcpHosts: ["^mail\\.test$"] });
-  assert.ok(ctx.logLines("warn").some((l) => l.startsWith("[hosts]") && l.includes("^example\\.com$")), ctx.logLines().join("\n"));
+  assert.ok(
+    ctx.logLines("warn").some((l) => l.startsWith("[hosts]") && l.includes("^example\\.com$")),
+    ctx.logLines().join("\n"),
+  );
   const d = await ctx.decide(testNextLayer({ destination: { host: "mail.test", port: 25 } }));
   assert.equal(d, { ignore: false, needMoreData: false, tcp: true });
 });

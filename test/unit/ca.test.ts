@@ -250,11 +250,29 @@ test("a CA made elsewhere (openssl, PKCS#8 key) is used as it is, and its leaves
   fs.mkdirSync(confdir);
   const keyFile = path.join(dir, "key.pem");
   const certFile = path.join(dir, "cert.pem");
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "30",
-    "-subj", "/C=US/O=Example Org/CN=Someone's CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "30",
+      "-subj",
+      "/C=US/O=Example Org/CN=Someone's CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign",
+    ],
+    { stdio: "ignore" },
+  );
   // certificate first, key second: the order in the file does not matter
   const content = fs.readFileSync(certFile, "utf8") + fs.readFileSync(keyFile, "utf8");
   fs.writeFileSync(path.join(confdir, CA_FILES.key), content, { mode: 0o600 });
@@ -431,7 +449,6 @@ test("a real TLS handshake on loopback: SNI picks the leaf, the client trusts it
   }
 });
 
-
 test("new hosts one after another: each handshake serves that host's own leaf, verified through the CA", async () => {
   const ca = await CertificateAuthority.load(tempDir());
   const server = tls.createServer({ SNICallback: (servername, cb) => cb(null, ca.secureContext([servername])) });
@@ -522,7 +539,10 @@ test("a CA key others can read and a confdir others can write are warned about, 
   fs.chmodSync(confdir, 0o777);
   const loose = await CertificateAuthority.load(confdir);
   assert.is(loose.warnings.length, 2);
-  assert.match(loose.warnings[0]!, /CA key .*interloper-ca\.pem can be read by other users \(mode 0644\): run chmod 600/);
+  assert.match(
+    loose.warnings[0]!,
+    /CA key .*interloper-ca\.pem can be read by other users \(mode 0644\): run chmod 600/,
+  );
   assert.match(loose.warnings[1]!, /confdir .* can be written by other users \(mode 0777\)/);
   fs.chmodSync(confdir, 0o1777);
   assert.is((await CertificateAuthority.load(confdir)).warnings.length, 1, "a sticky folder is fine");

@@ -31,7 +31,9 @@ test("no arguments: no changes, no --set, no exit text", async () => {
 
 test("--mode / -m is repeatable and keeps its order", async () => {
   assert.equal((await parse("--mode", "regular")).changes, { mode: ["regular"] });
-  assert.equal((await parse("--mode", "regular@8081", "-m", "regular@[::1]:8082")).changes, { mode: ["regular@8081", "regular@[::1]:8082"] });
+  assert.equal((await parse("--mode", "regular@8081", "-m", "regular@[::1]:8082")).changes, {
+    mode: ["regular@8081", "regular@[::1]:8082"],
+  });
   assert.equal((await parse("--mode=regular@127.0.0.1:9000")).changes, { mode: ["regular@127.0.0.1:9000"] });
 });
 
@@ -39,7 +41,10 @@ test("-p / --listen-port and --listen-host", async () => {
   assert.equal((await parse("-p", "8081")).changes, { listenPort: 8081 });
   assert.equal((await parse("--listen-port", "0")).changes, { listenPort: 0 });
   assert.equal((await parse("--listen-port=65535")).changes, { listenPort: 65535 });
-  assert.equal((await parse("--listen-host", "127.0.0.1", "-p", "9090")).changes, { listenHost: "127.0.0.1", listenPort: 9090 });
+  assert.equal((await parse("--listen-host", "127.0.0.1", "-p", "9090")).changes, {
+    listenHost: "127.0.0.1",
+    listenPort: 9090,
+  });
   assert.equal((await parse("--listen-host", "::1")).changes, { listenHost: "::1" });
   // Given twice, the last one counts.
   assert.equal((await parse("-p", "1000", "-p", "2000")).changes, { listenPort: 2000 });
@@ -88,7 +93,20 @@ test("--confdir", async () => {
 });
 
 test("many flags together", async () => {
-  const r = await parse("--mode", "regular@8081", "-p", "8090", "--listen-host", "127.0.0.1", "-k", "-v", "--ignore-hosts", "x", "--set", "a=b");
+  const r = await parse(
+    "--mode",
+    "regular@8081",
+    "-p",
+    "8090",
+    "--listen-host",
+    "127.0.0.1",
+    "-k",
+    "-v",
+    "--ignore-hosts",
+    "x",
+    "--set",
+    "a=b",
+  );
   assert.equal(r.changes, {
     mode: ["regular@8081"],
     listenPort: 8090,
@@ -127,7 +145,16 @@ test("an empty port is not port 0", async () => {
 
 test("a flag that needs a value, given none, is a UsageError (not silently ignored)", async () => {
   const accepted: string[] = [];
-  for (const flag of ["-p", "--listen-port", "--flow-detail", "--listen-host", "--confdir", "--mode", "--set", "--ignore-hosts"]) {
+  for (const flag of [
+    "-p",
+    "--listen-port",
+    "--flow-detail",
+    "--listen-host",
+    "--confdir",
+    "--mode",
+    "--set",
+    "--ignore-hosts",
+  ]) {
     try {
       const r = await parse(flag);
       accepted.push(`${flag} → ${JSON.stringify(r)}`);
@@ -165,7 +192,18 @@ test("--help / -h give the usage text as exitText, listing mitmproxy's flags", a
     assert.equal(r.sets, []);
     const text = r.exitText!;
     assert.match(text, "Usage: interloper");
-    for (const f of ["--mode", "--listen-host", "--listen-port", "--set", "--ignore-hosts", "--allow-hosts", "--ssl-insecure", "--quiet", "--verbose", "--flow-detail"]) {
+    for (const f of [
+      "--mode",
+      "--listen-host",
+      "--listen-port",
+      "--set",
+      "--ignore-hosts",
+      "--allow-hosts",
+      "--ssl-insecure",
+      "--quiet",
+      "--verbose",
+      "--flow-detail",
+    ]) {
       assert.ok(text.includes(f), `help mentions ${f}`);
     }
   }
@@ -183,13 +221,21 @@ test("parseModes: no spec means one regular listener on listen_host / listen_por
 });
 
 test("parseModes: regular, regular@port, regular@host:port, regular@[v6]:port", () => {
-  assert.equal(parseModes(["regular"], "127.0.0.1", 9000), [{ name: "regular", spec: "regular", listenHost: "127.0.0.1", listenPort: 9000 }]);
-  assert.equal(parseModes(["regular@8081"], "127.0.0.1", 8080), [{ name: "regular", spec: "regular@8081", listenHost: "127.0.0.1", listenPort: 8081 }]);
+  assert.equal(parseModes(["regular"], "127.0.0.1", 9000), [
+    { name: "regular", spec: "regular", listenHost: "127.0.0.1", listenPort: 9000 },
+  ]);
+  assert.equal(parseModes(["regular@8081"], "127.0.0.1", 8080), [
+    { name: "regular", spec: "regular@8081", listenHost: "127.0.0.1", listenPort: 8081 },
+  ]);
   assert.equal(parseModes(["regular@127.0.0.1:8081"], "", 8080), [
     { name: "regular", spec: "regular@127.0.0.1:8081", listenHost: "127.0.0.1", listenPort: 8081 },
   ]);
-  assert.equal(parseModes(["regular@[::1]:8081"], "", 8080), [{ name: "regular", spec: "regular@[::1]:8081", listenHost: "::1", listenPort: 8081 }]);
-  assert.equal(parseModes(["regular@localhost:0"], "", 8080), [{ name: "regular", spec: "regular@localhost:0", listenHost: "localhost", listenPort: 0 }]);
+  assert.equal(parseModes(["regular@[::1]:8081"], "", 8080), [
+    { name: "regular", spec: "regular@[::1]:8081", listenHost: "::1", listenPort: 8081 },
+  ]);
+  assert.equal(parseModes(["regular@localhost:0"], "", 8080), [
+    { name: "regular", spec: "regular@localhost:0", listenHost: "localhost", listenPort: 0 },
+  ]);
 });
 
 test("parseModes: the other modes of mitmproxy's syntax (socks5 on 1080, reverse:URL, upstream:URL)", () => {
@@ -234,7 +280,16 @@ test("parseModes: an unknown mode is an OptionError naming the spec and the mode
 });
 
 test("parseModes: a bad port or address is an OptionError naming the spec", () => {
-  for (const spec of ["regular@99999", "regular@65536", "regular@abc", "regular@", "regular@host:", "regular@::1:8080", "regular@[::1]", "regular@1234567"]) {
+  for (const spec of [
+    "regular@99999",
+    "regular@65536",
+    "regular@abc",
+    "regular@",
+    "regular@host:",
+    "regular@::1:8080",
+    "regular@[::1]",
+    "regular@1234567",
+  ]) {
     const err = optionError(() => parseModes([spec], "", 8080));
     assert.ok(err.message.startsWith(`invalid --mode '${spec}'`), err.message);
   }

@@ -93,7 +93,8 @@ function body(parts: BodyParts = {}): Buffer {
     u8(comp.length),
     Buffer.from(comp),
   ];
-  const exts = parts.extensions === undefined ? [sniExt("a.test"), alpnExt("h2"), versionsExt(0x0304)] : parts.extensions;
+  const exts =
+    parts.extensions === undefined ? [sniExt("a.test"), alpnExt("h2"), versionsExt(0x0304)] : parts.extensions;
   if (exts !== null) {
     const block = Buffer.concat(exts);
     out.push(u16(block.length), block);
@@ -172,7 +173,10 @@ for (const f of fixtures) {
       assert.ok(e.data.equals(hs.subarray(p + 4, p + 4 + e.data.length)));
       p += 4 + e.data.length;
     }
-    assert.is(hello.extensions.some((e) => e.type === 0), f.sni !== undefined);
+    assert.is(
+      hello.extensions.some((e) => e.type === 0),
+      f.sni !== undefined,
+    );
   });
 }
 
@@ -307,7 +311,13 @@ test("bytes after the hello are not counted in length and change nothing", () =>
   for (const f of fixtures) {
     const data = fixture(f.name);
     const expected = complete(parseClientHello(data)).hello;
-    for (const extra of [Buffer.from([0]), ccs, Buffer.from("GET / HTTP/1.1\r\n\r\n"), data, Buffer.alloc(70_000, 0xff)]) {
+    for (const extra of [
+      Buffer.from([0]),
+      ccs,
+      Buffer.from("GET / HTTP/1.1\r\n\r\n"),
+      data,
+      Buffer.alloc(70_000, 0xff),
+    ]) {
       const { hello, length } = complete(parseClientHello(Buffer.concat([data, extra])));
       assert.is(length, data.length);
       assert.equal(hello, expected);
@@ -323,9 +333,14 @@ test("a minimal built hello, and one with no extensions block at all", () => {
   assert.equal(full.hello.alpnProtocols, ["h2"]);
   assert.equal(full.hello.supportedVersions, [0x0304]);
   assert.equal(full.hello.cipherSuites, [0x1301, 0x1302, 0xc02f]);
-  assert.equal(full.hello.extensions.map((e) => e.type), [0, 16, 43]);
+  assert.equal(
+    full.hello.extensions.map((e) => e.type),
+    [0, 16, 43],
+  );
 
-  const bare = complete(parseClientHello(hello({ version: 0x0300, sessionId: Buffer.alloc(0), suites: [0x000a], extensions: null })));
+  const bare = complete(
+    parseClientHello(hello({ version: 0x0300, sessionId: Buffer.alloc(0), suites: [0x000a], extensions: null })),
+  );
   assert.is(bare.hello.sni, undefined);
   assert.equal(bare.hello.alpnProtocols, []);
   assert.equal(bare.hello.supportedVersions, []);
@@ -336,8 +351,18 @@ test("a minimal built hello, and one with no extensions block at all", () => {
 });
 
 test("zero-length extensions: fine for most types, invalid for SNI, ALPN, supported_versions", () => {
-  const r = complete(parseClientHello(hello({ extensions: [ext(23, []), ext(0xff01, [0]), ext(0x0a0a, []), sniExt("z.test")] })));
-  assert.equal(r.hello.extensions.map((e) => [e.type, e.data.length]), [[23, 0], [0xff01, 1], [0x0a0a, 0], [0, 11]]);
+  const r = complete(
+    parseClientHello(hello({ extensions: [ext(23, []), ext(0xff01, [0]), ext(0x0a0a, []), sniExt("z.test")] })),
+  );
+  assert.equal(
+    r.hello.extensions.map((e) => [e.type, e.data.length]),
+    [
+      [23, 0],
+      [0xff01, 1],
+      [0x0a0a, 0],
+      [0, 11],
+    ],
+  );
   assert.is(r.hello.sni, "z.test");
   for (const type of [0, 16, 43]) isInvalid(parseClientHello(hello({ extensions: [ext(type, [])] })));
   complete(parseClientHello(hello({ extensions: [] }))); // an empty extensions block
@@ -355,7 +380,8 @@ test("duplicated extensions are invalid (RFC 8446 4.2), SNI included", () => {
 });
 
 test("server_name: odd names leave sni unset, broken structure is invalid", () => {
-  const sniOf = (...names: Array<string | [number, Buffer]>) => complete(parseClientHello(hello({ extensions: [sniExt(...names)] }))).hello.sni;
+  const sniOf = (...names: Array<string | [number, Buffer]>) =>
+    complete(parseClientHello(hello({ extensions: [sniExt(...names)] }))).hello.sni;
   assert.is(sniOf("Example.COM"), "Example.COM"); // kept as sent
   assert.is(sniOf("_srv.my-host.example"), "_srv.my-host.example");
   assert.is(sniOf("127.0.0.1"), "127.0.0.1");
@@ -363,9 +389,24 @@ test("server_name: odd names leave sni unset, broken structure is invalid", () =
   assert.is(sniOf(`${"a".repeat(64)}.test`), undefined);
   assert.is(sniOf(Array(64).fill("abc").join(".").slice(0, 253)), Array(64).fill("abc").join(".").slice(0, 253));
   const label63 = "a".repeat(63);
-  assert.is(sniOf(`${label63}.${label63}.${label63}.${"b".repeat(61)}`), `${label63}.${label63}.${label63}.${"b".repeat(61)}`); // 253
+  assert.is(
+    sniOf(`${label63}.${label63}.${label63}.${"b".repeat(61)}`),
+    `${label63}.${label63}.${label63}.${"b".repeat(61)}`,
+  ); // 253
   assert.is(sniOf(`${label63}.${label63}.${label63}.${"b".repeat(62)}`), undefined); // 254 characters
-  for (const odd of ["a.test.", ".a.test", "a..test", "a\0.test", "a.test\r\nX: y", "a test", "a\x7f", "caf\xe9.test", "*.test", "a/b", "."]) {
+  for (const odd of [
+    "a.test.",
+    ".a.test",
+    "a..test",
+    "a\0.test",
+    "a.test\r\nX: y",
+    "a test",
+    "a\x7f",
+    "caf\xe9.test",
+    "*.test",
+    "a/b",
+    ".",
+  ]) {
     assert.is(sniOf(odd), undefined, JSON.stringify(odd));
   }
   // an unknown name type is skipped; a host_name beside it still counts
@@ -388,7 +429,10 @@ test("ALPN and supported_versions: structure is checked", () => {
   isInvalid(parseClientHello(hello({ extensions: [ext(43, [3, 3, 4, 3])] }))); // odd length
   isInvalid(parseClientHello(hello({ extensions: [ext(43, [4, 3, 4])] }))); // runs past
   isInvalid(parseClientHello(hello({ extensions: [ext(43, [0])] })));
-  assert.equal(complete(parseClientHello(hello({ extensions: [versionsExt(0x0a0a, 0x0304)] }))).hello.supportedVersions, [0x0a0a, 0x0304]);
+  assert.equal(
+    complete(parseClientHello(hello({ extensions: [versionsExt(0x0a0a, 0x0304)] }))).hello.supportedVersions,
+    [0x0a0a, 0x0304],
+  );
 });
 
 test("malformed bodies are invalid", () => {
@@ -442,7 +486,8 @@ test("record and handshake framing: the rules", () => {
 });
 
 test("an oversize handshake length is invalid at once, not incomplete forever", () => {
-  const header = (len: number) => Buffer.from([0x16, 3, 1, 0x40, 0x00, 1, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
+  const header = (len: number) =>
+    Buffer.from([0x16, 3, 1, 0x40, 0x00, 1, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
   isInvalid(parseClientHello(header(0xffffff)), /limit/);
   isInvalid(parseClientHello(header(65537)), /limit/);
   isInvalid(parseClientHello(header(0x020000).subarray(0, 7)), /limit/); // the first length byte says enough
@@ -466,7 +511,13 @@ test("other protocols and garbage are invalid; empty input is incomplete", () =>
   assert.is(parseClientHello(new Uint8Array(0)).status, "incomplete");
   assert.is(parseClientHello(Buffer.from([0x16])).status, "incomplete");
   assert.is(parseClientHello(Buffer.from([0x16, 3, 1, 0, 0x30, 1, 0])).status, "incomplete");
-  for (const text of ["GET / HTTP/1.1\r\nHost: a\r\n\r\n", "CONNECT a:443 HTTP/1.1\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "SSH-2.0-OpenSSH_9.2\r\n", "G"]) {
+  for (const text of [
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "CONNECT a:443 HTTP/1.1\r\n\r\n",
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "SSH-2.0-OpenSSH_9.2\r\n",
+    "G",
+  ]) {
     isInvalid(parseClientHello(Buffer.from(text)), /not a TLS handshake record/);
   }
   // SSLv2-compatible hello (as old clients sent): two-byte header with the top bit set
@@ -483,7 +534,10 @@ test("worst cases stay fast: 16k empty extensions, a 64 KiB hello in 1-byte reco
   let started = performance.now();
   assert.is(complete(parseClientHello(many)).hello.extensions.length, 16000);
   // the same with a duplicate at the very end
-  isInvalid(parseClientHello(records(handshake(body({ extensions: [...exts.slice(0, 15000), ext(100, [])] })))), /twice/);
+  isInvalid(
+    parseClientHello(records(handshake(body({ extensions: [...exts.slice(0, 15000), ext(100, [])] })))),
+    /twice/,
+  );
   assert.ok(performance.now() - started < 1000);
   const framed = records(handshake(body({ extensions: exts })), [1]);
   started = performance.now();
@@ -515,18 +569,28 @@ function mutate(input: Buffer, rand: () => number): Buffer {
         for (let k = 1 + int(4); k > 0; k--) b[int(b.length)]! ^= 1 << int(8);
         break;
       case 1: // insert bytes
-        b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256))), b.subarray(at)]);
+        b = Buffer.concat([
+          b.subarray(0, at),
+          Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256))),
+          b.subarray(at),
+        ]);
         break;
       case 2: // delete bytes
         b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(8))]);
         break;
       case 3: // a 16-bit field set to an edge value (most fields here are lengths)
-        if (at + 1 < b.length) b.writeUInt16BE([0, 1, 0xffff, 0x8000, b.readUInt16BE(at) + 1, b.readUInt16BE(at) - 1][int(6)]! & 0xffff, at);
+        if (at + 1 < b.length)
+          b.writeUInt16BE([0, 1, 0xffff, 0x8000, b.readUInt16BE(at) + 1, b.readUInt16BE(at) - 1][int(6)]! & 0xffff, at);
         break;
       case 4: // the record or handshake length
         if (b.length >= 9) {
           if (rand() < 0.5) b.writeUInt16BE(int(0x10000), 3);
-          else b.writeUIntBE([0, 1, 40, 0xffffff, b.readUIntBE(6, 3) + 1, b.readUIntBE(6, 3) - 1][int(6)]! & 0xffffff, 6, 3);
+          else
+            b.writeUIntBE(
+              [0, 1, 40, 0xffffff, b.readUIntBE(6, 3) + 1, b.readUIntBE(6, 3) - 1][int(6)]! & 0xffffff,
+              6,
+              3,
+            );
         }
         break;
       case 5: // truncate
@@ -614,8 +678,25 @@ test("random garbage after a 0x16 0x03 start: never throws", () => {
 // ---- looksLikeTlsStart ----
 
 test("looksLikeTlsStart", () => {
-  const yes = [[0x16], [0x16, 0x03], [0x16, 0x03, 0x00], [0x16, 0x03, 0x01], [0x16, 0x03, 0x04], [0x16, 0x03, 0x01, 0xff, 0xff]];
-  const no = [[], [0x17], [0x47], [0x80], [0x16, 0x02], [0x16, 0x04], [0x16, 0x03, 0x05], [0x16, 0x03, 0xff], [0x15, 0x03, 0x01]];
+  const yes = [
+    [0x16],
+    [0x16, 0x03],
+    [0x16, 0x03, 0x00],
+    [0x16, 0x03, 0x01],
+    [0x16, 0x03, 0x04],
+    [0x16, 0x03, 0x01, 0xff, 0xff],
+  ];
+  const no = [
+    [],
+    [0x17],
+    [0x47],
+    [0x80],
+    [0x16, 0x02],
+    [0x16, 0x04],
+    [0x16, 0x03, 0x05],
+    [0x16, 0x03, 0xff],
+    [0x15, 0x03, 0x01],
+  ];
   for (const b of yes) assert.ok(looksLikeTlsStart(Uint8Array.from(b)), JSON.stringify(b));
   for (const b of no) assert.not.ok(looksLikeTlsStart(Uint8Array.from(b)), JSON.stringify(b));
   for (const f of fixtures) assert.ok(looksLikeTlsStart(fixture(f.name)));

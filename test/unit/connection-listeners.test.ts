@@ -37,8 +37,15 @@ test("a server socket tracked while connecting keeps no listener of the session 
   const context: ProxyContext = {
     host: new AddonHost(),
     settings: {
-      connectionStrategy: "eager", sslInsecure: false, upstreamCert: true, streamLargeBodies: undefined, bodySizeLimit: undefined,
-      idleTimeoutMs: 0, extraUpstreamCa: undefined, http2: true, keepHostHeader: false,
+      connectionStrategy: "eager",
+      sslInsecure: false,
+      upstreamCert: true,
+      streamLargeBodies: undefined,
+      bodySizeLimit: undefined,
+      idleTimeoutMs: 0,
+      extraUpstreamCa: undefined,
+      http2: true,
+      keepHostHeader: false,
     },
     get ca(): never {
       throw new Error("this test issues no certificate");
@@ -59,10 +66,12 @@ test("a server socket tracked while connecting keeps no listener of the session 
   const pending = new net.Socket();
   session.trackPending(pending);
   client.destroy();
-  return new Promise<void>((resolve) => setImmediate(() => {
-    assert.ok(pending.destroyed, "destroyed with the client");
-    resolve();
-  }));
+  return new Promise<void>((resolve) =>
+    setImmediate(() => {
+      assert.ok(pending.destroyed, "destroyed with the client");
+      resolve();
+    }),
+  );
 });
 
 test.run();

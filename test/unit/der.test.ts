@@ -7,7 +7,16 @@ import forge from "node-forge";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decode, encode, oid, oidToString, parseTime, primitive, sequence, Tag, time } from "../../core/tls/der.ts";
-import { distinguishedName, ext, fromDerExact, issuerFields, keyIdentifier, KeyUsage, randomSerial, signCertificate } from "../../core/tls/x509.ts";
+import {
+  distinguishedName,
+  ext,
+  fromDerExact,
+  issuerFields,
+  keyIdentifier,
+  KeyUsage,
+  randomSerial,
+  signCertificate,
+} from "../../core/tls/x509.ts";
 
 function forgeRoundTrip(der: Buffer): Buffer {
   const parsed = (forge.asn1.fromDer as unknown as (b: string, o: object) => forge.asn1.Asn1)(der.toString("latin1"), {
@@ -18,7 +27,9 @@ function forgeRoundTrip(der: Buffer): Buffer {
 }
 
 function certificate(notBefore: Date, notAfter: Date, signer: crypto.KeyObject, commonName: string): Buffer {
-  const subject = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "der" });
+  const subject = crypto
+    .generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+    .publicKey.export({ type: "spki", format: "der" });
   const issuer = distinguishedName({ commonName: "issuer ü", organization: "org" });
   return signCertificate(
     {
@@ -74,7 +85,9 @@ test("certificates are canonical DER: forge reads them back to the same bytes, O
 test("an RSA signature over the same fields gives the same certificate twice", () => {
   // PKCS#1 v1.5 is deterministic: the encoding alone decides the bytes.
   const key = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-  const spki = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "der" });
+  const spki = crypto
+    .generateKeyPairSync("ec", { namedCurve: "prime256v1" })
+    .publicKey.export({ type: "spki", format: "der" });
   const fields = {
     serial: randomSerial(),
     issuer: distinguishedName({ commonName: "ca" }),
@@ -113,7 +126,15 @@ test("decode refuses what is not DER in its framing", () => {
 test("OIDs and times", () => {
   for (const dotted of ["2.5.4.3", "1.2.840.113549.1.1.11", "1.3.6.1.5.5.7.3.1", "2.999.3", "0.39"]) {
     const der = oid(dotted);
-    assert.ok(encode(der).equals(Buffer.from(forge.asn1.toDer(forge.asn1.create(0, 6, false, forge.asn1.oidToDer(dotted).getBytes())).getBytes(), "latin1")), dotted);
+    assert.ok(
+      encode(der).equals(
+        Buffer.from(
+          forge.asn1.toDer(forge.asn1.create(0, 6, false, forge.asn1.oidToDer(dotted).getBytes())).getBytes(),
+          "latin1",
+        ),
+      ),
+      dotted,
+    );
     assert.is(oidToString(decode(encode(der)).content), dotted);
   }
   const t = (tag: number, s: string) => parseTime(tag, Buffer.from(s, "latin1")).toISOString();

@@ -12,7 +12,10 @@ const fixture = (name: string) => readFileSync(new URL(`../fixtures/clienthello/
 
 test("a complete head with a Host header gives its value", () => {
   assert.is(httpHost(b("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")), "example.com");
-  assert.is(httpHost(b("GET /x HTTP/1.1\r\nUser-Agent: curl\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\n")), "example.com:8080");
+  assert.is(
+    httpHost(b("GET /x HTTP/1.1\r\nUser-Agent: curl\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\n")),
+    "example.com:8080",
+  );
   assert.is(httpHost(b("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")), "[::1]:8080");
   assert.is(httpHost(b("GET http://abs.example/ HTTP/1.0\r\nHost: abs.example\r\n\r\n")), "abs.example");
 });
@@ -93,7 +96,11 @@ test("binary garbage is not HTTP", () => {
   assert.is(httpHost(Buffer.from([0x00, 0x01, 0x02, 0x03])), undefined);
   assert.is(httpHost(Buffer.from([0xff, 0xfe, 0x47, 0x45, 0x54])), undefined);
   assert.is(httpHost(Buffer.from("GET\x00/ HTTP/1.1\r\n\r\n", "latin1")), undefined);
-  assert.equal(detect(Buffer.from([0x00, 0xff, 0x10, 0x20])), { clientHello: undefined, helloLength: 0, hostHeader: undefined });
+  assert.equal(detect(Buffer.from([0x00, 0xff, 0x10, 0x20])), {
+    clientHello: undefined,
+    helloLength: 0,
+    hostHeader: undefined,
+  });
   // Deterministic pseudo-random bytes: never a crash, never a Host.
   let seed = 12345;
   for (let n = 0; n < 200; n++) {
@@ -103,7 +110,12 @@ test("binary garbage is not HTTP", () => {
       buf[i] = seed & 0xff;
     }
     const r = detect(buf);
-    assert.ok(r.hostHeader === undefined || r.hostHeader === "incomplete" || r.hostHeader === null || typeof r.hostHeader === "string");
+    assert.ok(
+      r.hostHeader === undefined ||
+        r.hostHeader === "incomplete" ||
+        r.hostHeader === null ||
+        typeof r.hostHeader === "string",
+    );
   }
 });
 
@@ -167,7 +179,11 @@ test("detect: a hello split over records is complete only with all of them", () 
 test("detect: every prefix of a ClientHello is incomplete", () => {
   const hello = fixture("node-sni-alpn");
   for (const n of [1, 2, 3, 4, 5, 6, 9, 43, 100, hello.length - 1]) {
-    assert.equal(detect(hello.subarray(0, n)), { clientHello: "incomplete", helloLength: 0, hostHeader: undefined }, `${n} bytes`);
+    assert.equal(
+      detect(hello.subarray(0, n)),
+      { clientHello: "incomplete", helloLength: 0, hostHeader: undefined },
+      `${n} bytes`,
+    );
   }
 });
 
@@ -176,11 +192,19 @@ test("detect: a TLS-looking prefix that turns out malformed is neither TLS nor H
   const notHello = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0x00, 0x00, 0x01, 0x00]);
   assert.equal(detect(notHello), { clientHello: undefined, helloLength: 0, hostHeader: undefined });
   // 0x16 followed by a wrong version byte is no TLS start at all.
-  assert.equal(detect(Buffer.from([0x16, 0x05, 0x00])), { clientHello: undefined, helloLength: 0, hostHeader: undefined });
+  assert.equal(detect(Buffer.from([0x16, 0x05, 0x00])), {
+    clientHello: undefined,
+    helloLength: 0,
+    hostHeader: undefined,
+  });
 });
 
 test("detect: an HTTP head reports its Host and no ClientHello", () => {
-  assert.equal(detect(b("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")), { clientHello: undefined, helloLength: 0, hostHeader: "example.com" });
+  assert.equal(detect(b("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")), {
+    clientHello: undefined,
+    helloLength: 0,
+    hostHeader: "example.com",
+  });
   assert.equal(detect(b("GET / HTTP/1.1\r\n\r\n")), { clientHello: undefined, helloLength: 0, hostHeader: null });
   assert.equal(detect(b("GET / HT")), { clientHello: undefined, helloLength: 0, hostHeader: "incomplete" });
 });

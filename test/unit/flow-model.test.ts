@@ -51,14 +51,23 @@ test("Headers: wire order and casing are kept by iteration, keys, values, entrie
   ];
   assert.equal([...h], expected);
   assert.equal([...h.entries()], expected);
-  assert.equal([...h.keys()], expected.map(([k]) => k));
-  assert.equal([...h.values()], expected.map(([, v]) => v));
+  assert.equal(
+    [...h.keys()],
+    expected.map(([k]) => k),
+  );
+  assert.equal(
+    [...h.values()],
+    expected.map(([, v]) => v),
+  );
   const seen: string[] = [];
   h.forEach((v, k, self) => {
     assert.is(self, h);
     seen.push(`${k}=${v}`);
   });
-  assert.equal(seen, expected.map(([k, v]) => `${k}=${v}`));
+  assert.equal(
+    seen,
+    expected.map(([k, v]) => `${k}=${v}`),
+  );
   assert.equal(h.fields, expected);
   assert.is(h.size, 5);
 });
@@ -177,7 +186,12 @@ const client: ClientConnection = {
   tlsEstablished: false,
   timestampStart: 0,
 };
-const server = (): ServerConnection => ({ id: "s", address: { host: "example.com", port: 443 }, tls: true, tlsEstablished: false });
+const server = (): ServerConnection => ({
+  id: "s",
+  address: { host: "example.com", port: 443 },
+  tls: true,
+  tlsEstablished: false,
+});
 
 test("Request: defaults (GET, http, port by scheme, path '/', origin form, HTTP/1.1, empty body)", () => {
   const r = new Request({ host: "example.com" });
@@ -192,11 +206,17 @@ test("Request: defaults (GET, http, port by scheme, path '/', origin form, HTTP/
 });
 
 test("Request.url: get builds scheme://authority/path, default ports left out", () => {
-  assert.is(new Request({ host: "example.com", scheme: "https", port: 443, path: "/a?b=1" }).url, "https://example.com/a?b=1");
+  assert.is(
+    new Request({ host: "example.com", scheme: "https", port: 443, path: "/a?b=1" }).url,
+    "https://example.com/a?b=1",
+  );
   assert.is(new Request({ host: "example.com", scheme: "http", port: 80 }).url, "http://example.com/");
   assert.is(new Request({ host: "example.com", scheme: "https", port: 80 }).url, "https://example.com:80/");
   assert.is(new Request({ host: "example.com", scheme: "http", port: 443 }).url, "http://example.com:443/");
-  assert.is(new Request({ host: "example.com", scheme: "https", port: 8443, path: "/x" }).url, "https://example.com:8443/x");
+  assert.is(
+    new Request({ host: "example.com", scheme: "https", port: 8443, path: "/x" }).url,
+    "https://example.com:8443/x",
+  );
 });
 
 test("Request.authority: brackets around IPv6, default port left out", () => {
@@ -269,7 +289,12 @@ test("Request: CONNECT in authority form — url is host:port, IPv6 in brackets"
 });
 
 test("Request.prettyUrl uses the Host header's name (what the log prints)", () => {
-  const r = new Request({ host: "93.184.216.34", scheme: "https", path: "/index.html", headers: { Host: "example.com" } });
+  const r = new Request({
+    host: "93.184.216.34",
+    scheme: "https",
+    path: "/index.html",
+    headers: { Host: "example.com" },
+  });
   assert.is(r.url, "https://93.184.216.34/index.html");
   assert.is(r.prettyHost, "example.com");
   assert.is(r.prettyUrl, "https://example.com/index.html");
@@ -332,13 +357,25 @@ test("Message: setBody adds Content-Length when there is no Transfer-Encoding, l
   assert.not.ok(chunked.headers.has("content-length"));
   assert.is(chunked.body.toString(), "abcdef");
   // The field keeps its place and spelling.
-  const spelled = new Request({ host: "h", headers: [["CONTENT-LENGTH", "0"], ["X", "y"]] });
+  const spelled = new Request({
+    host: "h",
+    headers: [
+      ["CONTENT-LENGTH", "0"],
+      ["X", "y"],
+    ],
+  });
   spelled.setText("hello");
-  assert.equal(spelled.headers.fields, [["CONTENT-LENGTH", "5"], ["X", "y"]]);
+  assert.equal(spelled.headers.fields, [
+    ["CONTENT-LENGTH", "5"],
+    ["X", "y"],
+  ]);
 });
 
 test("Message: text honours a charset the Content-Type names", () => {
-  const r = new Response({ headers: { "content-type": "text/plain; charset=ISO-8859-1" }, body: Buffer.from([0x63, 0x61, 0x66, 0xe9]) });
+  const r = new Response({
+    headers: { "content-type": "text/plain; charset=ISO-8859-1" },
+    body: Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+  });
   assert.is(r.text(), "café");
   const u = new Response({ headers: { "content-type": "text/plain" }, body: Buffer.from("café", "utf8") });
   assert.is(u.text(), "café");

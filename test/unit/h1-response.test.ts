@@ -106,7 +106,11 @@ function merge(events: Ev[]): Ev[] {
 const bytes = (s: string) => Buffer.from(s, "latin1");
 
 /** Same outcome whole, split in two at every boundary, split in three at a stride, and one byte at a time. */
-function parseEverySplit(input: string, methods: Method[], opts: { eof?: boolean; maxHeadSize?: number } = {}): Outcome {
+function parseEverySplit(
+  input: string,
+  methods: Method[],
+  opts: { eof?: boolean; maxHeadSize?: number } = {},
+): Outcome {
   const full = bytes(input);
   const whole = drive([full], methods, opts);
   const label = (how: string) => `${JSON.stringify(input.slice(0, 60))}… ${how}`;
@@ -120,7 +124,11 @@ function parseEverySplit(input: string, methods: Method[], opts: { eof?: boolean
     const three = drive([full.subarray(0, i), full.subarray(i, j), full.subarray(j)], methods, opts);
     assert.equal(three, whole, label(`split at ${i} and ${j}`));
   }
-  const single = drive([...full].map((b) => Buffer.from([b])), methods, opts);
+  const single = drive(
+    [...full].map((b) => Buffer.from([b])),
+    methods,
+    opts,
+  );
   assert.equal(single, whole, label("one byte at a time"));
   return whole;
 }
@@ -138,7 +146,10 @@ function ends(o: Outcome): Array<Ev & { ev: "end" }> {
 }
 
 function assertError(o: Outcome, re: RegExp, what: string): void {
-  assert.ok(o.error !== undefined, `${what}: expected a ResponseParseError, got ${JSON.stringify(o.events).slice(0, 300)}`);
+  assert.ok(
+    o.error !== undefined,
+    `${what}: expected a ResponseParseError, got ${JSON.stringify(o.events).slice(0, 300)}`,
+  );
   assert.match(o.error, re, what);
 }
 
@@ -154,12 +165,26 @@ test("Content-Length body: head in wire order and spelling, body, end, keep-aliv
     ["GET"],
   );
   assertNoError(o, "CL");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   const [h] = heads(o);
   assert.is(h!.httpVersion, "HTTP/1.1");
   assert.is(h!.status, 200);
   assert.is(h!.reason, "OK");
-  assert.equal(h!.rawHeaders, ["Content-Type", "text/plain", "X-MiXeD-CaSe", "spaced value", "content-length", "11", "Set-Cookie", "a=1", "Set-Cookie", "b=2"]);
+  assert.equal(h!.rawHeaders, [
+    "Content-Type",
+    "text/plain",
+    "X-MiXeD-CaSe",
+    "spaced value",
+    "content-length",
+    "11",
+    "Set-Cookie",
+    "a=1",
+    "Set-Cookie",
+    "b=2",
+  ]);
   assert.is(h!.keepAlive, true);
   assert.is(bodyOf(o), "hello world");
   assert.equal(ends(o)[0]!.trailers, undefined);
@@ -169,7 +194,10 @@ test("Content-Length body: head in wire order and spelling, body, end, keep-aliv
 
 test("Content-Length: 0 ends at the head; reasons with spaces, latin-1 and none at all", () => {
   let o = parseEverySplit("HTTP/1.1 404 Not Found Here\r\nContent-Length: 0\r\n\r\n", ["GET"]);
-  assert.equal(o.events.map((e) => e.ev), ["head", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "end"],
+  );
   assert.is(heads(o)[0]!.reason, "Not Found Here");
   o = parseEverySplit("HTTP/1.1 200 D\xe9j\xe0 vu\r\nContent-Length: 0\r\n\r\n", ["GET"]);
   assert.is(heads(o)[0]!.reason, "D\xe9j\xe0 vu");
@@ -180,11 +208,21 @@ test("Content-Length: 0 ends at the head; reasons with spaces, latin-1 and none 
 });
 
 test("Content-Length lists and repeats of one value are accepted (RFC 9110 §8.6); leading zeros are a number", () => {
-  for (const fields of ["Content-Length: 5, 5", "Content-Length: 5,5", "Content-Length: 5\r\nContent-Length: 5", "Content-Length: 5, 5\r\ncontent-length: 5", "Content-Length: 005"]) {
+  for (const fields of [
+    "Content-Length: 5, 5",
+    "Content-Length: 5,5",
+    "Content-Length: 5\r\nContent-Length: 5",
+    "Content-Length: 5, 5\r\ncontent-length: 5",
+    "Content-Length: 005",
+  ]) {
     const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\nabcde`, ["GET"]);
     assertNoError(o, fields);
     assert.is(bodyOf(o), "abcde", fields);
-    assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"], fields);
+    assert.equal(
+      o.events.map((e) => e.ev),
+      ["head", "body", "end"],
+      fields,
+    );
   }
 });
 
@@ -230,13 +268,16 @@ test("chunked body: sizes in either case, extensions, trailers in wire order", (
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
       "5\r\nhello\r\n" +
       "1;name=value\r\n \r\n" +
-      "A; a=\"quoted;semi\"\r\n0123456789\r\n" +
+      'A; a="quoted;semi"\r\n0123456789\r\n' +
       "00000b\r\nabcdefghijk\r\n" +
       "0\r\nX-Checksum: abc\r\nserver-timing:  db;dur=53 \r\n\r\n",
     ["GET"],
   );
   assertNoError(o, "chunked");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   assert.is(bodyOf(o), "hello 0123456789abcdefghijk");
   assert.equal(ends(o)[0]!.trailers, ["X-Checksum", "abc", "server-timing", "db;dur=53"]);
   assert.is(heads(o)[0]!.keepAlive, true);
@@ -247,22 +288,40 @@ test("chunked body with no trailers ends with undefined; an empty chunked body h
   assert.equal(ends(o)[0]!.trailers, undefined);
   assert.is(bodyOf(o), "abc");
   o = parseEverySplit("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ["GET"]);
-  assert.equal(o.events.map((e) => e.ev), ["head", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "end"],
+  );
   o = parseEverySplit("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0;ext=1\r\n\r\n", ["GET"]);
-  assert.equal(o.events.map((e) => e.ev), ["head", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "end"],
+  );
 });
 
 test("Transfer-Encoding: the last coding decides (RFC 9112 §6.3)", () => {
   const chunkedBody = "3\r\nabc\r\n0\r\n\r\n";
   // chunked last, over one or several fields, any case: chunked framing
-  for (const te of ["Transfer-Encoding: gzip, chunked", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked", "transfer-encoding: CHUNKED", "Transfer-Encoding: gzip ,  Chunked "]) {
+  for (const te of [
+    "Transfer-Encoding: gzip, chunked",
+    "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+    "transfer-encoding: CHUNKED",
+    "Transfer-Encoding: gzip ,  Chunked ",
+  ]) {
     const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n${chunkedBody}`, ["GET"]);
     assertNoError(o, te);
     assert.is(bodyOf(o), "abc", te);
     assert.is(ends(o)[0]!.keepAlive, true, te);
   }
   // another coding last, known or not (RFC 9112 §6.3 rule 4): the body runs until the close and the connection is not reused
-  for (const te of ["Transfer-Encoding: gzip", "Transfer-Encoding: identity", "Transfer-Encoding: x-custom", "Transfer-Encoding: gzip\r\nTransfer-Encoding: deflate", "Transfer-Encoding: gzip;level=9", "Transfer-Encoding: ,gzip,"]) {
+  for (const te of [
+    "Transfer-Encoding: gzip",
+    "Transfer-Encoding: identity",
+    "Transfer-Encoding: x-custom",
+    "Transfer-Encoding: gzip\r\nTransfer-Encoding: deflate",
+    "Transfer-Encoding: gzip;level=9",
+    "Transfer-Encoding: ,gzip,",
+  ]) {
     const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}\r\n\r\n${chunkedBody}`, ["GET"], { eof: true });
     assertNoError(o, te);
     assert.is(bodyOf(o), chunkedBody, `${te}: raw bytes until the close`);
@@ -288,7 +347,9 @@ test("a Transfer-Encoding that cannot be framed safely is an error: chunked twic
   for (const [te, re] of bad) {
     // With a Content-Length too: it must not be fallen back on.
     for (const extra of ["", "\r\nContent-Length: 3"]) {
-      const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}${extra}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, ["GET"], { eof: true });
+      const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${te}${extra}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, ["GET"], {
+        eof: true,
+      });
       assertError(o, re, te + extra);
       assert.equal(o.events, [], `${te + extra}: nothing delivered`);
     }
@@ -296,11 +357,23 @@ test("a Transfer-Encoding that cannot be framed safely is an error: chunked twic
 });
 
 test("a response without a body is not judged by its framing fields (RFC 9112 §6.3 rule 1)", () => {
-  for (const [status, method] of [["200 OK", "HEAD"], ["304 Not Modified", "GET"], ["204 No Content", "GET"]] as const) {
-    for (const fields of ["Transfer-Encoding: chunked, chunked", "Content-Length: 5\r\nContent-Length: 6", "Content-Length: -1", "Transfer-Encoding: "]) {
+  for (const [status, method] of [
+    ["200 OK", "HEAD"],
+    ["304 Not Modified", "GET"],
+    ["204 No Content", "GET"],
+  ] as const) {
+    for (const fields of [
+      "Transfer-Encoding: chunked, chunked",
+      "Content-Length: 5\r\nContent-Length: 6",
+      "Content-Length: -1",
+      "Transfer-Encoding: ",
+    ]) {
       const o = parseEverySplit(`HTTP/1.1 ${status}\r\n${fields}\r\n\r\n`, [method]);
       assertNoError(o, `${method} ${status} ${fields}`);
-      assert.equal(o.events.map((e) => e.ev), ["head", "end"]);
+      assert.equal(
+        o.events.map((e) => e.ev),
+        ["head", "end"],
+      );
       assert.equal(heads(o)[0]!.framing, { kind: "none" });
     }
   }
@@ -328,7 +401,9 @@ test("the head reports its framing as facts: none, length (0 too), chunked, clos
 
 test("Transfer-Encoding overrides Content-Length, and such a connection is never reused", () => {
   for (const cl of ["Content-Length: 100", "Content-Length: 3", "Content-Length: nonsense"]) {
-    const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${cl}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, ["GET"]);
+    const o = parseEverySplit(`HTTP/1.1 200 OK\r\n${cl}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, [
+      "GET",
+    ]);
     assertNoError(o, cl);
     assert.is(bodyOf(o), "abc", cl);
     assert.is(ends(o)[0]!.keepAlive, false, `${cl}: keepAlive after TE + CL`);
@@ -340,18 +415,33 @@ test("HTTP/1.0 response with Transfer-Encoding: framing is faulty, close after i
   // Transfer-Encoding header field MUST treat the message as if the framing is faulty,
   // even if a Content-Length is present, and close the connection after processing the
   // message." So keepAlive must be false even with `Connection: keep-alive`.
-  const o = parseEverySplit("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", ["GET"], { eof: true });
+  const o = parseEverySplit(
+    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ["GET"],
+    { eof: true },
+  );
   assertNoError(o, "1.0 + TE");
-  assert.is(ends(o)[0]!.keepAlive, false, "an HTTP/1.0 response with Transfer-Encoding must not leave the connection reusable");
+  assert.is(
+    ends(o)[0]!.keepAlive,
+    false,
+    "an HTTP/1.0 response with Transfer-Encoding must not leave the connection reusable",
+  );
 });
 
 // ---------------------------------------------------------------- until close
 
 test("no framing: the body runs until the close, eof() completes it, no reuse", () => {
-  const o = parseEverySplit("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", ["GET"], { eof: true });
+  const o = parseEverySplit(
+    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n",
+    ["GET"],
+    { eof: true },
+  );
   assertNoError(o, "until close");
   assert.is(bodyOf(o), "<html>\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   assert.is(ends(o)[0]!.keepAlive, false);
   assert.ok(o.idle);
 });
@@ -377,11 +467,16 @@ test("until-close is reported by the untilClose getter, and inBody while the bod
 
 test("HEAD: no body whatever Content-Length or Transfer-Encoding say; what follows is the next response", () => {
   const o = parseEverySplit(
-    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     ["HEAD", "HEAD", "GET"],
   );
   assertNoError(o, "HEAD");
-  assert.equal(o.events.map((e) => e.ev), ["head", "end", "head", "end", "head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "end", "head", "end", "head", "body", "end"],
+  );
   assert.is(bodyOf(o), "hi");
   assert.is(heads(o)[0]!.keepAlive, true);
 });
@@ -389,9 +484,16 @@ test("HEAD: no body whatever Content-Length or Transfer-Encoding say; what follo
 test("204 and 304 have no body even with Content-Length or chunked", () => {
   for (const status of ["204 No Content", "304 Not Modified"]) {
     for (const framing of ["Content-Length: 42", "Transfer-Encoding: chunked", "Content-Length: 0", ""]) {
-      const o = parseEverySplit(`HTTP/1.1 ${status}\r\n${framing}${framing ? "\r\n" : ""}\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx`, ["GET", "GET"]);
+      const o = parseEverySplit(
+        `HTTP/1.1 ${status}\r\n${framing}${framing ? "\r\n" : ""}\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx`,
+        ["GET", "GET"],
+      );
       assertNoError(o, `${status} ${framing}`);
-      assert.equal(o.events.map((e) => e.ev), ["head", "end", "head", "body", "end"], `${status} ${framing}`);
+      assert.equal(
+        o.events.map((e) => e.ev),
+        ["head", "end", "head", "body", "end"],
+        `${status} ${framing}`,
+      );
       assert.is(heads(o)[0]!.status, Number(status.slice(0, 3)));
       // A 204 may carry neither field (RFC 9110 §8.6, RFC 9112 §6.1): one that announces a body may send
       // it, to be read as the next response. A 304's are the 200's it stands for (RFC 9110 §8.6, §15.4.5).
@@ -422,16 +524,25 @@ test("interim 100 and 103 responses are skipped before the final one", () => {
     ["POST"],
   );
   assertNoError(o, "interim");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   assert.is(heads(o)[0]!.status, 201);
   assert.equal(heads(o)[0]!.rawHeaders, ["Content-Length", "3"]);
   assert.is(bodyOf(o), "abc");
 });
 
 test("101 to an upgrade request: upgrade() with the head and the bytes after it; no head()/end()", () => {
-  const o = parseEverySplit("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\x81\x05hello\x00\xff", [["GET", true]]);
+  const o = parseEverySplit(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\x81\x05hello\x00\xff",
+    [["GET", true]],
+  );
   assertNoError(o, "101");
-  assert.equal(o.events.map((e) => e.ev), ["upgrade"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["upgrade"],
+  );
   const h = heads(o)[0]!;
   assert.is(h.status, 101);
   assert.equal(h.rawHeaders, ["Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", "x"]);
@@ -440,8 +551,13 @@ test("101 to an upgrade request: upgrade() with the head and the bytes after it;
 });
 
 test("101 with an interim response before it, and with nothing after the head", () => {
-  const o = parseEverySplit("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", [["GET", true]]);
-  assert.equal(o.events.map((e) => e.ev), ["upgrade"]);
+  const o = parseEverySplit("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", [
+    ["GET", true],
+  ]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["upgrade"],
+  );
   assert.is(o.after, "");
 });
 
@@ -454,7 +570,10 @@ test("101 to a request that asked for no upgrade is an error", () => {
 test("an upgrade request answered normally is a normal response", () => {
   const o = parseEverySplit("HTTP/1.1 426 Upgrade Required\r\nContent-Length: 4\r\n\r\nnope", [["GET", true]]);
   assertNoError(o, "426");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   assert.is(bodyOf(o), "nope");
 });
 
@@ -466,7 +585,7 @@ test("several responses in sequence with expect() between: every split gives the
     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\nT: 1\r\n\r\n" +
     "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n" +
     "HTTP/1.1 204 No Content\r\n\r\n" +
-    "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n" +
+    'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n' +
     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" +
     "HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 5\r\n\r\nfive!";
   const o = parseEverySplit(seq, ["GET", "POST", "HEAD", "DELETE", "GET", "GET", "GET"]);
@@ -513,7 +632,8 @@ test("expect() while a response is under way throws", () => {
 
 test("bare LF line endings give the same result as CRLF", () => {
   const crlf =
-    "HTTP/1.1 200 OK\r\nA: 1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\nT: x\r\n\r\n" + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    "HTTP/1.1 200 OK\r\nA: 1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\nT: x\r\n\r\n" +
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
   const lf = crlf.replace(/\r\n/g, "\n");
   const mixed = crlf.replace(/\r\n/g, (_m, i: number) => (i % 2 ? "\n" : "\r\n"));
   const a = parseEverySplit(crlf, ["GET", "GET"]);
@@ -523,7 +643,10 @@ test("bare LF line endings give the same result as CRLF", () => {
 });
 
 test("obsolete line folding is joined into one value with a space (RFC 9112 §5.2)", () => {
-  const o = parseEverySplit("HTTP/1.1 200 OK\r\nX-Folded: first\r\n   second\r\n\tthird\r\nNext: n\r\nContent-Length: 0\r\n\r\n", ["GET"]);
+  const o = parseEverySplit(
+    "HTTP/1.1 200 OK\r\nX-Folded: first\r\n   second\r\n\tthird\r\nNext: n\r\nContent-Length: 0\r\n\r\n",
+    ["GET"],
+  );
   assertNoError(o, "fold");
   assert.equal(heads(o)[0]!.rawHeaders, ["X-Folded", "first second third", "Next", "n", "Content-Length", "0"]);
 });
@@ -587,20 +710,39 @@ test("invalid status lines are errors", () => {
 });
 
 test("status codes below 100 and control characters in the reason phrase are errors (no client could be sent them)", () => {
-  const bad = ["HTTP/1.1 099 Odd", "HTTP/1.1 000 Zero", "HTTP/1.1 200 O\u0001K", "HTTP/1.1 200 OK\u0000", "HTTP/1.1 200 O\u007fK"];
+  const bad = [
+    "HTTP/1.1 099 Odd",
+    "HTTP/1.1 000 Zero",
+    "HTTP/1.1 200 O\u0001K",
+    "HTTP/1.1 200 OK\u0000",
+    "HTTP/1.1 200 O\u007fK",
+  ];
   for (const line of bad) {
     const o = parseEverySplit(`${line}\r\nContent-Length: 0\r\n\r\n`, ["GET"]);
     assertError(o, /status code|reason phrase/i, JSON.stringify(line));
     assert.equal(o.events, [], JSON.stringify(line));
   }
   for (const line of ["HTTP/1.1 100 Continue", "HTTP/1.1 999 Custom", "HTTP/1.1 200 O\tK \u00e9"]) {
-    const o = parseEverySplit(`${line}\r\nContent-Length: 0\r\n\r\n${line.includes(" 100 ") ? "HTTP/1.1 204 No Content\r\n\r\n" : ""}`, ["GET"]);
+    const o = parseEverySplit(
+      `${line}\r\nContent-Length: 0\r\n\r\n${line.includes(" 100 ") ? "HTTP/1.1 204 No Content\r\n\r\n" : ""}`,
+      ["GET"],
+    );
     assert.is(o.error, undefined, `${JSON.stringify(line)}: ${o.error}`);
   }
 });
 
 test("header names with spaces or non-token characters, and lines without a colon, are errors", () => {
-  const bad = ["Bad Name: x", "Name : x", "Name\t: x", ": x", "no-colon-here", "X\x00: y", "X(y): z", "X\xe9: y", "[x]: y"];
+  const bad = [
+    "Bad Name: x",
+    "Name : x",
+    "Name\t: x",
+    ": x",
+    "no-colon-here",
+    "X\x00: y",
+    "X(y): z",
+    "X\xe9: y",
+    "[x]: y",
+  ];
   for (const field of bad) {
     const o = parseEverySplit(`HTTP/1.1 200 OK\r\nA: b\r\n${field}\r\nContent-Length: 0\r\n\r\n`, ["GET"]);
     assertError(o, /header/i, JSON.stringify(field));
@@ -636,9 +778,23 @@ test("field values with NUL or a bare CR are refused or the character replaced w
 // ---------------------------------------------------------------- chunk framing errors
 
 test("bad chunk sizes are errors: non-hex, empty, signs, prefixes, too many digits", () => {
-  const bad = ["zz", "", "-5", "+5", "0x5", "5 5", "g", "ffffffffffffffff", "10000000000000000", "1".repeat(40), ";ext"];
+  const bad = [
+    "zz",
+    "",
+    "-5",
+    "+5",
+    "0x5",
+    "5 5",
+    "g",
+    "ffffffffffffffff",
+    "10000000000000000",
+    "1".repeat(40),
+    ";ext",
+  ];
   for (const size of bad) {
-    const o = parseEverySplit(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\nhello\r\n0\r\n\r\n`, ["GET"]);
+    const o = parseEverySplit(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\nhello\r\n0\r\n\r\n`, [
+      "GET",
+    ]);
     assertError(o, /chunk size/i, JSON.stringify(size));
     assert.is(bodyOf(o), "", JSON.stringify(size));
   }
@@ -683,7 +839,13 @@ test("a chunk-size line that never ends is refused once it is too long, not buff
 
 test("missing CRLF after chunk data is an error", () => {
   const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (const tail of ["5\r\nhelloX\r\n0\r\n\r\n", "5\r\nhello\rX0\r\n\r\n", "5\r\nhello0\r\n\r\n", "3\r\nhello\r\n0\r\n\r\n", "5\r\nhello \r\n0\r\n\r\n"]) {
+  for (const tail of [
+    "5\r\nhelloX\r\n0\r\n\r\n",
+    "5\r\nhello\rX0\r\n\r\n",
+    "5\r\nhello0\r\n\r\n",
+    "3\r\nhello\r\n0\r\n\r\n",
+    "5\r\nhello \r\n0\r\n\r\n",
+  ]) {
     const o = parseEverySplit(head + tail, ["GET"]);
     assertError(o, /CRLF|chunk size/i, JSON.stringify(tail));
   }
@@ -692,7 +854,9 @@ test("missing CRLF after chunk data is an error", () => {
 // ---------------------------------------------------------------- limits
 
 test("a head larger than the limit is refused, whole, split, and trickled without an end", () => {
-  const big = `HTTP/1.1 200 OK\r\n${"X-Pad: " + "p".repeat(90) + "\r\n"}`.repeat(1) + `X-Big: ${"b".repeat(2000)}\r\nContent-Length: 0\r\n\r\n`;
+  const big =
+    `HTTP/1.1 200 OK\r\n${"X-Pad: " + "p".repeat(90) + "\r\n"}`.repeat(1) +
+    `X-Big: ${"b".repeat(2000)}\r\nContent-Length: 0\r\n\r\n`;
   const o = parseEverySplit(big, ["GET"], { maxHeadSize: 1024 });
   assertError(o, /larger than 1024/, "big head");
   // a head that never ends: refused once past the limit, never buffered without bound
@@ -725,8 +889,16 @@ test("a head right at the size limit gets the same verdict however it is split",
     const prefix = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: ";
     const input = `${prefix}${"p".repeat(size - prefix.length)}\r\n\r\n`;
     const whole = drive([bytes(input)], ["GET"], { maxHeadSize: limit });
-    const trickled = drive([...bytes(input)].map((b) => Buffer.from([b])), ["GET"], { maxHeadSize: limit });
-    assert.equal(trickled, whole, `head of ${input.length} bytes (limit ${limit}): whole ${whole.error ?? "accepted"}, trickled ${trickled.error ?? "accepted"}`);
+    const trickled = drive(
+      [...bytes(input)].map((b) => Buffer.from([b])),
+      ["GET"],
+      { maxHeadSize: limit },
+    );
+    assert.equal(
+      trickled,
+      whole,
+      `head of ${input.length} bytes (limit ${limit}): whole ${whole.error ?? "accepted"}, trickled ${trickled.error ?? "accepted"}`,
+    );
   }
 });
 
@@ -735,7 +907,11 @@ test("trailer section: a single oversize trailer line is refused however it is s
   // its LF: a line that arrives whole in one read is accepted at any length.
   const input = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ${"t".repeat(5000)}\r\n\r\n`;
   const whole = drive([bytes(input)], ["GET"], { maxHeadSize: 1024 });
-  const trickled = drive([...bytes(input)].map((b) => Buffer.from([b])), ["GET"], { maxHeadSize: 1024 });
+  const trickled = drive(
+    [...bytes(input)].map((b) => Buffer.from([b])),
+    ["GET"],
+    { maxHeadSize: 1024 },
+  );
   assertError(trickled, /trailer/i, "trickled");
   assert.equal(whole, trickled, `whole: ${whole.error ?? "accepted"}; trickled: ${trickled.error}`);
 });
@@ -746,7 +922,9 @@ test("trailer section: many small trailer fields are bounded by the size limit",
   // default) are all buffered. The section as a whole must stay within the limit,
   // as the head does.
   const fields = Array.from({ length: 40 }, (_, i) => `X-T${i}: ${"v".repeat(100)}\r\n`).join("");
-  const o = drive([bytes(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${fields}\r\n`)], ["GET"], { maxHeadSize: 1024 });
+  const o = drive([bytes(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${fields}\r\n`)], ["GET"], {
+    maxHeadSize: 1024,
+  });
   assertError(o, /trailer/i, `a ${fields.length}-byte trailer section with maxHeadSize 1024`);
 });
 
@@ -758,7 +936,9 @@ test("too many trailer fields are refused", () => {
 
 test("an invalid trailer line is an error", () => {
   for (const line of ["no colon", "Bad Name: x", " folded: x"]) {
-    const o = parseEverySplit(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n${line}\r\n\r\n`, ["GET"]);
+    const o = parseEverySplit(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n${line}\r\n\r\n`, [
+      "GET",
+    ]);
     assertError(o, /header|trailer/i, JSON.stringify(line));
   }
 });
@@ -805,9 +985,16 @@ test("eof() in each state", () => {
   o = cut("HTTP/1.1 200 OK\r\n\r\nall of it");
   assertNoError(o, "until close");
   assert.is(bodyOf(o), "all of it");
-  assert.equal(o.events.map((e) => e.ev), ["head", "body", "end"]);
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "body", "end"],
+  );
   o = cut("HTTP/1.0 200 OK\r\n\r\n");
-  assert.equal(o.events.map((e) => e.ev), ["head", "end"], "empty until-close body");
+  assert.equal(
+    o.events.map((e) => e.ev),
+    ["head", "end"],
+    "empty until-close body",
+  );
   // after an upgrade: the parser is done
   o = cut("HTTP/1.1 101 Switching Protocols\r\n\r\n", ["GET", true]);
   assertNoError(o, "after upgrade");
@@ -834,7 +1021,25 @@ const SEEDS = [
   "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\n\r\nrest",
   "HTTP/1.1 200 OK\nX: a\n  folded\nContent-Length: 1, 1\n\nz",
 ];
-const TOKENS = ["\r\n", "\n", "\r", ":", " ", "\t", ";", ",", "0", "f", "-", "HTTP/1.1 ", "Content-Length: ", "Transfer-Encoding: chunked", "\r\n\r\n", "\x00", "\xff"];
+const TOKENS = [
+  "\r\n",
+  "\n",
+  "\r",
+  ":",
+  " ",
+  "\t",
+  ";",
+  ",",
+  "0",
+  "f",
+  "-",
+  "HTTP/1.1 ",
+  "Content-Length: ",
+  "Transfer-Encoding: chunked",
+  "\r\n\r\n",
+  "\x00",
+  "\xff",
+];
 
 function mutate(input: Buffer, rand: () => number): Buffer {
   const int = (n: number) => Math.floor(rand() * n);
@@ -846,7 +1051,11 @@ function mutate(input: Buffer, rand: () => number): Buffer {
         if (b.length) b[int(b.length)]! ^= 1 << int(8);
         break;
       case 1:
-        b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(6) }, () => int(256))), b.subarray(at)]);
+        b = Buffer.concat([
+          b.subarray(0, at),
+          Buffer.from(Array.from({ length: 1 + int(6) }, () => int(256))),
+          b.subarray(at),
+        ]);
         break;
       case 2:
         b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(6))]);
@@ -914,7 +1123,8 @@ test("2000 random byte strings, some after a status line: only ResponseParseErro
   const rand = prng(777);
   for (let i = 0; i < 2000; i++) {
     const noise = Buffer.from(Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256)));
-    const prefix = i % 3 === 0 ? "" : i % 3 === 1 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const prefix =
+      i % 3 === 0 ? "" : i % 3 === 1 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     const input = Buffer.concat([bytes(prefix), noise]);
     let o: Outcome;
     try {

@@ -47,11 +47,19 @@ function recorder(onNextLayer?: (d: NextLayerData) => void): { addon: Addon; cal
   };
 }
 
-async function run(steps: Buffer[], opts: { onNextLayer?: (d: NextLayerData) => void; reverse?: string; http2?: boolean } = {}) {
+async function run(
+  steps: Buffer[],
+  opts: { onNextLayer?: (d: NextLayerData) => void; reverse?: string; http2?: boolean } = {},
+) {
   const host = new AddonHost();
   const { addon, calls } = recorder(opts.onNextLayer);
   await host.add(addon);
-  const ctx = { client: testClient(), server: testServer(), trigger: host.trigger.bind(host), http2: opts.http2 ?? true };
+  const ctx = {
+    client: testClient(),
+    server: testServer(),
+    trigger: host.trigger.bind(host),
+    http2: opts.http2 ?? true,
+  };
   const decision = await decide(ctx, peek(steps), "outer", false, opts.reverse);
   return { decision: decision.kind, calls };
 }
@@ -114,8 +122,14 @@ test("the test harness's decide runs the proxy's sequence: same hooks, same orde
     const harness = await testContext(addon);
     for (const round of proxy.calls.filter((c) => c.startsWith("nextLayer"))) {
       await harness.decide({
-        client: testClient(), server: testServer(), stage: "outer", clientData: HELLO, serverData: Buffer.alloc(0),
-        clientHello: detected.clientHello, hostHeader: undefined, final: round.endsWith("(final)"),
+        client: testClient(),
+        server: testServer(),
+        stage: "outer",
+        clientData: HELLO,
+        serverData: Buffer.alloc(0),
+        clientHello: detected.clientHello,
+        hostHeader: undefined,
+        final: round.endsWith("(final)"),
       });
     }
     assert.equal(calls, proxy.calls, `case '${name}'`);

@@ -20,7 +20,19 @@ const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 // ---------------------------------------------------------------- logText
 
 test("logText: ordinary text (spaces, quotes, backslashes, non-ASCII, emoji) is unchanged", () => {
-  for (const s of ["", "alice", "a b  c", "it's \"quoted\"", "C:\\Users\\x", "^(.+\\.)?apple\\.com:443$", "café ünïcødé", "日本語", "😀 and 👍🏽", "\u00a0nbsp", "\u00ff"]) {
+  for (const s of [
+    "",
+    "alice",
+    "a b  c",
+    'it\'s "quoted"',
+    "C:\\Users\\x",
+    "^(.+\\.)?apple\\.com:443$",
+    "café ünïcødé",
+    "日本語",
+    "😀 and 👍🏽",
+    "\u00a0nbsp",
+    "\u00ff",
+  ]) {
     assert.is(logText(s), s);
   }
 });
@@ -37,7 +49,8 @@ test("logText: every other C0 control, DEL and every C1 control become \\xNN", (
     if (code >= 0x20 && code < 0x7f) continue;
     const c = String.fromCharCode(code);
     const out = logText(`a${c}b`);
-    const expected = c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${code.toString(16).padStart(2, "0")}`;
+    const expected =
+      c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${code.toString(16).padStart(2, "0")}`;
     assert.is(out, `a${expected}b`, `U+${code.toString(16)}`);
     assert.not.match(out, UNSAFE);
   }
@@ -49,7 +62,8 @@ test("logText: every other C0 control, DEL and every C1 control become \\xNN", (
 test("logText: Unicode line and paragraph separators and bidi overrides/isolates become \\uNNNN", () => {
   assert.is(logText("a\u2028b\u2029c"), "a\\u2028b\\u2029c");
   assert.is(logText("user\u202egnp.exe"), "user\\u202egnp.exe");
-  for (const c of ["\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069"]) assert.not.match(logText(c), UNSAFE);
+  for (const c of ["\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069"])
+    assert.not.match(logText(c), UNSAFE);
 });
 
 test("logText: a string of nothing but hostile characters is escaped whole", () => {
@@ -86,7 +100,14 @@ test("logText: values that are not strings are converted; a throwing toString do
   assert.is(logText(null), "null");
   assert.is(logText(42), "42");
   assert.is(logText({ toString: () => "a\nb" }), "a\\nb");
-  assert.is(logText({ toString: () => { throw new Error("no"); } }), "[object Object]");
+  assert.is(
+    logText({
+      toString: () => {
+        throw new Error("no");
+      },
+    }),
+    "[object Object]",
+  );
   assert.is(logText(Object.create(null)), "[object Object]");
   assert.is(logText(Symbol("s\n")), "Symbol(s\\n)");
   const revoked = Proxy.revocable({}, {});
@@ -101,7 +122,10 @@ const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pa
 test("proxyauth: a username with a line break and ESC gives one escaped warning line", async () => {
   const ctx = await testContext(new ProxyAuth(), { proxyauth: "alice:s3cret" });
   // Basic credentials end the username at the first colon: the forged line is cut there, but it is still a line.
-  const f = testFlow({ url: "http://example.com/x", headers: { Host: "example.com", "Proxy-Authorization": basic(`eve\x1b[2J${FORGE}`, "x") } });
+  const f = testFlow({
+    url: "http://example.com/x",
+    headers: { Host: "example.com", "Proxy-Authorization": basic(`eve\x1b[2J${FORGE}`, "x") },
+  });
   f.request.form = "absolute";
   await ctx.http(f, { status: 200 });
   assert.is(f.response?.status, 407);
@@ -111,7 +135,10 @@ test("proxyauth: a username with a line break and ESC gives one escaped warning 
 
 test("proxyauth: an absurdly long username is cut in the log line", async () => {
   const ctx = await testContext(new ProxyAuth(), { proxyauth: "alice:s3cret" });
-  const f = testFlow({ url: "http://example.com/x", headers: { Host: "example.com", "Proxy-Authorization": basic("u".repeat(10_000), "x") } });
+  const f = testFlow({
+    url: "http://example.com/x",
+    headers: { Host: "example.com", "Proxy-Authorization": basic("u".repeat(10_000), "x") },
+  });
   f.request.form = "absolute";
   await ctx.http(f, { status: 200 });
   const [line] = ctx.logLines("warn");
@@ -122,10 +149,15 @@ test("proxyauth: an absurdly long username is cut in the log line", async () => 
 
 test("hosts: a Host header with control characters is escaped in the decision line; the decision itself sees the raw value", async () => {
   const ctx = await testContext(new Hosts(), { ignoreHosts: ["forged"] });
-  const d = await ctx.decide(testNextLayer({ destination: { host: "10.0.0.1", port: 80 }, hostHeader: `a.test${FORGE}\x1b`, final: true }));
+  const d = await ctx.decide(
+    testNextLayer({ destination: { host: "10.0.0.1", port: 80 }, hostHeader: `a.test${FORGE}\x1b`, final: true }),
+  );
   assert.is(d.ignore, true, "the pattern is searched in the raw value");
   const lines = ctx.logLines("debug");
-  assert.ok(lines.some((l) => l.includes("matched 'a.test\\n127.0.0.1:1: GET http://forged/\\x1b:80' (host-header)")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.includes("matched 'a.test\\n127.0.0.1:1: GET http://forged/\\x1b:80' (host-header)")),
+    lines.join("\n"),
+  );
   for (const l of lines) assert.not.match(l, UNSAFE);
 });
 
@@ -152,10 +184,31 @@ function assertNoForgedLine(out: string, expectedLines: number): string[] {
   return lines;
 }
 
-function flowWith(opts: { path?: string; method?: string; reqHeaders?: Array<[string, string]>; resHeaders?: Array<[string, string]>; reason?: string }): HTTPFlow {
-  const req = new Request({ host: "example.com", scheme: "http", path: opts.path ?? "/", method: opts.method ?? "GET", headers: [["Host", "example.com"], ...(opts.reqHeaders ?? [])] });
-  const f = new HTTPFlow(testClient({ peername: { host: "127.0.0.1", port: 5555 } }), { id: "s", address: { host: "example.com", port: 80 }, tls: false, tlsEstablished: false }, req);
-  f.response = new Response({ status: 200, reason: opts.reason ?? "OK", headers: opts.resHeaders ?? [], body: Buffer.from("ok") });
+function flowWith(opts: {
+  path?: string;
+  method?: string;
+  reqHeaders?: Array<[string, string]>;
+  resHeaders?: Array<[string, string]>;
+  reason?: string;
+}): HTTPFlow {
+  const req = new Request({
+    host: "example.com",
+    scheme: "http",
+    path: opts.path ?? "/",
+    method: opts.method ?? "GET",
+    headers: [["Host", "example.com"], ...(opts.reqHeaders ?? [])],
+  });
+  const f = new HTTPFlow(
+    testClient({ peername: { host: "127.0.0.1", port: 5555 } }),
+    { id: "s", address: { host: "example.com", port: 80 }, tls: false, tlsEstablished: false },
+    req,
+  );
+  f.response = new Response({
+    status: 200,
+    reason: opts.reason ?? "OK",
+    headers: opts.resHeaders ?? [],
+    body: Buffer.from("ok"),
+  });
   return f;
 }
 
@@ -184,7 +237,10 @@ test("dumper: header names and values at flow_detail 2 stay on their own lines",
   assert.ok(lines.includes("        X-Value: v\\n127.0.0.1:1: GET http://forged/"), lines.join("\n"));
   assert.ok(lines.includes("        X-Name\\n127.0.0.1:1: GET http://forged/: v"), lines.join("\n"));
   assert.ok(lines.includes("        X-Tab: a\\tb"), "mitmdump escapes a tab in a header value too");
-  assert.ok(lines.includes("        Set-Cookie: c\\r\\n127.0.0.1:1: GET http://forged/\\x1b]0;t\\x07"), lines.join("\n"));
+  assert.ok(
+    lines.includes("        Set-Cookie: c\\r\\n127.0.0.1:1: GET http://forged/\\x1b]0;t\\x07"),
+    lines.join("\n"),
+  );
 });
 
 test("dumper: an error message, a WebSocket close reason and TCP error text are one line each", async () => {
@@ -204,7 +260,12 @@ test("dumper: an error message, a WebSocket close reason and TCP error text are 
   w.websocket.closeCode = 1002;
   d2.websocketEnd(w);
   assertNoForgedLine(out2(), 2);
-  const t = new TCPFlow(testClient(), { id: "s", address: { host: "example.com", port: 25 }, tls: false, tlsEstablished: false });
+  const t = new TCPFlow(testClient(), {
+    id: "s",
+    address: { host: "example.com", port: 25 },
+    tls: false,
+    tlsEstablished: false,
+  });
   t.error = { msg: `reset${FORGE}`, timestamp: 0 };
   const { d: d3, out: out3 } = await dumper();
   d3.tcpError(t);

@@ -156,7 +156,11 @@ test("socks5: listens on 1080 by default, on listen_port once that was changed, 
   const all = parseModes(["socks5", "regular", "reverse:http://a:1@9001"], "", 8080);
   assert.equal(
     all.map((m) => [m.name, m.listenPort]),
-    [["socks5", 1080], ["regular", 8080], ["reverse", 9001]],
+    [
+      ["socks5", 1080],
+      ["regular", 8080],
+      ["reverse", 9001],
+    ],
   );
 });
 
@@ -173,14 +177,25 @@ test("listen clashes between different modes name the later spec; socks5's defau
   assert.is(a.message, "invalid --mode 'socks5@8123': 127.0.0.1:8123 is already used by another mode");
   const b = optionError(() => parseModes(["socks5", "regular@1080"], "", 8080));
   assert.is(b.message, "invalid --mode 'regular@1080': *:1080 is already used by another mode");
-  const c = optionError(() => parseModes(["reverse:http://localhost:5000@9000", "upstream:http://127.0.0.1:3128@9000"], "", 8080));
+  const c = optionError(() =>
+    parseModes(["reverse:http://localhost:5000@9000", "upstream:http://127.0.0.1:3128@9000"], "", 8080),
+  );
   assert.match(c.message, "invalid --mode 'upstream:http://127.0.0.1:3128@9000'");
   // The target's port is not a listen port.
   assert.is(parseModes(["reverse:http://localhost:8080@9000", "regular"], "", 8080).length, 2);
   // Several modes on ephemeral ports.
   assert.equal(
-    parseModes(["regular@0", "socks5@0", "reverse:http://localhost:5000@0", "upstream:http://127.0.0.1:3128@0"], "127.0.0.1", 8080).map((m) => [m.name, m.listenPort]),
-    [["regular", 0], ["socks5", 0], ["reverse", 0], ["upstream", 0]],
+    parseModes(
+      ["regular@0", "socks5@0", "reverse:http://localhost:5000@0", "upstream:http://127.0.0.1:3128@0"],
+      "127.0.0.1",
+      8080,
+    ).map((m) => [m.name, m.listenPort]),
+    [
+      ["regular", 0],
+      ["socks5", 0],
+      ["reverse", 0],
+      ["upstream", 0],
+    ],
   );
 });
 

@@ -27,7 +27,14 @@ import {
   tlsProblems,
   touchIdleTimer,
 } from "../../core/platform/node-internals.ts";
-import { guardNodeInternals, onSpliceUnavailable, spliceBytes, spliceRelay, spliceStats, spliceUnavailable } from "../../core/platform/splice.ts";
+import {
+  guardNodeInternals,
+  onSpliceUnavailable,
+  spliceBytes,
+  spliceRelay,
+  spliceStats,
+  spliceUnavailable,
+} from "../../core/platform/splice.ts";
 import { originCa } from "../helpers/harness.ts";
 
 const linux = process.platform === "linux";
@@ -188,11 +195,16 @@ test("touchIdleTimer pushes back the socket's idle timeout", async () => {
 test("finishServerTlsHandshake: an HTTP/2 session on a hand-made server-side TLSSocket answers", async () => {
   const ca = (await originCa()).ca;
   const [c, s] = await tcpPair();
-  const server = new tls.TLSSocket(s, { isServer: true, secureContext: ca.secureContext(["localhost"]), ALPNProtocols: ["h2"] });
+  const server = new tls.TLSSocket(s, {
+    isServer: true,
+    secureContext: ca.secureContext(["localhost"]),
+    ALPNProtocols: ["h2"],
+  });
   server.on("error", () => {});
   const secure = within(new Promise((r) => server.once("secure", r)), "server handshake");
   const client = http2.connect("https://localhost", {
-    createConnection: () => tls.connect({ socket: c, servername: "localhost", ca: ca.caCertPem, ALPNProtocols: ["h2"] }),
+    createConnection: () =>
+      tls.connect({ socket: c, servername: "localhost", ca: ca.caCertPem, ALPNProtocols: ["h2"] }),
   });
   client.on("error", () => {});
   try {
@@ -252,9 +264,18 @@ test("a socket shaped otherwise is reported and never spliced: the JS relay take
   const restore = fakeHandle(b, { fd: "7", reading: 1 });
   try {
     const problems = socketProblems(b, "b");
-    assert.ok(problems.some((p) => p.includes("b._handle.fd")), problems.join("\n"));
-    assert.ok(problems.some((p) => p.includes("b._handle.readStop")), problems.join("\n"));
-    assert.ok(problems.some((p) => p.includes("b._handle.reading")), problems.join("\n"));
+    assert.ok(
+      problems.some((p) => p.includes("b._handle.fd")),
+      problems.join("\n"),
+    );
+    assert.ok(
+      problems.some((p) => p.includes("b._handle.readStop")),
+      problems.join("\n"),
+    );
+    assert.ok(
+      problems.some((p) => p.includes("b._handle.reading")),
+      problems.join("\n"),
+    );
     assert.is(rawStreamHandle(b), undefined);
     assert.is(socketFd(b), undefined);
     assert.is(spliceRelay(b, c, Buffer.alloc(0), Buffer.alloc(0)), undefined);
@@ -303,7 +324,8 @@ test("a failing self-check disables splice for the process (listeners warned): l
   stop();
   assert.equal(broken, ["socket._handle.readStop is undefined, not a function"]);
   assert.match(spliceUnavailable() ?? "", /readStop/);
-  if (available) assert.equal(heard, [[spliceUnavailable()!, true]], "listeners hear it, as a failure (the proxy warns)");
+  if (available)
+    assert.equal(heard, [[spliceUnavailable()!, true]], "listeners hear it, as a failure (the proxy warns)");
   assert.is(await relayed(), false, "relayed in JS");
   assert.equal(await guardNodeInternals(), [], "the real check still passes (and is run once)");
 });

@@ -2,12 +2,7 @@
 // all-or-nothing `update`, `--set` parsing and the read-only view addons get.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-  OptionError,
-  Options,
-  canonicalOptionName,
-  snakeOptionName,
-} from "../../sdk/src/options.ts";
+import { OptionError, Options, canonicalOptionName, snakeOptionName } from "../../sdk/src/options.ts";
 
 /** A registry with one option of every type. */
 function sample(): Options {
@@ -66,7 +61,14 @@ test("add: every type gets its default; get accepts any spelling", () => {
   assert.ok(o.has("ignore_hosts"));
   assert.ok(o.has("ignore-hosts"));
   assert.not.ok(o.has("nope"));
-  assert.equal(o.names().sort(), ["connectionStrategy", "ignoreHosts", "listenHost", "listenPort", "sslInsecure", "streamLargeBodies"]);
+  assert.equal(o.names().sort(), [
+    "connectionStrategy",
+    "ignoreHosts",
+    "listenHost",
+    "listenPort",
+    "sslInsecure",
+    "streamLargeBodies",
+  ]);
   assert.is(o.spec("listen_port")?.type, "number");
   assert.is(o.specsList().length, 6);
 });
@@ -92,7 +94,10 @@ test("add: a bad default, a non-camelCase name or a type clash are refused", () 
   assert.throws(() => o.add({ name: "snake_name", type: "bool", default: false, help: "" }), /camelCase/);
   assert.throws(() => o.add({ name: "Capital", type: "bool", default: false, help: "" }), /camelCase/);
   assert.throws(() => o.add({ name: "listenPort", type: "string", default: "", help: "" }), /already defined/);
-  assert.throws(() => o.add({ name: "strategy", type: "string", default: "fast", choices: ["eager", "lazy"], help: "" }), /expected one of eager, lazy/);
+  assert.throws(
+    () => o.add({ name: "strategy", type: "string", default: "fast", choices: ["eager", "lazy"], help: "" }),
+    /expected one of eager, lazy/,
+  );
   assert.not.ok(o.has("strategy"));
 });
 
@@ -108,14 +113,22 @@ test("remove drops the option", () => {
   const o = sample();
   o.remove("listenPort");
   assert.not.ok(o.has("listenPort"));
-  assert.instance(thrown(() => o.get("listenPort")), OptionError);
+  assert.instance(
+    thrown(() => o.get("listenPort")),
+    OptionError,
+  );
 });
 
 // ---------------------------------------------------------------- update
 
 test("update: sets typed values by any spelling and returns the names that changed", () => {
   const o = sample();
-  const changed = o.update({ ssl_insecure: true, "listen-port": 8080, ignoreHosts: ["a", "b"], stream_large_bodies: "1m" });
+  const changed = o.update({
+    ssl_insecure: true,
+    "listen-port": 8080,
+    ignoreHosts: ["a", "b"],
+    stream_large_bodies: "1m",
+  });
   assert.equal([...changed].sort(), ["ignoreHosts", "sslInsecure", "streamLargeBodies"]);
   assert.is(o.get("sslInsecure"), true);
   assert.equal(o.get("ignoreHosts"), ["a", "b"]);
@@ -170,7 +183,10 @@ test("update: choices are enforced", () => {
 test("update: all or nothing — one bad value leaves every option unchanged", () => {
   const o = sample();
   const before = o.snapshot();
-  assert.instance(thrown(() => o.update({ sslInsecure: true, listenHost: "127.0.0.1", listenPort: "nope", ignoreHosts: ["x"] })), OptionError);
+  assert.instance(
+    thrown(() => o.update({ sslInsecure: true, listenHost: "127.0.0.1", listenPort: "nope", ignoreHosts: ["x"] })),
+    OptionError,
+  );
   assert.is(o.get("sslInsecure"), false);
   assert.is(o.get("listenHost"), "");
   assert.is(o.get("listenPort"), 8080);
@@ -358,7 +374,11 @@ test("view: a list read through it cannot change the option (read-only all the w
   } catch {
     // A frozen list is as good as a copy.
   }
-  assert.equal(o.get("ignoreHosts"), ["a"], "changing the list the view returned changed the option behind configure's back");
+  assert.equal(
+    o.get("ignoreHosts"),
+    ["a"],
+    "changing the list the view returned changed the option behind configure's back",
+  );
 });
 
 test.run();

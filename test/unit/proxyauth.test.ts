@@ -44,8 +44,11 @@ test("a connection that authenticated once is not asked again", async () => {
 
 test("CONNECT is checked in httpConnect; requests inside a tunnel are not", async () => {
   const ctx = await testContext(new ProxyAuth(), { proxyauth: "a:b" });
-  const connect = new HTTPFlow(testClient(), { id: "s", address: { host: "example.com", port: 443 }, tls: false, tlsEstablished: false },
-    new Request({ method: "CONNECT", host: "example.com", port: 443, path: "", form: "authority" }));
+  const connect = new HTTPFlow(
+    testClient(),
+    { id: "s", address: { host: "example.com", port: 443 }, tls: false, tlsEstablished: false },
+    new Request({ method: "CONNECT", host: "example.com", port: 443, path: "", form: "authority" }),
+  );
   await ctx.trigger("httpConnect", connect);
   assert.is(connect.response?.status, 407);
   const inner = testFlow({ url: "https://example.com/" });

@@ -14,14 +14,7 @@ import { basename, relative } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AddonHost } from "@interloper/sdk/host";
-import {
-  HTTPFlow,
-  OptionError,
-  Request,
-  Response,
-  type Addon,
-  type LogEntry,
-} from "@interloper/sdk";
+import { HTTPFlow, OptionError, Request, Response, type Addon, type LogEntry } from "@interloper/sdk";
 import { ScriptLoader, type ReloadListener } from "../../addons/script-loader.ts";
 import { bundleScript } from "../../addons/scripts/bundle.ts";
 import { Response as SdkSourceResponse } from "../../sdk/src/flow.ts";
@@ -154,10 +147,19 @@ async function settle(ctx: Ctx, file: string): Promise<void> {
 }
 
 /** Does `action` and waits for the first reload event after it that matches `pred` (changed ones by default). */
-async function reloadAfter(ctx: Ctx, action: () => void, what: string, pred: (e: ReloadEvent) => boolean = (e) => e.changed): Promise<ReloadEvent> {
+async function reloadAfter(
+  ctx: Ctx,
+  action: () => void,
+  what: string,
+  pred: (e: ReloadEvent) => boolean = (e) => e.changed,
+): Promise<ReloadEvent> {
   const from = ctx.events.length;
   action();
-  return waitFor(() => ctx.events.slice(from).find(pred), `${what}; reload events so far: ${JSON.stringify(ctx.events.slice(from))}`, RELOAD_DEADLINE_MS);
+  return waitFor(
+    () => ctx.events.slice(from).find(pred),
+    `${what}; reload events so far: ${JSON.stringify(ctx.events.slice(from))}`,
+    RELOAD_DEADLINE_MS,
+  );
 }
 
 /** Polls until `request` sets `metadata.v` to `value` (bounded), and returns the last seen value otherwise. */
@@ -198,14 +200,21 @@ test("first load: the script's hooks run in the chain; load → configure (all o
   const ctx = await setup({ files: { "a.ts": lifecycleScript(g, "v1") }, settle: false });
   assert.equal(recorded(g), ["v1.load", "v1.configure(all)", "v1.running"]);
   assert.is((await request(ctx.host)).metadata.v, "v1");
-  assert.ok(ctx.logs.some((e) => e.level === "info" && e.message === `loaded ${ctx.dir.path("a.ts")}`), "the log says the script was loaded");
+  assert.ok(
+    ctx.logs.some((e) => e.level === "info" && e.message === `loaded ${ctx.dir.path("a.ts")}`),
+    "the log says the script was loaded",
+  );
   assert.equal(ctx.errors(), []);
 });
 
 test("a change to the file reloads it: the new behaviour is active, the old one is gone", async () => {
   const ctx = await setup({ files: { "a.ts": valueScript("one") } });
   assert.is((await request(ctx.host)).metadata.v, "one");
-  const ev = await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("a.ts"), valueScript("two")), "the reload after a save");
+  const ev = await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("a.ts"), valueScript("two")),
+    "the reload after a save",
+  );
   assert.equal(ev, { spec: ctx.dir.path("a.ts"), ok: true, changed: true });
   assert.is((await request(ctx.host)).metadata.v, "two");
   assert.ok(ctx.logs.some((e) => e.message === `reloaded ${ctx.dir.path("a.ts")}`));
@@ -221,12 +230,25 @@ test("a save with identical content does nothing: no reload with changed=true, `
   const ctx = await setup({ files: { "a.ts": lifecycleScript(g, "v1") } });
   const before = [...recorded(g)];
   const from = ctx.events.length;
-  const ev = await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("a.ts"), lifecycleScript(g, "v1")), "the unchanged reload", () => true);
+  const ev = await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("a.ts"), lifecycleScript(g, "v1")),
+    "the unchanged reload",
+    () => true,
+  );
   assert.equal(ev, { spec: ctx.dir.path("a.ts"), ok: true, changed: false });
   // The same through an atomic save.
-  await reloadAfter(ctx, () => atomicWrite(ctx.dir.path("a.ts"), lifecycleScript(g, "v1")), "the unchanged reload after an atomic save", () => true);
+  await reloadAfter(
+    ctx,
+    () => atomicWrite(ctx.dir.path("a.ts"), lifecycleScript(g, "v1")),
+    "the unchanged reload after an atomic save",
+    () => true,
+  );
   assert.equal(recorded(g), before, "no lifecycle call: neither done nor load");
-  assert.ok(ctx.events.slice(from).every((e) => !e.changed), JSON.stringify(ctx.events.slice(from)));
+  assert.ok(
+    ctx.events.slice(from).every((e) => !e.changed),
+    JSON.stringify(ctx.events.slice(from)),
+  );
   assert.is((await request(ctx.host)).metadata.v, "v1");
 });
 
@@ -234,12 +256,20 @@ test("an atomic save (temp file renamed over the script) reloads it, save after 
   const ctx = await setup({ files: { "a.ts": valueScript("v1") } });
   const file = ctx.dir.path("a.ts");
   for (let i = 2; i <= 4; i++) {
-    const ev = await reloadAfter(ctx, () => atomicWrite(file, valueScript(`v${i}`)), `the reload after atomic save #${i - 1}`);
+    const ev = await reloadAfter(
+      ctx,
+      () => atomicWrite(file, valueScript(`v${i}`)),
+      `the reload after atomic save #${i - 1}`,
+    );
     assert.is(ev.ok, true);
     assert.is((await request(ctx.host)).metadata.v, `v${i}`);
   }
   // A plain save after the renames is still seen (the watch follows the new file).
-  await reloadAfter(ctx, () => writeFileSync(file, valueScript("plain")), "the reload after a plain save that follows atomic saves");
+  await reloadAfter(
+    ctx,
+    () => writeFileSync(file, valueScript("plain")),
+    "the reload after a plain save that follows atomic saves",
+  );
   assert.is((await request(ctx.host)).metadata.v, "plain");
 });
 
@@ -264,7 +294,10 @@ test("a burst of saves ends with the last version active", async () => {
   // Every version that was loaded was also unloaded again, except the last; nothing is loaded twice.
   const loads = recorded(g).filter((c) => c.endsWith(".load"));
   assert.equal(loads.length, new Set(loads).size, JSON.stringify(recorded(g)));
-  assert.is(recorded(g).filter((c) => c.endsWith(".load")).length - recorded(g).filter((c) => c.endsWith(".done")).length, 1);
+  assert.is(
+    recorded(g).filter((c) => c.endsWith(".load")).length - recorded(g).filter((c) => c.endsWith(".done")).length,
+    1,
+  );
   assert.equal(ctx.errors(), []);
 });
 
@@ -311,7 +344,12 @@ export default {
   const ev = await reloadAfter(ctx, () => writeFileSync(file, throwing), "the failed reload");
   assert.is(ev.ok, false);
   assert.match(ev.error ?? "", "v2 does not load");
-  assert.ok(ctx.errors().some((m) => m.startsWith(`reloading ${file} failed, the previous version stays active: v2 does not load`)), ctx.errors().join("\n"));
+  assert.ok(
+    ctx
+      .errors()
+      .some((m) => m.startsWith(`reloading ${file} failed, the previous version stays active: v2 does not load`)),
+    ctx.errors().join("\n"),
+  );
   assert.is((await request(ctx.host)).metadata.v, "v1", "the old version answers");
   assert.is(ctx.host.chain.filter((a) => a.name === "rec").length, 1);
   // The old version was stopped for the swap and is put back in service.
@@ -334,7 +372,11 @@ export default {
   const ev = await reloadAfter(ctx, () => writeFileSync(file, throwing), "the failed reload");
   assert.is(ev.ok, false);
   // SEMANTICS §5: "the error is logged with file:line:column" — line 7 of a.ts.
-  assert.match(ev.error ?? "", new RegExp(`\\(at ${escapeRe(file)}:7:\\d+\\)`), `the error should point at ${file}:7:<col>, got: ${ev.error}`);
+  assert.match(
+    ev.error ?? "",
+    new RegExp(`\\(at ${escapeRe(file)}:7:\\d+\\)`),
+    `the error should point at ${file}:7:<col>, got: ${ev.error}`,
+  );
   assert.is((await request(ctx.host)).metadata.v, "v1");
 });
 
@@ -354,13 +396,25 @@ export default { name: "top" };
   assert.instance(err, OptionError);
   assert.match(err.message, `cannot load script ${file}: top-level failure`);
   // Line 5 of top.ts (the file has 8 lines); not a position in the bundle.
-  assert.match(err.message, new RegExp(`\\(at ${escapeRe(file)}:5:\\d+\\)$`), `expected ${file}:5:<col>, got: ${err.message}`);
+  assert.match(
+    err.message,
+    new RegExp(`\\(at ${escapeRe(file)}:5:\\d+\\)$`),
+    `expected ${file}:5:<col>, got: ${err.message}`,
+  );
 
   const ctx = await setup({ files: { "a.ts": valueScript("v1", "top") } });
-  const ev = await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("a.ts"), source("top-level failure on reload")), "the failed reload");
+  const ev = await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("a.ts"), source("top-level failure on reload")),
+    "the failed reload",
+  );
   assert.is(ev.ok, false);
   assert.is((await request(ctx.host)).metadata.v, "v1", "the old version stays");
-  assert.match(ev.error ?? "", new RegExp(`^top-level failure on reload \\(at ${escapeRe(ctx.dir.path("a.ts"))}:5:\\d+\\)$`), `expected a.ts:5:<col>, got: ${ev.error}`);
+  assert.match(
+    ev.error ?? "",
+    new RegExp(`^top-level failure on reload \\(at ${escapeRe(ctx.dir.path("a.ts"))}:5:\\d+\\)$`),
+    `expected a.ts:5:<col>, got: ${ev.error}`,
+  );
 });
 
 test("a fix after a broken save is loaded (after a syntax error and after a failing `load`)", async () => {
@@ -370,7 +424,11 @@ test("a fix after a broken save is loaded (after a syntax error and after a fail
   const fixed = await reloadAfter(ctx, () => writeFileSync(file, valueScript("v2")), "the fix of the syntax error");
   assert.is(fixed.ok, true);
   assert.is((await request(ctx.host)).metadata.v, "v2");
-  const failed = await reloadAfter(ctx, () => writeFileSync(file, `export default { name: "value", load() { throw new Error("nope"); } };\n`), "the failing load");
+  const failed = await reloadAfter(
+    ctx,
+    () => writeFileSync(file, `export default { name: "value", load() { throw new Error("nope"); } };\n`),
+    "the failing load",
+  );
   assert.is(failed.ok, false);
   assert.is((await request(ctx.host)).metadata.v, "v2");
   const fixed2 = await reloadAfter(ctx, () => writeFileSync(file, valueScript("v3")), "the fix of the failing load");
@@ -387,7 +445,10 @@ test("deleting the script unloads it: its hooks stop running and `done` is calle
   const ev = await reloadAfter(ctx, () => unlinkSync(file), "the unload after deleting the script");
   assert.equal(ev, { spec: file, ok: true, changed: true });
   assert.is((await request(ctx.host)).metadata.v, undefined, "its request hook no longer runs");
-  assert.equal(recorded(g).filter((c) => c === "v1.done"), ["v1.done"]);
+  assert.equal(
+    recorded(g).filter((c) => c === "v1.done"),
+    ["v1.done"],
+  );
   assert.ok(ctx.logs.some((e) => e.message === `${file} was deleted: unloading it`));
   assert.is(ctx.host.chain.filter((a) => a.name === "rec").length, 0);
 });
@@ -401,26 +462,46 @@ test("a change to a locally imported file reloads the script; an import added by
     scripts: ["main.ts"],
   });
   assert.is((await request(ctx.host)).metadata.v, "lib-1");
-  await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("lib.ts"), `export const answer: string = "lib-2";\n`), "the reload after a change of lib.ts");
+  await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("lib.ts"), `export const answer: string = "lib-2";\n`),
+    "the reload after a change of lib.ts",
+  );
   assert.is((await request(ctx.host)).metadata.v, "lib-2");
   // An atomic save of the import.
-  await reloadAfter(ctx, () => atomicWrite(ctx.dir.path("lib.ts"), `export const answer: string = "lib-3";\n`), "the reload after an atomic save of lib.ts");
+  await reloadAfter(
+    ctx,
+    () => atomicWrite(ctx.dir.path("lib.ts"), `export const answer: string = "lib-3";\n`),
+    "the reload after an atomic save of lib.ts",
+  );
   assert.is((await request(ctx.host)).metadata.v, "lib-3");
   // The script now imports a second file.
   ctx.dir.write("other.ts", `export const suffix = "+other-1";\n`);
   await reloadAfter(
     ctx,
-    () => writeFileSync(ctx.dir.path("main.ts"), `import { answer } from "./lib.ts";\nimport { suffix } from "./other.ts";\nexport default { name: "main", request(flow: any) { flow.metadata.v = answer + suffix; } };\n`),
+    () =>
+      writeFileSync(
+        ctx.dir.path("main.ts"),
+        `import { answer } from "./lib.ts";\nimport { suffix } from "./other.ts";\nexport default { name: "main", request(flow: any) { flow.metadata.v = answer + suffix; } };\n`,
+      ),
     "the reload of main.ts",
   );
   assert.is((await request(ctx.host)).metadata.v, "lib-3+other-1");
   // The watcher is told about other.ts after the reload, asynchronously (the same
   // readiness window as right after loading): wait until it reports saves.
   await settle(ctx, ctx.dir.path("other.ts"));
-  await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("other.ts"), `export const suffix = "+other-2";\n`), "the reload after a change of the new import");
+  await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("other.ts"), `export const suffix = "+other-2";\n`),
+    "the reload after a change of the new import",
+  );
   assert.is((await request(ctx.host)).metadata.v, "lib-3+other-2");
   // A syntax error in an import is reported at the import's file:line:column.
-  const ev = await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("other.ts"), `export const suffix = ;\n`), "the failed reload of a broken import");
+  const ev = await reloadAfter(
+    ctx,
+    () => writeFileSync(ctx.dir.path("other.ts"), `export const suffix = ;\n`),
+    "the failed reload of a broken import",
+  );
   assert.is(ev.ok, false);
   assert.ok(ev.error?.startsWith(`${ctx.dir.path("other.ts")}:1:23: `), ev.error);
   assert.is((await request(ctx.host)).metadata.v, "lib-3+other-2");
@@ -477,7 +558,10 @@ test("an array default export: both addons run, in order, and are reloaded toget
   assert.equal((await request(ctx.host)).metadata.order, ["first-v1", "second-v1"]);
   await reloadAfter(ctx, () => writeFileSync(ctx.dir.path("a.ts"), two("v2")), "the reload");
   assert.equal((await request(ctx.host)).metadata.order, ["first-v2", "second-v2"]);
-  assert.equal(ctx.host.chain.map((a) => a.name).filter((n) => n === "first" || n === "second"), ["first", "second"]);
+  assert.equal(
+    ctx.host.chain.map((a) => a.name).filter((n) => n === "first" || n === "second"),
+    ["first", "second"],
+  );
 });
 
 test("a class instance default export: its methods run with `this` bound to the instance", async () => {
@@ -507,7 +591,15 @@ async function bareHost(): Promise<{ host: AddonHost; dir: ScriptDir }> {
   const dir = scriptDir();
   const host = new AddonHost();
   await host.add(new ScriptLoader({ watch: false }));
-  open.push({ dir, host, loader: undefined as unknown as ScriptLoader, logs: [], events: [], errors: () => [], stopped: false });
+  open.push({
+    dir,
+    host,
+    loader: undefined as unknown as ScriptLoader,
+    logs: [],
+    events: [],
+    errors: () => [],
+    stopped: false,
+  });
   return { host, dir };
 }
 
@@ -566,7 +658,10 @@ test("a default export that is not an addon (a number, a class): OptionError nam
   assert.match(err3.message, `cannot load script ${badHook}: `);
   assert.match(err3.message, "'request' must be a function");
   assert.equal(host.options.get("scripts"), []);
-  assert.equal(host.chain.map((a) => a.name), ["scriptloader"]);
+  assert.equal(
+    host.chain.map((a) => a.name),
+    ["scriptloader"],
+  );
 });
 
 test("a failing script in a list loads none of the list's new scripts; a good list afterwards loads", async () => {
@@ -645,7 +740,10 @@ export default {
   const ctx = await setup({ files: { "forge.ts": source }, base: ROOT, settle: false });
   const file = ctx.dir.path("forge.ts");
   const forge = createRequire(import.meta.url)("node-forge") as unknown;
-  assert.ok((globalThis as Record<string, unknown>)[g] === forge, "the script's node-forge is node's own module instance, not a bundled copy");
+  assert.ok(
+    (globalThis as Record<string, unknown>)[g] === forge,
+    "the script's node-forge is node's own module instance, not a bundled copy",
+  );
   assert.is((await request(ctx.host)).metadata.v, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const bundle = await bundleScript(file);
   assert.equal(bundle.inputs, [file], "only the script itself is an input (and watched)");
@@ -699,7 +797,10 @@ export default {
   assert.is(flow.metadata.v, undefined);
   const line = ctx.errors().find((m) => m.includes("kaboom"));
   assert.ok(line, `an error line: ${ctx.errors().join("\n")}`);
-  assert.match(line, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom \\(at ${escapeRe(file)}:8:\\d+\\)$`));
+  assert.match(
+    line,
+    new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom \\(at ${escapeRe(file)}:8:\\d+\\)$`),
+  );
   // The flow went on: a later request is answered normally.
   assert.is((await request(ctx.host)).metadata.v, "v1");
 
@@ -715,9 +816,13 @@ export default {
   await request(ctx.host, "/boom");
   const line2 = ctx.errors().find((m) => m.includes("kaboom v2"));
   assert.ok(line2, `an error line: ${ctx.errors().join("\n")}`);
-  assert.match(line2, new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom v2 \\(at ${escapeRe(file)}:4:\\d+\\)$`));
+  assert.match(
+    line2,
+    new RegExp(`^addon ${escapeRe(label)} failed in request: kaboom v2 \\(at ${escapeRe(file)}:4:\\d+\\)$`),
+  );
   // The full stack (debug) names the .ts file too, not the bundle.
-  const stack = ctx.logs.filter((e) => e.level === "debug" && e.message.includes("kaboom v2")).map((e) => e.message)[0] ?? "";
+  const stack =
+    ctx.logs.filter((e) => e.level === "debug" && e.message.includes("kaboom v2")).map((e) => e.message)[0] ?? "";
   assert.match(stack, `${file}:4:`);
   assert.not.match(stack, `${file}#`);
 });

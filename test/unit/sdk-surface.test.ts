@@ -21,15 +21,28 @@ test("the root export holds no addon-host internals; they are in @interloper/sdk
 });
 
 test("the hosts rules a user's addon needs stay public; the whole engine is in @interloper/sdk/hosts", () => {
-  const publicApi = ["compileHostPatterns", "decideHosts", "describeDecision", "domainPattern", "hostCandidates", "hostsInputFrom", "patternWarnings"];
+  const publicApi = [
+    "compileHostPatterns",
+    "decideHosts",
+    "describeDecision",
+    "domainPattern",
+    "hostCandidates",
+    "hostsInputFrom",
+    "patternWarnings",
+  ];
   for (const name of publicApi) assert.type((sdk as Record<string, unknown>)[name], "function", name);
   assert.not.ok("compileHostPattern" in sdk, "the one-pattern compiler is internal");
-  for (const name of [...publicApi, "compileHostPattern"]) assert.type((hostsEngine as Record<string, unknown>)[name], "function", name);
+  for (const name of [...publicApi, "compileHostPattern"])
+    assert.type((hostsEngine as Record<string, unknown>)[name], "function", name);
 });
 
 test("every sdk subpath is in package.json exports, the sdk build's entry points and the tsconfig paths", () => {
-  const pkg = JSON.parse(readFileSync(`${ROOT}sdk/package.json`, "utf8")) as { exports: Record<string, { types: string; default: string }> };
-  const paths = (JSON.parse(readFileSync(`${ROOT}tsconfig.json`, "utf8")) as { compilerOptions: { paths: Record<string, string[]> } }).compilerOptions.paths;
+  const pkg = JSON.parse(readFileSync(`${ROOT}sdk/package.json`, "utf8")) as {
+    exports: Record<string, { types: string; default: string }>;
+  };
+  const paths = (
+    JSON.parse(readFileSync(`${ROOT}tsconfig.json`, "utf8")) as { compilerOptions: { paths: Record<string, string[]> } }
+  ).compilerOptions.paths;
   const build = readFileSync(`${ROOT}scripts/build.mjs`, "utf8");
   const entries = /entryPoints: \[([^\]]*)\],\s*outdir: "dist"/.exec(build)?.[1] ?? "";
   assert.ok(pkg.exports["./host"] && pkg.exports["./hosts"], "both internal subpaths are exported");
@@ -48,7 +61,13 @@ test("loader.addOption returns a handle that reads the live value (a copy for li
   const addon = {
     name: "typed",
     load(loader: sdk.Loader) {
-      handles.mode = loader.addOption({ name: "typedMode", type: "string", default: "a", choices: ["a", "b"], help: "" });
+      handles.mode = loader.addOption({
+        name: "typedMode",
+        type: "string",
+        default: "a",
+        choices: ["a", "b"],
+        help: "",
+      });
       handles.list = loader.addOption({ name: "typedList", type: "strings", default: [], help: "" });
     },
   };
@@ -98,7 +117,14 @@ test("assigning body from JavaScript with a string or Uint8Array stores a Buffer
 
 test("hostsInputFrom: what nextLayer and tlsClienthello data give the hosts rules", () => {
   const hello = testClientHello({ sni: "inner.test" });
-  const data = testNextLayer({ destination: { host: "10.0.0.1", port: 443 }, resolved: { host: "10.0.0.1", port: 443 }, clientHello: hello, hostHeader: null, outerSni: "outer.test", final: true });
+  const data = testNextLayer({
+    destination: { host: "10.0.0.1", port: 443 },
+    resolved: { host: "10.0.0.1", port: 443 },
+    clientHello: hello,
+    hostHeader: null,
+    outerSni: "outer.test",
+    final: true,
+  });
   assert.equal(hostsInputFrom(data), {
     destination: { host: "10.0.0.1", port: 443 },
     resolved: { host: "10.0.0.1", port: 443 },
@@ -112,7 +138,14 @@ test("hostsInputFrom: what nextLayer and tlsClienthello data give the hosts rule
   assert.is(fromOuter.outerSni, undefined, "no TLS with the client yet: no outer SNI");
   assert.is(fromOuter.final, false);
   const tls = hostsInputFrom({ client: data.client, server: data.server, clientHello: hello, ignoreConnection: false });
-  assert.equal(tls, { destination: data.server.address, resolved: data.server.peername, clientHello: hello, hostHeader: undefined, outerSni: "outer.test", final: true });
+  assert.equal(tls, {
+    destination: data.server.address,
+    resolved: data.server.peername,
+    clientHello: hello,
+    hostHeader: undefined,
+    outerSni: "outer.test",
+    final: true,
+  });
   const rules = { allow: [], ignore: compileHostPatterns(["^inner\\.test:443$"], "--ignore-hosts") };
   assert.is(decideHosts(rules, tls).action, "ignore");
   assert.is(decideHosts(rules, fromOuter).action, "wait");
@@ -120,7 +153,15 @@ test("hostsInputFrom: what nextLayer and tlsClienthello data give the hosts rule
 
 test("HOOK_NAMES: every hook once", () => {
   assert.is(new Set(sdk.HOOK_NAMES).size, sdk.HOOK_NAMES.length);
-  for (const hook of ["load", "configure", "nextLayer", "tlsClienthello", "requestheaders", "tcpError", "websocketEnd"]) {
+  for (const hook of [
+    "load",
+    "configure",
+    "nextLayer",
+    "tlsClienthello",
+    "requestheaders",
+    "tcpError",
+    "websocketEnd",
+  ]) {
     assert.ok(sdk.HOOK_NAMES.includes(hook as sdk.HookName), hook);
   }
 });

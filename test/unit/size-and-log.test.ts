@@ -5,7 +5,14 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Dumper } from "../../addons/dumper.ts";
 import type { Addon } from "../../sdk/src/addon.ts";
-import { HTTPFlow, Request, Response, TCPFlow, type ClientConnection, type ServerConnection } from "../../sdk/src/flow.ts";
+import {
+  HTTPFlow,
+  Request,
+  Response,
+  TCPFlow,
+  type ClientConnection,
+  type ServerConnection,
+} from "../../sdk/src/flow.ts";
 import { AddonHost } from "../../sdk/src/host.ts";
 import { OptionError } from "../../sdk/src/options.ts";
 import { formatSize, parseSize } from "../../sdk/src/size.ts";
@@ -101,7 +108,9 @@ const server = (): ServerConnection => ({
   tlsEstablished: true,
 });
 
-function exampleFlow(opts: { version?: string; client?: ClientConnection; bodySize?: number; response?: boolean } = {}): HTTPFlow {
+function exampleFlow(
+  opts: { version?: string; client?: ClientConnection; bodySize?: number; response?: boolean } = {},
+): HTTPFlow {
   const version = opts.version ?? "HTTP/1.1";
   const req = new Request({
     host: "example.com",
@@ -118,7 +127,9 @@ function exampleFlow(opts: { version?: string; client?: ClientConnection; bodySi
 }
 
 /** A dumper driven by an AddonHost, its output collected. */
-async function dumper(extra: Addon[] = []): Promise<{ host: AddonHost; d: Dumper; out: () => string; clear: () => void }> {
+async function dumper(
+  extra: Addon[] = [],
+): Promise<{ host: AddonHost; d: Dumper; out: () => string; clear: () => void }> {
   let text = "";
   const host = new AddonHost();
   const d = new Dumper({ write: (t) => void (text += t) });
@@ -202,7 +213,10 @@ test("dumper: an error after the response was printed prints only ' << msg'", as
   await host.trigger("response", f);
   f.error = { msg: "connection reset while streaming", timestamp: 0 };
   await host.trigger("error", f);
-  assert.is(out(), "127.0.0.1:57089: GET https://example.com/\n     << 200 OK 1.2k\n << connection reset while streaming\n");
+  assert.is(
+    out(),
+    "127.0.0.1:57089: GET https://example.com/\n     << 200 OK 1.2k\n << connection reset while streaming\n",
+  );
 });
 
 test("dumper: a streamed response that broke before its end (no `response` hook) prints the request line, the response line and ' << msg'", async () => {

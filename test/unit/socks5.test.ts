@@ -175,7 +175,8 @@ function request(command: number, atyp: number, addr: number[], p: number): Buff
   return Buffer.from([5, command, 0, atyp, ...addr, ...port(p)]);
 }
 const ipv4 = (host: string, p: number, command = 1) => request(command, 1, host.split(".").map(Number), p);
-const domain = (host: string, p: number, command = 1) => request(command, 3, [host.length, ...Buffer.from(host, "latin1")], p);
+const domain = (host: string, p: number, command = 1) =>
+  request(command, 3, [host.length, ...Buffer.from(host, "latin1")], p);
 function ipv6(groups: number[], p: number, command = 1): Buffer {
   const addr: number[] = [];
   for (const g of groups) addr.push(g >> 8, g & 0xff);
@@ -207,7 +208,7 @@ test("request: CONNECT to a domain name, as sent (no resolution, case kept)", ()
   const long = "a".repeat(255);
   const lr = ok(parseRequest(domain(long, 80)), "255-byte name");
   assert.is(lr.length, 5 + 255 + 2);
-  assert.is((lr.target.host).length, 255);
+  assert.is(lr.target.host.length, 255);
   // An IP address sent as a name stays a name string.
   assert.equal(ok(parseRequest(domain("127.0.0.1", 80)), "ip as name").target, { host: "127.0.0.1", port: 80 });
 });
@@ -216,11 +217,23 @@ test("request: CONNECT to an IPv6 address, in RFC 5952 short form", () => {
   const loop = ok(parseRequest(ipv6([0, 0, 0, 0, 0, 0, 0, 1], 8443)), "::1");
   assert.is(loop.length, 22);
   assert.equal(loop.target, { host: "::1", port: 8443 });
-  assert.equal(ok(parseRequest(ipv6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 443)), "doc").target, { host: "2001:db8::1", port: 443 });
+  assert.equal(ok(parseRequest(ipv6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 443)), "doc").target, {
+    host: "2001:db8::1",
+    port: 443,
+  });
   assert.equal(ok(parseRequest(ipv6([0, 0, 0, 0, 0, 0, 0, 0], 80)), "any").target, { host: "::", port: 80 });
-  assert.equal(ok(parseRequest(ipv6([0x2001, 0xdb8, 1, 2, 3, 4, 5, 6], 80)), "full").target, { host: "2001:db8:1:2:3:4:5:6", port: 80 });
-  assert.equal(ok(parseRequest(ipv6([0xfe80, 0, 0, 0, 0xabcd, 0, 0, 0x10], 80)), "link").target, { host: "fe80::abcd:0:0:10", port: 80 });
-  assert.equal(ok(parseRequest(ipv6([0xABCD, 0xEF01, 0, 0, 0, 0, 0, 0], 80)), "lower case").target, { host: "abcd:ef01::", port: 80 });
+  assert.equal(ok(parseRequest(ipv6([0x2001, 0xdb8, 1, 2, 3, 4, 5, 6], 80)), "full").target, {
+    host: "2001:db8:1:2:3:4:5:6",
+    port: 80,
+  });
+  assert.equal(ok(parseRequest(ipv6([0xfe80, 0, 0, 0, 0xabcd, 0, 0, 0x10], 80)), "link").target, {
+    host: "fe80::abcd:0:0:10",
+    port: 80,
+  });
+  assert.equal(ok(parseRequest(ipv6([0xabcd, 0xef01, 0, 0, 0, 0, 0, 0], 80)), "lower case").target, {
+    host: "abcd:ef01::",
+    port: 80,
+  });
 });
 
 test("request: truncated at every byte asks for more (IPv4, IPv6, domain)", () => {
@@ -346,7 +359,10 @@ test("random byte strings (seeded): never throw; always more, ok or error; ok le
       const hex = input.toString("hex");
       assert.ok(["more", "ok", "error"].includes(r.status), `${name}(${hex}) → ${JSON.stringify(r)}`);
       if (r.status === "ok") {
-        assert.ok(Number.isInteger(r.length) && r.length > 0 && r.length <= input.length, `${name}(${hex}) length ${r.length}`);
+        assert.ok(
+          Number.isInteger(r.length) && r.length > 0 && r.length <= input.length,
+          `${name}(${hex}) length ${r.length}`,
+        );
         // The same message without what follows it parses the same.
         assert.equal(parse(input.subarray(0, r.length)), r, `${name}(${hex}) without trailing bytes`);
       }
@@ -358,7 +374,8 @@ test("random byte strings (seeded): never throw; always more, ok or error; ok le
       if (r.status === "more") assert.equal(Object.keys(r), ["status"]);
     }
   }
-  for (const [name] of PARSERS) assert.equal([...seen[name]!].sort(), ["error", "more", "ok"], `${name} reached every outcome`);
+  for (const [name] of PARSERS)
+    assert.equal([...seen[name]!].sort(), ["error", "more", "ok"], `${name} reached every outcome`);
 });
 
 test("random byte strings (seeded): a decided result never changes when more bytes arrive", () => {
@@ -371,7 +388,11 @@ test("random byte strings (seeded): a decided result never changes when more byt
         const r = parse(input.subarray(0, i));
         if (r.status === "more") continue;
         // Once a prefix is decided, the longer input is decided the same way.
-        assert.equal(full, r, `${name}: ${input.subarray(0, i).toString("hex")} | ${input.subarray(i).toString("hex")}`);
+        assert.equal(
+          full,
+          r,
+          `${name}: ${input.subarray(0, i).toString("hex")} | ${input.subarray(i).toString("hex")}`,
+        );
       }
     }
   }

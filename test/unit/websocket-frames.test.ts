@@ -6,7 +6,16 @@
 import { createHash } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { applyMask, closePayload, encodeFrame, FrameError, FrameParser, OPCODE, parseClose, type Frame } from "../../core/websocket/frames.ts";
+import {
+  applyMask,
+  closePayload,
+  encodeFrame,
+  FrameError,
+  FrameParser,
+  OPCODE,
+  parseClose,
+  type Frame,
+} from "../../core/websocket/frames.ts";
 
 const LIMIT = 256 * 1024 * 1024;
 const KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
@@ -90,7 +99,12 @@ function interleaved(mask: Buffer | undefined): { wire: Buffer; expected: Return
     { opcode: OPCODE.close, payload: closePayload(1000, "bye") },
   ];
   const wire = Buffer.concat(parts.map((p) => raw({ ...p, mask })));
-  const expected = parts.map((p) => ({ fin: p.fin ?? true, rsv: 0, opcode: p.opcode, payload: (p.payload ?? Buffer.alloc(0)).toString("hex") }));
+  const expected = parts.map((p) => ({
+    fin: p.fin ?? true,
+    rsv: 0,
+    opcode: p.opcode,
+    payload: (p.payload ?? Buffer.alloc(0)).toString("hex"),
+  }));
   return { wire, expected };
 }
 
@@ -98,7 +112,16 @@ function interleaved(mask: Buffer | undefined): { wire: Buffer; expected: Return
 
 for (const masked of [true, false]) {
   const who = masked ? "masked (client)" : "unmasked (server)";
-  for (const [n, bits] of [[0, 7], [1, 7], [125, 7], [126, 16], [127, 16], [65535, 16], [65536, 64], [70001, 64]] as const) {
+  for (const [n, bits] of [
+    [0, 7],
+    [1, 7],
+    [125, 7],
+    [126, 16],
+    [127, 16],
+    [65535, 16],
+    [65536, 64],
+    [70001, 64],
+  ] as const) {
     test(`${who}: a ${n}-byte payload (${bits}-bit length) parses to the same bytes`, () => {
       const payload = pattern(n);
       const wire = raw({ opcode: OPCODE.binary, payload, mask: masked ? KEY : undefined });
@@ -115,7 +138,10 @@ for (const masked of [true, false]) {
       raw({ opcode: OPCODE.text, payload: text("hello"), mask, lengthBits: 16 }),
       raw({ opcode: OPCODE.text, payload: text("world"), mask, lengthBits: 64 }),
     ]);
-    assert.equal(parseAll(wire, masked).map((f) => f.payload.toString()), ["hello", "world"]);
+    assert.equal(
+      parseAll(wire, masked).map((f) => f.payload.toString()),
+      ["hello", "world"],
+    );
   });
 
   test(`${who}: encodeFrame's output parses back (every length encoding, fin off too)`, () => {
@@ -144,16 +170,29 @@ for (const masked of [true, false]) {
   test(`${who}: fed one byte at a time, and in chunks of 2..17 bytes, the frames are the same`, () => {
     const { wire, expected } = interleaved(masked ? KEY : undefined);
     for (let size = 1; size <= 17; size++) {
-      const chunks = Array.from({ length: Math.ceil(wire.length / size) }, (_, i) => Math.min(size, wire.length - i * size));
+      const chunks = Array.from({ length: Math.ceil(wire.length / size) }, (_, i) =>
+        Math.min(size, wire.length - i * size),
+      );
       assert.equal(parseAll(wire, masked, chunks).map(shape), expected, `chunks of ${size}`);
     }
   });
 
   test(`${who}: a 64-bit-length frame split at every boundary of its header and around its payload's edges`, () => {
     const payload = pattern(66_000, 5);
-    const wire = Buffer.concat([raw({ opcode: OPCODE.binary, payload, mask: masked ? KEY : undefined }), raw({ opcode: OPCODE.ping, payload: text("after"), mask: masked ? KEY : undefined })]);
+    const wire = Buffer.concat([
+      raw({ opcode: OPCODE.binary, payload, mask: masked ? KEY : undefined }),
+      raw({ opcode: OPCODE.ping, payload: text("after"), mask: masked ? KEY : undefined }),
+    ]);
     const head = masked ? 14 : 10;
-    const cuts = [...Array.from({ length: head + 3 }, (_, i) => i), 1000, 65_536, head + 66_000 - 1, head + 66_000, head + 66_000 + 1, wire.length - 1];
+    const cuts = [
+      ...Array.from({ length: head + 3 }, (_, i) => i),
+      1000,
+      65_536,
+      head + 66_000 - 1,
+      head + 66_000,
+      head + 66_000 + 1,
+      wire.length - 1,
+    ];
     for (const i of cuts) {
       const frames = parseAll(wire, masked, [i, wire.length - i]);
       assert.is(frames.length, 2, `split at ${i}`);
@@ -165,10 +204,15 @@ for (const masked of [true, false]) {
 
 test("the masking key may start anywhere and each frame has its own key", () => {
   const keys = [Buffer.from([0, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([1, 2, 3, 4])];
-  const wire = Buffer.concat(keys.map((mask, i) => raw({ opcode: OPCODE.text, payload: text(`message ${i} with an odd length`), mask })));
+  const wire = Buffer.concat(
+    keys.map((mask, i) => raw({ opcode: OPCODE.text, payload: text(`message ${i} with an odd length`), mask })),
+  );
   const chunks = [3, 1, 7, 2, 50, 5];
   chunks.push(wire.length - chunks.reduce((a, b) => a + b, 0));
-  assert.equal(parseAll(wire, true, chunks).map((f) => f.payload.toString()), keys.map((_, i) => `message ${i} with an odd length`));
+  assert.equal(
+    parseAll(wire, true, chunks).map((f) => f.payload.toString()),
+    keys.map((_, i) => `message ${i} with an odd length`),
+  );
 });
 
 test("a partial frame gives nothing yet and keeps its bytes pending; empty chunks change nothing", () => {
@@ -249,10 +293,14 @@ test("reserved opcodes 0x3-0x7 and 0xb-0xf close with 1002", () => {
 });
 
 test("masking the wrong way: an unmasked frame from a client, a masked one from a server: 1002", () => {
-  const fromClient = frameError(() => new FrameParser(true, LIMIT).push(raw({ opcode: OPCODE.text, payload: text("hello") })));
+  const fromClient = frameError(() =>
+    new FrameParser(true, LIMIT).push(raw({ opcode: OPCODE.text, payload: text("hello") })),
+  );
   assert.is(fromClient.message, "unmasked frame from the client");
   assert.is(fromClient.closeCode, 1002);
-  const fromServer = frameError(() => new FrameParser(false, LIMIT).push(raw({ opcode: OPCODE.text, payload: text("hello"), mask: KEY })));
+  const fromServer = frameError(() =>
+    new FrameParser(false, LIMIT).push(raw({ opcode: OPCODE.text, payload: text("hello"), mask: KEY })),
+  );
   assert.is(fromServer.message, "masked frame from the server");
   assert.is(fromServer.closeCode, 1002);
 });
@@ -269,7 +317,12 @@ test("a 64-bit length with the top bit set is a protocol error (1002), told befo
 });
 
 test("a length over the limit closes with 1009 as soon as the length is in (64-bit, 16-bit, 7-bit)", () => {
-  const cases: Array<[bigint, 7 | 16 | 64, number]> = [[(1n << 63n) - 1n, 64, LIMIT], [BigInt(LIMIT) + 1n, 64, LIMIT], [1000n, 16, 999], [100n, 7, 99]];
+  const cases: Array<[bigint, 7 | 16 | 64, number]> = [
+    [(1n << 63n) - 1n, 64, LIMIT],
+    [BigInt(LIMIT) + 1n, 64, LIMIT],
+    [1000n, 16, 999],
+    [100n, 7, 99],
+  ];
   for (const [length, lengthBits, limit] of cases) {
     const wire = raw({ opcode: OPCODE.binary, length, lengthBits });
     const headLen = lengthBits === 64 ? 10 : lengthBits === 16 ? 4 : 2;
@@ -283,7 +336,11 @@ test("a length over the limit closes with 1009 as soon as the length is in (64-b
 
 test("a control frame longer than 125 bytes closes with 1002 (7-bit 126 and 127 markers, 16-bit length)", () => {
   for (const opcode of [OPCODE.ping, OPCODE.pong, OPCODE.close]) {
-    for (const [length, lengthBits] of [[126n, 16], [126n, 64], [65535n, 16]] as const) {
+    for (const [length, lengthBits] of [
+      [126n, 16],
+      [126n, 64],
+      [65535n, 16],
+    ] as const) {
       const wire = raw({ opcode, length, lengthBits, mask: KEY });
       const e = frameError(() => new FrameParser(true, LIMIT).push(wire));
       assert.is(e.closeCode, 1002);
@@ -318,7 +375,14 @@ test("message-level rules are the relay's: the parser passes a lone continuation
     raw({ fin: false, opcode: OPCODE.text, payload: text("a") }),
     raw({ opcode: OPCODE.text, payload: text("b") }),
   ]);
-  assert.equal(parseAll(wire, false).map((f) => [f.opcode, f.fin, f.payload.toString()]), [[0, true, "orphan"], [1, false, "a"], [1, true, "b"]]);
+  assert.equal(
+    parseAll(wire, false).map((f) => [f.opcode, f.fin, f.payload.toString()]),
+    [
+      [0, true, "orphan"],
+      [1, false, "a"],
+      [1, true, "b"],
+    ],
+  );
 });
 
 // ---------------------------------------------------------------- size
@@ -341,13 +405,24 @@ test("a 32 MiB masked frame fed in 16 KiB chunks parses to exactly its bytes, th
 test("a 32 MiB unmasked frame in 16 KiB chunks that straddle its header and the next frame's", () => {
   const size = 32 * 1024 * 1024;
   const payload = pattern(size, 11);
-  const wire = Buffer.concat([raw({ opcode: OPCODE.ping, payload: text("before") }), encodeFrame(OPCODE.binary, payload, false, false), raw({ opcode: OPCODE.continuation, payload: text("tail") })]);
+  const wire = Buffer.concat([
+    raw({ opcode: OPCODE.ping, payload: text("before") }),
+    encodeFrame(OPCODE.binary, payload, false, false),
+    raw({ opcode: OPCODE.continuation, payload: text("tail") }),
+  ]);
   const p = new FrameParser(false, LIMIT);
   const frames: Frame[] = [];
   // Offset by 5 bytes so that chunk edges fall inside headers.
   frames.push(...p.push(wire.subarray(0, 5)));
   for (let at = 5; at < wire.length; at += 16 * 1024) frames.push(...p.push(wire.subarray(at, at + 16 * 1024)));
-  assert.equal(frames.map((f) => [f.opcode, f.fin, f.payload.length]), [[OPCODE.ping, true, 6], [OPCODE.binary, false, size], [OPCODE.continuation, true, 4]]);
+  assert.equal(
+    frames.map((f) => [f.opcode, f.fin, f.payload.length]),
+    [
+      [OPCODE.ping, true, 6],
+      [OPCODE.binary, false, size],
+      [OPCODE.continuation, true, 4],
+    ],
+  );
   assert.ok(frames[1]!.payload.equals(payload));
 });
 

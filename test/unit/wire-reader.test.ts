@@ -10,7 +10,12 @@ import { ByteList, ResponseFramer, WireClient, parseResponse } from "../helpers/
 const MiB = 1024 * 1024;
 
 const CASES: Array<{ name: string; text: string; method?: string; closed?: boolean; body: string; rest: string }> = [
-  { name: "Content-Length", text: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloNEXT", body: "hello", rest: "NEXT" },
+  {
+    name: "Content-Length",
+    text: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloNEXT",
+    body: "hello",
+    rest: "NEXT",
+  },
   {
     name: "chunked with trailers",
     text: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n \r\n10\r\nxxxxxxxxxxxxxxxx\r\n0\r\nX-T: 1\r\n\r\nNEXT",
@@ -19,7 +24,13 @@ const CASES: Array<{ name: string; text: string; method?: string; closed?: boole
   },
   { name: "HEAD", text: "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\nNEXT", method: "HEAD", body: "", rest: "NEXT" },
   { name: "204", text: "HTTP/1.1 204 No Content\r\nX: y\r\n\r\nNEXT", body: "", rest: "NEXT" },
-  { name: "delimited by the close", text: "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nup to\r\n\r\nthe close", closed: true, body: "up to\r\n\r\nthe close", rest: "" },
+  {
+    name: "delimited by the close",
+    text: "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nup to\r\n\r\nthe close",
+    closed: true,
+    body: "up to\r\n\r\nthe close",
+    rest: "",
+  },
 ];
 
 test("parseResponse frames each kind of response; nothing after it is taken", () => {
@@ -31,8 +42,16 @@ test("parseResponse frames each kind of response; nothing after it is taken", ()
     assert.is(buf.subarray(p.used).toString("latin1"), c.rest, c.name);
     assert.is(p.res.raw.length, p.used, c.name);
   }
-  assert.is(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhell")), undefined, "one byte short");
-  assert.is(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\n\r\nno close yet")), undefined, "a close-delimited body before the close");
+  assert.is(
+    parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhell")),
+    undefined,
+    "one byte short",
+  );
+  assert.is(
+    parseResponse(Buffer.from("HTTP/1.1 200 OK\r\n\r\nno close yet")),
+    undefined,
+    "a close-delimited body before the close",
+  );
 });
 
 test("the incremental framer finds the same end wherever the bytes are cut (CRLFs split across reads too)", () => {
@@ -50,7 +69,11 @@ test("the incremental framer finds the same end wherever the bytes are cut (CRLF
         }
         if (c.closed) end = framer.step(bytes, true);
         assert.is(end, want, `${c.name}, cut at ${i} and ${j}`);
-        assert.is(framer.response(bytes.slice(0, end)).body.toString("latin1"), c.body, `${c.name}, cut at ${i} and ${j}`);
+        assert.is(
+          framer.response(bytes.slice(0, end)).body.toString("latin1"),
+          c.body,
+          `${c.name}, cut at ${i} and ${j}`,
+        );
       }
     }
   }
@@ -72,11 +95,11 @@ async function answerWith(response: Buffer): Promise<{ port: number; close: () =
 async function concatBytesDuring(fn: () => Promise<void>): Promise<number> {
   const real = Buffer.concat.bind(Buffer);
   let total = 0;
-  Buffer.concat = ((list: readonly Uint8Array[], length?: number) => {
+  Buffer.concat = (list: readonly Uint8Array[], length?: number) => {
     const out = real(list, length);
     total += out.length;
     return out;
-  });
+  };
   try {
     await fn();
   } finally {
@@ -89,7 +112,10 @@ for (const framing of ["Content-Length", "chunked"] as const) {
   test(`WireClient reads an 8 MiB ${framing} body arriving in many reads, copying it about once (not once per read)`, async () => {
     const body = Buffer.alloc(8 * MiB, "b");
     const head = framing === "chunked" ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`;
-    const payload = framing === "chunked" ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]) : body;
+    const payload =
+      framing === "chunked"
+        ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")])
+        : body;
     const response = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\n${head}\r\n\r\n`), payload]);
     const server = await answerWith(response);
     const c = await WireClient.connect(server.port);
@@ -104,7 +130,10 @@ for (const framing of ["Content-Length", "chunked"] as const) {
       assert.ok(got!.equals(body), "the body, byte-exact");
       assert.ok(reads > 16, `the body came in many reads (${reads})`);
       // Joining the whole response once, and the chunked body once more: never the growing buffer per read.
-      assert.ok(copied <= 2 * response.length + 64 * 1024, `${copied} bytes copied by Buffer.concat for a ${response.length}-byte response in ${reads} reads`);
+      assert.ok(
+        copied <= 2 * response.length + 64 * 1024,
+        `${copied} bytes copied by Buffer.concat for a ${response.length}-byte response in ${reads} reads`,
+      );
     } finally {
       c.destroy();
       server.close();

@@ -28,7 +28,24 @@ const origin = await startOrigin((req, res) => res.end(`origin saw ${req.headers
   host: "127.0.0.2",
 });
 const proxy = await startProxy(["--mode", "transparent", ...scenario.args]);
-execFileSync("iptables", ["-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.2", "-m", "owner", "--uid-owner", "65534", "-j", "REDIRECT", "--to-ports", String(proxy.port)]);
+execFileSync("iptables", [
+  "-t",
+  "nat",
+  "-A",
+  "OUTPUT",
+  "-p",
+  "tcp",
+  "-d",
+  "127.0.0.2",
+  "-m",
+  "owner",
+  "--uid-owner",
+  "65534",
+  "-j",
+  "REDIRECT",
+  "--to-ports",
+  String(proxy.port),
+]);
 // nobody must be able to read the CA files curl is given.
 const pub = mkdtempSync(join(tmpdir(), "interloper-pub-"));
 chmodSync(pub, 0o755);
@@ -40,10 +57,22 @@ chmodSync(join(pub, "origin-ca.pem"), 0o644);
 const host = scenario.name ?? (scenario.direct ? "127.0.0.1" : "127.0.0.2");
 const port = scenario.direct ? proxy.port : origin.port;
 const url = `${scenario.scheme}://${host}:${port}/t`;
-const curlArgs = ["-s", "-S", "-v", "--max-time", "5", url, "--cacert", join(pub, scenario.trustOrigin ? "origin-ca.pem" : "proxy-ca.pem")];
-if (scenario.name) curlArgs.push("--resolve", `${scenario.name}:${port}:${scenario.direct ? "127.0.0.1" : "127.0.0.2"}`);
+const curlArgs = [
+  "-s",
+  "-S",
+  "-v",
+  "--max-time",
+  "5",
+  url,
+  "--cacert",
+  join(pub, scenario.trustOrigin ? "origin-ca.pem" : "proxy-ca.pem"),
+];
+if (scenario.name)
+  curlArgs.push("--resolve", `${scenario.name}:${port}:${scenario.direct ? "127.0.0.1" : "127.0.0.2"}`);
 const result = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", ...curlArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", ...curlArgs], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -54,5 +83,19 @@ await new Promise((r) => setTimeout(r, 300));
 const issuer = /issuer: (.*)/.exec(result.err)?.[1] ?? null;
 await proxy.stop();
 await origin.close();
-process.stdout.write(`${JSON.stringify({ code: result.code, body: result.out, issuer, originPort: origin.port, proxyPort: proxy.port, log: proxy.stdout(), curlErr: result.err.split("\n").filter((l) => !l.startsWith(">") && !l.startsWith("<")).slice(-5).join("\n") })}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    code: result.code,
+    body: result.out,
+    issuer,
+    originPort: origin.port,
+    proxyPort: proxy.port,
+    log: proxy.stdout(),
+    curlErr: result.err
+      .split("\n")
+      .filter((l) => !l.startsWith(">") && !l.startsWith("<"))
+      .slice(-5)
+      .join("\n"),
+  })}\n`,
+);
 process.exit(0);
