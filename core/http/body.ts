@@ -13,7 +13,11 @@ export type BodyRead =
  */
 const EMPTY: BodyRead = { complete: true, body: Buffer.alloc(0) };
 
-export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> {
+/** A body whose sender went quiet for longer than the idle timeout. */
+export class BodyStalled extends Error {}
+
+/** `idleMs` (0: none): a body that gets no byte for that long fails with BodyStalled. */
+export function readBody(stream: Readable, limit = Infinity, idleMs = 0): Promise<BodyRead> {
   if (stream.readableEnded) return Promise.resolve(EMPTY);
   // A request the parser already finished with nothing buffered has no body (most GETs): no need to
   // wait for its 'end' (Node's server drains the stream when the response is done).
@@ -26,13 +30,21 @@ export function readBody(stream: Readable, limit = Infinity): Promise<BodyRead> 
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stalled = () => {
+      cleanup();
+      reject(new BodyStalled(`no body bytes for idle_timeout (${idleMs / 1000} s)`));
+    };
+    let timer = idleMs > 0 ? setTimeout(stalled, idleMs) : undefined;
     const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("error", onError);
       stream.off("close", onClose);
     };
     const onData = (chunk: Buffer) => {
+      timer?.refresh();
       chunks.push(chunk);
       size += chunk.length;
       if (size > limit) {

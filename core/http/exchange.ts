@@ -7,7 +7,7 @@ import type { ProxyContext } from "../engine/context.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
 import { ServerConnectError, type UpstreamProxy } from "../connection/server-conn.ts";
 import { describeNetError } from "../connection/net-errors.ts";
-import { readBody, streamBody, type BodyRead } from "./body.ts";
+import { BodyStalled, readBody, streamBody, type BodyRead } from "./body.ts";
 import type { HttpContext } from "./frontend.ts";
 import { relay } from "../layers/passthrough.ts";
 import { spliceBytes, TransferError } from "../platform/splice.ts";
@@ -86,12 +86,17 @@ async function exchange(proxy: ProxyContext, ctx: HttpContext, req: ClientReques
 
     let pendingChunks: Buffer[] | undefined;
     if (!flow.response && !request.stream) {
-      const read = await readBody(req, limit ?? proxy.settings.bodySizeLimit ?? Infinity).catch(
-        (err: unknown) => err as Error,
-      );
+      const read = await readBody(
+        req,
+        limit ?? proxy.settings.bodySizeLimit ?? Infinity,
+        proxy.settings.idleTimeoutMs,
+      ).catch((err: unknown) => err as Error);
       if (read instanceof Error) {
-        // The client's doing (it went away, or its framing broke: Node's parser answered 400 then), not ours.
-        const msg = `client closed the connection before its request body was complete (${describeNetError(read)})`;
+        // The client's doing (it went away, went quiet, or its framing broke: Node's parser answered 400 then).
+        const msg =
+          read instanceof BodyStalled
+            ? `client sent no more of its request body: ${read.message}`
+            : `client closed the connection before its request body was complete (${describeNetError(read)})`;
         session.log("info", `${msg}: ${request.method} ${request.prettyUrl}`);
         flow.error = { msg, timestamp: Date.now() / 1000 };
         destroyResponse(res);
@@ -289,7 +294,7 @@ async function roundTrip(
       const read: BodyRead =
         upRes.complete !== undefined && upRes.complete.length <= max
           ? { complete: true, body: upRes.complete }
-          : await readBody(upRes.body, max);
+          : await readBody(upRes.body, max, proxy.settings.idleTimeoutMs);
       if (read.complete) {
         response.body = read.body;
         const trailers = upRes.trailers();

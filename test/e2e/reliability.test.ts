@@ -485,4 +485,38 @@ test("an Upgrade request: a held hook lets the client go after idle_timeout; a s
   }
 });
 
+test("a body that stops coming is bounded by idle_timeout: a stalled upload closes the client, a stalled response gets a 502", async () => {
+  // An origin that sends its head and part of a body, then nothing.
+  const stalling = net.createServer((sock) => {
+    sock.on("error", () => {});
+    sock.once("data", () => sock.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"));
+  });
+  await new Promise<void>((r) => stalling.listen(0, "127.0.0.1", r));
+  const stallPort = (stalling.address() as net.AddressInfo).port;
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const up = await WireClient.connect(p.port);
+    up.write(
+      `POST http://127.0.0.1:${origin.port}/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789`,
+    );
+    await up.waitClosed(WAIT);
+    assert.ok(
+      p.logs.some((e) =>
+        /client sent no more of its request body: no body bytes for idle_timeout \(1 s\)/.test(e.message),
+      ),
+    );
+    assert.is(origin.requests.length, 0);
+    const down = await WireClient.connect(p.port);
+    down.write(`GET http://127.0.0.1:${stallPort}/slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const r = await down.readResponse({ timeoutMs: WAIT });
+    assert.is(r.status, 502);
+    assert.match(r.body.toString(), /no body bytes for idle_timeout/);
+  } finally {
+    await p.stop();
+    await origin.close();
+    stalling.close();
+  }
+});
+
 test.run();
