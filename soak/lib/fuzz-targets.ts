@@ -142,7 +142,7 @@ function h1Target(name: string, inTunnel: boolean, inputs: number): FuzzTarget {
     inputs,
     perConn: 40,
     batch: 1,
-    concurrency: 640,
+    concurrency: 384,
     async open(ctx) {
       const authority = `${HOST}:${ctx.app.httpPort}`;
       bases ??= h1Bases(authority, !inTunnel);
@@ -167,7 +167,7 @@ function chunkedTarget(inputs: number): FuzzTarget {
     inputs,
     perConn: 40,
     batch: 1,
-    concurrency: 640,
+    concurrency: 384,
     async open(ctx, rng) {
       const authority = `${HOST}:${ctx.app.httpPort}`;
       const inTunnel = rng.chance(0.5);

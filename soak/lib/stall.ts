@@ -17,6 +17,8 @@ export interface Stall {
   ms: number;
   /** the proxy's CPU share meanwhile (1 = a whole core) */
   cpu: number;
+  /** the harness's own worst lag meanwhile (ms): a stall of the harness looks like one of the proxy */
+  harnessLagMs: number;
 }
 
 function cpuSeconds(pid: number): number {
@@ -35,6 +37,9 @@ export class StallMonitor {
   private stopped = false;
   private readonly loop = monitorEventLoopDelay({ resolution: 20 });
   private done: Promise<void> | undefined;
+  /** The harness's timer lag, sampled every 100 ms: [ms epoch, lag ms]. */
+  private readonly lags: Array<[number, number]> = [];
+  private tick: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -43,6 +48,13 @@ export class StallMonitor {
 
   start(): this {
     this.loop.enable();
+    let expected = Date.now() + 100;
+    this.tick = setInterval(() => {
+      const now = Date.now();
+      this.lags.push([now, Math.max(0, now - expected)]);
+      if (this.lags.length > 20_000) this.lags.splice(0, 10_000);
+      expected = now + 100;
+    }, 100);
     this.done = this.run();
     return this;
   }
@@ -60,8 +72,12 @@ export class StallMonitor {
       const ms = Date.now() - t0;
       this.pings++;
       if (ok) this.maxPingMs = Math.max(this.maxPingMs, ms);
-      if (ms >= this.thresholdMs)
-        this.stalls.push({ from: t0, ms, cpu: (cpuSeconds(this.ctx.proxy.pid) - cpu0) / (ms / 1000) });
+      if (ms >= this.thresholdMs) {
+        // Lag ticks land when the loop runs again: look a little past the window too.
+        const lags = this.lags.filter(([at]) => at >= t0 && at <= t0 + ms + 1000).map(([, l]) => l);
+        const harnessLagMs = Math.max(0, ...lags);
+        this.stalls.push({ from: t0, ms, cpu: (cpuSeconds(this.ctx.proxy.pid) - cpu0) / (ms / 1000), harnessLagMs });
+      }
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - ms)));
     }
   }
@@ -86,6 +102,7 @@ export class StallMonitor {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+    clearInterval(this.tick);
     this.loop.disable();
   }
 }

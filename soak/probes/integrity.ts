@@ -150,7 +150,9 @@ export const integrity: Family = {
   title: "body integrity under parallel large transfers",
   method: (ctx) =>
     `${ctx.quick ? 8 : 100} transfers at once, sizes uniform in 1–${ctx.quick ? 3 : 20} MB (seeded), spread evenly over upload / download × ` +
-    "HTTP (absolute form) / HTTPS (CONNECT + TLS) × a buffering proxy (the main one) / a streaming one (`--set stream_large_bodies=1m`), " +
+    "HTTP (absolute form) / HTTPS (CONNECT + TLS) × a buffering proxy / a streaming one (`--set stream_large_bodies=1m`), both of their own " +
+    "with `idle_timeout=60`: 100 parallel transfers on 2 cores make the harness's origins lag by seconds, and with the run's idle_timeout=5 the " +
+    "proxies' timeouts cut transfers off (see origin-faults for that, with a slow origin); this family is about the bytes, " +
     "with Content-Length or chunked framing in turn. Bodies are AES-CTR keystreams made from a per-transfer key; each end hashes what it " +
     "sent or received (SHA-256) and the two must match, as must the byte counts.",
   deadlineMs: (ctx) => (ctx.quick ? 90 : 480) * 1000,
@@ -158,7 +160,12 @@ export const integrity: Family = {
     const n = ctx.quick ? 8 : 100;
     const maxMb = ctx.quick ? 3 : 20;
     const rng = derive(ctx.seed, "integrity");
-    const streamed = await ctx.startProxy("streaming", { extra: ["--set", "stream_large_bodies=1m"] });
+    // Proxies of their own with a long idle_timeout: a failure here is about the bytes, not a timeout under load.
+    const buffered = await ctx.startProxy("buffering", { idleTimeoutS: 60 });
+    const streamed = await ctx.startProxy("streaming", {
+      idleTimeoutS: 60,
+      extra: ["--set", "stream_large_bodies=1m"],
+    });
     const specs: Spec[] = range(n).map((i) => ({
       i,
       up: (i & 1) === 1,
@@ -172,7 +179,7 @@ export const integrity: Family = {
     // The origins run in the harness: if its event loop lags, a proxy's timeout may be the harness's fault.
     const loop = monitorEventLoopDelay({ resolution: 20 });
     loop.enable();
-    const results = await Promise.all(specs.map((s) => transfer(ctx, { buffered: ctx.proxy, streamed }, s)));
+    const results = await Promise.all(specs.map((s) => transfer(ctx, { buffered, streamed }, s)));
     loop.disable();
     const secs = (Date.now() - t0) / 1000;
     r.notes.push(
