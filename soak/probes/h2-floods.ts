@@ -223,12 +223,12 @@ export const h2Floods: Family = {
             repro: repro(ctx, "h2-floods"),
           });
         }
-        if (f.name === "rapid reset" && res.originRequests > res.units / 10) {
+        if (f.name === "rapid reset" && res.originRequests > 100) {
           addFinding(r, {
             kind: "unbounded",
             title: "h2 rapid reset: streams the client has already reset still become requests to the origin",
             detail:
-              `Of ${fmt(res.units)} streams opened and reset at once by the client, ${res.originRequests} reached the origin as requests: ` +
+              `Of ${fmt(res.units)} streams opened and reset at once by the client, ${res.originRequests} reached the origin as requests before the proxy ended the connection: ` +
               "a client can make the proxy send requests upstream at the rate it can write two small frames, without ever waiting for an " +
               "answer or counting against the concurrent-stream limit (the amplification of CVE-2023-44487).",
             figure: `${res.originRequests} origin requests for ${fmt(res.units)} reset streams`,
