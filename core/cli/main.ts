@@ -98,6 +98,10 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // Whoever read the log is gone (`interloper | head`, a parent that died): with nobody
+  // left to tell, stop. Without this every log line failed, the failure was logged,
+  // and that write failed again: the proxy spun at full CPU for ever.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => void shutdown(0));
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
   // A bug in one connection must not take the others down: log it with its stack and go on.

@@ -16,6 +16,7 @@ import {
   tempFile,
   testConfdir,
   waitFor,
+  within,
 } from "../helpers/harness.ts";
 import {
   PEER,
@@ -851,6 +852,23 @@ test("-q prints no flow lines (and no connection lines)", async () => {
   assert.not.match(out, /<</);
   assert.not.match(out, /client connect|server connect/);
   assert.is(cli.stderr(), "");
+});
+
+test("the reader of the log goes away (a closed stdout pipe): the proxy stops instead of spinning", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const port = await freePort();
+  const cli = spawnCli(["-p", String(port), "--listen-host", "127.0.0.1", "--set", `confdir=${testConfdir()}`]);
+  const exited = new Promise<number | null>((r) => cli.child.once("exit", (code) => r(code)));
+  try {
+    await waitForListening(port);
+    cli.child.stdout!.destroy();
+    // The next flow's log lines meet the closed pipe.
+    await curl(["-x", `http://127.0.0.1:${port}`, `http://127.0.0.1:${origin.port}/gone`]);
+    assert.is(await within(exited, "the proxy's exit after its stdout closed"), 0);
+  } finally {
+    await cli.stop();
+    await origin.close();
+  }
 });
 
 test("--flow-detail 2 prints the request and response headers under their lines", async () => {
