@@ -379,6 +379,18 @@ abstract class Flow {
   live = true;
   /** Set when the flow was killed. */
   killed = false;
+  /**
+   * A user's mark: empty when not marked, else the marker (mitmproxy's
+   * `marked`, e.g. `:default:`). Kept in flow files; `~marked` matches it.
+   */
+  marked = "";
+  /** A user's comment on the flow. Kept in flow files; `~comment` searches it. */
+  comment = "";
+  /**
+   * Set on a flow that replay made: `request` when client replay sent the
+   * request, `response` when server replay answered it. `~replay` matches it.
+   */
+  isReplay?: "request" | "response";
   timestampCreated = Date.now() / 1000;
   /** @internal how the core closes the connection behind the flow. */
   protected killer?: () => void;
