@@ -1,0 +1,311 @@
+// One HTTP request and its answer, phase by phase: the request hooks and
+// body, a local answer or the round trip to the server (send, await the
+// head, read or stream the body), and the delivery to the client. The
+// protocol of each side stays behind its interface: the client's behind a
+// ClientResponder, the server's behind an UpstreamRoute.
+import type { Readable } from "node:stream";
+import { Headers, Response, formatSize, type HTTPFlow, type LogLevel } from "@interloper/sdk";
+import type { AddonHost } from "@interloper/sdk/host";
+import type { CoreSettings } from "../../engine/context.ts";
+import { describeNetError } from "../../connection/net-errors.ts";
+import { BodyStalled, readBody, streamBody, type BodyRead } from "../body.ts";
+import type { UpstreamExchange, UpstreamResponse } from "../upstream.ts";
+import { forwardHeaders } from "./forward-headers.ts";
+import type { ClientResponder } from "./responder.ts";
+import { errorText, type UpstreamRoute } from "./server-route.ts";
+import { spliceBody } from "./splice-body.ts";
+import { NoAnswer, answerWithin, clientWaits, type ClientHook } from "./waits.ts";
+
+/** What an exchange needs of the proxy around it. */
+export interface ExchangeEnv {
+  readonly host: Pick<AddonHost, "trigger">;
+  readonly settings: Pick<CoreSettings, "streamLargeBodies" | "bodySizeLimit" | "idleTimeoutMs">;
+  /** The client connection's event log. */
+  log(level: LogLevel, message: string): void;
+}
+
+type Outcome = "ok" | "error";
+
+export class HttpExchange {
+  private upstream: UpstreamExchange | undefined;
+  /** A streamed upload's first chunks, read before it turned out too large to buffer. */
+  private uploadStart: Buffer[] = [];
+
+  constructor(
+    private readonly env: ExchangeEnv,
+    readonly flow: HTTPFlow,
+    /** The client's request body. */
+    private readonly body: Readable,
+    private readonly client: ClientResponder,
+    private readonly route: UpstreamRoute,
+  ) {}
+
+  /** What the flow's `kill()` does: the request to the server and the client's side go. */
+  kill(): void {
+    this.upstream?.destroy();
+    this.client.kill();
+  }
+
+  async run(): Promise<void> {
+    const { flow } = this;
+    try {
+      if (!(await this.readRequest())) return;
+      if (flow.response) return await this.answerLocally();
+      const outcome = await this.route.inTurn(() => this.roundTrip());
+      if (outcome === "error") await this.env.host.trigger("error", flow);
+    } catch (err) {
+      // A bug, not a network failure: keep its stack, end this exchange only.
+      const { method, prettyUrl } = flow.request;
+      this.env.log("error", `internal error handling ${method} ${prettyUrl}: ${(err as Error).stack ?? err}`);
+      this.upstream?.destroy();
+      if (!this.client.headersSent) this.client.sendError(502, "interloper internal error", true);
+      else this.client.abort();
+    }
+  }
+
+  /** The request hooks and body. False when the exchange ended here (answered, refused or killed). */
+  private async readRequest(): Promise<boolean> {
+    const { flow, env } = this;
+    const request = flow.request;
+    await this.waitFor("requestheaders");
+    if (flow.killed) return this.ended();
+    const limit = env.settings.streamLargeBodies;
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    if (limit !== undefined && declared > limit) request.stream = true;
+    if (!flow.response && !request.stream && !(await this.bufferUpload())) return false;
+    request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
+    if (!flow.response) await this.waitFor("request");
+    return flow.killed ? this.ended() : true;
+  }
+
+  /** Reads the whole upload, or its start when it turns out to stream. False when the exchange ended. */
+  private async bufferUpload(): Promise<boolean> {
+    const { flow, env } = this;
+    const request = flow.request;
+    const limit = env.settings.streamLargeBodies;
+    const read = await readBody(
+      this.body,
+      limit ?? env.settings.bodySizeLimit ?? Infinity,
+      env.settings.idleTimeoutMs,
+    ).catch((err: unknown) => err as Error);
+    if (read instanceof Error) {
+      // The client's doing (it went away, went quiet, or its framing broke: Node's parser answered 400 then).
+      const msg =
+        read instanceof BodyStalled
+          ? `client sent no more of its request body: ${read.message}`
+          : `client closed the connection before its request body was complete (${describeNetError(read)})`;
+      env.log("info", `${msg}: ${request.method} ${request.prettyUrl}`);
+      flow.error = { msg, timestamp: Date.now() / 1000 };
+      this.client.abort();
+      return this.ended();
+    }
+    if (read.complete) {
+      request.body = read.body;
+    } else if (limit !== undefined) {
+      request.stream = true;
+      this.uploadStart = read.chunks;
+    } else {
+      env.log("warn", `request body larger than body_size_limit: ${request.method} ${request.prettyUrl}`);
+      this.client.sendError(413, `request body larger than body_size_limit (${this.bodySizeLimit()})`, true);
+      return false;
+    }
+    return true;
+  }
+
+  /** Answered by an addon: the server is never contacted. */
+  private async answerLocally(): Promise<void> {
+    const { flow } = this;
+    this.body.resume();
+    await this.waitFor("responseheaders");
+    await this.waitFor("response");
+    if (flow.killed) return void (await this.ended());
+    this.client.sendBuffered(flow.response!, flow.request.method);
+  }
+
+  private async roundTrip(): Promise<Outcome> {
+    const failure = this.route.failure();
+    if (failure !== undefined) return this.fail(failure, 502, false);
+    try {
+      await this.route.prepare();
+    } catch (err) {
+      return this.fail(errorText(err), 502, false);
+    }
+    const sent = await this.sendRequest();
+    if (sent !== undefined) return sent;
+    const upRes = await this.awaitHead();
+    if (upRes === "error") return upRes;
+    const firstChunks = await this.readResponse(upRes);
+    if (firstChunks === "error") return firstChunks;
+    return this.deliver(upRes, firstChunks);
+  }
+
+  /** The request head and body to the server. An outcome when that failed already. */
+  private async sendRequest(): Promise<Outcome | undefined> {
+    const request = this.flow.request;
+    let upstream: UpstreamExchange;
+    try {
+      upstream = await this.route.send(request, forwardHeaders(request.headers));
+    } catch (err) {
+      return this.fail(errorText(err), 502, false);
+    }
+    this.upstream = upstream;
+    // A client that goes away takes the server request with it.
+    this.client.onClose(() => {
+      if (!this.client.finished) upstream.destroy();
+    });
+    if (!request.stream) {
+      upstream.end(request.body);
+      return undefined;
+    }
+    return this.streamUpload(upstream);
+  }
+
+  /**
+   * A streamed upload, raced against the server's answer: a server may answer before it has the whole
+   * body (a 413, a redirect). Then the answer goes to the client, the upload is abandoned, and both
+   * connections end.
+   */
+  private async streamUpload(upstream: UpstreamExchange): Promise<Outcome | undefined> {
+    let uploaded = false;
+    const sending = streamBody(this.uploadStart, this.body, upstream.stream()).then(
+      () => void (uploaded = true),
+      (err: unknown) => err ?? new Error("upload failed"),
+    );
+    const first = await Promise.race([
+      sending.then((err) => ({ sent: true as const, err })),
+      upstream.response.then(
+        () => ({ sent: false as const, answered: true }),
+        () => ({ sent: false as const, answered: false }),
+      ),
+    ]);
+    // When the response failed first, the upload's own outcome says best what went wrong, if it did.
+    const err = first.sent ? first.err : first.answered ? undefined : await sending;
+    if (err) return this.fail(`error sending request: ${errorText(err)}`, 502, true);
+    if (!first.sent && first.answered) {
+      this.client.onAnswered(() => {
+        // The upload ended meanwhile after all: both connections go on as usual.
+        if (uploaded) return;
+        // What is left of the upload is never read: neither connection can carry another request.
+        upstream.destroy();
+        this.client.closeAfterAnswer();
+      });
+    }
+    return undefined;
+  }
+
+  /** The server's response head, within idle_timeout. */
+  private async awaitHead(): Promise<UpstreamResponse | "error"> {
+    const upstream = this.upstream!;
+    try {
+      return await answerWithin(upstream.response, this.env.settings.idleTimeoutMs);
+    } catch (err) {
+      if (this.client.destroyed) return this.fail("client disconnected", 502, true);
+      if (err instanceof NoAnswer) {
+        upstream.destroy();
+        return this.fail(err.message, 504, false);
+      }
+      return this.fail(errorText(err), 502, false);
+    }
+  }
+
+  /** The response hooks and body: the chunks read so far when it streams, or "error". */
+  private async readResponse(upRes: UpstreamResponse): Promise<Buffer[] | "error"> {
+    const { flow, env } = this;
+    const response = new Response({
+      status: upRes.status,
+      reason: upRes.reason,
+      headers: Headers.fromRaw(upRes.rawHeaders),
+      httpVersion: upRes.httpVersion,
+    });
+    flow.response = response;
+    await this.waitFor("responseheaders");
+    if (flow.killed) return "error";
+    const limit = env.settings.streamLargeBodies;
+    const declared = Number(response.headers.get("content-length") ?? NaN);
+    if (limit !== undefined && declared > limit) response.stream = true;
+    if (response.stream) return [];
+    let read: BodyRead;
+    try {
+      const max = limit ?? env.settings.bodySizeLimit ?? Infinity;
+      read =
+        upRes.complete !== undefined && upRes.complete.length <= max
+          ? { complete: true, body: upRes.complete }
+          : await readBody(upRes.body, max, env.settings.idleTimeoutMs);
+    } catch (err) {
+      flow.response = undefined;
+      return this.fail(`server connection failed while reading the response: ${errorText(err)}`, 502, true);
+    }
+    if (read.complete) {
+      response.body = read.body;
+      const trailers = upRes.trailers();
+      if (trailers) response.trailers = Headers.fromRaw(trailers);
+      return [];
+    }
+    if (limit !== undefined) {
+      response.stream = true;
+      return read.chunks;
+    }
+    this.upstream!.destroy();
+    flow.response = undefined;
+    return this.fail(`response body larger than body_size_limit (${this.bodySizeLimit()})`, 502, false);
+  }
+
+  /** The response to the client: whole, or streamed (spliced in the kernel where it can be). */
+  private async deliver(upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<Outcome> {
+    const { flow, client } = this;
+    const response = flow.response!;
+    if (!response.stream) {
+      response.timestampEnd = Date.now() / 1000;
+      await this.waitFor("response");
+      if (flow.killed) return "error";
+      client.sendBuffered(flow.response ?? response, flow.request.method);
+      return "ok";
+    }
+    client.writeHead(response);
+    // The method the client sent decides whether a body follows (an addon may have changed the flow's).
+    const inKernel = await spliceBody(client, client.method, response, upRes, firstChunks);
+    try {
+      if (inKernel === undefined) await this.streamResponse(upRes, firstChunks);
+      else if (inKernel !== "ok") throw inKernel.error;
+    } catch (err) {
+      client.abort();
+      flow.error = { msg: `stream interrupted: ${errorText(err)}`, timestamp: Date.now() / 1000 };
+      return "error";
+    }
+    response.timestampEnd = Date.now() / 1000;
+    await this.env.host.trigger("response", flow);
+    return "ok";
+  }
+
+  private streamResponse(upRes: UpstreamResponse, firstChunks: Buffer[]): Promise<void> {
+    const response = this.flow.response!;
+    return streamBody(firstChunks, upRes.body, this.client.body, undefined, () => {
+      const trailers = upRes.trailers();
+      if (!trailers) return;
+      response.trailers = Headers.fromRaw(trailers);
+      this.client.addTrailers(response.trailers);
+    });
+  }
+
+  private fail(msg: string, status: number, closeClient: boolean): "error" {
+    this.flow.error = { msg, timestamp: Date.now() / 1000 };
+    if (!this.client.headersSent) this.client.sendError(status, msg, closeClient);
+    else this.client.abort();
+    return "error";
+  }
+
+  /** The flow ended before its round trip (killed, or the client left): addons get `error`. */
+  private async ended(): Promise<false> {
+    await this.env.host.trigger("error", this.flow);
+    return false;
+  }
+
+  private waitFor(hook: ClientHook): void | Promise<void> {
+    const { env } = this;
+    return clientWaits(env.host, env.settings.idleTimeoutMs, (l, m) => env.log(l, m), hook, this.flow);
+  }
+
+  private bodySizeLimit(): string {
+    return formatSize(this.env.settings.bodySizeLimit!);
+  }
+}

@@ -1,0 +1,47 @@
+// How long a client waits on others: on addons holding its flow, on a
+// server that does not answer. Both are bounded by idle_timeout.
+import type { HTTPFlow, LogLevel } from "@interloper/sdk";
+
+/** The hooks of an HTTP exchange that a waiting client sits through. */
+export type ClientHook = "requestheaders" | "request" | "responseheaders" | "response";
+
+export interface HookRunner {
+  trigger(hook: ClientHook, flow: HTTPFlow): void | Promise<void>;
+}
+
+/**
+ * A flow hook while the client waits for its answer. Addons that hold it
+ * longer than idle_timeout (a hook that never settles) lose the flow: it is
+ * killed, its client let go, and the hook may still finish, for nothing.
+ */
+export function clientWaits(
+  hooks: HookRunner,
+  idleTimeoutMs: number,
+  log: (level: LogLevel, message: string) => void,
+  hook: ClientHook,
+  flow: HTTPFlow,
+): void | Promise<void> {
+  const pending = hooks.trigger(hook, flow);
+  if (!pending || idleTimeoutMs <= 0) return pending;
+  const timer = setTimeout(() => {
+    if (flow.killed) return;
+    const msg = `addons held the flow in ${hook} longer than idle_timeout (${idleTimeoutMs / 1000} s)`;
+    log("info", `${msg}: closing the client connection (${flow.request.method} ${flow.request.prettyUrl})`);
+    flow.kill();
+    flow.error = { msg, timestamp: Date.now() / 1000 };
+  }, idleTimeoutMs);
+  return pending.finally(() => clearTimeout(timer));
+}
+
+/** The server sent no response head within idle_timeout of the request. */
+export class NoAnswer extends Error {}
+
+/** `answer`, unless it takes longer than `ms` (0: no limit): then NoAnswer. */
+export function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
+  if (ms <= 0) return answer;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`)), ms);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,436 @@
+// The HTTP exchange against a fake client responder and a fake server route:
+// every phase (hooks, buffering, streaming, local answers, failures) without
+// a socket, as mitmproxy tests its layers.
+import { PassThrough, Readable, Writable } from "node:stream";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Headers } from "@interloper/sdk";
+import { HTTPFlow, Request, Response, type Addon } from "@interloper/sdk";
+import { AddonHost } from "@interloper/sdk/host";
+import { HttpExchange, type ExchangeEnv } from "../../core/http/exchange/exchange.ts";
+import type { ClientResponder } from "../../core/http/exchange/responder.ts";
+import type { UpstreamRoute } from "../../core/http/exchange/server-route.ts";
+import type { UpstreamExchange, UpstreamResponse } from "../../core/http/upstream.ts";
+
+const SETTINGS: ExchangeEnv["settings"] = {
+  streamLargeBodies: undefined,
+  bodySizeLimit: undefined,
+  idleTimeoutMs: 30_000,
+};
+
+/** A client side that records what the exchange answers. */
+class FakeClient implements ClientResponder {
+  readonly method: string;
+  readonly orderKey = undefined;
+  readonly multiplexed = false;
+  headersSent = false;
+  destroyed = false;
+  finished = false;
+  head: { status: number; fields: Array<[string, string]> } | undefined;
+  buffered: Response | undefined;
+  error: { status: number; message: string; close: boolean } | undefined;
+  aborted = false;
+  killed = false;
+  closedAfter = false;
+  trailers: Headers | undefined;
+  readonly chunks: Buffer[] = [];
+  readonly body: Writable;
+  private readonly answered: Array<() => void> = [];
+  private readonly closing: Array<() => void> = [];
+  readonly done: Promise<void>;
+  private markDone!: () => void;
+
+  constructor(method = "GET") {
+    this.method = method;
+    this.done = new Promise((r) => (this.markDone = r));
+    this.body = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        this.chunks.push(c);
+        cb();
+      },
+      final: (cb) => {
+        this.finish();
+        cb();
+      },
+    });
+  }
+  writeHead(response: Response): void {
+    this.headersSent = true;
+    this.head = { status: response.status, fields: response.headers.fields.map(([n, v]) => [n, v]) };
+  }
+  addTrailers(trailers: Headers): void {
+    this.trailers = trailers;
+  }
+  sendBuffered(response: Response): void {
+    this.headersSent = true;
+    this.buffered = response;
+    this.finish();
+  }
+  sendError(status: number, message: string, close: boolean): void {
+    this.headersSent = true;
+    this.error = { status, message, close };
+    this.finish();
+  }
+  abort(): void {
+    this.aborted = true;
+    this.destroyed = true;
+  }
+  kill(): void {
+    this.killed = true;
+    this.destroyed = true;
+  }
+  onAnswered(listener: () => void): void {
+    this.answered.push(listener);
+  }
+  onClose(listener: () => void): void {
+    this.closing.push(listener);
+  }
+  closeAfterAnswer(): void {
+    this.closedAfter = true;
+  }
+  spliceTarget(): undefined {
+    return undefined;
+  }
+  end(): void {
+    this.finish();
+  }
+  private finish(): void {
+    this.finished = true;
+    for (const l of this.answered.splice(0)) l();
+    this.markDone();
+  }
+}
+
+interface ServerScript {
+  /** The answer, or a function of what was sent; undefined: the server never answers. */
+  answer?: (
+    sent: { head: Request; headers: Headers; body: Buffer },
+    route: FakeRoute,
+  ) => UpstreamResponse | Promise<UpstreamResponse>;
+  failure?: string;
+  prepareError?: Error;
+}
+
+/** A server side that records what was sent and answers as scripted. */
+class FakeRoute implements UpstreamRoute {
+  sends = 0;
+  destroyed = false;
+  sentHeaders: Headers | undefined;
+  sentBody: Buffer | undefined;
+  streamed = new PassThrough();
+  readonly uploaded: Buffer[] = [];
+  /** Resolves when the streamed upload was ended by the exchange. */
+  uploadDone: Promise<void> | undefined;
+  constructor(private readonly script: ServerScript) {}
+  failure(): string | undefined {
+    return this.script.failure;
+  }
+  async prepare(): Promise<void> {
+    if (this.script.prepareError) throw this.script.prepareError;
+  }
+  async send(request: Request, headers: Headers): Promise<UpstreamExchange> {
+    this.sends++;
+    this.sentHeaders = headers;
+    let settle!: (body: Buffer) => void;
+    const bodySent = new Promise<Buffer>((r) => (settle = r));
+    const response = bodySent.then((body) => {
+      if (!this.script.answer) return new Promise<never>(() => {});
+      return this.script.answer({ head: request, headers, body }, this);
+    });
+    response.catch(() => {});
+    return {
+      end: (body) => {
+        this.sentBody = body;
+        settle(body);
+      },
+      stream: () => {
+        // A streamed upload: the script answers once the first bytes arrived.
+        this.streamed.on("data", (c: Buffer) => this.uploaded.push(c));
+        this.uploadDone = new Promise((r) => this.streamed.once("finish", r));
+        this.streamed.once("data", () => settle(Buffer.alloc(0)));
+        return this.streamed;
+      },
+      response,
+      destroy: () => void (this.destroyed = true),
+    };
+  }
+  inTurn<T>(step: () => Promise<T>): Promise<T> {
+    return step();
+  }
+}
+
+function serverResponse(status: number, body: string | Buffer, fields: string[] = []): UpstreamResponse {
+  const bytes = Buffer.from(body);
+  return {
+    status,
+    reason: "R",
+    rawHeaders: ["Content-Length", String(bytes.length), ...fields],
+    httpVersion: "HTTP/1.1",
+    body: Readable.from(bytes.length ? [bytes] : []),
+    trailers: () => undefined,
+  };
+}
+
+async function run(opts: {
+  request?: Request;
+  body?: Readable;
+  addons?: Addon[];
+  server: ServerScript;
+  settings?: Partial<typeof SETTINGS>;
+  method?: string;
+}): Promise<{ client: FakeClient; route: FakeRoute; flow: HTTPFlow; hooks: string[]; logs: string[] }> {
+  const host = new AddonHost();
+  const hooks: string[] = [];
+  const record: Addon = { name: "recorder" };
+  for (const h of ["requestheaders", "request", "responseheaders", "response", "error"] as const)
+    (record as Record<string, unknown>)[h] = () => void hooks.push(h);
+  await host.add(record);
+  for (const a of opts.addons ?? []) await host.add(a);
+  const logs: string[] = [];
+  const env: ExchangeEnv = {
+    host,
+    settings: { ...SETTINGS, ...opts.settings },
+    log: (level, m) => void logs.push(`${level}: ${m}`),
+  };
+  const request = opts.request ?? new Request({ host: "origin.test", path: "/p", headers: [["Host", "origin.test"]] });
+  const client = new FakeClient(opts.method ?? request.method);
+  const route = new FakeRoute(opts.server);
+  let exchange: HttpExchange | undefined;
+  const conn = { id: "c", peername: { host: "127.0.0.1", port: 1 }, sockname: { host: "127.0.0.1", port: 2 } };
+  const flow = new HTTPFlow(
+    { ...conn, mode: "regular", tlsEstablished: false, timestampStart: 0 },
+    { id: "s", address: { host: "origin.test", port: 80 }, tls: false, tlsEstablished: false },
+    request,
+    () => exchange?.kill(),
+  );
+  exchange = new HttpExchange(env, flow, opts.body ?? Readable.from([]), client, route);
+  await exchange.run();
+  return { client, route, flow, hooks, logs };
+}
+
+test("a buffered round trip: hooks in order, hop-by-hop fields dropped, the answer whole to the client", async () => {
+  const request = new Request({
+    host: "origin.test",
+    path: "/p",
+    headers: [
+      ["Host", "origin.test"],
+      ["Connection", "x-private, close"],
+      ["X-Private", "1"],
+      ["Proxy-Authorization", "Basic eA=="],
+      ["Accept", "*/*"],
+    ],
+  });
+  const { client, route, flow, hooks } = await run({
+    request,
+    server: { answer: () => serverResponse(200, "hello", ["X-Up", "1"]) },
+  });
+  assert.equal(hooks, ["requestheaders", "request", "responseheaders", "response"]);
+  assert.equal(route.sentHeaders!.fields, [
+    ["Host", "origin.test"],
+    ["Connection", "x-private, close"],
+    ["Accept", "*/*"],
+  ]);
+  assert.is(client.buffered?.status, 200);
+  assert.is(client.buffered?.body.toString(), "hello");
+  assert.is(client.buffered?.headers.get("x-up"), "1");
+  assert.is(flow.response?.body.toString(), "hello");
+  assert.ok(flow.request.timestampEnd !== undefined && flow.response?.timestampEnd !== undefined);
+});
+
+test("a request body is read whole and sent with the request; the request hook sees it", async () => {
+  let seen = "";
+  const { route } = await run({
+    request: new Request({ method: "POST", host: "o", headers: [["Content-Length", "6"]] }),
+    body: Readable.from([Buffer.from("abc"), Buffer.from("def")]),
+    addons: [{ name: "a", request: (f) => void (seen = f.request.body.toString()) }],
+    server: { answer: ({ body }) => serverResponse(200, body) },
+  });
+  assert.is(seen, "abcdef");
+  assert.is(route.sentBody?.toString(), "abcdef");
+});
+
+test("an addon's answer in request: the server is never asked, the response hooks still run", async () => {
+  const { client, route, hooks } = await run({
+    addons: [{ name: "a", request: (f) => void (f.response = Response.make(418, "tea")) }],
+    server: { answer: () => serverResponse(200, "no") },
+  });
+  assert.is(route.sends, 0);
+  assert.is(client.buffered?.status, 418);
+  assert.is(client.buffered?.body.toString(), "tea");
+  assert.equal(hooks, ["requestheaders", "request", "responseheaders", "response"]);
+});
+
+test("an addon's answer in requestheaders: no request hook, no server", async () => {
+  const { client, route, hooks } = await run({
+    addons: [{ name: "a", requestheaders: (f) => void (f.response = Response.make(204)) }],
+    server: { answer: () => serverResponse(200, "no") },
+  });
+  assert.is(route.sends, 0);
+  assert.is(client.buffered?.status, 204);
+  assert.equal(hooks, ["requestheaders", "responseheaders", "response"]);
+});
+
+test("killed in requestheaders: the client is dropped, addons get error, the server is never asked", async () => {
+  const { client, route, hooks, flow } = await run({
+    addons: [{ name: "a", requestheaders: (f) => f.kill() }],
+    server: { answer: () => serverResponse(200, "no") },
+  });
+  assert.ok(client.killed);
+  assert.is(route.sends, 0);
+  assert.equal(hooks, ["requestheaders", "error"]);
+  assert.is(flow.error?.msg, "Connection killed.");
+});
+
+test("killed in responseheaders: the server request and the client go", async () => {
+  const { client, route, hooks } = await run({
+    addons: [{ name: "a", responseheaders: (f) => f.kill() }],
+    server: { answer: () => serverResponse(200, "no") },
+  });
+  assert.ok(client.killed && route.destroyed);
+  assert.is(client.buffered, undefined);
+  assert.equal(hooks, ["requestheaders", "request", "responseheaders", "error"]);
+});
+
+test("a tunnel whose server never came up: 502 with the reason, addons get error", async () => {
+  const { client, route, hooks, flow } = await run({ server: { failure: "connection refused" } });
+  assert.equal(client.error, { status: 502, message: "connection refused", close: false });
+  assert.is(route.sends, 0);
+  assert.is(flow.error?.msg, "connection refused");
+  assert.equal(hooks, ["requestheaders", "request", "error"]);
+});
+
+test("the way to the server fails (TLS): 502 with the reason", async () => {
+  const { client } = await run({ server: { prepareError: new Error("certificate has expired") } });
+  assert.is(client.error?.status, 502);
+  assert.match(client.error!.message, /certificate has expired/);
+});
+
+test("a server that never answers: 504 after idle_timeout, its request destroyed", async () => {
+  const { client, route, flow } = await run({ server: {}, settings: { idleTimeoutMs: 50 } });
+  assert.is(client.error?.status, 504);
+  assert.match(client.error!.message, /server did not answer within idle_timeout \(0\.05 s\)/);
+  assert.ok(route.destroyed);
+  assert.match(flow.error!.msg, /idle_timeout/);
+});
+
+test("a server that fails before its head: 502", async () => {
+  const err = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  const { client } = await run({ server: { answer: () => Promise.reject(err) } });
+  assert.is(client.error?.status, 502);
+});
+
+test("a response body over body_size_limit: 502, the server request destroyed, no response on the flow", async () => {
+  const { client, route, flow, hooks } = await run({
+    server: { answer: () => serverResponse(200, Buffer.alloc(100)) },
+    settings: { bodySizeLimit: 10 },
+  });
+  assert.equal(client.error, { status: 502, message: "response body larger than body_size_limit (10b)", close: false });
+  assert.ok(route.destroyed);
+  assert.is(flow.response, undefined);
+  assert.equal(hooks, ["requestheaders", "request", "responseheaders", "error"]);
+});
+
+test("a request body over body_size_limit: 413 and the connection closes; the server is never asked", async () => {
+  const { client, route } = await run({
+    request: new Request({ method: "POST", host: "o", headers: [["Content-Length", "100"]] }),
+    body: Readable.from([Buffer.alloc(100)]),
+    server: { answer: () => serverResponse(200, "") },
+    settings: { bodySizeLimit: 10 },
+  });
+  assert.equal(client.error, { status: 413, message: "request body larger than body_size_limit (10b)", close: true });
+  assert.is(route.sends, 0);
+});
+
+test("a client that stops sending its body: the exchange ends with one info line and error", async () => {
+  const body = new PassThrough();
+  body.write("partial");
+  const { client, route, hooks, logs } = await run({
+    request: new Request({ method: "POST", host: "o", headers: [["Content-Length", "100"]] }),
+    body,
+    server: { answer: () => serverResponse(200, "") },
+    settings: { idleTimeoutMs: 50 },
+  });
+  assert.ok(client.aborted);
+  assert.is(route.sends, 0);
+  assert.equal(hooks, ["requestheaders", "error"]);
+  assert.is(logs.length, 1);
+  assert.match(logs[0]!, /^info: client sent no more of its request body/);
+});
+
+test("stream_large_bodies: a large response streams to the client; response runs after, with an empty body", async () => {
+  const chunks = [Buffer.alloc(40, 1), Buffer.alloc(40, 2)];
+  let seenLength = -1;
+  const { client, flow, hooks } = await run({
+    addons: [{ name: "a", response: (f) => void (seenLength = f.response!.body.length) }],
+    server: {
+      answer: () => ({
+        ...serverResponse(200, ""),
+        rawHeaders: ["Content-Length", "80"],
+        body: Readable.from(chunks),
+      }),
+    },
+    settings: { streamLargeBodies: 50 },
+  });
+  assert.is(client.head?.status, 200);
+  assert.equal(Buffer.concat(client.chunks), Buffer.concat(chunks));
+  assert.ok(flow.response!.stream);
+  assert.is(seenLength, 0);
+  assert.equal(hooks, ["requestheaders", "request", "responseheaders", "response"]);
+});
+
+test("stream_large_bodies: a response without a length turns to streaming when it passes the limit, nothing lost", async () => {
+  const chunks = [Buffer.alloc(30, 1), Buffer.alloc(30, 2), Buffer.alloc(30, 3)];
+  const { client, flow } = await run({
+    server: {
+      answer: () => ({ ...serverResponse(200, ""), rawHeaders: [], body: Readable.from(chunks) }),
+    },
+    settings: { streamLargeBodies: 50 },
+  });
+  assert.ok(flow.response!.stream);
+  assert.equal(Buffer.concat(client.chunks), Buffer.concat(chunks));
+});
+
+test("a streamed upload the server answers early: the answer goes out, then both connections end", async () => {
+  const body = new PassThrough();
+  body.write(Buffer.alloc(80));
+  const { client, route } = await run({
+    request: new Request({ method: "PUT", host: "o", headers: [["Content-Length", "1000000"]] }),
+    body,
+    server: { answer: () => serverResponse(413, "too big") },
+    settings: { streamLargeBodies: 50 },
+  });
+  await client.done;
+  assert.is(client.buffered?.status, 413);
+  assert.ok(client.closedAfter, "the client's connection cannot carry another request");
+  assert.ok(route.destroyed, "what is left of the upload is never read");
+});
+
+test("a streamed upload that completes: everything reaches the server in order", async () => {
+  const parts = [Buffer.alloc(60, 1), Buffer.alloc(60, 2)];
+  const { client, route } = await run({
+    request: new Request({ method: "PUT", host: "o", headers: [["Content-Length", "120"]] }),
+    body: Readable.from(parts),
+    server: {
+      answer: async (_sent, r) => {
+        await r.uploadDone;
+        return serverResponse(201, "stored");
+      },
+    },
+    settings: { streamLargeBodies: 50 },
+  });
+  assert.equal(Buffer.concat(route.uploaded), Buffer.concat(parts));
+  assert.is(client.buffered?.status, 201);
+  assert.not.ok(client.closedAfter);
+  assert.not.ok(route.destroyed);
+});
+
+test("an addon's new response body reaches the client; the flow keeps the server's status", async () => {
+  const { client } = await run({
+    addons: [{ name: "a", response: (f) => f.response!.setText("changed") }],
+    server: { answer: () => serverResponse(200, "original") },
+  });
+  assert.is(client.buffered?.body.toString(), "changed");
+  assert.is(client.buffered?.headers.get("content-length"), "7");
+});
+
+test.run();
