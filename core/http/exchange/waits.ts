@@ -36,12 +36,23 @@ export function clientWaits(
 /** The server sent no response head within idle_timeout of the request. */
 export class NoAnswer extends Error {}
 
-/** `answer`, unless it takes longer than `ms` (0: no limit): then NoAnswer. */
+/** `answer`, unless it takes longer than `ms` (0: no limit): then NoAnswer. One timer, no race (once per request). */
 export function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
   if (ms <= 0) return answer;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`)),
+      ms,
+    );
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }
