@@ -47,5 +47,18 @@ export {
   type HostsInput,
   type HostsRule,
 } from "./hosts.ts";
+// mitmproxy's flow filter expressions (`~d example\.com & ~m POST`), compiled to predicates on flows.
+export {
+  compileFilter,
+  FilterError,
+  FILTER_OPERATORS,
+  parseFilter,
+  type CompileFilterOptions,
+  type FilterArgument,
+  type FilterArgumentKind,
+  type FilterNode,
+  type FilterOperatorHelp,
+  type FlowFilter,
+} from "./filter/index.ts";
 // The addon host (AddonHost, Options) and the layer decision are for programs
 // that run addons: @interloper/sdk/host.
