@@ -1,6 +1,7 @@
 import type * as net from "node:net";
 import { WebSocketData, WebSocketMessage, type HTTPFlow } from "@interloper/sdk";
 import type { ClientSession } from "../connection/client-session.ts";
+import { IdleWatch } from "../connection/idle-timeout.ts";
 import { writeWithBackpressure } from "../connection/write.ts";
 import { closePayload, encodeFrame, FrameError, FrameParser, OPCODE, parseClose, type Frame } from "./frames.ts";
 
@@ -11,7 +12,9 @@ const MAX_MESSAGE = 256 * 1024 * 1024;
  * Relays an upgraded connection frame by frame: data messages are
  * reassembled and pass `websocketMessage` (changed, dropped, or injected by
  * addons), control frames (ping, pong, close) are passed on at once. Each
- * direction is processed in order and paused while its hooks run.
+ * direction is processed in order and paused while its hooks run. A
+ * connection on which neither side sends a byte (a ping counts) for
+ * idle_timeout is closed with 1001 on both sides.
  */
 export async function relayWebSocket(
   session: ClientSession,
@@ -40,6 +43,11 @@ export async function relayWebSocket(
   };
   const ws = new WebSocketData((message) => void deliver(message));
   flow.websocket = ws;
+  const ms = session.context.settings.idleTimeoutMs;
+  const idle = new IdleWatch(ms, () => {
+    session.log("info", `WebSocket: nothing sent either way for idle_timeout (${ms / 1000} s): closing it with 1001`);
+    closeBoth(1001, "idle timeout", false);
+  });
   await host.trigger("websocketStart", flow);
 
   let closedFrom: { client?: boolean; server?: boolean } = {};
@@ -86,6 +94,7 @@ export async function relayWebSocket(
       // After a protocol error this direction's later bytes are dropped: one log line, one close.
       let failed = false;
       const onData = (chunk: Buffer) => {
+        idle.touch();
         if (failed) return;
         let frames: Frame[];
         try {
@@ -106,6 +115,8 @@ export async function relayWebSocket(
             protocolError(err as FrameError, fromClient);
             return;
           }
+          // Hooks and a slow reader are not silence: the clock starts again once the frames are through.
+          idle.touch();
           if (!src.destroyed) src.resume();
         });
       };
@@ -127,14 +138,18 @@ export async function relayWebSocket(
       "warn",
       `WebSocket protocol error from the ${fromClient ? "client" : "server"}: ${err.message}; closing with ${code}`,
     );
+    closeBoth(code, err.message, !fromClient);
+  };
+
+  /** Tells both sides why (a close frame each), then hangs up. */
+  const closeBoth = (code: number, reason: string, byClient: boolean) => {
     if (ws.closeCode === undefined) {
-      ws.closedByClient = !fromClient;
+      ws.closedByClient = byClient;
       ws.closeCode = code;
-      ws.closeReason = err.message;
+      ws.closeReason = reason;
     }
-    // Tell both sides, then hang up.
-    const frameToClient = encodeFrame(OPCODE.close, closePayload(code, err.message.slice(0, 100)), false);
-    const frameToServer = encodeFrame(OPCODE.close, closePayload(code, err.message.slice(0, 100)), true);
+    const frameToClient = encodeFrame(OPCODE.close, closePayload(code, reason.slice(0, 100)), false);
+    const frameToServer = encodeFrame(OPCODE.close, closePayload(code, reason.slice(0, 100)), true);
     if (client.writable) client.end(frameToClient);
     if (server.writable) server.end(frameToServer);
     setTimeout(() => {
@@ -146,6 +161,7 @@ export async function relayWebSocket(
   client.on("error", () => server.destroy());
   server.on("error", () => client.destroy());
   await Promise.all([pump(client, true, clientHead), pump(server, false, serverHead)]);
+  idle.stop();
   client.destroy();
   server.destroy();
   ws.timestampEnd = Date.now() / 1000;
