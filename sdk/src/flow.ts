@@ -28,7 +28,14 @@ export interface ClientConnection {
   tlsVersion?: string;
   /** The cipher negotiated with the client. */
   cipher?: string;
+  /** The ALPN protocols the client offered in its ClientHello. */
+  alpnOffers?: string[];
+  /** The client's certificate chain in PEM, leaf first, if it sent one. */
+  certificateList?: string[];
+  /** When the client connected (seconds since the epoch, like every timestamp of the flow model). */
   timestampStart: number;
+  /** When TLS with the client was established. */
+  timestampTlsSetup?: number;
   timestampEnd?: number;
   /**
    * Set in `clientConnect` to refuse the client: the connection is closed and
@@ -59,6 +66,7 @@ export interface ServerConnection {
   cipher?: string;
   /** The server's certificate chain in PEM, leaf first, once TLS is established. */
   certificateList?: string[];
+  /** When connecting began, the TCP connection stood, TLS stood, and the connection closed. */
   timestampStart?: number;
   timestampTcpSetup?: number;
   timestampTlsSetup?: number;
@@ -164,6 +172,18 @@ abstract class Message {
   setJson(value: unknown): void {
     this.setText(JSON.stringify(value));
   }
+
+  /** Copies what every message has (fields, body bytes, trailers, timestamps) onto `target`. */
+  protected copyInto<T extends Message>(target: T): T {
+    target.headers = new Headers(this.headers);
+    target._body = Buffer.from(this._body);
+    if (this.trailers) target.trailers = new Headers(this.trailers);
+    target.httpVersion = this.httpVersion;
+    target.stream = this.stream;
+    target.timestampStart = this.timestampStart;
+    target.timestampEnd = this.timestampEnd;
+    return target;
+  }
 }
 
 function charsetOf(contentType: string | null): BufferEncoding {
@@ -213,6 +233,12 @@ export class Request extends Message {
     this.port = init.port ?? (this.scheme === "https" ? 443 : 80);
     this.path = init.path ?? "/";
     this.form = init.form ?? "origin";
+  }
+
+  /** An independent copy: its own fields, body bytes and trailers. */
+  copy(): Request {
+    const { method, scheme, host, port, path, form } = this;
+    return this.copyInto(new Request({ method, scheme, host, port, path, form }));
   }
 
   /** Parses `url` into a request (method GET unless given). */
@@ -334,6 +360,11 @@ export class Response extends Message {
     this.reason = init.reason ?? REASONS[this.status] ?? "";
   }
 
+  /** An independent copy: its own fields, body bytes and trailers. */
+  copy(): Response {
+    return this.copyInto(new Response({ status: this.status, reason: this.reason }));
+  }
+
   /**
    * A complete response to answer a request without contacting the server:
    * `Response.make(403, "blocked", { "content-type": "text/plain" })`. A
@@ -367,9 +398,22 @@ export interface FlowError {
   timestamp: number;
 }
 
+/**
+ * State from a flow file that interloper does not model, kept by the reader
+ * so that writing the flow again keeps it: per part of mitmproxy's flow state
+ * (`flow`, `client_conn`, `server_conn`, `request`), the fields and their
+ * values as read (e.g. a connection's `via`, `cipher_list`, `mitmcert`, a
+ * request's `authority` as written). Values are shared, not copied, by
+ * `copy()`: treat them as read-only.
+ */
+export type CarriedState = Partial<Record<"flow" | "client_conn" | "server_conn" | "request", Record<string, unknown>>>;
+
 abstract class Flow {
-  /** Unique id of the flow. */
-  readonly id: string = randomUUID();
+  /**
+   * Unique id of the flow. A live flow gets a new UUID; a flow read from a
+   * file keeps the id recorded there (so references in the file hold).
+   */
+  id: string = randomUUID();
   readonly client: ClientConnection;
   server: ServerConnection;
   error?: FlowError;
@@ -392,6 +436,13 @@ abstract class Flow {
    */
   isReplay?: "request" | "response";
   timestampCreated = Date.now() / 1000;
+  /**
+   * What a flow file held that interloper does not model (see `CarriedState`);
+   * set by the flow-file readers, put back by the writers, `undefined` for a
+   * live flow. Kept on the flow rather than dropped so that reading a
+   * mitmproxy capture and writing it again loses nothing mitmproxy recorded.
+   */
+  carried?: CarriedState;
   /** @internal how the core closes the connection behind the flow. */
   protected killer?: () => void;
 
@@ -408,6 +459,55 @@ abstract class Flow {
     this.error ??= { msg: "Connection killed.", timestamp: Date.now() / 1000 };
     this.killer?.();
   }
+
+  /**
+   * An independent copy, as mitmproxy's `flow.copy()`: a new id, not live,
+   * and its own connections, messages and bodies (changing one flow leaves
+   * the other as it was). Killing the copy touches no connection.
+   */
+  abstract copy(): Flow;
+
+  /** Copies the state every flow has onto `target` (made with copied connections). */
+  protected copyInto<T extends Flow>(target: T): T {
+    target.error = this.error ? { ...this.error } : undefined;
+    target.metadata = copyMetadata(this.metadata) as Record<string, unknown>;
+    target.live = false;
+    target.killed = this.killed;
+    target.marked = this.marked;
+    target.comment = this.comment;
+    target.isReplay = this.isReplay;
+    target.timestampCreated = this.timestampCreated;
+    if (this.carried) target.carried = { ...this.carried };
+    return target;
+  }
+}
+
+function copyClient(c: ClientConnection): ClientConnection {
+  const out: ClientConnection = { ...c, peername: { ...c.peername }, sockname: { ...c.sockname } };
+  if (c.alpnOffers) out.alpnOffers = [...c.alpnOffers];
+  if (c.certificateList) out.certificateList = [...c.certificateList];
+  return out;
+}
+
+function copyServer(s: ServerConnection): ServerConnection {
+  const out: ServerConnection = { ...s, address: { ...s.address } };
+  if (s.peername) out.peername = { ...s.peername };
+  if (s.sockname) out.sockname = { ...s.sockname };
+  if (s.alpnOffers) out.alpnOffers = [...s.alpnOffers];
+  if (s.certificateList) out.certificateList = [...s.certificateList];
+  return out;
+}
+
+/** Metadata is the addons' own: plain objects, arrays and bytes are copied, anything else is shared. */
+function copyMetadata(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value)) return value.map(copyMetadata);
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = copyMetadata(v);
+    return out;
+  }
+  return value;
 }
 
 /** An HTTP request and, once it is known, its response. */
@@ -423,6 +523,13 @@ export class HTTPFlow extends Flow {
     super(client, server, killer);
     this.request = request;
   }
+
+  copy(): HTTPFlow {
+    const f = new HTTPFlow(copyClient(this.client), copyServer(this.server), this.request.copy());
+    f.response = this.response?.copy();
+    f.websocket = this.websocket?.copy();
+    return this.copyInto(f);
+  }
 }
 
 /** One WebSocket message (the frames of a fragmented message are joined). */
@@ -437,13 +544,21 @@ export class WebSocketMessage {
   dropped = false;
   /** Whether an addon injected this message (`flow.websocket.inject`). */
   readonly injected: boolean;
-  readonly timestamp = Date.now() / 1000;
+  /** When the message was complete (now, unless given: a flow file gives the recorded time). */
+  readonly timestamp: number;
 
-  constructor(fromClient: boolean, type: "text" | "binary", content: Buffer, injected = false) {
+  constructor(
+    fromClient: boolean,
+    type: "text" | "binary",
+    content: Buffer,
+    injected = false,
+    timestamp = Date.now() / 1000,
+  ) {
     this.fromClient = fromClient;
     this.type = type;
     this.content = content;
     this.injected = injected;
+    this.timestamp = timestamp;
   }
 
   /** The payload as UTF-8 text. */
@@ -487,6 +602,21 @@ export class WebSocketData {
     const type = opts.type ?? (typeof content === "string" ? "text" : "binary");
     this.injector?.(new WebSocketMessage(!opts.toClient, type, toBuffer(content), true));
   }
+
+  /** An independent copy of the messages and close facts; injecting into the copy sends nothing. */
+  copy(): WebSocketData {
+    const d = new WebSocketData();
+    for (const m of this.messages) {
+      const c = new WebSocketMessage(m.fromClient, m.type, Buffer.from(m.content), m.injected, m.timestamp);
+      c.dropped = m.dropped;
+      d.messages.push(c);
+    }
+    d.closedByClient = this.closedByClient;
+    d.closeCode = this.closeCode;
+    d.closeReason = this.closeReason;
+    d.timestampEnd = this.timestampEnd;
+    return d;
+  }
 }
 
 /** One chunk of bytes of a TCP flow. */
@@ -503,6 +633,13 @@ export class TCPFlow extends Flow {
   readonly type = "tcp" as const;
   /** The messages so far; in `tcpMessage` the last one is the new one. */
   readonly messages: TCPMessage[] = [];
+
+  copy(): TCPFlow {
+    const f = new TCPFlow(copyClient(this.client), copyServer(this.server));
+    for (const m of this.messages)
+      f.messages.push({ fromClient: m.fromClient, content: Buffer.from(m.content), timestamp: m.timestamp });
+    return this.copyInto(f);
+  }
 }
 
 export type AnyFlow = HTTPFlow | TCPFlow;
