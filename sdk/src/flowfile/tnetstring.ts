@@ -1,0 +1,330 @@
+/**
+ * mitmproxy's dialect of tnetstrings (typed netstrings): `LENGTH:DATA` and a
+ * one-byte type tag. mitmproxy tells bytes (`,`) from text (`;`, UTF-8), so
+ * this module does too: a `Buffer` is bytes, a JS string is text. Integers
+ * (`#`) are numbers (bigints beyond 2^53); floats (`^`) are `TNetFloat`, so
+ * that a float that happens to be whole (a timestamp of exactly 1700000000.0)
+ * stays a float when written again.
+ *
+ * The decoder never trusts a length: every value must fit in what holds it,
+ * containers are nested at most `maxDepth` deep, and every error names the
+ * byte offset where the data went wrong.
+ */
+import { isUtf8 } from "node:buffer";
+import { firstBadUtf8 } from "./utf8.ts";
+
+/** A float as mitmproxy writes it (`^`); plain JS numbers are written as integers when they are whole. */
+export class TNetFloat {
+  constructor(readonly value: number) {}
+}
+
+export type TNetValue = null | boolean | number | bigint | TNetFloat | string | Buffer | TNetValue[] | TNetDict;
+export interface TNetDict {
+  [key: string]: TNetValue;
+}
+
+/** Bad tnetstring data: `offset` is the byte (counted from the start of the file or buffer) where it went wrong. */
+export class TNetstringError extends Error {
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`damaged at byte ${offset}: ${reason}`);
+    this.name = "TNetstringError";
+  }
+}
+
+/** mitmproxy's reader refuses length prefixes of more than 12 digits; so does this one. */
+export const MAX_LENGTH_DIGITS = 12;
+/** Far deeper than any flow state (about 6 levels) and far shallower than the JS stack. */
+export const DEFAULT_MAX_DEPTH = 200;
+
+const COLON = 0x3a;
+const TAG_NAMES: Record<number, string> = {
+  0x2c: "bytes",
+  0x3b: "str",
+  0x23: "int",
+  0x5e: "float",
+  0x21: "bool",
+  0x7e: "null",
+  0x5d: "list",
+  0x7d: "dict",
+};
+
+// ---------------------------------------------------------------- encoding
+
+/** Encodes one value. Throws a TypeError for what tnetstrings cannot hold (undefined, functions, NaN ints). */
+export function encodeTNet(value: TNetValue): Buffer {
+  const sizes: number[] = [];
+  const total = measure(value, sizes, 0);
+  const out = Buffer.allocUnsafe(total);
+  const end = write(value, out, 0, sizes, { next: 0 });
+  if (end !== total) throw new Error(`tnetstring encoder wrote ${end} of ${total} bytes`);
+  return out;
+}
+
+/** The payload size of each string and container, in the order `write` meets them. */
+function measure(value: TNetValue, sizes: number[], depth: number): number {
+  if (depth > DEFAULT_MAX_DEPTH) throw new TypeError(`cannot encode values nested deeper than ${DEFAULT_MAX_DEPTH}`);
+  const payload = payloadSize(value, sizes, depth);
+  return digits(payload) + payload + 2;
+}
+
+function payloadSize(value: TNetValue, sizes: number[], depth: number): number {
+  if (value === null) return 0;
+  if (value === true) return 4;
+  if (value === false) return 5;
+  if (typeof value === "string") {
+    const n = Buffer.byteLength(value, "utf8");
+    sizes.push(n);
+    return n;
+  }
+  if (Buffer.isBuffer(value)) return value.length;
+  if (typeof value === "number" || typeof value === "bigint" || value instanceof TNetFloat)
+    return numberText(value).length;
+  const at = sizes.push(0) - 1;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) n += measure(item, sizes, depth + 1);
+  } else if (isDict(value)) {
+    for (const key of Object.keys(value)) {
+      n += measure(key, sizes, depth + 1) + measure(value[key]!, sizes, depth + 1);
+    }
+  } else {
+    throw new TypeError(`cannot encode ${describeJs(value)} as a tnetstring`);
+  }
+  sizes[at] = n;
+  return n;
+}
+
+function write(value: TNetValue, out: Buffer, pos: number, sizes: number[], cursor: { next: number }): number {
+  if (value === null) return out.write("0:~", pos, "latin1") + pos;
+  if (value === true) return out.write("4:true!", pos, "latin1") + pos;
+  if (value === false) return out.write("5:false!", pos, "latin1") + pos;
+  if (typeof value === "string") {
+    const n = sizes[cursor.next++]!;
+    pos += out.write(`${n}:`, pos, "latin1");
+    pos += out.write(value, pos, n, "utf8");
+    out[pos] = 0x3b;
+    return pos + 1;
+  }
+  if (Buffer.isBuffer(value)) {
+    pos += out.write(`${value.length}:`, pos, "latin1");
+    pos += value.copy(out, pos);
+    out[pos] = 0x2c;
+    return pos + 1;
+  }
+  if (typeof value === "number" || typeof value === "bigint" || value instanceof TNetFloat) {
+    const text = numberText(value);
+    const tag = typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value)) ? "#" : "^";
+    return out.write(`${text.length}:${text}${tag}`, pos, "latin1") + pos;
+  }
+  const n = sizes[cursor.next++]!;
+  pos += out.write(`${n}:`, pos, "latin1");
+  if (Array.isArray(value)) {
+    for (const item of value) pos = write(item, out, pos, sizes, cursor);
+    out[pos] = 0x5d;
+  } else {
+    for (const key of Object.keys(value)) {
+      pos = write(key, out, pos, sizes, cursor);
+      pos = write(value[key]!, out, pos, sizes, cursor);
+    }
+    out[pos] = 0x7d;
+  }
+  return pos + 1;
+}
+
+/** Integers as Python's int() reads them; floats as Python's float() reads them (repr-like: `2.0`, `1e+21`, `inf`). */
+function numberText(value: number | bigint | TNetFloat): string {
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number" && Number.isInteger(value)) {
+    return Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
+  }
+  const x = typeof value === "number" ? value : value.value;
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (Object.is(x, -0)) return "-0.0";
+  const text = String(x);
+  return /^-?\d+$/.test(text) ? `${text}.0` : text;
+}
+
+function digits(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : String(n).length;
+}
+
+function isDict(value: unknown): value is TNetDict {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function describeJs(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "an object";
+  return typeof value;
+}
+
+// ---------------------------------------------------------------- decoding
+
+export interface DecodeOptions {
+  /** Added to every offset in errors: where `buf` starts in the file. */
+  base?: number;
+  maxDepth?: number;
+}
+
+/** Decodes `buf`, which must hold exactly one value. */
+export function decodeTNet(buf: Buffer, opts: DecodeOptions = {}): TNetValue {
+  const parser = new Parser(buf, opts.base ?? 0, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const [value, end] = parser.parse(0, buf.length, 0);
+  if (end !== buf.length) parser.fail(end, `${buf.length - end} bytes follow the value`);
+  return value;
+}
+
+/** Decodes the value that starts at `start`; returns it and where it ended. */
+export function decodeTNetPrefix(buf: Buffer, start = 0, opts: DecodeOptions = {}): { value: TNetValue; end: number } {
+  const parser = new Parser(buf, opts.base ?? 0, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const [value, end] = parser.parse(start, buf.length, 0);
+  return { value, end };
+}
+
+/** A byte as an error message shows it: a printable character quoted, else its hex value. */
+export function describeByte(b: number | undefined): string {
+  if (b === undefined) return "the end of the data";
+  if (b >= 0x21 && b < 0x7f) return `'${String.fromCharCode(b)}'`;
+  return `byte 0x${b.toString(16).padStart(2, "0")}`;
+}
+
+class Parser {
+  constructor(
+    private readonly buf: Buffer,
+    private readonly base: number,
+    private readonly maxDepth: number,
+  ) {}
+
+  fail(at: number, reason: string): never {
+    throw new TNetstringError(this.base + at, reason);
+  }
+
+  /** Parses one value in `[pos, limit)`: its value and the offset after its tag. */
+  parse(pos: number, limit: number, depth: number): [TNetValue, number] {
+    const { buf } = this;
+    let i = pos;
+    let length = 0;
+    while (i < limit && buf[i]! >= 0x30 && buf[i]! <= 0x39) {
+      if (i - pos === MAX_LENGTH_DIGITS) this.fail(pos, `a tnetstring length of more than ${MAX_LENGTH_DIGITS} digits`);
+      length = length * 10 + (buf[i]! - 0x30);
+      i++;
+    }
+    if (i === pos) {
+      const found = i < limit ? describeByte(buf[i]) : "the end of its container";
+      this.fail(pos, `expected a tnetstring length (a digit), found ${found}`);
+    }
+    if (i >= limit || buf[i] !== COLON) this.fail(i, "expected ':' after a tnetstring length");
+    const start = i + 1;
+    const end = start + length;
+    if (end >= limit) {
+      this.fail(
+        pos,
+        `a tnetstring of ${length} bytes does not fit in the ${Math.max(0, limit - start - 1)} bytes left`,
+      );
+    }
+    return [this.value(buf[end]!, start, end, depth), end + 1];
+  }
+
+  private value(tag: number, start: number, end: number, depth: number): TNetValue {
+    const { buf } = this;
+    switch (tag) {
+      case 0x2c: // bytes
+        return buf.subarray(start, end);
+      case 0x3b: // str
+        return this.utf8(start, end);
+      case 0x23: // int
+        return this.integer(start, end);
+      case 0x5e: // float
+        return this.float(start, end);
+      case 0x21: // bool
+        return this.boolean(start, end);
+      case 0x7e: // null
+        if (end !== start) this.fail(start, `a null must be empty, this one has ${end - start} bytes`);
+        return null;
+      case 0x5d: // list
+        return this.list(start, end, depth + 1);
+      case 0x7d: // dict
+        return this.dict(start, end, depth + 1);
+      default:
+        return this.fail(end, `unknown tnetstring type tag ${describeByte(tag)}`);
+    }
+  }
+
+  private utf8(start: number, end: number): string {
+    const bytes = this.buf.subarray(start, end);
+    if (!isUtf8(bytes)) this.fail(start + firstBadUtf8(bytes), "a str (;) that is not valid UTF-8");
+    return bytes.toString("utf8");
+  }
+
+  private integer(start: number, end: number): number | bigint {
+    const text = this.buf.toString("latin1", start, end);
+    if (!/^[+-]?\d+$/.test(text)) this.fail(start, `an int (#) that is not an integer: ${JSON.stringify(clip(text))}`);
+    if (text.length <= 15) return Number(text);
+    const big = BigInt(text);
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+  }
+
+  private float(start: number, end: number): TNetFloat {
+    const text = this.buf.toString("latin1", start, end);
+    const lower = text.toLowerCase().replace(/^\+/, "");
+    if (/^-?(inf|infinity)$/.test(lower)) return new TNetFloat(lower.startsWith("-") ? -Infinity : Infinity);
+    if (/^-?nan$/.test(lower)) return new TNetFloat(NaN);
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text))
+      this.fail(start, `a float (^) that is not a number: ${JSON.stringify(clip(text))}`);
+    return new TNetFloat(Number(text));
+  }
+
+  private boolean(start: number, end: number): boolean {
+    const text = this.buf.toString("latin1", start, end);
+    if (text === "true") return true;
+    if (text === "false") return false;
+    return this.fail(start, `a bool (!) that is neither true nor false: ${JSON.stringify(clip(text))}`);
+  }
+
+  private list(start: number, end: number, depth: number): TNetValue[] {
+    if (depth > this.maxDepth) this.fail(start, `values nested deeper than ${this.maxDepth} levels`);
+    const out: TNetValue[] = [];
+    let pos = start;
+    while (pos < end) {
+      const [item, next] = this.parse(pos, end, depth);
+      out.push(item);
+      pos = next;
+    }
+    return out;
+  }
+
+  private dict(start: number, end: number, depth: number): TNetDict {
+    if (depth > this.maxDepth) this.fail(start, `values nested deeper than ${this.maxDepth} levels`);
+    const out: TNetDict = {};
+    let pos = start;
+    while (pos < end) {
+      const keyAt = pos;
+      const [key, afterKey] = this.parse(pos, end, depth);
+      if (typeof key !== "string" && !Buffer.isBuffer(key))
+        this.fail(keyAt, `a dict key must be a str or bytes, not ${TAG_NAMES[this.buf[afterKey - 1]!] ?? "that"}`);
+      if (afterKey >= end) this.fail(afterKey, "a dict key without a value");
+      const [value, next] = this.parse(afterKey, end, depth);
+      setKey(out, typeof key === "string" ? key : key.toString("utf8"), value);
+      pos = next;
+    }
+    return out;
+  }
+}
+
+/** `__proto__` is an ordinary key in a flow file: define it rather than set the prototype. */
+function setKey(dict: TNetDict, key: string, value: TNetValue): void {
+  if (key === "__proto__")
+    Object.defineProperty(dict, key, { value, enumerable: true, writable: true, configurable: true });
+  else dict[key] = value;
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
