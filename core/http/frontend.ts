@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
 import type { ClientSession } from "../connection/client-session.ts";
+import { Http2ClientGuard } from "../connection/h2-client-guard.ts";
 import type { ServerConn } from "../connection/server-conn.ts";
 import { startHeadersTimeoutCheck } from "../platform/node-internals.ts";
 import { textResponse } from "./raw.ts";
@@ -36,7 +37,7 @@ export class HttpFrontend {
   /** Node's HTTP/2 server (nghttp2) for clients that negotiated h2 or sent the h2c preface. */
   private readonly h2server: http2.Http2Server;
   private readonly h2contexts = new WeakMap<http2.Http2Session, HttpContext>();
-  private pendingH2: HttpContext | undefined;
+  private pendingH2: { ctx: HttpContext; socket: net.Socket } | undefined;
   private idleTimeoutMs: number;
 
   constructor(
@@ -66,9 +67,12 @@ export class HttpFrontend {
     this.h2server.setTimeout(0);
     // The session is made synchronously inside 'connection': that is when we know its context.
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
-      if (this.pendingH2) this.h2contexts.set(session, this.pendingH2);
       session.on("error", () => {});
-      this.closeWhenIdle(session);
+      const pending = this.pendingH2;
+      if (!pending) return;
+      this.h2contexts.set(session, pending.ctx);
+      const { session: client } = pending.ctx;
+      new Http2ClientGuard(session, pending.socket, this.idleTimeoutMs, (level, msg) => client.log(level, msg));
     });
     this.h2server.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
       const ctx = this.h2contexts.get(req.stream.session as http2.Http2Session);
@@ -76,7 +80,7 @@ export class HttpFrontend {
         req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
         return;
       }
-      onRequest(ctx, req, res);
+      void dispatchHttp2(req.stream, () => onRequest(ctx, req, res));
     });
     this.h2server.on("sessionError", () => {});
     this.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -122,27 +126,6 @@ export class HttpFrontend {
     });
   }
 
-  /**
-   * An HTTP/2 connection with no open stream and no frame for idle_timeout is
-   * closed (GOAWAY), like an idle HTTP/1 keep-alive connection: a client that
-   * stops talking (or sends frames nghttp2 ignores) must not hold it forever.
-   * Open streams have their own bounds (the server's answer, the hooks).
-   */
-  private closeWhenIdle(session: http2.ServerHttp2Session): void {
-    if (this.idleTimeoutMs <= 0) return;
-    let open = 0;
-    session.on("stream", (stream: http2.ServerHttp2Stream) => {
-      open++;
-      stream.once("close", () => open--);
-    });
-    session.setTimeout(this.idleTimeoutMs, () => {
-      if (open > 0 || session.destroyed) return;
-      session.close();
-      // A peer that never reads our GOAWAY must not keep the socket either.
-      setTimeout(() => session.destroy(), 1000).unref();
-    });
-  }
-
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
     this.server.keepAliveTimeout = ms;
@@ -160,14 +143,12 @@ export class HttpFrontend {
   /** Reads HTTP/2 from `socket` (after ALPN h2, or the h2c connection preface). */
   acceptHttp2(socket: net.Socket, ctx: HttpContext): void {
     ctx.session.setupDone();
-    this.pendingH2 = ctx;
+    this.pendingH2 = { ctx, socket };
     try {
       this.h2server.emit("connection", socket);
     } finally {
       this.pendingH2 = undefined;
     }
-    // An HTTP/2 connection ends with the socket: a client that only half-closes (no GOAWAY) is gone too.
-    socket.once("end", () => socket.destroy());
     // nghttp2 takes the bytes from the socket's handle; reading must be started — after the session
     // has taken the bytes already buffered (the h2c preface we peeked), which it does on the next tick.
     setImmediate(() => socket.resume());
@@ -178,6 +159,22 @@ export class HttpFrontend {
     // Stops the headers-timeout check (the server itself never listened: the callback gets that error).
     this.server.close(() => {});
   }
+}
+
+/**
+ * Hands an HTTP/2 stream to the exchange once the frames read with its
+ * HEADERS have been processed: a stream the client reset in the same read
+ * (rapid reset: HEADERS then RST_STREAM, over and over) never becomes a
+ * request to a server. A client that does not read what it asked for already
+ * gets no new work done for it until it does.
+ */
+async function dispatchHttp2(stream: http2.ServerHttp2Stream, run: () => void): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const guard = Http2ClientGuard.of(stream);
+  if (stream.destroyed || stream.closed || !guard) return;
+  await guard.untilClientReads(stream);
+  if (stream.destroyed || stream.closed) return;
+  run();
 }
 
 /** How long a request head may take to arrive once it has begun: the idle timeout, at most a minute (Node's default). */

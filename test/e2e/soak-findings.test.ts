@@ -1,13 +1,104 @@
 // Regressions for the soak harness's findings (issue 11, bench/SOAK.md): raw
-// TCP relays and WebSockets that nobody talks on. Each test uses a short
-// idle_timeout; every wait is tied to an event and bounded by WAIT_MS.
+// TCP relays and WebSockets that nobody talks on, HTTP/2 sessions whose
+// client left or stopped reading, sessions nghttp2 gave up on, and rapid
+// reset. Each test uses a short idle_timeout; every wait is tied to an event
+// and bounded by WAIT_MS.
 import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Addon, HTTPFlow } from "@interloper/sdk";
 import { openTunnel, WireClient } from "../helpers/clients.ts";
-import { startInProcess, waitFor } from "../helpers/harness.ts";
+import { startInProcess, startOrigin, waitFor, type Origin } from "../helpers/harness.ts";
 import { startWsOrigin, WsClient } from "../helpers/ws.ts";
+
+// --- HTTP/2 frames by hand (a client that misbehaves on purpose) ---
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+const T = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8 } as const;
+const ENHANCE_YOUR_CALM = 11;
+
+function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** An HPACK literal field without indexing (names and values shorter than 127 bytes). */
+function literal(name: string, value: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0, name.length]),
+    Buffer.from(name),
+    Buffer.from([value.length]),
+    Buffer.from(value),
+  ]);
+}
+
+/** HEADERS for a GET, END_HEADERS and END_STREAM. */
+function get(stream: number, authority: string, path: string): Buffer {
+  const block = Buffer.concat([
+    literal(":method", "GET"),
+    literal(":scheme", "http"),
+    literal(":authority", authority),
+    literal(":path", path),
+  ]);
+  return frame(T.HEADERS, 0x5, stream, block);
+}
+
+function rst(stream: number): Buffer {
+  return frame(T.RST_STREAM, 0, stream, Buffer.from([0, 0, 0, 8]));
+}
+
+interface Frame {
+  type: number;
+  flags: number;
+  stream: number;
+  payload: Buffer;
+}
+
+function parseFrames(buf: Buffer): Frame[] {
+  const out: Frame[] = [];
+  for (let off = 0; off + 9 <= buf.length;) {
+    const len = buf.readUIntBE(off, 3);
+    if (off + 9 + len > buf.length) break;
+    out.push({
+      type: buf[off + 3]!,
+      flags: buf[off + 4]!,
+      stream: buf.readUInt32BE(off + 5) & 0x7fffffff,
+      payload: buf.subarray(off + 9, off + 9 + len),
+    });
+    off += 9 + len;
+  }
+  return out;
+}
+
+/** h2c with prior knowledge in a CONNECT tunnel to `port`, settings exchanged; the client never opens its windows. */
+async function h2c(proxyPort: number, port: number): Promise<WireClient> {
+  const t = await openTunnel(proxyPort, `127.0.0.1:${port}`);
+  assert.is(t.status, 200);
+  const w = new WireClient(t.socket.resume());
+  w.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0)]));
+  await w.until(
+    () => (parseFrames(w.buf).some((f) => f.type === T.SETTINGS && f.flags === 0) ? true : undefined),
+    "the proxy's SETTINGS",
+  );
+  w.write(frame(T.SETTINGS, 1, 0));
+  return w;
+}
+
+/** The response HEADERS on `stream`, once they arrived. */
+function responseOn(w: WireClient, stream: number): Promise<Frame> {
+  return w.until(
+    () => parseFrames(w.buf).find((f) => f.type === T.HEADERS && f.stream === stream),
+    `response HEADERS on stream ${stream}`,
+  );
+}
+
+function paths(origin: Origin): string[] {
+  return origin.requests.map((r) => r.url);
+}
 
 // --- raw TCP relays and WebSockets ---
 
@@ -94,6 +185,131 @@ test("a WebSocket on which only the server pings, more often than idle_timeout, 
     assert.is(ws.closed, undefined, "closed although pings kept it busy");
     // Then silence: closed.
     assert.is((await ws.waitClosed()).code, 1001);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+// --- HTTP/2 client sessions ---
+
+test("after nghttp2's own GOAWAY (a protocol error) with a stream in flight, the connection is closed, whether the client waits or leaves", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  const authority = `127.0.0.1:${origin.port}`;
+  // A GET, then a frame header claiming 16 MiB: nghttp2 answers GOAWAY(FRAME_SIZE_ERROR) and reads no more.
+  const poison = Buffer.concat([get(1, authority, "/inflight"), Buffer.from([0xff, 0xff, 0xff, 0x44, 0, 0, 0, 0, 1])]);
+  try {
+    const waits = await h2c(p.port, origin.port);
+    const leaves = await h2c(p.port, origin.port);
+    waits.write(poison);
+    leaves.write(poison);
+    const goaway = (w: WireClient) =>
+      w.until(() => parseFrames(w.buf).find((f) => f.type === T.GOAWAY), "the proxy's GOAWAY");
+    await goaway(waits);
+    await goaway(leaves);
+    leaves.socket.end();
+    await waits.waitClosed();
+    await leaves.until(() => (leaves.closed ? true : undefined), "the proxy to close its end");
+    await waitFor(
+      () => p.logs.filter((e) => / client disconnect$/.test(e.message)).length === 2,
+      "both client disconnects",
+    );
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("an HTTP/2 client that never reads its response: the connection is closed after idle_timeout", async () => {
+  const origin = await startOrigin((_req, res) => res.end(Buffer.alloc(4 * 1024 * 1024, 0x61)));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const w = await h2c(p.port, origin.port);
+    w.write(get(1, `127.0.0.1:${origin.port}`, "/big"));
+    await responseOn(w, 1);
+    await w.waitClosed();
+    assert.ok(
+      p.logs.some((e) =>
+        /nothing sent or received for idle_timeout \(1 s\) while 1 stream\(s\) wait for the client/.test(e.message),
+      ),
+    );
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("an HTTP/2 client that does not read what it asked for gets no new request sent upstream until it reads", async () => {
+  const origin = await startOrigin((req, res) =>
+    res.end(req.url === "/big" ? Buffer.alloc(2 * 1024 * 1024, 0x61) : "small"),
+  );
+  const p = await startInProcess([], { idleTimeout: 60 });
+  const authority = `127.0.0.1:${origin.port}`;
+  try {
+    const w = await h2c(p.port, origin.port);
+    w.write(get(1, authority, "/big"));
+    // The first 64 KiB (the client's initial window) came; the rest of the 2 MiB waits for the client.
+    await w.until(
+      () =>
+        parseFrames(w.buf)
+          .filter((f) => f.type === T.DATA)
+          .reduce((n, f) => n + f.payload.length, 0) >= 65535
+          ? true
+          : undefined,
+      "the first window of data",
+    );
+    w.write(get(3, authority, "/second"));
+    // Another client's request through the same proxy, answered: the held one would have gone out by now.
+    const other = await h2c(p.port, origin.port);
+    other.write(get(1, authority, "/other"));
+    await responseOn(other, 1);
+    assert.equal(paths(origin), ["/big", "/other"]);
+    // The client opens its windows and reads: the held request goes out and is answered.
+    const big = Buffer.alloc(4);
+    big.writeUInt32BE(64 * 1024 * 1024);
+    w.write(Buffer.concat([frame(T.WINDOW_UPDATE, 0, 0, big), frame(T.WINDOW_UPDATE, 0, 1, big)]));
+    await responseOn(w, 3);
+    assert.equal(paths(origin), ["/big", "/other", "/second"]);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("HTTP/2 rapid reset: streams reset in the read that opened them never reach the server", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 30 });
+  const authority = `127.0.0.1:${origin.port}`;
+  try {
+    const w = await h2c(p.port, origin.port);
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < 100; i++) pairs.push(get(2 * i + 1, authority, `/reset/${i}`), rst(2 * i + 1));
+    w.write(Buffer.concat([...pairs, get(201, authority, "/after")]));
+    const head = await responseOn(w, 201);
+    assert.ok(head);
+    assert.equal(paths(origin), ["/after"]);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("HTTP/2 rapid reset at a flood rate: the connection gets GOAWAY(ENHANCE_YOUR_CALM) and is closed", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 30 });
+  const authority = `127.0.0.1:${origin.port}`;
+  try {
+    const w = await h2c(p.port, origin.port);
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < 600; i++) pairs.push(get(2 * i + 1, authority, `/flood/${i}`), rst(2 * i + 1));
+    w.write(Buffer.concat(pairs));
+    await w.waitClosed();
+    const goaway = parseFrames(w.buf).find((f) => f.type === T.GOAWAY);
+    assert.ok(goaway, "no GOAWAY before the close");
+    assert.is(goaway.payload.readUInt32BE(4), ENHANCE_YOUR_CALM);
+    assert.ok(p.logs.some((e) => /rapid reset, CVE-2023-44487/.test(e.message)));
+    assert.equal(paths(origin), []);
   } finally {
     await p.stop();
     await origin.close();
