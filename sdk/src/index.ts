@@ -17,6 +17,8 @@ export { Headers, type HeadersInit } from "./headers.ts";
 export { decodeContent, encodeContent, SUPPORTED_ENCODINGS } from "./encoding.ts";
 export { formatSize, parseSize } from "./size.ts";
 export { logText, LOG_TEXT_MAX } from "./log-text.ts";
+// Flow files: mitmproxy's native format (read: versions 17 to 21; written: 17 by default) and HAR 1.2.
+export * from "./flowfile/index.ts";
 export {
   OptionError,
   canonicalOptionName,

@@ -1,0 +1,100 @@
+/**
+ * Writing mitmproxy flow files. Each flow is encoded whole and handed to
+ * the output in one write, so a crash leaves a file readable up to the last
+ * complete flow, and nothing but the flow being written is held: a long
+ * capture keeps memory flat. Version 17 (what mitmproxy 8.1.1 reads) is the
+ * default; any version from 17 to 21 can be chosen.
+ */
+import { createWriteStream } from "node:fs";
+import type { Writable } from "node:stream";
+import type { AnyFlow } from "../flow.ts";
+import { DEFAULT_WRITE_VERSION, downgrade, isFormatVersion, type FormatVersion } from "./compat.ts";
+import { flowToState } from "./state-write.ts";
+import { encodeTNet } from "./tnetstring.ts";
+
+export interface WriteOptions {
+  /** The flow format version to write (default 17: mitmproxy 8.1.1; 21 for mitmproxy 11 and later). */
+  version?: FormatVersion;
+  /** Told about each metadata value left out (see `StateWriteOptions`). */
+  onWarning?: (message: string) => void;
+}
+
+/** One flow as the bytes of a flow file. */
+export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
+  const version = opts.version ?? DEFAULT_WRITE_VERSION;
+  if (!isFormatVersion(version)) throw new RangeError(`cannot write flow format version ${String(version)} (17 to 21)`);
+  const state = flowToState(flow, { metadataBytes: version >= 19, onWarning: opts.onWarning });
+  return encodeTNet(downgrade(state, version));
+}
+
+/** Appends flows to a stream or file, one write per flow, waiting when the output is behind. */
+export class FlowWriter {
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly opts: WriteOptions = {},
+  ) {
+    out.on("error", (err) => {
+      this.failure ??= err;
+    });
+  }
+
+  /** A writer to `path`: a new file, or (`append`) the flows go after those already there. */
+  static async open(path: string, opts: WriteOptions & { append?: boolean } = {}): Promise<FlowWriter> {
+    const out = createWriteStream(path, { flags: opts.append ? "a" : "w" });
+    await new Promise<void>((resolve, reject) => {
+      out.once("open", () => resolve());
+      out.once("error", reject);
+    });
+    return new FlowWriter(out, opts);
+  }
+
+  /**
+   * Writes one flow. The flow is encoded at once (later changes to it are
+   * not written); the promise settles when the output can take more.
+   */
+  async add(flow: AnyFlow): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error("the flow writer is closed");
+    if (this.out.write(encodeFlow(flow, this.opts))) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.out.off("drain", done);
+        this.out.off("error", done);
+        this.out.off("close", done);
+        if (err) reject(err);
+        else if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      this.out.on("drain", done);
+      this.out.on("error", done);
+      this.out.on("close", done);
+    });
+  }
+
+  /** Ends the output once everything written reached it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve, reject) => {
+      this.out.end((err?: Error | null) => (err ? reject(err) : resolve()));
+    });
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** Writes `flows` to a new file at `path`. */
+export async function writeFlowFile(
+  path: string,
+  flows: Iterable<AnyFlow> | AsyncIterable<AnyFlow>,
+  opts: WriteOptions = {},
+): Promise<void> {
+  const writer = await FlowWriter.open(path, opts);
+  try {
+    for await (const flow of flows) await writer.add(flow);
+  } finally {
+    await writer.close();
+  }
+}
