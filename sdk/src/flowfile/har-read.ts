@@ -27,7 +27,7 @@ export class HarFormatError extends Error {
     readonly path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}`);
+    super(`${path || "the document"}: ${problem}`);
     this.name = "HarFormatError";
   }
 }

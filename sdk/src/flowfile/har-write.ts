@@ -32,7 +32,8 @@ export interface HarCookie extends HarNameValue {
   expires?: string;
   httpOnly?: boolean;
   secure?: boolean;
-  sameSite?: string;
+  /** Not in HAR 1.2 (browsers write it anyway): a custom field. */
+  _sameSite?: string;
 }
 
 export interface HarContent {
@@ -123,8 +124,10 @@ function harTimings(flow: HTTPFlow, seen: SeenServers): HarEntry["timings"] {
     connect = ms((server.timestampTlsSetup ?? server.timestampTcpSetup) - server.timestampStart);
     if (server.timestampTlsSetup !== undefined) ssl = ms(server.timestampTlsSetup - server.timestampTcpSetup);
   }
-  const send = req.timestampEnd === undefined ? 0 : ms(req.timestampEnd - req.timestampStart);
-  const wait = res && req.timestampEnd !== undefined ? ms(res.timestampStart - req.timestampEnd) : 0;
+  // A streamed request has no recorded end: its sending is counted as waiting.
+  const sent = req.timestampEnd ?? req.timestampStart;
+  const send = ms(sent - req.timestampStart);
+  const wait = res ? ms(res.timestampStart - sent) : 0;
   const receive = res?.timestampEnd === undefined ? 0 : ms(res.timestampEnd - res.timestampStart);
   return { blocked: -1, dns: -1, connect, ssl, send, wait, receive };
 }
@@ -299,7 +302,7 @@ function cookieAttribute(cookie: HarCookie, attr: string): void {
   else if (key === "domain") cookie.domain = value;
   else if (key === "httponly") cookie.httpOnly = true;
   else if (key === "secure") cookie.secure = true;
-  else if (key === "samesite") cookie.sameSite = value;
+  else if (key === "samesite") cookie._sameSite = value;
   else if (key === "expires") {
     const t = Date.parse(value);
     if (!Number.isNaN(t)) cookie.expires = new Date(t).toISOString();
