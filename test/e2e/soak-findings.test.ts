@@ -140,6 +140,23 @@ test("a raw TCP relay on which neither side says anything for idle_timeout is cl
   }
 });
 
+test("HTTP/1 in a tunnel whose first bytes are no request line (a blank line, then an unfinished head) is closed after idle_timeout", async () => {
+  // Relayed as raw TCP (no request line the layer decision knows), to an origin that waits for the rest of a head.
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const t = await openTunnel(p.port, `127.0.0.1:${origin.port}`);
+    const w = new WireClient(t.socket.resume());
+    w.write("\r\nHEAD /fz/e HTTP/1.1\r\n");
+    await w.waitClosed();
+    assert.is(w.buffered, 0);
+    assert.is(origin.requests.length, 0);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test("a WebSocket nobody talks on is closed with 1001 after idle_timeout; websocketEnd fires", async () => {
   const origin = await startWsOrigin();
   const ends: HTTPFlow[] = [];
