@@ -10,6 +10,12 @@ export type LogLevel = "error" | "warn" | "info" | "debug";
 
 export const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 
+/**
+ * The version of this sdk. interloper refuses an addon package whose peer range for
+ * `@interloper/sdk` does not include it (the build checks it equals the sdk's package.json).
+ */
+export const SDK_VERSION = "0.1.0";
+
 /** One entry of the event log. */
 export interface LogEntry {
   level: LogLevel;

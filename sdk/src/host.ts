@@ -2,7 +2,7 @@ import { EventEmitter } from "eventemitter3";
 import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
 import { HOOK_NAMES } from "./addon.ts";
 import { logText } from "./log-text.ts";
-import { OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
+import { editDistance, OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
 
 interface AddonRecord {
   addon: Addon;
@@ -134,6 +134,7 @@ export class AddonHost {
     this.records.splice(at, 0, ...added);
     const before = new Set(this.active);
     this.rebuild();
+    this.warnMisspelledHooks(added);
     // An addon replaced by name stops: it gets `done` (and `load` again if it comes back).
     for (const r of before) if (!this.active.includes(r)) await this.callLifecycle(r, "done", []);
     try {
@@ -185,6 +186,7 @@ export class AddonHost {
     const at = this.records.indexOf(old);
     this.records.splice(at, oldSubtree.length, ...added);
     this.rebuild();
+    this.warnMisspelledHooks(added);
     try {
       for (const rec of added) await this.callLifecycle(rec, "load", [this.makeLoader(rec)], true);
       const deferred = this.options.takeDeferred();
@@ -334,15 +336,25 @@ export class AddonHost {
   }
 
   private reportHookError(rec: AddonRecord, hook: string, err: unknown): void {
-    const { message, stack } = describeThrown(err);
-    // Where it happened, so the user can jump to it (scripts map this to their own .ts file).
-    const at = stack !== undefined ? /\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/.exec(stack)?.[1] : undefined;
+    const { message, kind, stack } = describeThrown(err);
+    // Where it happened in the addon's own code, so the user can jump to it (scripts map this to their .ts file).
+    const at = stack !== undefined ? userFrame(stack) : undefined;
     // One line: a message may quote client data (JSON.parse quotes its input).
     this.log(
       "error",
-      `addon ${rec.label} failed in ${hook}: ${logText(message, ERROR_MESSAGE_MAX)}${at && !at.startsWith("node:") ? ` (at ${at})` : ""}`,
+      `addon ${rec.label} failed in ${hook}: ${kind ? `${kind}: ` : ""}${logText(message, ERROR_MESSAGE_MAX)}${at ? ` (at ${at})` : ""}`,
     );
     if (stack) this.log("debug", stack);
+  }
+
+  /** A warning for each method of a newly added addon that is named like a hook but is none (it would never run). */
+  private warnMisspelledHooks(added: readonly AddonRecord[]): void {
+    for (const rec of added) {
+      for (const name of methodNames(rec.addon)) {
+        const meant = meantHook(name);
+        if (meant) this.log("warn", `'${name}' is not a hook and never runs: did you mean '${meant}'?`, rec.label);
+      }
+    }
   }
 
   private async configureOne(rec: AddonRecord, updated: ReadonlySet<string>, rethrowAll = false): Promise<void> {
@@ -385,7 +397,7 @@ export class AddonHost {
   private makeLoader(rec: AddonRecord): Loader {
     return {
       // One implementation behind Loader's typed overloads.
-      addOption: (spec: OptionSpec) => this.options.add(spec),
+      addOption: (spec: OptionSpec) => this.options.add(spec, rec.label),
       options: this.options.view,
       log: this.logger(rec.label),
       events: this.events,
@@ -500,13 +512,82 @@ function attempt<T>(read: () => T): T | undefined {
  * string, undefined, an object whose `message`, `stack` or `toString` throws.
  * Describing a failure must not fail.
  */
-function describeThrown(err: unknown): { message: string; stack: string | undefined } {
+function describeThrown(err: unknown): { message: string; kind: string | undefined; stack: string | undefined } {
   const isObject = err !== null && (typeof err === "object" || typeof err === "function");
   const own = isObject ? attempt(() => ("message" in err ? { value: (err as Error).message } : undefined)) : undefined;
   const value = own ? own.value : err;
   const message = typeof value === "string" ? value : logText(value, Infinity);
   const stack = isObject ? attempt(() => (err as Error).stack) : undefined;
-  return { message, stack: typeof stack === "string" ? stack : undefined };
+  // The class says what kind of mistake it was (a SyntaxError from JSON.parse, a TypeError); plain Error says nothing.
+  const name = err instanceof Error ? attempt(() => err.name) : undefined;
+  const kind = typeof name === "string" && name !== "Error" && name !== "" ? logText(name, 64) : undefined;
+  return { message, kind, stack: typeof stack === "string" ? stack : undefined };
+}
+
+/** The folder of this module: frames there are the proxy's (or the sdk's) own code, not the addon's. */
+const OWN_DIR = (() => {
+  const first = framePlaces(new Error().stack ?? "")[0];
+  return first === undefined ? undefined : first.slice(0, first.lastIndexOf("/") + 1);
+})();
+
+/** The `file:line:column` places of a stack's frames, in order (`file://` URLs as paths). */
+function framePlaces(stack: string): string[] {
+  const places: string[] = [];
+  for (const m of stack.matchAll(/\n\s+at (?:.*?\()?([^()\s]+:\d+:\d+)\)?/g)) {
+    places.push(m[1]!.replace(/^file:\/\//, ""));
+  }
+  return places;
+}
+
+/**
+ * The first frame of a failure in the addon's own files: not Node's, not the proxy's or the sdk's
+ * (a bad body's `JSON.parse` inside `res.json()` is reported where the addon called it), and
+ * preferably not an npm dependency's. Undefined when the stack names no such place.
+ */
+function userFrame(stack: string): string | undefined {
+  const places = framePlaces(stack).filter((p) => !p.startsWith("node:") && !p.startsWith("internal/"));
+  const notOwn = places.filter((p) => OWN_DIR === undefined || !p.startsWith(OWN_DIR));
+  return notOwn.find((p) => !p.includes("/node_modules/")) ?? notOwn[0] ?? places[0];
+}
+
+/** mitmproxy's names of hooks that interloper names differently (beyond case and underscores). */
+const MITMPROXY_HOOK_NAMES: Readonly<Record<string, HookName>> = {
+  clientconnected: "clientConnect",
+  clientdisconnected: "clientDisconnect",
+  serverdisconnected: "serverDisconnect",
+};
+
+const NOT_HOOKS = new Set(["constructor", "name", "addons"]);
+
+/**
+ * The hook a method name probably meant (`reponse`, `requestHeaders`, `tls_clienthello`,
+ * mitmproxy's `client_connected`), or undefined for a hook or a name like no hook.
+ */
+function meantHook(name: string): HookName | undefined {
+  if ((HOOK_NAMES as readonly string[]).includes(name) || NOT_HOOKS.has(name)) return undefined;
+  const loose = name.replace(/[-_]/g, "").toLowerCase();
+  const alias = MITMPROXY_HOOK_NAMES[loose];
+  if (alias) return alias;
+  // A helper a couple of letters off a short hook is common (`reload`, `respond`): one edit only there.
+  const limit = loose.length >= 10 ? 2 : 1;
+  let best: { hook: HookName; distance: number } | undefined;
+  for (const hook of HOOK_NAMES) {
+    const distance = editDistance(loose, hook.toLowerCase());
+    if (distance <= limit && (!best || distance < best.distance)) best = { hook, distance };
+  }
+  return best?.hook;
+}
+
+/** The function-valued properties of an addon: its own and its class's (up to Object). */
+function methodNames(addon: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = addon; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      const desc = Object.getOwnPropertyDescriptor(o, key);
+      if (desc && typeof desc.value === "function") names.add(key);
+    }
+  }
+  return [...names];
 }
 
 function isOptionErrorLike(err: unknown): boolean {

@@ -97,6 +97,40 @@ export function snakeOptionName(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** A name compared loosely: case, `_` and `-` do not count (`Teapot_Path` is `teapotpath`). */
+function looseName(name: string): string {
+  return name.replace(/[-_]/g, "").toLowerCase();
+}
+
+/** The edit distance (insertions, deletions, substitutions) between two short names. */
+export function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + cost));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The candidate a mistyped name most likely meant, compared loosely (case, `_`, `-`), or
+ * undefined when none is close: at most one edit in four characters (one for short names).
+ */
+export function closestName(name: string, candidates: Iterable<string>): string | undefined {
+  const want = looseName(name);
+  const limit = Math.max(1, Math.floor(want.length / 4));
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(want, looseName(candidate));
+    if (distance <= limit && (!best || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
 /**
  * The typed option registry: specs, current values, values given before their
  * option exists (deferred until an addon adds it).
@@ -107,6 +141,8 @@ export class Options {
   private readonly deferred = new Map<string, string[]>();
   /** Names the user set (even to the default value). */
   private readonly given = new Set<string>();
+  /** The addon that added each option (none for the proxy's own), for listings. */
+  private readonly owners = new Map<string, string>();
   /** The live view addons read. */
   readonly view: OptionsView;
 
@@ -135,7 +171,7 @@ export class Options {
    * Adds an option. Adding the same spec again (a reloaded addon) keeps the
    * current value; a different type under the same name is an error.
    */
-  add<T = unknown>(spec: UncheckedOptionSpec): OptionHandle<T> {
+  add<T = unknown>(spec: UncheckedOptionSpec, owner?: string): OptionHandle<T> {
     const name = spec.name;
     if (!/^[a-z][a-zA-Z0-9]*$/.test(name)) throw new Error(`option name must be camelCase: ${name}`);
     const existing = this.specs.get(name);
@@ -146,6 +182,7 @@ export class Options {
       this.checkValue(spec, spec.default);
       this.specs.set(name, spec as OptionSpec);
       this.values.set(name, cloneValue(spec.default));
+      if (owner !== undefined) this.owners.set(name, owner);
     }
     return { name, get: () => this.get<T>(name) };
   }
@@ -154,6 +191,12 @@ export class Options {
   remove(name: string): void {
     this.specs.delete(name);
     this.values.delete(name);
+    this.owners.delete(name);
+  }
+
+  /** The label of the addon that added the option; undefined for the proxy's own options. */
+  ownerOf(name: string): string | undefined {
+    return this.owners.get(canonicalOptionName(name));
   }
 
   has(name: string): boolean {
@@ -165,9 +208,19 @@ export class Options {
     return this.given.has(canonicalOptionName(name));
   }
 
+  /** `unknown option: teapot_pth (did you mean teapot_path?)`, for each of `names`. */
+  unknownMessage(names: readonly string[]): string {
+    const known = this.names();
+    const described = names.map((name) => {
+      const meant = closestName(name, known);
+      return meant === undefined ? name : `${name} (did you mean ${snakeOptionName(meant)}?)`;
+    });
+    return `unknown option${names.length > 1 ? "s" : ""}: ${described.join(", ")}`;
+  }
+
   get<T = unknown>(name: string): T {
     const key = canonicalOptionName(name);
-    if (!this.specs.has(key)) throw new OptionError(`unknown option: ${name}`);
+    if (!this.specs.has(key)) throw new OptionError(this.unknownMessage([name]));
     // A copy: changing a list in place must not bypass validation and configure.
     return cloneValue(this.values.get(key)) as T;
   }
@@ -202,7 +255,7 @@ export class Options {
     for (const [rawName, value] of Object.entries(changes)) {
       const name = canonicalOptionName(rawName);
       const spec = this.specs.get(name);
-      if (!spec) throw new OptionError(`unknown option: ${rawName}`);
+      if (!spec) throw new OptionError(this.unknownMessage([rawName]));
       this.checkValue(spec, value);
       checked.set(name, value);
     }
@@ -261,7 +314,7 @@ export class Options {
   /** Parses the string form of a value: `true|false` for bools, sizes as given, one string per list item. */
   parseValue(name: string, raws: readonly string[]): unknown {
     const spec = this.specs.get(canonicalOptionName(name));
-    if (!spec) throw new OptionError(`unknown option: ${name}`);
+    if (!spec) throw new OptionError(this.unknownMessage([name]));
     const shown = snakeOptionName(spec.name);
     if (spec.type === "strings") return raws.filter((r) => r !== "");
     const raw = raws[raws.length - 1]!;
