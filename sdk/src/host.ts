@@ -519,7 +519,7 @@ function describeThrown(err: unknown): { message: string; kind: string | undefin
   const message = typeof value === "string" ? value : logText(value, Infinity);
   const stack = isObject ? attempt(() => (err as Error).stack) : undefined;
   // The class says what kind of mistake it was (a SyntaxError from JSON.parse, a TypeError); plain Error says nothing.
-  const name = err instanceof Error ? attempt(() => err.name) : undefined;
+  const name = attempt(() => (err instanceof Error ? err.name : undefined));
   const kind = typeof name === "string" && name !== "Error" && name !== "" ? logText(name, 64) : undefined;
   return { message, kind, stack: typeof stack === "string" ? stack : undefined };
 }
