@@ -51,9 +51,12 @@ export async function bundleScript(path: string): Promise<Bundle> {
   }
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
   const mapFile = result.outputFiles.find((f) => f.path.endsWith(".map"))!;
+  // The script's own files: for a script inside an installed package, that package's files too
+  // (so an addon in the addon home reloads when they change), but never its dependencies'.
+  const base = installedPackageRoot(path);
   const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.includes("node_modules/"))
-    .map((p) => (isAbsolute(p) ? p : resolve(dir, p)));
+    .map((p) => (isAbsolute(p) ? p : resolve(dir, p)))
+    .filter((p) => !(base && p.startsWith(base) ? p.slice(base.length) : p).includes("/node_modules/"));
   const hash = createHash("sha256");
   for (const file of [...inputs].sort()) {
     hash.update(file);
@@ -69,6 +72,12 @@ export async function bundleScript(path: string): Promise<Bundle> {
     inputs,
     contentHash: hash.digest("hex"),
   };
+}
+
+/** The folder of the installed package a file is in (`…/node_modules/@scope/name`), or "" outside node_modules. */
+function installedPackageRoot(file: string): string {
+  // Greedy: the last node_modules is the one the file's own package sits in.
+  return /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1] ?? "";
 }
 
 function formatMessage(m: Message, dir: string): string {

@@ -151,6 +151,36 @@ test("an exception in the script's hook is logged with addon, hook and .ts file:
   assert.match(m[0], new RegExp(`addon hello failed in request: crash in v1 \\(at ${escapeRe(r.file)}:7:\\d+\\)$`));
 });
 
+test("a failure inside an sdk helper names its class and the script's line; a type error is a warning, the code runs", async () => {
+  const script = `import { defineAddon, Response } from "@interloper/sdk";
+
+export default defineAddon({
+  name: "rewrite-json",
+  response(flow) {
+    if (flow.request.path !== "/json") return;
+    const data = flow.response!.json() as { n: number };
+    flow.response!.setJson({ n: data.n + 1 });
+  },
+  request(flow) {
+    const label: number = "typed wrong";
+    if (flow.request.path === "/label") flow.response = Response.make(200, String(label));
+  },
+});
+`;
+  const r = await run(script);
+  const bad = await r.get("/json");
+  assert.is(bad.body, "origin /json", "the response went on unchanged");
+  const failed = await r.proxy.waitForOutput(/addon rewrite-json failed in response: [^\n]*/);
+  assert.match(
+    failed[0],
+    new RegExp(`^addon rewrite-json failed in response: SyntaxError: .* \\(at ${escapeRe(r.file)}:7:\\d+\\)$`),
+  );
+  // The type checker loads the compiler in a worker on first use: generous on a busy machine.
+  const typed = await r.proxy.waitForOutput(/type error at [^\n]*/, 2 * RELOAD_DEADLINE_MS);
+  assert.match(typed[0], `type error at ${r.file}:11:11: Type 'string' is not assignable to type 'number'.`);
+  assert.is((await r.get("/label")).body, "typed wrong", "the script runs despite its type error");
+});
+
 test("a saved change is served without restarting; the median save-to-active latency of 20 saves is printed", async () => {
   const r = await run(helloScript("v1"));
   assert.is((await r.get("/hello")).body, "hello v1");
