@@ -1,4 +1,5 @@
-import yargs from "yargs";
+import yargs, { type Options } from "yargs";
+import { closestName } from "../../sdk/src/options.ts";
 
 /** What the command line asks for, as option changes the addon host applies. */
 export interface CliRequest {
@@ -8,6 +9,8 @@ export interface CliRequest {
   sets: string[];
   /** Text to print and exit 0 with (`--help`, `--version`), if asked. */
   exitText?: string;
+  /** `--options`: list every option (after loading the scripts given) instead of running. */
+  listOptions?: boolean;
 }
 
 /** A command-line mistake: printed as one line, exit code 2. */
@@ -18,114 +21,126 @@ const GROUP_HOSTS = "Host ignoring:";
 const GROUP_TLS = "TLS:";
 const GROUP_OUTPUT = "Output:";
 
+/** interloper's flags (mitmproxy's names); their long names are also what a typo is compared with. */
+const FLAGS = {
+  mode: {
+    requiresArg: true,
+    alias: "m",
+    type: "string",
+    array: true,
+    group: GROUP_PROXY,
+    describe: "Proxy mode, MODE[:DATA][@[host:]port]; repeatable. Modes below.",
+  },
+  "listen-host": {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "Address to listen on (default: all interfaces).",
+  },
+  "listen-port": {
+    alias: "p",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_PROXY,
+    describe: "Port to listen on (default 8080).",
+  },
+  scripts: {
+    requiresArg: true,
+    alias: "s",
+    type: "string",
+    array: true,
+    group: GROUP_PROXY,
+    describe:
+      "An addon script (.ts, .mts, .js, .mjs) or npm package (the project's, then the addon home's); repeatable. Reloaded on save.",
+  },
+  set: {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_PROXY,
+    describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists).",
+  },
+  confdir: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "Directory of the certificate authority (default ~/.interloper).",
+  },
+  "ignore-hosts": {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_HOSTS,
+    describe:
+      "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable.",
+  },
+  "allow-hosts": {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_HOSTS,
+    describe: "Regex: only matching connections are intercepted, all others are passed through. Repeatable.",
+  },
+  "ignore-domain": {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_HOSTS,
+    describe: "Pass through this domain and its subdomains on any port (dots escaped for you). Repeatable.",
+  },
+  "allow-domain": {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_HOSTS,
+    describe: "Intercept only this domain and its subdomains. Repeatable.",
+  },
+  "tcp-hosts": {
+    requiresArg: true,
+    type: "string",
+    array: true,
+    group: GROUP_HOSTS,
+    describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable.",
+  },
+  "ssl-insecure": {
+    alias: "k",
+    type: "boolean",
+    group: GROUP_TLS,
+    describe: "Do not verify upstream server certificates.",
+  },
+  quiet: {
+    alias: "q",
+    type: "boolean",
+    group: GROUP_OUTPUT,
+    describe: "Quiet: errors only, no flow lines.",
+  },
+  verbose: {
+    alias: "v",
+    type: "boolean",
+    group: GROUP_OUTPUT,
+    describe: "Verbose: debug log (protocol decisions, TLS details).",
+  },
+  "flow-detail": {
+    type: "string",
+    requiresArg: true,
+    group: GROUP_OUTPUT,
+    describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies.",
+  },
+  options: {
+    type: "boolean",
+    group: GROUP_OUTPUT,
+    describe: "List every option (the core's, the built-in addons', the scripts' given with -s) and exit.",
+  },
+} as const satisfies Record<string, Options>;
+
 /** Parses interloper's command line (mitmproxy's flag names) without side effects. */
 export async function parseCli(argv: readonly string[], version: string): Promise<CliRequest> {
   let exitText: string | undefined;
   const parser = yargs([...argv])
     .scriptName("interloper")
-    .usage("Usage: interloper [options]\n\nAn intercepting HTTP(S) proxy scripted in TypeScript.")
-    .option("mode", {
-      requiresArg: true,
-      alias: "m",
-      type: "string",
-      array: true,
-      group: GROUP_PROXY,
-      describe: "Proxy mode, MODE[@[host:]port]; repeatable. Modes: regular (default).",
-    })
-    .option("listen-host", {
-      requiresArg: true,
-      type: "string",
-      group: GROUP_PROXY,
-      describe: "Address to listen on (default: all interfaces).",
-    })
-    .option("listen-port", {
-      alias: "p",
-      type: "string",
-      requiresArg: true,
-      group: GROUP_PROXY,
-      describe: "Port to listen on (default 8080).",
-    })
-    .option("scripts", {
-      requiresArg: true,
-      alias: "s",
-      type: "string",
-      array: true,
-      group: GROUP_PROXY,
-      describe: "An addon script (.ts, .mts, .js, .mjs) or installed npm package; repeatable. Reloaded on save.",
-    })
-    .option("set", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_PROXY,
-      describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists).",
-    })
-    .option("confdir", {
-      requiresArg: true,
-      type: "string",
-      group: GROUP_PROXY,
-      describe: "Directory of the certificate authority (default ~/.interloper).",
-    })
-    .option("ignore-hosts", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_HOSTS,
-      describe:
-        "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable.",
-    })
-    .option("allow-hosts", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_HOSTS,
-      describe: "Regex: only matching connections are intercepted, all others are passed through. Repeatable.",
-    })
-    .option("ignore-domain", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_HOSTS,
-      describe: "Pass through this domain and its subdomains on any port (dots escaped for you). Repeatable.",
-    })
-    .option("allow-domain", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_HOSTS,
-      describe: "Intercept only this domain and its subdomains. Repeatable.",
-    })
-    .option("tcp-hosts", {
-      requiresArg: true,
-      type: "string",
-      array: true,
-      group: GROUP_HOSTS,
-      describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable.",
-    })
-    .option("ssl-insecure", {
-      alias: "k",
-      type: "boolean",
-      group: GROUP_TLS,
-      describe: "Do not verify upstream server certificates.",
-    })
-    .option("quiet", {
-      alias: "q",
-      type: "boolean",
-      group: GROUP_OUTPUT,
-      describe: "Quiet: errors only, no flow lines.",
-    })
-    .option("verbose", {
-      alias: "v",
-      type: "boolean",
-      group: GROUP_OUTPUT,
-      describe: "Verbose: debug log (protocol decisions, TLS details).",
-    })
-    .option("flow-detail", {
-      type: "string",
-      requiresArg: true,
-      group: GROUP_OUTPUT,
-      describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies.",
-    })
+    .usage(USAGE)
+    .epilog(EPILOG)
+    .options(FLAGS)
     .version(version)
     .alias("version", "V")
     .help("help")
@@ -135,7 +150,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw new UsageError(err?.message ?? msg);
+      throw new UsageError(withSuggestion(err?.message ?? msg, Object.keys(FLAGS)));
     });
   let printed = "";
   const argvParsed = await parser.parseAsync([...argv], {}, (_err, _argv, output) => {
@@ -176,5 +191,45 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     if (changes.flowDetail === undefined) changes.flowDetail = 0;
   }
   if (a.verbose) changes.termlogVerbosity = "debug";
-  return { changes, sets: list(a.set) ?? [] };
+  return { changes, sets: list(a.set) ?? [], listOptions: a.options === true };
+}
+
+const USAGE = `Usage: interloper [options]
+       interloper COMMAND ...
+
+An intercepting HTTP(S) proxy scripted in TypeScript.`;
+
+const EPILOG = `Modes (--mode, repeatable):
+  regular                          an explicit HTTP(S) proxy (default)
+  transparent                      traffic redirected by iptables/nftables (Linux)
+  socks5                           a SOCKS5 proxy (port 1080 unless given)
+  reverse:SCHEME://host[:port]     every connection goes to that server (http, https, tls, tcp)
+  upstream:http[s]://host[:port]   requests go on through another proxy
+
+Commands:
+  interloper new-addon NAME        scaffold an addon package (NAME: my-addon or @me/my-addon)
+  interloper install PACKAGE...    install addon packages into the addon home (~/.interloper/addons)
+  interloper uninstall PACKAGE...  remove them again
+  interloper list                  list the addon home's packages
+  interloper COMMAND --help        more on one command
+
+Options of the proxy and its addons are set with --set name=value; --options lists them.`;
+
+/** yargs' `Unknown argument: lisen-port` with the flag meant: `(did you mean --listen-port?)`. */
+function withSuggestion(message: string, flags: string[]): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(message);
+  if (!m) return message;
+  const given = m[1]!.split(", ");
+  // yargs lists `lisen-port` and its camelCase twin `lisenPort`: one is enough.
+  const unknown = given.filter(
+    (arg) => !(/[A-Z]/.test(arg) && given.includes(arg.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))),
+  );
+  const hints = unknown.map((arg) => {
+    const meant = closestName(arg.replace(/^-+/, ""), flags);
+    return meant ? `${arg} (did you mean --${meant}?)` : arg;
+  });
+  const tail = hints.some((h) => h.includes("did you mean"))
+    ? ""
+    : "; options are set with --set name=value (--options lists them)";
+  return `Unknown argument${unknown.length > 1 ? "s" : ""}: ${hints.join(", ")}${tail}`;
 }

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // The composition root: the only place in core/ that knows the built-in addons.
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { OptionError } from "@interloper/sdk";
+import { readFileSync } from "node:fs";
+import { OptionError, SDK_VERSION, snakeOptionName } from "@interloper/sdk";
+import type { AddonHost } from "@interloper/sdk/host";
 import { Block } from "../../addons/block.ts";
 import { Dumper } from "../../addons/dumper.ts";
 import { ErrorCheck } from "../../addons/errorcheck.ts";
 import { Hosts } from "../../addons/hosts.ts";
 import { ProxyAuth } from "../../addons/proxyauth.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
-import { parseCli, UsageError } from "./args.ts";
-import { localSdkDir, scaffoldAddon } from "./new-addon.ts";
+import { checkCompatibility } from "../../addons/scripts/compat.ts";
+import { parseCli, UsageError, type CliRequest } from "./args.ts";
+import { formatOptions } from "./options-list.ts";
+import { isSubcommand, runSubcommand } from "./subcommands.ts";
 import { ProxyServer, StartupError } from "../engine/proxy-server.ts";
 
 function version(): string {
@@ -30,27 +31,52 @@ function die(message: string, code: number): never {
   process.exit(code);
 }
 
-function newAddon(dir: string | undefined): void {
-  if (!dir) die("usage: interloper new-addon DIR", 2);
-  const sdkDir = localSdkDir(new URL(import.meta.url));
-  if (sdkDir && !existsSync(join(sdkDir, "dist/index.js"))) {
-    // A source checkout: the scaffold links the sdk folder, which needs its build.
-    execFileSync(process.execPath, [join(sdkDir, "../scripts/build.mjs"), "--sdk"], { stdio: "inherit" });
-  }
-  let files: string[];
+/** `interloper new-addon|install|uninstall|list …`: resolves to the exit code. */
+async function subcommand(command: Parameters<typeof runSubcommand>[0], args: string[]): Promise<number> {
   try {
-    files = scaffoldAddon(dir, version(), sdkDir);
+    return await runSubcommand(command, args, {
+      sdkVersion: SDK_VERSION,
+      refusal: (manifest) => {
+        const name = typeof manifest.name === "string" ? manifest.name : "?";
+        const verdict = checkCompatibility({ dir: "", name, version: String(manifest.version), manifest }, SDK_VERSION);
+        return verdict && "refused" in verdict ? verdict.refused : undefined;
+      },
+      out: (text) => process.stdout.write(text),
+    });
   } catch (err) {
-    die(`new-addon: ${(err as Error).message}`, 1);
+    if (err instanceof UsageError) die(err.message, 2);
+    die((err as Error).message, 1);
   }
-  process.stdout.write(
-    `created ${files.map((f) => join(dir, f)).join(", ")}\nnext: cd ${dir} && npm install && npm test\n`,
-  );
+}
+
+/** The built-in addons in chain order, then the command line's options (scripts load here). */
+async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean): Promise<void> {
+  const { host } = proxy;
+  await host.add(proxy.coreAddon());
+  await host.add(new Block());
+  await host.add(new ProxyAuth());
+  // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
+  await host.add(new ScriptLoader({ watch: watchScripts }));
+  await host.add(new Hosts());
+  // With --options the listing owns stdout: what the scripts log on loading goes to stderr.
+  await host.add(new Dumper(watchScripts ? process.stdout : process.stderr));
+  await host.add(new ErrorCheck());
+  // Flags and --set in one change, so that scripts are looked up with the confdir given either way.
+  await host.setOptions({ ...cli.changes, ...host.options.parseSetArgs(cli.sets) });
+  const unknown = host.options.unknownDeferred();
+  if (unknown.length > 0) throw new OptionError(host.options.unknownMessage(unknown.map(snakeOptionName)));
+}
+
+/** `--options`: the listing, written out before the process ends. */
+async function listOptions(host: AddonHost): Promise<void> {
+  await new Promise<void>((resolve) => process.stdout.write(formatOptions(host.options), () => resolve()));
+  await host.stop();
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === "new-addon") {
-    newAddon(process.argv[3]);
+  const command = process.argv[2];
+  if (isSubcommand(command)) {
+    process.exitCode = await subcommand(command, process.argv.slice(3));
     return;
   }
   let cli;
@@ -81,21 +107,14 @@ async function main(): Promise<void> {
 
   const { host } = proxy;
   try {
-    await host.add(proxy.coreAddon());
-    await host.add(new Block());
-    await host.add(new ProxyAuth());
-    // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
-    await host.add(new ScriptLoader());
-    await host.add(new Hosts());
-    await host.add(new Dumper(process.stdout));
-    await host.add(new ErrorCheck());
-    await host.setOptions(cli.changes);
-    await host.setFromStrings(cli.sets);
-    const unknown = host.options.unknownDeferred();
-    if (unknown.length > 0) throw new OptionError(`unknown option: ${unknown.join(", ")}`);
+    await setUp(proxy, cli, !cli.listOptions);
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) die(err.message, 2);
     throw err;
+  }
+  if (cli.listOptions) {
+    await listOptions(host);
+    process.exit(0);
   }
 
   // Whoever read the log is gone (`interloper | head`, a parent that died): with nobody
