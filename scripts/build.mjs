@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/cli.js (the proxy, sdk bundled in) and sdk/dist (the published sdk: ESM + .d.ts).
+// Builds dist/cli.js (the proxy, sdk bundled in) with its worker threads, and sdk/dist (the
+// published sdk: ESM + .d.ts). `npm pack` / `npm publish` run it through each package's prepack.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, rmSync } from "node:fs";
@@ -18,7 +19,23 @@ const lazyStringWidth = {
     b.onResolve({ filter: /^string-width$/ }, (args) => (args.importer === shim ? undefined : { path: shim }));
   },
 };
-const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== "yargs");
+// The sdk is bundled too: the proxy runs (and hands scripts) exactly the sdk it was built with. The
+// package still depends on @interloper/sdk, for its type declarations: scripts are type-checked against them.
+const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== "yargs" && d !== "@interloper/sdk");
+
+/** interloper, @interloper/sdk and the sdk's SDK_VERSION are one version: an addon's peer range names it. */
+function checkVersionsInStep() {
+  const sdkPkg = JSON.parse(readFileSync(`${root}sdk/package.json`, "utf8"));
+  const constant = /export const SDK_VERSION = "([^"]+)"/.exec(readFileSync(`${root}sdk/src/addon.ts`, "utf8"))?.[1];
+  const pinned = pkg.dependencies?.["@interloper/sdk"];
+  if (new Set([pkg.version, sdkPkg.version, constant, pinned]).size !== 1) {
+    throw new Error(
+      `versions out of step: interloper ${pkg.version}, @interloper/sdk ${sdkPkg.version}, SDK_VERSION ${constant}, ` +
+        `interloper's dependency on @interloper/sdk ${pinned}: make them equal`,
+    );
+  }
+}
+checkVersionsInStep();
 
 /**
  * yargs finds its locale files (and the package.json it reads) from the URL of its platform shim:
@@ -55,8 +72,10 @@ if (!onlySdk) {
     logLevel: "warning",
   };
   await build({ ...common, entryPoints: ["core/cli/main.ts"], outfile: "dist/cli.js" });
-  // The spliced relay's worker thread: core/platform/splice.ts finds it next to the bundle.
+  // The worker threads, found next to the bundle: the spliced relay's (core/platform/splice.ts)
+  // and the script type checker's (addons/scripts/typecheck.ts).
   await build({ ...common, entryPoints: ["core/platform/splice-worker.ts"], outfile: "dist/splice-worker.js" });
+  await build({ ...common, entryPoints: ["addons/scripts/typecheck-worker.ts"], outfile: "dist/typecheck-worker.js" });
   chmodSync(`${root}dist/cli.js`, 0o755);
 }
 
