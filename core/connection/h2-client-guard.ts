@@ -158,10 +158,12 @@ export class Http2ClientGuard {
   /**
    * Whether the proxy, not the client, holds this stream up: its answer has
    * not started (hooks, the server), or a streamed body waits for the server's
-   * next bytes with nothing queued for the client.
+   * next bytes with nothing queued for the client. A stream the proxy closed
+   * already only waits for its RST_STREAM to go out (which never happens once
+   * nghttp2 gave up on the session).
    */
   private waitsOnProxy(stream: http2.ServerHttp2Stream): boolean {
-    if (this.waitingOnClient.has(stream)) return false;
+    if (stream.closed || this.waitingOnClient.has(stream)) return false;
     if (!stream.headersSent) return true;
     return stream.writableLength === 0 && !stream.writableEnded;
   }

@@ -36,15 +36,15 @@ function literal(name: string, value: string): Buffer {
   ]);
 }
 
-/** HEADERS for a GET, END_HEADERS and END_STREAM. */
-function get(stream: number, authority: string, path: string): Buffer {
+/** HEADERS for a GET (END_HEADERS and END_STREAM), or a POST whose body is still to come. */
+function get(stream: number, authority: string, path: string, method = "GET"): Buffer {
   const block = Buffer.concat([
-    literal(":method", "GET"),
+    literal(":method", method),
     literal(":scheme", "http"),
     literal(":authority", authority),
     literal(":path", path),
   ]);
-  return frame(T.HEADERS, 0x5, stream, block);
+  return frame(T.HEADERS, method === "GET" ? 0x5 : 0x4, stream, block);
 }
 
 function rst(stream: number): Buffer {
@@ -232,6 +232,22 @@ test("after nghttp2's own GOAWAY (a protocol error) with a stream in flight, the
       () => p.logs.filter((e) => / client disconnect$/.test(e.message)).length === 2,
       "both client disconnects",
     );
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("after nghttp2's own GOAWAY, a stream whose upload stalled (the proxy reset it, but the reset never goes out) does not hold the connection", async () => {
+  const origin = await startOrigin((_req, res) => res.end("ok"));
+  const p = await startInProcess([], { idleTimeout: 1 });
+  try {
+    const w = await h2c(p.port, origin.port);
+    const poison = Buffer.from([0xff, 0xff, 0xff, 0x44, 0, 0, 0, 0, 1]);
+    w.write(Buffer.concat([get(1, `127.0.0.1:${origin.port}`, "/upload", "POST"), poison]));
+    await w.waitClosed();
+    assert.ok(p.logs.some((e) => /client sent no more of its request body/.test(e.message)));
+    assert.is(origin.requests.length, 0);
   } finally {
     await p.stop();
     await origin.close();
