@@ -15,6 +15,20 @@ import {
 
 let counter = 0;
 
+/** A real certificate (mitmproxy parses the ones in a flow file): self-signed, example.com, P-256. */
+export const CERT_PEM = `-----BEGIN CERTIFICATE-----
+MIIBmDCCAT+gAwIBAgIUThB3pnNWitrWw8TBWfKjwx6BMVswCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLZXhhbXBsZS5jb20wHhcNMjYxMjAyMTAzMTA0WhcNMzYxMTI5
+MTAzMTA0WjAWMRQwEgYDVQQDDAtleGFtcGxlLmNvbTBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABJeY3+l6LJ/bBS5Ex7bJ4YuIm9ZXjdFKUagx/1qD3aEt8hMeLUno
+IQbj7NeaJELYs3GoeIbiinkyoSvPmPHp6bSjazBpMB0GA1UdDgQWBBQDJ0qAJbSH
+PVrJfFyaZwNMD+LY8zAfBgNVHSMEGDAWgBQDJ0qAJbSHPVrJfFyaZwNMD+LY8zAP
+BgNVHRMBAf8EBTADAQH/MBYGA1UdEQQPMA2CC2V4YW1wbGUuY29tMAoGCCqGSM49
+BAMCA0cAMEQCIFygVZnyTuh8nQ20ARO9dsise7TYhMB4wu8hMiCM2fpCAiASrvKB
+2zpND41RcKM3Y4rkh9/d+um+Dq9zl+FJ69PPXg==
+-----END CERTIFICATE-----
+`;
+
 /** Distinct, fractional timestamps (microsecond-ish digits, as real captures have). */
 function t(offset: number): number {
   return 1_700_000_000.123456 + offset + counter * 10;
@@ -60,7 +74,7 @@ export function server(tls: boolean, port = tls ? 443 : 80): ServerConnection {
     s.alpnOffers = ["http/1.1"];
     s.tlsVersion = "TLSv1.2";
     s.cipher = "ECDHE-RSA-AES128-GCM-SHA256";
-    s.certificateList = ["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"];
+    s.certificateList = [CERT_PEM];
     s.timestampTlsSetup = t(1);
   }
   return s;

@@ -18,7 +18,7 @@ import {
   type ServerConnection,
 } from "../flow.ts";
 import { Headers } from "../headers.ts";
-import { textCharset } from "./har-write.ts";
+import { fromHarText } from "./har-text.ts";
 import { encodeEscaped } from "./surrogate-escape.ts";
 import { wireText } from "./wire-text.ts";
 
@@ -251,7 +251,7 @@ function bodyFromHar(c: Json, headers: Headers, encodingKey: string): Buffer {
   let bytes: Buffer;
   if (text === undefined) bytes = paramsBody(c);
   else if (encoding === "base64") bytes = Buffer.from(text, "base64");
-  else bytes = Buffer.from(text, textCharset(headers.get("content-type")));
+  else bytes = fromHarText(text, headers.get("content-type"));
   const coding = headers.get("content-encoding");
   if (c.get("_encodedBody") === true || !coding || bytes.length === 0) return bytes;
   try {

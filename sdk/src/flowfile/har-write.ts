@@ -18,6 +18,7 @@ import { SDK_VERSION } from "../addon.ts";
 import { decodeContent } from "../encoding.ts";
 import type { AnyFlow, HTTPFlow, Request, Response, WebSocketMessage } from "../flow.ts";
 import type { Headers } from "../headers.ts";
+import { toHarText } from "./har-text.ts";
 import { decodeEscaped } from "./surrogate-escape.ts";
 import { wireBytes } from "./wire-text.ts";
 
@@ -214,25 +215,9 @@ function harBody(body: Buffer, headers: Headers): HarContent {
   }
   const out: HarContent = { size: content.length, mimeType: "" };
   if (!encoded && content.length !== body.length) out.compression = content.length - body.length;
-  const charset = textCharset(headers.get("content-type"));
-  const asText = content.toString(charset);
-  if (Buffer.from(asText, charset).equals(content)) out.text = asText;
-  else {
-    out.text = content.toString("base64");
-    out.encoding = "base64";
-  }
+  Object.assign(out, toHarText(content, headers.get("content-type")));
   if (encoded) out._encodedBody = true;
   return out;
-}
-
-/** The charset a body's text is read and written in: the Content-Type's when Node knows it, else UTF-8. */
-export function textCharset(contentType: string | null): BufferEncoding {
-  const m = contentType ? /charset\s*=\s*"?([\w-]+)/i.exec(contentType) : null;
-  const name = m?.[1]?.toLowerCase();
-  if (name === "latin1" || name === "iso-8859-1") return "latin1";
-  if (name === "utf-16le" || name === "utf16le") return "utf16le";
-  if (name === "ascii" || name === "us-ascii") return "ascii";
-  return "utf8";
 }
 
 function harWsMessage(m: WebSocketMessage): NonNullable<HarEntry["_webSocketMessages"]>[number] {
