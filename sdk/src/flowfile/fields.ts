@@ -22,7 +22,8 @@ export function typeName(value: TNetValue | undefined): string {
   if (value === undefined) return "nothing (the field is missing)";
   if (value === null) return "null";
   if (typeof value === "boolean") return "bool";
-  if (typeof value === "number" || typeof value === "bigint") return "int";
+  if (typeof value === "number") return "int";
+  if (typeof value === "bigint") return "an int beyond 2^53";
   if (value instanceof TNetFloat) return "float";
   if (typeof value === "string") return "str";
   if (Buffer.isBuffer(value)) return "bytes";

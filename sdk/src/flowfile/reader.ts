@@ -8,7 +8,8 @@
  * delivered, then one `FlowReadError` names the byte offset and what was
  * wrong (`flows.mitm: damaged at byte 81234: expected ':' after a tnetstring
  * length`). Flows of kinds interloper has no model for (mitmproxy's DNS and
- * UDP flows) are skipped with a warning.
+ * UDP flows) are skipped with a warning. A HAR is one JSON document: it is
+ * read whole (up to V8's longest string, about 512 MiB), then flow by flow.
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
