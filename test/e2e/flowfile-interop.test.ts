@@ -95,7 +95,15 @@ async function tcpExchange(proxyPort: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+// uvu reports a failing `before` only as tests that did not pass: say why.
 test.before(async () => {
+  await captureThroughMitmdump().catch((err: unknown) => {
+    console.error("setting up the capture failed:", err);
+    throw err;
+  });
+});
+
+async function captureThroughMitmdump(): Promise<void> {
   http = await startOrigin(handler);
   https = await startOrigin(handler, { tls: true });
   h2 = await startH2Origin((_req, res) => {
@@ -157,7 +165,7 @@ test.before(async () => {
     await mitm.stop();
   }
   for await (const f of readFlowFile(capture)) captured.push(f);
-});
+}
 
 test.after(async () => {
   await Promise.all([http?.close(), https?.close(), h2?.close(), ws?.close(), echo?.close()]);
