@@ -191,7 +191,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     if (changes.flowDetail === undefined) changes.flowDetail = 0;
   }
   if (a.verbose) changes.termlogVerbosity = "debug";
-  return { changes, sets: list(a.set) ?? [], listOptions: a.options === true };
+  return { changes, sets: list(a.set) ?? [], ...(a.options === true ? { listOptions: true } : {}) };
 }
 
 const USAGE = `Usage: interloper [options]
