@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { CheckRequest, CheckResponse, TypeProblem } from "./typecheck-protocol.ts";
 
@@ -9,14 +10,19 @@ export type { TypeProblem } from "./typecheck-protocol.ts";
 /** What one check found: the problems in the user's files, or why it could not run. */
 export type CheckResult = { problems: TypeProblem[]; files: number; ms: number } | { unavailable: string };
 
+/** The folder of the sdk installed beside interloper (found as Node would, without going through its exports). */
+function installedSdkDir(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", "@interloper", "sdk");
+    if (existsSync(join(candidate, "package.json"))) return realpathSync(candidate);
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /** The files a script type-checks `@interloper/sdk` against: the proxy's own sdk, which the script runs with. */
 function proxySdkTypes(): Record<string, string> | undefined {
-  let dir: string;
-  try {
-    dir = dirname(createRequire(import.meta.url).resolve("@interloper/sdk/package.json"));
-  } catch {
-    return undefined;
-  }
+  const dir = installedSdkDir();
+  if (!dir) return undefined;
   // A source checkout has the sdk's sources; an installed sdk its declarations.
   const pick = (name: string) =>
     [join(dir, "src", `${name}.ts`), join(dir, "dist", `${name}.d.ts`)].find((f) => existsSync(f));
