@@ -2,7 +2,8 @@
 // locally, a save is live without restarting (the save-to-active latency is
 // measured and printed, never asserted), a broken save keeps the old version
 // and is logged with file:line:column, a script's own option is set with
-// --set, and start-up errors are one line with a non-zero exit.
+// --set, start-up errors are one line with a non-zero exit, a failure inside an sdk helper
+// names its class and the script's line, and a type error is a warning while the script runs.
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { test } from "uvu";

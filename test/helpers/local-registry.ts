@@ -31,6 +31,8 @@ export interface LocalRegistry {
   run(command: string, args: string[], cwd: string, timeoutMs?: number): Promise<RunResult>;
   /** Publishes these installed packages (and every dependency they need, found as Node would) as they are. */
   seed(names: string[], from: string): Promise<string[]>;
+  /** What the registry holds of a package (its packument), or undefined for a 404. */
+  packument(name: string): Promise<Record<string, unknown> | undefined>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,12 @@ export async function startLocalRegistry(dir: string): Promise<LocalRegistry> {
     env,
     run,
     seed: (names, from) => seed(names, from, { url, token, dir, run }),
+    packument: async (name) => {
+      const res = await request("GET", `${url}${name.replace("/", "%2f")}`, "", token);
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw new Error(`GET ${name}: ${res.status} ${res.body}`);
+      return JSON.parse(res.body) as Record<string, unknown>;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -144,8 +152,7 @@ function request(
       {
         method,
         headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
+          ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         timeout: WAIT_MS,
@@ -158,7 +165,7 @@ function request(
     );
     req.on("timeout", () => req.destroy(new Error(`${method} ${url}: no answer within ${WAIT_MS} ms`)));
     req.on("error", reject);
-    req.end(body);
+    req.end(body || undefined);
   });
 }
 
