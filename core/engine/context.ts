@@ -4,6 +4,7 @@
 // built and tested with a small fake of it (types only: no import cycle).
 import type * as tls from "node:tls";
 import type { AddonHost } from "@interloper/sdk/host";
+import type { BufferBudget } from "../http/buffer-budget.ts";
 import type { CertificateAuthority } from "../tls/ca.ts";
 
 /** The core's parsed view of its options, refreshed on every change. */
@@ -27,4 +28,6 @@ export interface ProxyContext {
   readonly ca: CertificateAuthority;
   /** How to verify upstream TLS (servers and upstream proxies). */
   upstreamTlsOptions(): tls.ConnectionOptions;
+  /** The body bytes all flows may hold buffered at once (buffer_budget). */
+  readonly bufferBudget: BufferBudget;
 }

@@ -63,6 +63,12 @@ export const CORE_OPTIONS: OptionSpec[] = [
     default: undefined,
     help: "Refuse buffered bodies larger than this (e.g. 100m); streamed bodies are not limited.",
   },
+  {
+    name: "bufferBudget",
+    type: "optional-string",
+    default: undefined,
+    help: "Body bytes all flows may hold buffered at once (e.g. 2g); a body that would pass it is streamed instead. Default: half of the machine's memory.",
+  },
   { name: "maxHeaderSize", type: "number", default: 65536, help: "Largest request or response head in bytes." },
   {
     name: "idleTimeout",

@@ -15,6 +15,7 @@ import { registerCoreOptions, sizeOption } from "./core-options.ts";
 import { handleConnect } from "../http/connect.ts";
 import { handleRequest } from "../http/exchange/handle-request.ts";
 import { handleUpgrade } from "../http/exchange/upgrade.ts";
+import { BufferBudget } from "../http/buffer-budget.ts";
 import { HttpFrontend } from "../http/frontend.ts";
 import { parseModes, type ModeSpec } from "./modes.ts";
 import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
@@ -42,6 +43,7 @@ export class ProxyServer implements ProxyContext {
     http2: true,
     keepHostHeader: false,
   };
+  readonly bufferBudget = new BufferBudget(BufferBudget.defaultLimit());
   private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
   private readonly servers: net.Server[] = [];
@@ -91,6 +93,8 @@ export class ProxyServer implements ProxyContext {
           options.get<string | undefined>("streamLargeBodies"),
         );
         next.bodySizeLimit = sizeOption("body_size_limit", options.get<string | undefined>("bodySizeLimit"));
+        this.bufferBudget.limit =
+          sizeOption("buffer_budget", options.get<string | undefined>("bufferBudget")) ?? BufferBudget.defaultLimit();
         const idle = options.get<number>("idleTimeout");
         if (idle < 0) throw new OptionError(`invalid value for idle_timeout: ${idle} (expected seconds, 0 or more)`);
         next.idleTimeoutMs = idle * 1000;

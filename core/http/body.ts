@@ -16,8 +16,25 @@ const EMPTY: BodyRead = { complete: true, body: Buffer.alloc(0) };
 /** A body whose sender went quiet for longer than the idle timeout. */
 export class BodyStalled extends Error {}
 
-/** `idleMs` (0: none): a body that gets no byte for that long fails with BodyStalled. */
-export function readBody(stream: Readable, limit = Infinity, idleMs = 0): Promise<BodyRead> {
+export interface ReadBodyOptions {
+  /** The declared length (Content-Length), when there is one: the body is read into one buffer of that size. */
+  expected?: number | undefined;
+  /** Asked before each chunk is kept (a memory budget); false stops buffering as `limit` does. */
+  admit?: ((bytes: number) => boolean) | undefined;
+}
+
+/**
+ * `idleMs` (0: none): a body that gets no byte for that long fails with
+ * BodyStalled. With `expected`, chunks are copied into one buffer as they
+ * come, so the body is held once (a list of chunks joined at the end held it
+ * twice at the join: 2.2 GB of RSS for a 1 GiB body, bench E).
+ */
+export function readBody(
+  stream: Readable,
+  limit = Infinity,
+  idleMs = 0,
+  opts: ReadBodyOptions = {},
+): Promise<BodyRead> {
   if (stream.readableEnded) return Promise.resolve(EMPTY);
   // A request the parser already finished with nothing buffered has no body (most GETs): no need to
   // wait for its 'end' (Node's server drains the stream when the response is done).
@@ -28,8 +45,7 @@ export function readBody(stream: Readable, limit = Infinity, idleMs = 0): Promis
   const gone = endedEarly(stream);
   if (gone) return Promise.reject(gone);
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const store = new BodyStore(opts.expected !== undefined && opts.expected <= limit ? opts.expected : undefined);
     const stalled = () => {
       cleanup();
       reject(new BodyStalled(`no body bytes for idle_timeout (${idleMs / 1000} s)`));
@@ -45,17 +61,17 @@ export function readBody(stream: Readable, limit = Infinity, idleMs = 0): Promis
     };
     const onData = (chunk: Buffer) => {
       timer?.refresh();
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) {
+      const admitted = opts.admit?.(chunk.length) ?? true;
+      store.add(chunk);
+      if (store.size > limit || !admitted) {
         stream.pause();
         cleanup();
-        resolve({ complete: false, chunks });
+        resolve({ complete: false, chunks: store.chunks() });
       }
     };
     const onEnd = () => {
       cleanup();
-      resolve({ complete: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+      resolve({ complete: true, body: store.joined() });
     };
     const onError = (err: Error) => {
       cleanup();
@@ -74,6 +90,88 @@ export function readBody(stream: Readable, limit = Infinity, idleMs = 0): Promis
     stream.once("end", onEnd);
     stream.once("error", onError);
     stream.once("close", onClose);
+  });
+}
+
+/**
+ * The bytes of a body being read: copied into one buffer of the declared
+ * size while they fit (allocated unfilled: pages are taken as bytes arrive,
+ * so a length declared and never sent costs little), else a list of chunks.
+ */
+class BodyStore {
+  size = 0;
+  private buffer: Buffer | undefined;
+  private list: Buffer[] = [];
+
+  constructor(expected: number | undefined) {
+    if (expected !== undefined && expected > 0) this.buffer = Buffer.allocUnsafe(expected);
+  }
+
+  add(chunk: Buffer): void {
+    if (this.buffer && this.size + chunk.length <= this.buffer.length) {
+      chunk.copy(this.buffer, this.size);
+    } else {
+      // More than was declared: keep what came as chunks from here on.
+      if (this.buffer) this.list.push(this.buffer.subarray(0, this.size));
+      this.buffer = undefined;
+      this.list.push(chunk);
+    }
+    this.size += chunk.length;
+  }
+
+  /** What was read, for a body that turned to streaming (copied out of a declared-size buffer it did not fill). */
+  chunks(): Buffer[] {
+    if (!this.buffer) return this.list;
+    return [this.size === this.buffer.length ? this.buffer : Buffer.from(this.buffer.subarray(0, this.size))];
+  }
+
+  joined(): Buffer {
+    if (this.buffer) {
+      // A shorter body than declared: an exact copy, so no unfilled byte stays reachable through `.buffer`.
+      return this.size === this.buffer.length ? this.buffer : Buffer.from(this.buffer.subarray(0, this.size));
+    }
+    return this.list.length === 1 ? this.list[0]! : Buffer.concat(this.list, this.size);
+  }
+}
+
+/** Bodies larger than this are written in slices (see writeSliced). */
+export const SLICE_BYTES = 256 * 1024;
+
+/**
+ * Writes a buffered body in slices, each once the one before has drained,
+ * then ends `dst` when asked. A TLS socket encrypts what it is given at once:
+ * one write of a 1 GiB body held a second, encrypted copy of it (bench E).
+ */
+export function writeSliced(dst: Writable, body: Buffer, end: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let at = 0;
+    const cleanup = () => {
+      dst.off("drain", next);
+      dst.off("error", onError);
+      dst.off("close", onClose);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error("the receiving side closed the connection"));
+    };
+    function next(): void {
+      while (at < body.length) {
+        const slice = body.subarray(at, at + SLICE_BYTES);
+        at += slice.length;
+        if (!dst.write(slice)) return;
+      }
+      cleanup();
+      if (end) dst.end();
+      resolve();
+    }
+    dst.on("drain", next);
+    dst.once("error", onError);
+    dst.once("close", onClose);
+    next();
   });
 }
 

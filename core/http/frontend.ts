@@ -72,7 +72,9 @@ export class HttpFrontend {
       if (!pending) return;
       this.h2contexts.set(session, pending.ctx);
       const { session: client } = pending.ctx;
-      new Http2ClientGuard(session, pending.socket, this.idleTimeoutMs, (level, msg) => client.log(level, msg));
+      client.http2 = new Http2ClientGuard(session, pending.socket, this.idleTimeoutMs, (level, msg) =>
+        client.log(level, msg),
+      );
     });
     this.h2server.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
       const ctx = this.h2contexts.get(req.stream.session as http2.Http2Session);
@@ -171,7 +173,7 @@ export class HttpFrontend {
 async function dispatchHttp2(stream: http2.ServerHttp2Stream, run: () => void): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
   const guard = Http2ClientGuard.of(stream);
-  if (stream.destroyed || stream.closed || !guard) return;
+  if (stream.destroyed || stream.closed || !guard || guard.closing) return;
   await guard.untilClientReads(stream);
   if (stream.destroyed || stream.closed) return;
   run();

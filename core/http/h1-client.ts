@@ -1,6 +1,7 @@
 import type * as net from "node:net";
 import { Readable, Writable } from "node:stream";
 import { ResponseParser, ResponseParseError, type ResponseHead } from "./h1-response.ts";
+import { SLICE_BYTES, writeSliced } from "./body.ts";
 
 /**
  * The proxy's HTTP/1.1 client for one server connection: requests go out one
@@ -498,11 +499,22 @@ export class H1Exchange {
       socket.write(head);
     } else if (body.length <= COPY_LIMIT) {
       socket.write(Buffer.concat([head, body]));
-    } else {
+    } else if (body.length <= SLICE_BYTES) {
       socket.cork();
       socket.write(head);
       socket.write(body);
       socket.uncork();
+    } else {
+      socket.write(head);
+      // Done once every slice went out; a socket that fails meanwhile fails the exchange through its own events.
+      void writeSliced(socket, body, false).then(
+        () => {
+          this.requestDone = true;
+          this.maybeDone();
+        },
+        () => {},
+      );
+      return;
     }
     this.requestDone = true;
     this.maybeDone();

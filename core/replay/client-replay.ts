@@ -78,6 +78,7 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   const env = {
     host: context.host,
     log: owner.log.bind(owner),
+    bufferBudget: context.bufferBudget,
     get settings() {
       return context.settings;
     },

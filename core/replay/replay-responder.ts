@@ -30,9 +30,10 @@ export class ReplayResponder implements ClientResponder {
     this.headersSent = true;
   }
   addTrailers(): void {}
-  sendBuffered(): void {
+  sendBuffered(): Promise<void> {
     this.headersSent = true;
     this.markFinished();
+    return Promise.resolve();
   }
   sendError(status: number, message: string): void {
     this.headersSent = true;

@@ -1,6 +1,7 @@
 // What a held connection keeps: listeners the core adds for a phase of a
 // connection (peeking, connecting) are gone once that phase is over, so an
 // idle connection held for hours carries none of them.
+import { BufferBudget } from "../../core/http/buffer-budget.ts";
 import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -36,6 +37,7 @@ test("a server socket tracked while connecting keeps no listener of the session 
   // A session needs only the narrow ProxyContext: a real addon host and plain settings, no server.
   const context: ProxyContext = {
     host: new AddonHost(),
+    bufferBudget: new BufferBudget(1e9),
     settings: {
       connectionStrategy: "eager",
       sslInsecure: false,

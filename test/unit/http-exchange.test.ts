@@ -10,6 +10,7 @@ import { AddonHost } from "@interloper/sdk/host";
 import { HttpExchange, type ExchangeEnv } from "../../core/http/exchange/exchange.ts";
 import type { ClientResponder } from "../../core/http/exchange/responder.ts";
 import type { UpstreamRoute } from "../../core/http/exchange/server-route.ts";
+import { BufferBudget } from "../../core/http/buffer-budget.ts";
 import type { UpstreamExchange, UpstreamResponse } from "../../core/http/upstream.ts";
 
 const SETTINGS: ExchangeEnv["settings"] = {
@@ -61,10 +62,11 @@ class FakeClient implements ClientResponder {
   addTrailers(trailers: Headers): void {
     this.trailers = trailers;
   }
-  sendBuffered(response: Response): void {
+  sendBuffered(response: Response): Promise<void> {
     this.headersSent = true;
     this.buffered = response;
     this.finish();
+    return Promise.resolve();
   }
   sendError(status: number, message: string, close: boolean): void {
     this.headersSent = true;
@@ -178,6 +180,7 @@ async function run(opts: {
   server: ServerScript;
   settings?: Partial<typeof SETTINGS>;
   method?: string;
+  budget?: BufferBudget;
 }): Promise<{ client: FakeClient; route: FakeRoute; flow: HTTPFlow; hooks: string[]; logs: string[] }> {
   const host = new AddonHost();
   const hooks: string[] = [];
@@ -190,6 +193,7 @@ async function run(opts: {
   const env: ExchangeEnv = {
     host,
     settings: { ...SETTINGS, ...opts.settings },
+    bufferBudget: opts.budget ?? new BufferBudget(1e9),
     log: (level, m) => void logs.push(`${level}: ${m}`),
   };
   const request = opts.request ?? new Request({ host: "origin.test", path: "/p", headers: [["Host", "origin.test"]] });
@@ -431,6 +435,88 @@ test("an addon's new response body reaches the client; the flow keeps the server
   });
   assert.is(client.buffered?.body.toString(), "changed");
   assert.is(client.buffered?.headers.get("content-length"), "7");
+});
+
+test("buffer_budget: a declared body the budget cannot take streams instead, one info line; the budget is given back", async () => {
+  const budget = new BufferBudget(100);
+  const chunks = [Buffer.alloc(100, 1), Buffer.alloc(100, 2)];
+  const { client, flow, logs } = await run({
+    server: {
+      answer: () => ({
+        ...serverResponse(200, ""),
+        rawHeaders: ["Content-Length", "200"],
+        body: Readable.from(chunks),
+      }),
+    },
+    budget,
+  });
+  await client.done;
+  assert.ok(flow.response!.stream);
+  assert.equal(Buffer.concat(client.chunks), Buffer.concat(chunks));
+  assert.equal(logs, [
+    "info: buffer_budget (100b) is taken by other bodies: streaming the response body (200b) of GET http://origin.test/p",
+  ]);
+  assert.is(budget.inUse, 0);
+});
+
+test("buffer_budget: a body of unknown length that passes the budget midway streams on with what was read", async () => {
+  const budget = new BufferBudget(150);
+  const chunks = [Buffer.alloc(100, 1), Buffer.alloc(100, 2), Buffer.alloc(100, 3)];
+  const { client, flow, logs } = await run({
+    server: { answer: () => ({ ...serverResponse(200, ""), rawHeaders: [], body: Readable.from(chunks) }) },
+    budget,
+  });
+  await client.done;
+  assert.ok(flow.response!.stream);
+  assert.equal(Buffer.concat(client.chunks), Buffer.concat(chunks));
+  assert.is(logs.length, 1);
+  assert.match(logs[0]!, /streaming the response body of GET http:\/\/origin\.test\/p$/);
+  assert.is(budget.inUse, 0);
+});
+
+test("buffer_budget: what fits is buffered and held until the answer is out", async () => {
+  const budget = new BufferBudget(1000);
+  let during = -1;
+  const { client, flow } = await run({
+    addons: [{ name: "a", response: () => void (during = budget.inUse) }],
+    server: { answer: () => serverResponse(200, Buffer.alloc(300)) },
+    budget,
+  });
+  assert.not.ok(flow.response!.stream);
+  assert.is(client.buffered?.body.length, 300);
+  assert.is(during, 300);
+  assert.is(budget.inUse, 0);
+});
+
+test("buffer_budget: an upload the budget cannot take goes to the server streamed, every byte", async () => {
+  const parts = [Buffer.alloc(80, 7), Buffer.alloc(80, 8)];
+  const budget = new BufferBudget(100);
+  const { client, route, flow } = await run({
+    request: new Request({ method: "PUT", host: "o", headers: [["Content-Length", "160"]] }),
+    body: Readable.from(parts),
+    server: {
+      answer: async (_s, r) => {
+        await r.uploadDone;
+        return serverResponse(201, "ok");
+      },
+    },
+    budget,
+  });
+  assert.ok(flow.request.stream);
+  assert.equal(Buffer.concat(route.uploaded), Buffer.concat(parts));
+  assert.is(client.buffered?.status, 201);
+  assert.is(budget.inUse, 0);
+});
+
+test("buffer_budget does not lift body_size_limit: 413 still", async () => {
+  const { client } = await run({
+    request: new Request({ method: "POST", host: "o", headers: [["Content-Length", "100"]] }),
+    body: Readable.from([Buffer.alloc(100)]),
+    server: { answer: () => serverResponse(200, "") },
+    settings: { bodySizeLimit: 10 },
+    budget: new BufferBudget(1e9),
+  });
+  assert.is(client.error?.status, 413);
 });
 
 test.run();

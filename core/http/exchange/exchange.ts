@@ -8,7 +8,9 @@ import { Headers, Response, formatSize, type HTTPFlow, type LogLevel } from "@in
 import type { AddonHost } from "@interloper/sdk/host";
 import type { CoreSettings } from "../../engine/context.ts";
 import { describeNetError } from "../../connection/net-errors.ts";
-import { BodyStalled, readBody, streamBody, type BodyRead } from "../body.ts";
+import { BodyStalled, streamBody } from "../body.ts";
+import type { BufferBudget } from "../buffer-budget.ts";
+import { BodyBuffering, type Buffering } from "./body-buffering.ts";
 import type { UpstreamExchange, UpstreamResponse } from "../upstream.ts";
 import { forwardHeaders } from "./forward-headers.ts";
 import type { ClientResponder } from "./responder.ts";
@@ -22,6 +24,7 @@ export interface ExchangeEnv {
   readonly settings: Pick<CoreSettings, "streamLargeBodies" | "bodySizeLimit" | "idleTimeoutMs">;
   /** The client connection's event log. */
   log(level: LogLevel, message: string): void;
+  readonly bufferBudget: BufferBudget;
 }
 
 type Outcome = "ok" | "error";
@@ -30,6 +33,9 @@ export class HttpExchange {
   private upstream: UpstreamExchange | undefined;
   /** A streamed upload's first chunks, read before it turned out too large to buffer. */
   private uploadStart: Buffer[] = [];
+  private readonly buffering: BodyBuffering;
+  /** The buffered answer on its way to the client; the budget is given back once it is out. */
+  private answering: Promise<void> | undefined;
 
   constructor(
     private readonly env: ExchangeEnv,
@@ -38,7 +44,13 @@ export class HttpExchange {
     private readonly body: Readable,
     private readonly client: ClientResponder,
     private readonly route: UpstreamRoute,
-  ) {}
+  ) {
+    this.buffering = new BodyBuffering(
+      () => env.settings,
+      env.bufferBudget,
+      (l, m) => env.log(l, m),
+    );
+  }
 
   /** What the flow's `kill()` does: the request to the server and the client's side go. */
   kill(): void {
@@ -60,6 +72,9 @@ export class HttpExchange {
       this.upstream?.destroy();
       if (!this.client.headersSent) this.client.sendError(502, "interloper internal error", true);
       else this.client.abort();
+    } finally {
+      if (this.answering) void this.answering.finally(() => this.buffering.release());
+      else this.buffering.release();
     }
   }
 
@@ -82,12 +97,9 @@ export class HttpExchange {
   private async bufferUpload(): Promise<boolean> {
     const { flow, env } = this;
     const request = flow.request;
-    const limit = env.settings.streamLargeBodies;
-    const read = await readBody(
-      this.body,
-      limit ?? env.settings.bodySizeLimit ?? Infinity,
-      env.settings.idleTimeoutMs,
-    ).catch((err: unknown) => err as Error);
+    const read = await this.buffering
+      .read(this.body, request.headers, "request", `${request.method} ${request.prettyUrl}`)
+      .catch((err: unknown) => err as Error);
     if (read instanceof Error) {
       // The client's doing (it went away, went quiet, or its framing broke: Node's parser answered 400 then).
       const msg =
@@ -99,9 +111,9 @@ export class HttpExchange {
       this.client.abort();
       return this.ended();
     }
-    if (read.complete) {
+    if (read.kind === "whole") {
       request.body = read.body;
-    } else if (limit !== undefined) {
+    } else if (read.kind === "stream") {
       request.stream = true;
       this.uploadStart = read.chunks;
     } else {
@@ -119,7 +131,7 @@ export class HttpExchange {
     await this.waitFor("responseheaders");
     await this.waitFor("response");
     if (flow.killed) return void (await this.ended());
-    this.client.sendBuffered(flow.response!, flow.request.method);
+    this.answering = this.client.sendBuffered(flow.response!, flow.request.method);
   }
 
   private async roundTrip(): Promise<Outcome> {
@@ -224,24 +236,29 @@ export class HttpExchange {
     const declared = Number(response.headers.get("content-length") ?? NaN);
     if (limit !== undefined && declared > limit) response.stream = true;
     if (response.stream) return [];
-    let read: BodyRead;
+    let read: Buffering;
     try {
       const max = limit ?? env.settings.bodySizeLimit ?? Infinity;
       read =
         upRes.complete !== undefined && upRes.complete.length <= max
-          ? { complete: true, body: upRes.complete }
-          : await readBody(upRes.body, max, env.settings.idleTimeoutMs);
+          ? { kind: "whole", body: upRes.complete }
+          : await this.buffering.read(
+              upRes.body,
+              response.headers,
+              "response",
+              `${flow.request.method} ${flow.request.prettyUrl}`,
+            );
     } catch (err) {
       flow.response = undefined;
       return this.fail(`server connection failed while reading the response: ${errorText(err)}`, 502, true);
     }
-    if (read.complete) {
+    if (read.kind === "whole") {
       response.body = read.body;
       const trailers = upRes.trailers();
       if (trailers) response.trailers = Headers.fromRaw(trailers);
       return [];
     }
-    if (limit !== undefined) {
+    if (read.kind === "stream") {
       response.stream = true;
       return read.chunks;
     }
@@ -258,7 +275,7 @@ export class HttpExchange {
       response.timestampEnd = Date.now() / 1000;
       await this.waitFor("response");
       if (flow.killed) return "error";
-      client.sendBuffered(flow.response ?? response, flow.request.method);
+      this.answering = client.sendBuffered(flow.response ?? response, flow.request.method);
       return "ok";
     }
     client.writeHead(response);

@@ -34,6 +34,7 @@ export async function handleRequest(
     const env = {
       host: proxy.host,
       log: session.log.bind(session),
+      bufferBudget: proxy.bufferBudget,
       get settings() {
         return proxy.settings;
       },

@@ -8,6 +8,7 @@ import type * as net from "node:net";
 import * as tls from "node:tls";
 import type { Writable } from "node:stream";
 import type { Headers, Response } from "@interloper/sdk";
+import { SLICE_BYTES, writeSliced } from "../body.ts";
 import { CONNECTION_SPECIFIC } from "../upstream.ts";
 import { bodyLength, chunkedFraming, withTrueLength } from "./response-head.ts";
 
@@ -28,8 +29,8 @@ export interface ClientResponder {
   /** `length`: the body that will follow, when known (a Content-Length that disagrees is corrected). */
   writeHead(response: Response, length?: number): void;
   addTrailers(trailers: Headers): void;
-  /** A whole answer whose body is known. */
-  sendBuffered(response: Response, method: string): void;
+  /** A whole answer whose body is known; resolves once it was written (or could not be). */
+  sendBuffered(response: Response, method: string): Promise<void>;
   /** A plain-text error page (the body says why); `close`: HTTP/1 ends the connection after it. */
   sendError(status: number, message: string, close: boolean): void;
   /** Ends the exchange at once: HTTP/1 the connection, HTTP/2 the stream (INTERNAL_ERROR). */
@@ -87,11 +88,14 @@ abstract class NodeResponder<R extends http.ServerResponse | http2.Http2ServerRe
     this.res.addTrailers(obj);
   }
 
-  sendBuffered(response: Response, method: string): void {
+  async sendBuffered(response: Response, method: string): Promise<void> {
     if (this.res.destroyed) return;
     this.writeHead(response, bodyLength(response, method));
     if (response.trailers && response.trailers.size > 0) this.addTrailers(response.trailers);
-    this.res.end(response.body);
+    const body = response.body;
+    if (body.length <= SLICE_BYTES) return void this.res.end(body);
+    // A failure on the way shows as the connection's close, which the exchange already watches.
+    await writeSliced(this.body, body, true).catch(() => {});
   }
 
   onClose(listener: () => void): void {
