@@ -5,7 +5,7 @@
 // Third-party packages a test installs are seeded from this repository's node_modules: packed
 // with one `npm pack` and published with the registry's own publish request.
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
@@ -295,13 +295,4 @@ function compareVersions(a: string, b: string): number {
   const pb = b.split(/[.+-]/).map((p) => Number(p));
   for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
-}
-
-/** Lists the files of a folder (for messages). */
-export function listing(dir: string): string {
-  try {
-    return readdirSync(dir).join(", ");
-  } catch {
-    return "(missing)";
-  }
 }

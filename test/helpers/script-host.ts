@@ -7,6 +7,8 @@ import { testClient, testServer } from "@interloper/sdk/testing";
 import { ScriptLoader, type ReloadListener, type TypecheckListener } from "../../addons/script-loader.ts";
 import { waitFor, WAIT_MS } from "./harness.ts";
 
+export { escapeRe } from "./clients.ts";
+
 export type ReloadEvent = Parameters<ReloadListener>[0];
 export type TypecheckEvent = Parameters<TypecheckListener>[0];
 
@@ -101,8 +103,4 @@ export async function reloadAfter(h: ScriptHost, action: () => void, what: strin
  */
 export async function nextTypecheck(h: ScriptHost, from = h.typechecks.length): Promise<TypecheckEvent> {
   return waitFor(() => h.typechecks[from], "a type-check report", 2 * WAIT_MS);
-}
-
-export function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
