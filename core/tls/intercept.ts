@@ -32,6 +32,7 @@ export async function interceptTls(
   const proxy = session.context;
   const client = session.client;
   client.sni = hello.sni;
+  client.alpnOffers = hello.alpnProtocols;
   const destination = conn.data.address.host;
   const h2 = proxy.settings.http2;
   // Offer the server what the client offered (minus h2 when HTTP/2 is off); the client then gets the server's choice.
@@ -110,6 +111,8 @@ export async function interceptTls(
   // Node leaves `secureConnecting` set on server-side TLS sockets; HTTP/2 sessions would wait for a 'secureConnect' that never comes.
   finishServerTlsHandshake(tlsSocket);
   client.tlsEstablished = true;
+  // Flow files of mitmproxy 10 and later say TLS was set up by this time alone.
+  client.timestampTlsSetup = Date.now() / 1000;
   client.alpn = tlsSocket.alpnProtocol || undefined;
   client.tlsVersion = tlsSocket.getProtocol() ?? undefined;
   client.cipher = tlsSocket.getCipher()?.name;
