@@ -1,6 +1,7 @@
 import type { AnyFlow } from "../flow.ts";
 import type { FilterArgument, FilterNode } from "./ast.ts";
 import { FilterError } from "./errors.ts";
+import { literalMatcher, type Matcher } from "./literal-search.ts";
 import { FLAG_PREDICATES, MEMO_OPERATORS, REGEX_PREDICATES, statusPredicate, type Predicate } from "./matchers.ts";
 import { OPERATOR_SPECS } from "./operators.ts";
 import { parseFilter } from "./parser.ts";
@@ -34,8 +35,8 @@ export interface CompileFilterOptions {
 interface Context {
   readonly expr: string;
   readonly ignoreCase: boolean;
-  /** One RegExp per distinct (subject, pattern) in the expression. */
-  readonly regexes: Map<string, RegExp>;
+  /** One Matcher per distinct (subject, pattern) in the expression. */
+  readonly matchers: Map<string, Matcher>;
   usesMemo: boolean;
 }
 
@@ -54,7 +55,7 @@ const UNUSED_MEMO = new Memo();
  * ```
  */
 export function compileFilter(expr: string, options: CompileFilterOptions = {}): FlowFilter {
-  const ctx: Context = { expr, ignoreCase: options.caseSensitive !== true, regexes: new Map(), usesMemo: false };
+  const ctx: Context = { expr, ignoreCase: options.caseSensitive !== true, matchers: new Map(), usesMemo: false };
   const root = build(parseFilter(expr), ctx);
   const filter = ctx.usesMemo
     ? (flow: AnyFlow): boolean => root(flow, new Memo())
@@ -113,26 +114,57 @@ function operator(node: Extract<FilterNode, { kind: "operator" }>, ctx: Context)
   return make(compileRegex(node.operator, node.argument!, node.bare === true, ctx));
 }
 
-function compileRegex(op: string, arg: FilterArgument, bare: boolean, ctx: Context): RegExp {
+function compileRegex(op: string, arg: FilterArgument, bare: boolean, ctx: Context): Matcher {
   const subject = OPERATOR_SPECS.get(op)!.regex!;
   const key = `${subject.bytes ? "b" : "t"}${subject.multiline ? "m" : ""}${subject.dotall ? "s" : ""}:${arg.text}`;
-  const known = ctx.regexes.get(key);
+  const known = ctx.matchers.get(key);
   if (known) return known;
   const what = bare ? "invalid regex" : `invalid regex after '${op}'`;
-  let rx: RegExp;
+  let matcher: Matcher;
   try {
     const t = translatePythonRegex(arg.text, { ...subject, ignoreCase: ctx.ignoreCase });
-    rx = new RegExp(t.source, t.flags);
+    if (t.source.length > MAX_REGEX_SOURCE)
+      throw new FilterError(
+        ctx.expr,
+        arg.at,
+        `${what}: too large (over ${MAX_REGEX_SOURCE} characters once translated)`,
+      );
+    const rx = new RegExp(t.source, t.flags);
+    compileNow(rx);
+    matcher = t.literal === undefined ? (s) => rx.test(s) : literalMatcher(t.literal, t.ignoreCase, subject.bytes, rx);
   } catch (err) {
+    if (err instanceof FilterError) throw err;
     if (err instanceof RegexProblem)
       throw new FilterError(ctx.expr, sourceIndex(arg, err.index), `${what}: ${err.message}`);
-    // What the translation let through and V8 still refuses (e.g. a pattern too large).
+    // What the translation let through and V8 still refuses: a pattern too large for its compiler.
     const reason =
       err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/\w*: /s, "") : String(err);
-    throw new FilterError(ctx.expr, arg.at, `${what}: ${reason}`);
+    throw new FilterError(ctx.expr, arg.at, `${what}: ${reason === "Stack overflow" ? "too large" : reason}`);
   }
-  ctx.regexes.set(key, rx);
-  return rx;
+  ctx.matchers.set(key, matcher);
+  return matcher;
+}
+
+/**
+ * The longest regex (as translated) a filter may hold. V8's compiler takes
+ * about a second for an alternation this long on a busy 2-core machine and
+ * grows faster than the pattern, so hostile input is cut off here; filters
+ * written by hand are far shorter.
+ */
+const MAX_REGEX_SOURCE = 32_768;
+
+/** Patterns shorter than this compile in V8 whatever their shape (the smallest failure seen is 6,000 characters). */
+const COMPILE_NOW_FROM = 1000;
+
+/**
+ * V8 compiles a RegExp when it first runs, once for one-byte and once for
+ * two-byte subjects, and again when it tiers up from its interpreter; a pattern
+ * too large for its compiler fails there. Running it now makes that a
+ * FilterError at compile time instead of an exception in a hook.
+ */
+function compileNow(rx: RegExp): void {
+  if (rx.source.length < COMPILE_NOW_FROM) return;
+  for (const subject of ["", "", "\u0100", "\u0100"]) rx.test(subject);
 }
 
 /** Where character `index` of an argument's text was written in the expression. */

@@ -13,11 +13,18 @@ export class FilterError extends Error {
 
   constructor(expression: string, index: number, reason: string) {
     const column = columnAt(expression, index);
-    super(`invalid filter at column ${column}: ${reason}`);
+    const oneLine = reason.replace(/[\x00-\x1f\x7f]/g, escapeControl);
+    super(`invalid filter at column ${column}: ${oneLine}`);
     this.column = column;
-    this.reason = reason;
+    this.reason = oneLine;
     this.expression = expression;
   }
+}
+
+/** A control character quoted from the expression (a regex may hold a newline) keeps the message on one line. */
+function escapeControl(ch: string): string {
+  const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  return named[ch] ?? `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }
 
 /**

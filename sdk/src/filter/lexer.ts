@@ -85,7 +85,9 @@ export class Scanner {
   }
 
   private missing(op: string, opAt: number, what: string): FilterError {
-    const found = this.pos < this.expr.length ? `, found ${quote(this.expr[this.pos]!)}` : "";
+    const next = this.expr[this.pos];
+    let found = next === undefined ? "" : `, found ${quote(next)}`;
+    if (next === "(" || next === ")") found += " (a regex with parentheses goes in quotes)";
     return new FilterError(this.expr, opAt, `expected ${what} after '${op}'${found}`);
   }
 

@@ -14,6 +14,14 @@ export interface PythonRegexOptions {
 export interface TranslatedRegex {
   readonly source: string;
   readonly flags: string;
+  /** Whether case is ignored in the whole pattern (the `i` flag, or letters spelled out). */
+  readonly ignoreCase: boolean;
+  /**
+   * Set when the pattern is nothing but literal characters (`example\.com`):
+   * the text to search for, in the subject's terms (latin1 bytes for a bytes
+   * pattern), so a caller may search for it without a RegExp.
+   */
+  readonly literal?: string;
 }
 
 /** Groups may nest this deep in one regex (V8's own parser recurses). */
@@ -110,6 +118,8 @@ class Translation {
   private hidden = 0;
   private last: Last | undefined;
   private started = false;
+  /** The characters so far while the pattern is only literal characters, else null. */
+  private plain: number[] | null = [];
   /** Letters of the global flag groups so far (`(?a)(?u)` is refused like `(?au)`). */
   private globalLetters = "";
   private readonly budget = { left: FOLD_BUDGET };
@@ -131,7 +141,8 @@ class Translation {
     if (open) throw new RegexProblem("missing ), unterminated subpattern", open.at);
     let flags = this.cur.bytes ? "" : "u";
     if (this.caseHandling === "native" && this.globalI) flags += "i";
-    return { source: this.out.join(""), flags };
+    const literal = this.plain?.map((code) => String.fromCodePoint(code)).join("");
+    return { source: this.out.join(""), flags, ignoreCase: this.globalI, literal };
   }
 
   private step(): void {
@@ -151,6 +162,7 @@ class Translation {
         cur.i++;
         this.out.push("|");
         this.last = undefined;
+        this.plain = null;
         return;
       case "^":
         cur.i++;
@@ -191,13 +203,17 @@ class Translation {
     return this.caseHandling === "manual" && this.flags.i;
   }
 
-  private atom(js: string): void {
+  /** Emits something a quantifier may follow; `literal` is its character when it is one. */
+  private atom(js: string, literal?: number): void {
     this.started = true;
     this.last = { start: this.out.length, kind: "atom" };
     this.out.push(js);
+    if (literal === undefined) this.plain = null;
+    else this.plain?.push(literal);
   }
 
   private assertion(js: string): void {
+    this.plain = null;
     this.started = true;
     this.last = { start: this.out.length, kind: "assert" };
     this.out.push(js);
@@ -205,9 +221,10 @@ class Translation {
 
   private char(code: number): void {
     const bytes = this.cur.bytes;
-    if (!this.folding()) return this.atom(literal(code, bytes));
+    if (!this.folding()) return this.atom(literal(code, bytes), code);
     const codes = caseVariants(code, bytes);
-    this.atom(codes.length === 1 ? literal(code, bytes) : `[${codes.map((c) => classLiteral(c, bytes)).join("")}]`);
+    const js = codes.length === 1 ? literal(code, bytes) : `[${codes.map((c) => classLiteral(c, bytes)).join("")}]`;
+    this.atom(js, code);
   }
 
   private escape(): void {
@@ -240,6 +257,7 @@ class Translation {
     const { last, cur, out } = this;
     if (!last || last.kind === "assert") throw new RegexProblem("nothing to repeat", at);
     if (last.kind === "quantified") throw new RegexProblem("multiple repeat", at);
+    this.plain = null;
     let q = quantifier;
     let possessive = false;
     if (cur.src[cur.i] === "?") {
@@ -329,6 +347,7 @@ class Translation {
   }
 
   private push(group: Group, js: string): void {
+    this.plain = null;
     this.groups.push(group);
     this.out.push(js);
     this.started = true;
