@@ -4,6 +4,7 @@ import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import type { ModeSpec } from "../engine/modes.ts";
 import type { ProxyContext } from "../engine/context.ts";
+import type { Http2ClientGuard } from "./h2-client-guard.ts";
 import { ServerConn, type UpstreamProxy } from "./server-conn.ts";
 
 /**
@@ -21,6 +22,8 @@ export class ClientSession {
   private readonly pending = new Set<net.Socket>();
   private ended = false;
   private setupTimer: NodeJS.Timeout | undefined;
+  /** Set when the client speaks HTTP/2 on this connection. */
+  http2: Http2ClientGuard | undefined;
 
   constructor(
     readonly context: ProxyContext,
@@ -81,6 +84,11 @@ export class ClientSession {
   removeServer(conn: ServerConn): void {
     this.servers.delete(conn);
     if (this.ended && this.servers.size === 0) this.serversGone?.();
+  }
+
+  /** What an HTTP/2 client has not read yet holds new requests for it back (see ServerOwner). */
+  untilClientReads(): Promise<void> | undefined {
+    return this.http2?.untilClientReads();
   }
 
   /** Connecting sockets die with the client. */

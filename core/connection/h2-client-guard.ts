@@ -4,12 +4,15 @@ import type { LogLevel } from "@interloper/sdk";
 import { ResetBudget } from "./h2-reset-budget.ts";
 
 /**
- * Bytes of responses an HTTP/2 client connection may have waiting to be sent
- * (its flow-control windows closed: it does not read) before further work for
- * it waits. Beyond this a client that never reads would make the proxy hold
- * every response it asks for.
+ * Bytes of responses an HTTP/2 client connection may have waiting in its
+ * streams before further work for it waits (sooner when the connection's
+ * send window is used up). Beyond this a client that never reads would make
+ * the proxy hold every response it asks for.
  */
 export const SEND_BUDGET = 1024 * 1024;
+
+/** How often held work looks again whether the client has room. */
+const RECHECK_MS = 250;
 
 /** Streams a client may reset before their answer: all it may have open at once, then 25 a second. */
 const RESET_BURST = 250;
@@ -33,10 +36,11 @@ const guards = new WeakMap<http2.Http2Session, Http2ClientGuard>();
  */
 export class Http2ClientGuard {
   private readonly streams = new Set<http2.ServerHttp2Stream>();
-  /** Streams held in `untilClientReads`: they wait for the client, not for the proxy. */
-  private readonly waitingOnClient = new Set<http2.ServerHttp2Stream>();
+  /** Work held in `untilClientReads` (it waits for the client, and so does everything behind it). */
+  private held = 0;
   private wakers: Array<() => void> = [];
   private readonly resets = new ResetBudget(RESET_BURST, RESETS_PER_SECOND);
+  private calmed = false;
 
   constructor(
     private readonly session: http2.ServerHttp2Session,
@@ -62,6 +66,11 @@ export class Http2ClientGuard {
     return session ? guards.get(session) : undefined;
   }
 
+  /** The connection is being closed for a reset flood: its other streams are not worth starting. */
+  get closing(): boolean {
+    return this.calmed;
+  }
+
   /** Bytes written to the client's streams that it has not taken yet. */
   queued(): number {
     let n = 0;
@@ -72,23 +81,41 @@ export class Http2ClientGuard {
   /**
    * Resolves once the client has read enough of what waits for it (less than
    * SEND_BUDGET queued), or `stream` or the connection is gone; undefined when
-   * there is room now. Meanwhile `stream` counts as waiting on the client.
+   * there is room now. Meanwhile the connection counts as waiting on the
+   * client: whatever else the proxy would do for it can only add to the pile.
    */
-  untilClientReads(stream: http2.ServerHttp2Stream): Promise<void> | undefined {
+  untilClientReads(stream?: http2.ServerHttp2Stream): Promise<void> | undefined {
     if (!this.full(stream)) return undefined;
     return this.hold(stream);
   }
 
-  private full(stream: http2.ServerHttp2Stream): boolean {
-    return !this.session.destroyed && !stream.destroyed && this.queued() >= SEND_BUDGET;
+  /**
+   * The client has no room: SEND_BUDGET bytes wait for it, or some wait and
+   * the connection's send window it granted is used up (it is not reading).
+   */
+  private full(stream: http2.ServerHttp2Stream | undefined): boolean {
+    if (this.session.destroyed || stream?.destroyed) return false;
+    const queued = this.queued();
+    if (queued >= SEND_BUDGET) return true;
+    return queued > 0 && (this.session.state.remoteWindowSize ?? 1) <= 0;
   }
 
-  private async hold(stream: http2.ServerHttp2Stream): Promise<void> {
-    this.waitingOnClient.add(stream);
+  private async hold(stream: http2.ServerHttp2Stream | undefined): Promise<void> {
+    this.held++;
     try {
-      while (this.full(stream)) await new Promise<void>((resolve) => this.wakers.push(resolve));
+      // Woken when a stream drains, finishes or closes; a window opened for a write too small to drain
+      // announces nothing, hence the look every RECHECK_MS.
+      while (this.full(stream)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, RECHECK_MS);
+          this.wakers.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
     } finally {
-      this.waitingOnClient.delete(stream);
+      this.held--;
     }
   }
 
@@ -115,7 +142,7 @@ export class Http2ClientGuard {
 
   /** A stream the client reset before it was answered spends from the reset budget. */
   private countReset(stream: http2.ServerHttp2Stream): void {
-    if (this.session.destroyed || stream.headersSent) return;
+    if (this.session.destroyed || this.calmed || stream.headersSent) return;
     if (stream.rstCode === undefined || stream.rstCode === http2.constants.NGHTTP2_NO_ERROR) return;
     if (this.resets.take()) return;
     this.log(
@@ -123,9 +150,18 @@ export class Http2ClientGuard {
       `HTTP/2 client resets streams before their answers at a flood rate (more than ${RESET_BURST} at once, ` +
         `${RESETS_PER_SECOND} a second; rapid reset, CVE-2023-44487): closing the connection with ENHANCE_YOUR_CALM`,
     );
-    // (Without an error, destroy() would take its default for one and send NO_ERROR.)
-    this.session.destroy(new Error("rapid reset"), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    // A client that does not read the GOAWAY must not keep the socket.
+    this.calm();
+  }
+
+  /**
+   * GOAWAY(ENHANCE_YOUR_CALM), and the socket goes a second later: nghttp2 ignores the streams the flood
+   * still opens meanwhile. (Closing at once, with the flood's bytes unread, would make the kernel answer
+   * with a reset, which throws away the GOAWAY the client has not read yet.)
+   */
+  private calm(): void {
+    if (this.calmed) return;
+    this.calmed = true;
+    this.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, this.session.state.lastProcStreamID ?? 0);
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
@@ -135,7 +171,7 @@ export class Http2ClientGuard {
    */
   private onIdle(): void {
     if (this.session.destroyed) return;
-    if ([...this.streams].some((s) => this.waitsOnProxy(s))) {
+    if (this.held === 0 && [...this.streams].some((s) => this.waitsOnProxy(s))) {
       // Its own bound (a hook, the server's answer, a body) ends that wait; look again afterwards.
       this.session.setTimeout(this.idleTimeoutMs);
       return;
@@ -163,18 +199,17 @@ export class Http2ClientGuard {
    * nghttp2 gave up on the session).
    */
   private waitsOnProxy(stream: http2.ServerHttp2Stream): boolean {
-    if (stream.closed || this.waitingOnClient.has(stream)) return false;
+    if (stream.closed) return false;
     if (!stream.headersSent) return true;
     return stream.writableLength === 0 && !stream.writableEnded;
   }
 }
 
 /**
- * For the exchange: resolves once the HTTP/2 client of `res` has room for
- * more (see Http2ClientGuard.untilClientReads); undefined for HTTP/1 clients
- * and when there is room now. Await it before sending a request upstream and
- * before reading a response body, so that a client that does not read stops
- * the proxy from reading servers for it.
+ * Resolves once the HTTP/2 client of `stream` has room for more (see
+ * Http2ClientGuard.untilClientReads); undefined when there is room now.
+ * Awaited before a response body is read from the server, it stops the
+ * proxy reading servers for a client that does not read.
  */
 export function untilClientReads(stream: http2.ServerHttp2Stream): Promise<void> | undefined {
   return Http2ClientGuard.of(stream)?.untilClientReads(stream);

@@ -41,6 +41,11 @@ export interface ServerOwner {
   trackPending(socket: net.Socket): void;
   addServer(conn: ServerConn): void;
   removeServer(conn: ServerConn): void;
+  /**
+   * An HTTP/2 client's unread responses: resolves once it has read enough of
+   * them; undefined when there is room (or the client is not HTTP/2).
+   */
+  untilClientReads?(): Promise<void> | undefined;
 }
 
 /** A failure to reach the server, with the text the log and the 502 page show. */
@@ -288,6 +293,7 @@ export class ServerConn {
    * After the server closed it (GOAWAY, idle), a new connection is opened.
    */
   async http2Session(): Promise<http2.ClientHttp2Session> {
+    await this.holdForClient();
     if (this.h2 && !this.h2.closed && !this.h2.destroyed && this.connected) return this.h2;
     if (this.h2 || !this.connected) {
       this.h2?.destroy();
@@ -336,7 +342,18 @@ export class ServerConn {
 
   /** Connects (or reconnects after the server closed an idle connection) so that `http1()` has a socket. */
   async readyForHttp1(): Promise<void> {
+    await this.holdForClient();
     if (!this.connected) await this.connect();
+  }
+
+  /**
+   * No new request goes to the server for a client that does not read its
+   * responses (an HTTP/2 client with SEND_BUDGET unread): the proxy would
+   * read and hold every answer it asked for. Its streams then wait in turn.
+   */
+  private async holdForClient(): Promise<void> {
+    const room = this.session.untilClientReads?.();
+    if (room) await room;
   }
 
   /** Runs once per TCP connection, whichever of the TCP or TLS socket reports the close first. */

@@ -3,6 +3,7 @@
 // client left or stopped reading, sessions nghttp2 gave up on, and rapid
 // reset. Each test uses a short idle_timeout; every wait is tied to an event
 // and bounded by WAIT_MS.
+import { once } from "node:events";
 import * as net from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -310,6 +311,34 @@ test("an HTTP/2 client that does not read what it asked for gets no new request 
   }
 });
 
+test("an HTTP/2 client that asks for many responses at once and reads none: the proxy stops sending requests upstream for it", async () => {
+  const origin = await startOrigin((_req, res) => res.end(Buffer.alloc(1536 * 1024, 0x62)));
+  const p = await startInProcess([], { idleTimeout: 60 });
+  const authority = `127.0.0.1:${origin.port}`;
+  try {
+    const w = await h2c(p.port, origin.port);
+    const ids = [1, 3, 5, 7, 9, 11, 13, 15];
+    w.write(Buffer.concat(ids.map((id) => get(id, authority, `/many/${id}`))));
+    await responseOn(w, 1);
+    // Another client's request answered meanwhile: the requests held for the first would have gone out by now.
+    const other = await h2c(p.port, origin.port);
+    other.write(get(1, authority, "/other"));
+    await responseOn(other, 1);
+    // The first response used up the client's window: nothing more was asked of the server for it (one more
+    // may have gone out before the window's end was sent).
+    const early = paths(origin).filter((p) => p.startsWith("/many/"));
+    assert.ok(early.length <= 2, `sent upstream before the client read: ${early.join(", ")}`);
+    const big = Buffer.alloc(4);
+    big.writeUInt32BE(256 * 1024 * 1024);
+    w.write(Buffer.concat([frame(T.WINDOW_UPDATE, 0, 0, big), ...ids.map((id) => frame(T.WINDOW_UPDATE, 0, id, big))]));
+    await responseOn(w, 15);
+    assert.is(paths(origin).length, ids.length + 1);
+  } finally {
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test("HTTP/2 rapid reset: streams reset in the read that opened them never reach the server", async () => {
   const origin = await startOrigin((_req, res) => res.end("ok"));
   const p = await startInProcess([], { idleTimeout: 30 });
@@ -334,9 +363,17 @@ test("HTTP/2 rapid reset at a flood rate: the connection gets GOAWAY(ENHANCE_YOU
   const authority = `127.0.0.1:${origin.port}`;
   try {
     const w = await h2c(p.port, origin.port);
-    const pairs: Buffer[] = [];
-    for (let i = 0; i < 600; i++) pairs.push(get(2 * i + 1, authority, `/flood/${i}`), rst(2 * i + 1));
-    w.write(Buffer.concat(pairs));
+    // Batches of 100 pairs, as long as the proxy reads them (at most 100 batches): the client is still
+    // writing when the proxy gives up, and the GOAWAY must reach it all the same.
+    for (let batch = 0; batch < 100 && !w.closed; batch++) {
+      const pairs: Buffer[] = [];
+      for (let i = 0; i < 100; i++) {
+        const id = 2 * (batch * 100 + i) + 1;
+        pairs.push(get(id, authority, `/flood/${id}`), rst(id));
+      }
+      if (!w.socket.write(Buffer.concat(pairs)))
+        await Promise.race([once(w.socket, "drain"), w.until(() => (w.closed ? true : undefined), "the close")]);
+    }
     await w.waitClosed();
     const goaway = parseFrames(w.buf).find((f) => f.type === T.GOAWAY);
     assert.ok(goaway, "no GOAWAY before the close");
