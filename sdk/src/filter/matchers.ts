@@ -1,5 +1,6 @@
 import type { AnyFlow, TCPMessage, WebSocketMessage } from "../flow.ts";
 import type { Headers } from "../headers.ts";
+import { isField } from "./header-fields.ts";
 import type { Matcher } from "./literal-search.ts";
 import { pythonStr } from "./python-str.ts";
 import { prettyHost, prettyUrl } from "./request-url.ts";
@@ -29,16 +30,6 @@ function isAsset(value: string): boolean {
     }
   }
   return false;
-}
-
-/** Whether header `name` is `lower` (lowercase ASCII) in any case, without making a string. */
-function isField(name: string, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 function contentTypeMatches(test: Matcher, headers: Headers): boolean {

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import type { Request } from "../flow.ts";
+import { fieldValue } from "./header-fields.ts";
 
 /**
  * The host and URL that `~d` and `~u` search, as mitmproxy's `pretty_host`
@@ -12,8 +13,8 @@ import type { Request } from "../flow.ts";
  * where mitmproxy leaves them out.
  */
 export function prettyHost(request: Request): string {
-  const header = request.headers.get("host");
-  return header ? parseAuthority(header).host : request.host;
+  const header = fieldValue(request.headers, "host");
+  return header ? parsedAuthority(header).host : request.host;
 }
 
 export function prettyUrl(request: Request): string {
@@ -21,15 +22,29 @@ export function prettyUrl(request: Request): string {
   const { scheme } = request;
   const def = scheme === "https" ? 443 : 80;
   const path = request.path === "*" ? "" : request.path;
-  const header = request.headers.get("host");
+  const header = fieldValue(request.headers, "host");
   if (!header) return `${scheme}://${hostPort(request.host, request.port, def)}${path}`;
-  const authority = parseAuthority(header);
+  const authority = parsedAuthority(header);
   return `${scheme}://${hostPort(authority.host, authority.port ?? def, def)}${path}`;
 }
 
 function hostPort(host: string, port: number, defaultPort: number): string {
-  const shown = isIP(host) === 6 ? `[${host}]` : host;
+  const shown = host.includes(":") && isIP(host) === 6 ? `[${host}]` : host;
   return port === defaultPort ? shown : `${shown}:${port}`;
+}
+
+/** Host headers seen lately and their parse: the same few hosts come again and again. */
+const PARSED = new Map<string, { host: string; port?: number }>();
+const PARSED_MAX = 1024;
+
+function parsedAuthority(header: string): { host: string; port?: number } {
+  let parsed = PARSED.get(header);
+  if (parsed === undefined) {
+    parsed = parseAuthority(header);
+    if (PARSED.size >= PARSED_MAX) PARSED.clear();
+    PARSED.set(header, parsed);
+  }
+  return parsed;
 }
 
 const AUTHORITY = /^([^:]+|\[.+\])(?::(\d+))?$/;
