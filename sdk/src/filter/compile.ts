@@ -27,7 +27,8 @@ export interface CompileFilterOptions {
   /**
    * Match regexes case-sensitively. Today's mitmproxy ignores case in every
    * regex unless `MITMPROXY_CASE_SENSITIVE_FILTERS=1`; this is that switch.
-   * Default `false`.
+   * Default `false`. (mitmproxy 8.1.1 ignored case only in `~d` and `~m`; we
+   * follow today's.)
    */
   caseSensitive?: boolean;
 }
@@ -55,6 +56,7 @@ const UNUSED_MEMO = new Memo();
  * ```
  */
 export function compileFilter(expr: string, options: CompileFilterOptions = {}): FlowFilter {
+  if (typeof expr !== "string") throw new TypeError(`a filter expression is a string, not ${typeof expr}`);
   const ctx: Context = { expr, ignoreCase: options.caseSensitive !== true, matchers: new Map(), usesMemo: false };
   const root = build(parseFilter(expr), ctx);
   const filter = ctx.usesMemo

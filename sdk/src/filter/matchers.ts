@@ -46,7 +46,7 @@ export const FLAG_PREDICATES: Readonly<Record<string, Predicate>> = {
   "~dns": never,
   "~e": (f) => f.error !== undefined && f.error !== null,
   "~http": (f) => f.type === "http",
-  "~marked": (f) => f.marked !== "",
+  "~marked": (f) => !!f.marked,
   "~q": (f) => f.type === "http" && !f.response,
   "~replay": (f) => f.isReplay !== undefined && f.isReplay !== null,
   "~replayq": (f) => f.isReplay === "request",
@@ -97,6 +97,11 @@ function bodyPredicate(rx: Matcher, side: Side): Predicate {
   };
 }
 
+/** A string field as text, even when JavaScript code left something else in it (as Python's str() would). */
+function text(value: unknown): string {
+  return typeof value === "string" ? value : value === undefined ? "" : pythonStr(value);
+}
+
 function address(a: { host: string; port: number } | undefined): string | undefined {
   return a ? `${a.host}:${a.port}` : undefined;
 }
@@ -106,7 +111,7 @@ export const REGEX_PREDICATES: Readonly<Record<string, (test: Matcher) => Predic
   "~b": (rx) => bodyPredicate(rx, "both"),
   "~bq": (rx) => bodyPredicate(rx, "client"),
   "~bs": (rx) => bodyPredicate(rx, "server"),
-  "~comment": (rx) => (f) => rx(f.comment),
+  "~comment": (rx) => (f) => rx(text(f.comment)),
   "~d": (rx) => (f) => f.type === "http" && (rx(f.request.host) || rx(prettyHost(f.request))),
   "~dst": (rx) => (f) => {
     const text = address(f.server?.address);
@@ -118,7 +123,7 @@ export const REGEX_PREDICATES: Readonly<Record<string, (test: Matcher) => Predic
   "~hq": (rx) => (f, memo) => f.type === "http" && rx(requestHead(f.request, memo)),
   "~hs": (rx) => (f, memo) => f.type === "http" && f.response !== undefined && rx(responseHead(f.response, memo)),
   "~m": (rx) => (f) => f.type === "http" && rx(f.request.method),
-  "~marker": (rx) => (f) => rx(f.marked),
+  "~marker": (rx) => (f) => rx(text(f.marked)),
   "~meta": (rx) => (f) => rx(metadataText(f.metadata)),
   "~src": (rx) => (f) => {
     const text = address(f.client?.peername);
@@ -134,9 +139,9 @@ export const REGEX_PREDICATES: Readonly<Record<string, (test: Matcher) => Predic
 };
 
 /** mitmproxy's metadata text: a `key: value` line per entry, values as Python's str() writes them. */
-function metadataText(metadata: Record<string, unknown>): string {
+function metadataText(metadata: Record<string, unknown> | undefined): string {
   const lines: string[] = [];
-  for (const key of Object.keys(metadata)) lines.push(`${key}: ${pythonStr(metadata[key])}`);
+  for (const key of Object.keys(metadata ?? {})) lines.push(`${key}: ${pythonStr(metadata![key])}`);
   return lines.join("\n");
 }
 

@@ -39,7 +39,9 @@ function rex(operator: string, regex: RegexSubject, help: string): OperatorSpec 
   return { operator, argument: "regex", help, regex };
 }
 
-// The operators of mitmproxy's current flowfilter.py, with help texts of our own.
+// The operators of mitmproxy's current flowfilter.py, with help texts of our own. Since 8.1.1 it
+// gained ~udp; its regexes all ignore case now (8.1.1: only ~d and ~m), and the body operators
+// search empty bodies too (8.1.1 skipped them). We follow today's.
 const SPECS: readonly OperatorSpec[] = [
   flag("~a", "Asset in the response: JavaScript, CSS, image or font (by its Content-Type)"),
   flag("~all", "Every flow"),
