@@ -47,8 +47,8 @@ const UNUSED_MEMO = new Memo();
 /**
  * Compiles one of mitmproxy's filter expressions (`~d api\.example\.com & ~m POST`)
  * into a predicate on flows. Throws `FilterError` (with a 1-based `column`)
- * for an expression that is not valid; an expression that compiles never
- * throws when called.
+ * for an expression that is not valid, including a regex too large for V8's
+ * compiler: that fails here rather than when the filter is called.
  *
  * ```ts
  * const posts = compileFilter("~d api.example.com & ~m POST");
