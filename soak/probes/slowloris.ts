@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ROOT } from "../../bench/lib/procs.ts";
 import { percentile, sleep } from "../../bench/lib/stats.ts";
 import { addFinding, count, pool, range, repro, type Ctx, type Family, type FamilyResult } from "../lib/family.ts";
-import { FLAG, H2, h2frame, h2Settings, H2_PREFACE, socksHello } from "../lib/frames.ts";
+import { FLAG, H2, h2frame, h2Headers, h2Settings, H2_PREFACE, socksHello } from "../lib/frames.ts";
 import { normalRequest } from "../lib/health.ts";
 import { HOST, tcp, tlsOver, tunnel, Wire } from "../lib/net.ts";
 
@@ -115,11 +115,13 @@ async function slowloris(ctx: Ctx, r: FamilyResult): Promise<void> {
   for (const t of [...fast, ...slow]) t.wire.destroy();
 }
 
-/** A protocol state a client can leave a connection in, and whether the proxy is expected to close it when idle. */
+/**
+ * A protocol state a client can leave a connection in. The proxy must close every one of them once nothing
+ * moved for idle_timeout: long-lived ones too (a WebSocket, an HTTP/2 session, a relayed TCP stream), as
+ * mitmproxy closes any connection without activity (its watchdog, 10 minutes).
+ */
 interface IdleState {
   name: string;
-  /** Long-lived by design (a WebSocket, an HTTP/2 session, a relayed TCP stream): not closing it is an observation. */
-  longLived?: boolean;
   reach(ctx: Ctx): Promise<Wire>;
 }
 
@@ -132,6 +134,15 @@ async function answered(w: Wire, what: string, pred: () => boolean = () => w.dat
     w.destroy();
     throw new Error(`${what}: no answer`);
   }
+  return w;
+}
+
+/** h2c with prior knowledge in a CONNECT tunnel to the HTTP origin, SETTINGS exchanged. */
+async function h2c(ctx: Ctx): Promise<Wire> {
+  const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpPort}`));
+  w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
+  await answered(w, "h2c preface", () => w.received >= 9);
+  w.write(h2frame(H2.SETTINGS, FLAG.ACK, 0));
   return w;
 }
 
@@ -229,18 +240,29 @@ const STATES: IdleState[] = [
   },
   {
     name: "HTTP/2 (h2c prior knowledge in a tunnel), session idle",
-    longLived: true,
+    reach: (ctx) => h2c(ctx),
+  },
+  {
+    name: "HTTP/2 (h2c in a tunnel), a 1 MB response the client never reads (its window stays closed)",
     reach: async (ctx) => {
-      const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.app.httpPort}`));
-      w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
-      await answered(w, "h2c preface", () => w.received >= 9);
-      w.write(h2frame(H2.SETTINGS, FLAG.ACK, 0));
-      return w;
+      const w = await h2c(ctx);
+      w.write(h2Headers(1, `${HOST}:${ctx.app.httpPort}`, "/gen?n=1000000&k=idle-noread"));
+      return answered(w, "the response's first window", () => w.received >= 65_535);
+    },
+  },
+  {
+    name: "HTTP/2 (h2c in a tunnel), after the proxy's GOAWAY for a bad frame, a request in flight",
+    reach: async (ctx) => {
+      const w = await h2c(ctx);
+      const before = w.received;
+      // A GET, then a frame header claiming 16 MiB (FRAME_SIZE_ERROR): nghttp2 sends GOAWAY and reads no more.
+      w.write(h2Headers(1, `${HOST}:${ctx.app.httpPort}`, "/slow?ms=500"));
+      w.write(Buffer.from([0xff, 0xff, 0xff, 0x44, 0, 0, 0, 0, 1]));
+      return answered(w, "the GOAWAY", () => w.received > before);
     },
   },
   {
     name: "HTTP/2 over TLS (ALPN h2), session idle",
-    longLived: true,
     reach: async (ctx) => {
       const w = await viaTls(ctx, ["h2"]);
       w.write(Buffer.concat([H2_PREFACE, h2Settings()]));
@@ -249,7 +271,6 @@ const STATES: IdleState[] = [
   },
   {
     name: "WebSocket upgraded, idle",
-    longLived: true,
     reach: async (ctx) => {
       const w = new Wire(await tcp(ctx.proxy.port));
       const a = `${HOST}:${ctx.ws.port}`;
@@ -261,7 +282,6 @@ const STATES: IdleState[] = [
   },
   {
     name: "raw TCP relay (non-HTTP bytes in a tunnel), idle",
-    longLived: true,
     reach: async (ctx) => {
       const w = new Wire(await tunnel(ctx.proxy.port, `${HOST}:${ctx.recorder.port}`));
       w.write(Buffer.from([0, 1, 2, 3, 0x68, 0x69]));
@@ -302,15 +322,13 @@ async function idleTable(ctx: Ctx, r: FamilyResult): Promise<string> {
     );
     if (failed.length) r.failures += failed.length;
     if (open === 0) continue;
-    if (!st.longLived) r.failures += open;
+    r.failures += open;
     addFinding(r, {
-      kind: st.longLived ? "observation" : "hang",
+      kind: "hang",
       title: `idle timeout: a connection left silent in the state "${st.name}" is never closed`,
       detail:
         `Brought to this state and left silent, the connection was still open ${boundS} s later (idle_timeout=${ctx.idleTimeoutS} s). ` +
-        (st.longLived
-          ? "This state is long-lived by design in many proxies (mitmproxy keeps idle WebSockets, HTTP/2 sessions and TCP relays), but the README says idle_timeout closes idle client connections."
-          : "Every such connection holds a descriptor (and often a server connection) for ever: a client can use up the proxy's descriptors."),
+        "Every such connection holds a descriptor (and often a server connection) for ever: a client can use up the proxy's descriptors.",
       figure: `${open} of ${closedAfter.length} still open after ${boundS} s`,
       repro: repro(ctx, "slowloris"),
       count: open,
