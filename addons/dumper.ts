@@ -6,6 +6,8 @@ import {
   formatSize,
   logText,
   type Addon,
+  type AnyFlow,
+  type FlowFilter,
   type HTTPFlow,
   type Headers,
   type LogEntry,
@@ -14,6 +16,7 @@ import {
   type OptionHandle,
   type TCPFlow,
 } from "@interloper/sdk";
+import { filterFrom } from "./flow-files/filter-option.ts";
 
 /** Where the dumper writes; a test passes its own. */
 export interface DumperOutput {
@@ -37,7 +40,15 @@ export class Dumper implements Addon {
   private colour: boolean;
   private readonly onLog = (entry: LogEntry) => this.printLog(entry);
   private events: Loader["events"] | undefined;
-  private options: { verbosity: OptionHandle<LogLevel>; flowDetail: OptionHandle<number> } | undefined;
+  private options:
+    | {
+        verbosity: OptionHandle<LogLevel>;
+        flowDetail: OptionHandle<number>;
+        viewFilter: OptionHandle<string | undefined>;
+      }
+    | undefined;
+  /** view_filter: flows it does not match are not printed. */
+  private filter: FlowFilter | undefined;
 
   constructor(private readonly out: DumperOutput = process.stdout) {
     this.colour = out.isTTY === true && !process.env.NO_COLOR;
@@ -57,7 +68,13 @@ export class Dumper implements Addon {
       default: 1,
       help: "Flow detail: 0 nothing, 1 request and response lines, 2 also headers, 3 also bodies (truncated), 4 full bodies.",
     });
-    this.options = { verbosity, flowDetail };
+    const viewFilter = loader.addOption<string | undefined>({
+      name: "viewFilter",
+      type: "optional-string",
+      default: undefined,
+      help: "Show only the flows matching this filter expression (the log lines stay).",
+    });
+    this.options = { verbosity, flowDetail, viewFilter };
     this.events = loader.events;
     loader.events.on("log", this.onLog);
   }
@@ -70,6 +87,11 @@ export class Dumper implements Addon {
     }
     this.flowDetail = detail;
     this.verbosity = this.options.verbosity.get();
+    this.filter = filterFrom("view_filter", this.options.viewFilter.get());
+  }
+
+  private hidden(flow: AnyFlow): boolean {
+    return this.filter !== undefined && !this.filter(flow);
   }
 
   done(): void {
@@ -77,11 +99,13 @@ export class Dumper implements Addon {
   }
 
   response(flow: HTTPFlow): void {
+    if (this.hidden(flow)) return;
     this.printed.add(flow);
     this.echoFlow(flow);
   }
 
   error(flow: HTTPFlow): void {
+    if (this.hidden(flow)) return;
     // A flow that `response` printed gets only the error line; any other (a stream that broke before
     // its end, say) is printed whole: every request has its URL line.
     if (this.printed.has(flow) && flow.error) {
@@ -92,7 +116,7 @@ export class Dumper implements Addon {
   }
 
   websocketMessage(flow: HTTPFlow): void {
-    if (this.flowDetail === 0 || !flow.websocket) return;
+    if (this.flowDetail === 0 || !flow.websocket || this.hidden(flow)) return;
     const msg = flow.websocket.messages[flow.websocket.messages.length - 1];
     if (!msg) return;
     const arrow = msg.fromClient ? "->" : "<-";
@@ -104,7 +128,7 @@ export class Dumper implements Addon {
 
   websocketEnd(flow: HTTPFlow): void {
     const ws = flow.websocket;
-    if (this.flowDetail === 0 || !ws) return;
+    if (this.flowDetail === 0 || !ws || this.hidden(flow)) return;
     if (ws.closeCode === 1000 || ws.closeCode === 1001 || ws.closeCode === 1005) {
       this.line(
         `WebSocket connection closed by ${ws.closedByClient ? "client" : "server"}: ${ws.closeCode} ${oneLine(ws.closeReason ?? "")}`.trimEnd(),
@@ -118,7 +142,7 @@ export class Dumper implements Addon {
   }
 
   tcpMessage(flow: TCPFlow): void {
-    if (this.flowDetail === 0) return;
+    if (this.flowDetail === 0 || this.hidden(flow)) return;
     const msg = flow.messages[flow.messages.length - 1];
     if (!msg) return;
     const client = formatAddress(flow.client.peername);
@@ -129,7 +153,7 @@ export class Dumper implements Addon {
   }
 
   tcpError(flow: TCPFlow): void {
-    if (this.flowDetail === 0 || !flow.error) return;
+    if (this.flowDetail === 0 || !flow.error || this.hidden(flow)) return;
     this.line(
       `Error in TCP connection to ${oneLine(formatAddress(flow.server.address))}: ${oneLine(flow.error.msg)}`,
       "red",

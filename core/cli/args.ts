@@ -20,14 +20,17 @@ const GROUP_PROXY = "Proxy:";
 const GROUP_HOSTS = "Host ignoring:";
 const GROUP_TLS = "TLS:";
 const GROUP_OUTPUT = "Output:";
+const GROUP_FLOWS = "Flows (filter expressions: a positional FILTER sets view_filter and save_stream_filter):";
 
 /** interloper's flags (mitmproxy's names); their long names are also what a typo is compared with. */
+// Repeatable flags take one value each time (as mitmproxy's argparse `append`): yargs' `array`
+// would swallow the words after it, the positional filter among them. Repeats still gather
+// into a list (duplicate-arguments-array).
 const FLAGS = {
   mode: {
     requiresArg: true,
     alias: "m",
     type: "string",
-    array: true,
     group: GROUP_PROXY,
     describe: "Proxy mode, MODE[:DATA][@[host:]port]; repeatable. Modes below.",
   },
@@ -48,7 +51,6 @@ const FLAGS = {
     requiresArg: true,
     alias: "s",
     type: "string",
-    array: true,
     group: GROUP_PROXY,
     describe:
       "An addon script (.ts, .mts, .js, .mjs) or npm package (the project's, then the addon home's); repeatable. Reloaded on save.",
@@ -56,7 +58,6 @@ const FLAGS = {
   set: {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_PROXY,
     describe: "Set an option: --set name=value (snake_case or camelCase names; repeat for lists).",
   },
@@ -69,7 +70,6 @@ const FLAGS = {
   "ignore-hosts": {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_HOSTS,
     describe:
       "Regex searched in a connection's host:port strings: matching connections are passed through untouched. Repeatable.",
@@ -77,28 +77,24 @@ const FLAGS = {
   "allow-hosts": {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_HOSTS,
     describe: "Regex: only matching connections are intercepted, all others are passed through. Repeatable.",
   },
   "ignore-domain": {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_HOSTS,
     describe: "Pass through this domain and its subdomains on any port (dots escaped for you). Repeatable.",
   },
   "allow-domain": {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_HOSTS,
     describe: "Intercept only this domain and its subdomains. Repeatable.",
   },
   "tcp-hosts": {
     requiresArg: true,
     type: "string",
-    array: true,
     group: GROUP_HOSTS,
     describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable.",
   },
@@ -126,6 +122,40 @@ const FLAGS = {
     group: GROUP_OUTPUT,
     describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies.",
   },
+  "save-stream-file": {
+    alias: "w",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_FLOWS,
+    describe: "Write flows to this file as they end (mitmproxy's format); +PATH appends.",
+  },
+  rfile: {
+    alias: "r",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_FLOWS,
+    describe: "Read flows from a file (mitmproxy's or HAR), tell them to the addons, then exit (unless keepserving).",
+  },
+  "no-server": {
+    alias: "n",
+    type: "boolean",
+    group: GROUP_FLOWS,
+    describe: "Do not listen: only read files or replay.",
+  },
+  "server-replay": {
+    alias: "S",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_FLOWS,
+    describe: "Answer requests from the recorded responses of this flow file (server_replay_* options). Repeatable.",
+  },
+  "client-replay": {
+    alias: "C",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_FLOWS,
+    describe: "Send the requests of this flow file again. Repeatable.",
+  },
   options: {
     type: "boolean",
     group: GROUP_OUTPUT,
@@ -145,7 +175,8 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     .alias("version", "V")
     .help("help")
     .alias("help", "h")
-    .strict()
+    // Options are checked; positionals are the filter expression.
+    .strictOptions()
     .parserConfiguration({ "camel-case-expansion": true, "duplicate-arguments-array": true, "boolean-negation": false })
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
@@ -191,10 +222,22 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     if (changes.flowDetail === undefined) changes.flowDetail = 0;
   }
   if (a.verbose) changes.termlogVerbosity = "debug";
+  if (a.saveStreamFile !== undefined) changes.saveStreamFile = String(last(a.saveStreamFile as string));
+  if (a.rfile !== undefined) changes.rfile = String(last(a.rfile as string));
+  if (a.noServer) changes.server = false;
+  if (a.serverReplay !== undefined) changes.serverReplay = list(a.serverReplay);
+  if (a.clientReplay !== undefined) changes.clientReplay = list(a.clientReplay);
+  // mitmdump's positional filter: its words joined, for both the view and the saved flows.
+  const positional = (a._ as unknown[]).map(String);
+  if (positional.length > 0) {
+    const filter = positional.join(" ");
+    changes.viewFilter = filter;
+    changes.saveStreamFilter = filter;
+  }
   return { changes, sets: list(a.set) ?? [], ...(a.options === true ? { listOptions: true } : {}) };
 }
 
-const USAGE = `Usage: interloper [options]
+const USAGE = `Usage: interloper [options] [FILTER]
        interloper COMMAND ...
 
 An intercepting HTTP(S) proxy scripted in TypeScript.`;

@@ -6,6 +6,12 @@ import type { AddonHost } from "@interloper/sdk/host";
 import { Block } from "../../addons/block.ts";
 import { Dumper } from "../../addons/dumper.ts";
 import { ErrorCheck } from "../../addons/errorcheck.ts";
+import { ClientReplay } from "../../addons/client-replay.ts";
+import { HarDump } from "../../addons/flow-files/har-dump.ts";
+import { ReadFile } from "../../addons/flow-files/read-file.ts";
+import { SaveFlows } from "../../addons/flow-files/save.ts";
+import { KeepServing } from "../../addons/keep-serving.ts";
+import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
 import { ProxyAuth } from "../../addons/proxyauth.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
@@ -58,8 +64,16 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
   await host.add(new ScriptLoader({ watch: watchScripts }));
   await host.add(new Hosts());
+  // mitmproxy's order: replay after the scripts, then the files (which save what the scripts made).
+  const keep = new KeepServing();
+  await host.add(new ServerReplay(keep));
+  await host.add(new ClientReplay(keep));
+  await host.add(new SaveFlows());
+  await host.add(new HarDump());
   // With --options the listing owns stdout: what the scripts log on loading goes to stderr.
   await host.add(new Dumper(watchScripts ? process.stdout : process.stderr));
+  await host.add(keep);
+  await host.add(new ReadFile(keep));
   await host.add(new ErrorCheck());
   // Flags and --set in one change, so that scripts are looked up with the confdir given either way.
   await host.setOptions({ ...cli.changes, ...host.options.parseSetArgs(cli.sets) });

@@ -10,6 +10,12 @@ export const CORE_OPTIONS: OptionSpec[] = [
     default: ["regular"],
     help: "Proxy mode(s), MODE[:DATA][@[host:]port]: regular, transparent, socks5, reverse:URL, upstream:URL.",
   },
+  {
+    name: "server",
+    type: "bool",
+    default: true,
+    help: "Start the proxy's listeners (-n turns them off: read flow files or replay only).",
+  },
   { name: "listenHost", type: "string", default: "", help: "Address to listen on; empty means all interfaces." },
   { name: "listenPort", type: "number", default: 8080, help: "Port to listen on." },
   { name: "confdir", type: "string", default: "~/.interloper", help: "Where the certificate authority lives." },

@@ -16,6 +16,8 @@ import { handleConnect } from "../http/connect.ts";
 import { handleRequest } from "../http/exchange/handle-request.ts";
 import { handleUpgrade } from "../http/exchange/upgrade.ts";
 import { BufferBudget } from "../http/buffer-budget.ts";
+import { replayRequest } from "../replay/client-replay.ts";
+import type { UpstreamProxy } from "../connection/server-conn.ts";
 import { HttpFrontend } from "../http/frontend.ts";
 import { parseModes, type ModeSpec } from "./modes.ts";
 import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
@@ -44,6 +46,7 @@ export class ProxyServer implements ProxyContext {
     keepHostHeader: false,
   };
   readonly bufferBudget = new BufferBudget(BufferBudget.defaultLimit());
+  private replayUpstream: UpstreamProxy | undefined;
   private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
   private readonly servers: net.Server[] = [];
@@ -69,6 +72,7 @@ export class ProxyServer implements ProxyContext {
   constructor(opts: { onShutdown?: (code: number) => void } = {}) {
     this.host = new AddonHost({ onShutdown: opts.onShutdown });
     registerCoreOptions(this.host);
+    this.host.provideReplay((flow) => replayRequest(this, flow, this.replayUpstream));
   }
 
   /** Node's HTTP/1 parser for the client side (made at start, with the header size limit). */
@@ -171,6 +175,10 @@ export class ProxyServer implements ProxyContext {
       opts.get<number>("listenPort"),
       opts.wasSet("listenPort"),
     );
+    // Client replay goes through the upstream proxy in upstream mode, as mitmproxy's does.
+    const upstream = modes.find((m) => m.name === "upstream")?.target;
+    const auth = opts.get<string | undefined>("upstreamAuth");
+    this.replayUpstream = upstream && { ...upstream, ...(auth ? { auth } : {}) };
     if (modes.some((m) => m.name === "transparent")) {
       const why = originalDstUnavailable();
       if (why) throw new StartupError(why);
@@ -187,7 +195,8 @@ export class ProxyServer implements ProxyContext {
         "warn",
         `Node ${process.version} internals interloper relies on are not as expected (please report): ${broken.join("; ")}`,
       );
-    for (const mode of modes) {
+    // -n (server=false): addons run (read a file, replay) but nothing listens.
+    for (const mode of opts.get<boolean>("server") ? modes : []) {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, mode));
       await new Promise<void>((resolve, reject) => {
         server.once("error", (err: NodeJS.ErrnoException) => {

@@ -1,5 +1,5 @@
 import type { EventEmitter } from "eventemitter3";
-import type { Address, ClientConnection, HTTPFlow, ServerConnection, TCPFlow } from "./flow.ts";
+import type { Address, AnyFlow, ClientConnection, HTTPFlow, ServerConnection, TCPFlow } from "./flow.ts";
 import type { OptionHandle, OptionSpec, OptionsView, SpecValue } from "./options.ts";
 
 /** A value or a promise of it: every hook may be sync or async. */
@@ -62,6 +62,18 @@ export interface Loader {
   readonly state: Record<string, unknown>;
   /** Asks the proxy to shut down, with the given process exit code. */
   shutdown(exitCode?: number): void;
+  /**
+   * Tells a recorded flow (read from a file, say) to the addon chain: the
+   * hooks a live flow of its kind gets, in order. Nothing goes on the network.
+   */
+  loadFlow(flow: AnyFlow): Promise<void>;
+  /**
+   * Sends an HTTP flow's request again (client replay), through the addon
+   * chain as a live request, on a server connection of its own. On return the
+   * flow holds the new response or an error (`isReplay` is `"request"`).
+   * Throws where no proxy runs (the test harness).
+   */
+  replay(flow: HTTPFlow): Promise<void>;
   /**
    * Adds an addon as a child of this one: it runs right after this addon's
    * other children. `label` names it in log lines when it has no name; `state`

@@ -2,6 +2,8 @@ import { EventEmitter } from "eventemitter3";
 import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
 import { HOOK_NAMES } from "./addon.ts";
 import { logText } from "./log-text.ts";
+import type { HTTPFlow } from "./flow.ts";
+import { playRecordedHooks } from "./recorded-hooks.ts";
 import { editDistance, OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
 
 interface AddonRecord {
@@ -73,6 +75,7 @@ export class AddonHost {
   private seq = 0;
   private isRunning = false;
   private shutdownHandler: ((code: number) => void) | undefined;
+  private replayer: ((flow: HTTPFlow) => Promise<void>) | undefined;
 
   /** Async hook calls still running: a watch names those that take long (see `watchSlow`). */
   private readonly inFlight = new Set<InFlight>();
@@ -83,6 +86,11 @@ export class AddonHost {
     this.shutdownHandler = opts.onShutdown;
     this.slowHookMs = opts.slowHookMs ?? SLOW_HOOK_MS;
     this.rebuild();
+  }
+
+  /** The proxy's client replay, behind `loader.replay`. */
+  provideReplay(replay: (flow: HTTPFlow) => Promise<void>): void {
+    this.replayer = replay;
   }
 
   get running(): boolean {
@@ -403,6 +411,11 @@ export class AddonHost {
       events: this.events,
       state: rec.state,
       shutdown: (code = 0) => this.shutdownHandler?.(code),
+      loadFlow: (flow) => playRecordedHooks(this, flow),
+      replay: (flow) => {
+        if (!this.replayer) return Promise.reject(new Error("replay needs a running proxy"));
+        return this.replayer(flow);
+      },
       addChild: (addon, opts = {}) => this.add(addon, { ...opts, parent: rec.addon }),
       removeChild: (addon) => this.remove(addon),
       replaceChild: (oldAddon, newAddon, opts = {}) => this.replace(oldAddon, newAddon, opts),

@@ -126,7 +126,34 @@ test("an unknown flag is a one-line UsageError naming it", async () => {
   assert.match((await usageError("-x")).message, "x");
   // mitmproxy spells its options with dashes; the snake_case form is only for --set.
   assert.match((await usageError("--ignore_hosts", "a")).message, "ignore_hosts");
-  assert.match((await usageError("stray-positional")).message, "stray-positional");
+});
+
+test("positional words are mitmdump's filter: joined, for the view and the saved flows", async () => {
+  const r = await parseCli(["-p", "9000", "~d", "example.com", "&", "!~a"], "1.0.0");
+  assert.is(r.changes.viewFilter, "~d example.com & !~a");
+  assert.is(r.changes.saveStreamFilter, "~d example.com & !~a");
+  assert.is(r.changes.listenPort, 9000);
+});
+
+test("repeatable flags take one value each (a filter after them stays the filter)", async () => {
+  const r = await parseCli(["--set", "a=1", "~m POST", "--set", "b=2", "--ignore-hosts", "x", "~q"], "1.0.0");
+  assert.equal(r.sets, ["a=1", "b=2"]);
+  assert.equal(r.changes.ignoreHosts, ["x"]);
+  assert.is(r.changes.viewFilter, "~m POST ~q");
+});
+
+test("flow-file flags: -w, -r, -n, -S and -C (repeatable) as mitmproxy's options", async () => {
+  const r = await parseCli(
+    ["-w", "+out.flow", "-r", "in.flow", "-n", "-S", "a.flow", "-S", "b.har", "-C", "c.flow"],
+    "1.0.0",
+  );
+  assert.equal(r.changes, {
+    saveStreamFile: "+out.flow",
+    rfile: "in.flow",
+    server: false,
+    serverReplay: ["a.flow", "b.har"],
+    clientReplay: ["c.flow"],
+  });
 });
 
 test("a bad port is a one-line UsageError naming the flag and what was typed", async () => {

@@ -1,0 +1,98 @@
+// -C / client_replay: the requests of flow files sent again, through the
+// addon chain as live requests (the log prints them and their new
+// responses), client_replay_concurrency at a time (-1: all at once).
+import {
+  FlowReadError,
+  readFlowFile,
+  type Addon,
+  type HTTPFlow,
+  type Loader,
+  type OptionHandle,
+} from "@interloper/sdk";
+import type { KeepServing, ServingWork } from "./keep-serving.ts";
+import { pathSpec } from "./flow-files/path-spec.ts";
+
+export class ClientReplay implements Addon, ServingWork {
+  readonly name = "clientplayback";
+  private files: OptionHandle<string[]> | undefined;
+  private concurrency: OptionHandle<number> | undefined;
+  private loader: Loader | undefined;
+  private queue: HTTPFlow[] = [];
+  private inFlight = 0;
+  private loading = false;
+  private readFailed = false;
+
+  constructor(private readonly keep?: KeepServing) {
+    keep?.watch(this);
+  }
+
+  load(loader: Loader): void {
+    this.loader = loader;
+    this.files = loader.addOption({
+      name: "clientReplay",
+      type: "strings",
+      default: [],
+      help: "Send the requests of these flow files again (mitmproxy's or HAR).",
+    });
+    this.concurrency = loader.addOption({
+      name: "clientReplayConcurrency",
+      type: "number",
+      default: 1,
+      help: "How many replayed requests are in flight at once (-1: all).",
+    });
+  }
+
+  running(): void {
+    const files = this.files!.get();
+    if (files.length === 0) return;
+    this.loading = true;
+    void this.read(files).finally(() => {
+      this.loading = false;
+      this.pump();
+    });
+  }
+
+  wanted(): boolean {
+    return (this.files?.get().length ?? 0) > 0;
+  }
+  busy(): boolean {
+    return this.loading || this.queue.length > 0 || this.inFlight > 0;
+  }
+  failed(): boolean {
+    return this.readFailed;
+  }
+
+  private async read(files: readonly string[]): Promise<void> {
+    const log = this.loader!.log;
+    for (const spec of files) {
+      try {
+        for await (const f of readFlowFile(pathSpec(spec).path, { onWarning: (m) => log.warn(m) })) {
+          if (f.type !== "http") continue;
+          this.queue.push(f);
+          this.pump();
+        }
+      } catch (err) {
+        this.readFailed = true;
+        const where = err instanceof FlowReadError ? err.message : `${spec}: ${(err as Error).message}`;
+        log.error(`client_replay: cannot read flows: ${where}`);
+      }
+    }
+  }
+
+  private pump(): void {
+    const limit = this.concurrency!.get();
+    while (this.queue.length > 0 && (limit < 0 || this.inFlight < Math.max(1, limit))) {
+      const flow = this.queue.shift()!;
+      this.inFlight++;
+      void this.loader!.replay(flow)
+        .catch((err: unknown) =>
+          this.loader!.log.error(`client_replay: ${flow.request.url}: ${(err as Error).message}`),
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+    }
+    this.keep?.check();
+  }
+}

@@ -1,0 +1,85 @@
+// -r / rfile: the flows of a flow file (mitmproxy's format or HAR) told to
+// the addon chain one by one, as mitmproxy's readfile does: the log prints
+// them, filters apply, scripts see them. A damaged file is read up to the
+// damage, then one error line names the file, the byte and what was wrong.
+import { FlowReadError, readFlowFile, type Addon, type AnyFlow, type Loader, type OptionHandle } from "@interloper/sdk";
+import type { KeepServing, ServingWork } from "../keep-serving.ts";
+import { pathSpec } from "./path-spec.ts";
+
+export class ReadFile implements Addon, ServingWork {
+  readonly name = "readfile";
+  private file: OptionHandle<string | undefined> | undefined;
+  private loader: Loader | undefined;
+  private reading = false;
+  private readFailed = false;
+
+  constructor(private readonly keep?: KeepServing) {
+    keep?.watch(this);
+  }
+
+  load(loader: Loader): void {
+    this.loader = loader;
+    this.file = loader.addOption<string | undefined>({
+      name: "rfile",
+      type: "optional-string",
+      default: undefined,
+      help: "Read flows from this file (mitmproxy's format or HAR) and tell them to the addons.",
+    });
+  }
+
+  running(): void {
+    const spec = this.file!.get();
+    if (!spec) return;
+    this.reading = true;
+    void this.read(pathSpec(spec).path).finally(() => {
+      this.reading = false;
+      this.keep?.check();
+    });
+  }
+
+  wanted(): boolean {
+    return Boolean(this.file?.get());
+  }
+  busy(): boolean {
+    return this.reading;
+  }
+  failed(): boolean {
+    return this.readFailed;
+  }
+
+  private async read(path: string): Promise<void> {
+    const loader = this.loader!;
+    const reverse = reverseTarget(loader.options.get<string[]>("mode"));
+    let count = 0;
+    try {
+      for await (const flow of readFlowFile(path, { onWarning: (m) => loader.log.warn(m) })) {
+        if (reverse) retarget(flow, reverse);
+        await loader.loadFlow(flow);
+        count++;
+      }
+    } catch (err) {
+      this.readFailed = true;
+      const where = err instanceof FlowReadError ? err.message : `${path}: ${(err as Error).message}`;
+      loader.log.error(`cannot read flows: ${where} (${count} flows read before it)`);
+    }
+  }
+}
+
+/** In reverse mode, read flows go to the reverse target (so they replay against it, as in mitmproxy). */
+function reverseTarget(modes: readonly string[]): URL | undefined {
+  const spec = modes.find((m) => m.startsWith("reverse:"));
+  if (!spec) return undefined;
+  try {
+    return new URL(spec.slice("reverse:".length).replace(/@\d+$/, ""));
+  } catch {
+    return undefined;
+  }
+}
+
+function retarget(flow: AnyFlow, target: URL): void {
+  if (flow.type !== "http") return;
+  const scheme = target.protocol === "http:" ? "http" : "https";
+  flow.request.scheme = scheme;
+  flow.request.host = target.hostname.replace(/^\[|\]$/g, "");
+  flow.request.port = target.port ? Number(target.port) : scheme === "https" ? 443 : 80;
+}

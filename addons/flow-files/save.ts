@@ -1,0 +1,123 @@
+// -w / save_stream_file: every finished flow is appended to a flow file in
+// mitmproxy's format as it ends (a crash loses at most the flow being
+// written), those matching save_stream_filter only. Flows still running at
+// shutdown are written then, as mitmproxy does.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  FlowWriter,
+  OptionError,
+  type Addon,
+  type AnyFlow,
+  type FlowFilter,
+  type HTTPFlow,
+  type Loader,
+  type OptionHandle,
+  type TCPFlow,
+} from "@interloper/sdk";
+import { filterFrom } from "./filter-option.ts";
+import { formatPathTime, pathSpec } from "./path-spec.ts";
+
+export class SaveFlows implements Addon {
+  readonly name = "save";
+  private file: OptionHandle<string | undefined> | undefined;
+  private filterExpr: OptionHandle<string | undefined> | undefined;
+  private loader: Loader | undefined;
+  private filter: FlowFilter | undefined;
+  private writer: FlowWriter | undefined;
+  private currentPath: string | undefined;
+  /** Flows begun but not ended: written at shutdown. */
+  private readonly unfinished = new Set<AnyFlow>();
+
+  load(loader: Loader): void {
+    this.loader = loader;
+    this.file = loader.addOption<string | undefined>({
+      name: "saveStreamFile",
+      type: "optional-string",
+      default: undefined,
+      help: "Write flows to this file as they end (mitmproxy's format); +PATH appends; strftime fields (%Y-%m-%d) start a new file when they change.",
+    });
+    this.filterExpr = loader.addOption<string | undefined>({
+      name: "saveStreamFilter",
+      type: "optional-string",
+      default: undefined,
+      help: "Write only the flows matching this filter expression.",
+    });
+  }
+
+  async configure(updated: ReadonlySet<string>): Promise<void> {
+    if (updated.has("saveStreamFilter")) this.filter = filterFrom("save_stream_filter", this.filterExpr!.get());
+    if (!updated.has("saveStreamFile")) return;
+    await this.closeFile();
+    if (this.file!.get()) await this.openFile(new Date());
+  }
+
+  requestheaders(flow: HTTPFlow): void {
+    if (this.writer) this.unfinished.add(flow);
+  }
+  async response(flow: HTTPFlow): Promise<void> {
+    // A WebSocket flow is written when its connection ends.
+    if (!flow.websocket) await this.save(flow);
+  }
+  async error(flow: HTTPFlow): Promise<void> {
+    await this.response(flow);
+  }
+  async websocketEnd(flow: HTTPFlow): Promise<void> {
+    await this.save(flow);
+  }
+  tcpStart(flow: TCPFlow): void {
+    if (this.writer) this.unfinished.add(flow);
+  }
+  async tcpEnd(flow: TCPFlow): Promise<void> {
+    await this.save(flow);
+  }
+  async tcpError(flow: TCPFlow): Promise<void> {
+    await this.save(flow);
+  }
+
+  async done(): Promise<void> {
+    for (const flow of [...this.unfinished]) await this.save(flow);
+    await this.closeFile();
+  }
+
+  private async save(flow: AnyFlow): Promise<void> {
+    this.unfinished.delete(flow);
+    if (!this.writer || (this.filter && !this.filter(flow))) return;
+    try {
+      await this.rotate(new Date());
+      await this.writer.add(flow);
+    } catch (err) {
+      // Traffic must not go on unrecorded without a word: as mitmproxy, stop.
+      this.loader!.log.error(`save_stream_file: cannot write to ${this.currentPath}: ${(err as Error).message}`);
+      this.writer = undefined;
+      this.loader!.shutdown(1);
+    }
+  }
+
+  private async rotate(now: Date): Promise<void> {
+    const { path } = pathSpec(this.file!.get() ?? "");
+    if (formatPathTime(path, now) !== this.currentPath) {
+      await this.closeFile();
+      await this.openFile(now);
+    }
+  }
+
+  private async openFile(now: Date): Promise<void> {
+    const { path, append } = pathSpec(this.file!.get()!);
+    const target = formatPathTime(path, now);
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      this.writer = await FlowWriter.open(target, { append });
+    } catch (err) {
+      throw new OptionError(`invalid value for save_stream_file: cannot open '${target}': ${(err as Error).message}`);
+    }
+    this.currentPath = target;
+  }
+
+  private async closeFile(): Promise<void> {
+    const writer = this.writer;
+    this.writer = undefined;
+    this.currentPath = undefined;
+    await writer?.close();
+  }
+}
