@@ -75,6 +75,20 @@ export interface ServerConnection {
   error?: string;
 }
 
+/**
+ * Thrown by `content`, `text()` and `json()` of a message whose body was
+ * streamed (stream_large_bodies, buffer_budget, or an addon set `stream`):
+ * check `message.stream` first. `body` stays an empty Buffer for such messages.
+ */
+export class StreamedBodyError extends Error {
+  constructor() {
+    super(
+      "the body was streamed, not buffered (stream_large_bodies, buffer_budget or `stream`): its content is not available",
+    );
+    this.name = "StreamedBodyError";
+  }
+}
+
 /** Bytes of a message with helpers to read and set them decoded. */
 abstract class Message {
   /** Header fields, wire order and spelling kept. */
@@ -132,8 +146,13 @@ abstract class Message {
     if (at !== -1) fields[at]![1] = String(newLength);
   }
 
-  /** The body with its `Content-Encoding` removed. */
+  /**
+   * The body with its `Content-Encoding` removed. A streamed message's bytes
+   * went by unbuffered: its content is not there to decode, and reading it
+   * throws a `StreamedBodyError` (never an empty or cut body that looks real).
+   */
   get content(): Buffer {
+    if (this.stream && this._body.length === 0) throw new StreamedBodyError();
     return decodeContent(this.body, this.headers.get("content-encoding"));
   }
 

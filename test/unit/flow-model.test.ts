@@ -4,7 +4,14 @@ import * as zlib from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeContent, encodeContent } from "../../sdk/src/encoding.ts";
-import { HTTPFlow, Request, Response, type ClientConnection, type ServerConnection } from "../../sdk/src/flow.ts";
+import {
+  HTTPFlow,
+  Request,
+  Response,
+  StreamedBodyError,
+  type ClientConnection,
+  type ServerConnection,
+} from "../../sdk/src/flow.ts";
 import { Headers } from "../../sdk/src/headers.ts";
 
 function thrown(fn: () => unknown): Error {
@@ -534,6 +541,20 @@ test("encoding: identity / none / empty leave bytes alone; codings are case-inse
   // A Uint8Array view into a larger buffer is read at its own offset.
   const big = Buffer.concat([Buffer.from("XXXX"), zlib.gzipSync(b)]);
   assert.is(decodeContent(new Uint8Array(big.buffer, big.byteOffset + 4, big.length - 4), "gzip").toString(), "plain");
+});
+
+test("a streamed message's content, text() and json() throw StreamedBodyError; body stays empty; a body set later is content again", () => {
+  const r = new Response({ headers: [["Content-Type", "application/json"]] });
+  r.stream = true;
+  assert.throws(
+    () => r.content,
+    (e: Error) => e instanceof StreamedBodyError && /streamed, not buffered/.test(e.message),
+  );
+  assert.throws(() => r.text(), StreamedBodyError);
+  assert.throws(() => r.json(), StreamedBodyError);
+  assert.is(r.body.length, 0);
+  r.setText("{}");
+  assert.equal(r.json(), {});
 });
 
 test.run();

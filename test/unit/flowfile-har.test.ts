@@ -216,7 +216,8 @@ const close = (a: number | undefined, b: number | undefined) =>
 function harView(m: Request | Response): Obj {
   const view: Obj = {
     headers: m.headers.fields,
-    content: m.content.toString("hex"),
+    // A streamed message has no content to compare (reading it throws StreamedBodyError).
+    content: m.stream && m.body.length === 0 ? null : m.content.toString("hex"),
     httpVersion: m.httpVersion,
     stream: m.stream,
   };
