@@ -7,11 +7,13 @@
 //   newconn   B1: a new TCP (+ CONNECT) + TLS connection per request, `concurrency` workers
 //   keepalive B2: `conns` keep-alive connections, one request in flight on each
 //   download  C/E: one GET of a large body, counted and discarded
+//   upload    E: one POST of a large body (written from one buffer with back-pressure), the answer read
 //   first     D: one new connection + request per server name, in sequence
 //   hold      F: hold `conns` idle keep-alive connections; driven phase by phase over stdin
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
-import { getRequest, Http1Conn, open, ResponseReader, type Resp, type Target } from "./lib/http1.ts";
+import { getRequest, Http1Conn, open, postHead, ResponseReader, type Resp, type Target } from "./lib/http1.ts";
 
 export interface Base {
   target: Target;
@@ -37,6 +39,12 @@ export interface Download extends Base {
   path: string;
   deadlineMs: number;
 }
+export interface Upload extends Base {
+  mode: "upload";
+  path: string;
+  bytes: number;
+  deadlineMs: number;
+}
 export interface First extends Base {
   mode: "first";
   names: string[];
@@ -50,7 +58,7 @@ export interface Hold extends Base {
   fresh: number;
   deadlineMs: number;
 }
-export type ClientConfig = NewConn | KeepAlive | Download | First | Hold;
+export type ClientConfig = NewConn | KeepAlive | Download | Upload | First | Hold;
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
 setTimeout(() => {
@@ -232,6 +240,65 @@ async function download(c: Download): Promise<object> {
   });
 }
 
+const UPLOAD_CHUNK = Buffer.alloc(256 * 1024, "u");
+
+/** Writes `bytes` of body from one buffer, waiting for drain; resolves when all were handed to the socket. */
+function writeBody(sock: Socket, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = bytes;
+    const onClose = () => reject(new Error(`connection closed with ${left} body bytes unsent`));
+    sock.once("close", onClose);
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, UPLOAD_CHUNK.length);
+        left -= n;
+        if (!sock.write(n === UPLOAD_CHUNK.length ? UPLOAD_CHUNK : UPLOAD_CHUNK.subarray(0, n))) {
+          sock.once("drain", pump);
+          return;
+        }
+      }
+      sock.off("close", onClose);
+      resolve();
+    };
+    pump();
+  });
+}
+
+async function upload(c: Upload): Promise<object> {
+  const t0 = now();
+  const sock = await open(c.target);
+  const conn = new Http1Conn(sock);
+  const deadline = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`no complete answer within ${c.deadlineMs} ms`)), c.deadlineMs).unref(),
+  );
+  try {
+    const answer = conn.request(postHead(c.target, c.path, c.bytes), true);
+    const sent = writeBody(sock, c.bytes);
+    // Whichever loses the races below rejects later, when the connection is closed.
+    answer.catch(() => {});
+    sent.catch(() => {});
+    await Promise.race([sent, answer, deadline]);
+    const tSent = now();
+    const r = await Promise.race([answer, deadline]);
+    const ms = now() - t0;
+    const body = r.body?.subarray(0, 500).toString("utf8") ?? "";
+    const received = Number(/^received (\d+)$/.exec(body)?.[1] ?? NaN);
+    return {
+      status: r.status,
+      bytes: c.bytes,
+      received,
+      sentMs: tSent - t0,
+      ms,
+      mbps: c.bytes / 1e6 / (ms / 1000),
+      body,
+    };
+  } catch (e) {
+    return { error: errText(e), bytes: c.bytes, ms: now() - t0, timedOut: /no complete answer/.test(errText(e)) };
+  } finally {
+    conn.close();
+  }
+}
+
 async function first(c: First): Promise<object> {
   const end = now() + c.deadlineMs;
   const lat: number[] = [];
@@ -341,6 +408,9 @@ try {
       break;
     case "download":
       emit(await download(cfg));
+      break;
+    case "upload":
+      emit(await upload(cfg));
       break;
     case "first":
       emit(await first(cfg));

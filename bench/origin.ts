@@ -4,6 +4,9 @@
 // proxy in front of it:
 //   GET /                    -> 200, 100-byte body (keep-alive)
 //   GET /big?bytes=N         -> 200, N bytes written from one pre-allocated buffer with back-pressure
+//   POST /sink (Content-Length: N) -> the N body bytes dropped as they come, then 200 "received N"
+//                               (an upload that lost bytes never gets its answer); other methods and
+//                               paths with a body: the body dropped, then the 100-byte answer
 // on plain TCP and on TLS (one certificate for every SNI: it answers any name).
 // Prints {"httpPort":..,"httpsPort":..} on stdout once listening.
 //
@@ -31,6 +34,9 @@ function serve(sock: net.Socket): void {
   sock.on("error", () => {});
   let pending: Buffer | undefined;
   let busy = false; // a big body is being written; requests behind it wait
+  let sinkLeft = 0; // request body bytes still to come and be dropped
+  let sinkTotal = 0;
+  let sinkAnswer = false; // answer "received N" once they came
 
   const handle = () => {
     if (!pending || busy) return;
@@ -51,12 +57,21 @@ function serve(sock: net.Socket): void {
       const lineEnd = head.indexOf("\r\n");
       const line = lineEnd < 0 ? head : head.slice(0, lineEnd);
       const method = line.slice(0, line.indexOf(" "));
-      if (method !== "GET" && method !== "HEAD") {
-        // Not used by the workloads; skip a declared body so the connection stays usable.
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        off += m ? Number(m[1]) : 0;
-      }
       const target = line.slice(line.indexOf(" ") + 1, line.lastIndexOf(" "));
+      if (method !== "GET" && method !== "HEAD") {
+        // Skip a declared body (it may be far larger than this chunk), then answer.
+        flushSmall();
+        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        sinkTotal = sinkLeft = m ? Number(m[1]) : 0;
+        sinkAnswer = target.includes("/sink");
+        pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+        if (pending) {
+          const rest = pending;
+          pending = undefined;
+          drop(rest);
+        } else if (sinkLeft === 0) endSink();
+        return;
+      }
       const big = target.indexOf("/big");
       if (big >= 0) {
         flushSmall();
@@ -79,7 +94,30 @@ function serve(sock: net.Socket): void {
     }
   };
 
+  /** Drops request body bytes; what follows the body is the next request. */
+  const drop = (chunk: Buffer) => {
+    const n = Math.min(sinkLeft, chunk.length);
+    sinkLeft -= n;
+    if (sinkLeft > 0) return;
+    endSink();
+    if (n < chunk.length) {
+      pending = pending ? Buffer.concat([pending, chunk.subarray(n)]) : Buffer.from(chunk.subarray(n));
+      handle();
+    }
+  };
+  const endSink = () => {
+    if (sinkAnswer) {
+      const text = `received ${sinkTotal}`;
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+      sinkAnswer = false;
+    } else sock.write(SMALL);
+  };
+
   sock.on("data", (chunk: Buffer) => {
+    if (sinkLeft > 0) {
+      drop(chunk);
+      return;
+    }
     pending = pending ? Buffer.concat([pending, chunk]) : chunk;
     handle();
   });

@@ -350,3 +350,14 @@ export function getRequest(t: Target, path: string, hostHeader?: string): Buffer
   const target = !t.tls && t.proxyPort !== undefined ? `http://${authority}${path}` : path;
   return Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`, "latin1");
 }
+
+/** The head of a POST of `bytes` body bytes to `path` on `t` (the body follows separately). */
+export function postHead(t: Target, path: string, bytes: number): Buffer {
+  const authority = `${t.host}:${t.port}`;
+  const host = t.tls ? `${t.tls.servername}:${t.port}` : authority;
+  const target = !t.tls && t.proxyPort !== undefined ? `http://${authority}${path}` : path;
+  return Buffer.from(
+    `POST ${target} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${bytes}\r\n\r\n`,
+    "latin1",
+  );
+}
