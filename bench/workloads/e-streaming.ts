@@ -1,10 +1,21 @@
 // E. A 1 GiB response through the proxy over plain HTTP: streamed
 // (`--set stream_large_bodies=1m`), with the proxy's peak RSS; and once
 // without streaming, which must finish or be refused clearly, never hang.
+// Then the buffered rows of issue 17 (e-buffered.ts): peak RSS ÷ body for
+// HTTPS downloads and uploads, and concurrent downloads under buffer_budget.
 import { httpTarget, runClient, startProxy, type Ctx, type Kind } from "../lib/context.ts";
 import { med, ratioCheck, valueCheck, type Check } from "../lib/report.ts";
 import { fmt } from "../lib/stats.ts";
 import type { DownloadResult } from "./c-passthrough.ts";
+import {
+  BUFFERED_CASES,
+  bufferedCheck,
+  bufferedDeadlineMs,
+  bufferedTable,
+  concurrentUnderBudget,
+  measureBuffered,
+  type BufferedFigure,
+} from "./e-buffered.ts";
 import { add, MB, metric, ORDER, type Workload } from "./workload.ts";
 
 const KINDS: Kind[] = ["interloper", "mitmdump"];
@@ -12,14 +23,24 @@ const KINDS: Kind[] = ["interloper", "mitmdump"];
 export const E: Workload = {
   id: "E",
   title: "1 GiB response, streamed and not streamed",
-  deadlineMs: (ctx) => (ctx.reps * 3 * 70 + 2 * (unstreamedDeadline(ctx) / 1000 + 20) + 60) * 1000,
+  deadlineMs: (ctx) =>
+    (ctx.reps * 3 * 70 +
+      2 * (unstreamedDeadline(ctx) / 1000 + 20) +
+      (BUFFERED_CASES.length + 2) * (bufferedDeadlineMs(ctx) / 1000 + 20) +
+      60) *
+    1000,
   async run(ctx: Ctx, r) {
     const gib = ctx.sizes.bigBytes / 2 ** 30;
     r.method =
       `The client sends \`GET http://127.0.0.1:$ORIGIN/big\` (absolute-form, plain HTTP) to the proxy and reads ` +
       `${fmt(gib)} GiB, written by the origin from one pre-allocated buffer; the direct baseline asks the origin. ` +
       "Every measurement starts a fresh proxy, so its peak RSS (VmHWM in /proc/PID/status, read after the " +
-      "transfer) belongs to that transfer. MB/s = 10^6 bytes per second.";
+      "transfer) belongs to that transfer. MB/s = 10^6 bytes per second. The buffered rows (no " +
+      "`stream_large_bodies`, interloper only: mitmdump does not finish the plain-HTTP case) add an HTTPS download " +
+      "(CONNECT, the client trusting the proxy's CA, the proxy verifying the origin's) and uploads (`POST /sink`, " +
+      "written by the client from one buffer; the origin counts the bytes and answers only once all came), each " +
+      "through a fresh proxy; and eight concurrent downloads of half that size through one proxy started with " +
+      "`--set buffer_budget=` twice that size, so that the budget holds four at a time.";
     const mbps = metric("streamed throughput", "MB/s", "higher");
     const hwm = metric("proxy peak RSS while streaming", "MB", "lower");
     r.metrics.push(mbps, hwm);
@@ -60,6 +81,7 @@ export const E: Workload = {
       "| without streaming | outcome | time (s) | MB/s | proxy peak RSS (MB) |",
       "|---|---|---:|---:|---:|",
     ];
+    let httpBuffered: BufferedFigure | undefined;
     let check: Check = {
       target: "not streamed: finishes or is refused clearly, never hangs",
       figure: "not measured",
@@ -90,6 +112,13 @@ export const E: Workload = {
         );
         ctx.log(`  E ${kind} without streaming: ${outcome.text}`);
         if (kind === "interloper") {
+          httpBuffered = {
+            label: "HTTP download",
+            ok: outcome.ok === "completed",
+            outcome: outcome.text.replace(/^completed: /, ""),
+            seconds: res.ms / 1000,
+            peak,
+          };
           check = {
             target: check.target,
             figure: outcome.text,
@@ -102,6 +131,14 @@ export const E: Workload = {
     }
     r.checks.push(check);
     r.extra = rows.join("\n");
+
+    const buffered = httpBuffered ? [httpBuffered] : [];
+    for (const c of BUFFERED_CASES) buffered.push(await measureBuffered(ctx, c, r));
+    r.checks.push(...buffered.map((f) => bufferedCheck(ctx, f)));
+    r.extra += `\n\n${bufferedTable(ctx, buffered)}\n\nThe HTTP download row is interloper's run without streaming above.`;
+    const concurrent = await concurrentUnderBudget(ctx, r);
+    r.checks.push(...concurrent.checks);
+    r.extra += `\n\n${concurrent.text}`;
   },
 };
 
