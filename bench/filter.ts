@@ -3,13 +3,15 @@
 // gzip response, a TCP flow, a WebSocket flow), and the compile time. The
 // rate per CPU-second (the process's own CPU time) is printed beside the
 // wall-clock rate, as a loaded machine makes the latter swing.
-// `node --import tsx bench/filter.ts [--quick]`. Each expression runs for at
-// most ~1 s (0.2 s with --quick) and at most 50 million evaluations.
+// `node --import tsx bench/filter.ts [--quick] [--json]`. Each expression runs
+// for at most ~1 s (0.2 s with --quick) and at most 50 million evaluations.
+// --json prints one JSON line of the figures instead (workload I reads it).
 import { gzipSync } from "node:zlib";
 import { compileFilter, HTTPFlow, TCPFlow, WebSocketData, WebSocketMessage, type AnyFlow } from "@interloper/sdk";
 import { testClient, testFlow, testResponse, testServer } from "@interloper/sdk/testing";
 
 const quick = process.argv.includes("--quick");
+const json = process.argv.includes("--json");
 const BUDGET_NS = BigInt(quick ? 200e6 : 1e9);
 const MAX_EVALUATIONS = 50_000_000;
 const BATCH = 10_000;
@@ -47,7 +49,18 @@ function rate(perSecond: number): string {
   return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
 }
 
-function measure(expr: string, sample: AnyFlow[]): void {
+export interface FilterFigure {
+  expr: string;
+  /** What the flows evaluated were. */
+  sample: string;
+  evaluations: number;
+  perSecond: number;
+  perCpuSecond: number;
+  compileUs: number;
+  matched: number;
+}
+
+function measure(expr: string, sample: AnyFlow[], what: string): FilterFigure {
   const compileStart = process.hrtime.bigint();
   const filter = compileFilter(expr);
   const compileUs = Number(process.hrtime.bigint() - compileStart) / 1e3;
@@ -64,23 +77,26 @@ function measure(expr: string, sample: AnyFlow[]): void {
     elapsed = process.hrtime.bigint() - start;
   }
   const cpu = process.cpuUsage(cpuStart);
-  const wall = rate((evaluations / Number(elapsed)) * 1e9);
-  const perCpu = rate((evaluations / (cpu.user + cpu.system)) * 1e6);
-  console.log(
-    `${expr.padEnd(44)} ${wall.padStart(8)} flows/s (${perCpu.padStart(8)} per CPU-second)   compile ${compileUs.toFixed(0).padStart(5)} µs   ${matched} matched`,
-  );
+  const perSecond = (evaluations / Number(elapsed)) * 1e9;
+  const perCpuSecond = (evaluations / (cpu.user + cpu.system)) * 1e6;
+  if (!json)
+    console.log(
+      `${expr.padEnd(44)} ${rate(perSecond).padStart(8)} flows/s (${rate(perCpuSecond).padStart(8)} per CPU-second)   compile ${compileUs.toFixed(0).padStart(5)} µs   ${matched} matched`,
+    );
+  return { expr, sample: what, evaluations, perSecond, perCpuSecond, compileUs, matched };
 }
 
 const sample = flows();
-console.log(`node ${process.version}, 4 flows in rotation (HTTPS GET, JSON POST with gzip response, TCP, WebSocket)`);
-for (const expr of [
+const ROTATION = "4 flows in rotation (HTTPS GET, JSON POST with gzip response, TCP, WebSocket)";
+if (!json) console.log(`node ${process.version}, ${ROTATION}`);
+const figures = [
   "~d example\\.com & ~m GET & !~a",
   '~u "/v[0-9]+/" | ~h "^x-debug:" | ~websocket',
   "~s & !(~c 200 | ~c 304) | ~e",
   "~b password | ~bs '\"id\":199'",
-])
-  measure(expr, sample);
+].map((expr) => measure(expr, sample, ROTATION));
 // The brief's figure: a typical flow alone (the HTTPS GET with its response).
 const typical = [sample[0]!, sample[0]!, sample[0]!, sample[0]!];
-console.log("a typical flow (HTTPS GET with its response) alone:");
-measure("~d example\\.com & ~m GET & !~a", typical);
+if (!json) console.log("a typical flow (HTTPS GET with its response) alone:");
+figures.push(measure("~d example\\.com & ~m GET & !~a", typical, "a typical flow (HTTPS GET with its response)"));
+if (json) console.log(JSON.stringify({ node: process.version, figures }));
