@@ -20,10 +20,13 @@ import { E } from "./workloads/e-streaming.ts";
 import { F } from "./workloads/f-idle-conns.ts";
 import { G } from "./workloads/g-hook-overhead.ts";
 import { H } from "./workloads/h-hot-reload.ts";
+import { I } from "./workloads/i-filters.ts";
 import { P } from "./workloads/p-profile.ts";
+import { R } from "./workloads/r-read-flows.ts";
+import { W } from "./workloads/w-save-stream.ts";
 import type { Workload } from "./workloads/workload.ts";
 
-const WORKLOADS: Workload[] = [A, B1, B2, C, D, E, F, G, H, P];
+const WORKLOADS: Workload[] = [A, B1, B2, C, D, E, F, G, H, I, W, R, P];
 const ORDER = WORKLOADS.map((w) => w.id);
 const RESULTS_DIR = join(ROOT, "bench/results");
 /** Every figure of BENCHMARKS.md, machine-readable; a partial run keeps the workloads it did not run from here. */
@@ -33,7 +36,7 @@ const ULIMIT = 65536;
 
 const USAGE = `usage: npm run bench -- [WORKLOAD ...] [--reps N] [--quick]
 
-Workloads (default: all): ${WORKLOADS.map((w) => `\n  ${w.id.padEnd(3)} ${w.title}`).join("")}
+Workloads (default: all; B means B1 and B2): ${WORKLOADS.map((w) => `\n  ${w.id.padEnd(3)} ${w.title}`).join("")}
 
   --reps N   repetitions of each measurement (default 3)
   --quick    shorter runs and smaller sizes, 1 repetition unless --reps: a smoke run.
@@ -57,8 +60,10 @@ function parseArgs(argv: string[]): { ids: string[]; reps: number; quick: boolea
     } else if (a.startsWith("-")) fail(`unknown option ${a}\n\n${USAGE}`);
     else {
       const id = a.toUpperCase();
-      if (!ORDER.includes(id)) fail(`unknown workload '${a}' (known: ${ORDER.join(", ")})`);
-      if (!ids.includes(id)) ids.push(id);
+      // A letter alone names its numbered parts too (B: B1 and B2).
+      const named = ORDER.includes(id) ? [id] : ORDER.filter((x) => new RegExp(`^${id}\\d+$`).test(x));
+      if (!/^[A-Z]\w*$/.test(id) || named.length === 0) fail(`unknown workload '${a}' (known: ${ORDER.join(", ")})`);
+      for (const n of named) if (!ids.includes(n)) ids.push(n);
     }
   }
   return {
