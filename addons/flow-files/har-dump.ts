@@ -1,9 +1,19 @@
 // hardump: the HTTP flows of the session written as a HAR 1.2 file, entry by
 // entry as they end (closed into valid JSON at shutdown), as mitmproxy's
-// savehar does with the same option.
+// savehar does with the same option; save_stream_filter chooses the flows
+// here too.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { HarWriter, OptionError, type Addon, type HTTPFlow, type Loader, type OptionHandle } from "@interloper/sdk";
+import {
+  HarWriter,
+  OptionError,
+  type Addon,
+  type FlowFilter,
+  type HTTPFlow,
+  type Loader,
+  type OptionHandle,
+} from "@interloper/sdk";
+import { filterFrom } from "./filter-option.ts";
 import { pathSpec } from "./path-spec.ts";
 
 export class HarDump implements Addon {
@@ -11,6 +21,7 @@ export class HarDump implements Addon {
   private file: OptionHandle<string | undefined> | undefined;
   private loader: Loader | undefined;
   private writer: HarWriter | undefined;
+  private filter: FlowFilter | undefined;
 
   load(loader: Loader): void {
     this.loader = loader;
@@ -18,11 +29,15 @@ export class HarDump implements Addon {
       name: "hardump",
       type: "optional-string",
       default: undefined,
-      help: "Write the session's HTTP flows to this HAR 1.2 file (complete at shutdown).",
+      help: "Write the session's HTTP flows (those save_stream_filter matches) to this HAR 1.2 file (complete at shutdown).",
     });
   }
 
   async configure(updated: ReadonlySet<string>): Promise<void> {
+    // The option is the save addon's (-w); mitmproxy's savehar reads it the same way.
+    const options = this.loader!.options;
+    if (updated.has("saveStreamFilter") && options.has("saveStreamFilter"))
+      this.filter = filterFrom("save_stream_filter", options.get<string | undefined>("saveStreamFilter"));
     if (!updated.has("hardump")) return;
     await this.close();
     const spec = this.file!.get();
@@ -51,7 +66,7 @@ export class HarDump implements Addon {
   }
 
   private async add(flow: HTTPFlow): Promise<void> {
-    if (!this.writer) return;
+    if (!this.writer || (this.filter && !this.filter(flow))) return;
     try {
       await this.writer.add(flow);
     } catch (err) {
