@@ -279,7 +279,8 @@ export function runCli(
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
+    // 'close': the output is read to its end (the process may exit before its pipes are drained).
+    child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -346,7 +347,8 @@ export function curl(args: string[], timeoutMs = WAIT_MS): Promise<CurlResult> {
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
+    // 'close', not 'exit': the process can be gone while the last of its output is still in the pipe.
+    child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out), stderr: err });
     });

@@ -26,7 +26,8 @@ export function runMitmdump(args: string[], timeoutMs = WAIT_MS): Promise<{ code
       clearTimeout(timer);
       reject(new Error(`cannot run mitmdump (is mitmproxy installed? .ci/run installs it): ${err.message}`));
     });
-    child.once("exit", (code) => {
+    // 'close': its output read to the end ('exit' can come while the pipe still holds some).
+    child.once("close", (code) => {
       clearTimeout(timer);
       resolve({ code, output });
     });
