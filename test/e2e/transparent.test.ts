@@ -37,7 +37,7 @@ function run(scenario: object): Outcome {
     {
       cwd: ROOT,
       encoding: "utf8",
-      timeout: 60_000,
+      timeout: 120_000,
       env: { ...process.env, NO_COLOR: "1" },
     },
   );

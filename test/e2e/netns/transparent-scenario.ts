@@ -61,8 +61,9 @@ const curlArgs = [
   "-s",
   "-S",
   "-v",
+  // A generous bound: on a busy 2-core machine the first handshake (a certificate made) takes seconds.
   "--max-time",
-  "5",
+  "30",
   url,
   "--cacert",
   join(pub, scenario.trustOrigin ? "origin-ca.pem" : "proxy-ca.pem"),
