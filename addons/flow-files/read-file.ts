@@ -65,21 +65,28 @@ export class ReadFile implements Addon, ServingWork {
   }
 }
 
-/** In reverse mode, read flows go to the reverse target (so they replay against it, as in mitmproxy). */
+/**
+ * With one mode, a reverse one, read flows go to its target (so they replay against it), as
+ * mitmproxy's load_flow does. The spec is `reverse:[SCHEME://]HOST[:PORT][@[LISTEN_HOST:]PORT]`:
+ * the `@` part is where the proxy listens, and a target without a scheme is https.
+ */
 function reverseTarget(modes: readonly string[]): URL | undefined {
-  const spec = modes.find((m) => m.startsWith("reverse:"));
-  if (!spec) return undefined;
+  const spec = modes.length === 1 ? modes[0]! : "";
+  if (!spec.startsWith("reverse:")) return undefined;
+  const target = spec.slice("reverse:".length).replace(/@(?:\[[^\]]+\]:|[^:/@]*:)?\d+$/, "");
   try {
-    return new URL(spec.slice("reverse:".length).replace(/@\d+$/, ""));
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `https://${target}`);
   } catch {
     return undefined;
   }
 }
 
+/** The request goes to `target`; its Host field (where it has one) names the new place, as mitmproxy's setters do. */
 function retarget(flow: AnyFlow, target: URL): void {
   if (flow.type !== "http") return;
-  const scheme = target.protocol === "http:" ? "http" : "https";
-  flow.request.scheme = scheme;
-  flow.request.host = target.hostname.replace(/^\[|\]$/g, "");
-  flow.request.port = target.port ? Number(target.port) : scheme === "https" ? 443 : 80;
+  const req = flow.request;
+  req.scheme = target.protocol === "http:" ? "http" : "https";
+  req.host = target.hostname.replace(/^\[|\]$/g, "");
+  req.port = target.port ? Number(target.port) : req.scheme === "https" ? 443 : 80;
+  if (req.headers.has("host")) req.headers.set("Host", req.authority);
 }

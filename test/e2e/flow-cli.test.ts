@@ -268,6 +268,21 @@ test("filtering a saved file: -n -r IN -w OUT --set hardump=H '~m POST' keeps on
   assert.equal(harUrls(outHar), [`http://127.0.0.1:${plain.port}/form`]);
 });
 
+test("-n -r in reverse mode: the flows read go to the reverse target (mitmproxy's load_flow), not to its listen address", async () => {
+  for (const [mode, target] of [
+    ["reverse:http://127.0.0.1:5000@127.0.0.1:9999", "http://127.0.0.1:5000"],
+    ["reverse:localhost:5001", "https://localhost:5001"],
+  ] as const) {
+    const r = await interloper(["-n", "-r", capture, "--mode", mode]);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(
+      flowLines(r.stdout),
+      liveLines.map((l) => l.replace(/ https?:\/\/[^/]+\//, ` ${target}/`)),
+      mode,
+    );
+  }
+});
+
 test("a file cut in the middle of its second flow: the first flow, one error line with the file and byte, exit 1", async () => {
   const bytes = readFileSync(capture);
   const offsets = flowOffsets(bytes);
