@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import type { ClientConnection, HTTPFlow, LogLevel } from "@interloper/sdk";
 import type { ProxyContext } from "../engine/context.ts";
 import { ServerConn, type ServerOwner, type UpstreamProxy } from "../connection/server-conn.ts";
-import { HttpExchange } from "../http/exchange/exchange.ts";
+import { HttpExchange, exchangeEnv } from "../http/exchange/exchange.ts";
 import { ServerRoute } from "../http/exchange/server-route.ts";
 import { ReplayResponder } from "./replay-responder.ts";
 
@@ -75,14 +75,7 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   flow.server = conn.data;
   const route = new ServerRoute(conn, false, viaProxy, false);
   const client = new ReplayResponder(request.method);
-  const env = {
-    host: context.host,
-    log: owner.log.bind(owner),
-    bufferBudget: context.bufferBudget,
-    get settings() {
-      return context.settings;
-    },
-  };
+  const env = exchangeEnv(context, (level, message) => owner.log(level, message));
   // The recorded body is the upload: the exchange reads it as it reads a client's.
   const body = Readable.from(request.body.length > 0 ? [request.body] : []);
   const exchange = new HttpExchange(env, flow, body, client, route);

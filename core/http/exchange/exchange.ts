@@ -6,7 +6,7 @@
 import type { Readable } from "node:stream";
 import { Headers, Response, formatSize, type HTTPFlow, type LogLevel } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
-import type { CoreSettings } from "../../engine/context.ts";
+import type { CoreSettings, ProxyContext } from "../../engine/context.ts";
 import { describeNetError } from "../../connection/net-errors.ts";
 import { BodyStalled, streamBody } from "../body.ts";
 import type { BufferBudget } from "../buffer-budget.ts";
@@ -25,6 +25,21 @@ export interface ExchangeEnv {
   /** The client connection's event log. */
   log(level: LogLevel, message: string): void;
   readonly bufferBudget: BufferBudget;
+}
+
+/** The env of exchanges run for `context`, logging through `log` (settings read when used: a change applies at once). */
+export function exchangeEnv(
+  context: Pick<ProxyContext, "host" | "settings" | "bufferBudget">,
+  log: (level: LogLevel, message: string) => void,
+): ExchangeEnv {
+  return {
+    host: context.host,
+    log,
+    bufferBudget: context.bufferBudget,
+    get settings() {
+      return context.settings;
+    },
+  };
 }
 
 type Outcome = "ok" | "error";

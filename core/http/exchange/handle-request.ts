@@ -3,7 +3,7 @@ import type * as http2 from "node:http2";
 import type { ProxyContext } from "../../engine/context.ts";
 import type { HttpContext } from "../frontend.ts";
 import { Turns } from "../turns.ts";
-import { HttpExchange } from "./exchange.ts";
+import { HttpExchange, exchangeEnv } from "./exchange.ts";
 import { openFlow } from "./open-flow.ts";
 import { responderFor } from "./responder.ts";
 
@@ -30,15 +30,7 @@ export async function handleRequest(
     const opened = openFlow(proxy, ctx, req, client.multiplexed, () => exchange?.kill());
     if (typeof opened === "string") return client.sendError(400, opened, true);
     const { session } = ctx;
-    // Settings are read when used: an option changed meanwhile applies to the rest of the exchange.
-    const env = {
-      host: proxy.host,
-      log: session.log.bind(session),
-      bufferBudget: proxy.bufferBudget,
-      get settings() {
-        return proxy.settings;
-      },
-    };
+    const env = exchangeEnv(proxy, (level, message) => session.log(level, message));
     exchange = new HttpExchange(env, opened.flow, req, client, opened.route);
     await exchange.run();
   } finally {
