@@ -3,6 +3,7 @@
 // responses), client_replay_concurrency at a time (-1: all at once).
 import {
   FlowReadError,
+  OptionError,
   readFlowFile,
   type Addon,
   type HTTPFlow,
@@ -40,6 +41,14 @@ export class ClientReplay implements Addon, ServingWork {
       default: 1,
       help: "How many replayed requests are in flight at once (-1: all).",
     });
+  }
+
+  configure(updated: ReadonlySet<string>): void {
+    if (!updated.has("clientReplayConcurrency")) return;
+    const n = this.concurrency!.get();
+    // 0 would replay nothing, and a fraction is no count of requests.
+    if (n !== -1 && !(Number.isInteger(n) && n >= 1))
+      throw new OptionError(`invalid value for client_replay_concurrency: ${n} (expected -1 or a whole number from 1)`);
   }
 
   running(): void {
@@ -81,7 +90,7 @@ export class ClientReplay implements Addon, ServingWork {
 
   private pump(): void {
     const limit = this.concurrency!.get();
-    while (this.queue.length > 0 && (limit < 0 || this.inFlight < Math.max(1, limit))) {
+    while (this.queue.length > 0 && (limit === -1 || this.inFlight < limit)) {
       const flow = this.queue.shift()!;
       this.inFlight++;
       void this.loader!.replay(flow)

@@ -164,6 +164,14 @@ test("client_replay_concurrency=2: two requests are in flight at once, never mor
   assert.is(flowLines(r.stdout).length, 2 * recordedFlows.length, r.stdout);
 });
 
+test("client_replay_concurrency=0 (nothing would ever be sent) is refused at start-up in one line, exit 2", async () => {
+  const r = await interloper(["-n", "-C", flowFile, "--set", "client_replay_concurrency=0"]);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
+  assert.is(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0]!, /client_replay_concurrency: 0/);
+});
+
 test("an unreachable server is an error line for its request, not a crash; the next request is still sent", async () => {
   const closed = await freePort();
   const flows = [`http://127.0.0.1:${closed}/gone`, `http://127.0.0.1:${plain.port}/after`].map((u) => {
