@@ -126,9 +126,10 @@ async function readWith(ctx: Ctx, kind: Kind, file: string, size: number, r: Wor
   const end = t0 + readDeadlineMs(ctx);
   while (p.running && performance.now() < end) {
     try {
+      // An exited process not yet reaped has no memory lines: such a reading is left out.
       const m = memory(p.pid);
-      hwm = Math.max(hwm, m.hwm);
-      samples.push({ t: performance.now() - t0, rss: m.rss });
+      if (Number.isFinite(m.hwm)) hwm = Math.max(hwm, m.hwm);
+      if (Number.isFinite(m.rss)) samples.push({ t: performance.now() - t0, rss: m.rss });
       position = filePosition(p.pid, file) ?? position;
     } catch {
       /* it exited between the check and the read */
