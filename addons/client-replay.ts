@@ -6,6 +6,7 @@ import {
   OptionError,
   readFlowFile,
   type Addon,
+  type AnyFlow,
   type HTTPFlow,
   type Loader,
   type OptionHandle,
@@ -76,8 +77,12 @@ export class ClientReplay implements Addon, ServingWork {
     for (const spec of files) {
       try {
         for await (const f of readFlowFile(pathSpec(spec).path, { onWarning: (m) => log.warn(m) })) {
-          if (f.type !== "http") continue;
-          this.queue.push(f);
+          const refusal = whyNotReplayable(f);
+          if (refusal !== undefined) {
+            log.warn(`client_replay: left out ${refusal}`);
+            continue;
+          }
+          this.queue.push(f as HTTPFlow);
           this.pump();
         }
       } catch (err) {
@@ -104,4 +109,16 @@ export class ClientReplay implements Addon, ServingWork {
     }
     this.keep?.check();
   }
+}
+
+/**
+ * Why a recorded flow cannot be sent again as it was (mitmproxy leaves the same ones out):
+ * sending a request whose body was streamed, and so not kept, would send another request.
+ */
+function whyNotReplayable(flow: AnyFlow): string | undefined {
+  if (flow.type !== "http") return `a ${flow.type.toUpperCase()} flow: only HTTP requests are replayed`;
+  const url = flow.request.url;
+  if (flow.request.stream) return `${url}: its request body was streamed, not recorded`;
+  if (flow.websocket) return `${url}: a WebSocket connection cannot be replayed`;
+  return undefined;
 }

@@ -7,7 +7,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { HTTPFlow, Request, readFlowFile, writeFlowFile } from "@interloper/sdk";
+import {
+  HTTPFlow,
+  Request,
+  Response,
+  TCPFlow,
+  WebSocketData,
+  readFlowFile,
+  writeFlowFile,
+  type ClientConnection,
+  type ServerConnection,
+} from "@interloper/sdk";
 import { freePort } from "../helpers/clients.ts";
 import {
   curl,
@@ -172,23 +182,32 @@ test("client_replay_concurrency=0 (nothing would ever be sent) is refused at sta
   assert.match(lines[0]!, /client_replay_concurrency: 0/);
 });
 
+/** A recorded flow made with the sdk: what the file holds is the test's own choice. */
+function madeFlow(url: string, init: { method?: string; body?: string; headers?: Array<[string, string]> } = {}) {
+  const request = Request.fromUrl(url, {
+    method: init.method,
+    body: init.body,
+    headers: [["Host", new URL(url).host], ...(init.headers ?? [])],
+  });
+  return new HTTPFlow(client(), server(request.host, request.port), request);
+}
+
+function client(): ClientConnection {
+  const at = { host: "127.0.0.1", port: 50000 };
+  return { id: "c", peername: at, sockname: at, mode: "regular", tlsEstablished: false, timestampStart: 1 };
+}
+
+function server(host: string, port: number): ServerConnection {
+  return { id: "s", address: { host, port }, tls: false, tlsEstablished: false };
+}
+
 test("an unreachable server is an error line for its request, not a crash; the next request is still sent", async () => {
   const closed = await freePort();
-  const flows = [`http://127.0.0.1:${closed}/gone`, `http://127.0.0.1:${plain.port}/after`].map((u) => {
-    const request = Request.fromUrl(u, { headers: [["Host", new URL(u).host]] });
-    const client = {
-      id: "c",
-      peername: { host: "127.0.0.1", port: 50000 },
-      sockname: { host: "127.0.0.1", port: 8080 },
-      mode: "regular",
-      tlsEstablished: false,
-      timestampStart: 1,
-    };
-    const server = { id: "s", address: { host: request.host, port: request.port }, tls: false, tlsEstablished: false };
-    return new HTTPFlow(client, server, request);
-  });
   const file = join(dir, "unreachable.flow");
-  await writeFlowFile(file, flows);
+  await writeFlowFile(file, [
+    madeFlow(`http://127.0.0.1:${closed}/gone`),
+    madeFlow(`http://127.0.0.1:${plain.port}/after`),
+  ]);
   resetGate(false);
   const before = plain.requests.length;
   const r = await interloper(["-n", "-C", file]);
@@ -203,6 +222,42 @@ test("an unreachable server is an error line for its request, not a crash; the n
     "/after",
   );
   assert.is(r.code, 0, out);
+});
+
+test("flows that cannot be sent as recorded are left out with a warning each (as mitmproxy): a body not kept, a WebSocket, TCP", async () => {
+  const streamed = madeFlow(`http://127.0.0.1:${plain.port}/streamed`, {
+    method: "POST",
+    headers: [["Content-Length", "36"]],
+  });
+  streamed.request.stream = true;
+  const ws = madeFlow(`http://127.0.0.1:${plain.port}/ws`, {
+    headers: [
+      ["Upgrade", "websocket"],
+      ["Connection", "Upgrade"],
+    ],
+  });
+  ws.response = new Response({ status: 101, headers: [["Upgrade", "websocket"]] });
+  ws.websocket = new WebSocketData();
+  const tcp = new TCPFlow(client(), server("127.0.0.1", plain.port));
+  tcp.messages.push({ fromClient: true, content: Buffer.from("raw\r\n"), timestamp: 2 });
+  const file = join(dir, "not-replayable.flow");
+  await writeFlowFile(file, [streamed, ws, tcp, madeFlow(`http://127.0.0.1:${plain.port}/after`)]);
+  resetGate(false);
+  const before = plain.requests.length;
+  const r = await interloper(["-n", "-C", file]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is(
+    plain.requests
+      .slice(before)
+      .map((s) => s.url)
+      .join(),
+    "/after",
+  );
+  const warnings = r.stdout.split("\n").filter((l) => l.startsWith("[clientplayback]"));
+  assert.is(warnings.length, 3, r.stdout);
+  assert.match(warnings[0]!, /\/streamed/);
+  assert.match(warnings[1]!, /\/ws/);
+  assert.match(warnings[2]!, /TCP/i);
 });
 
 test.run();
