@@ -14,7 +14,7 @@ import {
 import type { KeepServing, ServingWork } from "../keep-serving.ts";
 import { pathSpec } from "../flow-files/path-spec.ts";
 import type { MatchOptions } from "./request-key.ts";
-import { ReplayStore } from "./replay-store.ts";
+import { answers, ReplayStore } from "./replay-store.ts";
 import { refreshResponse } from "./refresh.ts";
 
 const EXTRA = ["forward", "kill", "204", "400", "404", "500"] as const;
@@ -118,6 +118,11 @@ export class ServerReplay implements Addon, ServingWork {
         throw new OptionError(`invalid value for server_replay: ${(err as Error).message}`);
       }
       this.store!.add(flows);
+      const mute = flows.filter((f) => f.response && !answers(f));
+      if (mute.length > 0)
+        this.loader!.log.warn(
+          `server_replay: ${mute.length} recorded response(s) answer nothing: their bodies were streamed, not recorded (the first: ${mute[0]!.request.url})`,
+        );
     }
     this.loader!.log.info(`server_replay: ${this.store!.size} flows to answer from`);
   }

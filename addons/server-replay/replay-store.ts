@@ -41,13 +41,21 @@ export class ReplayStore {
     const key = requestKey(flow.request, this.match);
     const list = this.byKey.get(key);
     if (!list) return undefined;
-    if (reuse) return list.find((f) => f.response !== undefined);
+    if (reuse) return list.find(answers);
     let found: HTTPFlow | undefined;
     while (list.length > 0 && !found) {
       const f = list.shift()!;
-      if (f.response) found = f;
+      if (answers(f)) found = f;
     }
     if (list.length === 0) this.byKey.delete(key);
     return found;
   }
+}
+
+/**
+ * Whether a recorded flow can answer: it has a response, and its body was kept. A streamed body
+ * was not recorded; answering with an empty one would be another response than the server's.
+ */
+export function answers(flow: HTTPFlow): boolean {
+  return flow.response !== undefined && !flow.response.stream;
 }

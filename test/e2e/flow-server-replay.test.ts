@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { readFlowFile, writeFlowFile, type HTTPFlow } from "@interloper/sdk";
 import {
   curl,
   removeDir,
@@ -291,6 +292,28 @@ test("server_replay_extra=forward (the default): an unmatched request goes to it
   } finally {
     await live.close();
   }
+});
+
+test("a recorded response whose body was streamed (not kept) answers nothing: the request is an extra one, not an empty 200", async () => {
+  const file = join(dir, "streamed.flow");
+  const flows: HTTPFlow[] = [];
+  for await (const f of readFlowFile(flowFile)) if (f.type === "http") flows.push(f);
+  const [page, seq] = [flows[0]!, flows[4]!];
+  page.response!.stream = true;
+  page.response!.body = Buffer.alloc(0);
+  await writeFlowFile(file, [page, seq]);
+  await replaying(["-S", file, ...EXTRA_404], async (proxy) => {
+    const answers = await askAll(proxy, [recording[0]!, recording[4]!]);
+    assert.equal(
+      answers.map((a) => a.status),
+      [404, 200],
+    );
+    assert.is(summary(answers[1]!), summary(recorded[4]!));
+    assert.match(
+      proxy.stdout(),
+      /server_replay: 1 recorded response\(s\) answer nothing: .*not recorded .*\/page\?id=1&t=100/,
+    );
+  });
 });
 
 test("keepserving=true: the proxy goes on serving after every recorded answer was used", async () => {
