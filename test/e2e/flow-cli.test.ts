@@ -19,6 +19,7 @@ import {
   tempDir,
   testConfdir,
   type Origin,
+  within,
   type ProxyProcess,
 } from "../helpers/harness.ts";
 import { runMitmdump, startMitmdump } from "../helpers/mitmdump.ts";
@@ -281,6 +282,29 @@ test("-n -r in reverse mode: the flows read go to the reverse target (mitmproxy'
       mode,
     );
   }
+});
+
+test("-w: a request still waiting for its server when the proxy stops is saved too (without a response)", async () => {
+  let arrived: () => void = () => {};
+  const waiting = new Promise<void>((resolve) => (arrived = resolve));
+  // Holds every request: the proxy's stop ends it, the origin's close the rest.
+  const silent = await startOrigin(() => arrived());
+  const file = join(dir, "in-flight.flow");
+  const proxy = await startProxy(["-w", file]);
+  try {
+    const pending = curl(["-x", `http://127.0.0.1:${proxy.port}`, `http://127.0.0.1:${silent.port}/slow`]);
+    await within(waiting, "the request at the origin");
+    assert.is(await proxy.stop(), 0);
+    await pending;
+  } finally {
+    await proxy.stop();
+    await silent.close();
+  }
+  const flows = await readAll(file);
+  assert.equal(
+    flows.map((f) => [f.request.path, f.response === undefined]),
+    [["/slow", true]],
+  );
 });
 
 test("a file cut in the middle of its second flow: the first flow, one error line with the file and byte, exit 1", async () => {
