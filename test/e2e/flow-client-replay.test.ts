@@ -1,8 +1,9 @@
 // Client replay (-C) end to end: requests recorded through a proxy process
 // with -w are sent again by `interloper -n -C` to the live origins; the
 // origin sees them as recorded, the log shows the new responses,
-// client_replay_concurrency bounds how many are in flight, and an
-// unreachable server is an error line. Loopback only.
+// client_replay_concurrency bounds how many are in flight, an unreachable
+// server is an error line, and what cannot be sent as recorded is left out.
+// Loopback only.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -41,9 +42,9 @@ let secure: Origin;
 const recordedFlows: HTTPFlow[] = [];
 
 /**
- * The /hold requests of a replay wait at the origin until `pairs` of them are
- * in flight together (or all have come, or WAIT_MS passed: then the test
- * fails on `maxHeld`, never hangs).
+ * With the gate on, the /hold requests wait at the origin until two of them
+ * are in flight together (or all have come, or WAIT_MS passed: then the test
+ * fails on `maxHeld`, never hangs). `maxHeld` counts them either way.
  */
 const gate = { on: false, held: [] as Array<() => void>, inFlight: 0, maxHeld: 0, arrived: 0 };
 let phase = "recorded";
@@ -56,7 +57,7 @@ function answer(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   gate.maxHeld = Math.max(gate.maxHeld, gate.inFlight);
   res.once("finish", () => gate.inFlight--);
   if (!gate.on) return reply();
-  const timer = setTimeout(release, WAIT_MS);
+  const timer = setTimeout(release, WAIT_MS).unref();
   gate.held.push(() => {
     clearTimeout(timer);
     reply();
@@ -174,7 +175,7 @@ test("client_replay_concurrency=2: two requests are in flight at once, never mor
   assert.is(flowLines(r.stdout).length, 2 * recordedFlows.length, r.stdout);
 });
 
-test("client_replay_concurrency=0 (nothing would ever be sent) is refused at start-up in one line, exit 2", async () => {
+test("client_replay_concurrency=0 is refused at start-up in one line, exit 2 (it was taken as 1)", async () => {
   const r = await interloper(["-n", "-C", flowFile, "--set", "client_replay_concurrency=0"]);
   assert.is(r.code, 2, r.stdout + r.stderr);
   const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
