@@ -11,7 +11,7 @@ import { ResetBudget } from "./h2-reset-budget.ts";
  */
 export const SEND_BUDGET = 1024 * 1024;
 
-/** How often held work looks again whether the client has room. */
+/** How often held work looks again whether the client has room (and an idle connection whether the proxy is done). */
 const RECHECK_MS = 250;
 
 /** Streams a client may reset before their answer: all it may have open at once, then 25 a second. */
@@ -171,11 +171,37 @@ export class Http2ClientGuard {
    */
   private onIdle(): void {
     if (this.session.destroyed) return;
-    if (this.held === 0 && [...this.streams].some((s) => this.waitsOnProxy(s))) {
-      // Its own bound (a hook, the server's answer, a body) ends that wait; look again afterwards.
-      this.session.setTimeout(this.idleTimeoutMs);
-      return;
-    }
+    if (this.proxyBusy()) this.watchProxyWait();
+    else this.closeIdle();
+  }
+
+  /**
+   * idle_timeout ran out while a stream still waits on the proxy (a hook,
+   * the server: its own bound ends that wait). Until it ends, look again
+   * every RECHECK_MS: a byte either way means the connection is busy again
+   * (Node's timer, reactivated by it, takes over); none, and nothing left
+   * waiting on the proxy, closes it then, not a whole idle_timeout later.
+   */
+  private watchProxyWait(): void {
+    const moved = this.bytesMoved();
+    const look = () => {
+      if (this.session.destroyed) return;
+      if (this.bytesMoved() !== moved) return void this.session.setTimeout(this.idleTimeoutMs);
+      if (this.proxyBusy()) return void setTimeout(look, RECHECK_MS).unref();
+      this.closeIdle();
+    };
+    setTimeout(look, RECHECK_MS).unref();
+  }
+
+  private bytesMoved(): number {
+    return this.socket.bytesRead + this.socket.bytesWritten;
+  }
+
+  private proxyBusy(): boolean {
+    return this.held === 0 && [...this.streams].some((s) => this.waitsOnProxy(s));
+  }
+
+  private closeIdle(): void {
     if (this.streams.size === 0) {
       // An idle connection, like an idle HTTP/1 keep-alive one: GOAWAY, then the socket goes.
       this.session.close();
