@@ -67,6 +67,8 @@ export interface AppOrigin {
   sent: Map<string, Transfer>;
   received: Map<string, Transfer>;
   requests: number;
+  /** Requests by the first segment of their path (`/rapid`, `/gen`): what one probe caused, beside other traffic. */
+  bySegment: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,8 @@ function appHandler(origin: AppOrigin): http.RequestListener {
   return (req, res) => {
     origin.requests++;
     const url = new URL(req.url ?? "/", "http://x");
+    const segment = /^\/[^/]*/.exec(url.pathname)?.[0] ?? "/";
+    origin.bySegment.set(segment, (origin.bySegment.get(segment) ?? 0) + 1);
     req.on("error", () => {});
     res.on("error", () => {});
     if (url.pathname === "/gen") {
@@ -129,6 +133,7 @@ export async function startApp(certs: Certs): Promise<AppOrigin> {
     sent: new Map(),
     received: new Map(),
     requests: 0,
+    bySegment: new Map(),
     close: async () => {},
   };
   const handler = appHandler(origin);
