@@ -1,7 +1,9 @@
 // -w / save_stream_file: every finished flow is appended to a flow file in
 // mitmproxy's format as it ends (a crash loses at most the flow being
 // written), those matching save_stream_filter only. Flows still running at
-// shutdown are written then, as mitmproxy does.
+// shutdown are written then, as mitmproxy does. Opening, rotating, writing
+// and closing run one after another: flows that end together while the file
+// rotates must not each open (and truncate) the next file.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import {
@@ -28,6 +30,8 @@ export class SaveFlows implements Addon {
   private currentPath: string | undefined;
   /** Flows begun but not ended: written at shutdown. */
   private readonly unfinished = new Set<AnyFlow>();
+  /** The end of the last file step queued (see `serial`). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   load(loader: Loader): void {
     this.loader = loader;
@@ -48,12 +52,14 @@ export class SaveFlows implements Addon {
   async configure(updated: ReadonlySet<string>): Promise<void> {
     if (updated.has("saveStreamFilter")) this.filter = filterFrom("save_stream_filter", this.filterExpr!.get());
     if (!updated.has("saveStreamFile")) return;
-    await this.closeFile();
-    if (this.file!.get()) await this.openFile(new Date());
+    await this.serial(async () => {
+      await this.closeFile();
+      if (this.file!.get()) await this.openFile(new Date());
+    });
   }
 
   requestheaders(flow: HTTPFlow): void {
-    if (this.writer) this.unfinished.add(flow);
+    if (this.saving()) this.unfinished.add(flow);
   }
   async response(flow: HTTPFlow): Promise<void> {
     // A WebSocket flow is written when its connection ends.
@@ -66,7 +72,7 @@ export class SaveFlows implements Addon {
     await this.save(flow);
   }
   tcpStart(flow: TCPFlow): void {
-    if (this.writer) this.unfinished.add(flow);
+    if (this.saving()) this.unfinished.add(flow);
   }
   async tcpEnd(flow: TCPFlow): Promise<void> {
     await this.save(flow);
@@ -77,12 +83,30 @@ export class SaveFlows implements Addon {
 
   async done(): Promise<void> {
     for (const flow of [...this.unfinished]) await this.save(flow);
-    await this.closeFile();
+    await this.serial(() => this.closeFile());
+  }
+
+  /** Whether flows are saved (the option, not the writer: that is unset for a moment while the file rotates). */
+  private saving(): boolean {
+    return Boolean(this.file?.get());
+  }
+
+  /** Runs `step` once every step queued before it has ended, however that one ended. */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(step);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async save(flow: AnyFlow): Promise<void> {
     this.unfinished.delete(flow);
-    if (!this.writer || (this.filter && !this.filter(flow))) return;
+    if (!this.saving() || (this.filter && !this.filter(flow))) return;
+    await this.serial(() => this.write(flow));
+  }
+
+  private async write(flow: AnyFlow): Promise<void> {
+    // Closed meanwhile (shutdown, the option unset, or a failed write).
+    if (!this.writer) return;
     try {
       await this.rotate(new Date());
       await this.writer.add(flow);

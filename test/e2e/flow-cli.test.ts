@@ -3,7 +3,7 @@
 // positional expression and by save_stream_filter, appended to with +PATH,
 // exchanged with the real mitmdump 8.1.1 both ways, and damaged or missing
 // files. Origins, clients and proxies on loopback only.
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -19,9 +19,11 @@ import {
   tempDir,
   testConfdir,
   type Origin,
+  waitFor,
   within,
   type ProxyProcess,
 } from "../helpers/harness.ts";
+import { requestViaProxy } from "../helpers/clients.ts";
 import { runMitmdump, startMitmdump } from "../helpers/mitmdump.ts";
 
 const dir = tempDir("interloper-flow-cli-");
@@ -281,6 +283,35 @@ test("-n -r in reverse mode: the flows read go to the reverse target (mitmproxy'
       liveLines.map((l) => l.replace(/ https?:\/\/[^/]+\//, ` ${target}/`)),
       mode,
     );
+  }
+});
+
+test("-w with strftime fields: flows that end together as the file changes are all saved (none lost to the rotation)", async () => {
+  const N = 30;
+  const rotating = tempDir("interloper-rotation-");
+  const held: Array<() => void> = [];
+  // The origin answers nobody until all N requests are there: their ends, and saves, come together.
+  const burst = await startOrigin((_req, res) => {
+    held.push(() => res.end("answer"));
+    if (held.length === N) for (const answer of held.splice(0)) answer();
+  });
+  const proxy = await startProxy(["-w", join(rotating, "flows-%S.flow")]);
+  try {
+    // The file was opened at start-up: once the second has changed, the first flow saved opens the next one.
+    const opened = new Date().getSeconds();
+    await waitFor(() => new Date().getSeconds() !== opened, "the next second");
+    const urls = Array.from({ length: N }, (_, i) => `http://127.0.0.1:${burst.port}/r${i}`);
+    const answers = await Promise.all(urls.map((u) => requestViaProxy(proxy.port, u)));
+    assert.ok(answers.every((a) => a.status === 200));
+    assert.is(await proxy.stop(), 0);
+    let paths: string[] = [];
+    for (const name of readdirSync(rotating))
+      paths = [...paths, ...(await readAll(join(rotating, name))).map((f) => f.request.path)];
+    assert.equal(paths.sort(), urls.map((u) => new URL(u).pathname).sort());
+  } finally {
+    await proxy.stop();
+    await burst.close();
+    removeDir(rotating);
   }
 });
 
