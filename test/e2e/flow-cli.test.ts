@@ -1,8 +1,9 @@
 // The flow options of the CLI end to end: traffic through a real proxy
 // process saved with -w (and hardump), read back with -n -r, filtered by a
 // positional expression and by save_stream_filter, appended to with +PATH,
-// exchanged with the real mitmdump 8.1.1 both ways, and damaged or missing
-// files. Origins, clients and proxies on loopback only.
+// rotated by strftime fields, exchanged with the real mitmdump 8.1.1 both
+// ways, read in reverse mode, and damaged or missing files. Origins, clients
+// and proxies on loopback only.
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -18,9 +19,9 @@ import {
   startProxy,
   tempDir,
   testConfdir,
-  type Origin,
   waitFor,
   within,
+  type Origin,
   type ProxyProcess,
 } from "../helpers/harness.ts";
 import { requestViaProxy } from "../helpers/clients.ts";
