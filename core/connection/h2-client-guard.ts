@@ -11,8 +11,11 @@ import { ResetBudget } from "./h2-reset-budget.ts";
  */
 export const SEND_BUDGET = 1024 * 1024;
 
-/** How often held work looks again whether the client has room (and an idle connection whether the proxy is done). */
+/** How often held work looks again whether the client has room. */
 const RECHECK_MS = 250;
+
+/** How many times per idle_timeout the connection's byte counts are looked at (a close comes at most a quarter late). */
+const IDLE_LOOKS = 4;
 
 /** Streams a client may reset before their answer: all it may have open at once, then 25 a second. */
 const RESET_BURST = 250;
@@ -24,11 +27,11 @@ const guards = new WeakMap<http2.Http2Session, Http2ClientGuard>();
  * What the proxy watches on one HTTP/2 client connection (ALPN h2 or h2c):
  *
  * - its end: the socket's end or error destroys the session in every state;
- * - silence: when no frame moves for idle_timeout and no stream waits on the
- *   proxy's side (hooks, the server: those have bounds of their own), the
- *   connection is closed, whatever streams are still open. This also ends a
- *   session nghttp2 gave up on (it sent GOAWAY for a protocol error, then
- *   Node stops reading the socket and tells nobody);
+ * - silence: when no byte moves either way for idle_timeout and no stream
+ *   waits on the proxy's side (hooks, the server: those have bounds of their
+ *   own), the connection is closed, whatever streams are still open. This
+ *   also ends a session nghttp2 gave up on (it sent GOAWAY for a protocol
+ *   error, then Node stops reading the socket and tells nobody);
  * - rapid reset: a client that resets streams before their answer at a flood
  *   rate gets GOAWAY(ENHANCE_YOUR_CALM);
  * - what the client has not read: `untilClientReads` holds work for it while
@@ -54,10 +57,7 @@ export class Http2ClientGuard {
     // nghttp2 reads the socket itself; the end of the client's side still reaches the socket object.
     socket.once("end", () => socket.destroy());
     socket.on("error", () => socket.destroy());
-    if (idleTimeoutMs > 0) {
-      session.on("timeout", () => this.onIdle());
-      session.setTimeout(idleTimeoutMs);
-    }
+    this.watchIdle();
   }
 
   /** The guard of the connection `stream` belongs to, if it is an HTTP/2 client's. */
@@ -166,35 +166,34 @@ export class Http2ClientGuard {
   }
 
   /**
-   * Node's session timer: no frame in or out for idle_timeout (a write still
-   * making progress counts as movement).
+   * Silence is read off the socket's byte counts, both ways (they count what
+   * nghttp2 reads and writes itself). Node's session timer would do for most
+   * of it, but takes a write that went on in the period for movement and
+   * then waits a whole second period; and it cannot tell the proxy's own
+   * waits from the client's.
    */
-  private onIdle(): void {
-    if (this.session.destroyed) return;
-    if (this.proxyBusy()) this.watchProxyWait();
-    else this.closeIdle();
-  }
-
-  /**
-   * idle_timeout ran out while a stream still waits on the proxy (a hook,
-   * the server: its own bound ends that wait). Until it ends, look again
-   * every RECHECK_MS: a byte either way means the connection is busy again
-   * (Node's timer, reactivated by it, takes over); none, and nothing left
-   * waiting on the proxy, closes it then, not a whole idle_timeout later.
-   */
-  private watchProxyWait(): void {
-    const moved = this.bytesMoved();
-    const look = () => {
+  private watchIdle(): void {
+    const ms = this.idleTimeoutMs;
+    if (ms <= 0) return;
+    let moved = this.bytesMoved();
+    let quietSince = Date.now();
+    const timer = setTimeout(() => {
       if (this.session.destroyed) return;
-      if (this.bytesMoved() !== moved) return void this.session.setTimeout(this.idleTimeoutMs);
-      if (this.proxyBusy()) return void setTimeout(look, RECHECK_MS).unref();
-      this.closeIdle();
-    };
-    setTimeout(look, RECHECK_MS).unref();
+      const now = this.bytesMoved();
+      if (now !== moved) {
+        moved = now;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= ms && !this.proxyBusy()) {
+        return this.closeIdle();
+      }
+      timer.refresh();
+    }, ms / IDLE_LOOKS);
+    timer.unref();
+    this.session.once("close", () => clearTimeout(timer));
   }
 
   private bytesMoved(): number {
-    return this.socket.bytesRead + this.socket.bytesWritten;
+    return (this.socket.bytesRead ?? 0) + (this.socket.bytesWritten ?? 0);
   }
 
   private proxyBusy(): boolean {
