@@ -132,8 +132,9 @@ const FLOODS: Flood[] = [
 
 /**
  * How long the proxy may take to end a flood's connection once the flood stopped: nothing moves on it then,
- * so idle_timeout ends it (twice that when a write was still making progress as the first period ran out).
- * The mixed soak's small episodes run against the main proxy's idle_timeout, so the bound follows it.
+ * so idle_timeout ends it (the proxy looks a few times per idle_timeout, and a busy machine is late: twice
+ * that, plus a margin). The mixed soak's small episodes run against the main proxy's idle_timeout, so the
+ * bound follows it.
  */
 const closeBoundS = (ctx: Ctx) => ctx.idleTimeoutS * 2 + (ctx.quick ? 1 : 5);
 
