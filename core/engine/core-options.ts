@@ -80,7 +80,7 @@ export const CORE_OPTIONS: OptionSpec[] = [
     name: "idleTimeout",
     type: "number",
     default: 300,
-    help: "Close client connections idle for this many seconds (0: never).",
+    help: "Close client connections on which nothing moved for this many seconds (WebSockets, raw TCP and HTTP/2 included, passthrough excepted); also bounds every wait (0: never).",
   },
 ];
 

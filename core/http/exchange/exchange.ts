@@ -152,11 +152,14 @@ export class HttpExchange {
   private async roundTrip(): Promise<Outcome> {
     const failure = this.route.failure();
     if (failure !== undefined) return this.fail(failure, 502, false);
+    if (this.clientGone()) return "error";
     try {
       await this.route.prepare();
     } catch (err) {
       return this.fail(errorText(err), 502, false);
     }
+    // A client gone meanwhile (an HTTP/2 stream reset while it waited its turn) is not sent upstream.
+    if (this.clientGone()) return "error";
     const sent = await this.sendRequest();
     if (sent !== undefined) return sent;
     const upRes = await this.awaitHead();
@@ -317,6 +320,12 @@ export class HttpExchange {
       response.trailers = Headers.fromRaw(trailers);
       this.client.addTrailers(response.trailers);
     });
+  }
+
+  private clientGone(): boolean {
+    if (!this.client.destroyed) return false;
+    this.flow.error = { msg: "client disconnected before the request was sent", timestamp: Date.now() / 1000 };
+    return true;
   }
 
   private fail(msg: string, status: number, closeClient: boolean): "error" {

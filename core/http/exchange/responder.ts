@@ -160,6 +160,11 @@ class H2Responder extends NodeResponder<http2.Http2ServerResponse> implements Cl
   readonly multiplexed = true;
   readonly orderKey = undefined;
 
+  /** Http2ServerResponse has no `destroyed` of its own: its stream says whether the client is gone. */
+  override get destroyed(): boolean {
+    return this.res.stream.destroyed || this.res.stream.closed;
+  }
+
   writeHead(response: Response, length?: number): void {
     const raw: string[] = [];
     for (const [name, value] of withTrueLength(response.headers.fields, length)) {
