@@ -18,7 +18,8 @@ export type Buffering =
 export class BodyBuffering {
   /** Bytes this exchange holds of the budget. */
   private held = 0;
-  private told = new Set<string>();
+  /** What the over-budget line was written for (made only when it is: one per request otherwise). */
+  private told: Set<string> | undefined;
 
   constructor(
     private readonly settings: () => Pick<CoreSettings, "streamLargeBodies" | "bodySizeLimit" | "idleTimeoutMs">,
@@ -66,6 +67,7 @@ export class BodyBuffering {
   }
 
   private tellOverBudget(what: string, of: string, size: number | undefined): void {
+    this.told ??= new Set();
     if (this.told.has(what)) return;
     this.told.add(what);
     const body = size === undefined ? "body" : `body (${formatSize(size)})`;
