@@ -4,6 +4,7 @@ import type { Address, ClientConnection, LogLevel } from "@interloper/sdk";
 import { formatAddress } from "@interloper/sdk";
 import type { ModeSpec } from "../engine/modes.ts";
 import type { ProxyContext } from "../engine/context.ts";
+import { serverAlpnOffers } from "../tls/server-alpn.ts";
 import type { Http2ClientGuard } from "./h2-client-guard.ts";
 import { ServerConn, type UpstreamProxy } from "./server-conn.ts";
 
@@ -17,7 +18,7 @@ export class ClientSession {
   /** Prefix of this connection's log lines, e.g. `127.0.0.1:57089`. */
   readonly prefix: string;
   private readonly servers = new Set<ServerConn>();
-  /** Server connections for absolute-form requests, by `host:port:scheme`. */
+  /** Server connections for absolute-form and rerouted requests, by `host:port:scheme`. */
   private readonly byAuthority = new Map<string, ServerConn>();
   private readonly pending = new Set<net.Socket>();
   private ended = false;
@@ -52,7 +53,7 @@ export class ClientSession {
     this.context.host.log(level, `${this.prefix}: ${message}`);
   }
 
-  /** The server connection for absolute-form requests to this authority (one per authority and client). */
+  /** The server connection for absolute-form or rerouted requests to this authority (one per authority and client). */
   serverFor(address: Address, tls: boolean, via?: UpstreamProxy): ServerConn {
     const key = `${address.host}:${address.port}:${tls ? "s" : ""}`;
     let conn = this.byAuthority.get(key);
@@ -61,6 +62,11 @@ export class ClientSession {
       this.byAuthority.set(key, conn);
     }
     return conn;
+  }
+
+  /** What a server connection of the pool offers by ALPN when it speaks TLS (what the client offered the proxy). */
+  serverAlpn(): string[] {
+    return serverAlpnOffers(this.client.alpnOffers, this.context.settings.http2);
   }
 
   /** A server connection for a tunnel or another single destination (through the upstream proxy in upstream mode). */

@@ -5,16 +5,18 @@
 // and its log lines start with "[replay]".
 import type * as net from "node:net";
 import { Readable } from "node:stream";
-import type { ClientConnection, HTTPFlow, LogLevel } from "@interloper/sdk";
+import type { Address, ClientConnection, HTTPFlow, LogLevel } from "@interloper/sdk";
 import type { ProxyContext } from "../engine/context.ts";
 import { ServerConn, type ServerOwner, type UpstreamProxy } from "../connection/server-conn.ts";
 import { HttpExchange, exchangeEnv } from "../http/exchange/exchange.ts";
-import { ServerRoute } from "../http/exchange/server-route.ts";
+import { destinationOf } from "../http/exchange/reroute.ts";
+import { ServerRoute, type ServerSource } from "../http/exchange/server-route.ts";
 import { ReplayResponder } from "./replay-responder.ts";
 
 /** The stand-in for the client connection of one replayed request: it owns the server connections. */
-class ReplayOwner implements ServerOwner {
+class ReplayOwner implements ServerOwner, ServerSource {
   private readonly servers = new Set<ServerConn>();
+  private readonly byAuthority = new Map<string, ServerConn>();
   private readonly pending = new Set<net.Socket>();
   private closed = false;
   private allGone: (() => void) | undefined;
@@ -22,7 +24,25 @@ class ReplayOwner implements ServerOwner {
   constructor(
     readonly context: ProxyContext,
     readonly client: ClientConnection,
+    private readonly upstream: UpstreamProxy | undefined,
   ) {}
+
+  /** The replay's own connection to each destination (a request hook may point the request elsewhere). */
+  serverFor(address: Address, tls: boolean, via?: UpstreamProxy): ServerConn {
+    const key = `${address.host}:${address.port}:${tls ? "s" : ""}`;
+    let conn = this.byAuthority.get(key);
+    if (!conn) {
+      conn = new ServerConn(this, address, tls, via);
+      this.byAuthority.set(key, conn);
+    }
+    return conn;
+  }
+  upstreamProxy(): UpstreamProxy | undefined {
+    return this.upstream;
+  }
+  serverAlpn(): string[] {
+    return ["http/1.1"];
+  }
 
   log(level: LogLevel, message: string): void {
     this.context.host.log(level, `[replay] ${message}`);
@@ -67,13 +87,9 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   flow.isReplay = "request";
   request.stream = false;
   request.timestampStart = Date.now() / 1000;
-  const owner = new ReplayOwner(context, { ...flow.client, timestampStart: Date.now() / 1000 });
-  const viaProxy = upstream && request.scheme === "http" ? upstream : undefined;
-  const conn = viaProxy
-    ? new ServerConn(owner, { host: viaProxy.host, port: viaProxy.port }, viaProxy.scheme === "https")
-    : new ServerConn(owner, { host: request.host, port: request.port }, request.scheme === "https", upstream);
-  flow.server = conn.data;
-  const route = new ServerRoute(conn, false, viaProxy, false);
+  const owner = new ReplayOwner(context, { ...flow.client, timestampStart: Date.now() / 1000 }, upstream);
+  const route = ServerRoute.to(owner, destinationOf(request), false);
+  flow.server = route.server;
   const client = new ReplayResponder(request.method);
   const env = exchangeEnv(context, (level, message) => owner.log(level, message));
   // The recorded body is the upload: the exchange reads it as it reads a client's.

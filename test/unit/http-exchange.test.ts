@@ -5,7 +5,7 @@ import { PassThrough, Readable, Writable } from "node:stream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Headers } from "@interloper/sdk";
-import { HTTPFlow, Request, Response, type Addon } from "@interloper/sdk";
+import { HTTPFlow, Request, Response, type Addon, type ServerConnection } from "@interloper/sdk";
 import { AddonHost } from "@interloper/sdk/host";
 import { HttpExchange, type ExchangeEnv } from "../../core/http/exchange/exchange.ts";
 import type { ClientResponder } from "../../core/http/exchange/responder.ts";
@@ -111,6 +111,8 @@ interface ServerScript {
   ) => UpstreamResponse | Promise<UpstreamResponse>;
   failure?: string;
   prepareError?: Error;
+  /** The route the request takes after its hooks (another FakeRoute, or why none); this one when undefined. */
+  reroute?: (request: Request) => FakeRoute | string | undefined;
 }
 
 /** A server side that records what was sent and answers as scripted. */
@@ -123,7 +125,16 @@ class FakeRoute implements UpstreamRoute {
   readonly uploaded: Buffer[] = [];
   /** Resolves when the streamed upload was ended by the exchange. */
   uploadDone: Promise<void> | undefined;
-  constructor(private readonly script: ServerScript) {}
+  readonly server: ServerConnection;
+  constructor(
+    private readonly script: ServerScript,
+    host = "origin.test",
+  ) {
+    this.server = { id: host, address: { host, port: 80 }, tls: false, tlsEstablished: false };
+  }
+  forRequest(request: Request): FakeRoute | string {
+    return this.script.reroute?.(request) ?? this;
+  }
   failure(): string | undefined {
     return this.script.failure;
   }
@@ -517,6 +528,100 @@ test("buffer_budget does not lift body_size_limit: 413 still", async () => {
     budget: new BufferBudget(1e9),
   });
   assert.is(client.error?.status, 413);
+});
+
+test("reroute: a request an addon pointed elsewhere goes out on the other route; flow.server follows", async () => {
+  const other = new FakeRoute({ answer: () => serverResponse(200, "from other") }, "other.test");
+  const seen: string[] = [];
+  const { client, route, flow } = await run({
+    addons: [
+      { name: "a", request: (f) => void (f.request.host = "other.test") },
+      { name: "b", response: (f) => void seen.push(f.server.address.host) },
+    ],
+    server: {
+      answer: () => serverResponse(200, "from origin"),
+      reroute: (request) => (request.host === "other.test" ? other : undefined),
+    },
+  });
+  assert.is(route.sends, 0);
+  assert.is(other.sends, 1);
+  assert.is(client.buffered?.body.toString(), "from other");
+  assert.is(flow.server, other.server);
+  assert.equal(seen, ["other.test"]);
+});
+
+test("reroute: a request left pointing where it arrived stays on its route", async () => {
+  const other = new FakeRoute({ answer: () => serverResponse(200, "from other") }, "other.test");
+  const { client, route, flow } = await run({
+    addons: [{ name: "a", request: (f) => void f.request.headers.set("Host", "other.test") }],
+    server: {
+      answer: () => serverResponse(200, "from origin"),
+      reroute: (request) => (request.host === "other.test" ? other : undefined),
+    },
+  });
+  assert.is(route.sends, 1);
+  assert.is(other.sends, 0);
+  assert.is(client.buffered?.body.toString(), "from origin");
+  assert.is(flow.server, route.server);
+});
+
+test("reroute: a destination that cannot be reached is a 502 with the reason, the error hook, nothing sent", async () => {
+  const { client, route, flow, hooks } = await run({
+    addons: [{ name: "a", request: (f) => void (f.request.port = 0) }],
+    server: { answer: () => serverResponse(200, "no"), reroute: () => "request.port 0 is not a port number" },
+  });
+  assert.is(route.sends, 0);
+  assert.is(client.error?.status, 502);
+  assert.is(client.error?.message, "request.port 0 is not a port number");
+  assert.is(flow.error?.msg, "request.port 0 is not a port number");
+  assert.equal(hooks, ["requestheaders", "request", "error"]);
+});
+
+test("reroute: a streamed upload goes whole to the new route", async () => {
+  const other = new FakeRoute(
+    {
+      answer: async (_sent, r) => {
+        await r.uploadDone;
+        return serverResponse(201, "stored");
+      },
+    },
+    "other.test",
+  );
+  const { client, route } = await run({
+    request: new Request({ method: "POST", host: "origin.test", headers: [["Content-Length", "6"]] }),
+    body: Readable.from([Buffer.from("abc"), Buffer.from("def")]),
+    addons: [
+      {
+        name: "a",
+        requestheaders: (f) => {
+          f.request.stream = true;
+          f.request.host = "other.test";
+        },
+      },
+    ],
+    server: { reroute: (request) => (request.host === "other.test" ? other : undefined) },
+  });
+  assert.is(route.sends, 0);
+  assert.is(Buffer.concat(other.uploaded).toString(), "abcdef");
+  assert.is(client.buffered?.status, 201);
+});
+
+test("reroute: an addon's local answer never asks for a route", async () => {
+  let asked = 0;
+  const { client } = await run({
+    addons: [
+      {
+        name: "a",
+        request: (f) => {
+          f.request.host = "other.test";
+          f.response = Response.make(200, "local");
+        },
+      },
+    ],
+    server: { reroute: () => void asked++ },
+  });
+  assert.is(asked, 0);
+  assert.is(client.buffered?.body.toString(), "local");
 });
 
 test.run();

@@ -58,7 +58,8 @@ export class HttpExchange {
     /** The client's request body. */
     private readonly body: Readable,
     private readonly client: ClientResponder,
-    private readonly route: UpstreamRoute,
+    /** The route the request arrived on; the hooks may point the request elsewhere (`reroute`). */
+    private route: UpstreamRoute,
   ) {
     this.buffering = new BodyBuffering(
       () => env.settings,
@@ -78,6 +79,7 @@ export class HttpExchange {
     try {
       if (!(await this.readRequest())) return;
       if (flow.response) return await this.answerLocally();
+      if (!(await this.reroute())) return;
       const outcome = await this.route.inTurn(() => this.roundTrip());
       if (outcome === "error") await this.env.host.trigger("error", flow);
     } catch (err) {
@@ -106,6 +108,25 @@ export class HttpExchange {
     request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
     if (!flow.response) await this.waitFor("request");
     return flow.killed ? this.ended() : true;
+  }
+
+  /**
+   * The request goes where the hooks left it pointing (its url, host, port or scheme), on the
+   * route to that server; `flow.server` follows. False when no server can be reached there.
+   */
+  private async reroute(): Promise<boolean> {
+    const { flow } = this;
+    const route = this.route.forRequest(flow.request);
+    if (typeof route === "string") {
+      // The flow's error line says why (an addon's mistake: the request is not sent anywhere).
+      this.body.resume();
+      this.fail(route, 502, false);
+      await this.env.host.trigger("error", flow);
+      return false;
+    }
+    this.route = route;
+    flow.server = route.server;
+    return true;
   }
 
   /** Reads the whole upload, or its start when it turns out to stream. False when the exchange ended. */

@@ -1,16 +1,27 @@
 // Where one request goes and how it gets there: the tunnel's server, or for
 // an absolute-form request a connection per authority (in upstream mode the
-// upstream proxy for plain HTTP, a CONNECT tunnel through it for https).
-import type { Headers, Request } from "@interloper/sdk";
+// upstream proxy for plain HTTP, a CONNECT tunnel through it for https). A
+// request the hooks pointed elsewhere (reroute.ts) gets the route to its new
+// destination, on a connection of the client's pool.
+import type { Address, Headers, Request, ServerConnection } from "@interloper/sdk";
 import type { ServerConn, UpstreamProxy } from "../../connection/server-conn.ts";
 import { ServerConnectError } from "../../connection/server-conn.ts";
 import { describeNetError } from "../../connection/net-errors.ts";
 import type { HttpContext } from "../frontend.ts";
 import { Turns } from "../turns.ts";
 import { sendHttp1, sendHttp2, type UpstreamExchange } from "../upstream.ts";
+import { destinationOf, reroute, type Destination } from "./reroute.ts";
 
 /** What the exchange needs of the way to the server (a fake one in tests). */
 export interface UpstreamRoute {
+  /** The server connection the flow shows as `flow.server`. */
+  readonly server: ServerConnection;
+  /**
+   * The route for the request as the hooks left it: this one while it names
+   * the same destination, else the route to the new one; a string says why
+   * the destination an addon set cannot be reached.
+   */
+  forRequest(request: Request): UpstreamRoute | string;
   /** Why nothing can be sent, when the tunnel's server never came up (or its TLS failed). */
   failure(): string | undefined;
   /** Connects (and speaks TLS) where the request needs it and nothing has yet. */
@@ -21,8 +32,20 @@ export interface UpstreamRoute {
   inTurn<T>(step: () => Promise<T>): Promise<T>;
 }
 
+/** Where routes get server connections: the client connection's pool (a ClientSession, or client replay's owner). */
+export interface ServerSource {
+  /** The server connection for this destination, shared by the client's requests to it. */
+  serverFor(address: Address, tls: boolean, via?: UpstreamProxy): ServerConn;
+  /** The upstream proxy in upstream mode. */
+  upstreamProxy(): UpstreamProxy | undefined;
+  /** The ALPN protocols to offer a server the route speaks TLS to itself (not a tunnel's). */
+  serverAlpn(): string[];
+}
+
 /** HTTP/2 clients' requests that share one HTTP/1 server connection (one request at a time on it). */
 const sharedHttp1 = new Turns<ServerConn>();
+/** TLS being set up on a connection of the pool. */
+const preparing = new WeakMap<ServerConn, Promise<void>>();
 
 export class ServerRoute implements UpstreamRoute {
   constructor(
@@ -32,18 +55,45 @@ export class ServerRoute implements UpstreamRoute {
     readonly viaProxy: UpstreamProxy | undefined,
     /** The client multiplexes streams (HTTP/2). */
     private readonly multiplexed: boolean,
+    /** Where the request pointed when this route was chosen, and where a route elsewhere gets its connection. */
+    private readonly chosen?: { for: Destination; servers: ServerSource },
   ) {}
 
-  static for(ctx: HttpContext, request: Request, multiplexed: boolean): ServerRoute {
-    if (ctx.tunnel) return new ServerRoute(ctx.tunnel.server, true, undefined, multiplexed);
-    const { session } = ctx;
-    const upstream = session.upstreamProxy();
-    if (upstream && request.scheme === "http") {
-      const conn = session.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https");
-      return new ServerRoute(conn, false, upstream, multiplexed);
+  /** The route of a request as it arrives: the tunnel's server, or its own destination's. */
+  static for(
+    ctx: { session: ServerSource; tunnel?: HttpContext["tunnel"] },
+    request: Request,
+    multiplexed: boolean,
+  ): ServerRoute {
+    const destination = destinationOf(request);
+    if (!ctx.tunnel) return ServerRoute.to(ctx.session, destination, multiplexed);
+    return new ServerRoute(ctx.tunnel.server, true, undefined, multiplexed, { for: destination, servers: ctx.session });
+  }
+
+  /** The route to `destination` on a connection from `servers` (upstream mode: through the upstream proxy). */
+  static to(servers: ServerSource, destination: Destination, multiplexed: boolean): ServerRoute {
+    const chosen = { for: destination, servers };
+    const upstream = servers.upstreamProxy();
+    if (upstream && destination.scheme === "http") {
+      const conn = servers.serverFor({ host: upstream.host, port: upstream.port }, upstream.scheme === "https");
+      return new ServerRoute(conn, false, upstream, multiplexed, chosen);
     }
-    const conn = session.serverFor({ host: request.host, port: request.port }, request.scheme === "https", upstream);
-    return new ServerRoute(conn, false, undefined, multiplexed);
+    const { host, port } = destination;
+    const conn = servers.serverFor({ host, port }, destination.scheme === "https", upstream);
+    return new ServerRoute(conn, false, undefined, multiplexed, chosen);
+  }
+
+  get server(): ServerConnection {
+    return this.conn.data;
+  }
+
+  forRequest(request: Request): ServerRoute | string {
+    const chosen = this.chosen;
+    if (!chosen) return this;
+    const change = reroute(chosen.for, request);
+    if (change.kind === "same") return this;
+    if (change.kind === "invalid") return change.reason;
+    return ServerRoute.to(chosen.servers, change.to, this.multiplexed);
   }
 
   failure(): string | undefined {
@@ -51,12 +101,26 @@ export class ServerRoute implements UpstreamRoute {
     return this.isTunnel && conn.connectFailed && !conn.connected ? conn.data.error : undefined;
   }
 
-  /** Absolute-form requests for https (and https upstream proxies) are spoken over TLS. */
+  /** Requests for https on a route of their own (and https upstream proxies) are spoken over TLS. */
   async prepare(): Promise<void> {
     const { conn } = this;
     if (this.isTunnel || !conn.data.tls || conn.data.tlsEstablished) return;
+    // Streams of an HTTP/2 client may share the connection: one handshake for all.
+    let ready = preparing.get(conn);
+    if (!ready) {
+      ready = this.connectTls().finally(() => preparing.delete(conn));
+      preparing.set(conn, ready);
+    }
+    await ready;
+  }
+
+  private async connectTls(): Promise<void> {
+    const { conn } = this;
     await conn.connect();
-    if (!conn.data.tlsEstablished) await conn.startTls({ sni: sniFor(conn.data.address.host), alpn: ["http/1.1"] });
+    if (conn.data.tlsEstablished) return;
+    // An upstream proxy is spoken HTTP/1 to; a server is offered what the client's protocols allow.
+    const alpn = this.viaProxy ? ["http/1.1"] : (this.chosen?.servers.serverAlpn() ?? ["http/1.1"]);
+    await conn.startTls({ sni: sniFor(conn.data.address.host), alpn });
   }
 
   async send(request: Request, headers: Headers): Promise<UpstreamExchange> {

@@ -34,7 +34,7 @@ export async function handleUpgrade(
     socket.destroy();
   });
   if (typeof opened === "string") return void socket.end(textResponse(400, "Bad Request", opened));
-  const { flow, route } = opened;
+  const { flow } = opened;
   const { session } = ctx;
   const waitFor = (hook: ClientHook) =>
     clientWaits(proxy.host, proxy.settings.idleTimeoutMs, (l, m) => session.log(l, m), hook, flow);
@@ -53,6 +53,10 @@ export async function handleUpgrade(
     if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
     return;
   }
+  // The hooks may have pointed the request elsewhere: the route goes there, flow.server follows.
+  const route = opened.route.forRequest(flow.request);
+  if (typeof route === "string") return fail(route);
+  flow.server = route.server;
   const failure = route.failure();
   if (failure !== undefined) return fail(failure);
   let conn: ServerConn;
