@@ -9,6 +9,11 @@ export interface PythonRegexOptions {
   readonly ignoreCase: boolean;
   readonly multiline: boolean;
   readonly dotall: boolean;
+  /**
+   * For a bytes pattern: `pattern` already holds the bytes, one latin1
+   * character each (a pattern that came as bytes), rather than text to encode.
+   */
+  readonly latin1?: boolean;
 }
 
 export interface TranslatedRegex {
@@ -22,6 +27,14 @@ export interface TranslatedRegex {
    * pattern), so a caller may search for it without a RegExp.
    */
   readonly literal?: string;
+  /**
+   * The JavaScript name of each Python group, by Python's group number (index
+   * 0, the whole match, is ""): every group is named in the translation, and
+   * hidden helper groups make JavaScript's numbers differ from Python's.
+   */
+  readonly groupNames: readonly string[];
+  /** Python's `groupindex`: the named groups' numbers. */
+  readonly groupIndex: ReadonlyMap<string, number>;
 }
 
 /** Groups may nest this deep in one regex (V8's own parser recurses). */
@@ -48,7 +61,8 @@ const MAX_REPEAT = 4294967295;
  * latin1 letters.
  */
 export function translatePythonRegex(pattern: string, options: PythonRegexOptions): TranslatedRegex {
-  const src = options.bytes ? Buffer.from(pattern, "utf8").toString("latin1") : pattern;
+  const encode = options.bytes && options.latin1 !== true;
+  const src = encode ? Buffer.from(pattern, "utf8").toString("latin1") : pattern;
   try {
     const first: CaseHandling = options.bytes ? "manual" : "native";
     try {
@@ -58,8 +72,7 @@ export function translatePythonRegex(pattern: string, options: PythonRegexOption
       return new Translation(src, options, err.caseHandling, false).run();
     }
   } catch (err) {
-    if (err instanceof RegexProblem && options.bytes)
-      throw new RegexProblem(err.message, charIndexOfByte(pattern, err.index));
+    if (err instanceof RegexProblem && encode) throw new RegexProblem(err.message, charIndexOfByte(pattern, err.index));
     throw err;
   }
 }
@@ -142,7 +155,14 @@ class Translation {
     let flags = this.cur.bytes ? "" : "u";
     if (this.caseHandling === "native" && this.globalI) flags += "i";
     const literal = this.plain?.map((code) => String.fromCodePoint(code)).join("");
-    return { source: this.out.join(""), flags, ignoreCase: this.globalI, literal };
+    return {
+      source: this.out.join(""),
+      flags,
+      ignoreCase: this.globalI,
+      literal,
+      groupNames: this.jsNames,
+      groupIndex: this.names,
+    };
   }
 
   private step(): void {
