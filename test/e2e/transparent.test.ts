@@ -102,6 +102,17 @@ t("the Host header of clear-text HTTP is a candidate in transparent mode", () =>
   assert.not.match(o.log, /GET http/);
 });
 
+t("rerouting: a script's new url sends the request to another server (http to https, https to http)", () => {
+  const toHttps = run({ args: [], scheme: "http", reroute: "https" });
+  assert.is(toHttps.code, 0, toHttps.curlErr);
+  assert.match(toHttps.body, /^second origin saw \/rerouted 127\.0\.0\.3:\d+$/);
+  assert.match(toHttps.log, /server connect 127\.0\.0\.3:\d+\n/);
+  const toHttp = run({ args: [], scheme: "https", reroute: "http" });
+  assert.is(toHttp.code, 0, toHttp.curlErr);
+  assert.match(toHttp.body, /^second origin saw \/rerouted 127\.0\.0\.3:\d+$/);
+  assert.match(toHttp.log, /server connect 127\.0\.0\.3:\d+\n/);
+});
+
 t("a connection that was not redirected is refused instead of looping", () => {
   const o = run({ args: [], scheme: "http", direct: true });
   assert.is.not(o.code, 0);

@@ -3,7 +3,7 @@
 // transparent mode, an iptables REDIRECT for the traffic of user `nobody`,
 // and curl run as nobody. Prints one JSON line with what happened.
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { originCa, startOrigin, startProxy } from "../../helpers/harness.ts";
@@ -18,16 +18,36 @@ interface Scenario {
   direct?: boolean;
   /** The client trusts the origin's CA (the connection is expected to pass through) instead of the proxy's. */
   trustOrigin?: boolean;
+  /** A script sends every request to a second origin on 127.0.0.3, spoken to with this scheme. */
+  reroute?: "http" | "https";
 }
 
 const scenario = JSON.parse(process.argv[2]!) as Scenario;
+
+/** The origin on 127.0.0.3 and the `-s` script that reroutes every request to it (its url set in `request`). */
+async function startSecondOrigin(scheme: "http" | "https") {
+  const origin = await startOrigin((req, res) => res.end(`second origin saw ${req.url} ${req.headers.host}`), {
+    tls: scheme === "https",
+    names: ["127.0.0.3"],
+    host: "127.0.0.3",
+  });
+  const dir = mkdtempSync(join(tmpdir(), "interloper-reroute-"));
+  const script = join(dir, "reroute.ts");
+  const url = `${scheme}://127.0.0.3:${origin.port}/rerouted`;
+  writeFileSync(
+    script,
+    `export default {\n  request(flow: any) {\n    flow.request.url = ${JSON.stringify(url)};\n  },\n};\n`,
+  );
+  return { origin, dir, args: ["-s", script] };
+}
 execFileSync("ip", ["link", "set", "lo", "up"]);
 const origin = await startOrigin((req, res) => res.end(`origin saw ${req.headers.host}`), {
   tls: scenario.scheme === "https",
   names: ["127.0.0.2", ...(scenario.name ? [scenario.name] : [])],
   host: "127.0.0.2",
 });
-const proxy = await startProxy(["--mode", "transparent", ...scenario.args]);
+const second = scenario.reroute ? await startSecondOrigin(scenario.reroute) : undefined;
+const proxy = await startProxy(["--mode", "transparent", ...(second?.args ?? []), ...scenario.args]);
 execFileSync("iptables", [
   "-t",
   "nat",
@@ -84,6 +104,8 @@ await new Promise((r) => setTimeout(r, 300));
 const issuer = /issuer: (.*)/.exec(result.err)?.[1] ?? null;
 await proxy.stop();
 await origin.close();
+await second?.origin.close();
+if (second) rmSync(second.dir, { recursive: true, force: true });
 process.stdout.write(
   `${JSON.stringify({
     code: result.code,
