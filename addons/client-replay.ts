@@ -23,6 +23,8 @@ export class ClientReplay implements Addon, ServingWork {
   private inFlight = 0;
   private loading = false;
   private readFailed = false;
+  /** The reader waits here while the queue is full, so a large file is never held whole. */
+  private space: (() => void) | undefined;
 
   constructor(private readonly keep?: KeepServing) {
     keep?.watch(this);
@@ -84,6 +86,7 @@ export class ClientReplay implements Addon, ServingWork {
           }
           this.queue.push(f as HTTPFlow);
           this.pump();
+          if (this.queue.length >= QUEUE_BOUND) await new Promise<void>((resolve) => (this.space = resolve));
         }
       } catch (err) {
         this.readFailed = true;
@@ -107,9 +110,17 @@ export class ClientReplay implements Addon, ServingWork {
           this.pump();
         });
     }
+    if (this.space && this.queue.length < QUEUE_BOUND) {
+      const resume = this.space;
+      this.space = undefined;
+      resume();
+    }
     this.keep?.check();
   }
 }
+
+/** Flows read ahead of the ones in flight: enough to keep any concurrency busy, few enough to stay small. */
+const QUEUE_BOUND = 64;
 
 /**
  * Why a recorded flow cannot be sent again as it was (mitmproxy leaves the same ones out):

@@ -35,6 +35,7 @@ export class Dumper implements Addon {
   readonly name = "dumper";
   private verbosity: LogLevel = "info";
   private flowDetail = 1;
+  private showhost = false;
   /** Flows whose lines `response` printed (an error after that adds only its own line). */
   private readonly printed = new WeakSet<HTTPFlow>();
   private colour: boolean;
@@ -45,6 +46,7 @@ export class Dumper implements Addon {
         verbosity: OptionHandle<LogLevel>;
         flowDetail: OptionHandle<number>;
         viewFilter: OptionHandle<string | undefined>;
+        showhost: OptionHandle<boolean>;
       }
     | undefined;
   /** view_filter: flows it does not match are not printed. */
@@ -74,7 +76,13 @@ export class Dumper implements Addon {
       default: undefined,
       help: "Show only the flows matching this filter expression (the log lines stay).",
     });
-    this.options = { verbosity, flowDetail, viewFilter };
+    const showhost = loader.addOption({
+      name: "showhost",
+      type: "bool",
+      default: false,
+      help: "Show the URL with the Host header's name instead of the address the request is sent to.",
+    });
+    this.options = { verbosity, flowDetail, viewFilter, showhost };
     this.events = loader.events;
     loader.events.on("log", this.onLog);
   }
@@ -87,6 +95,7 @@ export class Dumper implements Addon {
     }
     this.flowDetail = detail;
     this.verbosity = this.options.verbosity.get();
+    this.showhost = this.options.showhost.get();
     this.filter = filterFrom("view_filter", this.options.viewFilter.get());
   }
 
@@ -162,28 +171,41 @@ export class Dumper implements Addon {
 
   private echoFlow(flow: HTTPFlow): void {
     if (this.flowDetail === 0) return;
-    const req = flow.request;
-    const res = flow.response;
-    const client = formatAddress(flow.client.peername);
-    const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
-    const showReqVersion = !reqIsH1 || req.httpVersion !== (res?.httpVersion ?? "HTTP/1.1");
-    this.line(
-      `${client}: ${this.paint(oneLine(req.method), "bold")} ${oneLine(req.prettyUrl)}${showReqVersion ? ` ${oneLine(req.httpVersion)}` : ""}`,
-    );
-    if (this.flowDetail >= 2) this.headers(req.headers);
-    if (this.flowDetail >= 3) this.body(req.body, req.headers);
-    if (res) {
-      const resIsH1 = res.httpVersion === "HTTP/1.1" || res.httpVersion === "HTTP/1.0";
-      const showResVersion = !resIsH1 || req.httpVersion !== res.httpVersion;
-      const size = res.stream ? "(content missing)" : formatSize(res.body.length);
-      const colour = res.status >= 500 ? "red" : res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
-      this.line(
-        `     << ${showResVersion ? `${oneLine(res.httpVersion)} ` : ""}${this.paint(`${res.status} ${oneLine(res.reason)}`, colour)} ${size}`,
-      );
-      if (this.flowDetail >= 2) this.headers(res.headers);
-      if (this.flowDetail >= 3) this.body(res.body, res.headers);
+    this.requestLine(flow);
+    if (this.flowDetail >= 2) this.headers(flow.request.headers);
+    if (this.flowDetail >= 3) this.body(flow.request.body, flow.request.headers);
+    if (flow.response) {
+      this.responseLine(flow);
+      if (this.flowDetail >= 2) this.headers(flow.response.headers);
+      if (this.flowDetail >= 3) this.body(flow.response.body, flow.response.headers);
     }
     if (flow.error) this.line(` << ${oneLine(flow.error.msg)}`, "red");
+  }
+
+  /** A request client replay sent shows `[replay]` where the client's address would be (as mitmdump). */
+  private requestLine(flow: HTTPFlow): void {
+    const req = flow.request;
+    const client = flow.isReplay === "request" ? this.paint("[replay]", "yellow") : formatAddress(flow.client.peername);
+    const reqIsH1 = req.httpVersion === "HTTP/1.1" || req.httpVersion === "HTTP/1.0";
+    const showVersion = !reqIsH1 || req.httpVersion !== (flow.response?.httpVersion ?? "HTTP/1.1");
+    // mitmdump shows where the request goes; --showhost the Host header's name instead.
+    const url = this.showhost ? req.prettyUrl : req.url;
+    this.line(
+      `${client}: ${this.paint(oneLine(req.method), "bold")} ${oneLine(url)}${showVersion ? ` ${oneLine(req.httpVersion)}` : ""}`,
+    );
+  }
+
+  /** A response server replay answered starts with `[replay]`. */
+  private responseLine(flow: HTTPFlow): void {
+    const res = flow.response!;
+    const resIsH1 = res.httpVersion === "HTTP/1.1" || res.httpVersion === "HTTP/1.0";
+    const showVersion = !resIsH1 || flow.request.httpVersion !== res.httpVersion;
+    const size = res.stream ? "(content missing)" : formatSize(res.body.length);
+    const colour = res.status >= 400 ? "red" : res.status >= 300 ? "yellow" : "green";
+    const replay = flow.isReplay === "response" ? this.paint("[replay]", "yellow") : "";
+    this.line(
+      `${replay}     << ${showVersion ? `${oneLine(res.httpVersion)} ` : ""}${this.paint(`${res.status} ${oneLine(res.reason)}`, colour)} ${size}`,
+    );
   }
 
   private headers(headers: Headers): void {

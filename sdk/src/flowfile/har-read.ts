@@ -124,8 +124,9 @@ function entryToFlow(e: Json): HTTPFlow {
   const https = request.scheme === "https";
   const client: ClientConnection = {
     id: randomUUID(),
-    peername: { host: "", port: 0 },
-    sockname: { host: "", port: 0 },
+    // HAR does not record the client; mitmproxy's importer says 127.0.0.1:0 too.
+    peername: { host: "127.0.0.1", port: 0 },
+    sockname: { host: "127.0.0.1", port: 0 },
     mode: "regular",
     tlsEstablished: https,
     timestampStart: started,
