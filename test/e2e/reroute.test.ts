@@ -23,6 +23,7 @@ import {
 import { WireClient, freePort } from "../helpers/clients.ts";
 import { closeSession, h2Get, h2ViaProxy, startH2Origin, type H2Origin } from "../helpers/h2.ts";
 import { startUpstreamProxy, type UpstreamProxy } from "../helpers/modes.ts";
+import { WsClient, startWsOrigin } from "../helpers/ws.ts";
 
 /** What the rerouting addon saw: each `serverConnect`'s address, and flow.server.address in `response`. */
 interface Seen {
@@ -411,6 +412,39 @@ test("reverse mode: a request for the fixed target is sent to the server the add
     await logged(reverse, `server connect localhost:${secureB.port} (127.0.0.1:${secureB.port})`);
   } finally {
     await reverse.stop();
+  }
+});
+
+test("WebSocket: an Upgrade request rerouted (to a plain and to a TLS origin) opens there; messages go both ways", async () => {
+  const wsPlain = await startWsOrigin();
+  const wsSecure = await startWsOrigin({ tls: true });
+  const reverse = await startInProcess([rerouter(seen)], { mode: [`reverse:http://127.0.0.1:${plainA.port}`] });
+  try {
+    for (const [origin, url] of [
+      [wsPlain, `http://127.0.0.1:${wsPlain.port}/chat`],
+      [wsSecure, `https://localhost:${wsSecure.port}/chat`],
+    ] as const) {
+      reset();
+      const client = await WsClient.open(`ws://127.0.0.1:${reverse.port}/ws`, {
+        headers: { "x-reroute-url": url },
+      });
+      try {
+        client.send("hello");
+        const [echo] = await client.waitMessages(1);
+        assert.is(echo!.data.toString(), "hello");
+        assert.equal(
+          origin.handshakes.map((h) => h.url),
+          ["/chat"],
+        );
+        assert.equal(seen.serverConnect.at(-1), formatAddress({ host: new URL(url).hostname, port: origin.port }));
+      } finally {
+        client.ws.terminate();
+      }
+    }
+  } finally {
+    await reverse.stop();
+    await wsPlain.close();
+    await wsSecure.close();
   }
 });
 
