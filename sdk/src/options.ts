@@ -5,6 +5,11 @@ interface SpecBase {
   /** camelCase (`ignoreHosts`); the CLI also takes snake_case and kebab-case. */
   name: string;
   help: string;
+  /**
+   * Read once at start-up (a listener's port, the confdir): a change while the proxy runs is not
+   * applied, and a config file that changes it is told a restart is needed.
+   */
+  startupOnly?: boolean;
 }
 
 interface Choices {
@@ -55,6 +60,7 @@ export interface UncheckedOptionSpec {
   default: unknown;
   help: string;
   choices?: readonly string[];
+  startupOnly?: boolean;
 }
 
 /** The live value of one option, typed: what `loader.addOption` returns. */
