@@ -50,7 +50,9 @@ export async function handleConnect(
     socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
     return;
   }
-  if (proxy.settings.connectionStrategy === "eager") {
+  // As in mitmproxy, a 2xx an addon answered with opens the tunnel without connecting to the server
+  // first (the onboarding page answers what comes through it; its host may not even resolve).
+  if (!flow.response && proxy.settings.connectionStrategy === "eager") {
     try {
       await conn.connect();
     } catch (err) {

@@ -1,0 +1,105 @@
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import { Response, type Addon, type HTTPFlow, type Loader, type OptionHandle, type Request } from "@interloper/sdk";
+import { CA_FORMATS, CaFiles } from "./ca-files.ts";
+import { renderMessage, renderPage } from "./page.ts";
+
+/**
+ * The default magic host. `.invalid` is reserved (RFC 6761 §6.4): no DNS answers for it, so the
+ * name can never be somebody's site, and an explicit proxy's clients send it to the proxy
+ * unresolved (browsers bypass the proxy only for localhost and loopback names).
+ */
+export const ONBOARDING_HOST = "interloper.invalid";
+
+/**
+ * The onboarding page (mitmproxy's `mitm.it`): requests for `onboarding_host` are answered by the
+ * proxy itself with a page of install steps and the CA certificate in every format the confdir
+ * holds; they never reach a server. A CONNECT to that host is answered without connecting
+ * anywhere, so `https://` works too (the proxy's certificate for the name, as for any site).
+ */
+export class Onboarding implements Addon {
+  readonly name = "onboarding";
+  private enabled: OptionHandle<boolean> | undefined;
+  private host: OptionHandle<string> | undefined;
+  private loader: Loader | undefined;
+
+  load(loader: Loader): void {
+    this.loader = loader;
+    this.enabled = loader.addOption({
+      name: "onboarding",
+      type: "bool",
+      default: true,
+      help: "Answer requests for onboarding_host with the page that installs the CA certificate.",
+    });
+    this.host = loader.addOption({
+      name: "onboardingHost",
+      type: "string",
+      default: ONBOARDING_HOST,
+      help: "The onboarding page's host name (any port). Transparent mode: a name the clients resolve to an address the redirect covers, or an IP address.",
+    });
+  }
+
+  /** As mitmproxy answers a CONNECT an addon answered: a 2xx opens the tunnel without a server connection. */
+  httpConnect(flow: HTTPFlow): void {
+    if (flow.response || !this.serves(flow.request.host)) return;
+    flow.response = Response.make(200);
+  }
+
+  async request(flow: HTTPFlow): Promise<void> {
+    if (flow.response || flow.error || !this.serves(flow.request.prettyHost)) return;
+    flow.response = await this.answer(flow.request);
+  }
+
+  private serves(host: string): boolean {
+    if (!this.enabled?.get()) return false;
+    const want = normalHost(this.host?.get() ?? ONBOARDING_HOST);
+    return want !== "" && normalHost(host) === want;
+  }
+
+  private async answer(request: Request): Promise<Response> {
+    const files = new CaFiles(this.confdir());
+    const path = request.path.split("?")[0]!;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return html(405, renderMessage("Method not allowed", "The onboarding page only answers GET."), {
+        Allow: "GET, HEAD",
+      });
+    }
+    if (path === "/" || path === "/index.html") {
+      const formats = files.available().map((format) => ({ format, fileName: files.fileName(format) }));
+      return html(200, renderPage({ formats, fingerprint: await files.fingerprint(), baseName: files.baseName() }));
+    }
+    const format = CA_FORMATS.find((f) => path === `/cert/${f.id}`);
+    const body = format && (await files.read(format));
+    if (!format || !body) return html(404, renderMessage("Not found", `Nothing here: ${path}`));
+    return Response.make(200, body, {
+      "Content-Type": format.contentType,
+      "Content-Disposition": `attachment; filename="${files.fileName(format)}"`,
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+    });
+  }
+
+  private confdir(): string {
+    const dir = this.loader?.options.has("confdir") ? this.loader.options.get<string>("confdir") : "~/.interloper";
+    return dir === "~" || dir.startsWith("~/") ? homedir() + dir.slice(1) : resolve(dir);
+  }
+}
+
+function html(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return Response.make(status, body, {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    // Nothing on the page runs or is fetched: say so, so that nothing injected could.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    ...headers,
+  });
+}
+
+/** `Interloper.Invalid.` → `interloper.invalid`; IPv6 without brackets. */
+function normalHost(host: string): string {
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/\.$/, "")
+    .replace(/^\[(.*)\]$/, "$1");
+}
