@@ -62,5 +62,14 @@ export {
   type FilterOperatorHelp,
   type FlowFilter,
 } from "./filter/index.ts";
+// Python regexes (mitmproxy's options take them from users): search and sub with Python's meaning.
+export {
+  compilePythonRegex,
+  PythonRegex,
+  PythonRegexError,
+  type PythonMatch,
+  type PythonRegexFlags,
+  type PythonTemplate,
+} from "./filter/python-re/regex.ts";
 // The addon host (AddonHost, Options) and the layer decision are for programs
 // that run addons: @interloper/sdk/host.
