@@ -20,6 +20,8 @@ const GROUP_PROXY = "Proxy:";
 const GROUP_HOSTS = "Host ignoring:";
 const GROUP_TLS = "TLS:";
 const GROUP_OUTPUT = "Output:";
+const GROUP_REWRITE =
+  "Rewriting (|flow-filter|subject|replacement: the first character is the separator, the filter optional):";
 const GROUP_FLOWS = "Flows (filter expressions: a positional FILTER sets view_filter and save_stream_filter):";
 
 /** interloper's flags (mitmproxy's names); their long names are also what a typo is compared with. */
@@ -97,6 +99,34 @@ const FLAGS = {
     type: "string",
     group: GROUP_HOSTS,
     describe: "Regex on host or SNI: intercept matching connections as raw TCP (no HTTP parsing). Repeatable.",
+  },
+  "map-remote": {
+    alias: "M",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_REWRITE,
+    describe:
+      "Send requests elsewhere: |flow-filter|url-regex|replacement (Python regex, \\1 refers to a group). Repeatable.",
+  },
+  "map-local": {
+    type: "string",
+    requiresArg: true,
+    group: GROUP_REWRITE,
+    describe: "Answer from local files: |flow-filter|url-regex|file-or-folder. Repeatable.",
+  },
+  "modify-headers": {
+    alias: "H",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_REWRITE,
+    describe: "Set headers: |flow-filter|name|value (an empty value removes, @path reads a file). Repeatable.",
+  },
+  "modify-body": {
+    alias: "B",
+    type: "string",
+    requiresArg: true,
+    group: GROUP_REWRITE,
+    describe: "Replace in bodies: |flow-filter|regex|replacement (@path reads a file). Repeatable.",
   },
   "ssl-insecure": {
     alias: "k",
@@ -210,6 +240,10 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   if (a.ignoreDomain !== undefined) changes.ignoreDomains = list(a.ignoreDomain);
   if (a.allowDomain !== undefined) changes.allowDomains = list(a.allowDomain);
   if (a.tcpHosts !== undefined) changes.tcpHosts = list(a.tcpHosts);
+  if (a.mapRemote !== undefined) changes.mapRemote = list(a.mapRemote);
+  if (a.mapLocal !== undefined) changes.mapLocal = list(a.mapLocal);
+  if (a.modifyHeaders !== undefined) changes.modifyHeaders = list(a.modifyHeaders);
+  if (a.modifyBody !== undefined) changes.modifyBody = list(a.modifyBody);
   if (a.sslInsecure) changes.sslInsecure = true;
   if (a.flowDetail !== undefined) {
     const raw = String(last(a.flowDetail as string));

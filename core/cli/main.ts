@@ -11,6 +11,7 @@ import { HarDump } from "../../addons/flow-files/har-dump.ts";
 import { ReadFile } from "../../addons/flow-files/read-file.ts";
 import { SaveFlows } from "../../addons/flow-files/save.ts";
 import { KeepServing } from "../../addons/keep-serving.ts";
+import { MapLocal, MapRemote, ModifyBody, ModifyHeaders } from "../../addons/modify/index.ts";
 import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
 import { ProxyAuth } from "../../addons/proxyauth.ts";
@@ -68,6 +69,11 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   const keep = new KeepServing();
   await host.add(new ServerReplay(keep));
   await host.add(new ClientReplay(keep));
+  // mitmproxy's order: the rewrite options after replay, before the files (which save what they made).
+  await host.add(new MapRemote());
+  await host.add(new MapLocal());
+  await host.add(new ModifyBody());
+  await host.add(new ModifyHeaders());
   await host.add(new SaveFlows());
   await host.add(new HarDump());
   // With --options the listing owns stdout: what the scripts log on loading goes to stderr.
