@@ -51,14 +51,15 @@ export class HarDump implements Addon {
     }
   }
 
-  async response(flow: HTTPFlow): Promise<void> {
-    if (!flow.websocket) await this.add(flow);
+  // No promise when there is no HAR file: a promise per flow held every response.
+  response(flow: HTTPFlow): void | Promise<void> {
+    if (this.writer && !flow.websocket) return this.add(flow);
   }
-  async error(flow: HTTPFlow): Promise<void> {
-    await this.add(flow);
+  error(flow: HTTPFlow): void | Promise<void> {
+    if (this.writer) return this.add(flow);
   }
-  async websocketEnd(flow: HTTPFlow): Promise<void> {
-    await this.add(flow);
+  websocketEnd(flow: HTTPFlow): void | Promise<void> {
+    if (this.writer) return this.add(flow);
   }
 
   async done(): Promise<void> {

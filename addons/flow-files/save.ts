@@ -32,6 +32,8 @@ export class SaveFlows implements Addon {
   private readonly unfinished = new Set<AnyFlow>();
   /** The end of the last file step queued (see `serial`). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** File steps queued and not ended: while there are any, writes queue behind them. */
+  private queued = 0;
 
   load(loader: Loader): void {
     this.loader = loader;
@@ -61,24 +63,26 @@ export class SaveFlows implements Addon {
   requestheaders(flow: HTTPFlow): void {
     if (this.saving()) this.unfinished.add(flow);
   }
-  async response(flow: HTTPFlow): Promise<void> {
+  // The flow hooks return a promise only when the client must wait (the file is behind, or
+  // being opened or rotated): a promise per flow held every response (bench W: -w cost 47%).
+  response(flow: HTTPFlow): void | Promise<void> {
     // A WebSocket flow is written when its connection ends.
-    if (!flow.websocket) await this.save(flow);
+    if (!flow.websocket) return this.save(flow);
   }
-  async error(flow: HTTPFlow): Promise<void> {
-    await this.response(flow);
+  error(flow: HTTPFlow): void | Promise<void> {
+    return this.response(flow);
   }
-  async websocketEnd(flow: HTTPFlow): Promise<void> {
-    await this.save(flow);
+  websocketEnd(flow: HTTPFlow): void | Promise<void> {
+    return this.save(flow);
   }
   tcpStart(flow: TCPFlow): void {
     if (this.saving()) this.unfinished.add(flow);
   }
-  async tcpEnd(flow: TCPFlow): Promise<void> {
-    await this.save(flow);
+  tcpEnd(flow: TCPFlow): void | Promise<void> {
+    return this.save(flow);
   }
-  async tcpError(flow: TCPFlow): Promise<void> {
-    await this.save(flow);
+  tcpError(flow: TCPFlow): void | Promise<void> {
+    return this.save(flow);
   }
 
   async done(): Promise<void> {
@@ -93,15 +97,27 @@ export class SaveFlows implements Addon {
 
   /** Runs `step` once every step queued before it has ended, however that one ended. */
   private serial<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(step);
+    this.queued++;
+    const run = this.queue.then(step).finally(() => this.queued--);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async save(flow: AnyFlow): Promise<void> {
+  private save(flow: AnyFlow): void | Promise<void> {
     this.unfinished.delete(flow);
     if (!this.saving() || (this.filter && !this.filter(flow))) return;
-    await this.serial(() => this.write(flow));
+    // The usual case: the file is open, no step is queued, no new file is due: write at once.
+    if (this.writer && this.queued === 0 && !this.rotationDue(new Date())) {
+      let more: boolean;
+      try {
+        more = this.writer.write(flow);
+      } catch (err) {
+        return this.failed(err);
+      }
+      if (!more) return this.serial(() => this.drained());
+      return;
+    }
+    return this.serial(() => this.write(flow));
   }
 
   private async write(flow: AnyFlow): Promise<void> {
@@ -111,11 +127,31 @@ export class SaveFlows implements Addon {
       await this.rotate(new Date());
       await this.writer.add(flow);
     } catch (err) {
-      // Traffic must not go on unrecorded without a word: as mitmproxy, stop.
-      this.loader!.log.error(`save_stream_file: cannot write to ${this.currentPath}: ${(err as Error).message}`);
-      this.writer = undefined;
-      this.loader!.shutdown(1);
+      this.failed(err);
     }
+  }
+
+  /** The output is behind: the next writes wait for it, and so does this flow's client. */
+  private async drained(): Promise<void> {
+    try {
+      await this.writer?.drained();
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (!this.writer) return;
+    // Traffic must not go on unrecorded without a word: as mitmproxy, stop.
+    this.loader!.log.error(`save_stream_file: cannot write to ${this.currentPath}: ${(err as Error).message}`);
+    this.writer = undefined;
+    this.loader!.shutdown(1);
+  }
+
+  /** Whether the path's time fields (%Y…) now name another file than the one open. */
+  private rotationDue(now: Date): boolean {
+    const { path } = pathSpec(this.file!.get() ?? "");
+    return path.includes("%") && formatPathTime(path, now) !== this.currentPath;
   }
 
   private async rotate(now: Date): Promise<void> {

@@ -178,6 +178,34 @@ test("FlowWriter: one flow per write, appending to a file; readFlowFile reads th
   assert.ok(chunks[0]!.equals(encodeFlow(flows[0]!)));
 });
 
+test("FlowWriter.write says when the output is behind; drained() settles once it caught up, in order", async () => {
+  // A PassThrough nobody reads holds what is written: the writer must say so instead of growing unseen.
+  const out = new PassThrough({ highWaterMark: 4096 });
+  const writer = new FlowWriter(out);
+  const flow = http1Flow();
+  const size = encodeFlow(flow).length;
+  let written = 0;
+  let more = true;
+  while (more && written < 10_000) {
+    more = writer.write(flow);
+    written++;
+  }
+  assert.is(more, false);
+  assert.ok(written * size >= 4096 && written <= Math.ceil(4096 / size) + 1, `${written} writes of ${size} bytes`);
+  let settled = false;
+  const drained = writer.drained().then(() => void (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.is(settled, false, "nothing read yet");
+  const chunks: Buffer[] = [];
+  out.on("data", (c: Buffer) => chunks.push(c));
+  await drained;
+  assert.ok(Buffer.concat(chunks).equals(Buffer.concat(Array.from({ length: written }, () => encodeFlow(flow)))));
+  // Caught up: no wait.
+  await writer.drained();
+  await writer.close();
+  assert.throws(() => writer.write(flow), /closed/);
+});
+
 test("a crash in the middle of a write leaves the flows before it readable", async () => {
   const path = join(dir, "crash.mitm");
   await writeFlowFile(path, everyKind());

@@ -43,7 +43,9 @@ export class FlowWriter {
 
   /** A writer to `path`: a new file, or (`append`) the flows go after those already there. */
   static async open(path: string, opts: WriteOptions & { append?: boolean } = {}): Promise<FlowWriter> {
-    const out = createWriteStream(path, { flags: opts.append ? "a" : "w" });
+    // 1 MiB before writers are asked to wait: with the default 16 KiB a live capture of small
+    // flows waited on the disk every few flows, and each wait held a client's response.
+    const out = createWriteStream(path, { flags: opts.append ? "a" : "w", highWaterMark: 1 << 20 });
     await new Promise<void>((resolve, reject) => {
       out.once("open", () => resolve());
       out.once("error", reject);
@@ -56,10 +58,24 @@ export class FlowWriter {
    * not written); the promise settles when the output can take more.
    */
   async add(flow: AnyFlow): Promise<void> {
+    if (!this.write(flow)) await this.drained();
+  }
+
+  /**
+   * `add` without a promise when none is needed: encodes and writes the flow,
+   * and says whether the output can take more now (`false`: await `drained()`
+   * before writing much more). Throws when the output failed or was closed.
+   */
+  write(flow: AnyFlow): boolean {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error("the flow writer is closed");
-    if (this.out.write(encodeFlow(flow, this.opts))) return;
-    await new Promise<void>((resolve, reject) => {
+    return this.out.write(encodeFlow(flow, this.opts));
+  }
+
+  /** Settles when the output has taken what was written (rejects when it failed). */
+  drained(): Promise<void> {
+    if (!this.out.writableNeedDrain) return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         this.out.off("drain", done);
         this.out.off("error", done);
