@@ -341,6 +341,19 @@ test("HTTP/2 client (curl --http2 through a tunnel): rerouted to an HTTP/1 origi
   assert.equal(sniB, ["localhost"]);
 });
 
+test("HTTP/1.1 client rerouted to an HTTP/2-only origin: the new connection offers h2 (the proxy translates)", async () => {
+  reset();
+  const r = await get(
+    regular,
+    `https://localhost:${secureA.port}/p`,
+    [`x-reroute-url: https://localhost:${h2origin.port}/to-h2`],
+    ["--http1.1", "-w", " %{http_version}"],
+  );
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.body, /^h2origin GET \/to-h2 host=.* 1\.1$/);
+  assert.equal(seen.responseServer, [`localhost:${h2origin.port}`]);
+});
+
 test("HTTP/2 client: many streams at once, some rerouted to one HTTP/1 origin, the rest to the tunnel's server", async () => {
   const { session } = await h2ViaProxy(regular.port, `localhost:${h2origin.port}`, readFileSync(proxyCa, "utf8"));
   try {
