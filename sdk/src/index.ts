@@ -14,6 +14,15 @@
 export * from "./addon.ts";
 export * from "./flow.ts";
 export { Headers, type HeadersInit } from "./headers.ts";
+// Project config files (interloper.config.ts): `export default defineConfig({ mode, scripts, options })`.
+export {
+  defineConfig,
+  type ConfigOptions,
+  type ConfigValue,
+  type ProjectConfig,
+  type ProxyMode,
+  type SnakeCase,
+} from "./config.ts";
 export { decodeContent, encodeContent, SUPPORTED_ENCODINGS } from "./encoding.ts";
 export { formatSize, parseSize } from "./size.ts";
 export { logText, LOG_TEXT_MAX } from "./log-text.ts";
