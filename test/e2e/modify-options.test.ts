@@ -213,6 +213,29 @@ test("-M: requests go to the other origin (plain, and HTTPS through CONNECT); a 
   }
 });
 
+test("streamed bodies: -H still changes their heads (it acts in the *headers hooks), -B leaves them, with a warning", async () => {
+  const big = "streamed secret ".repeat(4096);
+  const origin = await startOrigin((_req, res) => res.end(big));
+  const proxy = await startProxy([
+    "--set",
+    "stream_large_bodies=1k",
+    "-H",
+    "|~s|X-Streamed|yes",
+    "-B",
+    "|~s|secret|public",
+  ]);
+  try {
+    await proxy.waitForOutput(/modify_body and stream_large_bodies are both set: streamed bodies are not modified/);
+    const r = await curl(["-x", `http://127.0.0.1:${proxy.port}`, "-D", "-", `http://127.0.0.1:${origin.port}/big`]);
+    const text = r.stdout.toString();
+    assert.match(text, /^X-Streamed: yes\r$/m);
+    assert.ok(text.endsWith(big), "the streamed body went through unchanged");
+  } finally {
+    await proxy.stop();
+    await origin.close();
+  }
+});
+
 test("bad values are refused at start-up: one line naming the option and the value, exit 2", async () => {
   const conf = join(work, "conf");
   const cases: [string[], RegExp][] = [
