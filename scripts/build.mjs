@@ -5,6 +5,7 @@ import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { buildWebUi } from "./build-web.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
@@ -77,6 +78,8 @@ if (!onlySdk) {
   await build({ ...common, entryPoints: ["core/platform/splice-worker.ts"], outfile: "dist/splice-worker.js" });
   await build({ ...common, entryPoints: ["addons/scripts/typecheck-worker.ts"], outfile: "dist/typecheck-worker.js" });
   chmodSync(`${root}dist/cli.js`, 0o755);
+  // The web UI (--web): dist/web/, served by addons/web/server.
+  await buildWebUi(root);
 }
 
 if (onlySdk || process.argv.includes("--all")) {

@@ -55,6 +55,8 @@ export function commandFields(req: ExportRequest): Array<readonly [string, strin
   return req.headers.fields.filter(([name, value]) => {
     if (name.startsWith(":")) return false;
     if (isNamed(name, "content-length") || isNamed(name, "transfer-encoding")) return false;
+    // Said to the proxy, not to the server (curl sends it through a proxy on its own).
+    if (isNamed(name, "proxy-connection")) return false;
     // A Host naming where the request goes is what the client sends anyway; another one (a virtual host) is kept.
     if (isNamed(name, "host") && value.toLowerCase() === own.toLowerCase()) return false;
     return true;

@@ -1,0 +1,252 @@
+/**
+ * The UI's state: the flows (a FlowView), what is selected, options, addons,
+ * the event log, the connection, messages to the user. Components read it
+ * and call its methods; a change schedules one re-render per animation
+ * frame, however many updates a WebSocket message carried.
+ */
+import { FlowView } from "../../lib/flow-view.ts";
+import type { SortDirection } from "../../lib/sort.ts";
+import { valueText } from "../../lib/value-text.ts";
+import type { ViewFilter } from "../../lib/summary-filter.ts";
+import { api } from "../api.ts";
+import type { AddonInfo, FlowSummary, LogEntry, OptionInfo, Update } from "../types.ts";
+import { COLUMNS, type ColumnId } from "./columns.ts";
+
+export type Page = "flows" | "addons" | "options" | "events";
+export type Connection = "connecting" | "live" | "lost";
+
+export interface Notice {
+  id: number;
+  kind: "error" | "info";
+  text: string;
+}
+
+const EVENTS_KEPT = 2000;
+
+export class Store {
+  readonly flows = new FlowView<FlowSummary>();
+  selected: string | null = null;
+  page: Page = "flows";
+  connection: Connection = "connecting";
+  options: OptionInfo[] = [];
+  addons: AddonInfo[] = [];
+  events: LogEntry[] = [];
+  notices: Notice[] = [];
+  filterText = "";
+  filterState: ViewFilter = this.flows.viewFilter;
+  highlightText = "";
+  highlightState: ViewFilter = this.flows.highlightFilter;
+  interceptText = "";
+  interceptError: string | null = null;
+  sortColumn: ColumnId | null = null;
+  sortDirection: SortDirection = "asc";
+  /** Bumped on every change: components compare it to know they are stale. */
+  version = 0;
+
+  private readonly listeners = new Set<() => void>();
+  private frame = 0;
+  private noticeSeq = 0;
+  private held: Update[] | null = null;
+  private serverFilterTimer: ReturnType<typeof setTimeout> | undefined;
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Something changed: listeners run once in the next frame. */
+  changed(): void {
+    this.version++;
+    if (this.frame !== 0) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  /**
+   * Fetches everything. Updates that come meanwhile are held and applied after
+   * the snapshot (a flow may be in both: applying it again is harmless).
+   */
+  async loadAll(): Promise<void> {
+    this.held ??= [];
+    let flows: FlowSummary[], options: OptionInfo[], addons: AddonInfo[], events: LogEntry[];
+    try {
+      [flows, options, addons, events] = await Promise.all([api.flows(), api.options(), api.addons(), api.events()]);
+    } catch (err) {
+      this.releaseHeld();
+      throw err;
+    }
+    this.flows.reset(flows);
+    this.options = options;
+    this.addons = addons;
+    this.events = events.slice(-EVENTS_KEPT);
+    this.interceptText = valueText(options.find((o) => o.name === "intercept")?.value);
+    this.releaseHeld();
+    this.refreshServerFilters();
+    this.changed();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    if (held.length > 0) this.apply(held);
+  }
+
+  async reloadFlows(): Promise<void> {
+    this.flows.reset(await api.flows());
+    if (this.selected && !this.flows.get(this.selected)) this.selected = null;
+    this.refreshServerFilters();
+    this.changed();
+  }
+
+  apply(updates: readonly Update[]): void {
+    if (this.held) {
+      this.held.push(...updates);
+      return;
+    }
+    let flowsChanged = false;
+    for (const u of updates) {
+      switch (u.type) {
+        case "flows/add":
+        case "flows/update":
+          this.flows.upsert(u.data);
+          flowsChanged = true;
+          break;
+        case "flows/remove":
+          this.flows.remove(u.data.id);
+          if (this.selected === u.data.id) this.selected = null;
+          flowsChanged = true;
+          break;
+        case "flows/reset":
+          void this.reloadFlows().catch((e: unknown) => this.notify("error", `reloading flows: ${String(e)}`));
+          break;
+        case "events/add":
+          this.events.push(u.data);
+          if (this.events.length > EVENTS_KEPT * 1.25) this.events = this.events.slice(-EVENTS_KEPT);
+          break;
+        case "options/update":
+          this.mergeOptions(u.data);
+          break;
+        case "addons/update":
+          this.addons = u.data;
+          break;
+        default:
+          break;
+      }
+    }
+    if (flowsChanged) this.scheduleServerFilters();
+    this.changed();
+  }
+
+  private mergeOptions(changed: readonly OptionInfo[]): void {
+    const byName = new Map(changed.map((o) => [o.name, o]));
+    this.options = this.options.map((o) => byName.get(o.name) ?? o);
+    for (const o of changed) if (!this.options.some((k) => k.name === o.name)) this.options.push(o);
+    const intercept = byName.get("intercept");
+    if (intercept) this.interceptText = valueText(intercept.value);
+  }
+
+  notify(kind: Notice["kind"], text: string): void {
+    const notice = { id: ++this.noticeSeq, kind, text };
+    this.notices = [...this.notices.slice(-4), notice];
+    setTimeout(() => this.dismiss(notice.id), kind === "error" ? 8000 : 3000);
+    this.changed();
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+    this.changed();
+  }
+
+  setFilter(text: string): void {
+    this.filterText = text;
+    this.filterState = this.flows.setFilter(text);
+    this.refreshServerFilters();
+    this.changed();
+  }
+
+  setHighlight(text: string): void {
+    this.highlightText = text;
+    this.highlightState = this.flows.setHighlight(text);
+    this.refreshServerFilters();
+    this.changed();
+  }
+
+  sortBy(column: ColumnId): void {
+    // A click sorts ascending, a second descending, a third goes back to arrival order.
+    if (this.sortColumn !== column) {
+      this.sortColumn = column;
+      this.sortDirection = "asc";
+    } else if (this.sortDirection === "asc") {
+      this.sortDirection = "desc";
+    } else {
+      this.sortColumn = null;
+    }
+    const col = this.sortColumn ? COLUMNS.find((c) => c.id === this.sortColumn) : undefined;
+    this.flows.setSort(col ? col.sortKey : null, this.sortDirection);
+    this.changed();
+  }
+
+  select(id: string | null): void {
+    if (this.selected === id) return;
+    this.selected = id;
+    this.changed();
+  }
+
+  /** Moves the selection by `delta` visible rows (j/k, arrows, page keys). */
+  moveSelection(delta: number): void {
+    const rows = this.flows.visible();
+    if (rows.length === 0) return;
+    const at = this.selected ? rows.findIndex((r) => r.summary.id === this.selected) : -1;
+    let next: number;
+    if (delta === Infinity) next = rows.length - 1;
+    else if (delta === -Infinity) next = 0;
+    else if (at === -1) next = delta > 0 ? 0 : rows.length - 1;
+    else next = Math.max(0, Math.min(rows.length - 1, at + delta));
+    this.select(rows[next]!.summary.id);
+  }
+
+  go(page: Page): void {
+    this.page = page;
+    this.changed();
+  }
+
+  /** Runs an action, telling the user when it fails (the server's one line). */
+  async run(what: string, action: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      this.notify("error", `${what}: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /** Filters the server evaluates (body operators) are asked again as flows come, at most once a second. */
+  private scheduleServerFilters(): void {
+    if (this.filterState.kind !== "server" && this.highlightState.kind !== "server") return;
+    if (this.serverFilterTimer !== undefined) return;
+    this.serverFilterTimer = setTimeout(() => {
+      this.serverFilterTimer = undefined;
+      this.refreshServerFilters();
+    }, 1000);
+  }
+
+  private refreshServerFilters(): void {
+    for (const which of ["filter", "highlight"] as const) {
+      const state = which === "filter" ? this.filterState : this.highlightState;
+      if (state.kind !== "server") continue;
+      const expr = state.source;
+      api
+        .matchFilter(expr)
+        .then(({ ids }) => {
+          this.flows.setServerMatches(which, expr, ids);
+          this.changed();
+        })
+        .catch((e: unknown) => this.notify("error", `filter: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+}
+
+export const store = new Store();
