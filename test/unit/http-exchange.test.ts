@@ -111,6 +111,8 @@ interface ServerScript {
   ) => UpstreamResponse | Promise<UpstreamResponse>;
   failure?: string;
   prepareError?: Error;
+  /** A server still reading the request for this many idle_timeout periods, then `done` (it answers). */
+  slowReader?: { periods: number; done: () => void };
   /** The route the request takes after its hooks (another FakeRoute, or why none); this one when undefined. */
   reroute?: (request: Request) => FakeRoute | string | undefined;
 }
@@ -169,6 +171,15 @@ class FakeRoute implements UpstreamRoute {
   }
   inTurn<T>(step: () => Promise<T>): Promise<T> {
     return step();
+  }
+  /** How often the exchange looked whether the server was still taking bytes. */
+  progressChecks = 0;
+  progress(): number {
+    this.progressChecks++;
+    // A slow reader takes more bytes each time it is looked at, then answers.
+    const reading = this.progressChecks <= (this.script.slowReader?.periods ?? 0);
+    if (!reading && this.script.slowReader) this.script.slowReader.done();
+    return reading ? this.progressChecks : 0;
   }
 }
 
@@ -326,6 +337,19 @@ test("a server that never answers: 504 after idle_timeout, its request destroyed
   assert.match(client.error!.message, /server did not answer within idle_timeout \(0\.05 s\)/);
   assert.ok(route.destroyed);
   assert.match(flow.error!.msg, /idle_timeout/);
+});
+
+test("a server still taking the request's bytes is not silent: no 504 while it reads, its answer goes out", async () => {
+  let done!: () => void;
+  const read = new Promise<void>((r) => (done = r));
+  const { client, route } = await run({
+    server: { slowReader: { periods: 4, done }, answer: async () => (await read, serverResponse(200, "took it all")) },
+    settings: { idleTimeoutMs: 20 },
+  });
+  assert.is(client.error, undefined);
+  assert.is(client.buffered?.body.toString(), "took it all");
+  assert.ok(route.progressChecks >= 5, `looked ${route.progressChecks} times`);
+  assert.is(route.destroyed, false);
 });
 
 test("a server that fails before its head: 502", async () => {

@@ -248,7 +248,8 @@ export class HttpExchange {
   private async awaitHead(): Promise<UpstreamResponse | "error"> {
     const upstream = this.upstream!;
     try {
-      return await answerWithin(upstream.response, this.env.settings.idleTimeoutMs);
+      const route = this.route;
+      return await answerWithin(upstream.response, this.env.settings.idleTimeoutMs, () => route.progress());
     } catch (err) {
       if (this.client.destroyed) return this.fail("client disconnected", 502, true);
       if (err instanceof NoAnswer) {

@@ -30,6 +30,8 @@ export interface UpstreamRoute {
   send(request: Request, headers: Headers): Promise<UpstreamExchange>;
   /** Runs `step` when the server connection is this request's to use (shared HTTP/1 connections take turns). */
   inTurn<T>(step: () => Promise<T>): Promise<T>;
+  /** A count that grows while the server takes bytes (it is reading the request, not silent). */
+  progress(): number;
 }
 
 /** Where routes get server connections: the client connection's pool (a ClientSession, or client replay's owner). */
@@ -135,6 +137,10 @@ export class ServerRoute implements UpstreamRoute {
   addProxyAuth(headers: Headers): void {
     const auth = this.viaProxy?.auth;
     if (auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(auth).toString("base64")}`);
+  }
+
+  progress(): number {
+    return this.conn.socket?.bytesWritten ?? 0;
   }
 
   /**

@@ -36,14 +36,24 @@ export function clientWaits(
 /** The server sent no response head within idle_timeout of the request. */
 export class NoAnswer extends Error {}
 
-/** `answer`, unless it takes longer than `ms` (0: no limit): then NoAnswer. One timer, no race (once per request). */
-export function answerWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
+/**
+ * `answer`, unless the server stays silent longer than `ms` (0: no limit): then NoAnswer. A server
+ * still taking the request's bytes (`progress` grows: a slow reader of a big upload) is not silent;
+ * the clock runs from the last byte it took. One timer, refreshed, no race (once per request).
+ */
+export function answerWithin<T>(answer: Promise<T>, ms: number, progress: () => number = () => 0): Promise<T> {
   if (ms <= 0) return answer;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`)),
-      ms,
-    );
+    let seen = progress();
+    const timer = setTimeout(function check() {
+      const now = progress();
+      if (now !== seen) {
+        seen = now;
+        timer.refresh();
+        return;
+      }
+      reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`));
+    }, ms);
     answer.then(
       (value) => {
         clearTimeout(timer);
