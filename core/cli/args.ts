@@ -152,6 +152,11 @@ const FLAGS = {
     group: GROUP_OUTPUT,
     describe: "0 nothing, 1 request/response lines, 2 + headers, 3 + bodies (truncated), 4 full bodies.",
   },
+  showhost: {
+    type: "boolean",
+    group: GROUP_OUTPUT,
+    describe: "Show URLs with the Host header's name instead of the address requests are sent to.",
+  },
   "save-stream-file": {
     alias: "w",
     type: "string",
@@ -256,6 +261,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     if (changes.flowDetail === undefined) changes.flowDetail = 0;
   }
   if (a.verbose) changes.termlogVerbosity = "debug";
+  if (a.showhost) changes.showhost = true;
   if (a.saveStreamFile !== undefined) changes.saveStreamFile = String(last(a.saveStreamFile as string));
   if (a.rfile !== undefined) changes.rfile = String(last(a.rfile as string));
   if (a.noServer) changes.server = false;
