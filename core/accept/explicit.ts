@@ -35,7 +35,7 @@ export async function acceptExplicit(routes: LayerRoutes, session: ClientSession
   const names = [sni ?? unmapped(socket.localAddress ?? "127.0.0.1")];
   const tlsSocket = new tls.TLSSocket(socket, {
     isServer: true,
-    secureContext: proxy.ca.secureContext(names),
+    secureContext: proxy.tls.clientContext(names, names),
     ALPNProtocols: ["http/1.1"],
   });
   tlsSocket.on("error", () => {});

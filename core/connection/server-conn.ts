@@ -68,6 +68,8 @@ export class ServerConn {
   private tlsSettings: ServerTlsSettings | undefined;
   /** The server's certificate (from the full handshake when the session was resumed). */
   private peer: X509Certificate | undefined;
+  /** What the TLS socket reported, kept for an HTTP/1 client made after it (it would never hear of it). */
+  private tlsError: Error | undefined;
   private h1: Http1Connection | undefined;
   private connecting: Promise<net.Socket> | undefined;
   closed = false;
@@ -149,7 +151,7 @@ export class ServerConn {
           socket,
           via,
           data.address,
-          this.session.context.upstreamTlsOptions(),
+          this.session.context.upstreamTlsOptions(via.host),
           proxy.settings.idleTimeoutMs,
         );
       } catch (err) {
@@ -198,9 +200,17 @@ export class ServerConn {
     data.sni = settings.sni;
     data.alpnOffers = settings.alpn;
     this.peer = undefined;
+    this.tlsError = undefined;
     const hook: TlsData = { client: this.session.client, server: data, side: "server" };
     await proxy.host.trigger("tlsStartServer", hook);
-    const tlsOptions = proxy.upstreamTlsOptions();
+    let tlsOptions: tls.ConnectionOptions;
+    try {
+      // The client certificate (client_certs) is chosen by the name the server is known by.
+      tlsOptions = proxy.upstreamTlsOptions(settings.sni ?? data.address.host);
+    } catch (err) {
+      raw.destroy();
+      return this.failTls(hook, (err as Error).message);
+    }
     const sessions = sessionCacheFor(tlsOptions.secureContext!);
     const key = sessionKey({
       host: data.address.host,
@@ -218,7 +228,11 @@ export class ServerConn {
       session: cached?.session,
       ...tlsOptions,
     });
-    tlsSocket.on("error", (err) => {
+    tlsSocket.on("error", (err: Error) => {
+      // A TLS 1.3 server refuses a client certificate (or its absence) after the handshake: whoever reads
+      // this error next (the request's 502, the log) gets OpenSSL's reason, not its source file and line.
+      err.message = opensslReason(err.message);
+      this.tlsError = err;
       if (!data.error && data.tlsEstablished) data.error = describeNetError(err);
     });
     // Kept once the handshake is done and the server verified (TLS 1.2 hands the session over before
@@ -238,14 +252,8 @@ export class ServerConn {
       await handshake(tlsSocket, "secureConnect", proxy.settings.idleTimeoutMs);
     } catch (err) {
       if (cached) sessions.delete(key);
-      const reason = tlsErrorText(err);
-      data.error = `TLS handshake with ${formatAddress(data.address)} failed: ${reason}`;
-      this.connectFailed = true;
-      hook.error = data.error;
       tlsSocket.destroy();
-      this.session.log("warn", `server TLS handshake failed: ${reason}`);
-      await proxy.host.trigger("tlsFailedServer", hook);
-      throw new ServerConnectError(data.error);
+      return this.failTls(hook, tlsErrorText(err));
     }
     tlsSocket.once("close", () => this.onClose(raw));
     data.tlsEstablished = true;
@@ -270,6 +278,17 @@ export class ServerConn {
       `server TLS established: ${data.tlsVersion} ${data.cipher}${data.alpn ? ` alpn=${data.alpn}` : ""}${resumed ? " (resumed)" : ""}`,
     );
     await proxy.host.trigger("tlsEstablishedServer", hook);
+  }
+
+  /** Records a failed server handshake (the log line, `tlsFailedServer`) and throws what the client's 502 says. */
+  private async failTls(hook: TlsData, reason: string): Promise<never> {
+    const data = this.data;
+    data.error = `TLS handshake with ${formatAddress(data.address)} failed: ${reason}`;
+    this.connectFailed = true;
+    hook.error = data.error;
+    this.session.log("warn", `server TLS handshake failed: ${reason}`);
+    await this.session.context.host.trigger("tlsFailedServer", hook);
+    throw new ServerConnectError(data.error);
   }
 
   /** The server's leaf certificate names (CN and SANs), once TLS is up. */
@@ -333,8 +352,11 @@ export class ServerConn {
     }
     if (this.h1?.socket !== socket) {
       const maxHead = this.session.context.host.options.get<number>("maxHeaderSize");
-      this.h1 = new Http1Connection(socket, maxHead, (m) =>
-        this.session.log("warn", `server ${this.describe()}: ${m}`),
+      this.h1 = new Http1Connection(
+        socket,
+        maxHead,
+        (m) => this.session.log("warn", `server ${this.describe()}: ${m}`),
+        this.tlsError,
       );
     }
     return this.h1;
@@ -409,7 +431,17 @@ function tlsErrorText(err: unknown): string {
     "CERT_SIGNATURE_FAILURE",
   ]);
   if (e.code && certCodes.has(e.code)) return `certificate verify failed: ${e.message}`;
-  return describeNetError(err);
+  return opensslReason(describeNetError(err));
+}
+
+/**
+ * "80DC…:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:…/rec_layer_s3.c:1601:SSL
+ * alert number 116" → "tlsv13 alert certificate required (SSL alert number 116)"; other texts stay as they are.
+ */
+export function opensslReason(message: string): string {
+  const m = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):[^\n]*?(SSL alert number \d+)?\s*$/.exec(message);
+  if (!m) return message;
+  return m[2] ? `${m[1]} (${m[2]})` : m[1]!;
 }
 
 /**

@@ -6,6 +6,7 @@ import type * as tls from "node:tls";
 import type { AddonHost } from "@interloper/sdk/host";
 import type { BufferBudget } from "../http/buffer-budget.ts";
 import type { CertificateAuthority } from "../tls/ca.ts";
+import type { TlsConfig } from "../tls/tls-config.ts";
 
 /** The core's parsed view of its options, refreshed on every change. */
 export interface CoreSettings {
@@ -26,8 +27,14 @@ export interface ProxyContext {
   readonly settings: CoreSettings;
   /** Issues the certificates clients are shown. */
   readonly ca: CertificateAuthority;
-  /** How to verify upstream TLS (servers and upstream proxies). */
-  upstreamTlsOptions(): tls.ConnectionOptions;
+  /** The TLS options of both sides: the certificate, versions and ciphers clients get (certs, tls_version_client_*, …). */
+  readonly tls: TlsConfig;
+  /**
+   * How to speak TLS to a server or upstream proxy: verification, versions, ciphers and the
+   * client certificate for `serverName` (its SNI, else its host). Throws a CertFileError when
+   * the client_certs folder's file for it is unusable.
+   */
+  upstreamTlsOptions(serverName?: string): tls.ConnectionOptions;
   /** The body bytes all flows may hold buffered at once (buffer_budget). */
   readonly bufferBudget: BufferBudget;
 }

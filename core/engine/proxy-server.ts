@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import { OptionError, type Addon, type OptionsView } from "@interloper/sdk";
 import { AddonHost } from "@interloper/sdk/host";
 import { acceptExplicit } from "../accept/explicit.ts";
@@ -24,6 +24,8 @@ import { runLayers, type LayerRoutes } from "../layers/run-layers.ts";
 import { interceptTls } from "../tls/intercept.ts";
 import type { CoreSettings, ProxyContext } from "./context.ts";
 import { CertificateAuthority } from "../tls/ca.ts";
+import { TlsConfig } from "../tls/tls-config.ts";
+import { TLS_OPTIONS } from "../tls/tls-options.ts";
 
 /** A user-caused start-up failure: printed as one line, non-zero exit. */
 export class StartupError extends Error {}
@@ -49,9 +51,9 @@ export class ProxyServer implements ProxyContext {
   private replayUpstream: UpstreamProxy | undefined;
   private frontendInstance: HttpFrontend | undefined;
   private caInstance: CertificateAuthority | undefined;
+  readonly tls = new TlsConfig();
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<ClientSession>();
-  private upstreamContext: tls.SecureContext | undefined;
   /** Ends the subscription to the kernel relay's availability (made at start). */
   private stopListening: (() => void) | undefined;
   /**
@@ -72,6 +74,7 @@ export class ProxyServer implements ProxyContext {
   constructor(opts: { onShutdown?: (code: number) => void } = {}) {
     this.host = new AddonHost({ onShutdown: opts.onShutdown });
     registerCoreOptions(this.host);
+    for (const spec of TLS_OPTIONS) this.host.addOption(spec);
     this.host.provideReplay((flow) => replayRequest(this, flow, this.replayUpstream));
   }
 
@@ -119,7 +122,6 @@ export class ProxyServer implements ProxyContext {
               );
             }
           }
-          this.upstreamContext = undefined;
         }
         if (updated.has("mode") || updated.has("listenHost") || updated.has("listenPort")) {
           parseModes(
@@ -133,7 +135,10 @@ export class ProxyServer implements ProxyContext {
         if (!Number.isInteger(maxHeader) || maxHeader < 1024) {
           throw new OptionError(`invalid value for max_header_size: ${maxHeader} (expected bytes, at least 1024)`);
         }
+        const tlsChange = this.tls.prepare(updated, options);
         this.settings = next;
+        tlsChange.commit();
+        for (const warning of tlsChange.warnings) this.host.log("warn", warning);
         this.frontendInstance?.setIdleTimeout(next.idleTimeoutMs);
       },
     };
@@ -144,24 +149,24 @@ export class ProxyServer implements ProxyContext {
     return this.caInstance;
   }
 
-  /** How to verify upstream TLS (servers and upstream proxies). */
-  upstreamTlsOptions(): tls.ConnectionOptions {
-    // One context for every upstream connection: building one per connection (with ~140 root
-    // certificates parsed each time) costs tens of milliseconds and about a megabyte per connection.
-    this.upstreamContext ??= tls.createSecureContext(
-      this.settings.extraUpstreamCa ? { ca: [...tls.rootCertificates, this.settings.extraUpstreamCa] } : {},
-    );
-    return { rejectUnauthorized: !this.settings.sslInsecure, secureContext: this.upstreamContext };
+  /** How to speak TLS to servers and upstream proxies (see ProxyContext). */
+  upstreamTlsOptions(serverName?: string): tls.ConnectionOptions {
+    return this.tls.serverOptions(serverName, this.settings);
   }
 
   /** Loads the CA and opens the listeners; then addons get `running`. */
   async start(): Promise<void> {
     const opts = this.host.options;
     try {
-      this.caInstance = await CertificateAuthority.load(expandHome(opts.get<string>("confdir")));
+      this.caInstance = await CertificateAuthority.load(expandHome(opts.get<string>("confdir")), {
+        keySize: opts.get<number>("keySize"),
+        passphrase: opts.get<string | undefined>("certPassphrase") || undefined,
+      });
     } catch (err) {
       throw new StartupError((err as Error).message);
     }
+    this.tls.attach(this.caInstance);
+    for (const n of this.caInstance.notices) this.host.log("info", n);
     for (const w of this.caInstance.warnings) this.host.log("warn", w);
     this.frontendInstance = new HttpFrontend(
       { maxHeaderSize: opts.get<number>("maxHeaderSize"), idleTimeoutMs: this.settings.idleTimeoutMs },

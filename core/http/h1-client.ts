@@ -30,7 +30,10 @@ export class Http1Connection {
     maxHeadSize: number,
     /** Told about a response the server framed wrongly (refused, or repaired on its way to the client). */
     readonly warn?: (message: string) => void,
+    /** An error the socket reported before this client listened (a TLS alert right after the handshake). */
+    priorError?: Error,
   ) {
+    this.socketError = priorError;
     this.parser = new ResponseParser(
       {
         head: (h) => this.active?.onHead(h),
@@ -45,6 +48,9 @@ export class Http1Connection {
     socket.on("error", this.onError);
     socket.on("close", this.onClose);
     socket.resume();
+    // The server may have ended the connection before this client was made (a TLS 1.3 server that refuses
+    // the client certificate closes right after the handshake): its 'end' is not coming again.
+    if (socket.readableEnded) process.nextTick(this.onEnd);
   }
 
   /** The connection can take another request. */
@@ -145,7 +151,8 @@ export class Http1Connection {
         this.parser.eof();
         x.settleRead();
       } catch (err) {
-        x.fail(err as Error);
+        // An error the socket reported first (a TLS alert) says more than "closed without a response".
+        x.fail(this.socketError ?? (err as Error));
       }
     }
     // The server is done with this connection (an idle keep-alive close, or the end of a body).

@@ -35,16 +35,24 @@ export const CA_FILES = {
   certP12: "interloper-ca-cert.p12",
 } as const;
 
+/** mitmproxy's CA (key and certificate in one PEM), used when there is no interloper CA: devices that trust it keep working. */
+export const MITMPROXY_CA_FILE = "mitmproxy-ca.pem";
+
 const DAY = 24 * 60 * 60 * 1000;
 const CLOCK_SKEW = 2 * DAY;
 const LEAF_LIFETIME = 365 * DAY;
 const CA_YEARS = 10;
 const CN_MAX = 64; // ub-common-name
 const DEFAULT_CACHE_SIZE = 4096;
+const DEFAULT_KEY_SIZE = 2048;
 
 export interface CertificateAuthorityOptions {
   /** How many leaf certificates (with their secure contexts) stay cached. */
   cacheSize?: number;
+  /** RSA key size in bits of a CA made now (key_size; mitmproxy's default 2048). */
+  keySize?: number;
+  /** Decrypts an encrypted CA key (cert_passphrase, as mitmproxy reads its CA with it). */
+  passphrase?: string;
 }
 
 interface Leaf {
@@ -67,6 +75,8 @@ export class CertificateAuthority {
   readonly #leafExtensions: Asn1[];
   readonly #cache = new Map<string, Leaf>();
   readonly #cacheSize: number;
+  /** Versions and ciphers of the client handshakes (tls_version_client_*, ciphers_client). */
+  #contextOptions: tls.SecureContextOptions = {};
 
   private constructor(
     confdir: string,
@@ -102,21 +112,37 @@ export class CertificateAuthority {
   static async load(confdir: string, options: CertificateAuthorityOptions = {}): Promise<CertificateAuthority> {
     const dir = path.resolve(confdir);
     await ensureConfdir(dir);
-    const keyFile = path.join(dir, CA_FILES.key);
-    let ca = await readCa(keyFile);
+    let keyFile = path.join(dir, CA_FILES.key);
+    let ca = await readCa(keyFile, options.passphrase);
+    const notices: string[] = [];
     if (!ca) {
-      const created = await createCa();
+      const mitmproxyFile = path.join(dir, MITMPROXY_CA_FILE);
+      ca = await readCa(mitmproxyFile, options.passphrase);
+      if (ca) {
+        // Used where it is, not copied: one copy of the secret, and a CA mitmproxy makes anew is followed.
+        keyFile = mitmproxyFile;
+        notices.push(
+          `using the mitmproxy CA in ${mitmproxyFile} (there is no ${CA_FILES.key}): devices that trust it keep working`,
+        );
+      }
+    }
+    if (!ca) {
+      const created = await createCa(options.keySize ?? DEFAULT_KEY_SIZE);
       // Published with link(), which never overwrites: if another process made
       // a CA in the meantime, that one wins and is the one used here too.
       const published = await writeAtomic(keyFile, created.keyPem + pem("CERTIFICATE", created.certDer), 0o600, true);
-      ca = published ? created : await readCa(keyFile);
+      ca = published ? created : await readCa(keyFile, options.passphrase);
       if (!ca) throw new CaError(`Cannot use the CA in ${keyFile}: it vanished while being created.`);
     }
     await writeDerivedFiles(dir, ca.certDer);
     const authority = new CertificateAuthority(dir, ca.key, ca.certDer, options);
     authority.warnings.push(...(await permissionWarnings(dir, keyFile)));
+    authority.notices.push(...notices);
     return authority;
   }
+
+  /** What the user should know about the CA in use (said once at start-up, at info level). */
+  readonly notices: string[] = [];
 
   /** Problems with the confdir the user should fix (said once at start-up): a key others can read, a folder others can write. */
   readonly warnings: string[] = [];
@@ -130,8 +156,14 @@ export class CertificateAuthority {
    */
   secureContext(names: string[]): tls.SecureContext {
     const leaf = this.#leaf(names);
-    leaf.context ??= tls.createSecureContext({ key: this.leafKeyPem, cert: leaf.pem });
+    leaf.context ??= tls.createSecureContext({ ...this.#contextOptions, key: this.leafKeyPem, cert: leaf.pem });
     return leaf.context;
+  }
+
+  /** Versions and ciphers for the contexts `secureContext` makes from now on (those made before are dropped). */
+  setContextOptions(options: tls.SecureContextOptions): void {
+    this.#contextOptions = options;
+    for (const leaf of this.#cache.values()) leaf.context = undefined;
   }
 
   /** The leaf certificate PEM for these names (cached like `secureContext`). */
@@ -200,8 +232,8 @@ interface LoadedCa {
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
-async function createCa(): Promise<LoadedCa & { keyPem: string }> {
-  const { privateKey, publicKey } = await generateKeyPair("rsa", { modulusLength: 2048 });
+async function createCa(keySize: number): Promise<LoadedCa & { keyPem: string }> {
+  const { privateKey, publicKey } = await generateKeyPair("rsa", { modulusLength: keySize });
   const spkiDer = publicKey.export({ type: "spki", format: "der" });
   const name = distinguishedName({ commonName: "interloper", organization: "interloper" });
   const now = new Date();
@@ -246,7 +278,7 @@ async function ensureConfdir(dir: string): Promise<void> {
 }
 
 /** The CA in `file`, undefined if there is no such file; anything else wrong is a CaError. */
-async function readCa(file: string): Promise<LoadedCa | undefined> {
+async function readCa(file: string, passphrase: string | undefined): Promise<LoadedCa | undefined> {
   let text: string;
   try {
     text = await fs.readFile(file, "latin1");
@@ -267,15 +299,19 @@ async function readCa(file: string): Promise<LoadedCa | undefined> {
   if (keyBlocks.length > 1) fail("it holds more than one private key");
   if (!certBlock) fail("it holds no complete PEM certificate (truncated, or a key without its certificate)");
   const keyBlock = keyBlocks[0]![0];
-  if (keyBlocks[0]![1] === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,\s*ENCRYPTED/.test(keyBlock)) {
-    fail("the private key is encrypted; interloper needs it unencrypted");
-  }
+  const encrypted = keyBlocks[0]![1] === "ENCRYPTED PRIVATE KEY" || /Proc-Type:\s*4,\s*ENCRYPTED/.test(keyBlock);
+  if (encrypted && passphrase === undefined)
+    fail("the private key is encrypted; give its passphrase with cert_passphrase");
 
   let key: crypto.KeyObject;
   try {
-    key = crypto.createPrivateKey(keyBlock);
+    key = crypto.createPrivateKey(encrypted ? { key: keyBlock, passphrase } : keyBlock);
   } catch (e) {
-    return fail(`the private key is unreadable (${reason(e)})`);
+    return fail(
+      encrypted
+        ? `the private key cannot be decrypted with cert_passphrase (${reason(e)})`
+        : `the private key is unreadable (${reason(e)})`,
+    );
   }
   let cert: crypto.X509Certificate;
   try {

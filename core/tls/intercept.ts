@@ -59,7 +59,8 @@ export async function interceptTls(
   const names: string[] = [];
   if (hello.sni) names.push(hello.sni);
   if (isPlausibleHostName(destination)) names.push(destination);
-  if (proxy.settings.upstreamCert) names.push(...conn.peerCertificateNames());
+  const upstreamNames = proxy.settings.upstreamCert ? conn.peerCertificateNames() : [];
+  names.push(...upstreamNames);
   const unique = [...new Set(names.map((n) => n.toLowerCase()))];
   if (unique.length === 0) {
     session.log(
@@ -84,7 +85,8 @@ export async function interceptTls(
   await proxy.host.trigger("tlsStartClient", hook);
   const tlsSocket = new tls.TLSSocket(socket, {
     isServer: true,
-    secureContext: proxy.ca.secureContext(unique),
+    // The user's own certificate (certs) is looked up in mitmproxy's order: the server's names, then the SNI.
+    secureContext: proxy.tls.clientContext([...upstreamNames, hello.sni ?? destination], unique),
     ALPNProtocols: alpn,
   });
   tlsSocket.on("error", () => {});

@@ -52,6 +52,9 @@ test("a server socket tracked while connecting keeps no listener of the session 
     get ca(): never {
       throw new Error("this test issues no certificate");
     },
+    get tls(): never {
+      throw new Error("this test speaks no TLS");
+    },
     upstreamTlsOptions: () => ({}),
   };
   const client = new net.Socket();
