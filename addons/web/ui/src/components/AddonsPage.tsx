@@ -7,14 +7,35 @@ import { OptionEditor } from "./OptionEditor.tsx";
 /** Every loaded addon: where it comes from, its hooks, its options (editable), its last error and its log. */
 export function AddonsPage() {
   const store = useStore();
+  // The user's addons (scripts, packages) first; each group keeps the order their hooks run in.
+  const own = store.addons.filter((a) => a.kind !== "built-in");
+  const builtIn = store.addons.filter((a) => a.kind === "built-in");
   return (
     <div class="scroll-page">
       <div class="page-head">
         <h2>Addons</h2>
-        <span class="muted">{store.addons.length} loaded, in the order their hooks run</span>
+        <span class="muted">
+          {store.addons.length} loaded: {own.length} scripts and packages, {builtIn.length} built in; each group in the
+          order its hooks run
+        </span>
       </div>
+      {own.length > 0 ? (
+        <>
+          <h3 class="group-title">Scripts and packages</h3>
+          <div class="addons">
+            {own.map((a) => (
+              <AddonCard key={`${a.parent ?? ""}/${a.name}`} addon={a} />
+            ))}
+          </div>
+        </>
+      ) : (
+        <p class="muted">
+          No scripts loaded: start with <code>-s addon.ts</code> or set <code>scripts</code> on the Options page.
+        </p>
+      )}
+      <h3 class="group-title">Built in</h3>
       <div class="addons">
-        {store.addons.map((a) => (
+        {builtIn.map((a) => (
           <AddonCard key={`${a.parent ?? ""}/${a.name}`} addon={a} />
         ))}
       </div>
@@ -91,21 +112,17 @@ function AddonCard({ addon }: { addon: AddonInfo }) {
         </div>
       ) : null}
       {options.length > 0 ? (
-        <table class="options compact">
-          <tbody>
-            {options.map((o) => (
-              <tr key={o.name}>
-                <td class="opt-name" title={o.help}>
-                  <code>{o.name}</code>
-                </td>
-                <td>
-                  <OptionEditor option={o} />
-                </td>
-                <td class="help small">{o.help}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div class="addon-options">
+          {options.map((o) => (
+            <div class="addon-option" key={o.name}>
+              <div class="addon-option-line">
+                <code class="opt-name">{o.name}</code>
+                <OptionEditor option={o} />
+              </div>
+              <div class="help small">{o.help}</div>
+            </div>
+          ))}
+        </div>
       ) : null}
       {addon.log.length > 0 ? (
         <details class="addon-log" open={addon.kind !== "built-in"}>

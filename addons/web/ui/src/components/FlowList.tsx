@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { FlowRow } from "../../lib/flow-view.ts";
 import { api } from "../api.ts";
-import { COLUMNS, type Column } from "../state/columns.ts";
+import { fitColumns, type Column } from "../state/columns.ts";
 import type { Store } from "../state/store.ts";
 import { useStore } from "../state/use-store.ts";
 import type { FlowSummary } from "../types.ts";
@@ -10,7 +10,6 @@ import { isTyping } from "./App.tsx";
 /** Row height in pixels: fixed, so the list renders only the rows in view (50,000 rows stay smooth). */
 export const ROW_HEIGHT = 22;
 const OVERSCAN = 12;
-const GRID = COLUMNS.map((c) => (c.width === "auto" ? "minmax(8em, 1fr)" : c.width)).join(" ");
 
 /** The flow list: a header to sort by, and a virtualised body that follows new flows while scrolled to the end. */
 export function FlowList() {
@@ -19,13 +18,20 @@ export function FlowList() {
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
+  const [width, setWidth] = useState(1200);
   const follow = useRef(true);
+  const columns = fitColumns(width);
+  const grid = columns.map((c) => (c.width === "auto" ? "minmax(0, 1fr)" : c.width)).join(" ");
 
   useLayoutEffect(() => {
     const el = scroller.current!;
-    const observer = new ResizeObserver(() => setHeight(el.clientHeight));
+    const measure = (): void => {
+      setHeight(el.clientHeight);
+      setWidth(el.clientWidth);
+    };
+    const observer = new ResizeObserver(measure);
     observer.observe(el);
-    setHeight(el.clientHeight);
+    measure();
     return () => observer.disconnect();
   }, []);
 
@@ -62,8 +68,8 @@ export function FlowList() {
   const slice = rows.slice(first, last);
   return (
     <div class="flow-table" role="grid" aria-rowcount={rows.length}>
-      <div class="flow-head" style={{ gridTemplateColumns: GRID }} role="row">
-        {COLUMNS.map((c) => (
+      <div class="flow-head" style={{ gridTemplateColumns: grid }} role="row">
+        {columns.map((c) => (
           <HeaderCell key={c.id} column={c} store={store} />
         ))}
       </div>
@@ -79,7 +85,14 @@ export function FlowList() {
       >
         <div class="flow-spacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
           {slice.map((row, i) => (
-            <Row key={row.summary.id} row={row} top={(first + i) * ROW_HEIGHT} store={store} />
+            <Row
+              key={row.summary.id}
+              row={row}
+              top={(first + i) * ROW_HEIGHT}
+              store={store}
+              columns={columns}
+              grid={grid}
+            />
           ))}
         </div>
         {rows.length === 0 ? <EmptyList store={store} /> : null}
@@ -106,7 +119,15 @@ function HeaderCell({ column, store }: { column: Column; store: Store }) {
   );
 }
 
-function Row({ row, top, store }: { row: FlowRow<FlowSummary>; top: number; store: Store }) {
+interface RowProps {
+  row: FlowRow<FlowSummary>;
+  top: number;
+  store: Store;
+  columns: readonly Column[];
+  grid: string;
+}
+
+function Row({ row, top, store, columns, grid }: RowProps) {
   const s = row.summary;
   const classes = ["flow-row", statusClass(s)];
   if (store.selected === s.id) classes.push("selected");
@@ -117,12 +138,12 @@ function Row({ row, top, store }: { row: FlowRow<FlowSummary>; top: number; stor
   return (
     <div
       class={classes.join(" ")}
-      style={{ transform: `translateY(${top}px)`, gridTemplateColumns: GRID }}
+      style={{ transform: `translateY(${top}px)`, gridTemplateColumns: grid }}
       role="row"
       data-id={s.id}
       onMouseDown={() => store.select(s.id)}
     >
-      {COLUMNS.map((c) =>
+      {columns.map((c) =>
         c.id === "markers" ? (
           <Markers key={c.id} s={s} />
         ) : (
@@ -145,7 +166,7 @@ function Markers({ s }: { s: FlowSummary }) {
     <div class="cell col-markers center" role="gridcell">
       {s.intercepted ? (
         <span class="m m-intercepted" title="intercepted: waiting for you">
-          ⏸
+          ‖
         </span>
       ) : null}
       {s.error !== null ? (

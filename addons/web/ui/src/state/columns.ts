@@ -87,6 +87,22 @@ export const COLUMNS: readonly Column[] = [
   },
 ];
 
+/** Columns given up first when the list is narrow (the detail pane open, a small window). */
+const DROP_ORDER: ColumnId[] = ["time", "tls", "protocol", "type", "duration", "host"];
+const PATH_MIN = 160;
+
+/** The columns that fit `width` pixels, the path keeping at least PATH_MIN. */
+export function fitColumns(width: number): readonly Column[] {
+  let columns = [...COLUMNS];
+  const fixed = (): number =>
+    columns.reduce((sum, c) => sum + (c.width === "auto" ? PATH_MIN : parseInt(c.width, 10)), 0);
+  for (const id of DROP_ORDER) {
+    if (fixed() <= width) break;
+    columns = columns.filter((c) => c.id !== id);
+  }
+  return columns;
+}
+
 function hostText(s: FlowSummary): string {
   const host = s.prettyHost ?? s.host;
   const def = s.scheme === "https" ? 443 : 80;
