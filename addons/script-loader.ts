@@ -186,7 +186,13 @@ export class ScriptLoader implements Addon {
     };
     this.scripts.set(entry, script);
     try {
-      await this.loader!.addChild(container, { label: basename(entry), state });
+      await this.loader!.addChild(container, {
+        label: basename(entry),
+        state,
+        kind: resolved.from === "file" ? "script" : "package",
+        source: entry,
+        reload: () => this.reloadNow(script),
+      });
     } catch (err) {
       const e = err as Error;
       const where = /:\d+:\d+/.test(e?.message ?? "") ? "" : firstFrame(e?.stack);
@@ -301,7 +307,22 @@ export class ScriptLoader implements Addon {
     }, DEBOUNCE_MS);
   }
 
-  private async reload(script: Script, maybeDeleted: boolean): Promise<void> {
+  /** A reload asked for (`loader.reloadAddon`): built and swapped even when the files did not change; throws when it failed. */
+  private async reloadNow(script: Script): Promise<void> {
+    let outcome: { ok: boolean; error?: string } | undefined;
+    const off = this.onReload((event) => {
+      if (event.spec === script.spec) outcome = event;
+    });
+    try {
+      script.queue = script.queue.then(() => this.reload(script, false, true));
+      await script.queue;
+    } finally {
+      off();
+    }
+    if (outcome && !outcome.ok) throw new Error(outcome.error);
+  }
+
+  private async reload(script: Script, maybeDeleted: boolean, force = false): Promise<void> {
     if (script.removed) return;
     const log = this.loader!.log;
     if (script.from === "file" && maybeDeleted && !existsSync(script.entry)) {
@@ -322,6 +343,7 @@ export class ScriptLoader implements Addon {
         return;
       }
       log.error(`reloading ${script.spec} failed, the previous version stays active: ${msg}`);
+      this.loader!.noteError(`reloading failed, the previous version stays active: ${msg}`, script.container);
       this.emit({ spec: script.spec, ok: false, error: msg, changed: true });
     };
     let resolved: ResolvedScript = { entry: script.entry, from: script.from, pkg: script.pkg };
@@ -345,7 +367,7 @@ export class ScriptLoader implements Addon {
       if (script.changes === changes) this.onFileEvent(script, "change", script.entry);
       return;
     }
-    if (bundle.contentHash === script.bundle.contentHash) {
+    if (!force && bundle.contentHash === script.bundle.contentHash) {
       this.emit({ spec: script.spec, ok: true, changed: false });
       return;
     }
@@ -356,6 +378,7 @@ export class ScriptLoader implements Addon {
       await this.loader!.replaceChild(script.container, container, {
         label: basename(resolved.entry),
         state: script.state,
+        source: resolved.entry,
       });
     } catch (err) {
       const e = err as Error;

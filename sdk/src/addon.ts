@@ -37,6 +37,75 @@ export interface Logger {
 export interface ProxyEvents {
   /** A log entry was written (by the core or an addon). */
   log: [entry: LogEntry];
+  /** The proxy holds a paused flow (`flow.intercept()`) after `hook`, until it is resumed or killed. */
+  intercept: [flow: AnyFlow, hook: HookName];
+  /** A held flow goes on: it was resumed, or killed (`flow.killed`). */
+  resume: [flow: AnyFlow];
+  /** The addons changed: one was added, removed or reloaded, or an error was noted (see `loader.listAddons`). */
+  addons: [];
+}
+
+/** An option as `loader.listOptions()` describes it. */
+export interface OptionInfo {
+  /** camelCase. */
+  name: string;
+  type: OptionSpec["type"];
+  default: unknown;
+  /** The current value. */
+  value: unknown;
+  help: string;
+  choices?: readonly string[];
+  /** The addon that added it (its label); undefined for the proxy's own options. */
+  owner?: string;
+}
+
+/** What an addon is: one of the proxy's own, a script file, or an npm package. */
+export type AddonKind = "built-in" | "script" | "package";
+
+/** An addon's last failure: a hook that threw, or a (re)load that failed. */
+export interface AddonError {
+  message: string;
+  /** Where, in the addon's own files, when known. */
+  file?: string;
+  line?: number;
+  column?: number;
+  timestamp: number;
+}
+
+/** A loaded addon as `loader.listAddons()` describes it. */
+export interface AddonInfo {
+  /** The name its log lines carry. */
+  name: string;
+  /** The addon it is a child of (a script's addons sit under the script). */
+  parent?: string;
+  kind: AddonKind;
+  /** The script file or package entry it came from. */
+  source?: string;
+  /** The hooks it implements. */
+  hooks: HookName[];
+  /** The options it added (camelCase). */
+  options: string[];
+  /** When it last (re)loaded (seconds since the epoch). */
+  loadedAt?: number;
+  /** Whether `loader.reloadAddon` can reload it (scripts and packages). */
+  reloadable: boolean;
+  lastError?: AddonError;
+  /** Its most recent log entries, oldest first (at most 50). */
+  log: LogEntry[];
+}
+
+/** How `loader.addChild` may describe a child, for listings and reloads. */
+export interface ChildOptions {
+  /** Names it in log lines when it has no name. */
+  label?: string;
+  /** What its `loader.state` will be. */
+  state?: Record<string, unknown>;
+  /** What it is (default: what its parent is). */
+  kind?: AddonKind;
+  /** The file it came from (default: its parent's). */
+  source?: string;
+  /** How to reload it (`loader.reloadAddon`): the script loader builds the file again. */
+  reload?: () => Promise<void>;
 }
 
 /** What an addon gets in `load`. Keep what you need: there is no global context. */
@@ -79,15 +148,33 @@ export interface Loader {
    * other children. `label` names it in log lines when it has no name; `state`
    * is what its `loader.state` will be.
    */
-  addChild(addon: Addon, opts?: { label?: string; state?: Record<string, unknown> }): Promise<void>;
+  addChild(addon: Addon, opts?: ChildOptions): Promise<void>;
   /** Removes a child added with `addChild` (its `done` runs). */
   removeChild(addon: Addon): Promise<void>;
   /** Swaps a child for a new version in the same place (hot reload); on failure the old one stays. */
-  replaceChild(
-    oldAddon: Addon,
-    newAddon: Addon,
-    opts?: { label?: string; state?: Record<string, unknown> },
-  ): Promise<void>;
+  replaceChild(oldAddon: Addon, newAddon: Addon, opts?: ChildOptions): Promise<void>;
+  /**
+   * Changes options while the proxy runs, as `--set` does at start: every addon's `configure`
+   * sees the change. Values are typed; a string for a bool, number or list option is read as
+   * `--set` reads it. A refused value (an `OptionError`, naming the option and the value) is
+   * thrown and nothing changes. Resolves to the names whose value changed.
+   */
+  setOptions(changes: Record<string, unknown>): Promise<ReadonlySet<string>>;
+  /** Every option: its spec, current value and owner. */
+  listOptions(): OptionInfo[];
+  /** Every active addon in chain order, with its kind, source, hooks, options, load time, last error and recent log. */
+  listAddons(): AddonInfo[];
+  /**
+   * Reloads the addon of that name (or the script it came from). Throws when it is unknown or
+   * cannot be reloaded; a reload that fails leaves the previous version and notes the error.
+   */
+  reloadAddon(name: string): Promise<void>;
+  /**
+   * Notes `message` as the last error of `child` (or of this addon) for `listAddons`, without
+   * logging it: for failures the addon logs itself (a script that does not build). A
+   * `file:line:column` in the message is picked out.
+   */
+  noteError(message: string, child?: Addon): void;
 }
 
 /** The TLS ClientHello a client sent, as parsed by interloper. */

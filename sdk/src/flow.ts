@@ -471,12 +471,58 @@ abstract class Flow {
     this.killer = killer;
   }
 
-  /** Drops the connection behind this flow: nothing more is sent either way. */
+  /** Set while the flow is paused by `intercept()`. */
+  private paused = false;
+  /** The wait of a paused flow, made when the proxy first waits on it; settled by `resume()` or `kill()`. */
+  private pausedWait?: { promise: Promise<void>; release: () => void };
+
+  /** Drops the connection behind this flow: nothing more is sent either way. A paused flow stops waiting. */
   kill(): void {
     if (this.killed) return;
     this.killed = true;
     this.error ??= { msg: "Connection killed.", timestamp: Date.now() / 1000 };
     this.killer?.();
+    this.resume();
+  }
+
+  /** Whether the flow is paused (`intercept()`) and not yet resumed or killed. */
+  get intercepted(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Pauses the flow, as mitmproxy's `flow.intercept()`: once the hook now running has been
+   * through every addon, the proxy holds the flow until `resume()` or `kill()` (its client
+   * waits, nothing goes on). The hooks that hold a live flow: `requestheaders`, `request`,
+   * `responseheaders`, `response`, `websocketMessage`, `tcpMessage`; called elsewhere, the
+   * flow waits at the next of them. A client waiting in an HTTP hook is let go after
+   * `idle_timeout` (the flow is killed). Flows read from files are not live and never wait.
+   */
+  intercept(): void {
+    this.paused = true;
+  }
+
+  /** Lets a paused flow go on; nothing happens for a flow that is not paused. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const wait = this.pausedWait;
+    this.pausedWait = undefined;
+    wait?.release();
+  }
+
+  /**
+   * Settles when the flow is resumed or killed; `undefined` when it is not paused. The addon
+   * host waits on it after a hook; an addon rarely needs it.
+   */
+  waitForResume(): Promise<void> | undefined {
+    if (!this.paused) return undefined;
+    if (!this.pausedWait) {
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      this.pausedWait = { promise, release };
+    }
+    return this.pausedWait.promise;
   }
 
   /**

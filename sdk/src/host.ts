@@ -1,8 +1,21 @@
 import { EventEmitter } from "eventemitter3";
-import type { Addon, HookArgs, HookName, LogEntry, LogLevel, Loader, Logger, ProxyEvents } from "./addon.ts";
+import type {
+  Addon,
+  AddonError,
+  AddonInfo,
+  AddonKind,
+  HookArgs,
+  HookName,
+  LogEntry,
+  LogLevel,
+  Loader,
+  Logger,
+  OptionInfo,
+  ProxyEvents,
+} from "./addon.ts";
 import { HOOK_NAMES } from "./addon.ts";
 import { logText } from "./log-text.ts";
-import type { HTTPFlow } from "./flow.ts";
+import type { AnyFlow, HTTPFlow } from "./flow.ts";
 import { playRecordedHooks } from "./recorded-hooks.ts";
 import { editDistance, OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
 
@@ -15,6 +28,13 @@ interface AddonRecord {
   seq: number;
   parent: AddonRecord | undefined;
   state: Record<string, unknown>;
+  kind: AddonKind;
+  source: string | undefined;
+  /** How to reload it (given by whoever added it, e.g. the script loader). */
+  reload: (() => Promise<void>) | undefined;
+  /** When its `load` last succeeded (seconds since the epoch). */
+  loadedAt: number | undefined;
+  lastError: AddonError | undefined;
 }
 
 export interface AddOptions {
@@ -26,7 +46,30 @@ export interface AddOptions {
   label?: string;
   /** Data kept across hot reloads, handed to `load` as `loader.state`. */
   state?: Record<string, unknown>;
+  /** What it is, for listings (default: its parent's kind, else built-in). */
+  kind?: AddonKind;
+  /** The file it came from (default: its parent's). */
+  source?: string;
+  /** How to reload it (`loader.reloadAddon`). */
+  reload?: () => Promise<void>;
 }
+
+/**
+ * The hooks after which a paused (`flow.intercept()`) live flow is held until resumed, as
+ * mitmproxy waits after a hook whose payload is a flow. Only hooks where the proxy has
+ * something to hold: the hooks of an HTTP exchange and of each message.
+ */
+const PAUSING_HOOKS: Partial<Record<HookName, true>> = {
+  requestheaders: true,
+  request: true,
+  responseheaders: true,
+  response: true,
+  websocketMessage: true,
+  tcpMessage: true,
+};
+
+/** How many of an addon's log entries `listAddons` keeps. */
+const ADDON_LOG_LINES = 50;
 
 type HandlerList = readonly AddonRecord[];
 
@@ -76,6 +119,8 @@ export class AddonHost {
   private isRunning = false;
   private shutdownHandler: ((code: number) => void) | undefined;
   private replayer: ((flow: HTTPFlow) => Promise<void>) | undefined;
+  /** Each addon's recent log entries, by the label they carry. */
+  private readonly addonLogs = new Map<string, LogEntry[]>();
 
   /** Async hook calls still running: a watch names those that take long (see `watchSlow`). */
   private readonly inFlight = new Set<InFlight>();
@@ -105,7 +150,10 @@ export class AddonHost {
   /** Writes an entry to the event log. */
   log(level: LogLevel, message: string, addon?: string): void {
     const entry: LogEntry = { level, message, timestamp: Date.now() / 1000 };
-    if (addon !== undefined) entry.addon = addon;
+    if (addon !== undefined) {
+      entry.addon = addon;
+      this.keepAddonLog(addon, entry);
+    }
     this.events.emit("log", entry);
   }
 
@@ -127,7 +175,7 @@ export class AddonHost {
     checkAddon(addon, opts.label);
     const parent = opts.parent ? this.records.find((r) => r.addon === opts.parent) : undefined;
     if (opts.parent && !parent) throw new Error("parent addon is not loaded");
-    const added = this.flatten(addon, parent, opts.label, opts.state ?? {});
+    const added = this.flatten(addon, parent, opts.label, opts.state ?? {}, opts);
     // Insert the subtree at the requested place.
     let at: number;
     if (parent) {
@@ -161,6 +209,7 @@ export class AddonHost {
     }
     // Addons that came back into the chain because of this change (none usually).
     await this.revive(before, added);
+    this.events.emit("addons");
   }
 
   /** Removes an addon and its sub-addons (calling `done`); a replaced addon of the same name comes back. */
@@ -174,6 +223,7 @@ export class AddonHost {
     this.rebuild();
     for (const r of wasActive.reverse()) await this.callLifecycle(r, "done", []);
     await this.revive(before, []);
+    this.events.emit("addons");
   }
 
   /**
@@ -186,7 +236,11 @@ export class AddonHost {
     const old = this.records.find((r) => r.addon === oldAddon);
     if (!old) throw new Error("addon to replace is not loaded");
     checkAddon(newAddon, opts.label);
-    const added = this.flatten(newAddon, old.parent, opts.label ?? old.label, opts.state ?? old.state);
+    const added = this.flatten(newAddon, old.parent, opts.label ?? old.label, opts.state ?? old.state, {
+      kind: opts.kind ?? old.kind,
+      source: opts.source ?? old.source,
+      reload: opts.reload ?? old.reload,
+    });
     const oldSubtree = this.records.filter((r) => r === old || this.isDescendant(r, old));
     const wasActive = oldSubtree.filter((r) => this.active.includes(r));
     const before = new Set(this.active);
@@ -209,11 +263,13 @@ export class AddonHost {
       for (const rec of wasActive) await this.callLifecycle(rec, "load", [this.makeLoader(rec)]);
       for (const rec of wasActive) await this.configureOne(rec, all);
       if (this.isRunning) for (const rec of wasActive) await this.callLifecycle(rec, "running", []);
+      this.events.emit("addons");
       throw err;
     }
     if (this.isRunning)
       for (const rec of added) if (this.active.includes(rec)) await this.callLifecycle(rec, "running", []);
     await this.revive(before, added);
+    this.events.emit("addons");
   }
 
   /** Calls `running` on every addon (once the proxy listens). */
@@ -272,8 +328,23 @@ export class AddonHost {
    */
   trigger<H extends HookName>(hook: H, ...args: HookArgs<H>): void | Promise<void> {
     const list = this.handlers.get(hook);
-    if (list === undefined || list.length === 0) return;
-    return this.runFrom(list, 0, hook, args);
+    const ran = list === undefined || list.length === 0 ? undefined : this.runFrom(list, 0, hook, args);
+    if (PAUSING_HOOKS[hook] !== true) return ran;
+    if (ran === undefined) return this.holdIfPaused(hook, args[0] as AnyFlow);
+    return ran.then(() => this.holdIfPaused(hook, args[0] as AnyFlow));
+  }
+
+  /**
+   * After the whole chain ran: a live flow some addon (or a tool) paused is held here until it
+   * is resumed or killed, as mitmproxy holds it after the hook. Where the proxy waits for the
+   * hook, it waits for this too (an HTTP client within idle_timeout, a message's direction).
+   */
+  private holdIfPaused(hook: HookName, flow: AnyFlow): void | Promise<void> {
+    if (!flow.intercepted || !flow.live) return;
+    const wait = flow.waitForResume();
+    if (!wait) return;
+    this.events.emit("intercept", flow, hook);
+    return wait.then(() => void this.events.emit("resume", flow));
   }
 
   /** Whether any active addon has this hook (lets the core skip work nobody watches). */
@@ -347,6 +418,8 @@ export class AddonHost {
     const { message, kind, stack } = describeThrown(err);
     // Where it happened in the addon's own code, so the user can jump to it (scripts map this to their .ts file).
     const at = stack !== undefined ? userFrame(stack) : undefined;
+    const shown = `${kind ? `${kind}: ` : ""}${logText(message, ERROR_MESSAGE_MAX)}`;
+    this.noteError(rec, `failed in ${hook}: ${shown}`, at);
     // One line: a message may quote client data (JSON.parse quotes its input).
     this.log(
       "error",
@@ -386,6 +459,7 @@ export class AddonHost {
     if (!fn) return;
     try {
       await fn.apply(rec.addon, args);
+      if (hook === "load") rec.loadedAt = Date.now() / 1000;
     } catch (err) {
       if (rethrow || (hook === "load" && err instanceof OptionError)) throw err;
       this.reportHookError(rec, hook, err);
@@ -419,7 +493,104 @@ export class AddonHost {
       addChild: (addon, opts = {}) => this.add(addon, { ...opts, parent: rec.addon }),
       removeChild: (addon) => this.remove(addon),
       replaceChild: (oldAddon, newAddon, opts = {}) => this.replace(oldAddon, newAddon, opts),
+      setOptions: (changes) => this.setOptions(this.readLoosely(changes)),
+      listOptions: () => this.listOptions(),
+      listAddons: () => this.listAddons(),
+      reloadAddon: (name) => this.reloadAddon(name),
+      noteError: (message, child) => {
+        const target = child === undefined ? rec : this.records.find((r) => r.addon === child);
+        if (!target) throw new Error("noteError: that addon is not loaded");
+        this.noteError(target, message, lastPlace(message));
+      },
     };
+  }
+
+  /** Every option with its spec, value and owner. */
+  listOptions(): OptionInfo[] {
+    return this.options.specsList().map((spec) => {
+      const info: OptionInfo = {
+        name: spec.name,
+        type: spec.type,
+        default: spec.default,
+        value: this.options.get(spec.name),
+        help: spec.help,
+      };
+      if (spec.choices) info.choices = spec.choices;
+      const owner = this.options.ownerOf(spec.name);
+      if (owner !== undefined) info.owner = owner;
+      return info;
+    });
+  }
+
+  /** The active addons in chain order, described. */
+  listAddons(): AddonInfo[] {
+    const optionsOf = new Map<string, string[]>();
+    for (const name of this.options.names()) {
+      const owner = this.options.ownerOf(name);
+      if (owner !== undefined) optionsOf.set(owner, [...(optionsOf.get(owner) ?? []), name]);
+    }
+    return this.active.map((rec) => {
+      const info: AddonInfo = {
+        name: rec.label,
+        kind: rec.kind,
+        hooks: HOOK_NAMES.filter((h) => typeof rec.addon[h] === "function"),
+        options: optionsOf.get(rec.label) ?? [],
+        reloadable: this.reloaderOf(rec) !== undefined,
+        log: [...(this.addonLogs.get(rec.label) ?? [])],
+      };
+      if (rec.parent) info.parent = rec.parent.label;
+      if (rec.source !== undefined) info.source = rec.source;
+      if (rec.loadedAt !== undefined) info.loadedAt = rec.loadedAt;
+      if (rec.lastError) info.lastError = { ...rec.lastError };
+      return info;
+    });
+  }
+
+  /** Reloads the active addon labelled `name` through whoever added it (a script loader). */
+  async reloadAddon(name: string): Promise<void> {
+    const rec = this.active.find((r) => r.label === name);
+    if (!rec) throw new Error(`no addon named ${name}`);
+    const reload = this.reloaderOf(rec);
+    if (!reload) throw new Error(`addon ${name} cannot be reloaded (${rec.kind})`);
+    await reload();
+  }
+
+  /** The reload of the addon or of the nearest ancestor that has one. */
+  private reloaderOf(rec: AddonRecord): (() => Promise<void>) | undefined {
+    for (let r: AddonRecord | undefined = rec; r; r = r.parent) if (r.reload) return r.reload;
+    return undefined;
+  }
+
+  /** `setOptions` values as a tool may send them: strings for bools, numbers and lists read as `--set` reads them. */
+  private readLoosely(changes: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(changes)) {
+      const spec = this.options.spec(name);
+      if (value === null && spec?.type === "optional-string") out[name] = undefined;
+      else if (typeof value === "string" && spec && spec.type !== "string" && spec.type !== "optional-string")
+        out[name] = this.options.parseValue(name, [value]);
+      else out[name] = value;
+    }
+    return out;
+  }
+
+  private noteError(rec: AddonRecord, message: string, at: string | undefined): void {
+    const error: AddonError = { message, timestamp: Date.now() / 1000 };
+    const place = at === undefined ? undefined : /^(.*):(\d+):(\d+)$/.exec(at);
+    if (place) {
+      error.file = place[1]!;
+      error.line = Number(place[2]);
+      error.column = Number(place[3]);
+    }
+    rec.lastError = error;
+    this.events.emit("addons");
+  }
+
+  private keepAddonLog(label: string, entry: LogEntry): void {
+    let lines = this.addonLogs.get(label);
+    if (!lines) this.addonLogs.set(label, (lines = []));
+    lines.push(entry);
+    if (lines.length > ADDON_LOG_LINES) lines.shift();
   }
 
   private flatten(
@@ -427,6 +598,7 @@ export class AddonHost {
     parent: AddonRecord | undefined,
     label: string | undefined,
     state: Record<string, unknown>,
+    about: Pick<AddOptions, "kind" | "source" | "reload"> = {},
   ): AddonRecord[] {
     const seq = ++this.seq;
     const ctor = (addon as object).constructor;
@@ -438,6 +610,12 @@ export class AddonHost {
       seq,
       parent,
       state,
+      kind: about.kind ?? parent?.kind ?? "built-in",
+      source: about.source ?? parent?.source,
+      reload: about.reload,
+      // An addon without `load` is loaded when added; one with it, when `load` succeeds.
+      loadedAt: typeof addon.load === "function" ? undefined : Date.now() / 1000,
+      lastError: undefined,
     };
     const out = [rec];
     (addon.addons ?? []).forEach((child, i) => {
@@ -601,6 +779,13 @@ function methodNames(addon: object): string[] {
     }
   }
   return [...names];
+}
+
+/** The last `file:line:column` in a message (a build error names the place last), if any. */
+function lastPlace(message: string): string | undefined {
+  const all = [...message.matchAll(/([^\s()'"]+?):(\d+):(\d+)/g)];
+  const last = all[all.length - 1];
+  return last ? `${last[1]}:${last[2]}:${last[3]}` : undefined;
 }
 
 function isOptionErrorLike(err: unknown): boolean {
