@@ -1,0 +1,27 @@
+// The last entries of the event log, for the UI's event panel: a ring, so a chatty `-v`
+// session keeps constant memory.
+import type { LogEntry } from "@interloper/sdk";
+
+export class EventLog {
+  private readonly ring: (LogEntry | undefined)[];
+  private next = 0;
+  private count = 0;
+
+  constructor(readonly capacity = 1000) {
+    this.ring = new Array<LogEntry | undefined>(capacity);
+  }
+
+  add(entry: LogEntry): void {
+    this.ring[this.next] = entry;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+  }
+
+  /** Oldest first. */
+  entries(): LogEntry[] {
+    const out: LogEntry[] = [];
+    const start = (this.next - this.count + this.capacity) % this.capacity;
+    for (let i = 0; i < this.count; i++) out.push(this.ring[(start + i) % this.capacity]!);
+    return out;
+  }
+}

@@ -1,0 +1,363 @@
+// The flows the web UI shows: at most `maxFlows` (the oldest go first; a paused flow is never
+// dropped), in the order they came. While the proxy works on a flow the store holds the live
+// flow object; once it is done the store keeps a detached copy (detach.ts) whose small bodies
+// stay in memory up to a budget and whose other bodies go to disk (body-spill.ts) or, without
+// a disk, are dropped with a marker. So a long session costs about `maxFlows` heads in memory.
+import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
+import type { BodySpill, SpilledBody } from "./body-spill.ts";
+import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
+import { heldBodyState, summarize, type BodyFacts, type FlowSummary } from "./summary.ts";
+
+/** A body the kept flow does not hold itself. */
+interface KeptBody {
+  /** On disk, or gone (too large, or the disk failed). */
+  spilled: SpilledBody | undefined;
+  length: number;
+  /** The message it was taken from, and the bodiless copy the kept flow holds: either means "this body". */
+  from: Request | Response;
+  keptAs: Request | Response | undefined;
+}
+
+export interface StoredFlow {
+  flow: AnyFlow;
+  /** The proxy is done with it: `flow` is the detached copy. */
+  settled: boolean;
+  request: KeptBody | undefined;
+  response: KeptBody | undefined;
+  /** Body bytes of this flow counted against the memory budget. */
+  inline: number;
+  /** Removed from the store (its place in the eviction queue is skipped). */
+  gone: boolean;
+}
+
+export type Change = "add" | "update" | "remove";
+
+export interface StoreLimits {
+  maxFlows: number;
+  /** Body bytes kept in memory across all flows. */
+  inlineBudget?: number;
+  /** The largest body kept in memory. */
+  inlineMax?: number;
+  /** The largest body kept on disk; larger ones are dropped. */
+  diskMax?: number;
+}
+
+const INLINE_BUDGET = 32 * 1024 * 1024;
+const INLINE_MAX = 64 * 1024;
+const DISK_MAX = 512 * 1024 * 1024;
+
+export class FlowStore {
+  private readonly flows = new Map<string, StoredFlow>();
+  /**
+   * The flows oldest first, for eviction. Not the map's own order: V8 leaves a deleted entry's
+   * slot in a Map until it rehashes, so finding the oldest by iterating the map after many
+   * deletions walks them all (80 µs a flow at 50,000 flows). Removed flows are skipped here.
+   */
+  private order: StoredFlow[] = [];
+  private head = 0;
+  /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
+  private readonly forgotten = new WeakSet<AnyFlow>();
+  /** Changes not yet told to the UI (only recorded while someone listens). */
+  private changes = new Map<string, Change>();
+  private resetPending = false;
+  private inlineTotal = 0;
+  private maxFlows: number;
+  private readonly inlineBudget: number;
+  private readonly inlineMax: number;
+  private readonly diskMax: number;
+  /** Whether changes are recorded for the UI. */
+  tracking = false;
+
+  constructor(
+    limits: StoreLimits,
+    private readonly spill: BodySpill | undefined,
+  ) {
+    this.maxFlows = limits.maxFlows;
+    this.inlineBudget = limits.inlineBudget ?? INLINE_BUDGET;
+    this.inlineMax = limits.inlineMax ?? INLINE_MAX;
+    this.diskMax = limits.diskMax ?? DISK_MAX;
+  }
+
+  get size(): number {
+    return this.flows.size;
+  }
+
+  /** Body bytes held in memory by kept flows. */
+  get inlineBytes(): number {
+    return this.inlineTotal;
+  }
+
+  get(id: string): StoredFlow | undefined {
+    return this.flows.get(id);
+  }
+
+  values(): IterableIterator<StoredFlow> {
+    return this.flows.values();
+  }
+
+  /** A hook saw `flow`: add it or note the change; `done`: the proxy has finished with it. */
+  observe(flow: AnyFlow, done: boolean): void {
+    if (this.forgotten.has(flow)) return;
+    let rec = this.flows.get(flow.id);
+    if (rec === undefined) {
+      rec = { flow, settled: false, request: undefined, response: undefined, inline: 0, gone: false };
+      this.flows.set(flow.id, rec);
+      this.order.push(rec);
+      this.note(flow.id, "add");
+      if (this.flows.size > this.maxFlows) this.evict();
+    } else {
+      this.note(flow.id, "update");
+    }
+    if (done && !flow.intercepted) this.settle(rec, flow);
+    else if (!done) {
+      // Another object with a known id (a file opened again) brings its own bodies.
+      if (rec.flow !== flow && rec.settled) this.release(rec);
+      rec.flow = flow;
+      rec.settled = false;
+    }
+  }
+
+  /** Something about the flow changed (paused, resumed, edited): tell the UI. */
+  touch(id: string): void {
+    if (this.flows.has(id)) this.note(id, "update");
+  }
+
+  /** A paused flow went on: keep it as done if it is. */
+  resumed(flow: AnyFlow, done: boolean): void {
+    const rec = this.flows.get(flow.id);
+    if (!rec || rec.flow !== flow) return;
+    this.note(flow.id, "update");
+    if (done) this.settle(rec, flow);
+  }
+
+  /** Adds a flow the UI made (a duplicate): kept as done. */
+  insert(flow: AnyFlow): StoredFlow {
+    this.observe(flow, true);
+    return this.flows.get(flow.id)!;
+  }
+
+  remove(id: string): boolean {
+    const rec = this.flows.get(id);
+    if (!rec) return false;
+    this.drop(rec);
+    this.note(id, "remove");
+    return true;
+  }
+
+  /** Removes every flow `keep` does not want; the UI is told to fetch the list again. */
+  clear(keep: (rec: StoredFlow) => boolean = () => false): void {
+    for (const rec of [...this.flows.values()]) if (!keep(rec)) this.drop(rec);
+    this.order = this.order.slice(this.head).filter((r) => !r.gone);
+    this.head = 0;
+    this.changes.clear();
+    if (this.tracking) this.resetPending = true;
+  }
+
+  setMaxFlows(max: number): void {
+    this.maxFlows = max;
+    while (this.flows.size > this.maxFlows) if (!this.evict()) break;
+  }
+
+  /** The changes since the last call, in order, and whether the UI must start over first. */
+  takeChanges(): { reset: boolean; changes: Map<string, Change> } {
+    const out = { reset: this.resetPending, changes: this.changes };
+    this.changes = new Map();
+    this.resetPending = false;
+    return out;
+  }
+
+  /** Where each body is. */
+  facts(rec: StoredFlow): BodyFacts {
+    const flow = rec.flow;
+    if (flow.type === "tcp") return { request: "none", response: "none" };
+    const facts: BodyFacts = {
+      request: rec.request ? keptState(rec.request) : heldBodyState(flow.request),
+      response: rec.response ? keptState(rec.response) : heldBodyState(flow.response),
+    };
+    if (rec.request) facts.requestSize = rec.request.length;
+    if (rec.response) facts.responseSize = rec.response.length;
+    return facts;
+  }
+
+  summary(rec: StoredFlow): FlowSummary {
+    return summarize(rec.flow, this.facts(rec));
+  }
+
+  /**
+   * A body's bytes, `start` to `end`: from the flow, memory or disk. `undefined` when the
+   * message is missing; a string saying why when its bytes are not kept.
+   */
+  async bodyBytes(
+    rec: StoredFlow,
+    which: "request" | "response",
+    start?: number,
+    end?: number,
+  ): Promise<Buffer | "streamed" | "dropped" | undefined> {
+    const flow = rec.flow;
+    if (flow.type === "tcp") return undefined;
+    const message = which === "request" ? flow.request : flow.response;
+    if (!message) return undefined;
+    const kept = which === "request" ? rec.request : rec.response;
+    if (kept) {
+      if (!kept.spilled || kept.spilled.failed) return "dropped";
+      return this.spill!.read(kept.spilled, start, end);
+    }
+    if (message.stream && message.body.length === 0) return "streamed";
+    return message.body.subarray(start ?? 0, end ?? message.body.length);
+  }
+
+  /** The length of a body, when its bytes are kept. */
+  bodyLength(rec: StoredFlow, which: "request" | "response"): number | undefined {
+    const flow = rec.flow;
+    if (flow.type === "tcp") return undefined;
+    const kept = which === "request" ? rec.request : rec.response;
+    if (kept) return kept.length;
+    return (which === "request" ? flow.request : flow.response)?.body.length;
+  }
+
+  /** The flow with every kept body in it (a copy when some are on disk): for export, dump, replay. */
+  async whole(rec: StoredFlow): Promise<AnyFlow> {
+    const flow = rec.flow;
+    if (flow.type === "tcp" || (!rec.request && !rec.response)) return flow;
+    const req = await this.bodyBytes(rec, "request");
+    const res = await this.bodyBytes(rec, "response");
+    const request = Buffer.isBuffer(req) && rec.request ? requestWithBody(flow.request, req) : flow.request;
+    const response =
+      flow.response && Buffer.isBuffer(res) && rec.response ? responseWithBody(flow.response, res) : flow.response;
+    return withMessages(flow, request, response);
+  }
+
+  /**
+   * Puts the kept bodies back into the stored flow itself (before it is replayed or edited in
+   * place), as the flow it is: the bytes count as memory until the flow is done again.
+   */
+  async takeBack(rec: StoredFlow): Promise<HTTPFlow | undefined> {
+    const flow = rec.flow;
+    if (flow.type === "tcp") return undefined;
+    if (rec.request || rec.response) {
+      const whole = (await this.whole(rec)) as HTTPFlow;
+      flow.request = whole.request;
+      flow.response = whole.response;
+      this.release(rec);
+    }
+    return flow;
+  }
+
+  /** Deletes the disk bodies. */
+  close(): void {
+    this.flows.clear();
+    this.order = [];
+    this.head = 0;
+    this.spill?.close();
+  }
+
+  private note(id: string, change: Change): void {
+    if (!this.tracking) return;
+    const before = this.changes.get(id);
+    if (before === undefined) this.changes.set(id, change);
+    else if (change === "remove") {
+      if (before === "add") this.changes.delete(id);
+      else this.changes.set(id, "remove");
+    } else if (before === "remove") {
+      // Gone and back (a file opened again): the UI replaces what it has.
+      this.changes.delete(id);
+      this.changes.set(id, "add");
+    }
+  }
+
+  /** Drops the oldest flow that is not paused; false when every flow is paused. */
+  private evict(): boolean {
+    const waiting = this.order.length - this.head;
+    for (let i = 0; i < waiting; i++) {
+      const rec = this.order[this.head]!;
+      this.head++;
+      if (rec.gone) continue;
+      // A paused flow keeps its place in the list; for eviction it counts as new again.
+      if (rec.flow.intercepted) {
+        this.order.push(rec);
+        continue;
+      }
+      this.remove(rec.flow.id);
+      this.compact();
+      return true;
+    }
+    this.compact();
+    return false;
+  }
+
+  /** Lets go of the queue's consumed start once it is most of it. */
+  private compact(): void {
+    if (this.head < 1024 || this.head * 2 < this.order.length) return;
+    this.order = this.order.slice(this.head);
+    this.head = 0;
+  }
+
+  private drop(rec: StoredFlow): void {
+    this.flows.delete(rec.flow.id);
+    rec.gone = true;
+    if (!rec.settled) this.forgotten.add(rec.flow);
+    this.release(rec);
+    this.inlineTotal -= rec.inline;
+    rec.inline = 0;
+  }
+
+  private release(rec: StoredFlow): void {
+    if (rec.request?.spilled) this.spill!.release(rec.request.spilled);
+    if (rec.response?.spilled) this.spill!.release(rec.response.spilled);
+    rec.request = undefined;
+    rec.response = undefined;
+  }
+
+  /** Keeps the finished `flow`: its bodies where they fit, the rest detached. */
+  private settle(rec: StoredFlow, flow: AnyFlow): void {
+    this.inlineTotal -= rec.inline;
+    rec.inline = 0;
+    if (flow.type === "tcp") {
+      rec.flow = detach(flow);
+      rec.settled = true;
+      return;
+    }
+    rec.request = this.keep(rec, rec.request, flow.request);
+    rec.response = flow.response ? this.keep(rec, rec.response, flow.response) : this.forget(rec.response);
+    const kept = detach(flow, { requestBody: rec.request !== undefined, responseBody: rec.response !== undefined });
+    if (kept.type === "http") {
+      if (rec.request) rec.request.keptAs = kept.request;
+      if (rec.response) rec.response.keptAs = kept.response;
+    }
+    rec.flow = kept;
+    rec.settled = true;
+  }
+
+  /** Where a finished message's body goes: left in it (undefined; counted as memory) or kept apart. */
+  private keep(rec: StoredFlow, before: KeptBody | undefined, message: Request | Response): KeptBody | undefined {
+    if (before && (before.from === message || before.keptAs === message)) return before;
+    this.forget(before);
+    const body = message.body;
+    if (body.length === 0) return undefined;
+    if (body.length <= this.inlineMax && this.inlineTotal + body.length <= this.inlineBudget) {
+      rec.inline += body.length;
+      this.inlineTotal += body.length;
+      return undefined;
+    }
+    return { spilled: this.toDisk(body), length: body.length, from: message, keptAs: undefined };
+  }
+
+  /** The body on disk; undefined (dropped) when too large or the disk fails (the spill said why). */
+  private toDisk(body: Buffer): SpilledBody | undefined {
+    if (!this.spill || body.length > this.diskMax) return undefined;
+    try {
+      return this.spill.put(body);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private forget(kept: KeptBody | undefined): undefined {
+    if (kept?.spilled) this.spill!.release(kept.spilled);
+    return undefined;
+  }
+}
+
+function keptState(kept: KeptBody): "disk" | "dropped" {
+  return kept.spilled && !kept.spilled.failed ? "disk" : "dropped";
+}

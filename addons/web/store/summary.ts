@@ -1,0 +1,171 @@
+// A flow as the UI's list and its in-browser filter see it: heads and facts, no bodies
+// (addons/web/API.md, FlowSummary).
+import type { AnyFlow, Headers, HTTPFlow, Request, Response } from "@interloper/sdk";
+
+/** Where the store has a body: see API.md. */
+export type BodyState = "none" | "memory" | "disk" | "streamed" | "dropped";
+
+export interface FlowSummary {
+  id: string;
+  type: "http" | "ws" | "tcp";
+  protocol: "h1" | "h2" | "tcp";
+  httpVersion: string | null;
+  method: string | null;
+  scheme: "http" | "https" | null;
+  host: string;
+  prettyHost: string | null;
+  port: number;
+  path: string | null;
+  url: string | null;
+  status: number | null;
+  reason: string | null;
+  requestSize: number | null;
+  responseSize: number | null;
+  requestContentType: string | null;
+  responseContentType: string | null;
+  requestHeaders: [string, string][] | null;
+  responseHeaders: [string, string][] | null;
+  timestampCreated: number;
+  timestampStart: number;
+  timestampEnd: number | null;
+  tls: boolean;
+  sni: string | null;
+  client: { host: string; port: number };
+  server: { host: string; port: number } | null;
+  live: boolean;
+  intercepted: boolean;
+  replayed: "request" | "response" | null;
+  marked: string;
+  comment: string;
+  error: string | null;
+  killed: boolean;
+  messageCount: number;
+  bodies: { request: BodyState; response: BodyState };
+}
+
+/** What the store knows of a flow's bodies beyond the flow object (kept on disk, dropped). */
+export interface BodyFacts {
+  request: BodyState;
+  response: BodyState;
+  /** Sizes of bodies the flow object no longer holds. */
+  requestSize?: number;
+  responseSize?: number;
+}
+
+/** The state of a body the flow object holds itself. */
+export function heldBodyState(message: Request | Response | undefined): BodyState {
+  if (!message) return "none";
+  if (message.body.length > 0) return "memory";
+  return message.stream ? "streamed" : "none";
+}
+
+export function summarize(flow: AnyFlow, bodies: BodyFacts): FlowSummary {
+  if (flow.type === "tcp") return summarizeTcp(flow, bodies);
+  return summarizeHttp(flow, bodies);
+}
+
+function summarizeHttp(flow: HTTPFlow, bodies: BodyFacts): FlowSummary {
+  const req = flow.request;
+  const res = flow.response;
+  return {
+    ...common(flow, bodies),
+    type: flow.websocket ? "ws" : "http",
+    protocol: req.httpVersion.startsWith("HTTP/2") ? "h2" : "h1",
+    httpVersion: req.httpVersion,
+    method: req.method,
+    scheme: req.scheme,
+    host: req.host,
+    prettyHost: req.prettyHost,
+    port: req.port,
+    path: req.path,
+    url: req.prettyUrl,
+    status: res ? res.status : null,
+    reason: res ? res.reason : null,
+    requestSize: sizeOf(req, bodies.request, bodies.requestSize),
+    responseSize: res ? sizeOf(res, bodies.response, bodies.responseSize) : null,
+    requestContentType: req.headers.get("content-type"),
+    responseContentType: res ? res.headers.get("content-type") : null,
+    requestHeaders: fields(req.headers),
+    responseHeaders: res ? fields(res.headers) : null,
+    timestampStart: req.timestampStart,
+    timestampEnd: flow.websocket?.timestampEnd ?? res?.timestampEnd ?? flow.error?.timestamp ?? null,
+    messageCount: flow.websocket ? flow.websocket.messages.length : 0,
+  };
+}
+
+function summarizeTcp(flow: AnyFlow & { type: "tcp" }, bodies: BodyFacts): FlowSummary {
+  const server = flow.server.address;
+  return {
+    ...common(flow, bodies),
+    type: "tcp",
+    protocol: "tcp",
+    httpVersion: null,
+    method: null,
+    scheme: null,
+    host: server.host,
+    prettyHost: null,
+    port: server.port,
+    path: null,
+    url: null,
+    status: null,
+    reason: null,
+    requestSize: null,
+    responseSize: null,
+    requestContentType: null,
+    responseContentType: null,
+    requestHeaders: null,
+    responseHeaders: null,
+    timestampStart: flow.client.timestampStart,
+    timestampEnd: flow.server.timestampEnd ?? flow.client.timestampEnd ?? flow.error?.timestamp ?? null,
+    messageCount: flow.messages.length,
+  };
+}
+
+type Common = Pick<
+  FlowSummary,
+  | "id"
+  | "timestampCreated"
+  | "tls"
+  | "sni"
+  | "client"
+  | "server"
+  | "live"
+  | "intercepted"
+  | "replayed"
+  | "marked"
+  | "comment"
+  | "error"
+  | "killed"
+  | "bodies"
+>;
+
+function common(flow: AnyFlow, bodies: BodyFacts): Common {
+  const { client, server } = flow;
+  return {
+    id: flow.id,
+    timestampCreated: flow.timestampCreated,
+    tls: client.tlsEstablished,
+    sni: client.sni ?? null,
+    client: { host: client.peername.host, port: client.peername.port },
+    server: server ? { host: server.address.host, port: server.address.port } : null,
+    live: flow.live,
+    intercepted: flow.intercepted,
+    replayed: flow.isReplay ?? null,
+    marked: flow.marked,
+    comment: flow.comment,
+    error: flow.error ? flow.error.msg : null,
+    killed: flow.killed,
+    bodies: { request: bodies.request, response: bodies.response },
+  };
+}
+
+function sizeOf(message: Request | Response, state: BodyState, kept: number | undefined): number | null {
+  if (state === "streamed") return null;
+  if (state === "disk" || state === "dropped") return kept ?? null;
+  return message.body.length;
+}
+
+/** The fields themselves, not a copy: a summary is serialised at once and never kept. */
+function fields(headers: Headers): [string, string][] {
+  return headers.fields;
+}
