@@ -191,6 +191,11 @@ const FLAGS = {
     group: GROUP_FLOWS,
     describe: "Send the requests of this flow file again. Repeatable.",
   },
+  web: {
+    type: "boolean",
+    group: GROUP_OUTPUT,
+    describe: "Serve the web UI (web_host, web_port: 127.0.0.1:8081); its address, with a token, is printed.",
+  },
   options: {
     type: "boolean",
     group: GROUP_OUTPUT,
@@ -265,6 +270,7 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   if (a.saveStreamFile !== undefined) changes.saveStreamFile = String(last(a.saveStreamFile as string));
   if (a.rfile !== undefined) changes.rfile = String(last(a.rfile as string));
   if (a.noServer) changes.server = false;
+  if (a.web) changes.web = true;
   if (a.serverReplay !== undefined) changes.serverReplay = list(a.serverReplay);
   if (a.clientReplay !== undefined) changes.clientReplay = list(a.clientReplay);
   // mitmdump's positional filter: its words joined, for both the view and the saved flows.

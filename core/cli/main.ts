@@ -16,6 +16,8 @@ import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
 import { ProxyAuth } from "../../addons/proxyauth.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
+import { Intercept } from "../../addons/intercept.ts";
+import { WebUI } from "../../addons/web/index.ts";
 import { checkCompatibility } from "../../addons/scripts/compat.ts";
 import { parseCli, UsageError, type CliRequest } from "./args.ts";
 import { formatOptions } from "./options-list.ts";
@@ -76,6 +78,10 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   await host.add(new ModifyHeaders());
   await host.add(new SaveFlows());
   await host.add(new HarDump());
+  // Last of the flow addons, as in mitmweb: intercept sees the flow as the others left it, and the
+  // web UI (its hooks run only with --web) sees it paused.
+  await host.add(new Intercept());
+  await host.add(new WebUI());
   // With --options the listing owns stdout: what the scripts log on loading goes to stderr.
   await host.add(new Dumper(watchScripts ? process.stdout : process.stderr));
   await host.add(keep);
