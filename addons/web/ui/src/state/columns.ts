@@ -50,7 +50,7 @@ export const COLUMNS: readonly Column[] = [
     title: "Status",
     width: "56px",
     align: "right",
-    text: (s) => (s.status === null ? (s.error !== null ? "ERR" : "") : String(s.status)),
+    text: (s) => (s.status !== null ? String(s.status) : s.intercepted ? "held" : s.error !== null ? "ERR" : ""),
     sortKey: (s) => s.status,
   },
   {

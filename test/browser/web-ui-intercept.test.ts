@@ -1,0 +1,116 @@
+// Intercepting in the web UI, in a real browser against the real CLI with --web: an intercept
+// filter typed in the UI holds matching requests (the client waits); the user edits a header of
+// one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go.
+import type { Browser, Page } from "playwright-core";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { curl, startOrigin, waitFor, within, type CurlResult, type Origin } from "../helpers/harness.ts";
+import {
+  launchBrowser,
+  openUi,
+  pageProblems,
+  rowsWithPath,
+  screenshot,
+  startWebProxy,
+  type WebProxy,
+} from "./browser.ts";
+
+let origin: Origin;
+let web: WebProxy;
+let browser: Browser;
+let page: Page;
+
+function send(path: string, token: string): Promise<CurlResult> {
+  return curl([
+    "-x",
+    `http://127.0.0.1:${web.proxy.port}`,
+    "-H",
+    `X-Token: ${token}`,
+    `http://127.0.0.1:${origin.port}${path}`,
+  ]);
+}
+
+function tokenOf(i: number): string | undefined {
+  const raw = origin.requests[i]!.rawHeaders;
+  const at = raw.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === "x-token");
+  return at === -1 ? undefined : raw[at + 1];
+}
+
+test.before(async () => {
+  origin = await startOrigin((req, res) => res.end(`seen ${req.url}\n`));
+  web = await startWebProxy();
+  browser = await launchBrowser();
+  ({ page } = await openUi(browser, web));
+});
+
+test.after(async () => {
+  await browser?.close();
+  await web?.proxy.stop();
+  await origin?.close();
+});
+
+test("an intercepted request waits; edited in the UI and resumed, the origin gets the edit", async () => {
+  const box = page.locator("#intercept-input");
+  await box.fill("~q & ~u /held");
+  await box.press("Enter");
+  await page.locator(".filter.intercept.active").waitFor();
+
+  const pending = send("/held/one", "original");
+  const row = rowsWithPath(page, "/held/one").first();
+  await row.locator(".m-intercepted").waitFor();
+  assert.is(origin.requests.length, 0, "the origin has not seen the held request");
+  await screenshot(page, "intercepted");
+
+  await row.click();
+  await page.locator('[data-action="edit-request"]').click();
+  const headers = page.locator('[data-testid="edit-form"] textarea[name="headers"]');
+  const text = await headers.inputValue();
+  assert.match(text, /X-Token: original/);
+  await headers.fill(text.replace("X-Token: original", "X-Token: edited-in-the-ui"));
+  await screenshot(page, "edit-request");
+  await page.locator('[data-action="save-resume"]').click();
+
+  const result = await within(pending, "the held client's answer");
+  assert.is(result.code, 0);
+  assert.is(result.stdout.toString(), "seen /held/one\n");
+  assert.is(origin.requests.length, 1);
+  assert.is(tokenOf(0), "edited-in-the-ui");
+  await row.locator(".m-intercepted").waitFor({ state: "detached" });
+});
+
+test("requests that do not match go straight through; Resume all lets every held one go", async () => {
+  const free = await send("/free", "x");
+  assert.is(free.stdout.toString(), "seen /free\n");
+  const a = send("/held/a", "a");
+  const b = send("/held/b", "b");
+  await rowsWithPath(page, "/held/a").locator(".m-intercepted").waitFor();
+  await rowsWithPath(page, "/held/b").locator(".m-intercepted").waitFor();
+  const resumeAll = page.locator('[data-action="resume-all"]');
+  await waitFor(async () => (await resumeAll.textContent())?.includes("(2)") || undefined, "two held flows counted");
+  await resumeAll.click();
+  const [ra, rb] = await Promise.all([within(a, "a's answer"), within(b, "b's answer")]);
+  assert.is(ra.stdout.toString(), "seen /held/a\n");
+  assert.is(rb.stdout.toString(), "seen /held/b\n");
+  assert.equal(pageProblems(page), []);
+});
+
+test("a finished flow edited and replayed: the origin gets the edited request", async () => {
+  await page.locator("#intercept-input").fill("");
+  await page.locator("#intercept-input").press("Enter");
+  await page.locator(".filter.intercept.active").waitFor({ state: "detached" });
+  assert.is((await send("/done", "first")).stdout.toString(), "seen /done\n");
+  const seen = origin.requests.length;
+  await rowsWithPath(page, "/done").first().click();
+  await page.locator('[data-action="edit-request"]').click();
+  const url = page.locator('[data-testid="edit-form"] input[name="url"]');
+  await url.fill((await url.inputValue()).replace("/done", "/done-again"));
+  const headers = page.locator('[data-testid="edit-form"] textarea[name="headers"]');
+  await headers.fill((await headers.inputValue()).replace("X-Token: first", "X-Token: second"));
+  await page.locator('[data-action="save-replay"]').click();
+  await waitFor(() => origin.requests.length > seen || undefined, "the replayed request");
+  assert.is(origin.requests[seen]!.url, "/done-again");
+  assert.is(tokenOf(seen), "second");
+  assert.equal(pageProblems(page), []);
+});
+
+test.run();
