@@ -67,12 +67,14 @@ export class WebUI implements Addon {
       name: "webHost",
       type: "string",
       default: "127.0.0.1",
+      startupOnly: true,
       help: "Address the web UI listens on; an address reachable from the network needs web_password.",
     });
     this.port = loader.addOption({
       name: "webPort",
       type: "number",
       default: 8081,
+      startupOnly: true,
       help: "Port of the web UI (0: any free port).",
     });
     this.openBrowser = loader.addOption({
@@ -85,6 +87,7 @@ export class WebUI implements Addon {
       name: "webPassword",
       type: "optional-string",
       default: undefined,
+      startupOnly: true,
       help: "Password for the web UI instead of the random token printed at start-up.",
     });
     this.maxFlows = loader.addOption({
