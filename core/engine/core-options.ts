@@ -1,6 +1,7 @@
 import type { OptionSpec } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
 import { OptionError, parseSize } from "@interloper/sdk";
+import { TLS_OPTIONS } from "../tls/tls-options.ts";
 
 /** Options of the core itself (addons add theirs in `load`). */
 export const CORE_OPTIONS: OptionSpec[] = [
@@ -105,7 +106,7 @@ export const CORE_OPTIONS: OptionSpec[] = [
 ];
 
 export function registerCoreOptions(host: AddonHost): void {
-  for (const spec of CORE_OPTIONS) host.addOption(spec);
+  for (const spec of [...CORE_OPTIONS, ...TLS_OPTIONS]) host.addOption(spec);
 }
 
 /** Parses a size option; throws an OptionError naming it. */

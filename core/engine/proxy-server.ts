@@ -25,7 +25,6 @@ import { interceptTls } from "../tls/intercept.ts";
 import type { CoreSettings, ProxyContext } from "./context.ts";
 import { CertificateAuthority } from "../tls/ca.ts";
 import { TlsConfig } from "../tls/tls-config.ts";
-import { TLS_OPTIONS } from "../tls/tls-options.ts";
 
 /** A user-caused start-up failure: printed as one line, non-zero exit. */
 export class StartupError extends Error {}
@@ -74,7 +73,6 @@ export class ProxyServer implements ProxyContext {
   constructor(opts: { onShutdown?: (code: number) => void } = {}) {
     this.host = new AddonHost({ onShutdown: opts.onShutdown });
     registerCoreOptions(this.host);
-    for (const spec of TLS_OPTIONS) this.host.addOption(spec);
     this.host.provideReplay((flow) => replayRequest(this, flow, this.replayUpstream));
   }
 

@@ -46,6 +46,7 @@ export const TLS_OPTIONS: OptionSpec[] = [
     name: "keySize",
     type: "number",
     default: 2048,
+    startupOnly: true,
     help: "RSA key size in bits of the CA when it is made (an existing CA is kept; leaf keys are P-256).",
   },
 ];

@@ -156,6 +156,22 @@ test("--map-local: files, index.html, content types, 404, and no way out of the 
   }
 });
 
+test("--map-local answers HTTPS for a server that does not exist (connection_strategy=lazy: no server is asked)", async () => {
+  const proxy = await startProxy(["--set", "connection_strategy=lazy", "--map-local", `|//api\\.invalid/|${site}`]);
+  try {
+    const via = ["-x", `http://127.0.0.1:${proxy.port}`, "--cacert", proxy.caFile, "-D", "-"];
+    const js = (await curl([...via, "https://api.invalid/app.js"])).stdout.toString();
+    assert.match(js, /^HTTP\/[12](?:\.1)? 200/m);
+    assert.match(js, /^content-type: text\/javascript\r$/im);
+    assert.match(js, /\r\n\r\nlocal js$/);
+    const missing = (await curl([...via, "https://api.invalid/missing.js"])).stdout.toString();
+    assert.match(missing, /^HTTP\/[12](?:\.1)? 404/m);
+    assert.not.match(proxy.stdout(), /server connect/, "no server was asked");
+  } finally {
+    await proxy.stop();
+  }
+});
+
 test("--set: the four options by name, a value holding '='", async () => {
   const origin = await echoOrigin();
   const proxy = await startProxy([
