@@ -24,10 +24,11 @@ import { I } from "./workloads/i-filters.ts";
 import { P } from "./workloads/p-profile.ts";
 import { R } from "./workloads/r-read-flows.ts";
 import { U } from "./workloads/u-ui-filter.ts";
+import { V } from "./workloads/v-web-ui.ts";
 import { W } from "./workloads/w-save-stream.ts";
 import type { Workload } from "./workloads/workload.ts";
 
-const WORKLOADS: Workload[] = [A, B1, B2, C, D, E, F, G, H, I, W, R, U, P];
+const WORKLOADS: Workload[] = [A, B1, B2, C, D, E, F, G, H, I, W, R, U, V, P];
 const ORDER = WORKLOADS.map((w) => w.id);
 const RESULTS_DIR = join(ROOT, "bench/results");
 /** Every figure of BENCHMARKS.md, machine-readable; a partial run keeps the workloads it did not run from here. */
