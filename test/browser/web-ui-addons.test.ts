@@ -114,6 +114,9 @@ test("the options page: a refused value shows the registry's line and keeps the 
   assert.match((await refusal.textContent()) ?? "", /idle_timeout/);
   assert.is(await input.inputValue(), before);
   await screenshot(page, "options");
+  await page.locator('[data-page="events"]').click();
+  await page.locator(".log-line", { hasText: "greeter ready" }).first().waitFor();
+  await screenshot(page, "events");
   assert.equal(pageProblems(page), []);
 });
 

@@ -1,10 +1,13 @@
 // Intercepting in the web UI, in a real browser against the real CLI with --web: an intercept
 // filter typed in the UI holds matching requests (the client waits); the user edits a header of
-// one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go.
+// one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go. A
+// finished flow edited and replayed; a WebSocket flow's messages.
 import type { Browser, Page } from "playwright-core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { openTunnel } from "../helpers/clients.ts";
 import { curl, startOrigin, waitFor, within, type CurlResult, type Origin } from "../helpers/harness.ts";
+import { startWsOrigin, WsClient } from "../helpers/ws.ts";
 import {
   launchBrowser,
   openUi,
@@ -111,6 +114,38 @@ test("a finished flow edited and replayed: the origin gets the edited request", 
   assert.is(origin.requests[seen]!.url, "/done-again");
   assert.is(tokenOf(seen), "second");
   assert.equal(pageProblems(page), []);
+});
+
+test("a WebSocket flow: its messages both ways in the Messages tab, binary ones as hex", async () => {
+  const wsOrigin = await startWsOrigin();
+  try {
+    const tunnel = await openTunnel(web.proxy.port, `127.0.0.1:${wsOrigin.port}`);
+    const client = await WsClient.open(`ws://127.0.0.1:${wsOrigin.port}/chat`, {
+      socket: tunnel.socket,
+      perMessageDeflate: false,
+    });
+    client.send("hello over ws");
+    client.send(Buffer.from([0, 1, 2, 255]), true);
+    await client.waitMessages(2);
+    const row = rowsWithPath(page, "/chat").first();
+    // The detail pane closed, the list is wide enough for every column.
+    await page.locator(".flow-scroller").focus();
+    await page.keyboard.press("Escape");
+    await row.locator(".col-protocol", { hasText: "ws" }).waitFor();
+    await row.click();
+    await page.locator('[data-tab="messages"]').click();
+    const messages = page.locator('[data-testid="messages"]');
+    await messages.locator(".msg.from-server").nth(1).waitFor();
+    assert.is(await messages.locator(".msg.from-client").count(), 2);
+    const text = (await messages.textContent()) ?? "";
+    assert.ok(text.includes("hello over ws"), text);
+    assert.ok(text.includes("00 01 02 ff"), text);
+    await screenshot(page, "websocket-messages");
+    client.ws.close(1000, "bye");
+    await client.waitClosed();
+  } finally {
+    await wsOrigin.close();
+  }
 });
 
 test.run();
