@@ -11,6 +11,8 @@ export interface CliRequest {
   exitText?: string;
   /** `--options`: list every option (after loading the scripts given) instead of running. */
   listOptions?: boolean;
+  /** `--config FILE`: the project config file (else the working directory's interloper.config.*). */
+  configFile?: string;
 }
 
 /** A command-line mistake: printed as one line, exit code 2. */
@@ -67,7 +69,13 @@ const FLAGS = {
     requiresArg: true,
     type: "string",
     group: GROUP_PROXY,
-    describe: "Directory of the certificate authority (default ~/.interloper).",
+    describe: "Directory of the certificate authority and config.yaml (default ~/.interloper).",
+  },
+  config: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "A project config file (default: interloper.config.ts/.mts/.js/.mjs in the current folder, if any).",
   },
   "ignore-hosts": {
     requiresArg: true,
@@ -280,7 +288,12 @@ export async function parseCli(argv: readonly string[], version: string): Promis
     changes.viewFilter = filter;
     changes.saveStreamFilter = filter;
   }
-  return { changes, sets: list(a.set) ?? [], ...(a.options === true ? { listOptions: true } : {}) };
+  return {
+    changes,
+    sets: list(a.set) ?? [],
+    ...(a.options === true ? { listOptions: true } : {}),
+    ...(a.config !== undefined ? { configFile: String(last(a.config as string)) } : {}),
+  };
 }
 
 const USAGE = `Usage: interloper [options] [FILTER]

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The composition root: the only place in core/ that knows the built-in addons.
 import { readFileSync } from "node:fs";
+import * as sdk from "@interloper/sdk";
 import { OptionError, SDK_VERSION, snakeOptionName } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
 import { Block } from "../../addons/block.ts";
@@ -11,6 +12,7 @@ import { HarDump } from "../../addons/flow-files/har-dump.ts";
 import { ReadFile } from "../../addons/flow-files/read-file.ts";
 import { SaveFlows } from "../../addons/flow-files/save.ts";
 import { KeepServing } from "../../addons/keep-serving.ts";
+import { Onboarding } from "../../addons/onboarding/index.ts";
 import { MapLocal, MapRemote, ModifyBody, ModifyHeaders } from "../../addons/modify/index.ts";
 import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
@@ -18,7 +20,11 @@ import { ProxyAuth } from "../../addons/proxyauth.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
 import { Intercept } from "../../addons/intercept.ts";
 import { WebUI } from "../../addons/web/index.ts";
+import { bundleScript } from "../../addons/scripts/bundle.ts";
 import { checkCompatibility } from "../../addons/scripts/compat.ts";
+import { evaluateBundle } from "../../addons/scripts/evaluate.ts";
+import type { ConfigFiles } from "../config/config-files.ts";
+import { applyConfigFiles } from "../config/start.ts";
 import { parseCli, UsageError, type CliRequest } from "./args.ts";
 import { formatOptions } from "./options-list.ts";
 import { isSubcommand, runSubcommand } from "./subcommands.ts";
@@ -58,12 +64,20 @@ async function subcommand(command: Parameters<typeof runSubcommand>[0], args: st
   }
 }
 
-/** The built-in addons in chain order, then the command line's options (scripts load here). */
-async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean): Promise<void> {
+/** interloper.config.ts is built and run as a script is: esbuild, then evaluated with the proxy's own sdk. */
+async function runConfigModule(file: string): Promise<{ exports: Record<string, unknown>; inputs: string[] }> {
+  const bundle = await bundleScript(file);
+  return { exports: evaluateBundle(bundle.code, file, { "@interloper/sdk": sdk }), inputs: bundle.inputs };
+}
+
+/** The built-in addons in chain order, then the config files' and command line's options (scripts load here). */
+async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean): Promise<ConfigFiles> {
   const { host } = proxy;
   await host.add(proxy.coreAddon());
   await host.add(new Block());
   await host.add(new ProxyAuth());
+  // Before the scripts, as in mitmproxy: the onboarding page is the proxy's own, whatever they do.
+  await host.add(new Onboarding());
   // User scripts load under the script loader: before the built-in hosts addon, so they decide first.
   await host.add(new ScriptLoader({ watch: watchScripts }));
   await host.add(new Hosts());
@@ -87,10 +101,12 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   await host.add(keep);
   await host.add(new ReadFile(keep));
   await host.add(new ErrorCheck());
-  // Flags and --set in one change, so that scripts are looked up with the confdir given either way.
-  await host.setOptions({ ...cli.changes, ...host.options.parseSetArgs(cli.sets) });
+  // Config files, flags and --set in one change, so that scripts are looked up with the confdir given either way.
+  const fromCommandLine = { ...cli.changes, ...host.options.parseSetArgs(cli.sets) };
+  const files = await applyConfigFiles(host, fromCommandLine, { projectFile: cli.configFile, run: runConfigModule });
   const unknown = host.options.unknownDeferred();
   if (unknown.length > 0) throw new OptionError(host.options.unknownMessage(unknown.map(snakeOptionName)));
+  return files;
 }
 
 /** `--options`: the listing, written out before the process ends. */
@@ -132,8 +148,9 @@ async function main(): Promise<void> {
   }
 
   const { host } = proxy;
+  let configFiles: ConfigFiles;
   try {
-    await setUp(proxy, cli, !cli.listOptions);
+    configFiles = await setUp(proxy, cli, !cli.listOptions);
   } catch (err) {
     if (err instanceof OptionError || err instanceof UsageError) die(err.message, 2);
     throw err;
@@ -159,6 +176,8 @@ async function main(): Promise<void> {
     if (err instanceof StartupError) die(err.message, 1);
     throw err;
   }
+  // Watched once the confdir exists (the CA's start made it): a change applies live.
+  await configFiles.watch();
 }
 
 await main();

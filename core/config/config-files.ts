@@ -1,0 +1,381 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { FSWatcher } from "chokidar";
+import { OptionError, snakeOptionName } from "@interloper/sdk";
+import type { AddonHost } from "@interloper/sdk/host";
+import { closestName } from "../../sdk/src/options.ts";
+import { locate, mergeSources, planChanges, typedValue, type Placed, type Plan } from "./precedence.ts";
+import { findProjectFile, loadProjectConfig, PROJECT_FILES, type ModuleRunner } from "./project-file.ts";
+import { ConfigError, displayPath, where, type ConfigSource } from "./source.ts";
+import { describe } from "./values.ts";
+import { parseYamlConfig } from "./yaml-file.ts";
+
+/** The confdir's config files, read in this order (mitmproxy's: the second wins where both set an option). */
+export const CONFDIR_FILES = ["config.yaml", "config.yml"] as const;
+
+/** How long a burst of file events must be quiet before the files are read again. */
+const DEBOUNCE_MS = 100;
+
+/**
+ * After a reading failed, how long to wait for more of the save before reporting it (an editor
+ * that truncates, then writes): a change within this time is read instead.
+ */
+const SETTLE_MS = 500;
+
+export interface ConfigFilesSetup {
+  host: AddonHost;
+  /** Options the command line sets (canonical names): the files never change them. */
+  commandLine: ReadonlySet<string>;
+  /** The confdir the command line gives, if it does. */
+  confdir: string | undefined;
+  /** `--config FILE`, if given (else the working directory's `interloper.config.*` is used, if any). */
+  projectFile: string | undefined;
+  cwd: string;
+  /** Builds and runs the project file (the script loader's bundler). */
+  run: ModuleRunner;
+}
+
+type Kind = "confdir" | "project";
+
+/**
+ * The config files: the confdir's `config.yaml` and the project's `interloper.config.ts`, applied
+ * through the option registry with the precedence defaults < confdir file < project file <
+ * command line, and watched: a change applies live, a bad one is logged and the options stay.
+ */
+export class ConfigFiles {
+  private confdirSources: ConfigSource[] = [];
+  private projectSource: ConfigSource | undefined;
+  /** The project file in use (undefined: none yet) and the local files it is built from. */
+  private projectFile: string | undefined;
+  private projectInputs: string[] = [];
+  /** Options the files set last (one that leaves the files goes back to its default). */
+  private applied = new Set<string>();
+  /** Entries whose option did not exist at start-up (a script's, until the script is loaded). */
+  private pending: Placed[] = [];
+  private watcher: FSWatcher | undefined;
+  private readonly timers = new Map<Kind, NodeJS.Timeout>();
+  private readonly events = new Map<Kind, number>();
+  private wake: (() => void) | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly setup: ConfigFilesSetup,
+    private readonly confdir: string,
+  ) {}
+
+  /** Reads both files (a mistake throws a ConfigError naming file and line). */
+  static async open(setup: ConfigFilesSetup): Promise<ConfigFiles> {
+    let projectFile: string | undefined;
+    if (setup.projectFile !== undefined) {
+      projectFile = resolve(setup.cwd, expandHome(setup.projectFile));
+      if (!existsSync(projectFile)) throw new ConfigError(`--config: no such file '${setup.projectFile}'`);
+    } else {
+      projectFile = findProjectFile(setup.cwd);
+    }
+    const project = projectFile ? await loadProjectConfig(projectFile, setup.run) : undefined;
+    const projectConfdir = project?.source.entries.get("confdir")?.value;
+    const confdir =
+      setup.confdir ??
+      (typeof projectConfdir === "string" ? projectConfdir : undefined) ??
+      String(setup.host.options.spec("confdir")?.default ?? "~/.interloper");
+    const files = new ConfigFiles(setup, resolve(setup.cwd, expandHome(confdir)));
+    files.projectFile = projectFile;
+    files.projectSource = project?.source;
+    files.projectInputs = project?.inputs ?? [];
+    files.confdirSources = files.readConfdir();
+    return files;
+  }
+
+  /** The files' options for the start-up change (set together with the command line's). */
+  startupChanges(): Record<string, unknown> {
+    const plan = this.plan(true);
+    this.pending = plan.unknown;
+    this.applied = new Set(Object.keys(plan.changes));
+    return plan.changes;
+  }
+
+  /**
+   * After the start-up change (scripts are loaded now): the entries of options that scripts
+   * added are applied; a name no option has is a ConfigError naming its file and line.
+   */
+  async finishStartup(): Promise<void> {
+    const { known, unknown } = this.splitPending(this.pending);
+    this.pending = [];
+    if (unknown.length > 0) throw new ConfigError(this.unknownMessage(unknown));
+    if (known.size === 0) return;
+    const changes = Object.fromEntries(known);
+    try {
+      await this.setup.host.setOptions(changes);
+    } catch (err) {
+      throw this.explain(err, Object.keys(changes));
+    }
+    for (const name of known.keys()) this.applied.add(name);
+  }
+
+  /** An option refusal, pointed at the file and line of the entry it is about (if it came from a file). */
+  explain(err: unknown, names: Iterable<string>): unknown {
+    if (!(err instanceof OptionError) || err instanceof ConfigError) return err;
+    const placed = locate(err.message, this.merged(), names);
+    return placed ? new ConfigError(`${where(placed.file, placed.line)}: ${err.message}`) : err;
+  }
+
+  /** Starts watching both files (and the project file's local imports); resolves once the watch is ready. */
+  async watch(): Promise<void> {
+    const { watch } = await import("chokidar");
+    const watcher = watch(this.watchedDirs(), { ignoreInitial: true, depth: 0, atomic: true, awaitWriteFinish: false });
+    this.watcher = watcher;
+    watcher.on("all", (_event, path) => {
+      const kind = this.kindOf(resolve(path));
+      if (kind) this.schedule(kind);
+    });
+    watcher.on("error", (err) =>
+      this.setup.host.log("warn", `watching the config files failed: ${(err as Error).message}`),
+    );
+    await new Promise<void>((r) => watcher.once("ready", () => r()));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.wake?.();
+    await this.watcher?.close();
+    await this.queue;
+  }
+
+  /** Resolves when the reloads queued so far are done (for tests). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  private readConfdir(): ConfigSource[] {
+    const sources: ConfigSource[] = [];
+    for (const name of CONFDIR_FILES) {
+      const file = join(this.confdir, name);
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw new ConfigError(`${displayPath(file)}: cannot read it: ${(err as Error).message}`);
+      }
+      sources.push(parseYamlConfig(text, file));
+    }
+    return sources;
+  }
+
+  private async readProject(): Promise<void> {
+    const file = this.setup.projectFile !== undefined ? this.projectFile : findProjectFile(this.setup.cwd);
+    if (!file || !existsSync(file)) {
+      this.projectFile = this.setup.projectFile !== undefined ? this.projectFile : undefined;
+      this.projectSource = undefined;
+      this.projectInputs = [];
+      return;
+    }
+    const loaded = await loadProjectConfig(file, this.setup.run);
+    this.projectFile = file;
+    this.projectSource = loaded.source;
+    this.projectInputs = loaded.inputs;
+  }
+
+  private merged(): Map<string, Placed> {
+    return mergeSources([...this.confdirSources, ...(this.projectSource ? [this.projectSource] : [])]);
+  }
+
+  private plan(startup: boolean): Plan {
+    const { host, commandLine } = this.setup;
+    const plan = planChanges(this.merged(), host.options, { commandLine, previous: this.applied, startup });
+    for (const placed of plan.overridden) {
+      host.log("debug", `${where(placed.file, placed.line)}: ${placed.key} is set on the command line, which wins`);
+    }
+    return plan;
+  }
+
+  /** Entries whose option exists now (typed), and those whose option still does not. */
+  private splitPending(entries: readonly Placed[]): { known: Map<string, unknown>; unknown: Placed[] } {
+    const known = new Map<string, unknown>();
+    const unknown: Placed[] = [];
+    for (const placed of entries) {
+      const spec = this.setup.host.options.spec(placed.name);
+      if (spec) known.set(placed.name, typedValue(spec, placed, this.setup.host.options));
+      else unknown.push(placed);
+    }
+    return { known, unknown };
+  }
+
+  /** `config.yaml:7: unknown option 'map_remot' (did you mean map_remote?)`, one per entry. */
+  private unknownMessage(entries: readonly Placed[]): string {
+    const names = this.setup.host.options.names();
+    return entries
+      .map((placed) => {
+        const meant = closestName(placed.key, names);
+        const hint = meant ? ` (did you mean ${snakeOptionName(meant)}?)` : "";
+        return `${where(placed.file, placed.line)}: unknown option '${placed.key}'${hint}`;
+      })
+      .join("; ");
+  }
+
+  // ---- watching ----
+
+  private watchedDirs(): string[] {
+    const dirs = new Set<string>();
+    if (existsSync(this.confdir)) dirs.add(this.confdir);
+    if (this.setup.projectFile === undefined) dirs.add(this.setup.cwd);
+    for (const file of this.projectFiles()) dirs.add(dirname(file));
+    return [...dirs];
+  }
+
+  /** The files whose change reloads the project config: the file, its local imports, and where one may appear. */
+  private projectFiles(): Set<string> {
+    const files = new Set(this.projectInputs);
+    if (this.projectFile) files.add(this.projectFile);
+    if (this.setup.projectFile === undefined) for (const name of PROJECT_FILES) files.add(join(this.setup.cwd, name));
+    return files;
+  }
+
+  private kindOf(path: string): Kind | undefined {
+    if (
+      dirname(path) === this.confdir &&
+      (CONFDIR_FILES as readonly string[]).includes(path.slice(this.confdir.length + 1))
+    )
+      return "confdir";
+    return this.projectFiles().has(path) ? "project" : undefined;
+  }
+
+  private schedule(kind: Kind): void {
+    if (this.closed) return;
+    this.events.set(kind, (this.events.get(kind) ?? 0) + 1);
+    this.wake?.();
+    clearTimeout(this.timers.get(kind));
+    this.timers.set(
+      kind,
+      setTimeout(() => {
+        this.queue = this.queue.then(() => this.reload(kind));
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  /** Reads the changed file again and applies what changed; anything wrong is logged and changes nothing. */
+  private async reload(kind: Kind): Promise<void> {
+    if (this.closed) return;
+    const seen = this.events.get(kind) ?? 0;
+    const before = { confdir: this.confdirSources, project: this.projectSource, file: this.projectFile };
+    const inputs = this.projectInputs;
+    const label = this.label(kind);
+    try {
+      if (kind === "confdir") this.confdirSources = this.readConfdir();
+      else await this.readProject();
+    } catch (err) {
+      this.confdirSources = before.confdir;
+      this.projectSource = before.project;
+      this.projectFile = before.file;
+      this.projectInputs = inputs;
+      if (await this.changedSoon(kind, seen)) return;
+      this.setup.host.log("error", `${(err as Error).message}; the options stay as they were`);
+      return;
+    }
+    if (kind === "project") this.watchNewInputs();
+    const failure = await this.apply(label);
+    if (failure === undefined) return;
+    // Nothing was applied: the files' state stays what it was, so that the next change is compared to it.
+    this.confdirSources = before.confdir;
+    this.projectSource = before.project;
+    if (await this.changedSoon(kind, seen)) return;
+    this.setup.host.log("error", `${failure}; the options stay as they were`);
+  }
+
+  /** Applies the files' options as they are now; returns why not, if nothing was applied. */
+  private async apply(label: string): Promise<string | undefined> {
+    const { host } = this.setup;
+    let plan: Plan;
+    try {
+      plan = this.plan(false);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    // A change that loads a script may bring the options its other entries name: try it first.
+    if (plan.unknown.length > 0 && Object.keys(plan.changes).length === 0) return this.unknownMessage(plan.unknown);
+    for (const { placed, name, value } of plan.restart) {
+      const at = placed ? where(placed.file, placed.line) : label;
+      const shown = value === undefined ? "its default" : describe(value);
+      host.log("warn", `${at}: ${snakeOptionName(name)} changed to ${shown}: restart interloper to apply it`);
+    }
+    const names = Object.keys(plan.changes);
+    const previous = Object.fromEntries(names.map((name) => [name, host.options.get(name)]));
+    try {
+      if (names.length > 0) await host.setOptions(plan.changes);
+    } catch (err) {
+      const explained = this.explain(err, names);
+      return explained instanceof ConfigError || !(err instanceof OptionError)
+        ? (explained as Error).message
+        : `${label}: ${err.message}`;
+    }
+    const late = await this.applyLate(plan.unknown, previous);
+    if (late.failure !== undefined) return late.failure;
+    const changed = [...names, ...late.names];
+    this.applied = new Set([...this.merged().keys()].filter((n) => host.options.has(n)));
+    if (changed.length > 0) host.log("info", `${label}: applied ${changed.map(snakeOptionName).join(", ")}`);
+    else host.log("debug", `${label}: no option changed`);
+    return undefined;
+  }
+
+  /**
+   * The entries that named no option before the change: applied if the change brought their
+   * option (a script's); otherwise the change is undone and they are the failure.
+   */
+  private async applyLate(
+    entries: readonly Placed[],
+    previous: Record<string, unknown>,
+  ): Promise<{ failure?: string; names: string[] }> {
+    if (entries.length === 0) return { names: [] };
+    const { host } = this.setup;
+    let failure: string | undefined;
+    let split: { known: Map<string, unknown>; unknown: Placed[] } | undefined;
+    try {
+      split = this.splitPending(entries);
+      if (split.unknown.length > 0) failure = this.unknownMessage(split.unknown);
+      else await host.setOptions(Object.fromEntries(split.known));
+    } catch (err) {
+      failure = (this.explain(err, split ? [...split.known.keys()] : []) as Error).message;
+    }
+    if (failure === undefined) return { names: [...split!.known.keys()] };
+    try {
+      await host.setOptions(previous);
+    } catch (err) {
+      host.log("error", `undoing a config change failed: ${(err as Error).message}`);
+    }
+    return { failure, names: [] };
+  }
+
+  /** New local imports of the project file are watched too. */
+  private watchNewInputs(): void {
+    if (!this.watcher) return;
+    this.watcher.add(this.watchedDirs());
+  }
+
+  private label(kind: Kind): string {
+    if (kind === "project") return this.projectFile ? displayPath(this.projectFile) : "interloper.config.ts";
+    const existing = CONFDIR_FILES.map((name) => join(this.confdir, name)).find((file) => existsSync(file));
+    return displayPath(existing ?? join(this.confdir, CONFDIR_FILES[0]));
+  }
+
+  /** After a failure: whether the file changed again within SETTLE_MS (a save still going on). */
+  private async changedSoon(kind: Kind, seen: number): Promise<boolean> {
+    if ((this.events.get(kind) ?? 0) === seen && !this.closed) {
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, SETTLE_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+      this.wake = undefined;
+    }
+    return this.closed || (this.events.get(kind) ?? 0) !== seen;
+  }
+}
+
+function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
+}

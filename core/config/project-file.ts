@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { canonicalOptionName } from "@interloper/sdk";
+import { closestName } from "../../sdk/src/options.ts";
+import { addEntry, ConfigError, displayPath, where, type ConfigSource } from "./source.ts";
+import { describe } from "./values.ts";
+
+/** The project config's names, in the order they are looked for in the working directory. */
+export const PROJECT_FILES = [
+  "interloper.config.ts",
+  "interloper.config.mts",
+  "interloper.config.js",
+  "interloper.config.mjs",
+] as const;
+
+/** The keys `defineConfig` takes. */
+const TOP_KEYS = ["mode", "scripts", "options"];
+
+/**
+ * Builds and runs a module (the script loader's esbuild bundle, evaluated with the proxy's own
+ * sdk): its exports, and the local files it was built from (what to watch). Injected by the
+ * composition root, so the config code needs no bundler of its own.
+ */
+export type ModuleRunner = (file: string) => Promise<{ exports: Record<string, unknown>; inputs: string[] }>;
+
+/** The project config in `dir`, if there is one. */
+export function findProjectFile(dir: string): string | undefined {
+  return PROJECT_FILES.map((name) => join(dir, name)).find((file) => existsSync(file));
+}
+
+/**
+ * Loads `interloper.config.ts` (or .mts/.js/.mjs): `export default defineConfig({ mode, scripts,
+ * options })`. `mode` and `scripts` are the options of those names; `scripts` that are paths are
+ * taken relative to the config file's folder. Lines are found in the file's text (a key written
+ * `name:` or `"name":`), so an unknown option can be shown where it is.
+ */
+export async function loadProjectConfig(
+  file: string,
+  run: ModuleRunner,
+): Promise<{ source: ConfigSource; inputs: string[] }> {
+  let loaded;
+  try {
+    loaded = await run(file);
+  } catch (err) {
+    throw new ConfigError(`${displayPath(file)}: cannot load it: ${(err as Error)?.message ?? String(err)}`);
+  }
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    // Gone since it was built: the entries just have no lines.
+  }
+  const exported = loaded.exports.default ?? (loaded.exports.__esModule ? undefined : loaded.exports);
+  return { source: projectSource(file, exported, text), inputs: loaded.inputs };
+}
+
+/** The entries of a project config's default export (`text`, the file's source, gives the lines). */
+export function projectSource(file: string, config: unknown, text: string): ConfigSource {
+  const source: ConfigSource = { file, entries: new Map() };
+  if (!isPlainObject(config)) {
+    throw new ConfigError(
+      `${displayPath(file)}: expected a default export of defineConfig({ mode, scripts, options }), found ${describe(config)}`,
+    );
+  }
+  const lineOf = (key: string) => keyLine(text, key);
+  for (const key of Object.keys(config)) {
+    if (TOP_KEYS.includes(key)) continue;
+    const meant = closestName(key, TOP_KEYS);
+    throw new ConfigError(
+      `${where(file, lineOf(key))}: unknown key '${key}' (${meant ? `did you mean ${meant}?` : "expected mode, scripts or options"})`,
+    );
+  }
+  if (config.mode !== undefined)
+    addEntry(source, { name: "mode", key: "mode", value: config.mode, line: lineOf("mode") });
+  if (config.scripts !== undefined) {
+    const value = Array.isArray(config.scripts)
+      ? (config.scripts as unknown[]).map((spec) => (typeof spec === "string" ? scriptPath(spec, dirname(file)) : spec))
+      : config.scripts;
+    addEntry(source, { name: "scripts", key: "scripts", value, line: lineOf("scripts") });
+  }
+  if (config.options !== undefined) {
+    if (!isPlainObject(config.options)) {
+      throw new ConfigError(`${where(file, lineOf("options"))}: options must be an object of option names and values`);
+    }
+    for (const [key, value] of Object.entries(config.options)) {
+      if (value === undefined) continue;
+      addEntry(source, { name: canonicalOptionName(key), key, value, line: lineOf(key) });
+    }
+  }
+  return source;
+}
+
+/** A script given as a path, made absolute against the config's folder; a package name stays as it is. */
+function scriptPath(spec: string, dir: string): string {
+  if (spec === "~" || spec.startsWith("~/")) return homedir() + spec.slice(1);
+  const looksLikePath = spec.startsWith("./") || spec.startsWith("../") || /\.(m?[jt]s|c[jt]s|[jt]sx)$/.test(spec);
+  return looksLikePath && !isAbsolute(spec) ? resolve(dir, spec) : spec;
+}
+
+/** The 1-based line where `key:` (bare or quoted) first appears as a property in `text`. */
+export function keyLine(text: string, key: string): number | undefined {
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const m = new RegExp(`(^|[\\s{,])(["'\`]?)${escaped}\\2\\s*:`, "m").exec(text);
+  if (!m) return undefined;
+  const at = m.index + m[1]!.length;
+  let line = 1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < at; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
