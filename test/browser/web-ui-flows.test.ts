@@ -114,6 +114,24 @@ test("highlight filter marks rows without hiding others", async () => {
   await box.press("Enter");
 });
 
+test("a click on a column header sorts by it: ascending, descending, then arrival order", async () => {
+  const paths = async () => (await page.locator(".flow-row .col-path").allTextContents()).map((t) => t.trim());
+  const arrival = await paths();
+  const header = page.locator('[data-column="path"]');
+  await header.click();
+  await waitFor(async () => (await header.getAttribute("aria-sort")) === "ascending" || undefined, "sorted ascending");
+  assert.equal(await paths(), [...arrival].sort());
+  await header.click();
+  await waitFor(
+    async () => (await header.getAttribute("aria-sort")) === "descending" || undefined,
+    "sorted descending",
+  );
+  assert.equal(await paths(), [...arrival].sort().reverse());
+  await header.click();
+  await waitFor(async () => (await header.getAttribute("aria-sort")) === "none" || undefined, "arrival order");
+  assert.equal(await paths(), arrival);
+});
+
 test("a JSON response body is pretty-printed", async () => {
   await rowsWithPath(page, "/api/data").first().click();
   await page.locator('[data-tab="response"]').click();
