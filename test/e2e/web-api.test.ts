@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { requestViaProxy } from "../helpers/clients.ts";
+import { openTunnel, requestViaProxy } from "../helpers/clients.ts";
+import { startWsOrigin, WsClient } from "../helpers/ws.ts";
 import {
   runCli,
   startOrigin,
@@ -450,6 +451,41 @@ test("a broken save of an addon shows in /api/addons with file:line; a fixed one
   const after = (await api(ui, "GET", "/api/addons")).json<typeof addons>();
   assert.is(after.find((a) => a.name === "tagger.ts")?.lastError, null, "the new version has no error");
   assert.is((await api(ui, "POST", "/api/addons/web/reload")).status, 409);
+});
+
+test("a WebSocket flow: listed as ws, its messages in the detail once it ended", async () => {
+  const wsOrigin = await startWsOrigin();
+  try {
+    const tunnel = await openTunnel(proxy.port, `127.0.0.1:${wsOrigin.port}`);
+    const client = await WsClient.open(`ws://127.0.0.1:${wsOrigin.port}/chat`, {
+      socket: tunnel.socket,
+      perMessageDeflate: false,
+    });
+    client.send("hello ws");
+    client.send(Buffer.from([0, 1, 2, 255]), true);
+    await client.waitMessages(2);
+    client.ws.close(1000, "bye");
+    await client.waitClosed();
+    const flow = await until(
+      async () => (await flows()).find((f) => f.path === "/chat" && !f.live),
+      "the WebSocket flow, ended",
+    );
+    const detail = (await api(ui, "GET", `/api/flows/${flow.id}`)).json<{
+      summary: { type: string; messageCount: number };
+      websocket: {
+        closeCode: number;
+        messages: { fromClient: boolean; type: string; text?: string; base64?: string }[];
+      };
+    }>();
+    assert.is(detail.summary.type, "ws");
+    assert.is(detail.summary.messageCount, 4);
+    assert.is(detail.websocket.closeCode, 1000);
+    const [first, second] = detail.websocket.messages;
+    assert.equal([first!.fromClient, first!.type, first!.text], [true, "text", "hello ws"]);
+    assert.equal([second!.type, second!.base64], ["binary", Buffer.from([0, 1, 2, 255]).toString("base64")]);
+  } finally {
+    await wsOrigin.close();
+  }
 });
 
 test("a UI reachable from the network without a password is refused at start-up, in one line", async () => {
