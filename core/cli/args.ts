@@ -77,6 +77,34 @@ const FLAGS = {
     group: GROUP_PROXY,
     describe: "A project config file (default: interloper.config.ts/.mts/.js/.mjs in the current folder, if any).",
   },
+  proxyauth: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "Require proxy authentication: user:pass, any, or @path to an Apache htpasswd file.",
+  },
+  anticache: {
+    type: "boolean",
+    group: GROUP_PROXY,
+    describe: "Strip request headers that might make the server answer 304 Not Modified.",
+  },
+  anticomp: {
+    type: "boolean",
+    group: GROUP_PROXY,
+    describe: "Ask servers for uncompressed responses (Accept-Encoding: identity).",
+  },
+  stickycookie: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "FILTER: requests it matches get the cookies servers set earlier.",
+  },
+  stickyauth: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_PROXY,
+    describe: "FILTER: requests it matches get the host's last Authorization header.",
+  },
   "ignore-hosts": {
     requiresArg: true,
     type: "string",
@@ -253,6 +281,11 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   }
   if (a.scripts !== undefined) changes.scripts = list(a.scripts);
   if (a.confdir !== undefined) changes.confdir = String(last(a.confdir as string));
+  if (a.proxyauth !== undefined) changes.proxyauth = String(last(a.proxyauth as string));
+  if (a.anticache) changes.anticache = true;
+  if (a.anticomp) changes.anticomp = true;
+  if (a.stickycookie !== undefined) changes.stickycookie = String(last(a.stickycookie as string));
+  if (a.stickyauth !== undefined) changes.stickyauth = String(last(a.stickyauth as string));
   if (a.ignoreHosts !== undefined) changes.ignoreHosts = list(a.ignoreHosts);
   if (a.allowHosts !== undefined) changes.allowHosts = list(a.allowHosts);
   if (a.ignoreDomain !== undefined) changes.ignoreDomains = list(a.ignoreDomain);

@@ -12,11 +12,14 @@ import { HarDump } from "../../addons/flow-files/har-dump.ts";
 import { ReadFile } from "../../addons/flow-files/read-file.ts";
 import { SaveFlows } from "../../addons/flow-files/save.ts";
 import { KeepServing } from "../../addons/keep-serving.ts";
-import { Onboarding } from "../../addons/onboarding/index.ts";
 import { MapLocal, MapRemote, ModifyBody, ModifyHeaders } from "../../addons/modify/index.ts";
+import { Onboarding } from "../../addons/onboarding/index.ts";
 import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
-import { ProxyAuth } from "../../addons/proxyauth.ts";
+import { BlockList } from "../../addons/http-options/block-list.ts";
+import { StickyAuth } from "../../addons/http-options/stickyauth.ts";
+import { StickyCookie } from "../../addons/http-options/stickycookie.ts";
+import { ProxyAuth } from "../../addons/proxyauth/index.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
 import { Intercept } from "../../addons/intercept.ts";
 import { WebUI } from "../../addons/web/index.ts";
@@ -75,6 +78,8 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   const { host } = proxy;
   await host.add(proxy.coreAddon());
   await host.add(new Block());
+  // mitmproxy's order: block_list right after block.
+  await host.add(new BlockList());
   await host.add(new ProxyAuth());
   // Before the scripts, as in mitmproxy: the onboarding page is the proxy's own, whatever they do.
   await host.add(new Onboarding());
@@ -90,6 +95,9 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   await host.add(new MapLocal());
   await host.add(new ModifyBody());
   await host.add(new ModifyHeaders());
+  // mitmproxy's order: stickyauth and stickycookie after the replays and rewrites, before saving.
+  await host.add(new StickyAuth());
+  await host.add(new StickyCookie());
   await host.add(new SaveFlows());
   await host.add(new HarDump());
   // Last of the flow addons, as in mitmweb: intercept sees the flow as the others left it, and the

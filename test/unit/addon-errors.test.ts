@@ -13,7 +13,7 @@ import { Block } from "../../addons/block.ts";
 import { Dumper } from "../../addons/dumper.ts";
 import { ErrorCheck } from "../../addons/errorcheck.ts";
 import { Hosts } from "../../addons/hosts.ts";
-import { ProxyAuth } from "../../addons/proxyauth.ts";
+import { ProxyAuth } from "../../addons/proxyauth/index.ts";
 import { ScriptLoader } from "../../addons/script-loader.ts";
 import { escapeRe, nextTypecheck, reloadAfter, scriptHost, settle, type ScriptHost } from "../helpers/script-host.ts";
 import { scriptDir, type ScriptDir } from "../helpers/scripts.ts";

@@ -11,7 +11,7 @@ import { HTTPFlow, Request, Response, TCPFlow, WebSocketData } from "@interloper
 import { AddonHost } from "@interloper/sdk/host";
 import { Dumper } from "../../addons/dumper.ts";
 import { Hosts } from "../../addons/hosts.ts";
-import { ProxyAuth } from "../../addons/proxyauth.ts";
+import { ProxyAuth } from "../../addons/proxyauth/index.ts";
 
 const FORGE = "\n127.0.0.1:1: GET http://forged/";
 /** Everything that must never reach a log line raw. */

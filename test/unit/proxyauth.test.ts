@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { testClient, testContext, testFlow } from "@interloper/sdk/testing";
 import { HTTPFlow, Request, type Socks5AuthData } from "@interloper/sdk";
-import { ProxyAuth } from "../../addons/proxyauth.ts";
+import { ProxyAuth } from "../../addons/proxyauth/index.ts";
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 
