@@ -1,4 +1,5 @@
 import { formatDateTime, formatSize } from "../../lib/format.ts";
+import { parseUrlEncoded } from "../../lib/views/form.ts";
 import type { FlowDetail, FlowSummary, Fields } from "../types.ts";
 import { BodyView } from "./BodyView.tsx";
 
@@ -40,6 +41,7 @@ export function MessageTab({
         </span>
       </div>
       <HeaderTable fields={head.headers} />
+      {side === "request" ? <QueryTable path={req!.path} /> : null}
       {head.trailers && head.trailers.length > 0 ? (
         <>
           <h4>Trailers</h4>
@@ -56,6 +58,20 @@ export function MessageTab({
         version={`${summary.bodies[side]}:${head.size}:${summary.timestampEnd}:${summary.intercepted}`}
       />
     </div>
+  );
+}
+
+/** The query string's fields, decoded, when the request has one. */
+function QueryTable({ path }: { path: string }) {
+  const at = path.indexOf("?");
+  if (at === -1) return null;
+  const fields = parseUrlEncoded(path.slice(at + 1));
+  if (fields.length === 0) return null;
+  return (
+    <>
+      <h4 class="section">Query</h4>
+      <HeaderTable fields={fields.map((f) => [f.name, f.value])} />
+    </>
   );
 }
 

@@ -45,7 +45,7 @@ export function OptionsPage() {
                   {o.owner ? ` · ${o.owner}` : ""}
                 </div>
               </td>
-              <td>
+              <td class="opt-value">
                 <OptionEditor option={o} />
               </td>
               <td class="muted small">
