@@ -5,8 +5,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import * as sdk from "@interloper/sdk";
 import { OptionError, type LogEntry, type OptionSpec } from "@interloper/sdk";
 import { AddonHost, Options } from "@interloper/sdk/host";
+import { bundleScript } from "../../addons/scripts/bundle.ts";
 import { evaluateBundle } from "../../addons/scripts/evaluate.ts";
 import { locate, mergeSources, planChanges, type Placed } from "../../core/config/precedence.ts";
 import { keyLine, projectSource } from "../../core/config/project-file.ts";
@@ -477,6 +479,35 @@ test("cycle: at start-up an unknown key, a bad value or a refused one is a Confi
       (e: Error) => e,
     );
     assert.match((missing as Error).message, /^--config: no such file 'nope\.ts'$/);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test("cycle: a TypeScript project file is built by the script loader's bundler; its local imports are watched", async () => {
+  const dir = tempDir("interloper-config-");
+  try {
+    writeFileSync(join(dir, "detail.ts"), "export const detail: number = 3;\n");
+    writeFileSync(
+      join(dir, "interloper.config.ts"),
+      'import { defineConfig } from "@interloper/sdk";\nimport { detail } from "./detail.ts";\nexport default defineConfig({ options: { flow_detail: detail } });\n',
+    );
+    const { host, logs } = await hostWithLog();
+    const run = async (file: string) => {
+      const bundle = await bundleScript(file);
+      return { exports: evaluateBundle(bundle.code, file, { "@interloper/sdk": sdk }), inputs: bundle.inputs };
+    };
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir });
+    assert.is(host.options.get("flowDetail"), 3);
+    await files.watch();
+    writeFileSync(join(dir, "detail.ts"), "export const detail: number = 4;\n");
+    await waitFor(
+      () => logs.some((e) => /interloper\.config\.ts: applied flow_detail$/.test(e.message)),
+      "the import's change",
+    );
+    assert.is(host.options.get("flowDetail"), 4);
+    await files.close();
+    await host.stop();
   } finally {
     removeDir(dir);
   }
