@@ -170,6 +170,26 @@ const FLAGS = {
     group: GROUP_TLS,
     describe: "Do not verify upstream server certificates.",
   },
+  certs: {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_TLS,
+    describe:
+      "Serve your own certificate: [domain=]path to a PEM with the chain and its key (domain may be *.example.com; default *). Repeatable.",
+  },
+  "cert-passphrase": {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_TLS,
+    describe:
+      "Passphrase of encrypted keys in --certs, client_certs and the CA (seen in the process list: prefer config.yaml).",
+  },
+  "key-size": {
+    requiresArg: true,
+    type: "string",
+    group: GROUP_TLS,
+    describe: "RSA key size in bits of the CA when it is made (default 2048).",
+  },
   quiet: {
     alias: "q",
     type: "boolean",
@@ -296,6 +316,13 @@ export async function parseCli(argv: readonly string[], version: string): Promis
   if (a.modifyHeaders !== undefined) changes.modifyHeaders = list(a.modifyHeaders);
   if (a.modifyBody !== undefined) changes.modifyBody = list(a.modifyBody);
   if (a.sslInsecure) changes.sslInsecure = true;
+  if (a.certs !== undefined) changes.certs = list(a.certs);
+  if (a.certPassphrase !== undefined) changes.certPassphrase = String(last(a.certPassphrase as string));
+  if (a.keySize !== undefined) {
+    const raw = String(last(a.keySize as string));
+    if (!/^\d{1,6}$/.test(raw.trim())) throw new UsageError(`invalid --key-size '${raw}': expected a number of bits`);
+    changes.keySize = Number(raw);
+  }
   if (a.flowDetail !== undefined) {
     const raw = String(last(a.flowDetail as string));
     if (!/^[0-4]$/.test(raw.trim())) throw new UsageError(`invalid --flow-detail '${raw}': expected 0 to 4`);
