@@ -16,6 +16,8 @@ import { MapLocal, MapRemote, ModifyBody, ModifyHeaders } from "../../addons/mod
 import { Onboarding } from "../../addons/onboarding/index.ts";
 import { ServerReplay } from "../../addons/server-replay/index.ts";
 import { Hosts } from "../../addons/hosts.ts";
+import { AntiCache } from "../../addons/http-options/anticache.ts";
+import { AntiComp } from "../../addons/http-options/anticomp.ts";
 import { BlockList } from "../../addons/http-options/block-list.ts";
 import { StickyAuth } from "../../addons/http-options/stickyauth.ts";
 import { StickyCookie } from "../../addons/http-options/stickycookie.ts";
@@ -78,8 +80,10 @@ async function setUp(proxy: ProxyServer, cli: CliRequest, watchScripts: boolean)
   const { host } = proxy;
   await host.add(proxy.coreAddon());
   await host.add(new Block());
-  // mitmproxy's order: block_list right after block.
+  // mitmproxy's order: block_list, anticache and anticomp right after block.
   await host.add(new BlockList());
+  await host.add(new AntiCache());
+  await host.add(new AntiComp());
   await host.add(new ProxyAuth());
   // Before the scripts, as in mitmproxy: the onboarding page is the proxy's own, whatever they do.
   await host.add(new Onboarding());

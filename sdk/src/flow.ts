@@ -312,6 +312,21 @@ export class Request extends Message {
     return `${this.scheme}://${shown}${this.port === def ? "" : `:${this.port}`}${this.path}`;
   }
 
+  /**
+   * Removes the fields that let a server answer `304 Not Modified` instead of
+   * the whole response (`If-None-Match`, `If-Modified-Since`), as mitmproxy's
+   * `anticache()`.
+   */
+  anticache(): void {
+    this.headers.delete("if-none-match");
+    this.headers.delete("if-modified-since");
+  }
+
+  /** Asks for an uncompressed response (`Accept-Encoding: identity`), as mitmproxy's `anticomp()`. */
+  anticomp(): void {
+    this.headers.set("Accept-Encoding", "identity");
+  }
+
   /** The query string as a `URLSearchParams` (a copy: assign back with `query = ...`). */
   get query(): URLSearchParams {
     const i = this.path.indexOf("?");
