@@ -88,6 +88,8 @@ export function proxyRoutes(router: Router, api: WebApi): void {
         flowCount: store.size,
         maxFlows: loader.options.get<number>("webMaxFlows"),
         intercept: loader.options.get<string | undefined>("intercept") ?? null,
+        store: store.stats(),
+        memory: memoryNow(),
       }),
     )
     .add("POST", "/api/filter/check", async ({ req, res }) => {
@@ -112,6 +114,12 @@ export function proxyRoutes(router: Router, api: WebApi): void {
       }
       sendJson(res, 200, { ids });
     });
+}
+
+/** The process's memory (bytes): what a long session's flatness is read from. */
+function memoryNow(): { rss: number; heapUsed: number; external: number; arrayBuffers: number } {
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, external, arrayBuffers };
 }
 
 /** Compiles a filter expression, or 400 with the parser's line. */

@@ -87,6 +87,16 @@ export class FlowStore {
     return this.inlineTotal;
   }
 
+  /** What the store holds, for the UI's state: flows, body bytes in memory and on disk. */
+  stats(): { flows: number; inlineBytes: number; diskBytes: number; diskSegments: number } {
+    return {
+      flows: this.flows.size,
+      inlineBytes: this.inlineTotal,
+      diskBytes: this.spill?.diskBytes ?? 0,
+      diskSegments: this.spill?.segments ?? 0,
+    };
+  }
+
   get(id: string): StoredFlow | undefined {
     return this.flows.get(id);
   }
