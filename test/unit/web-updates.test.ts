@@ -1,0 +1,156 @@
+// The web UI's live updates (addons/web/server/updates.ts) over a real WebSocket on
+// loopback: changes gathered and sent in batches (never more often than every 100 ms), a
+// flow once per batch with its latest state, nothing gathered without a client.
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import WebSocket from "ws";
+import { Response } from "@interloper/sdk";
+import { testFlow } from "@interloper/sdk/testing";
+import { BATCH_MS, UpdateHub } from "../../addons/web/server/updates.ts";
+import { FlowStore } from "../../addons/web/store/flow-store.ts";
+import { WAIT_MS, within } from "../helpers/harness.ts";
+
+interface Update {
+  type: string;
+  data: { id?: string; status?: number | null; path?: string | null; message?: string };
+}
+
+async function setUp(): Promise<{
+  store: FlowStore;
+  hub: UpdateHub;
+  connect: () => Promise<{ ws: WebSocket; messages: Update[][]; opened: number }>;
+  close: () => Promise<void>;
+}> {
+  const store = new FlowStore({ maxFlows: 1000 }, undefined);
+  const hub = await UpdateHub.create(store, { options: () => [], addons: () => [{ name: "x" }] });
+  const server = http.createServer();
+  server.on("upgrade", (req, socket, head) => hub.accept(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  const sockets: WebSocket[] = [];
+  return {
+    store,
+    hub,
+    connect: () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/api/updates`);
+        sockets.push(ws);
+        const messages: Update[][] = [];
+        ws.on("message", (d: Buffer) => messages.push(JSON.parse(d.toString()) as Update[]));
+        ws.once("open", () => resolve({ ws, messages, opened: Date.now() }));
+        ws.once("error", reject);
+      }),
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      hub.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Waits (bounded) until `check` holds, woken by each message. */
+function until(ws: WebSocket, check: () => boolean, what: string): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      if (check()) return resolve();
+      const on = () => {
+        if (!check()) return;
+        ws.off("message", on);
+        resolve();
+      };
+      ws.on("message", on);
+    }),
+    what,
+    WAIT_MS,
+  );
+}
+
+/** Waits until the hub has registered the client (the server side of the upgrade ran). */
+async function registered(hub: UpdateHub, n: number): Promise<void> {
+  const end = Date.now() + WAIT_MS;
+  while (hub.clientCount < n) {
+    if (Date.now() > end) throw new Error("the client was never registered");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+test("many changes arrive in few messages, each flow once per batch with its latest state", async () => {
+  const { store, hub, connect, close } = await setUp();
+  try {
+    const client = await connect();
+    await registered(hub, 1);
+    const started = Date.now();
+    const flows = Array.from({ length: 300 }, (_, i) => testFlow({ url: `http://h.test/${i}` }));
+    for (const f of flows) store.observe(f, false);
+    for (const f of flows) {
+      f.response = new Response({ status: 201 });
+      store.observe(f, true);
+    }
+    store.remove(flows[0]!.id);
+    hub.event({ level: "info", message: "hello", timestamp: 1 });
+    hub.addons();
+    const all = () => client.messages.flat();
+    await until(client.ws, () => all().some((u) => u.type === "addons/update"), "the batch");
+    const elapsed = Date.now() - started;
+    const adds = all().filter((u) => u.type === "flows/add");
+    assert.is(adds.length, 299, "the removed flow never shows: added and removed within one batch");
+    assert.ok(
+      adds.every((u) => u.data.status === 201),
+      "each add carries the latest state",
+    );
+    assert.not.ok(
+      all().some((u) => u.type === "flows/update"),
+      "no separate updates for flows added in the batch",
+    );
+    assert.ok(all().some((u) => u.type === "events/add" && u.data.message === "hello"));
+    assert.ok(
+      client.messages.length <= Math.floor(elapsed / BATCH_MS) + 1,
+      `${client.messages.length} messages in ${elapsed} ms: at most one per ${BATCH_MS} ms`,
+    );
+  } finally {
+    await close();
+  }
+});
+
+test("later changes to known flows come as updates; removals as removes", async () => {
+  const { store, hub, connect, close } = await setUp();
+  try {
+    const flow = testFlow({ url: "http://h.test/a" });
+    store.observe(flow, false);
+    const client = await connect();
+    await registered(hub, 1);
+    flow.marked = ":x:";
+    store.touch(flow.id);
+    await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/update"), "the update");
+    store.remove(flow.id);
+    await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/remove"), "the removal");
+    assert.is(client.messages.flat().find((u) => u.type === "flows/remove")!.data.id, flow.id);
+    store.clear();
+    await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/reset"), "the reset");
+  } finally {
+    await close();
+  }
+});
+
+test("nothing is gathered while no client listens", async () => {
+  const { store, hub, connect, close } = await setUp();
+  try {
+    store.observe(testFlow({ url: "http://h.test/before" }), false);
+    hub.event({ level: "info", message: "unheard", timestamp: 1 });
+    assert.is(store.takeChanges().changes.size, 0);
+    const client = await connect();
+    await registered(hub, 1);
+    client.ws.terminate();
+    const end = Date.now() + WAIT_MS;
+    while (hub.clientCount > 0 && Date.now() < end) await new Promise((r) => setImmediate(r));
+    assert.is(hub.clientCount, 0);
+    store.observe(testFlow({ url: "http://h.test/after" }), false);
+    assert.is(store.takeChanges().changes.size, 0, "the last client left: tracking stopped");
+  } finally {
+    await close();
+  }
+});
+
+test.run();
