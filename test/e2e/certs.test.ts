@@ -395,6 +395,34 @@ test("key_size: a CA made now has that many bits (2048 by default); an existing 
   }
 });
 
+test("the flags: --certs (repeatable), --cert-passphrase and --key-size", async () => {
+  const locked = await pki.issue({ cn: "flag.test", dns: ["flag.test"], purpose: "server", passphrase: "pw" });
+  const confdir = tempDir();
+  try {
+    const proxy = await startProxy(
+      ["--certs", `flag.test=${locked.pemFile}`, "--certs", `user.test=${user.pemFile}`].concat([
+        "--cert-passphrase",
+        "pw",
+        "--key-size",
+        "3072",
+      ]),
+      { confdir },
+    );
+    try {
+      assert.is((await served(proxy.port, otherOrigin, "flag.test", pki.rootPem)).fingerprint, locked.fingerprint);
+      assert.is((await served(proxy.port, userOrigin, "user.test", pki.rootPem)).fingerprint, user.fingerprint);
+    } finally {
+      await proxy.stop();
+    }
+    assert.is(caKeyBits(confdir), 3072);
+    const bad = await runCli(cli(tempDir(), ["--key-size", "big"]));
+    assert.is(bad.code, 2);
+    assert.is(bad.stderr, "interloper: invalid --key-size 'big': expected a number of bits\n");
+  } finally {
+    removeDir(confdir);
+  }
+});
+
 test("a confdir holding mitmproxy's CA (made by the real mitmdump) and no interloper CA: it is used, and said so once at start-up", async () => {
   const confdir = tempDir();
   try {
