@@ -132,6 +132,19 @@ test("a click on a column header sorts by it: ascending, descending, then arriva
   assert.equal(await paths(), arrival);
 });
 
+test("the divider between the list and the detail drags", async () => {
+  await rowsWithPath(page, "/page.html").first().click();
+  const detail = page.locator("section.detail");
+  await detail.waitFor();
+  const before = (await detail.boundingBox())!.width;
+  const handle = (await page.locator(".divider").boundingBox())!;
+  await page.mouse.move(handle.x + 2, handle.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(handle.x - 198, handle.y + 100, { steps: 5 });
+  await page.mouse.up();
+  await waitFor(async () => (await detail.boundingBox())!.width > before + 150 || undefined, "a wider detail");
+});
+
 test("a JSON response body is pretty-printed", async () => {
   await rowsWithPath(page, "/api/data").first().click();
   await page.locator('[data-tab="response"]').click();
