@@ -15,6 +15,7 @@ import {
   type AccessRules,
 } from "../../addons/web/server/access.ts";
 import { contentRange, parseRange } from "../../addons/web/server/range.ts";
+import { browserCommand } from "../../addons/web/open-browser.ts";
 
 const rules = (webHost: string, port = 8081, addresses: string[] = []): AccessRules => ({
   secret: "s3cret-token",
@@ -146,6 +147,13 @@ test("ranges: one byte range of a body", () => {
     assert.is(parseRange(ignored, 100), undefined, String(ignored));
   assert.is(contentRange({ start: 0, end: 9 }, 100), "bytes 0-9/100");
   assert.is(contentRange("unsatisfiable", 100), "bytes */100");
+});
+
+test("web_open_browser: the platform's opener, the address as one argument", () => {
+  const url = "http://127.0.0.1:8081/?token=a&b";
+  assert.equal(browserCommand(url, "linux"), ["xdg-open", [url]]);
+  assert.equal(browserCommand(url, "darwin"), ["open", [url]]);
+  assert.equal(browserCommand(url, "win32"), ["cmd", ["/c", "start", '""', "http://127.0.0.1:8081/?token=a^&b"]]);
 });
 
 test.run();
