@@ -56,6 +56,8 @@ test("the flags: -H and -B on requests and responses, filters, @file, plain and 
     "|~d nomatch\\.test|X-Never|1",
     "-H",
     ":~q & ~m POST:X-Post:posted",
+    "-H",
+    "/~q & ~m POST/Host/example.org",
     "-B",
     "/~s/secret/public",
     "-B",
@@ -86,6 +88,7 @@ test("the flags: -H and -B on requests and responses, filters, @file, plain and 
     assert.equal(headersOf(got.rawHeaders, "x-added"), ["yes"]);
     assert.equal(headersOf(got.rawHeaders, "user-agent"), ["agent-from-file"]);
     assert.equal(headersOf(got.rawHeaders, "x-post"), ["posted"]);
+    assert.equal(headersOf(got.rawHeaders, "host"), ["example.org"], "mitmproxy's docs example; no reroute by Host");
     assert.equal(headersOf(got.rawHeaders, "x-never"), [], "a filter that does not match changes nothing");
     assert.is(
       got.body.toString(),
