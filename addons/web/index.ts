@@ -156,6 +156,9 @@ export class WebUI implements Addon {
     const unsubscribe = this.subscribe(api, hub);
     this.ui = { server, store, hub, recorder, unsubscribe };
     await loader.addChild(recorder);
+    // An interactive tool keeps serving after -r, -C or -S (mitmproxy ignores keepserving there).
+    if (loader.options.has("keepserving") && !loader.options.get<boolean>("keepserving"))
+      await loader.setOptions({ keepserving: true });
     this.announce(host, port, password === undefined ? secret : undefined);
   }
 

@@ -453,6 +453,25 @@ test("a broken save of an addon shows in /api/addons with file:line; a fixed one
   assert.is((await api(ui, "POST", "/api/addons/web/reload")).status, 409);
 });
 
+test("with -r the flows read are in the UI, and the proxy keeps serving (as mitmweb)", async () => {
+  const dump = await api(ui, "GET", "/api/flows/dump?filter=" + encodeURIComponent("~u /hello"));
+  const file = join(tempDir(), "read.flow");
+  writeFileSync(file, dump.body);
+  const reader = await startProxy(["--web", "--set", "web_port=0", "-r", file]);
+  try {
+    const rui = await webUiOf(reader);
+    const read = await until(async () => {
+      const list = (await api(rui, "GET", "/api/flows")).json<Summary[]>();
+      return list.length > 0 && list.every((f) => !f.live) ? list : undefined;
+    }, "the flows read");
+    assert.ok(read.every((f) => f.path === "/hello"));
+    const options = (await api(rui, "GET", "/api/options")).json<{ name: string; value: unknown }[]>();
+    assert.is(options.find((o) => o.name === "keepserving")?.value, true);
+  } finally {
+    await reader.stop();
+  }
+});
+
 test("a WebSocket flow: listed as ws, its messages in the detail once it ended", async () => {
   const wsOrigin = await startWsOrigin();
   try {
