@@ -92,7 +92,8 @@ test("block_list: matching requests get the status from the proxy, 444 closes th
     assert.ok(text.endsWith("\r\n\r\n"), "an empty body");
 
     const closed = await curl([...x, "-D", "-", `${url}/closed/x`]);
-    assert.is(closed.code, 52, `curl: ${closed.stderr}`); // curl's "Empty reply from server"
+    // curl's "Empty reply from server" (the close), or "Recv failure" should the close come as a reset.
+    assert.ok(closed.code === 52 || closed.code === 56, `curl ${closed.code}: ${closed.stderr}`);
     assert.is(closed.stdout.length, 0);
 
     const post = await curl([...x, "-D", "-", "-d", "a=1", `${url}/form`]);
