@@ -1,7 +1,8 @@
 // Intercepting in the web UI, in a real browser against the real CLI with --web: an intercept
 // filter typed in the UI holds matching requests (the client waits); the user edits a header of
 // one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go. A
-// finished flow edited and replayed; a WebSocket flow's messages.
+// finished flow edited and replayed; mark, comment, duplicate, delete and kill; a WebSocket flow's
+// messages.
 import type { Browser, Page } from "playwright-core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -113,6 +114,43 @@ test("a finished flow edited and replayed: the origin gets the edited request", 
   await waitFor(() => origin.requests.length > seen || undefined, "the replayed request");
   assert.is(origin.requests[seen]!.url, "/done-again");
   assert.is(tokenOf(seen), "second");
+  assert.equal(pageProblems(page), []);
+});
+
+test("mark (key m), comment, duplicate, delete (key d); kill a held request and its client gets no answer", async () => {
+  await page.locator(".flow-scroller").focus();
+  await page.keyboard.press("Escape");
+  const row = rowsWithPath(page, "/free").first();
+  await row.click();
+  await page.keyboard.press("m");
+  await row.locator(".m-marked").waitFor();
+  await page.locator('[data-action="comment"]').click();
+  await page.locator('[data-testid="comment-input"]').fill("checked by hand");
+  await page.locator('[data-testid="comment-input"]').press("Enter");
+  await row.locator(".m-comment").waitFor();
+  const copies = rowsWithPath(page, "/free");
+  assert.is(await copies.count(), 1);
+  await page.locator('[data-action="duplicate"]').click();
+  await waitFor(async () => (await copies.count()) === 2 || undefined, "the duplicate listed");
+  await copies.nth(1).click();
+  await page.locator(".flow-scroller").focus();
+  await page.keyboard.press("d");
+  await waitFor(async () => (await copies.count()) === 1 || undefined, "the duplicate deleted");
+
+  await page.locator("#intercept-input").fill("~u /doomed");
+  await page.locator("#intercept-input").press("Enter");
+  await page.locator(".filter.intercept.active").waitFor();
+  const doomed = send("/doomed", "x");
+  const held = rowsWithPath(page, "/doomed").first();
+  await held.locator(".m-intercepted").waitFor();
+  await held.click();
+  await page.locator('[data-action="kill"]').click();
+  const answer = await within(doomed, "the killed request's client");
+  assert.not.ok(answer.stdout.toString().includes("seen /doomed"), "the origin never answered it");
+  assert.not.ok(origin.requests.some((r) => r.url === "/doomed"));
+  await held.locator(".m-error").waitFor();
+  await page.locator("#intercept-input").fill("");
+  await page.locator("#intercept-input").press("Enter");
   assert.equal(pageProblems(page), []);
 });
 
