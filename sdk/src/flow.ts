@@ -237,7 +237,11 @@ export interface RequestInit {
 export class Request extends Message {
   method: string;
   scheme: "http" | "https";
-  /** The host interloper sends the request to (a name or an IP, IPv6 without brackets). */
+  /**
+   * The host interloper sends the request to (a name or an IP, IPv6 without brackets). Changing
+   * it (or `scheme`, `port`, `url`) in `requestheaders` or `request` sends the request to that
+   * server instead; the `Host` header is left as it is (`url` renames it).
+   */
   host: string;
   port: number;
   /** The request target's path and query, e.g. `/search?q=1`. For CONNECT, empty. */
