@@ -75,12 +75,12 @@ test("'any' accepts any non-empty credentials; SOCKS5 credentials are checked by
 
 test("bad values are refused with a line naming the option, and the old value stays", async () => {
   const ctx = await testContext(new ProxyAuth(), { proxyauth: "a:b" });
-  for (const bad of ["nocolon", ":pass", "@/etc/htpasswd"]) {
+  for (const bad of ["nocolon", ":pass", "@/nonexistent/interloper-test/htpasswd", "ldap:localhost:cn=a:pw:ou=u"]) {
     try {
       await ctx.setOptions({ proxyauth: bad });
       assert.unreachable(`accepted ${bad}`);
     } catch (err) {
-      assert.match((err as Error).message, /^invalid value for proxyauth: '/);
+      assert.match((err as Error).message, /^invalid value for proxyauth: ('|LDAP)/);
     }
   }
   assert.is(ctx.host.options.get("proxyauth"), "a:b");
