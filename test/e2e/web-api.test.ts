@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
+import * as net from "node:net";
 import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { test } from "uvu";
@@ -29,6 +30,8 @@ import { api, until, UpdatesClient, webUiOf, type WebUi } from "../helpers/web-u
 
 interface Summary {
   id: string;
+  type: string;
+  port: number;
   url: string | null;
   path: string | null;
   method: string | null;
@@ -504,6 +507,40 @@ test("a WebSocket flow: listed as ws, its messages in the detail once it ended",
     assert.equal([second!.type, second!.base64], ["binary", Buffer.from([0, 1, 2, 255]).toString("base64")]);
   } finally {
     await wsOrigin.close();
+  }
+});
+
+test("a raw TCP flow (tcp_hosts set at run time): listed as tcp, its messages in the detail", async () => {
+  const echo = net.createServer((socket) =>
+    socket.on("data", (d) => socket.write(Buffer.concat([Buffer.from("echo:"), d]))),
+  );
+  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+  const port = (echo.address() as net.AddressInfo).port;
+  try {
+    assert.is((await api(ui, "PUT", "/api/options", { body: { tcp_hosts: ["^127\\.0\\.0\\.1$"] } })).status, 200);
+    const tunnel = await openTunnel(proxy.port, `127.0.0.1:${port}`);
+    const got = new Promise<string>((resolve) => tunnel.socket.once("data", (d: Buffer) => resolve(d.toString())));
+    tunnel.socket.resume();
+    tunnel.socket.write("ping\n");
+    assert.is(await within(got, "the echo"), "echo:ping\n");
+    tunnel.socket.end();
+    const flow = await until(
+      async () => (await flows()).find((f) => f.type === "tcp" && f.port === port && !f.live),
+      "the TCP flow, ended",
+    );
+    const detail = (await api(ui, "GET", `/api/flows/${flow.id}`)).json<{
+      tcpMessages: { fromClient: boolean; base64?: string }[];
+    }>();
+    assert.equal(
+      detail.tcpMessages.map((m) => [m.fromClient, Buffer.from(m.base64 ?? "", "base64").toString()]),
+      [
+        [true, "ping\n"],
+        [false, "echo:ping\n"],
+      ],
+    );
+  } finally {
+    await api(ui, "PUT", "/api/options", { body: { tcp_hosts: [] } });
+    await new Promise<void>((r) => echo.close(() => r()));
   }
 });
 
