@@ -201,7 +201,7 @@ function sideOptions(side: "client" | "server", options: OptionsView, warnings: 
       tls.createSecureContext(result);
     } catch (err) {
       throw new OptionError(
-        `invalid value for ciphers_${side}: ${JSON.stringify(given)} (OpenSSL refuses it: ${(err as Error).message})`,
+        `invalid value for ciphers_${side}: ${JSON.stringify(given)} (OpenSSL refuses it: ${(err as Error).message.replace(/^error:[0-9A-F]+:SSL routines:[^:]*:/, "")})`,
       );
     }
   }
