@@ -1,7 +1,8 @@
 // Intercepting in the web UI, in a real browser against the real CLI with --web: an intercept
 // filter typed in the UI holds matching requests (the client waits); the user edits a header of
 // one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go. A
-// finished flow edited and replayed; mark, comment, duplicate, delete and kill; a WebSocket flow's
+// finished flow edited and replayed; an intercepted response edited; mark, comment, duplicate,
+// delete and kill; a WebSocket flow's
 // messages.
 import type { Browser, Page } from "playwright-core";
 import { test } from "uvu";
@@ -152,6 +153,38 @@ test("mark (key m), comment, duplicate, delete (key d); kill a held request and 
   await page.locator("#intercept-input").fill("");
   await page.locator("#intercept-input").press("Enter");
   assert.equal(pageProblems(page), []);
+});
+
+test("an intercepted response: status and body edited in the UI reach the client", async () => {
+  await page.locator("#intercept-input").fill("~s & ~u /answer");
+  await page.locator("#intercept-input").press("Enter");
+  await page.locator(".filter.intercept.active").waitFor();
+  const pending = curl([
+    "-s",
+    "-i",
+    "-x",
+    `http://127.0.0.1:${web.proxy.port}`,
+    `http://127.0.0.1:${origin.port}/answer`,
+  ]);
+  const row = rowsWithPath(page, "/answer").first();
+  await row.locator(".m-intercepted").waitFor();
+  await row.click();
+  await page.locator('[data-action="edit-response"]').click();
+  const form = page.locator('[data-testid="edit-form"]');
+  await form.locator('input[name="status"]').fill("418");
+  await form.locator('input[name="reason"]').fill("I'm a teapot");
+  const body = form.locator('textarea[name="body"]');
+  await waitFor(
+    async () => (await body.inputValue()) === "seen /answer\n" || undefined,
+    "the body loaded into the form",
+  );
+  await body.fill("short and stout\n");
+  await page.locator('[data-action="save-resume"]').click();
+  const answer = (await within(pending, "the client's answer")).stdout.toString();
+  assert.match(answer, /^HTTP\/1\.1 418 I'm a teapot\r\n/);
+  assert.ok(answer.endsWith("\r\n\r\nshort and stout\n"), answer);
+  await page.locator("#intercept-input").fill("");
+  await page.locator("#intercept-input").press("Enter");
 });
 
 test("a WebSocket flow: its messages both ways in the Messages tab, binary ones as hex", async () => {
