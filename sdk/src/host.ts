@@ -339,8 +339,9 @@ export class AddonHost {
    * is resumed or killed, as mitmproxy holds it after the hook. Where the proxy waits for the
    * hook, it waits for this too (an HTTP client within idle_timeout, a message's direction).
    */
-  private holdIfPaused(hook: HookName, flow: AnyFlow): void | Promise<void> {
-    if (!flow.intercepted || !flow.live) return;
+  private holdIfPaused(hook: HookName, flow: AnyFlow | undefined): void | Promise<void> {
+    // Read defensively: a payload is whatever the caller gave (tests trigger hooks with none).
+    if (flow?.intercepted !== true || !flow.live) return;
     const wait = flow.waitForResume();
     if (!wait) return;
     this.events.emit("intercept", flow, hook);
