@@ -168,7 +168,7 @@ test("an image response is shown as an image", async () => {
   await screenshot(page, "image-response");
 });
 
-test("request tab: a form body shown as fields; keys j/k move the selection", async () => {
+test("request tab: a form body shown as fields; keys j/k move the selection, ? lists the keys", async () => {
   await rowsWithPath(page, "/submit").first().click();
   await page.locator('[data-tab="request"]').click();
   const form = page.locator('[data-view="form"]');
@@ -181,6 +181,12 @@ test("request tab: a form body shown as fields; keys j/k move the selection", as
   await waitFor(async () => (await selected()) !== before || undefined, "k moved the selection");
   await page.keyboard.press("j");
   await waitFor(async () => (await selected()) === before || undefined, "j moved it back");
+  await page.keyboard.press("?");
+  await page.getByRole("dialog", { name: "keyboard keys" }).waitFor();
+  await screenshot(page, "keys");
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog", { name: "keyboard keys" }).waitFor({ state: "detached" });
+  assert.is(await selected(), before, "Escape closed the dialog, not the detail");
 });
 
 test("an HTTPS flow: the Connection tab shows TLS facts and the server's certificate chain; Timing its phases", async () => {

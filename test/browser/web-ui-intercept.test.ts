@@ -2,8 +2,7 @@
 // filter typed in the UI holds matching requests (the client waits); the user edits a header of
 // one and resumes it, and the origin receives the edited request; "Resume all" lets the rest go. A
 // finished flow edited and replayed; an intercepted response edited; mark, comment, duplicate,
-// delete and kill; a WebSocket flow's
-// messages.
+// delete and kill; a WebSocket flow's messages.
 import type { Browser, Page } from "playwright-core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";

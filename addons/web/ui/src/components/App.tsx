@@ -1,9 +1,10 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useStore } from "../state/use-store.ts";
 import type { Page } from "../state/store.ts";
 import { AddonsPage } from "./AddonsPage.tsx";
 import { EventsPage } from "./EventsPage.tsx";
 import { FlowsPage } from "./FlowsPage.tsx";
+import { KeysHelp } from "./KeysHelp.tsx";
 import { Notices } from "./Notices.tsx";
 import { OptionsPage } from "./OptionsPage.tsx";
 
@@ -17,9 +18,15 @@ const PAGES: Array<[Page, string]> = [
 /** Shell: the page tabs, the page, the status bar. Global keys: / focuses the filter, g f/a/o/e switch pages. */
 export function App() {
   const store = useStore();
+  const [help, setHelp] = useState(false);
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (isTyping(e)) return;
+      if (e.key === "?" && !document.querySelector(".modal-backdrop")) {
+        e.preventDefault();
+        setHelp(true);
+        return;
+      }
       if (e.key === "/" && !e.ctrlKey && !e.metaKey) {
         e.preventDefault();
         store.go("flows");
@@ -59,6 +66,7 @@ export function App() {
         {store.page === "events" ? <EventsPage /> : null}
       </main>
       <Notices />
+      {help ? <KeysHelp onClose={() => setHelp(false)} /> : null}
     </div>
   );
 }

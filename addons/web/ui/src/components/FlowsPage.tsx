@@ -64,7 +64,7 @@ export function FlowsPage() {
         <span class="hint">
           <kbd>/</kbd> filter <kbd>j</kbd>
           <kbd>k</kbd> move <kbd>r</kbd> replay <kbd>m</kbd> mark <kbd>a</kbd> resume <kbd>d</kbd> delete <kbd>Esc</kbd>
-          close
+          close <kbd>?</kbd> all keys
         </span>
       </footer>
     </div>
