@@ -3,7 +3,7 @@
 // (git-ignored) for a person to look at. Everything listens on and talks to 127.0.0.1.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { ROOT, startProxy, WAIT_MS, type ProxyProcess } from "../helpers/harness.ts";
 
 /** Debian's chromium (the `chromium` package; .ci/run installs it). CHROMIUM overrides the path. */
@@ -81,4 +81,12 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** The flow rows whose path cell shows `path`. */
 export function rowsWithPath(page: Page, path: string) {
   return page.locator(".flow-row", { has: page.locator(".col-path", { hasText: path }) });
+}
+
+/** Whether `row` lies inside the flow list's visible area (playwright's "visible" ignores scrolling). */
+export async function inListView(page: Page, row: Locator): Promise<boolean> {
+  const list = await page.locator(".flow-scroller").boundingBox();
+  const box = await row.boundingBox();
+  if (!list || !box) return false;
+  return box.y >= list.y && box.y + box.height <= list.y + list.height + 0.5;
 }

@@ -15,6 +15,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { curl, startOrigin, tempDir, WAIT_MS, waitFor, type Origin } from "../helpers/harness.ts";
 import {
+  inListView,
   launchBrowser,
   openUi,
   pageProblems,
@@ -286,6 +287,11 @@ test("3,000 flows opened from a file: only the rows in view are in the page; End
   await page.locator("#filter-input").fill("~u /item/12.$");
   await page.locator("#filter-input").press("Enter");
   await waitFor(async () => (await page.locator(".flow-row").count()) === 10 || undefined, "the ten /item/12x rows");
+  // Filtered from the end of the list: the ten rows are in view, not scrolled past.
+  for (const path of ["/item/120", "/item/129"]) {
+    const row = rowsWithPath(page, path).first();
+    await waitFor(async () => (await inListView(page, row)) || undefined, `${path} in view`);
+  }
   await screenshot(page, "many-filtered");
   await page.locator("#filter-input").fill("");
   await page.locator("#filter-input").press("Enter");

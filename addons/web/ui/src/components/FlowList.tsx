@@ -35,10 +35,14 @@ export function FlowList() {
     return () => observer.disconnect();
   }, []);
 
-  // New flows keep the view at the end when it was there (and no sort reorders them).
+  // New flows keep the view at the end when it was there (and no sort reorders them); a list that
+  // shrank under the view (a filter) brings the view back within it.
   useLayoutEffect(() => {
     const el = scroller.current!;
     if (follow.current && store.sortColumn === null) el.scrollTop = el.scrollHeight;
+    const maxTop = Math.max(0, rows.length * ROW_HEIGHT - el.clientHeight);
+    if (el.scrollTop > maxTop) el.scrollTop = maxTop;
+    setScrollTop(el.scrollTop);
   }, [rows.length]);
 
   // The selection stays in view as the keys move it.
@@ -63,8 +67,10 @@ export function FlowList() {
     return () => window.removeEventListener("keydown", onKey);
   }, [height]);
 
-  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+  // The rows in view (clamped: the state may still hold a position from before the list shrank).
+  const top = Math.min(scrollTop, Math.max(0, rows.length * ROW_HEIGHT - height));
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const slice = rows.slice(first, last);
   return (
     <div class="flow-table" role="grid" aria-rowcount={rows.length}>
