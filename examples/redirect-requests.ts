@@ -79,8 +79,8 @@ export default defineAddon({
     const request = flow.request;
     request.host = this.to.host;
     if (this.to.port !== undefined) request.port = this.to.port;
-    // The new server is asked for its own name, as mitmproxy's host setter does (interloper's
-    // `host` leaves the fields alone; `url` would rename Host by itself).
+    // The host setter renamed the Host header (as mitmproxy's); with a port, the new server is asked
+    // for its own authority.
     if (request.headers.has("host")) request.headers.set("Host", request.authority);
   },
 });

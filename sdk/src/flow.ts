@@ -237,12 +237,7 @@ export interface RequestInit {
 export class Request extends Message {
   method: string;
   scheme: "http" | "https";
-  /**
-   * The host interloper sends the request to (a name or an IP, IPv6 without brackets). Changing
-   * it (or `scheme`, `port`, `url`) in `requestheaders` or `request` sends the request to that
-   * server instead; the `Host` header is left as it is (`url` renames it).
-   */
-  host: string;
+  private _host: string;
   port: number;
   /** The request target's path and query, e.g. `/search?q=1`. For CONNECT, empty. */
   path: string;
@@ -252,10 +247,25 @@ export class Request extends Message {
     super(init);
     this.method = init.method ?? "GET";
     this.scheme = init.scheme ?? "http";
-    this.host = init.host;
+    this._host = init.host;
     this.port = init.port ?? (this.scheme === "https" ? 443 : 80);
     this.path = init.path ?? "/";
     this.form = init.form ?? "origin";
+  }
+
+  /**
+   * The host interloper sends the request to (a name or an IP, IPv6 without brackets). Changing
+   * it (or `scheme`, `port`, `url`) in `requestheaders` or `request` sends the request to that
+   * server instead. As mitmproxy's setter, setting it also sets a `Host` header the request
+   * has to the new name (without a port; `url` sets it with one); `port` and `scheme` leave it.
+   */
+  get host(): string {
+    return this._host;
+  }
+
+  set host(value: string) {
+    this._host = value;
+    if (this.headers.has("host")) this.headers.set("Host", value.includes(":") ? `[${value}]` : value);
   }
 
   /** An independent copy: its own fields, body bytes and trailers. */
@@ -292,7 +302,7 @@ export class Request extends Message {
     const u = new URL(value);
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new TypeError(`not an http(s) URL: ${value}`);
     this.scheme = u.protocol === "https:" ? "https" : "http";
-    this.host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+    this._host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : this.scheme === "https" ? 443 : 80;
     this.path = `${u.pathname}${u.search}`;
     // As mitmproxy does: a Host header follows the new URL (none is added if there was none).

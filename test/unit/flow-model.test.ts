@@ -563,4 +563,30 @@ test("a streamed message's content, text() and json() throw StreamedBodyError; b
   assert.equal(r.json(), {});
 });
 
+test("request.host = … renames a Host header the request has, as mitmproxy's setter; port and scheme leave it", () => {
+  const r = Request.fromUrl("http://shop.example:8080/a", { headers: { Host: "shop.example:8080", Accept: "*/*" } });
+  r.host = "10.0.0.9";
+  assert.is(r.host, "10.0.0.9");
+  // mitmproxy writes the value as given: no port.
+  assert.equal(r.headers.fields, [
+    ["Host", "10.0.0.9"],
+    ["Accept", "*/*"],
+  ]);
+  r.port = 9090;
+  r.scheme = "https";
+  assert.is(r.headers.get("host"), "10.0.0.9");
+  r.host = "::1";
+  assert.is(r.headers.get("host"), "[::1]");
+  assert.is(r.url, "https://[::1]:9090/a");
+  // No Host header (an HTTP/2 request carries :authority): none is added.
+  const bare = new Request({ host: "a.test", path: "/" });
+  bare.host = "b.test";
+  assert.is(bare.headers.has("host"), false);
+  // The copy keeps the host, and setting the copy's leaves the original alone.
+  const copy = r.copy();
+  copy.host = "c.test";
+  assert.is(r.host, "::1");
+  assert.is(copy.headers.get("host"), "c.test");
+});
+
 test.run();
