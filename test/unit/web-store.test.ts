@@ -12,6 +12,7 @@ import { BodySpill } from "../../addons/web/store/body-spill.ts";
 import { EventLog } from "../../addons/web/store/event-log.ts";
 import { FlowStore } from "../../addons/web/store/flow-store.ts";
 import { doneAfter } from "../../addons/web/recorder.ts";
+import { summarize } from "../../addons/web/store/summary.ts";
 import { applyEdit, parseEdit } from "../../addons/web/server/edit.ts";
 import { HttpError } from "../../addons/web/server/http-io.ts";
 
@@ -203,6 +204,23 @@ test("TCP flows are kept too, with their messages", () => {
     [s.type, s.protocol, s.host, s.port, s.messageCount, s.method],
     ["tcp", "tcp", "db.test", 5432, 1, null],
   );
+});
+
+test("a summary's url is the request's prettyUrl (Host name, brackets, default ports, CONNECT)", () => {
+  const cases = [
+    testFlow({ url: "http://h.test/a?b=1" }),
+    testFlow({ url: "https://h.test:443/x" }),
+    testFlow({ url: "https://h.test:8443/x", headers: { Host: "named.test:8443" } }),
+    testFlow({ url: "http://[::1]:8080/v6" }),
+    testFlow({ url: "http://10.0.0.1/", headers: { Host: "[2001:db8::1]:80" } }),
+  ];
+  const connect = testFlow({ url: "http://h.test:443/", method: "CONNECT" });
+  connect.request.form = "authority";
+  for (const f of [...cases, connect]) {
+    const s = summarize(f, { request: "none", response: "none" });
+    assert.is(s.url, f.request.prettyUrl);
+    assert.is(s.prettyHost, f.request.prettyHost);
+  }
 });
 
 test("doneAfter: when the proxy is done with a flow", () => {

@@ -1,6 +1,6 @@
 // A flow as the UI's list and its in-browser filter see it: heads and facts, no bodies
 // (addons/web/API.md, FlowSummary).
-import type { AnyFlow, Headers, HTTPFlow, Request, Response } from "@interloper/sdk";
+import type { AnyFlow, Headers, HTTPFlow, Request, Response, TCPFlow } from "@interloper/sdk";
 
 /** Where the store has a body: see API.md. */
 export type BodyState = "none" | "memory" | "disk" | "streamed" | "dropped";
@@ -64,21 +64,26 @@ export function summarize(flow: AnyFlow, bodies: BodyFacts): FlowSummary {
   return summarizeHttp(flow, bodies);
 }
 
+// Each summary is one object literal with every field in the same order (no spreads): the
+// server makes one per flow for every batch of updates, and V8 keeps them all one shape.
+
 function summarizeHttp(flow: HTTPFlow, bodies: BodyFacts): FlowSummary {
   const req = flow.request;
   const res = flow.response;
+  const { client, server } = flow;
+  const prettyHost = req.prettyHost;
   return {
-    ...common(flow, bodies),
+    id: flow.id,
     type: flow.websocket ? "ws" : "http",
     protocol: req.httpVersion.startsWith("HTTP/2") ? "h2" : "h1",
     httpVersion: req.httpVersion,
     method: req.method,
     scheme: req.scheme,
     host: req.host,
-    prettyHost: req.prettyHost,
+    prettyHost,
     port: req.port,
     path: req.path,
-    url: req.prettyUrl,
+    url: prettyUrl(req, prettyHost),
     status: res ? res.status : null,
     reason: res ? res.reason : null,
     requestSize: sizeOf(req, bodies.request, bodies.requestSize),
@@ -87,24 +92,37 @@ function summarizeHttp(flow: HTTPFlow, bodies: BodyFacts): FlowSummary {
     responseContentType: res ? res.headers.get("content-type") : null,
     requestHeaders: fields(req.headers),
     responseHeaders: res ? fields(res.headers) : null,
+    timestampCreated: flow.timestampCreated,
     timestampStart: req.timestampStart,
     timestampEnd: flow.websocket?.timestampEnd ?? res?.timestampEnd ?? flow.error?.timestamp ?? null,
+    tls: client.tlsEstablished,
+    sni: client.sni ?? null,
+    client: { host: client.peername.host, port: client.peername.port },
+    server: { host: server.address.host, port: server.address.port },
+    live: flow.live,
+    intercepted: flow.intercepted,
+    replayed: flow.isReplay ?? null,
+    marked: flow.marked,
+    comment: flow.comment,
+    error: flow.error ? flow.error.msg : null,
+    killed: flow.killed,
     messageCount: flow.websocket ? flow.websocket.messages.length : 0,
+    bodies: { request: bodies.request, response: bodies.response },
   };
 }
 
-function summarizeTcp(flow: AnyFlow & { type: "tcp" }, bodies: BodyFacts): FlowSummary {
-  const server = flow.server.address;
+function summarizeTcp(flow: TCPFlow, bodies: BodyFacts): FlowSummary {
+  const { client, server } = flow;
   return {
-    ...common(flow, bodies),
+    id: flow.id,
     type: "tcp",
     protocol: "tcp",
     httpVersion: null,
     method: null,
     scheme: null,
-    host: server.host,
+    host: server.address.host,
     prettyHost: null,
-    port: server.port,
+    port: server.address.port,
     path: null,
     url: null,
     status: null,
@@ -115,39 +133,13 @@ function summarizeTcp(flow: AnyFlow & { type: "tcp" }, bodies: BodyFacts): FlowS
     responseContentType: null,
     requestHeaders: null,
     responseHeaders: null,
-    timestampStart: flow.client.timestampStart,
-    timestampEnd: flow.server.timestampEnd ?? flow.client.timestampEnd ?? flow.error?.timestamp ?? null,
-    messageCount: flow.messages.length,
-  };
-}
-
-type Common = Pick<
-  FlowSummary,
-  | "id"
-  | "timestampCreated"
-  | "tls"
-  | "sni"
-  | "client"
-  | "server"
-  | "live"
-  | "intercepted"
-  | "replayed"
-  | "marked"
-  | "comment"
-  | "error"
-  | "killed"
-  | "bodies"
->;
-
-function common(flow: AnyFlow, bodies: BodyFacts): Common {
-  const { client, server } = flow;
-  return {
-    id: flow.id,
     timestampCreated: flow.timestampCreated,
+    timestampStart: client.timestampStart,
+    timestampEnd: server.timestampEnd ?? client.timestampEnd ?? flow.error?.timestamp ?? null,
     tls: client.tlsEstablished,
     sni: client.sni ?? null,
     client: { host: client.peername.host, port: client.peername.port },
-    server: server ? { host: server.address.host, port: server.address.port } : null,
+    server: { host: server.address.host, port: server.address.port },
     live: flow.live,
     intercepted: flow.intercepted,
     replayed: flow.isReplay ?? null,
@@ -155,8 +147,17 @@ function common(flow: AnyFlow, bodies: BodyFacts): Common {
     comment: flow.comment,
     error: flow.error ? flow.error.msg : null,
     killed: flow.killed,
+    messageCount: flow.messages.length,
     bodies: { request: bodies.request, response: bodies.response },
   };
+}
+
+/** `request.prettyUrl` with its Host name already looked up. */
+function prettyUrl(req: Request, prettyHost: string): string {
+  if (req.method === "CONNECT" && req.form === "authority") return req.url;
+  const shown = prettyHost.includes(":") ? `[${prettyHost}]` : prettyHost;
+  const def = req.scheme === "https" ? 443 : 80;
+  return `${req.scheme}://${shown}${req.port === def ? "" : `:${req.port}`}${req.path}`;
 }
 
 function sizeOf(message: Request | Response, state: BodyState, kept: number | undefined): number | null {
