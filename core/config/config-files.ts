@@ -6,7 +6,7 @@ import { OptionError, snakeOptionName } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
 import { closestName } from "../../sdk/src/options.ts";
 import { locate, mergeSources, planChanges, typedValue, type Placed, type Plan } from "./precedence.ts";
-import { findProjectFile, loadProjectConfig, PROJECT_FILES, type ModuleRunner } from "./project-file.ts";
+import { checkProjectFile, findProjectFile, loadProjectConfig, type ModuleRunner } from "./project-file.ts";
 import { ConfigError, displayPath, where, type ConfigSource } from "./source.ts";
 import { describe } from "./values.ts";
 import { parseYamlConfig } from "./yaml-file.ts";
@@ -72,9 +72,12 @@ export class ConfigFiles {
       projectFile = resolve(setup.cwd, expandHome(setup.projectFile));
       if (!existsSync(projectFile)) throw new ConfigError(`--config: no such file '${setup.projectFile}'`);
     } else {
+      // Only a file there now, and only one that is safe to run: never one that appears later.
       projectFile = findProjectFile(setup.cwd);
+      if (projectFile) checkProjectFile(projectFile);
     }
     const project = projectFile ? await loadProjectConfig(projectFile, setup.run) : undefined;
+    if (projectFile) setup.host.log("info", `loaded project config ${displayPath(projectFile)}`);
     const projectConfdir = project?.source.entries.get("confdir")?.value;
     const confdir =
       setup.confdir ??
@@ -165,14 +168,16 @@ export class ConfigFiles {
     return sources;
   }
 
+  /** The project file loaded at start-up, again (none at start-up: none ever). */
   private async readProject(): Promise<void> {
-    const file = this.setup.projectFile !== undefined ? this.projectFile : findProjectFile(this.setup.cwd);
-    if (!file || !existsSync(file)) {
-      this.projectFile = this.setup.projectFile !== undefined ? this.projectFile : undefined;
+    const file = this.projectFile;
+    if (!file) return;
+    if (!existsSync(file)) {
       this.projectSource = undefined;
       this.projectInputs = [];
       return;
     }
+    if (this.setup.projectFile === undefined) checkProjectFile(file);
     const loaded = await loadProjectConfig(file, this.setup.run);
     this.projectFile = file;
     this.projectSource = loaded.source;
@@ -221,16 +226,14 @@ export class ConfigFiles {
   private watchedDirs(): string[] {
     const dirs = new Set<string>();
     if (existsSync(this.confdir)) dirs.add(this.confdir);
-    if (this.setup.projectFile === undefined) dirs.add(this.setup.cwd);
     for (const file of this.projectFiles()) dirs.add(dirname(file));
     return [...dirs];
   }
 
-  /** The files whose change reloads the project config: the file, its local imports, and where one may appear. */
+  /** The files whose change reloads the project config: the file loaded at start-up and its local imports. */
   private projectFiles(): Set<string> {
     const files = new Set(this.projectInputs);
     if (this.projectFile) files.add(this.projectFile);
-    if (this.setup.projectFile === undefined) for (const name of PROJECT_FILES) files.add(join(this.setup.cwd, name));
     return files;
   }
 

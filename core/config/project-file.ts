@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { canonicalOptionName } from "@interloper/sdk";
@@ -27,6 +27,31 @@ export type ModuleRunner = (file: string) => Promise<{ exports: Record<string, u
 /** The project config in `dir`, if there is one. */
 export function findProjectFile(dir: string): string | undefined {
   return PROJECT_FILES.map((name) => join(dir, name)).find((file) => existsSync(file));
+}
+
+/**
+ * Why a project file found in the working directory (not named with --config) must not be run,
+ * if it must not: running it runs its code as this user, so it has to be this user's own file in
+ * a folder nobody else can write to (else anyone who can drop a file there, as in /tmp, runs code
+ * as whoever starts interloper there). Without user ids (Windows) nothing is checked.
+ */
+export function untrustedProjectFile(file: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  const own = statSync(file);
+  const dir = statSync(dirname(file));
+  if (own.uid !== uid) return `it belongs to user id ${own.uid}, not to you`;
+  if (own.mode & 0o022) return "other users can write to it";
+  if (dir.uid !== uid && dir.uid !== 0) return `its folder belongs to user id ${dir.uid}`;
+  if (dir.mode & 0o022) return "other users can write to its folder";
+  return undefined;
+}
+
+/** Throws a ConfigError unless `file` (found in the working directory) may be run. */
+export function checkProjectFile(file: string): void {
+  const why = untrustedProjectFile(file);
+  if (why === undefined) return;
+  throw new ConfigError(`${displayPath(file)}: not loaded: ${why} (give it with --config to run it anyway)`);
 }
 
 /**

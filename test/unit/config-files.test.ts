@@ -1,7 +1,7 @@
 // Config files (core/config/): config.yaml parsing with lines, values turned into what each kind of
 // option holds, the project file's shape, the precedence defaults < confdir < project < command line,
 // where a refusal points, and the whole start-up and live cycle against a real option registry.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -509,6 +509,96 @@ test("cycle: a TypeScript project file is built by the script loader's bundler; 
     await files.close();
     await host.stop();
   } finally {
+    removeDir(dir);
+  }
+});
+
+test("project file: one that appears in the working directory while the proxy runs is never run", async () => {
+  const dir = tempDir("interloper-config-");
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 2\n");
+    const { host } = await hostWithLog();
+    const ran: string[] = [];
+    const run = (file: string) => {
+      ran.push(file);
+      return Promise.resolve({ exports: evaluateBundle(readFileSync(file, "utf8"), file, {}), inputs: [file] });
+    };
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir });
+    closing = files;
+    await files.watch();
+    writeFileSync(join(dir, "interloper.config.js"), "module.exports = { options: { ssl_insecure: true } };\n");
+    // Changes of config.yaml after it, over more than chokidar's one-second rescan of a folder:
+    // once they are applied, a watcher that saw the new project file has acted on it.
+    const began = Date.now();
+    for (let detail = 3; detail < 6 || Date.now() - began < 1500; detail++) {
+      writeFileSync(join(dir, "config.yaml"), `flow_detail: ${detail}\n`);
+      await waitFor(() => host.options.get("flowDetail") === detail, `flow_detail ${detail} from config.yaml`);
+      await files.settled();
+    }
+    assert.equal(ran, [], "the new file was not built");
+    assert.is(host.options.get("sslInsecure"), false);
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
+test("project file: the working directory's file is run only if it is the user's own in a folder only the user writes", async () => {
+  const dir = tempDir("interloper-config-");
+  const file = join(dir, "interloper.config.js");
+  const run = (f: string) => Promise.resolve({ exports: evaluateBundle(readFileSync(f, "utf8"), f, {}), inputs: [f] });
+  const start = async () => {
+    const { host, logs } = await hostWithLog();
+    const result = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    await host.stop();
+    return { result, host, logs };
+  };
+  try {
+    writeFileSync(file, "module.exports = { options: { flow_detail: 2 } };\n");
+    const ok = await start();
+    assert.is(ok.result, undefined);
+    assert.ok(
+      ok.logs.some((e) => e.level === "info" && /^loaded project config .*interloper\.config\.js$/.test(e.message)),
+    );
+    assert.is(ok.host.options.get("flowDetail"), 2);
+
+    chmodSync(file, 0o666);
+    const writable = await start();
+    assert.instance(writable.result, ConfigError);
+    assert.match(
+      writable.result!.message,
+      /interloper\.config\.js: not loaded: other users can write to it \(give it with --config to run it anyway\)$/,
+    );
+    assert.is(writable.host.options.get("flowDetail"), 1, "not run");
+    chmodSync(file, 0o644);
+
+    chmodSync(dir, 0o777);
+    assert.match((await start()).result!.message, /not loaded: other users can write to its folder/);
+    chmodSync(dir, 0o1777);
+    assert.match((await start()).result!.message, /not loaded: other users can write to its folder/, "/tmp's mode too");
+    chmodSync(dir, 0o700);
+
+    if (process.getuid?.() === 0) {
+      chownSync(file, 4321, 4321);
+      assert.match((await start()).result!.message, /not loaded: it belongs to user id 4321, not to you/);
+      chownSync(file, 0, 0);
+      chownSync(dir, 4321, 4321);
+      assert.match((await start()).result!.message, /not loaded: its folder belongs to user id 4321/);
+      chownSync(dir, 0, 0);
+    }
+
+    const { host } = await hostWithLog();
+    chmodSync(file, 0o666);
+    await applyConfigFiles(host, { confdir: dir }, { projectFile: file, run, cwd: dir });
+    assert.is(host.options.get("flowDetail"), 2, "--config names it: run");
+    await host.stop();
+  } finally {
+    chmodSync(dir, 0o700);
     removeDir(dir);
   }
 });
