@@ -32,11 +32,12 @@ export class WebRecorder implements Addon {
   }
 
   request(flow: HTTPFlow): void {
-    this.store.observe(flow, doneAfter("request", flow));
+    // Between its first and last hook a live flow only needs telling to a UI that is watching.
+    if (this.store.tracking || !flow.live) this.store.observe(flow, doneAfter("request", flow));
   }
 
   responseheaders(flow: HTTPFlow): void {
-    this.store.observe(flow, false);
+    if (this.store.tracking) this.store.observe(flow, false);
   }
 
   response(flow: HTTPFlow): void {
