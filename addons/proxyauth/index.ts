@@ -51,6 +51,7 @@ export class ProxyAuth implements Addon {
       name: "proxyauth",
       type: "optional-string",
       default: undefined,
+      secret: true,
       help: "Require proxy authentication: user:pass, 'any' to accept any credentials, or @path to an Apache htpasswd file (bcrypt, apr1 MD5, SHA1 or SHA-256/512-crypt hashes). LDAP is not supported.",
     });
   }

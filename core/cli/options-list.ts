@@ -1,4 +1,4 @@
-import { snakeOptionName, type OptionSpec } from "@interloper/sdk";
+import { shownValue, snakeOptionName, type OptionSpec } from "@interloper/sdk";
 import type { Options } from "@interloper/sdk/host";
 
 /** Help text is wrapped at this width, as comments. */
@@ -7,7 +7,8 @@ const WIDTH = 78;
 /**
  * `interloper --options`: every option, grouped by who defines it (the core, then each addon
  * in chain order), each as a commented `name: value` line with its help, type and default.
- * The values are the current ones (after the command line), written as YAML.
+ * The values are the current ones (after the config files and the command line), written as
+ * YAML; a secret option's (a password) is shown as `********` once set.
  */
 export function formatOptions(options: Options): string {
   const groups = new Map<string, OptionSpec[]>();
@@ -27,7 +28,8 @@ function describeOption(spec: OptionSpec, value: unknown): string[] {
   const facts = [`Type ${typeName(spec)}`, `default ${yaml(spec.default)}`];
   if (spec.choices) facts.push(`one of ${spec.choices.join(", ")}`);
   const text = `${spec.help.trim()}${spec.help.trim() ? " " : ""}${facts.join(", ")}.`;
-  return [...wrap(text, WIDTH - 2).map((line) => `# ${line}`), `${snakeOptionName(spec.name)}: ${yaml(value)}`];
+  const shown = yaml(shownValue(spec, value));
+  return [...wrap(text, WIDTH - 2).map((line) => `# ${line}`), `${snakeOptionName(spec.name)}: ${shown}`];
 }
 
 function typeName(spec: OptionSpec): string {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { FSWatcher } from "chokidar";
-import { OptionError, snakeOptionName } from "@interloper/sdk";
+import { OptionError, shownValue, snakeOptionName } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
 import { closestName } from "../../sdk/src/options.ts";
 import { locate, mergeSources, planChanges, typedValue, type Placed, type Plan } from "./precedence.ts";
@@ -301,7 +301,8 @@ export class ConfigFiles {
     if (plan.unknown.length > 0 && Object.keys(plan.changes).length === 0) return this.unknownMessage(plan.unknown);
     for (const { placed, name, value } of plan.restart) {
       const at = placed ? where(placed.file, placed.line) : label;
-      const shown = value === undefined ? "its default" : describe(value);
+      const spec = host.options.spec(name);
+      const shown = value === undefined ? "its default" : describe(spec ? shownValue(spec, value) : value);
       host.log("warn", `${at}: ${snakeOptionName(name)} changed to ${shown}: restart interloper to apply it`);
     }
     const names = Object.keys(plan.changes);

@@ -51,6 +51,7 @@ export const CORE_OPTIONS: OptionSpec[] = [
     name: "upstreamAuth",
     type: "optional-string",
     default: undefined,
+    secret: true,
     help: "Upstream mode: user:pass for the upstream proxy (Proxy-Authorization: Basic).",
   },
   {

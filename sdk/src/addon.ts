@@ -51,10 +51,12 @@ export interface OptionInfo {
   name: string;
   type: OptionSpec["type"];
   default: unknown;
-  /** The current value. */
+  /** The current value; a secret option's, when set, is `********` (see `OptionSpec.secret`). */
   value: unknown;
   help: string;
   choices?: readonly string[];
+  /** A password or credential, whose value is not shown. */
+  secret?: boolean;
   /** The addon that added it (its label); undefined for the proxy's own options. */
   owner?: string;
 }

@@ -17,7 +17,7 @@ import { HOOK_NAMES } from "./addon.ts";
 import { logText } from "./log-text.ts";
 import type { AnyFlow, HTTPFlow } from "./flow.ts";
 import { playRecordedHooks } from "./recorded-hooks.ts";
-import { editDistance, OptionError, Options, type OptionHandle, type OptionSpec } from "./options.ts";
+import { editDistance, OptionError, Options, shownValue, type OptionHandle, type OptionSpec } from "./options.ts";
 
 interface AddonRecord {
   addon: Addon;
@@ -513,10 +513,11 @@ export class AddonHost {
         name: spec.name,
         type: spec.type,
         default: spec.default,
-        value: this.options.get(spec.name),
+        value: shownValue(spec, this.options.get(spec.name)),
         help: spec.help,
       };
       if (spec.choices) info.choices = spec.choices;
+      if (spec.secret) info.secret = true;
       const owner = this.options.ownerOf(spec.name);
       if (owner !== undefined) info.owner = owner;
       return info;

@@ -30,7 +30,9 @@ export { logText, LOG_TEXT_MAX } from "./log-text.ts";
 export * from "./flowfile/index.ts";
 export {
   OptionError,
+  SECRET_MASK,
   canonicalOptionName,
+  shownValue,
   snakeOptionName,
   type OptionHandle,
   type OptionSpec,

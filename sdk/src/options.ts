@@ -10,6 +10,11 @@ interface SpecBase {
    * applied, and a config file that changes it is told a restart is needed.
    */
   startupOnly?: boolean;
+  /**
+   * A password or credential (`proxyauth`, `upstream_auth`): its value is never shown. `--options`,
+   * `loader.listOptions()` (and so the web UI) and the config files' messages show `********`.
+   */
+  secret?: boolean;
 }
 
 interface Choices {
@@ -61,6 +66,21 @@ export interface UncheckedOptionSpec {
   help: string;
   choices?: readonly string[];
   startupOnly?: boolean;
+  secret?: boolean;
+}
+
+/** What a secret option's value is shown as, once set. */
+export const SECRET_MASK = "********";
+
+/**
+ * An option's value as it may be shown (a listing, a log line, the web UI): a secret option's
+ * value, when set, is `********`; unset (nothing, an empty text or list) shows as it is, so that
+ * whether it is set can still be seen.
+ */
+export function shownValue(spec: { secret?: boolean }, value: unknown): unknown {
+  if (!spec.secret || value === undefined || value === null || value === "") return value;
+  if (Array.isArray(value)) return value.map(() => SECRET_MASK);
+  return SECRET_MASK;
 }
 
 /** The live value of one option, typed: what `loader.addOption` returns. */
