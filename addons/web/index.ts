@@ -88,6 +88,7 @@ export class WebUI implements Addon {
       type: "optional-string",
       default: undefined,
       startupOnly: true,
+      secret: true,
       help: "Password for the web UI instead of the random token printed at start-up.",
     });
     this.maxFlows = loader.addOption({

@@ -560,9 +560,25 @@ test("a UI reachable from the network without a password is refused at start-up,
 });
 
 test("the bound: flows beyond web_max_flows are dropped, memory stays flat (RSS printed)", async () => {
-  const small = await startProxy(["--web", "--set", "web_port=0", "--set", "web_max_flows=50"]);
+  const small = await startProxy([
+    "--web",
+    "--set",
+    "web_port=0",
+    "--set",
+    "web_max_flows=50",
+    "--set",
+    "web_password=hunter2",
+  ]);
   try {
-    const sui = await webUiOf(small);
+    const printed = await small.waitForOutput(/Web UI at http:\/\/127\.0\.0\.1:(\d+)\/\n/);
+    const sui: WebUi = { port: Number(printed[1]), token: "hunter2", url: "" };
+    assert.not.match(small.stdout(), /hunter2/, "the password is never printed");
+    const options = await api(sui, "GET", "/api/options");
+    assert.not.match(options.body.toString(), /hunter2/, "nor sent");
+    const pw = options
+      .json<{ name: string; value: unknown; secret: boolean }[]>()
+      .find((o) => o.name === "web_password");
+    assert.equal([pw?.value, pw?.secret], ["********", true]);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${small.child.pid}/status`, "utf8"))![1]);
     const readings: number[] = [];

@@ -23,6 +23,8 @@ export function optionJson(o: OptionInfo): Record<string, unknown> {
     help: o.help,
     choices: o.choices ? [...o.choices] : null,
     owner: o.owner ?? null,
+    // A secret's value comes masked (********, or unset): never sent, never to be sent back.
+    secret: o.secret === true,
   };
 }
 
