@@ -67,8 +67,13 @@ export class MapLocal implements Addon {
     if (updated.has("mapLocal")) this.rules = await parseAll("map_local", this.option!.get(), parseLocalRule);
   }
 
-  async request(flow: HTTPFlow): Promise<void> {
+  // No promise without rules: each would cost every request a wait, a slow-hook entry and a timer.
+  request(flow: HTTPFlow): void | Promise<void> {
     if (this.rules.length === 0 || flow.response || flow.error || !flow.live) return;
+    return this.serve(flow);
+  }
+
+  private async serve(flow: HTTPFlow): Promise<void> {
     const url = flow.request.prettyUrl;
     const tried: string[] = [];
     for (const rule of this.rules) {

@@ -73,19 +73,25 @@ export class ProxyAuth implements Addon {
     this.authenticated.delete(client.id);
   }
 
-  async httpConnect(flow: HTTPFlow): Promise<void> {
-    await this.require(flow);
+  // The hooks return a promise only when a password is to be checked: without proxyauth (or once the
+  // client is authenticated) a promise per request would cost a wait, a slow-hook entry and a timer.
+  httpConnect(flow: HTTPFlow): void | Promise<void> {
+    return this.require(flow);
   }
 
-  async requestheaders(flow: HTTPFlow): Promise<void> {
+  requestheaders(flow: HTTPFlow): void | Promise<void> {
     // Requests inside a tunnel were authorised with the CONNECT; only explicit ones carry credentials.
-    if (flow.request.form === "absolute" && !flow.client.tlsEstablished) await this.require(flow);
+    if (flow.request.form === "absolute" && !flow.client.tlsEstablished) return this.require(flow);
   }
 
-  private async require(flow: HTTPFlow): Promise<void> {
+  private require(flow: HTTPFlow): void | Promise<void> {
     if (!this.validator || flow.response || this.authenticated.has(flow.client.id)) return;
     const mode = flow.client.mode.split(/[:@]/)[0];
     if (mode !== "regular" && mode !== "upstream") return;
+    return this.authenticate(flow);
+  }
+
+  private async authenticate(flow: HTTPFlow): Promise<void> {
     const header = flow.request.headers.get("proxy-authorization") ?? "";
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m) {
