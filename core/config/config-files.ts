@@ -54,6 +54,8 @@ export class ConfigFiles {
   /** Entries whose option did not exist at start-up (a script's, until the script is loaded). */
   private pending: Placed[] = [];
   private watcher: FSWatcher | undefined;
+  /** The paths the watcher admits (chokidar is told to ignore every other). */
+  private admitted = new Set<string>();
   private readonly timers = new Map<Kind, NodeJS.Timeout>();
   private readonly events = new Map<Kind, number>();
   private wake: (() => void) | undefined;
@@ -124,10 +126,26 @@ export class ConfigFiles {
     return placed ? new ConfigError(`${where(placed.file, placed.line)}: ${err.message}`) : err;
   }
 
-  /** Starts watching both files (and the project file's local imports); resolves once the watch is ready. */
+  /**
+   * Starts watching both files (and the project file's local imports); resolves once the watch is
+   * ready. Only those paths: the confdir for its config.yaml/config.yml (which may appear later),
+   * and the project file and its imports themselves. Watching whole folders put a watch on every
+   * file there and woke on each write (a flow file written with -w, anything in $HOME).
+   */
   async watch(): Promise<void> {
     const { watch } = await import("chokidar");
-    const watcher = watch(this.watchedDirs(), { ignoreInitial: true, depth: 0, atomic: true, awaitWriteFinish: false });
+    this.admitted = this.watchedPaths();
+    // The confdir folder itself (its config files may appear later) and the project's files.
+    const targets = [...this.admitted].filter(
+      (path) => !CONFDIR_FILES.some((name) => path === join(this.confdir, name)),
+    );
+    const watcher = watch(targets, {
+      ignoreInitial: true,
+      depth: 0,
+      atomic: true,
+      awaitWriteFinish: false,
+      ignored: (path) => !this.admitted.has(resolve(path)),
+    });
     this.watcher = watcher;
     watcher.on("all", (_event, path) => {
       const kind = this.kindOf(resolve(path));
@@ -145,6 +163,12 @@ export class ConfigFiles {
     this.wake?.();
     await this.watcher?.close();
     await this.queue;
+  }
+
+  /** The paths being watched, as chokidar has them (for tests). */
+  watching(): string[] {
+    const watched = this.watcher?.getWatched() ?? {};
+    return Object.entries(watched).flatMap(([dir, names]) => names.map((name) => resolve(dir, name)));
   }
 
   /** Resolves when the reloads queued so far are done (for tests). */
@@ -223,11 +247,15 @@ export class ConfigFiles {
 
   // ---- watching ----
 
-  private watchedDirs(): string[] {
-    const dirs = new Set<string>();
-    if (existsSync(this.confdir)) dirs.add(this.confdir);
-    for (const file of this.projectFiles()) dirs.add(dirname(file));
-    return [...dirs];
+  /** The confdir (for its config files only) and the project's files: computed when they change, not per event. */
+  private watchedPaths(): Set<string> {
+    const paths = new Set<string>();
+    if (existsSync(this.confdir)) {
+      paths.add(this.confdir);
+      for (const name of CONFDIR_FILES) paths.add(join(this.confdir, name));
+    }
+    for (const file of this.projectFiles()) paths.add(file);
+    return paths;
   }
 
   /** The files whose change reloads the project config: the file loaded at start-up and its local imports. */
@@ -355,7 +383,10 @@ export class ConfigFiles {
   /** New local imports of the project file are watched too. */
   private watchNewInputs(): void {
     if (!this.watcher) return;
-    this.watcher.add(this.watchedDirs());
+    const paths = this.watchedPaths();
+    const added = [...paths].filter((path) => !this.admitted.has(path));
+    this.admitted = paths;
+    if (added.length > 0) this.watcher.add(added);
   }
 
   private label(kind: Kind): string {

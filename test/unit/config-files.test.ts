@@ -603,4 +603,46 @@ test("project file: the working directory's file is run only if it is the user's
   }
 });
 
+test("watching: only the config files, the project file and its imports; no other file in their folders", async () => {
+  const dir = tempDir("interloper-config-");
+  const confdir = join(dir, "conf");
+  mkdirSync(confdir);
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    writeFileSync(join(confdir, "config.yaml"), "flow_detail: 2\n");
+    writeFileSync(join(confdir, "mitmproxy-ca.pem"), "not a CA\n");
+    writeFileSync(join(dir, "detail.js"), "module.exports = 3;\n");
+    writeFileSync(join(dir, "interloper.config.js"), "module.exports = { options: { flow_detail: 3 } };\n");
+    writeFileSync(join(dir, "flows.out"), "");
+    mkdirSync(join(dir, "sub"));
+    const { host, logs } = await hostWithLog();
+    const run = (file: string) =>
+      Promise.resolve({
+        exports: evaluateBundle(readFileSync(file, "utf8"), file, {}),
+        inputs: [file, join(dir, "detail.js")],
+      });
+    const files = await applyConfigFiles(host, { confdir }, { projectFile: undefined, run, cwd: dir });
+    closing = files;
+    await files.watch();
+    const watched = files.watching();
+    for (const other of ["flows.out", "sub", "conf/mitmproxy-ca.pem"]) {
+      assert.not.ok(watched.includes(join(dir, other)), `${other} is not watched: ${watched.join(", ")}`);
+    }
+    for (const own of ["conf/config.yaml", "interloper.config.js", "detail.js"]) {
+      assert.ok(watched.includes(join(dir, own)), `${own} is watched: ${watched.join(", ")}`);
+    }
+    // Still live: a change of either file applies; a config.yml that appears in the confdir too.
+    writeFileSync(join(dir, "interloper.config.js"), "module.exports = { options: { ssl_insecure: true } };\n");
+    await waitFor(() => host.options.get("sslInsecure") === true, "the project file's change");
+    writeFileSync(join(confdir, "config.yml"), "ignore_hosts: [x]\n");
+    await waitFor(() => host.options.get<string[]>("ignoreHosts").length === 1, "the new config.yml");
+    assert.is(host.options.get("flowDetail"), 2);
+    assert.ok(logs.length > 0);
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
 test.run();
