@@ -5,6 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { formatDateTime, formatDuration, formatSize, formatTime } from "../../addons/web/ui/lib/format.ts";
 import { fieldsToText, textToFields } from "../../addons/web/ui/lib/fields-text.ts";
+import { isEarlierState, type ProgressFields } from "../../addons/web/ui/lib/flow-progress.ts";
 import { sortRows, type SortKey } from "../../addons/web/ui/lib/sort.ts";
 
 test("formatSize: bytes, then KB, MB, GB with one decimal below ten", () => {
@@ -160,6 +161,28 @@ test("fields text: a line without a name is refused with its number", () => {
       text,
     );
   }
+});
+
+test("isEarlierState: a held update older than the loaded list's state is recognised; equal or later is not", () => {
+  const at = (p: Partial<ProgressFields>): ProgressFields => ({
+    live: true,
+    status: null,
+    error: null,
+    timestampEnd: null,
+    messageCount: 0,
+    ...p,
+  });
+  const requestOnly = at({});
+  const answered = at({ status: 200, timestampEnd: 5 });
+  const done = at({ live: false, status: 200, timestampEnd: 5 });
+  assert.ok(isEarlierState(requestOnly, answered));
+  assert.ok(isEarlierState(answered, done));
+  assert.ok(isEarlierState(at({ messageCount: 1 }), at({ messageCount: 2 })));
+  assert.ok(isEarlierState(at({ live: false, status: 200, timestampEnd: 4 }), done));
+  assert.not.ok(isEarlierState(done, answered));
+  assert.not.ok(isEarlierState(done, done), "the same state (a mark or comment changed) applies");
+  assert.not.ok(isEarlierState(at({ error: "refused", live: false }), at({ live: false })));
+  assert.ok(isEarlierState(at({ live: false }), at({ error: "refused", live: false })));
 });
 
 test.run();

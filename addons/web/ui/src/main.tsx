@@ -1,4 +1,4 @@
-/** The web UI's entry: styles, the app, the first load and the live updates. */
+/** The web UI's entry: styles, the app, and the live updates (which load everything once connected). */
 import { render } from "preact";
 import "./styles.css";
 import { App } from "./components/App.tsx";
@@ -6,5 +6,4 @@ import { store } from "./state/store.ts";
 import { connectUpdates } from "./state/updates.ts";
 
 render(<App />, document.getElementById("app")!);
-store.loadAll().catch((e: unknown) => store.notify("error", `loading: ${e instanceof Error ? e.message : String(e)}`));
 connectUpdates(store);

@@ -4,6 +4,7 @@
  * and call its methods; a change schedules one re-render per animation
  * frame, however many updates a WebSocket message carried.
  */
+import { isEarlierState } from "../../lib/flow-progress.ts";
 import { FlowView } from "../../lib/flow-view.ts";
 import type { SortDirection } from "../../lib/sort.ts";
 import { valueText } from "../../lib/value-text.ts";
@@ -87,10 +88,20 @@ export class Store {
     this.changed();
   }
 
+  /**
+   * The updates that came while the list loaded: removals and new flows apply; a change to a flow
+   * the list already has applies unless it is an earlier state than the list's (sent before the
+   * list was read).
+   */
   private releaseHeld(): void {
     const held = this.held ?? [];
     this.held = null;
-    if (held.length > 0) this.apply(held);
+    const fresh = held.filter((u) => {
+      if (u.type !== "flows/add" && u.type !== "flows/update") return true;
+      const known = this.flows.get(u.data.id)?.summary;
+      return !known || !isEarlierState(u.data, known);
+    });
+    if (fresh.length > 0) this.apply(fresh);
   }
 
   async reloadFlows(): Promise<void> {

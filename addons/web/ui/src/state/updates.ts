@@ -1,7 +1,8 @@
 /**
  * The live connection: the WebSocket `/api/updates` (batched updates, see
- * API.md). On a lost connection it comes back after a growing pause and
- * fetches everything again, since updates in between are gone.
+ * API.md). Everything is fetched once the socket is open, and again after it
+ * came back from a loss: a list read before the socket was subscribed would
+ * miss the flows added in between.
  */
 import type { Update } from "../types.ts";
 import type { Store } from "./store.ts";
@@ -11,16 +12,13 @@ const RETRY_MAX_MS = 10_000;
 
 export function connectUpdates(store: Store): void {
   let retry = RETRY_MIN_MS;
-  let first = true;
   const open = (): void => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/api/updates`);
     ws.onopen = () => {
       retry = RETRY_MIN_MS;
       store.connection = "live";
-      // The first load was started beside the socket's opening; after a loss, everything is fetched anew.
-      if (!first) store.loadAll().catch((e: unknown) => store.notify("error", `loading: ${String(e)}`));
-      first = false;
+      store.loadAll().catch((e: unknown) => store.notify("error", `loading: ${String(e)}`));
       store.changed();
     };
     ws.onmessage = (ev: MessageEvent<string>) => {
