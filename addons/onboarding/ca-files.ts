@@ -20,20 +20,23 @@ export const CA_FORMATS: readonly CaFormat[] = [
 ];
 
 /**
- * The CA the proxy uses, as files in the confdir: interloper's own (`interloper-ca.pem` and the
- * `interloper-ca-cert.*` it writes), else a mitmproxy CA the proxy took over (`mitmproxy-ca.pem`,
- * `mitmproxy-ca-cert.*`). Read from disk on each request, never generated here.
+ * The CA the proxy uses, as the certificate files the core writes into the confdir for it:
+ * `interloper-ca-cert.{pem,cer,p12}`, kept up to date with whichever CA is in use, interloper's
+ * own (`interloper-ca.pem`) or a mitmproxy CA taken over (`mitmproxy-ca.pem`, which comes without
+ * certificate files of its own unless mitmproxy ran there). Read from disk on each request, never
+ * generated here. With a mitmproxy CA the downloads are named as mitmproxy names them.
  */
 export class CaFiles {
   constructor(private readonly confdir: string) {}
 
-  /** `interloper-ca-cert` or `mitmproxy-ca-cert`: the certificate files' name without extension. */
+  /** `interloper-ca-cert`, or `mitmproxy-ca-cert` when a mitmproxy CA is in use: the downloads' name. */
   baseName(): string {
     const own = existsSync(join(this.confdir, "interloper-ca.pem"));
     const mitmproxy = !own && existsSync(join(this.confdir, "mitmproxy-ca.pem"));
     return mitmproxy ? "mitmproxy-ca-cert" : "interloper-ca-cert";
   }
 
+  /** The download's file name. */
   fileName(format: CaFormat): string {
     return `${this.baseName()}.${format.id}`;
   }
@@ -41,7 +44,7 @@ export class CaFiles {
   /** The file's bytes, or undefined when the confdir does not hold this format. */
   async read(format: CaFormat): Promise<Buffer | undefined> {
     try {
-      return await readFile(join(this.confdir, this.fileName(format)));
+      return await readFile(this.path(format));
     } catch {
       return undefined;
     }
@@ -49,7 +52,12 @@ export class CaFiles {
 
   /** The formats the confdir holds. */
   available(): CaFormat[] {
-    return CA_FORMATS.filter((f) => existsSync(join(this.confdir, this.fileName(f))));
+    return CA_FORMATS.filter((f) => existsSync(this.path(f)));
+  }
+
+  /** Where the core keeps this format, whichever CA is in use. */
+  private path(format: CaFormat): string {
+    return join(this.confdir, `interloper-ca-cert.${format.id}`);
   }
 
   /** The certificate's SHA-256 fingerprint (`AB:CD:…`), for comparing on the device; undefined if unreadable. */

@@ -1,7 +1,8 @@
 // The onboarding addon through @interloper/sdk/testing: which requests it answers (host, any port,
 // the Host header, case and a trailing dot), CONNECT answered without a server, the downloads'
 // bytes and headers, a mitmproxy CA taken over, the page's escaping, hostile paths and methods.
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -111,26 +112,25 @@ test("onboarding=false and onboarding_host change what is answered, live", async
   assert.is((await ctx.http(testFlow({ url: "http://interloper.invalid/" }), { status: 599 })).response?.status, 599);
 });
 
-test("a mitmproxy CA taken over: its files are served, under its names", async () => {
+test("a mitmproxy CA taken over (mitmproxy-ca.pem alone): every format and the fingerprint, under mitmproxy's names", async () => {
   const dir = tempDir("interloper-onboarding-mitm-");
   try {
+    // The usual case: only mitmproxy's key file, no mitmproxy-ca-cert.* next to it. The core's
+    // CA loading writes interloper-ca-cert.* for the CA it takes over.
     copyFileSync(join(confdir, "interloper-ca.pem"), join(dir, "mitmproxy-ca.pem"));
-    copyFileSync(join(confdir, "interloper-ca-cert.pem"), join(dir, "mitmproxy-ca-cert.pem"));
-    writeFileSync(join(dir, "interloper-ca-cert.pem"), "stale, of no CA in use");
+    await CertificateAuthority.load(dir);
     const ctx = await testContext(new Onboarding(), { confdir: dir }, [CONFDIR]);
-    const flow = await ctx.http(testFlow({ url: "http://interloper.invalid/cert/pem" }));
-    assert.is(flow.response!.headers.get("content-disposition"), 'attachment; filename="mitmproxy-ca-cert.pem"');
-    assert.match(flow.response!.text(), /BEGIN CERTIFICATE/);
-    assert.is(
-      (await ctx.http(testFlow({ url: "http://interloper.invalid/cert/p12" }))).response?.status,
-      404,
-      "not in the confdir",
-    );
+    for (const id of ["pem", "cer", "p12"]) {
+      const flow = await ctx.http(testFlow({ url: `http://interloper.invalid/cert/${id}` }), { status: 599 });
+      assert.is(flow.response!.status, 200, id);
+      assert.is(flow.response!.headers.get("content-disposition"), `attachment; filename="mitmproxy-ca-cert.${id}"`);
+      assert.ok(flow.response!.content.equals(readFileSync(join(dir, `interloper-ca-cert.${id}`))), id);
+    }
     const page = (await ctx.http(testFlow({ url: "http://interloper.invalid/" }))).response!.text();
-    assert.ok(
-      page.includes("mitmproxy-ca-cert.pem") && !page.includes('href="/cert/p12"'),
-      "only what the confdir holds",
-    );
+    const fingerprint = new X509Certificate(readFileSync(join(dir, "interloper-ca-cert.pem"))).fingerprint256;
+    assert.ok(page.includes(fingerprint), "the fingerprint is shown");
+    for (const id of ["pem", "cer", "p12"]) assert.ok(page.includes(`href="/cert/${id}"`), id);
+    assert.ok(page.includes("mitmproxy-ca-cert.pem"));
   } finally {
     removeDir(dir);
   }
