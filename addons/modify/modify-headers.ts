@@ -1,4 +1,13 @@
-import type { Addon, Headers, HTTPFlow, Loader, OptionHandle } from "@interloper/sdk";
+import {
+  logText,
+  parseFilter,
+  type Addon,
+  type FilterNode,
+  type Headers,
+  type HTTPFlow,
+  type Loader,
+  type OptionHandle,
+} from "@interloper/sdk";
 import { replacementBytes, replacementSource, unescaped, type ReplacementSource } from "./replacement.ts";
 import { parseAll, parseSpec, SpecError, type Spec } from "./spec.ts";
 
@@ -23,6 +32,27 @@ export async function parseHeaderRule(text: string): Promise<HeaderRule> {
   if ("bytes" in value && BREAKS.test(value.bytes.toString("latin1")))
     throw new SpecError("a header value cannot hold CR, LF or NUL");
   return { spec, name, value };
+}
+
+/** The operators that look at bodies. */
+const BODY_OPERATORS = new Set(["~b", "~bq", "~bs"]);
+
+/**
+ * The body operators (`~b`, `~bq`, `~bs`) a filter uses. modify_headers runs in requestheaders
+ * and responseheaders (as current mitmproxy; 8.1.1 ran in request and response), before any
+ * body is read, so such a filter never matches there: the addon warns about it.
+ */
+export function bodyOperators(filterText: string | undefined): string[] {
+  if (filterText === undefined) return [];
+  const found = new Set<string>();
+  const walk = (node: FilterNode): void => {
+    if (node.kind === "operator") {
+      if (BODY_OPERATORS.has(node.operator)) found.add(node.operator);
+    } else if (node.kind === "not") walk(node.item);
+    else node.items.forEach(walk);
+  };
+  walk(parseFilter(filterText));
+  return [...found];
 }
 
 /**
@@ -91,6 +121,14 @@ export class ModifyHeaders implements Addon {
   async configure(updated: ReadonlySet<string>): Promise<void> {
     if (!updated.has("modifyHeaders")) return;
     this.rules = await parseAll("modify_headers", this.option!.get(), parseHeaderRule);
+    for (const rule of this.rules) {
+      const operators = bodyOperators(rule.spec.filterText);
+      if (operators.length === 0) continue;
+      this.loader?.log.warn(
+        `modify_headers '${logText(rule.spec.text)}': ${operators.join(", ")} never matches here: headers are ` +
+          "modified in requestheaders/responseheaders, before the body is read (use a script to set headers by body)",
+      );
+    }
   }
 
   // No promise without rules: each would cost every request a wait, a slow-hook entry and a timer.

@@ -13,6 +13,8 @@ export interface Spec {
   readonly text: string;
   /** `undefined` when the spec has no filter: every flow matches. */
   readonly filter: FlowFilter | undefined;
+  /** The filter as written (undefined: none). */
+  readonly filterText: string | undefined;
   readonly subject: string;
   readonly replacement: string;
 }
@@ -30,6 +32,7 @@ export function parseSpec(text: string): Spec {
   return {
     text,
     filter: filterText === undefined ? undefined : filterOf(filterText),
+    filterText,
     subject: subject!,
     replacement: replacement!,
   };

@@ -12,7 +12,7 @@ import { OptionError } from "@interloper/sdk";
 import { testContext, testFlow } from "@interloper/sdk/testing";
 import { MapRemote, ModifyBody, ModifyHeaders } from "../../addons/modify/index.ts";
 import { mapUrl, parseRemoteRule } from "../../addons/modify/map-remote.ts";
-import { fileHeaderValue, parseHeaderRule } from "../../addons/modify/modify-headers.ts";
+import { bodyOperators, fileHeaderValue, parseHeaderRule } from "../../addons/modify/modify-headers.ts";
 import { parseBodyRule } from "../../addons/modify/modify-body.ts";
 import { SpecError } from "../../addons/modify/spec.ts";
 
@@ -49,6 +49,21 @@ test("modify_headers: filters are asked before any change; acts in the *headers 
   const answered = testFlow({ response: { status: 200 } });
   await ctx.trigger("requestheaders", answered);
   assert.not.ok(answered.request.headers.has("x-seen"), "a request already answered is left alone");
+});
+
+test("modify_headers: a filter on bodies (~b, ~bq, ~bs) is warned about at configure time, naming the spec", async () => {
+  const ctx = await testContext(new ModifyHeaders(), {
+    modifyHeaders: ["/~q & ~b secret/X-A/1", "#!(~bs x | ~d y)#X-B#2", "/~q/X-C/3", "/~h b/X-D/4", '|~u "~b"|X-E|5'],
+  });
+  const warnings = ctx.logLines("warn");
+  assert.is(warnings.length, 2, warnings.join("\n"));
+  assert.match(warnings[0]!, /modify_headers '\/~q & ~b secret\/X-A\/1': ~b never matches here: .*requestheaders/);
+  assert.match(warnings[1]!, /modify_headers '#!\(~bs x \| ~d y\)#X-B#2': ~bs never matches here/);
+  assert.equal(bodyOperators("~bq a | ~b b & ~bs c"), ["~bq", "~b", "~bs"]);
+  assert.equal(bodyOperators('~h "~b"'), [], "an argument is not an operator");
+  assert.equal(bodyOperators(undefined), []);
+  await ctx.setOptions({ modifyHeaders: ["/~q/X-C/3"] });
+  assert.is(ctx.logLines("warn").length, 2, "no warning for a rule without body operators");
 });
 
 test("modify_headers: @file values are read at each use, the trailing line break dropped", async () => {
