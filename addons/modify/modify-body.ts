@@ -16,7 +16,7 @@ import { parseAll, parseSpec, SpecError, type Spec } from "./spec.ts";
 export interface BodyRule {
   readonly spec: Spec;
   readonly regex: PythonRegex<Buffer>;
-  /** An inline replacement: a template (`\g<1>`); a file's contents go in as they are. */
+  /** An inline replacement, compiled once; a file's contents are a template too, compiled at each use. */
   readonly replacement: PythonTemplate | { readonly file: string };
 }
 
@@ -38,25 +38,41 @@ export async function parseBodyRule(text: string): Promise<BodyRule> {
     throw err;
   }
   const source = await replacementSource(spec.replacement);
-  if ("file" in source) return { spec, regex, replacement: source };
   try {
+    if ("file" in source) {
+      // Checked now too, so that a file that is wrong from the start stops the start-up.
+      regex.template(await replacementBytes(source));
+      return { spec, regex, replacement: source };
+    }
     return { spec, regex, replacement: regex.template(source.bytes) };
   } catch (err) {
-    if (err instanceof PythonRegexError) throw new SpecError(`invalid replacement: ${err.message}`);
-    throw err;
+    if (!(err instanceof PythonRegexError)) throw err;
+    const where = "file" in source ? ` in ${source.file}` : "";
+    throw new SpecError(`invalid replacement${where}: ${err.message}`);
   }
 }
 
 /**
- * The body a rule makes of `content`. A file is read each time (an edit
- * applies at once) and goes in literally: a file of script or JSON is full of
- * backslashes that re.sub would read as escapes (today's mitmproxy takes the
- * replacement literally too, after such files broke it).
+ * The body a rule makes of `content`. As in mitmproxy 8.1.1 (our reference), the replacement is
+ * re.sub's template whether inline or from a file (`\1`, `\g<name>`, `\n`; a backslash is written
+ * `\\`). A file is read and compiled each time, so an edit applies at once; one that is no longer
+ * a valid template throws an error naming the file (the caller warns; the body stays as it was).
+ * (Today's mitmproxy takes both literally; 8.1.1's behaviour is the one interloper follows.)
  */
 export async function applyBodyRule(rule: BodyRule, content: Buffer): Promise<Buffer> {
   if ("parts" in rule.replacement) return rule.regex.sub(rule.replacement, content);
   const bytes = await replacementBytes(rule.replacement);
-  return rule.regex.sub(() => bytes, content);
+  let template: PythonTemplate;
+  try {
+    template = rule.regex.template(bytes);
+  } catch (err) {
+    if (!(err instanceof PythonRegexError)) throw err;
+    throw new Error(
+      `${rule.replacement.file} is not a valid replacement template (${err.message}): body left as it was`,
+      { cause: err },
+    );
+  }
+  return rule.regex.sub(template, content);
 }
 
 /**

@@ -131,16 +131,27 @@ test("modify_body: dotall, escapes decoded as in mitmproxy, binary bodies", asyn
   assert.is(flow.response!.body.toString("latin1"), "<i>x</i> \n ba");
 });
 
-test("modify_body: an @file replacement goes in literally and is read at each use", async () => {
-  const path = file("repl.js", "x = '\\1\\n';");
+test("modify_body: an @file replacement is a template as in mitmproxy 8.1.1, read at each use", async () => {
+  const path = file("repl.js", "x = '\\1\\n\\\\';");
   const ctx = await testContext(new ModifyBody(), { modifyBody: [`:~s:(PLACEHOLDER):@${path}`] });
   const first = testFlow();
   await ctx.http(first, { body: "<script>PLACEHOLDER</script>" });
-  assert.is(first.response!.text(), "<script>x = '\\1\\n';</script>");
+  assert.is(first.response!.text(), "<script>x = 'PLACEHOLDER\n\\';</script>", "group, escape, backslash");
   writeFileSync(path, "two");
   const second = testFlow();
   await ctx.http(second, { body: "PLACEHOLDER" });
   assert.is(second.response!.text(), "two");
+  writeFileSync(path, "\\g<9>");
+  const third = testFlow();
+  await ctx.http(third, { body: "PLACEHOLDER" });
+  assert.is(third.response!.text(), "PLACEHOLDER", "a bad template leaves the body");
+  const warning = ctx.logLines("warn").at(-1) ?? "";
+  assert.ok(warning.includes(`${path} is not a valid replacement template`), warning);
+  const refused: unknown = await parseBodyRule(`:~s:(P):@${path}`).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(specError(/invalid replacement in .*repl\.js/)(refused), String(refused));
 });
 
 test("modify_body: streamed messages and flows answered or failed are left alone", async () => {
