@@ -1,6 +1,14 @@
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import { Response, type Addon, type HTTPFlow, type Loader, type OptionHandle, type Request } from "@interloper/sdk";
+import {
+  OptionError,
+  Response,
+  type Addon,
+  type HTTPFlow,
+  type Loader,
+  type OptionHandle,
+  type Request,
+} from "@interloper/sdk";
 import { CA_FORMATS, CaFiles } from "./ca-files.ts";
 import { renderMessage, renderPage } from "./page.ts";
 
@@ -21,6 +29,7 @@ export class Onboarding implements Addon {
   readonly name = "onboarding";
   private enabled: OptionHandle<boolean> | undefined;
   private host: OptionHandle<string> | undefined;
+  private port: OptionHandle<number> | undefined;
   private loader: Loader | undefined;
 
   load(loader: Loader): void {
@@ -35,20 +44,34 @@ export class Onboarding implements Addon {
       name: "onboardingHost",
       type: "string",
       default: ONBOARDING_HOST,
-      help: "The onboarding page's host name (any port). Transparent mode: a name the clients resolve to an address the redirect covers, or an IP address.",
+      help: "The onboarding page's host name (any port unless onboarding_port is set). Transparent mode: a name the clients resolve to an address the redirect covers, or an IP address.",
     });
+    // mitmproxy 8.1.1 has it (default 80): a config.yaml of its must not stop the start-up.
+    this.port = loader.addOption({
+      name: "onboardingPort",
+      type: "number",
+      default: 0,
+      help: "The onboarding page's port: only requests to it are answered. 0: any port (as today's mitmproxy, which has no such option).",
+    });
+  }
+
+  configure(updated: ReadonlySet<string>): void {
+    if (!updated.has("onboardingPort")) return;
+    const port = this.port!.get();
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new OptionError(`invalid value for onboarding_port: ${port} (expected 0 for any port, or 1 to 65535)`);
   }
 
   /** As mitmproxy answers a CONNECT an addon answered: a 2xx opens the tunnel without a server connection. */
   httpConnect(flow: HTTPFlow): void {
-    if (flow.response || !this.serves(flow.request.host)) return;
+    if (flow.response || !this.serves(flow.request.host, flow.request.port)) return;
     flow.response = Response.make(200);
   }
 
   // Synchronous unless the request is for the page: every request passes here (the addon is on by
   // default), and a promise costs each one a wait, a slow-hook entry and an idle timer.
   request(flow: HTTPFlow): void | Promise<void> {
-    if (flow.response || flow.error || !this.serves(flow.request.prettyHost)) return;
+    if (flow.response || flow.error || !this.serves(flow.request.prettyHost, flow.request.port)) return;
     return this.respond(flow);
   }
 
@@ -56,8 +79,10 @@ export class Onboarding implements Addon {
     flow.response = await this.answer(flow.request);
   }
 
-  private serves(host: string): boolean {
+  private serves(host: string, port: number): boolean {
     if (!this.enabled?.get()) return false;
+    const onlyPort = this.port?.get() ?? 0;
+    if (onlyPort !== 0 && port !== onlyPort) return false;
     const want = normalHost(this.host?.get() ?? ONBOARDING_HOST);
     return want !== "" && normalHost(host) === want;
   }

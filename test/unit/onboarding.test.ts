@@ -112,6 +112,29 @@ test("onboarding=false and onboarding_host change what is answered, live", async
   assert.is((await ctx.http(testFlow({ url: "http://interloper.invalid/" }), { status: 599 })).response?.status, 599);
 });
 
+test("onboarding_port (mitmproxy 8.1.1's option): 0 answers any port, a port only that one; bad values refused", async () => {
+  const ctx = await context({ onboardingPort: 8080 });
+  const status = async (url: string) => (await ctx.http(testFlow({ url }), { status: 599 })).response?.status;
+  assert.is(await status("http://interloper.invalid:8080/"), 200);
+  assert.is(await status("http://interloper.invalid/"), 599, "port 80 goes on");
+  const connect = testFlow({ url: "http://interloper.invalid:443/", method: "CONNECT" });
+  await ctx.trigger("httpConnect", connect);
+  assert.is(connect.response, undefined, "a CONNECT to another port is not answered");
+  await ctx.setOptions({ onboardingPort: 0 });
+  assert.is(await status("http://interloper.invalid/"), 200);
+  assert.is(await status("http://interloper.invalid:4443/"), 200);
+  for (const bad of [-1, 65536, 1.5]) {
+    let error: unknown;
+    try {
+      await ctx.setOptions({ onboardingPort: bad });
+    } catch (err) {
+      error = err;
+    }
+    assert.match(String(error), new RegExp(`invalid value for onboarding_port: ${bad} \\(expected 0 for any port`));
+    assert.is(ctx.host.options.get("onboardingPort"), 0, "the old value stays");
+  }
+});
+
 test("a mitmproxy CA taken over (mitmproxy-ca.pem alone): every format and the fingerprint, under mitmproxy's names", async () => {
   const dir = tempDir("interloper-onboarding-mitm-");
   try {
