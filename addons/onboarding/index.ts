@@ -71,7 +71,8 @@ export class Onboarding implements Addon {
   // Synchronous unless the request is for the page: every request passes here (the addon is on by
   // default), and a promise costs each one a wait, a slow-hook entry and an idle timer.
   request(flow: HTTPFlow): void | Promise<void> {
-    if (flow.response || flow.error || !this.serves(flow.request.prettyHost, flow.request.port)) return;
+    // A flow read from a file (-r) or replayed is a record, not a client asking for the page.
+    if (flow.response || flow.error || !flow.live || !this.serves(flow.request.prettyHost, flow.request.port)) return;
     return this.respond(flow);
   }
 

@@ -135,6 +135,17 @@ test("onboarding_port (mitmproxy 8.1.1's option): 0 answers any port, a port onl
   }
 });
 
+test("flows that are not live (read with -r, replayed) are not answered", async () => {
+  const ctx = await context();
+  const flow = testFlow({ url: "http://interloper.invalid/" });
+  flow.live = false;
+  await ctx.trigger("request", flow);
+  assert.is(flow.response, undefined);
+  const live = testFlow({ url: "http://interloper.invalid/" });
+  await ctx.trigger("request", live);
+  assert.is(live.response?.status, 200);
+});
+
 test("a mitmproxy CA taken over (mitmproxy-ca.pem alone): every format and the fingerprint, under mitmproxy's names", async () => {
   const dir = tempDir("interloper-onboarding-mitm-");
   try {
