@@ -282,7 +282,12 @@ export class ConfigFiles {
     this.timers.set(
       kind,
       setTimeout(() => {
-        this.queue = this.queue.then(() => this.reload(kind));
+        // A reload that throws must not break the chain: every later one would be skipped, silently.
+        this.queue = this.queue
+          .then(() => this.reload(kind))
+          .catch((err: unknown) =>
+            this.setup.host.log("error", `reading the config files again failed: ${(err as Error)?.message ?? err}`),
+          );
       }, DEBOUNCE_MS),
     );
   }

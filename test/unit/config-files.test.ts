@@ -645,4 +645,36 @@ test("watching: only the config files, the project file and its imports; no othe
   }
 });
 
+test("watching: a reload that throws is logged, and later changes still apply", async () => {
+  const dir = tempDir("interloper-config-");
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 2\n");
+    const { host, logs } = await hostWithLog();
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run: noModules, cwd: dir });
+    closing = files;
+    // A fault the reload does not expect (a bug, a failing log sink): the first reload throws.
+    const inner = files as unknown as { reload(kind: string): Promise<void> };
+    const reload = inner.reload.bind(files);
+    let thrown = false;
+    inner.reload = (kind) => {
+      if (thrown) return reload(kind);
+      thrown = true;
+      return Promise.reject(new Error("unexpected fault"));
+    };
+    await files.watch();
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 3\n");
+    await waitFor(
+      () => logs.some((e) => e.level === "error" && /again failed: unexpected fault/.test(e.message)),
+      "the fault logged",
+    );
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 4\n");
+    await waitFor(() => host.options.get("flowDetail") === 4, "the next change applied");
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
 test.run();
