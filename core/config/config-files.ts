@@ -38,6 +38,14 @@ export interface ConfigFilesSetup {
 
 type Kind = "confdir" | "project";
 
+/** What a reload may change, kept to be put back when the change is refused. */
+interface Snapshot {
+  confdirSources: ConfigSource[];
+  projectSource: ConfigSource | undefined;
+  projectFile: string | undefined;
+  projectInputs: string[];
+}
+
 /**
  * The config files: the confdir's `config.yaml` and the project's `interloper.config.ts`, applied
  * through the option registry with the precedence defaults < confdir file < project file <
@@ -58,7 +66,8 @@ export class ConfigFiles {
   private admitted = new Set<string>();
   private readonly timers = new Map<Kind, NodeJS.Timeout>();
   private readonly events = new Map<Kind, number>();
-  private wake: (() => void) | undefined;
+  /** Per kind: ends the wait after a failed reading of that kind's file (a change of it came). */
+  private readonly wakes = new Map<Kind, () => void>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -160,7 +169,7 @@ export class ConfigFiles {
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
-    this.wake?.();
+    for (const wake of this.wakes.values()) wake();
     await this.watcher?.close();
     await this.queue;
   }
@@ -277,7 +286,7 @@ export class ConfigFiles {
   private schedule(kind: Kind): void {
     if (this.closed) return;
     this.events.set(kind, (this.events.get(kind) ?? 0) + 1);
-    this.wake?.();
+    this.wakes.get(kind)?.();
     clearTimeout(this.timers.get(kind));
     this.timers.set(
       kind,
@@ -296,27 +305,24 @@ export class ConfigFiles {
   private async reload(kind: Kind): Promise<void> {
     if (this.closed) return;
     const seen = this.events.get(kind) ?? 0;
-    const before = { confdir: this.confdirSources, project: this.projectSource, file: this.projectFile };
-    const inputs = this.projectInputs;
+    const before = this.snapshot();
     const label = this.label(kind);
     try {
       if (kind === "confdir") this.confdirSources = this.readConfdir();
       else await this.readProject();
     } catch (err) {
-      this.confdirSources = before.confdir;
-      this.projectSource = before.project;
-      this.projectFile = before.file;
-      this.projectInputs = inputs;
+      this.restore(before);
       if (await this.changedSoon(kind, seen)) return;
       this.setup.host.log("error", `${(err as Error).message}; the options stay as they were`);
       return;
     }
-    if (kind === "project") this.watchNewInputs();
+    if (kind === "project") this.syncWatch();
     const failure = await this.apply(label);
     if (failure === undefined) return;
-    // Nothing was applied: the files' state stays what it was, so that the next change is compared to it.
-    this.confdirSources = before.confdir;
-    this.projectSource = before.project;
+    // Nothing was applied: the files' state stays what it was, so that the next change is compared
+    // to it, and the imports the refused version brought are no longer watched.
+    this.restore(before);
+    if (kind === "project") this.syncWatch();
     if (await this.changedSoon(kind, seen)) return;
     this.setup.host.log("error", `${failure}; the options stay as they were`);
   }
@@ -385,13 +391,31 @@ export class ConfigFiles {
     return { failure, names: [] };
   }
 
-  /** New local imports of the project file are watched too. */
-  private watchNewInputs(): void {
+  private snapshot(): Snapshot {
+    return {
+      confdirSources: this.confdirSources,
+      projectSource: this.projectSource,
+      projectFile: this.projectFile,
+      projectInputs: this.projectInputs,
+    };
+  }
+
+  private restore(state: Snapshot): void {
+    this.confdirSources = state.confdirSources;
+    this.projectSource = state.projectSource;
+    this.projectFile = state.projectFile;
+    this.projectInputs = state.projectInputs;
+  }
+
+  /** The watch follows the project file's local imports: new ones watched, dropped ones not. */
+  private syncWatch(): void {
     if (!this.watcher) return;
     const paths = this.watchedPaths();
     const added = [...paths].filter((path) => !this.admitted.has(path));
+    const dropped = [...this.admitted].filter((path) => !paths.has(path));
     this.admitted = paths;
     if (added.length > 0) this.watcher.add(added);
+    if (dropped.length > 0) this.watcher.unwatch(dropped);
   }
 
   private label(kind: Kind): string {
@@ -405,12 +429,12 @@ export class ConfigFiles {
     if ((this.events.get(kind) ?? 0) === seen && !this.closed) {
       await new Promise<void>((done) => {
         const timer = setTimeout(done, SETTLE_MS);
-        this.wake = () => {
+        this.wakes.set(kind, () => {
           clearTimeout(timer);
           done();
-        };
+        });
       });
-      this.wake = undefined;
+      this.wakes.delete(kind);
     }
     return this.closed || (this.events.get(kind) ?? 0) !== seen;
   }

@@ -677,4 +677,40 @@ test("watching: a reload that throws is logged, and later changes still apply", 
   }
 });
 
+test("watching: a refused project change leaves the old file state, and the imports it brought are not watched", async () => {
+  const dir = tempDir("interloper-config-");
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    const project = join(dir, "interloper.config.js");
+    writeFileSync(join(dir, "a.js"), "");
+    writeFileSync(join(dir, "b.js"), "");
+    writeFileSync(project, "// uses a.js\nmodule.exports = { options: { flow_detail: 2 } };\n");
+    const { host, logs } = await hostWithLog();
+    // Its "imports": a.js or b.js, as the file's first line says.
+    const run = (file: string) => {
+      const text = readFileSync(file, "utf8");
+      const imported = join(dir, text.includes("b.js") ? "b.js" : "a.js");
+      return Promise.resolve({ exports: evaluateBundle(text, file, {}), inputs: [file, imported] });
+    };
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir });
+    closing = files;
+    await files.watch();
+    writeFileSync(project, "// uses b.js\nmodule.exports = { options: { flow_detail: -1 } };\n");
+    await waitFor(
+      () => logs.some((e) => /flow_detail: negative; the options stay as they were/.test(e.message)),
+      "the refusal",
+    );
+    await files.settled();
+    assert.not.ok(files.watching().includes(join(dir, "b.js")), "the refused version's import is not watched");
+    assert.ok(files.watching().includes(join(dir, "a.js")));
+    // The old state is what the next change is compared to: a.js still reloads the project file.
+    writeFileSync(project, "// uses a.js\nmodule.exports = { options: { flow_detail: 3 } };\n");
+    await waitFor(() => host.options.get("flowDetail") === 3, "the next change");
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
 test.run();
