@@ -173,7 +173,8 @@ export class PythonRegex<T extends string | Buffer> {
 
   private text(value: T | string | Buffer): string {
     if (typeof value === "string") return value;
-    return Buffer.from(value).toString("latin1");
+    // A view of the same bytes, not a copy (Buffer.from(buffer) copied every body searched).
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
   }
 
   private wrap(text: string): T {
