@@ -89,6 +89,7 @@ export function projectSource(file: string, config: unknown, text: string): Conf
     );
   }
   const lineOf = (key: string) => keyLine(text, key);
+  const optionLine = (key: string) => keyLine(text, key, "options");
   for (const key of Object.keys(config)) {
     if (TOP_KEYS.includes(key)) continue;
     const meant = closestName(key, TOP_KEYS);
@@ -110,7 +111,7 @@ export function projectSource(file: string, config: unknown, text: string): Conf
     }
     for (const [key, value] of Object.entries(config.options)) {
       if (value === undefined) continue;
-      addEntry(source, { name: canonicalOptionName(key), key, value, line: lineOf(key) });
+      addEntry(source, { name: canonicalOptionName(key), key, value, line: optionLine(key) });
     }
   }
   return source;
@@ -123,15 +124,102 @@ function scriptPath(spec: string, dir: string): string {
   return looksLikePath && !isAbsolute(spec) ? resolve(dir, spec) : spec;
 }
 
-/** The 1-based line where `key:` (bare or quoted) first appears as a property in `text`. */
-export function keyLine(text: string, key: string): number | undefined {
-  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const m = new RegExp(`(^|[\\s{,])(["'\`]?)${escaped}\\2\\s*:`, "m").exec(text);
-  if (!m) return undefined;
-  const at = m.index + m[1]!.length;
+/**
+ * The 1-based line of the property `key` (bare or quoted) in `text`: of its shallowest
+ * occurrence, or with `inside`, of its first occurrence directly in the object that property
+ * `inside` holds (`options: { … }`). Comments and string contents are not searched, so a key
+ * named in a comment or a value, or a nested object's key of the same name, is not taken.
+ */
+export function keyLine(text: string, key: string, inside?: string): number | undefined {
+  const code = codeOf(text);
+  const found = keyPositions(code, key);
+  let hit: { at: number; depth: number } | undefined;
+  if (inside === undefined) {
+    for (const f of found) if (!hit || f.depth < hit.depth) hit = f;
+  } else {
+    const span = objectSpan(code, inside);
+    if (!span) return undefined;
+    hit = found.find((f) => f.at > span.open && f.at < span.close && f.depth === span.depth + 1);
+  }
+  if (!hit) return undefined;
   let line = 1;
-  for (let i = text.indexOf("\n"); i !== -1 && i < at; i = text.indexOf("\n", i + 1)) line++;
+  for (let i = text.indexOf("\n"); i !== -1 && i < hit.at; i = text.indexOf("\n", i + 1)) line++;
   return line;
+}
+
+/** Each place `key:` is written as a property in `code`, with its bracket depth. */
+function keyPositions(code: string, key: string): Array<{ at: number; depth: number }> {
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const re = new RegExp(`(^|[\\s{,])(["'\`]?)${escaped}\\2\\s*:`, "gm");
+  const depths = depthsOf(code);
+  const out: Array<{ at: number; depth: number }> = [];
+  for (let m = re.exec(code); m; m = re.exec(code)) {
+    const at = m.index + m[1]!.length;
+    out.push({ at, depth: depths[at]! });
+  }
+  return out;
+}
+
+/** The braces of the object the shallowest property `name` holds, and that property's depth. */
+function objectSpan(code: string, name: string): { open: number; close: number; depth: number } | undefined {
+  const at = keyPositions(code, name).reduce<{ at: number; depth: number } | undefined>(
+    (best, f) => (!best || f.depth < best.depth ? f : best),
+    undefined,
+  );
+  if (!at) return undefined;
+  const open = code.indexOf("{", at.at);
+  if (open === -1) return undefined;
+  const depths = depthsOf(code);
+  let close = open + 1;
+  while (close < code.length && !(code[close] === "}" && depths[close] === at.depth)) close++;
+  return { open, close, depth: at.depth };
+}
+
+/** The bracket depth ({ [ () before each character. */
+function depthsOf(code: string): number[] {
+  const depths: number[] = [];
+  let depth = 0;
+  for (let i = 0; i < code.length; i++) {
+    const ch = code[i];
+    if (ch === "}" || ch === "]" || ch === ")") depth--;
+    depths.push(depth);
+    if (ch === "{" || ch === "[" || ch === "(") depth++;
+  }
+  return depths;
+}
+
+/**
+ * `text` with comments and the contents of strings blanked (line breaks and length kept), except
+ * strings written as property names (followed by `:`). Template literals are taken as strings
+ * whole; that is enough for finding keys.
+ */
+function codeOf(text: string): string {
+  const out = text.split("");
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to; k++) if (out[k] !== "\n") out[k] = " ";
+  };
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === "/" && text[i + 1] === "/") {
+      const end = text.indexOf("\n", i);
+      const stop = end === -1 ? text.length : end;
+      blank(i, stop);
+      i = stop;
+    } else if (ch === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      const stop = end === -1 ? text.length : end + 2;
+      blank(i, stop);
+      i = stop;
+    } else if (ch === '"' || ch === "'" || ch === "`") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== ch) j += text[j] === "\\" ? 2 : 1;
+      const isKey = /^\s*:/.test(text.slice(j + 1, j + 40));
+      if (!isKey) blank(i + 1, Math.min(j, text.length));
+      i = j + 1;
+    } else i++;
+  }
+  return out.join("");
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -266,6 +266,32 @@ test("keyLine: finds a property written bare or quoted, not a longer name or a v
   assert.is(keyLine("x.y+z: 1", "x.y+z"), 1, "regex characters in a name are literal");
 });
 
+test("keyLine: a key named first in a comment, a string or a nested object is found where it is a property", () => {
+  const text = [
+    "// flow_detail: 1 was too little",
+    "/* mode: here",
+    "   is a comment */",
+    "export default defineConfig({",
+    '  scripts: ["x.ts", "mode: no"],',
+    "  options: {",
+    "    map_remote: { flow_detail: 0 },",
+    '    note: "flow_detail: 9",',
+    "    flow_detail: 2,",
+    "  },",
+    "  mode: ['regular'],",
+    "});",
+  ].join("\n");
+  assert.is(keyLine(text, "mode"), 11);
+  assert.is(keyLine(text, "options"), 6);
+  assert.is(keyLine(text, "flow_detail", "options"), 9);
+  assert.is(keyLine(text, "map_remote", "options"), 7);
+  assert.is(keyLine(text, "mode", "options"), undefined, "not inside options");
+  assert.is(keyLine("export default { mode: 1 }", "flow_detail", "options"), undefined);
+  const source = projectSource("/p/interloper.config.ts", { options: { flow_detail: 2 }, mode: ["regular"] }, text);
+  assert.is(source.entries.get("flowDetail")?.line, 9);
+  assert.is(source.entries.get("mode")?.line, 11);
+});
+
 // ---------------------------------------------------------------- precedence
 
 function source(file: string, values: Record<string, unknown>): ConfigSource {
