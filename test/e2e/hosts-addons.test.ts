@@ -104,7 +104,8 @@ function hookRecorder(): { addon: Addon; hooks(lp: number): string[] } {
 }
 
 async function start(addons: Addon[], options: Record<string, unknown> = {}): Promise<InProcessProxy> {
-  const p = await startInProcess(addons, { termlogVerbosity: "debug", ...options });
+  // showhost: request lines name the host (Host header) the tests expect, not the tunnel's address.
+  const p = await startInProcess(addons, { termlogVerbosity: "debug", showhost: true, ...options });
   if (!proxyCaPem) {
     proxyCaPem = pem(join(testConfdir(), "interloper-ca-cert.pem"));
     proxyCaFp = new X509Certificate(proxyCaPem).fingerprint256;

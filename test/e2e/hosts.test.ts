@@ -113,7 +113,9 @@ test.after(async () => {
 
 /** Starts the CLI with `args` (and learns the proxy's CA on first use). */
 async function proxyWith(args: string[]): Promise<ProxyProcess> {
-  const proxy = await startProxy(args);
+  // Requests go to tunnels opened by address with the names in SNI and Host: --showhost prints the
+  // names the tests expect (mitmdump's default line shows the address the request goes to).
+  const proxy = await startProxy(["--showhost", ...args]);
   if (!proxyCaPem) {
     proxyCaPem = pem(proxy.caFile);
     proxyCaFp = new X509Certificate(proxyCaPem).fingerprint256;
