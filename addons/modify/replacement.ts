@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { expandHome } from "@interloper/sdk";
 import { EscapeError, unescapeBytes } from "./escapes.ts";
 import { SpecError } from "./spec.ts";
 
@@ -37,9 +37,5 @@ export function unescaped(text: string, part: string): Buffer {
   }
 }
 
-/** `~` and `~/…` as Python's `expanduser` reads them (the home folder). */
-export function expandUser(path: string): string {
-  if (path === "~") return homedir();
-  if (path.startsWith("~/")) return `${homedir()}${path.slice(1)}`;
-  return path;
-}
+/** `~` and `~/…` as Python's `expanduser` reads them (the home folder): the sdk's helper. */
+export const expandUser = expandHome;

@@ -1,6 +1,6 @@
-import { homedir } from "node:os";
 import { resolve } from "node:path";
 import {
+  expandHome,
   OptionError,
   Response,
   type Addon,
@@ -113,7 +113,7 @@ export class Onboarding implements Addon {
 
   private confdir(): string {
     const dir = this.loader?.options.has("confdir") ? this.loader.options.get<string>("confdir") : "~/.interloper";
-    return dir === "~" || dir.startsWith("~/") ? homedir() + dir.slice(1) : resolve(dir);
+    return resolve(expandHome(dir));
   }
 }
 

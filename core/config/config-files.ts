@@ -1,10 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { FSWatcher } from "chokidar";
-import { OptionError, shownValue, snakeOptionName } from "@interloper/sdk";
+import { closestName, expandHome, OptionError, shownValue, snakeOptionName } from "@interloper/sdk";
 import type { AddonHost } from "@interloper/sdk/host";
-import { closestName } from "../../sdk/src/options.ts";
 import { locate, mergeSources, planChanges, typedValue, type Placed, type Plan } from "./precedence.ts";
 import { checkProjectFile, findProjectFile, loadProjectConfig, type ModuleRunner } from "./project-file.ts";
 import { ConfigError, displayPath, where, type ConfigSource } from "./source.ts";
@@ -438,8 +436,4 @@ export class ConfigFiles {
     }
     return this.closed || (this.events.get(kind) ?? 0) !== seen;
   }
-}
-
-function expandHome(path: string): string {
-  return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
 }

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { canonicalOptionName } from "@interloper/sdk";
-import { closestName } from "../../sdk/src/options.ts";
+import { canonicalOptionName, closestName, expandHome } from "@interloper/sdk";
 import { addEntry, ConfigError, displayPath, where, type ConfigSource } from "./source.ts";
 import { describe } from "./values.ts";
 
@@ -119,7 +117,7 @@ export function projectSource(file: string, config: unknown, text: string): Conf
 
 /** A script given as a path, made absolute against the config's folder; a package name stays as it is. */
 function scriptPath(spec: string, dir: string): string {
-  if (spec === "~" || spec.startsWith("~/")) return homedir() + spec.slice(1);
+  if (spec === "~" || spec.startsWith("~/")) return expandHome(spec);
   const looksLikePath = spec.startsWith("./") || spec.startsWith("../") || /\.(m?[jt]s|c[jt]s|[jt]sx)$/.test(spec);
   return looksLikePath && !isAbsolute(spec) ? resolve(dir, spec) : spec;
 }

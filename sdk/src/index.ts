@@ -26,12 +26,14 @@ export {
 export { decodeContent, encodeContent, SUPPORTED_ENCODINGS } from "./encoding.ts";
 export { formatSize, parseSize } from "./size.ts";
 export { logText, LOG_TEXT_MAX } from "./log-text.ts";
+export { expandHome } from "./paths.ts";
 // Flow files: mitmproxy's native format (read: versions 17 to 21; written: 17 by default) and HAR 1.2.
 export * from "./flowfile/index.ts";
 export {
   OptionError,
   SECRET_MASK,
   canonicalOptionName,
+  closestName,
   shownValue,
   snakeOptionName,
   type OptionHandle,
