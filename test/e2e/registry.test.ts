@@ -14,14 +14,16 @@ import * as assert from "uvu/assert";
 import { curl, removeDir, ROOT, startOrigin, tempDir, WAIT_MS, type Origin } from "../helpers/harness.ts";
 import { startLocalRegistry, type LocalRegistry, type RunResult } from "../helpers/local-registry.ts";
 
-/** What the published packages need from the registry besides themselves, and what a scaffolded addon's tools need. */
+/**
+ * What the published packages need from the registry besides themselves (interloper's runtime
+ * dependencies, read from its package.json so a new one is never missed), and what a scaffolded
+ * addon's tools need.
+ */
 const SEED = [
-  "chokidar",
-  "esbuild",
-  "eventemitter3",
-  "koffi",
-  "node-forge",
-  "yargs",
+  ...Object.keys(
+    (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> })
+      .dependencies,
+  ).filter((name) => name !== "@interloper/sdk"),
   "tsx",
   "typescript",
   "uvu",
