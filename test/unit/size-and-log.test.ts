@@ -182,10 +182,16 @@ test("dumper: sizes of the response body, other methods, status and reason", asy
   );
 });
 
-test("dumper: the URL uses the Host header's name, not the address connected to", async () => {
-  const { d, out } = await dumper();
+test("dumper: the URL shows the address the request goes to (as mitmdump); showhost the Host header's name", async () => {
+  const { host, d, out, clear } = await dumper();
+  // A transparent-mode flow: sent to an address, the name only in the Host header.
   const f = exampleFlow();
   f.request.host = "93.184.216.34";
+  f.request.headers.set("Host", "example.com");
+  d.response(f);
+  assert.is(out().split("\n")[0], "127.0.0.1:57089: GET https://93.184.216.34/");
+  clear();
+  await host.setOptions({ showhost: true });
   d.response(f);
   assert.is(out().split("\n")[0], "127.0.0.1:57089: GET https://example.com/");
 });
