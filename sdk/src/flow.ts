@@ -524,8 +524,8 @@ abstract class Flow {
    * through every addon, the proxy holds the flow until `resume()` or `kill()` (its client
    * waits, nothing goes on). The hooks that hold a live flow: `requestheaders`, `request`,
    * `responseheaders`, `response`, `websocketMessage`, `tcpMessage`; called elsewhere, the
-   * flow waits at the next of them. A client waiting in an HTTP hook is let go after
-   * `idle_timeout` (the flow is killed). Flows read from files are not live and never wait.
+   * flow waits at the next of them. A paused flow waits as long as it takes (idle_timeout
+   * does not end it, as mitmproxy). Flows read from files are not live and never wait.
    */
   intercept(): void {
     this.paused = true;

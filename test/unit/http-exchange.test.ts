@@ -352,6 +352,31 @@ test("a server still taking the request's bytes is not silent: no 504 while it r
   assert.is(route.destroyed, false);
 });
 
+test("a flow paused in request (intercept) outlasts idle_timeout; resumed, it goes to the server", async () => {
+  let waited = false;
+  const pauser: Addon = {
+    name: "pauser",
+    request(flow) {
+      flow.intercept();
+      // Long past idle_timeout (20 ms): its timer fires first whatever the machine's load.
+      setTimeout(() => {
+        waited = true;
+        flow.resume();
+      }, 150);
+    },
+  };
+  const { client, route, flow } = await run({
+    addons: [pauser],
+    server: { answer: () => serverResponse(200, "after the pause") },
+    settings: { idleTimeoutMs: 20 },
+  });
+  assert.ok(waited);
+  assert.is(flow.killed, false);
+  assert.is(client.error, undefined);
+  assert.is(route.sends, 1);
+  assert.is(client.buffered?.body.toString(), "after the pause");
+});
+
 test("a server that fails before its head: 502", async () => {
   const err = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
   const { client } = await run({ server: { answer: () => Promise.reject(err) } });

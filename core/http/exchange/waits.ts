@@ -25,6 +25,8 @@ export function clientWaits(
   if (!pending || idleTimeoutMs <= 0) return pending;
   const timer = setTimeout(() => {
     if (flow.killed) return;
+    // A flow paused for a person (intercept) waits as long as they take, as in mitmproxy.
+    if (flow.intercepted) return void timer.refresh();
     const msg = `addons held the flow in ${hook} longer than idle_timeout (${idleTimeoutMs / 1000} s)`;
     log("info", `${msg}: closing the client connection (${flow.request.method} ${flow.request.prettyUrl})`);
     flow.kill();
