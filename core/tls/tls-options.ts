@@ -13,6 +13,7 @@ export const TLS_OPTIONS: OptionSpec[] = [
     name: "certPassphrase",
     type: "optional-string",
     default: undefined,
+    secret: true,
     help: "Passphrase of encrypted private keys in certs, client_certs and the confdir's CA (visible in the process list when given on the command line: put it in config.yaml).",
   },
   {

@@ -58,6 +58,23 @@ test("--options lists the core's, the built-in addons' and the scripts' options 
   assert.not.match(out, /listening/);
 });
 
+test("--options never prints a secret: passphrases and passwords set on the command line show as ********", async () => {
+  const r = await runCli([
+    "--options",
+    "--set",
+    "cert_passphrase=hunter2",
+    "--set",
+    "upstream_auth=user:s3cret",
+    "--set",
+    "proxyauth=alice:pa55",
+  ]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^cert_passphrase: "\*{8}"$/m);
+  assert.match(r.stdout, /^upstream_auth: "\*{8}"$/m);
+  assert.match(r.stdout, /^proxyauth: "\*{8}"$/m);
+  for (const secret of ["hunter2", "s3cret", "pa55"]) assert.not.ok(r.stdout.includes(secret), secret);
+});
+
 test("an unknown option names the closest known one (a script's too); an unknown flag the closest flag", async () => {
   const option = await runCli(["-s", teapot, "--set", "teapot_pth=/x", "--set", `confdir=${work}`]);
   assert.is(option.code, 2);
