@@ -19,7 +19,8 @@ writeFileSync(join(site, "docs", "index.html"), "local docs");
 writeFileSync(join(work, "secret.txt"), "SECRET");
 symlinkSync(join(work, "secret.txt"), join(site, "leak.txt"));
 const bodyFile = join(work, "body.txt");
-writeFileSync(bodyFile, "from a file \\1");
+// A template, as mitmproxy 8.1.1 reads a replacement file: \g<0> is what the regex matched.
+writeFileSync(bodyFile, "from a file \\g<0>");
 const headerFile = join(work, "agent.txt");
 writeFileSync(headerFile, "agent-from-file\n");
 
@@ -92,8 +93,8 @@ test("the flags: -H and -B on requests and responses, filters, @file, plain and 
     assert.equal(headersOf(got.rawHeaders, "x-never"), [], "a filter that does not match changes nothing");
     assert.is(
       got.body.toString(),
-      "from a file \\1 bar",
-      "the @file body goes in literally; the unmatched rule did nothing",
+      "from a file foo bar",
+      "the @file body is a template (\\g<0>: the match); the unmatched rule did nothing",
     );
 
     const tls = await curl([
