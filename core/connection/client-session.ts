@@ -79,7 +79,10 @@ export class ClientSession {
     const t = this.mode.name === "upstream" ? this.mode.target : undefined;
     if (!t) return undefined;
     const auth = this.context.host.options.get<string | undefined>("upstreamAuth");
-    return { ...t, ...(auth ? { auth } : {}) };
+    // Not `{ ...t, auth }`: a spread then a property is a slow path on Node 20 (asked per request).
+    const proxy: UpstreamProxy = Object.assign({}, t);
+    if (auth) proxy.auth = auth;
+    return proxy;
   }
 
   addServer(conn: ServerConn): void {
