@@ -113,8 +113,12 @@ export type OptionsView = Readonly<OptionValues> & {
   has(name: string): boolean;
 };
 
+const NOT_CANONICAL = /[-_]|^\s|\s$/;
+
 /** `ignore_hosts`, `ignore-hosts` and `ignoreHosts` all name `ignoreHosts`. */
 export function canonicalOptionName(name: string): string {
+  // Most callers already pass the canonical name (handles, typed access): no new string for them.
+  if (!NOT_CANONICAL.test(name)) return name;
   return name.trim().replace(/[-_]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -210,7 +214,8 @@ export class Options {
       this.values.set(name, cloneValue(spec.default));
       if (owner !== undefined) this.owners.set(name, owner);
     }
-    return { name, get: () => this.get<T>(name) };
+    // Read on every request by most built-in addons: the name is canonical already.
+    return { name, get: () => this.valueOf<T>(name) };
   }
 
   /** Drops the option (used when the addon that added it goes away). */
@@ -245,10 +250,14 @@ export class Options {
   }
 
   get<T = unknown>(name: string): T {
-    const key = canonicalOptionName(name);
-    if (!this.specs.has(key)) throw new OptionError(this.unknownMessage([name]));
+    return this.valueOf<T>(canonicalOptionName(name), name);
+  }
+
+  private valueOf<T>(key: string, asked: string = key): T {
+    const value = this.values.get(key);
+    if (value === undefined && !this.specs.has(key)) throw new OptionError(this.unknownMessage([asked]));
     // A copy: changing a list in place must not bypass validation and configure.
-    return cloneValue(this.values.get(key)) as T;
+    return cloneValue(value) as T;
   }
 
   spec(name: string): OptionSpec | undefined {
