@@ -24,6 +24,30 @@ export interface ReadBodyOptions {
 }
 
 /**
+ * Known now to have no (more) body: ended, or a request the parser already finished with nothing
+ * buffered (Node's server drains the stream when the response is done), or an HTTP/1 request that
+ * declares none: without Content-Length and Transfer-Encoding its body is empty (RFC 9112 §6.3),
+ * which covers most GETs before the parser has even reached their end. HTTP/1 only: an HTTP/2
+ * request is also "complete" when aborted, and declares nothing.
+ */
+export function hasNoBody(stream: Readable): boolean {
+  if (stream.readableEnded) return true;
+  if (!(stream instanceof IncomingMessage) || stream.httpVersionMajor !== 1) return false;
+  if (stream.complete) return stream.readableLength === 0;
+  return typeof stream.method === "string" && !declaresBody(stream.rawHeaders);
+}
+
+function declaresBody(raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 14 && name.length !== 17) continue;
+    const lower = name.toLowerCase();
+    if (lower === "content-length" || lower === "transfer-encoding") return true;
+  }
+  return false;
+}
+
+/**
  * `idleMs` (0: none): a body that gets no byte for that long fails with
  * BodyStalled. With `expected`, chunks are copied into one buffer as they
  * come, so the body is held once (a list of chunks joined at the end held it
@@ -35,12 +59,7 @@ export function readBody(
   idleMs = 0,
   opts: ReadBodyOptions = {},
 ): Promise<BodyRead> {
-  if (stream.readableEnded) return Promise.resolve(EMPTY);
-  // A request the parser already finished with nothing buffered has no body (most GETs): no need to
-  // wait for its 'end' (Node's server drains the stream when the response is done).
-  // (HTTP/1 only: there `complete` means parsed to its end; an HTTP/2 request is also "complete" when aborted.)
-  if (stream instanceof IncomingMessage && stream.complete && stream.readableLength === 0)
-    return Promise.resolve(EMPTY);
+  if (hasNoBody(stream)) return Promise.resolve(EMPTY);
   // Failed before anyone read it (while a hook ran, say): its events are gone, say so now.
   const gone = endedEarly(stream);
   if (gone) return Promise.reject(gone);

@@ -1,10 +1,12 @@
 // Reading a body into one buffer of its declared size, and writing a large
 // body in slices with back-pressure: the two halves of "a buffered body costs
 // about its own size" (issue 17).
+import { IncomingMessage } from "node:http";
+import { Socket } from "node:net";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SLICE_BYTES, readBody, writeSliced } from "../../core/http/body.ts";
+import { SLICE_BYTES, hasNoBody, readBody, writeSliced } from "../../core/http/body.ts";
 
 const chunksOf = (total: number, size: number) => {
   const out: Buffer[] = [];
@@ -108,6 +110,40 @@ test("writeSliced without end leaves the writer open", async () => {
   w.resume();
   await writeSliced(w, Buffer.alloc(10), false);
   assert.not.ok(w.writableEnded);
+});
+
+/** An HTTP/1 request head as Node's server parser leaves it, before the parser reached its end. */
+function requestHead(rawHeaders: string[], opts: { version?: 1 | 2; complete?: boolean } = {}): IncomingMessage {
+  const msg = new IncomingMessage(new Socket());
+  msg.method = "GET";
+  msg.httpVersionMajor = opts.version ?? 1;
+  msg.rawHeaders = rawHeaders;
+  msg.complete = opts.complete ?? false;
+  return msg;
+}
+
+test("hasNoBody: an HTTP/1 request without Content-Length or Transfer-Encoding has none (RFC 9112 §6.3)", () => {
+  assert.ok(hasNoBody(requestHead(["Host", "a.test", "Accept", "*/*"])));
+  assert.ok(hasNoBody(requestHead([])));
+  // Names in any case; a header whose name only has the same length is no body.
+  assert.not.ok(hasNoBody(requestHead(["Host", "a.test", "CONTENT-LENGTH", "0"])));
+  assert.not.ok(hasNoBody(requestHead(["transfer-Encoding", "chunked"])));
+  assert.ok(hasNoBody(requestHead(["X-Content-Lengt", "5", "X-Transfer-Encodi", "x"])));
+});
+
+test("hasNoBody: HTTP/2 streams and responses are never assumed empty", () => {
+  assert.not.ok(hasNoBody(requestHead(["host", "a.test"], { version: 2 })));
+  const response = requestHead([]);
+  (response as { method: string | null }).method = null;
+  assert.not.ok(hasNoBody(response), "a response without framing headers runs until close");
+  assert.not.ok(hasNoBody(new PassThrough()));
+});
+
+test("hasNoBody: a parsed-to-the-end request is empty only with nothing buffered", () => {
+  const done = requestHead(["Content-Length", "3"], { complete: true });
+  assert.ok(hasNoBody(done));
+  done.push(Buffer.from("abc"));
+  assert.not.ok(hasNoBody(done));
 });
 
 test.run();

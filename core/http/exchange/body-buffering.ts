@@ -3,7 +3,7 @@
 // the budget cannot take is streamed instead (one info line), so the proxy
 // keeps serving; body_size_limit still refuses.
 import type { Readable } from "node:stream";
-import { formatSize, type Headers, type LogLevel } from "@interloper/sdk";
+import { formatSize, type Headers, type LogLevel, type Request } from "@interloper/sdk";
 import type { CoreSettings } from "../../engine/context.ts";
 import type { BufferBudget } from "../buffer-budget.ts";
 import { readBody } from "../body.ts";
@@ -29,7 +29,12 @@ export class BodyBuffering {
 
   /** Reads `stream` whole within the limits; rejects as readBody does when the sender fails or goes quiet. */
   /** `what`: "request" or "response"; `of`: the request it belongs to, for the log. */
-  async read(stream: Readable, headers: Headers, what: "request" | "response", of: string): Promise<Buffering> {
+  async read(
+    stream: Readable,
+    headers: Headers,
+    what: "request" | "response",
+    of: Pick<Request, "method" | "prettyUrl">,
+  ): Promise<Buffering> {
     const s = this.settings();
     const max = s.streamLargeBodies ?? s.bodySizeLimit ?? Infinity;
     const declared = declaredLength(headers);
@@ -66,13 +71,16 @@ export class BodyBuffering {
     return true;
   }
 
-  private tellOverBudget(what: string, of: string, size: number | undefined): void {
+  private tellOverBudget(what: string, of: Pick<Request, "method" | "prettyUrl">, size: number | undefined): void {
     this.told ??= new Set();
     if (this.told.has(what)) return;
     this.told.add(what);
     const body = size === undefined ? "body" : `body (${formatSize(size)})`;
     const budget = formatSize(this.budget.limit);
-    this.log("info", `buffer_budget (${budget}) is taken by other bodies: streaming the ${what} ${body} of ${of}`);
+    this.log(
+      "info",
+      `buffer_budget (${budget}) is taken by other bodies: streaming the ${what} ${body} of ${of.method} ${of.prettyUrl}`,
+    );
   }
 }
 

@@ -19,6 +19,9 @@ export type Reroute =
   /** What an addon set cannot be reached (the flow fails with this text). */
   | { kind: "invalid"; reason: string };
 
+/** Every request that is not rerouted gets this one (no object per request). */
+const SAME: Reroute = Object.freeze({ kind: "same" });
+
 /** The destination a request names, as it names it when its route is chosen. */
 export function destinationOf(request: Destination): Destination {
   return { scheme: request.scheme, host: request.host, port: request.port };
@@ -29,7 +32,7 @@ export function destinationOf(request: Destination): Destination {
  * may put anything there) with `chosen` (what the route was chosen for).
  */
 export function reroute(chosen: Destination, now: { scheme: unknown; host: unknown; port: unknown }): Reroute {
-  if (now.scheme === chosen.scheme && now.host === chosen.host && now.port === chosen.port) return { kind: "same" };
+  if (now.scheme === chosen.scheme && now.host === chosen.host && now.port === chosen.port) return SAME;
   const scheme = typeof now.scheme === "string" ? now.scheme.toLowerCase() : now.scheme;
   if (scheme !== "http" && scheme !== "https") {
     return { kind: "invalid", reason: `request.scheme ${show(now.scheme)} is neither http nor https` };
@@ -41,7 +44,7 @@ export function reroute(chosen: Destination, now: { scheme: unknown; host: unkno
     return { kind: "invalid", reason: `request.port ${show(port)} is not a port number (1 to 65535)` };
   }
   const to: Destination = { scheme, host, port };
-  return sameDestination(chosen, to) ? { kind: "same" } : { kind: "other", to };
+  return sameDestination(chosen, to) ? SAME : { kind: "other", to };
 }
 
 /** Host names compare without regard to case; an IPv6 address may be written with brackets. */
