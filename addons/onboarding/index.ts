@@ -31,6 +31,8 @@ export class Onboarding implements Addon {
   private host: OptionHandle<string> | undefined;
   private port: OptionHandle<number> | undefined;
   private loader: Loader | undefined;
+  /** onboarding_host as compared, remade when the option changes (not per request: every request asks). */
+  private wanted: { option: string; normal: string } | undefined;
 
   load(loader: Loader): void {
     this.loader = loader;
@@ -84,8 +86,14 @@ export class Onboarding implements Addon {
     if (!this.enabled?.get()) return false;
     const onlyPort = this.port?.get() ?? 0;
     if (onlyPort !== 0 && port !== onlyPort) return false;
-    const want = normalHost(this.host?.get() ?? ONBOARDING_HOST);
+    const want = this.wantedHost();
     return want !== "" && normalHost(host) === want;
+  }
+
+  private wantedHost(): string {
+    const option = this.host?.get() ?? ONBOARDING_HOST;
+    if (this.wanted?.option !== option) this.wanted = { option, normal: normalHost(option) };
+    return this.wanted.normal;
   }
 
   private async answer(request: Request): Promise<Response> {
@@ -129,6 +137,8 @@ function html(status: number, body: string, headers: Record<string, string> = {}
 
 /** `Interloper.Invalid.` → `interloper.invalid`; IPv6 without brackets. */
 function normalHost(host: string): string {
+  // Already normal (the usual case: a lower-case name from the request line): no new strings.
+  if (!/[^a-z0-9.:-]|\.$/.test(host)) return host;
   return host
     .trim()
     .toLowerCase()
