@@ -172,4 +172,48 @@ test("seeded random values survive a round trip", () => {
   }
 });
 
+test("values larger than the encoder's 256 KiB scratch buffer: the same bytes as when small", () => {
+  const small = {
+    s: "h\u00e9llo \u{1f600}",
+    b: Buffer.from("xyz"),
+    n: 1234567,
+    f: new TNetFloat(0.25),
+    l: [null, true],
+  };
+  const smallWire = encodeTNet(small).toString("latin1");
+  for (const size of [256 * 1024 - 200, 256 * 1024, 300 * 1024, 2 * 1024 * 1024]) {
+    const big = Buffer.alloc(size, 0x61);
+    const wire = encodeTNet([small, big, small]);
+    const bigWire = `${size}:${"a".repeat(size)},`;
+    const payload = `${smallWire}${bigWire}${smallWire}`;
+    assert.is(wire.toString("latin1"), `${payload.length}:${payload}]`, `size ${size}`);
+    assert.equal(decodeTNet(wire), [small, big, small]);
+  }
+  // Many small strings past the scratch buffer: every length prefix still right.
+  const many = Array.from({ length: 40_000 }, (_, i) => `value-${i}-\u00fc`);
+  assert.equal(decodeTNet(encodeTNet(many)), many);
+});
+
+test("text is UTF-8 whatever its length; a lone surrogate is written as U+FFFD", () => {
+  for (const text of [
+    "",
+    "a",
+    "\u00ff",
+    "\u07ff\u0800",
+    "\u{10ffff}",
+    "x".repeat(63) + "\u00e9",
+    "\u00e9".repeat(100),
+  ]) {
+    const encoded = encodeTNet(text);
+    const bytes = Buffer.from(text, "utf8");
+    assert.equal(
+      encoded,
+      Buffer.concat([Buffer.from(`${bytes.length}:`), bytes, Buffer.from(";")]),
+      JSON.stringify(text),
+    );
+  }
+  assert.is(decodeTNet(encodeTNet("a\ud800b")), "a\ufffdb");
+  assert.is(decodeTNet(encodeTNet("\udc00")), "\ufffd");
+});
+
 test.run();
