@@ -107,7 +107,7 @@ export class SaveFlows implements Addon {
     this.unfinished.delete(flow);
     if (!this.saving() || (this.filter && !this.filter(flow))) return;
     // The usual case: the file is open, no step is queued, no new file is due: write at once.
-    if (this.writer && this.queued === 0 && !this.rotationDue(new Date())) {
+    if (this.writer && this.queued === 0 && !this.rotationDue()) {
       let more: boolean;
       try {
         more = this.writer.write(flow);
@@ -149,9 +149,9 @@ export class SaveFlows implements Addon {
   }
 
   /** Whether the path's time fields (%Y…) now name another file than the one open. */
-  private rotationDue(now: Date): boolean {
+  private rotationDue(): boolean {
     const { path } = pathSpec(this.file!.get() ?? "");
-    return path.includes("%") && formatPathTime(path, now) !== this.currentPath;
+    return path.includes("%") && formatPathTime(path, new Date()) !== this.currentPath;
   }
 
   private async rotate(now: Date): Promise<void> {

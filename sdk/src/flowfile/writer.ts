@@ -31,6 +31,12 @@ export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
 export class FlowWriter {
   private failure: Error | undefined;
   private closed = false;
+  /** Flows written in one turn of the event loop go to the file in one write (writev). */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.out.uncork();
+  };
 
   constructor(
     private readonly out: Writable,
@@ -69,7 +75,14 @@ export class FlowWriter {
   write(flow: AnyFlow): boolean {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error("the flow writer is closed");
-    return this.out.write(encodeFlow(flow, this.opts));
+    const bytes = encodeFlow(flow, this.opts);
+    if (!this.corked) {
+      // One system call (in libuv's thread pool) per flow cost more than encoding the flow.
+      this.corked = true;
+      this.out.cork();
+      process.nextTick(this.uncork);
+    }
+    return this.out.write(bytes);
   }
 
   /** Settles when the output has taken what was written (rejects when it failed). */
