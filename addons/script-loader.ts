@@ -385,7 +385,9 @@ export class ScriptLoader implements Addon {
       const msg = `${e.message}${/:\d+:\d+/.test(e.message) ? "" : firstFrame(e.stack)}`;
       unregisterSourceMap(versionedName(resolved.entry, version));
       // Watch new local imports even of a failed version, so fixing them reloads.
-      script.bundle = { ...script.bundle, inputs: [...new Set([...script.bundle.inputs, ...bundle.inputs])] };
+      script.bundle = Object.assign({}, script.bundle, {
+        inputs: [...new Set([...script.bundle.inputs, ...bundle.inputs])],
+      });
       await this.watchInputs(script);
       return failed(msg);
     }

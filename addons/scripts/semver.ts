@@ -67,7 +67,8 @@ export function minVersion(range: string): Version | undefined {
     let low: Version = { major: 0, minor: 0, patch: 0, pre: "" };
     for (const c of set) {
       if ((c.op === ">=" || c.op === "=") && compareVersions(c.v, low) > 0) low = c.v;
-      if (c.op === ">" && compareVersions(c.v, low) >= 0) low = { ...c.v, patch: c.v.patch + 1, pre: "" };
+      if (c.op === ">" && compareVersions(c.v, low) >= 0)
+        low = Object.assign({}, c.v, { patch: c.v.patch + 1, pre: "" });
     }
     if (set.every((c) => test(c, low)) && (!best || compareVersions(low, best) < 0)) best = low;
   }

@@ -76,7 +76,9 @@ function compilerOptions(compiler: typeof TS, req: CheckRequest): TS.CompilerOpt
   let options: TS.CompilerOptions | undefined;
   const config = compiler.findConfigFile(dirname(req.entry), (f) => compiler.sys.fileExists(f));
   if (config && !config.includes("/node_modules/")) {
-    const host: TS.ParseConfigFileHost = { ...compiler.sys, onUnRecoverableConfigFileDiagnostic: () => undefined };
+    const host: TS.ParseConfigFileHost = Object.assign({}, compiler.sys, {
+      onUnRecoverableConfigFileDiagnostic: () => undefined,
+    });
     options = compiler.getParsedCommandLineOfConfigFile(config, {}, host)?.options;
   }
   options ??= {
@@ -94,15 +96,14 @@ function compilerOptions(compiler: typeof TS, req: CheckRequest): TS.CompilerOpt
   };
   const paths: Record<string, string[]> = { ...options.paths };
   for (const [name, file] of Object.entries(req.paths)) paths[name] = [file];
-  return {
-    ...options,
+  return Object.assign({}, options, {
     paths,
     noEmit: true,
     incremental: false,
     composite: false,
     declaration: false,
     emitDeclarationOnly: false,
-  };
+  });
 }
 
 /** A compiler host whose parsed files outlive one check, as long as the file did not change. */

@@ -19,7 +19,7 @@ export interface OptionRegistry {
 export function mergeSources(sources: readonly ConfigSource[]): Map<string, Placed> {
   const merged = new Map<string, Placed>();
   for (const source of sources)
-    for (const [name, entry] of source.entries) merged.set(name, { ...entry, file: source.file });
+    for (const [name, entry] of source.entries) merged.set(name, Object.assign({}, entry, { file: source.file }));
   return merged;
 }
 

@@ -612,7 +612,7 @@ export function forwardHead(head: ResponseHead, repairs: string[] = []): Respons
   };
   if (!plan.dropCodings && !plan.dropLengths && !plan.addChunked && plan.length === undefined) return head;
   if (plan.dropLengths && codings > 0) repairs.push("Content-Length beside Transfer-Encoding: removed");
-  return { ...head, rawHeaders: planFields(head.rawHeaders, plan) };
+  return Object.assign({}, head, { rawHeaders: planFields(head.rawHeaders, plan) });
 }
 
 interface FieldPlan {

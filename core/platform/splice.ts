@@ -149,7 +149,7 @@ class Pump {
       this.worker.ref();
       this.port.ref();
     }
-    this.send({ ...msg, id: e.id });
+    this.send(Object.assign({}, msg, { id: e.id }));
     return e;
   }
 
@@ -214,7 +214,7 @@ function startWorker(options: { workerData: unknown; transferList: MessagePort[]
   const source = new URL("./splice-worker.ts", import.meta.url).href;
   const tsx = import.meta.resolve("tsx/esm/api");
   const code = `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(source)}));`;
-  return new Worker(code, { ...options, eval: true });
+  return new Worker(code, Object.assign({}, options, { eval: true }));
 }
 
 function getPump(): Pump | undefined {

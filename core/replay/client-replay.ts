@@ -87,7 +87,11 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   flow.isReplay = "request";
   request.stream = false;
   request.timestampStart = Date.now() / 1000;
-  const owner = new ReplayOwner(context, { ...flow.client, timestampStart: Date.now() / 1000 }, upstream);
+  const owner = new ReplayOwner(
+    context,
+    Object.assign({}, flow.client, { timestampStart: Date.now() / 1000 }),
+    upstream,
+  );
   const route = ServerRoute.to(owner, destinationOf(request), false);
   flow.server = route.server;
   const client = new ReplayResponder(request.method);

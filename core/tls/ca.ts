@@ -156,7 +156,9 @@ export class CertificateAuthority {
    */
   secureContext(names: string[]): tls.SecureContext {
     const leaf = this.#leaf(names);
-    leaf.context ??= tls.createSecureContext({ ...this.#contextOptions, key: this.leafKeyPem, cert: leaf.pem });
+    leaf.context ??= tls.createSecureContext(
+      Object.assign({}, this.#contextOptions, { key: this.leafKeyPem, cert: leaf.pem }),
+    );
     return leaf.context;
   }
 

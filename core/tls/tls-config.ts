@@ -111,11 +111,9 @@ export class TlsConfig {
   clientContext(lookupNames: readonly string[], leafNames: string[]): tls.SecureContext {
     const own = this.#state.own.find(lookupNames);
     if (own) {
-      own.context ??= tls.createSecureContext({
-        ...this.#state.clientOptions,
-        key: own.file.keyPem,
-        cert: own.file.chainPem.join("\n"),
-      });
+      own.context ??= tls.createSecureContext(
+        Object.assign({}, this.#state.clientOptions, { key: own.file.keyPem, cert: own.file.chainPem.join("\n") }),
+      );
       return own.context;
     }
     if (!this.#ca) throw new Error("the certificate authority is not loaded");

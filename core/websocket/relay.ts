@@ -66,7 +66,7 @@ export async function relayWebSocket(
               ws.closeCode = code ?? 1005;
               ws.closeReason = reason;
             }
-            closedFrom = { ...closedFrom, [fromClient ? "client" : "server"]: true };
+            closedFrom = Object.assign({}, closedFrom, { [fromClient ? "client" : "server"]: true });
           }
           // Control frames keep their payload; only the masking changes with the direction.
           await chains[fromClient ? "toServer" : "toClient"];

@@ -277,7 +277,7 @@ export class Request extends Message {
   /** Parses `url` into a request (method GET unless given). */
   static fromUrl(url: string, init: Omit<RequestInit, "host"> = {}): Request {
     const { headers, ...rest } = init;
-    const r = new Request({ ...rest, host: "" });
+    const r = new Request(Object.assign({}, rest, { host: "" }));
     r.url = url;
     // The caller's headers (a Host header among them) win over what the URL implies.
     if (headers !== undefined) r.headers = new Headers(headers);
@@ -584,14 +584,14 @@ abstract class Flow {
 }
 
 function copyClient(c: ClientConnection): ClientConnection {
-  const out: ClientConnection = { ...c, peername: { ...c.peername }, sockname: { ...c.sockname } };
+  const out: ClientConnection = Object.assign({}, c, { peername: { ...c.peername }, sockname: { ...c.sockname } });
   if (c.alpnOffers) out.alpnOffers = [...c.alpnOffers];
   if (c.certificateList) out.certificateList = [...c.certificateList];
   return out;
 }
 
 function copyServer(s: ServerConnection): ServerConnection {
-  const out: ServerConnection = { ...s, address: { ...s.address } };
+  const out: ServerConnection = Object.assign({}, s, { address: { ...s.address } });
   if (s.peername) out.peername = { ...s.peername };
   if (s.sockname) out.sockname = { ...s.sockname };
   if (s.alpnOffers) out.alpnOffers = [...s.alpnOffers];

@@ -491,7 +491,7 @@ export class AddonHost {
         if (!this.replayer) return Promise.reject(new Error("replay needs a running proxy"));
         return this.replayer(flow);
       },
-      addChild: (addon, opts = {}) => this.add(addon, { ...opts, parent: rec.addon }),
+      addChild: (addon, opts = {}) => this.add(addon, Object.assign({}, opts, { parent: rec.addon })),
       removeChild: (addon) => this.remove(addon),
       replaceChild: (oldAddon, newAddon, opts = {}) => this.replace(oldAddon, newAddon, opts),
       setOptions: (changes) => this.setOptions(this.readLoosely(changes)),

@@ -61,12 +61,15 @@ async function sendRanged(
   const { res } = c;
   const range = parseRange(c.req.headers.range, length);
   if (range === "unsatisfiable") {
-    res.writeHead(416, { ...headers, "Content-Range": contentRange(range, length), "Content-Length": "0" });
+    res.writeHead(
+      416,
+      Object.assign({}, headers, { "Content-Range": contentRange(range, length), "Content-Length": "0" }),
+    );
     return void res.end();
   }
   const span: ByteRange = range ?? { start: 0, end: length - 1 };
   const size = Math.max(0, span.end - span.start + 1);
-  const head: Record<string, string> = { ...headers, "Content-Length": String(size) };
+  const head: Record<string, string> = Object.assign({}, headers, { "Content-Length": String(size) });
   if (range) head["Content-Range"] = contentRange(range, length);
   res.writeHead(range ? 206 : 200, head);
   if (c.req.method === "HEAD" || size === 0) return void res.end();

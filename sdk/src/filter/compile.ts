@@ -124,7 +124,7 @@ function compileRegex(op: string, arg: FilterArgument, bare: boolean, ctx: Conte
   const what = bare ? "invalid regex" : `invalid regex after '${op}'`;
   let matcher: Matcher;
   try {
-    const t = translatePythonRegex(arg.text, { ...subject, ignoreCase: ctx.ignoreCase });
+    const t = translatePythonRegex(arg.text, Object.assign({}, subject, { ignoreCase: ctx.ignoreCase }));
     if (t.source.length > MAX_REGEX_SOURCE)
       throw new FilterError(
         ctx.expr,

@@ -87,7 +87,7 @@ export function harDocument(flows: Iterable<AnyFlow>, opts: HarOptions = {}): { 
   const seen = new SeenServers();
   const entries: HarEntry[] = [];
   for (const flow of flows) if (flow.type === "http") entries.push(harEntry(flow, seen));
-  return { log: { ...logHead(opts), entries } };
+  return { log: Object.assign(logHead(opts), { entries }) };
 }
 
 function logHead(opts: HarOptions): Record<string, unknown> {
