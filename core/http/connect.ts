@@ -53,12 +53,16 @@ export async function handleConnect(
   // As in mitmproxy, a 2xx an addon answered with opens the tunnel without connecting to the server
   // first (the onboarding page answers what comes through it; its host may not even resolve).
   if (!flow.response && proxy.settings.connectionStrategy === "eager") {
+    // The connect has its own bound (idle_timeout) and its failure an answer: the set-up timer
+    // closed the client without one when a server's accept queue was full (soak, fuzz chunked).
+    session.setupDone();
     try {
       await conn.connect();
     } catch (err) {
       socket.end(textResponse(502, "Bad Gateway", (err as Error).message));
       return;
     }
+    session.expectSetup("CONNECT tunnel set-up");
   }
   if (socket.destroyed) {
     conn.close();

@@ -2,6 +2,7 @@
 // early, connections that never finish, servers that never answer, pipelined
 // requests, HTTP/2 streams over a closing HTTP/1 server, hundreds of header
 // fields, and aborted uploads. Every wait is bounded and tied to an event.
+import { spawn } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -174,6 +175,50 @@ test("a server that never answers gets the client a 504 after idle_timeout", asy
   } finally {
     await p.stop();
     silent.close();
+  }
+});
+
+/**
+ * A listener that takes no connection: its process blocks its event loop, so once the accept
+ * queue (backlog 1) is full the kernel drops further SYNs and connecting to it hangs.
+ */
+async function fullServer(): Promise<{ port: number; close(): void }> {
+  const code = `const s = require("net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+    process.stdout.write(s.address().port + "\\n");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
+  });`;
+  const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once("exit", () => reject(new Error("the full server's process ended")));
+  });
+  // Fill the queue: these complete in the kernel and are never accepted.
+  const fillers = Array.from({ length: 4 }, () => net.connect(port, "127.0.0.1").on("error", () => {}));
+  return {
+    port,
+    close: () => {
+      for (const f of fillers) f.destroy();
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+test("a CONNECT to a server that never takes the connection is answered 502 after idle_timeout, not dropped", async () => {
+  const full = await fullServer();
+  const p = await startInProcess([], { idleTimeout: 1 });
+  const c = await connect(p.port);
+  try {
+    const got: Buffer[] = [];
+    c.on("data", (d: Buffer) => got.push(d));
+    c.write(`CONNECT 127.0.0.1:${full.port} HTTP/1.1\r\nHost: 127.0.0.1:${full.port}\r\n\r\n`);
+    await closed(c, "the CONNECT");
+    const answer = Buffer.concat(got).toString("latin1");
+    assert.match(answer, /^HTTP\/1\.1 502 /, `got ${JSON.stringify(answer)}`);
+    assert.match(answer, /error establishing server connection: Connection timed out/, answer);
+  } finally {
+    c.destroy();
+    await p.stop();
+    full.close();
   }
 });
 
