@@ -1,5 +1,5 @@
 import yargs, { type Options } from "yargs";
-import { closestName } from "../../sdk/src/options.ts";
+import { closestName } from "@interloper/sdk";
 
 /** What the command line asks for, as option changes the addon host applies. */
 export interface CliRequest {

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import * as net from "node:net";
 import type * as tls from "node:tls";
-import { OptionError, type Addon, type OptionsView } from "@interloper/sdk";
+import { expandHome, OptionError, type Addon, type OptionsView } from "@interloper/sdk";
 import { AddonHost } from "@interloper/sdk/host";
 import { acceptExplicit } from "../accept/explicit.ts";
 import { acceptReverse } from "../accept/reverse.ts";
@@ -271,10 +270,6 @@ export class ProxyServer implements ProxyContext {
     await Promise.all(closed);
     await this.host.stop();
   }
-}
-
-export function expandHome(path: string): string {
-  return path === "~" || path.startsWith("~/") ? homedir() + path.slice(1) : path;
 }
 
 /** The start-up line's subject: `Proxy server` for the regular proxy, as mitmproxy prints it, else the mode. */

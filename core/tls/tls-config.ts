@@ -4,10 +4,9 @@
 // ciphers, `client_certs`). Options are parsed whole and swapped in at once, so
 // a refused value leaves the previous TLS set-up in force.
 import { statSync } from "node:fs";
-import { homedir } from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { OptionError, type OptionsView } from "@interloper/sdk";
+import { expandHome, OptionError, type OptionsView } from "@interloper/sdk";
 import type { CertificateAuthority } from "./ca.ts";
 import { CertFileError, readCertFile, type CertFile } from "./cert-file.ts";
 import { CertMatcher, parseCertSpec } from "./cert-match.ts";
@@ -214,7 +213,7 @@ function ownCerts(specs: readonly string[], passphrase: string | undefined): Cer
     if ("error" in parsed) throw new OptionError(`invalid value for certs: ${JSON.stringify(spec)} (${parsed.error})`);
     let file: CertFile;
     try {
-      file = readCertFile(expandUser(parsed.path), passphrase);
+      file = readCertFile(expandHome(parsed.path), passphrase);
     } catch (err) {
       if (err instanceof CertFileError) throw new OptionError(`invalid value for certs: ${err.message}`);
       throw err;
@@ -227,7 +226,7 @@ function ownCerts(specs: readonly string[], passphrase: string | undefined): Cer
 
 function clientCerts(value: string | undefined, passphrase: string | undefined): ClientCerts {
   if (!value) return { kind: "none" };
-  const where = expandUser(value);
+  const where = expandHome(value);
   const stat = statSync(where, { throwIfNoEntry: false });
   if (!stat) throw new OptionError(`invalid value for client_certs: '${value}' (no such file or folder)`);
   if (stat.isDirectory()) return { kind: "folder", dir: where };
@@ -245,8 +244,4 @@ function keySize(bits: number): void {
   if (!Number.isInteger(bits) || bits < 1024 || bits > 16384) {
     throw new OptionError(`invalid value for key_size: ${bits} (expected RSA key bits from 1024 to 16384, e.g. 2048)`);
   }
-}
-
-function expandUser(file: string): string {
-  return file === "~" || file.startsWith("~/") ? homedir() + file.slice(1) : file;
 }
