@@ -5,10 +5,10 @@
  * capture keeps memory flat. Version 17 (what mitmproxy 8.1.1 reads) is the
  * default; any version from 17 to 21 can be chosen.
  */
-import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import type { AnyFlow } from "../flow.ts";
 import { DEFAULT_WRITE_VERSION, downgrade, isFormatVersion, type FormatVersion } from "./compat.ts";
+import { FileOutput } from "./file-output.ts";
 import { flowToState } from "./state-write.ts";
 import { encodeTNet } from "./tnetstring.ts";
 
@@ -31,32 +31,31 @@ export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
 export class FlowWriter {
   private failure: Error | undefined;
   private closed = false;
-  /** Flows written in one turn of the event loop go to the file in one write (writev). */
+  /** A file opened by `open`: written in batches, synchronously (see file-output.ts). */
+  private readonly file: FileOutput | undefined;
+  /** Flows written to a stream in one turn of the event loop go out in one write (writev). */
   private corked = false;
   private readonly uncork = (): void => {
     this.corked = false;
-    this.out.uncork();
+    this.out?.uncork();
   };
 
   constructor(
-    private readonly out: Writable,
+    private readonly out: Writable | undefined,
     private readonly opts: WriteOptions = {},
+    file?: FileOutput,
   ) {
-    out.on("error", (err) => {
+    this.file = file;
+    out?.on("error", (err) => {
       this.failure ??= err;
     });
   }
 
   /** A writer to `path`: a new file, or (`append`) the flows go after those already there. */
   static async open(path: string, opts: WriteOptions & { append?: boolean } = {}): Promise<FlowWriter> {
-    // 1 MiB before writers are asked to wait: with the default 16 KiB a live capture of small
-    // flows waited on the disk every few flows, and each wait held a client's response.
-    const out = createWriteStream(path, { flags: opts.append ? "a" : "w", highWaterMark: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      out.once("open", () => resolve());
-      out.once("error", reject);
-    });
-    return new FlowWriter(out, opts);
+    // Async for the callers' sake (and a future output that needs it); opening a file is quick.
+    await Promise.resolve();
+    return new FlowWriter(undefined, opts, new FileOutput(path, opts.append ?? false));
   }
 
   /**
@@ -73,33 +72,42 @@ export class FlowWriter {
    * before writing much more). Throws when the output failed or was closed.
    */
   write(flow: AnyFlow): boolean {
-    if (this.failure) throw this.failure;
+    const failure = this.failure ?? this.file?.failure;
+    if (failure) throw failure;
     if (this.closed) throw new Error("the flow writer is closed");
     const bytes = encodeFlow(flow, this.opts);
+    if (this.file) {
+      this.file.write(bytes);
+      return true;
+    }
+    const out = this.out!;
     if (!this.corked) {
-      // One system call (in libuv's thread pool) per flow cost more than encoding the flow.
       this.corked = true;
-      this.out.cork();
+      out.cork();
       process.nextTick(this.uncork);
     }
-    return this.out.write(bytes);
+    return out.write(bytes);
   }
 
   /** Settles when the output has taken what was written (rejects when it failed). */
   drained(): Promise<void> {
-    if (!this.out.writableNeedDrain) return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    const out = this.out;
+    if (!out || !out.writableNeedDrain) {
+      const failure = this.failure ?? this.file?.failure;
+      return failure ? Promise.reject(failure) : Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
-        this.out.off("drain", done);
-        this.out.off("error", done);
-        this.out.off("close", done);
+        out.off("drain", done);
+        out.off("error", done);
+        out.off("close", done);
         if (err) reject(err);
         else if (this.failure) reject(this.failure);
         else resolve();
       };
-      this.out.on("drain", done);
-      this.out.on("error", done);
-      this.out.on("close", done);
+      out.on("drain", done);
+      out.on("error", done);
+      out.on("close", done);
     });
   }
 
@@ -107,8 +115,10 @@ export class FlowWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.file) return this.file.close();
+    const out = this.out!;
     await new Promise<void>((resolve, reject) => {
-      this.out.end((err?: Error | null) => (err ? reject(err) : resolve()));
+      out.end((err?: Error | null) => (err ? reject(err) : resolve()));
     });
     if (this.failure) throw this.failure;
   }
