@@ -216,4 +216,12 @@ test("text is UTF-8 whatever its length; a lone surrogate is written as U+FFFD",
   assert.is(decodeTNet(encodeTNet("\udc00")), "\ufffd");
 });
 
+test("a dict entry whose value is undefined is left out, at any size", () => {
+  const withHole = { a: 1, gone: undefined, b: "x" } as unknown as TNetValue;
+  assert.is(encodeTNet(withHole).toString("latin1"), encodeTNet({ a: 1, b: "x" }).toString("latin1"));
+  const big = { gone: undefined, body: Buffer.alloc(300 * 1024, 0x61), also: undefined } as unknown as TNetValue;
+  assert.equal(decodeTNet(encodeTNet(big)), { body: Buffer.alloc(300 * 1024, 0x61) });
+  assert.throws(() => encodeTNet([undefined] as unknown as TNetValue), /cannot encode undefined/);
+});
+
 test.run();

@@ -53,7 +53,10 @@ const TAG_NAMES: Record<number, string> = {
 
 // ---------------------------------------------------------------- encoding
 
-/** Encodes one value. Throws a TypeError for what tnetstrings cannot hold (undefined, functions, NaN ints). */
+/**
+ * Encodes one value. Throws a TypeError for what tnetstrings cannot hold (undefined, functions,
+ * NaN ints); a dict entry whose value is undefined is left out (as JSON.stringify does).
+ */
 export function encodeTNet(value: TNetValue): Buffer {
   // Most values (a flow with small bodies) fit the scratch buffer: one pass, back to front (a
   // payload's length is known once it is written), then one copy. Larger ones: two passes.
@@ -100,7 +103,9 @@ function backwards(value: TNetValue, out: Buffer, end: number, depth: number): n
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0 && pos >= 0; i--) {
       const key = keys[i]!;
-      pos = backwards(value[key]!, out, pos, depth + 1);
+      const item = value[key];
+      if (item === undefined) continue;
+      pos = backwards(item, out, pos, depth + 1);
       if (pos >= 0) pos = backwardsString(key, out, pos);
     }
   } else {
@@ -184,7 +189,8 @@ function payloadSize(value: TNetValue, sizes: number[], depth: number): number {
     for (const item of value) n += measure(item, sizes, depth + 1);
   } else if (isDict(value)) {
     for (const key of Object.keys(value)) {
-      n += measure(key, sizes, depth + 1) + measure(value[key]!, sizes, depth + 1);
+      const item = value[key];
+      if (item !== undefined) n += measure(key, sizes, depth + 1) + measure(item, sizes, depth + 1);
     }
   } else {
     throw new TypeError(`cannot encode ${describeJs(value)} as a tnetstring`);
@@ -228,8 +234,10 @@ function write(value: TNetValue, out: Buffer, pos: number, sizes: number[], curs
     out[pos] = 0x5d;
   } else {
     for (const key of Object.keys(value)) {
+      const item = value[key];
+      if (item === undefined) continue;
       pos = write(key, out, pos, sizes, cursor);
-      pos = write(value[key]!, out, pos, sizes, cursor);
+      pos = write(item, out, pos, sizes, cursor);
     }
     out[pos] = 0x7d;
   }
