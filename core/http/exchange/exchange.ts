@@ -122,7 +122,7 @@ export class HttpExchange {
     const limit = env.settings.streamLargeBodies;
     const declared = Number(request.headers.get("content-length") ?? NaN);
     if (limit !== undefined && declared > limit) request.stream = true;
-    // Most requests (GETs) have no body, and Node has parsed them to their end: nothing to wait for.
+    // Most requests (GETs) declare no body (RFC 9112 §6.3): nothing to read or wait for.
     if (!flow.response && !request.stream && !hasNoBody(this.body) && !(await this.bufferUpload())) return false;
     request.timestampEnd = request.stream ? undefined : Date.now() / 1000;
     if (!flow.response) {

@@ -1,7 +1,7 @@
 /**
  * Writing mitmproxy flow files. Each flow is encoded whole and handed to
- * the output in one write, so a crash leaves a file readable up to the last
- * complete flow, and nothing but the flow being written is held: a long
+ * the output whole (a file gets them in batches of whole flows), so a crash
+ * leaves a file readable up to the last complete flow, and nothing but the flow being written is held: a long
  * capture keeps memory flat. Version 17 (what mitmproxy 8.1.1 reads) is the
  * default; any version from 17 to 21 can be chosen.
  */
@@ -27,11 +27,12 @@ export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
   return encodeTNet(downgrade(state, version));
 }
 
-/** Appends flows to a stream or file, one write per flow, waiting when the output is behind. */
+/** Appends flows to a stream or file, whole flows only, waiting when a stream is behind. */
 export class FlowWriter {
   private failure: Error | undefined;
   private closed = false;
-  /** A file opened by `open`: written in batches, synchronously (see file-output.ts). */
+  private readonly opts: WriteOptions;
+  private readonly out: Writable | undefined;
   private readonly file: FileOutput | undefined;
   /** Flows written to a stream in one turn of the event loop go out in one write (writev). */
   private corked = false;
@@ -40,22 +41,22 @@ export class FlowWriter {
     this.out?.uncork();
   };
 
-  constructor(
-    private readonly out: Writable | undefined,
-    private readonly opts: WriteOptions = {},
-    file?: FileOutput,
-  ) {
-    this.file = file;
-    out?.on("error", (err) => {
+  /** Flows go to `output`: a stream, or a file opened by `open` (batched, synchronous: file-output.ts). */
+  constructor(output: Writable | FileOutput, opts: WriteOptions = {}) {
+    this.opts = opts;
+    if (output instanceof FileOutput) {
+      this.file = output;
+      return;
+    }
+    this.out = output;
+    output.on("error", (err) => {
       this.failure ??= err;
     });
   }
 
   /** A writer to `path`: a new file, or (`append`) the flows go after those already there. */
   static async open(path: string, opts: WriteOptions & { append?: boolean } = {}): Promise<FlowWriter> {
-    // Async for the callers' sake (and a future output that needs it); opening a file is quick.
-    await Promise.resolve();
-    return new FlowWriter(undefined, opts, new FileOutput(path, opts.append ?? false));
+    return new FlowWriter(new FileOutput(path, opts.append ?? false), opts);
   }
 
   /**
