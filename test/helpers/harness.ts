@@ -38,14 +38,19 @@ export function sleep(ms: number): Promise<void> {
 export const WAIT_MS = 30_000;
 
 /**
- * Waits until `check` returns a value or `timeoutMs` passes (then throws with
- * `what`). It polls every 20 ms: for state no event announces (log lines,
- * counters); a socket's bytes have event-driven waits in clients.ts.
+ * Waits until `check` returns a value (neither undefined nor false) or `timeoutMs` passes (then
+ * throws with `what`). It polls every 20 ms: for state no event announces (log lines, counters,
+ * a page's DOM); a socket's bytes have event-driven waits in clients.ts. An async check is
+ * awaited: a promise is not the answer (it was, and the browser tests' waits raced the page).
  */
-export async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = WAIT_MS): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
