@@ -151,7 +151,38 @@ test("mark (key m), comment, duplicate, delete (key d); kill a held request and 
   await held.locator(".m-error").waitFor();
   await page.locator("#intercept-input").fill("");
   await page.locator("#intercept-input").press("Enter");
+  await page.locator(".filter.intercept.active").waitFor({ state: "detached" });
   assert.equal(pageProblems(page), []);
+});
+
+/** The intercept filter set as another tab would: a PUT from the UI's own origin, with its cookie. */
+async function setInterceptElsewhere(filter: string): Promise<void> {
+  const status = await page.evaluate(async (f) => {
+    const init = {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ filter: f }),
+    };
+    return (await fetch("/api/intercept", init)).status;
+  }, filter);
+  assert.is(status, 200);
+}
+
+test("a change from elsewhere shows in an untouched intercept box and never overwrites what is being typed", async () => {
+  const box = page.locator("#intercept-input");
+  await setInterceptElsewhere("~u /elsewhere");
+  await page.locator(".filter.intercept.active").waitFor();
+  await waitFor(async () => (await box.inputValue()) === "~u /elsewhere" || undefined, "the outside change shown");
+
+  await box.fill("~u /typed-here");
+  await setInterceptElsewhere("");
+  await page.locator(".filter.intercept.active").waitFor({ state: "detached" });
+  assert.is(await box.inputValue(), "~u /typed-here", "the user's unsaved text is kept");
+  await box.press("Enter");
+  await page.locator(".filter.intercept.active").waitFor();
+  await box.fill("");
+  await box.press("Enter");
+  await page.locator(".filter.intercept.active").waitFor({ state: "detached" });
 });
 
 test("an intercepted response: status and body edited in the UI reach the client", async () => {
@@ -184,6 +215,7 @@ test("an intercepted response: status and body edited in the UI reach the client
   assert.ok(answer.endsWith("\r\n\r\nshort and stout\n"), answer);
   await page.locator("#intercept-input").fill("");
   await page.locator("#intercept-input").press("Enter");
+  await page.locator(".filter.intercept.active").waitFor({ state: "detached" });
 });
 
 test("a WebSocket flow: its messages both ways in the Messages tab, binary ones as hex", async () => {

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useRef } from "preact/hooks";
 import type { ViewFilter } from "../../lib/summary-filter.ts";
+import { useDraft } from "../state/use-draft.ts";
 
 interface Props {
   id: string;
@@ -17,9 +18,8 @@ interface Props {
  * good filter stays applied meanwhile.
  */
 export function FilterInput({ id, label, placeholder, value, state, onChange, title }: Props) {
-  const [text, setText] = useState(value);
+  const { draft: text, setDraft: setText } = useDraft(value);
   const timer = useRef<ReturnType<typeof setTimeout>>();
-  useEffect(() => setText(value), [value]);
   const error = state.kind === "error" && state.source === text ? state : null;
   const change = (next: string): void => {
     setText(next);

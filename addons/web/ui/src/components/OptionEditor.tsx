@@ -1,6 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { valueText } from "../../lib/value-text.ts";
 import { api } from "../api.ts";
+import { useDraft } from "../state/use-draft.ts";
 import type { OptionInfo } from "../types.ts";
 
 /**
@@ -9,10 +10,9 @@ import type { OptionInfo } from "../types.ts";
  * shows its line here and the old value stays.
  */
 export function OptionEditor({ option }: { option: OptionInfo }) {
-  const [draft, setDraft] = useState(toText(option));
+  const { draft, setDraft, sent } = useDraft(toText(option));
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
-  useEffect(() => setDraft(toText(option)), [option.value]);
 
   const commit = (value: unknown): void => {
     setSaving(true);
@@ -27,6 +27,7 @@ export function OptionEditor({ option }: { option: OptionInfo }) {
   };
   const commitDraft = (): void => {
     if (draft === toText(option)) return;
+    sent();
     commit(fromText(option, draft));
   };
 

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { api, dumpUrl } from "../api.ts";
+import { useDraft } from "../state/use-draft.ts";
 import { useStore } from "../state/use-store.ts";
 import { FilterInput } from "./FilterInput.tsx";
 
@@ -92,10 +93,12 @@ export function Toolbar() {
 /** The intercept filter: applied on Enter or when the box is left; the server checks it. */
 function InterceptInput() {
   const store = useStore();
-  const [text, setText] = useState(store.interceptText);
+  // The server's value follows the box only while the user has not typed: a late echo of the last
+  // change must not wipe what is being typed now.
+  const { draft: text, setDraft: setText } = useDraft(store.interceptText);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => setText(store.interceptText), [store.interceptText]);
-  const apply = (): void => {
+  const apply = (text: string): void => {
+    setText(text);
     if (text === store.interceptText) return;
     api
       .setIntercept(text)
@@ -121,10 +124,11 @@ function InterceptInput() {
         value={text}
         onInput={(e) => setText(e.currentTarget.value)}
         onKeyDown={(e) => {
-          if (e.key === "Enter") apply();
+          // The box's own value: an input event just before may not have re-rendered yet.
+          if (e.key === "Enter") apply(e.currentTarget.value);
           if (e.key === "Escape") e.currentTarget.blur();
         }}
-        onBlur={apply}
+        onBlur={(e) => apply(e.currentTarget.value)}
       />
       {error ? (
         <div class="filter-error" role="alert">
