@@ -15,7 +15,8 @@ import {
   type AnyFlow,
 } from "@interloper/sdk";
 import { testClient, testFlow, testResponse, testServer } from "@interloper/sdk/testing";
-import { summarize, type FlowSummary } from "../../addons/web/store/summary.ts";
+import type { FlowSummary } from "../../addons/web/api-types.ts";
+import { summarize } from "../../addons/web/store/summary.ts";
 import { FlowView } from "../../addons/web/ui/lib/flow-view.ts";
 import { compileViewFilter, filterable } from "../../addons/web/ui/lib/summary-filter.ts";
 

@@ -9,6 +9,7 @@ import WebSocket from "ws";
 import { Response } from "@interloper/sdk";
 import { testFlow } from "@interloper/sdk/testing";
 import { BATCH_MS, UpdateHub } from "../../addons/web/server/updates.ts";
+import type { AddonInfo } from "../../addons/web/api-types.ts";
 import { FlowStore } from "../../addons/web/store/flow-store.ts";
 import { WAIT_MS, within } from "../helpers/harness.ts";
 
@@ -17,6 +18,19 @@ interface Update {
   data: { id?: string; status?: number | null; path?: string | null; message?: string };
 }
 
+const ADDON: AddonInfo = {
+  name: "x",
+  parent: null,
+  kind: "script",
+  source: "/tmp/x.ts",
+  hooks: ["request"],
+  options: [],
+  loadedAt: 0,
+  reloadable: true,
+  lastError: null,
+  log: [],
+};
+
 async function setUp(): Promise<{
   store: FlowStore;
   hub: UpdateHub;
@@ -24,7 +38,7 @@ async function setUp(): Promise<{
   close: () => Promise<void>;
 }> {
   const store = new FlowStore({ maxFlows: 1000 }, undefined);
-  const hub = await UpdateHub.create(store, { options: () => [], addons: () => [{ name: "x" }] });
+  const hub = await UpdateHub.create(store, { options: () => [], addons: () => [ADDON] });
   const server = http.createServer();
   server.on("upgrade", (req, socket, head) => hub.accept(req, socket, head));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

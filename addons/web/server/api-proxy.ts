@@ -9,12 +9,13 @@ import {
   type AddonInfo,
   type OptionInfo,
 } from "@interloper/sdk";
+import type { AddonInfo as AddonJson, OptionInfo as OptionJson, ServerState } from "../api-types.ts";
 import { HttpError, readJson, sendJson, stringField } from "./http-io.ts";
 import type { Router } from "./router.ts";
 import type { WebApi } from "./web-api.ts";
 
 /** An option as the API shows it (API.md, OptionInfo). */
-export function optionJson(o: OptionInfo): Record<string, unknown> {
+export function optionJson(o: OptionInfo): OptionJson {
   return {
     name: snakeOptionName(o.name),
     type: o.type,
@@ -29,7 +30,7 @@ export function optionJson(o: OptionInfo): Record<string, unknown> {
 }
 
 /** An addon as the API shows it (API.md, AddonInfo). */
-export function addonJson(a: AddonInfo): Record<string, unknown> {
+export function addonJson(a: AddonInfo): AddonJson {
   return {
     name: a.name,
     parent: a.parent ?? null,
@@ -57,7 +58,7 @@ export function proxyRoutes(router: Router, api: WebApi): void {
   router
     .add("GET", "/api/options", ({ res }) => {
       const list = loader.listOptions().map(optionJson);
-      list.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+      list.sort((a, b) => a.name.localeCompare(b.name));
       sendJson(res, 200, list);
     })
     .add("PUT", "/api/options", async ({ req, res }) => {
@@ -83,17 +84,7 @@ export function proxyRoutes(router: Router, api: WebApi): void {
       }
     })
     .add("GET", "/api/events", ({ res }) => sendJson(res, 200, api.events.entries()))
-    .add("GET", "/api/state", ({ res }) =>
-      sendJson(res, 200, {
-        version: SDK_VERSION,
-        sdkVersion: SDK_VERSION,
-        flowCount: store.size,
-        maxFlows: loader.options.get<number>("webMaxFlows"),
-        intercept: loader.options.get<string | undefined>("intercept") ?? null,
-        store: store.stats(),
-        memory: memoryNow(),
-      }),
-    )
+    .add("GET", "/api/state", ({ res }) => sendJson(res, 200, serverState(api)))
     .add("POST", "/api/filter/check", async ({ req, res }) => {
       const expr = stringField(await readJson(req), "expr");
       try {
@@ -118,8 +109,21 @@ export function proxyRoutes(router: Router, api: WebApi): void {
     });
 }
 
+/** The UI's state (API.md, `GET /api/state`). */
+function serverState({ loader, store }: WebApi): ServerState {
+  return {
+    version: SDK_VERSION,
+    sdkVersion: SDK_VERSION,
+    flowCount: store.size,
+    maxFlows: loader.options.get<number>("webMaxFlows"),
+    intercept: loader.options.get<string | undefined>("intercept") ?? null,
+    store: store.stats(),
+    memory: memoryNow(),
+  };
+}
+
 /** The process's memory (bytes): what a long session's flatness is read from. */
-function memoryNow(): { rss: number; heapUsed: number; external: number; arrayBuffers: number } {
+function memoryNow(): ServerState["memory"] {
   const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
   return { rss, heapUsed, external, arrayBuffers };
 }

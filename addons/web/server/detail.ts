@@ -12,23 +12,22 @@ import type {
   TCPMessage,
   WebSocketMessage,
 } from "@interloper/sdk";
-import type { FlowSummary } from "../store/summary.ts";
+import type {
+  Certificate,
+  ClientFacts,
+  FlowDetail,
+  FlowSummary,
+  RequestHead,
+  ResponseHead,
+  ServerFacts,
+  Timings,
+  WireMessage,
+} from "../api-types.ts";
 
 /** The first bytes of a message shown in the detail; the rest is left out (`truncated`). */
 const MESSAGE_PREVIEW = 64 * 1024;
 
-export interface Certificate {
-  subject: string;
-  issuer: string;
-  validFrom: string;
-  validTo: string;
-  subjectAltNames: string[];
-  serialNumber: string;
-  fingerprint256: string;
-  pem: string;
-}
-
-export function flowDetail(flow: AnyFlow, summary: FlowSummary): Record<string, unknown> {
+export function flowDetail(flow: AnyFlow, summary: FlowSummary): FlowDetail {
   const http = flow.type === "http" ? flow : undefined;
   return {
     summary,
@@ -48,11 +47,11 @@ export function flowDetail(flow: AnyFlow, summary: FlowSummary): Record<string, 
       : null,
     tcpMessages: flow.type === "tcp" ? flow.messages.map(messageView) : null,
     error: flow.error ? { msg: flow.error.msg, timestamp: flow.error.timestamp } : null,
-    metadata: jsonSafe(flow.metadata, 4),
+    metadata: jsonSafeFields(flow.metadata, 4),
   };
 }
 
-function requestHead(r: Request, size: number | null): Record<string, unknown> {
+function requestHead(r: Request, size: number | null): RequestHead {
   return {
     method: r.method,
     scheme: r.scheme,
@@ -69,7 +68,7 @@ function requestHead(r: Request, size: number | null): Record<string, unknown> {
   };
 }
 
-function responseHead(r: Response, size: number | null): Record<string, unknown> {
+function responseHead(r: Response, size: number | null): ResponseHead {
   return {
     status: r.status,
     reason: r.reason,
@@ -82,7 +81,7 @@ function responseHead(r: Response, size: number | null): Record<string, unknown>
   };
 }
 
-function timings(flow: AnyFlow): Record<string, number | null> {
+function timings(flow: AnyFlow): Timings {
   const http: HTTPFlow | undefined = flow.type === "http" ? flow : undefined;
   const { client, server } = flow;
   return {
@@ -99,7 +98,7 @@ function timings(flow: AnyFlow): Record<string, number | null> {
   };
 }
 
-function clientFacts(c: ClientConnection): Record<string, unknown> {
+function clientFacts(c: ClientConnection): ClientFacts {
   return {
     id: c.id,
     peername: c.peername,
@@ -117,7 +116,7 @@ function clientFacts(c: ClientConnection): Record<string, unknown> {
   };
 }
 
-function serverFacts(s: ServerConnection): Record<string, unknown> {
+function serverFacts(s: ServerConnection): ServerFacts {
   return {
     id: s.id,
     address: s.address,
@@ -177,11 +176,11 @@ export function certificateFacts(pem: string): Certificate {
   return facts;
 }
 
-function messageView(m: WebSocketMessage | TCPMessage): Record<string, unknown> {
+function messageView(m: WebSocketMessage | TCPMessage): WireMessage {
   const isWs = "type" in m;
   const type = isWs ? m.type : "binary";
   const shown = m.content.subarray(0, MESSAGE_PREVIEW);
-  const view: Record<string, unknown> = {
+  const view: WireMessage = {
     fromClient: m.fromClient,
     type,
     timestamp: m.timestamp,
@@ -204,6 +203,11 @@ export function jsonSafe(value: unknown, depth: number): unknown {
   if (Buffer.isBuffer(value)) return { base64: value.subarray(0, MESSAGE_PREVIEW).toString("base64") };
   if (depth <= 0) return "…";
   if (Array.isArray(value)) return value.slice(0, 1000).map((v) => jsonSafe(v, depth - 1));
+  return jsonSafeFields(value, depth);
+}
+
+/** An object's fields as `jsonSafe` gives them (`depth` above 0). */
+function jsonSafeFields(value: object, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value).slice(0, 1000)) out[k] = jsonSafe(v, depth - 1);
   return out;

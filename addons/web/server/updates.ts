@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
-import type { LogEntry } from "@interloper/sdk";
+import type { AddonInfo, LogEntry, OptionInfo, Update } from "../api-types.ts";
 import type { FlowStore } from "../store/flow-store.ts";
 
 /** Changes are gathered this long before they are sent. */
@@ -16,15 +16,10 @@ const MAX_BUFFERED = 16 * 1024 * 1024;
 /** Events kept for the next message (a `-v` flood between two messages drops the oldest). */
 const MAX_EVENTS_PER_BATCH = 1000;
 
-export interface Update {
-  type: string;
-  data: unknown;
-}
-
 /** What the hub asks for when it sends option and addon changes. */
 export interface Describe {
-  options(names: ReadonlySet<string>): unknown[];
-  addons(): unknown[];
+  options(names: ReadonlySet<string>): OptionInfo[];
+  addons(): AddonInfo[];
 }
 
 export class UpdateHub {

@@ -1,6 +1,6 @@
 // The last entries of the event log, for the UI's event panel: a ring, so a chatty `-v`
-// session keeps constant memory.
-import type { LogEntry } from "@interloper/sdk";
+// session keeps constant memory. Its entries are what `/api/events` sends, typed as API.md's.
+import type { LogEntry } from "../api-types.ts";
 
 export class EventLog {
   private readonly ring: (LogEntry | undefined)[];

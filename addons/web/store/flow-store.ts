@@ -4,9 +4,10 @@
 // stay in memory up to a budget and whose other bodies go to disk (body-spill.ts) or, without
 // a disk, are dropped with a marker. So a long session costs about `maxFlows` heads in memory.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
+import type { FlowSummary } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
-import { heldBodyState, summarize, type BodyFacts, type FlowSummary } from "./summary.ts";
+import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
 
 /** A body the kept flow does not hold itself. */
 interface KeptBody {

@@ -1,47 +1,7 @@
 // A flow as the UI's list and its in-browser filter see it: heads and facts, no bodies
-// (addons/web/API.md, FlowSummary).
+// (addons/web/API.md; the type is FlowSummary of ../api-types.ts).
 import type { AnyFlow, Headers, HTTPFlow, Request, Response, TCPFlow } from "@interloper/sdk";
-
-/** Where the store has a body: see API.md. */
-export type BodyState = "none" | "memory" | "disk" | "streamed" | "dropped";
-
-export interface FlowSummary {
-  id: string;
-  type: "http" | "ws" | "tcp";
-  protocol: "h1" | "h2" | "tcp";
-  httpVersion: string | null;
-  method: string | null;
-  scheme: "http" | "https" | null;
-  host: string;
-  prettyHost: string | null;
-  port: number;
-  path: string | null;
-  url: string | null;
-  status: number | null;
-  reason: string | null;
-  requestSize: number | null;
-  responseSize: number | null;
-  requestContentType: string | null;
-  responseContentType: string | null;
-  requestHeaders: [string, string][] | null;
-  responseHeaders: [string, string][] | null;
-  timestampCreated: number;
-  timestampStart: number;
-  timestampEnd: number | null;
-  tls: boolean;
-  sni: string | null;
-  client: { host: string; port: number };
-  server: { host: string; port: number } | null;
-  live: boolean;
-  intercepted: boolean;
-  replayed: "request" | "response" | null;
-  marked: string;
-  comment: string;
-  error: string | null;
-  killed: boolean;
-  messageCount: number;
-  bodies: { request: BodyState; response: BodyState };
-}
+import type { BodyState, Fields, FlowSummary } from "../api-types.ts";
 
 /** What the store knows of a flow's bodies beyond the flow object (kept on disk, dropped). */
 export interface BodyFacts {
@@ -167,6 +127,6 @@ function sizeOf(message: Request | Response, state: BodyState, kept: number | un
 }
 
 /** The fields themselves, not a copy: a summary is serialised at once and never kept. */
-function fields(headers: Headers): [string, string][] {
+function fields(headers: Headers): Fields {
   return headers.fields;
 }
