@@ -265,11 +265,30 @@ function tcp(port: number, host = "127.0.0.1"): Promise<net.Socket> {
   });
 }
 
+/**
+ * The proxy closed a tunnel before answering its CONNECT. The times tell whose doing it was: a
+ * client whose CONNECT went out only after idle_timeout (its own event loop late, on a busy
+ * machine) was rightly closed as idle.
+ */
+export class TunnelClosed extends Error {
+  constructor(
+    authority: string,
+    /** From the start of connecting to the CONNECT's write. */
+    readonly writtenAfterMs: number,
+    /** From the CONNECT's write to the close. */
+    readonly closedAfterMs: number,
+  ) {
+    super(`proxy closed the connection during CONNECT ${authority}`);
+  }
+}
+
 /** Opens a CONNECT tunnel through the proxy; resolves once the proxy answered 2xx. */
 export function connectTunnel(proxyPort: number, authority: string): Promise<net.Socket> {
+  const began = Date.now();
   return tcp(proxyPort).then(
     (s) =>
       new Promise<net.Socket>((resolve, reject) => {
+        const written = Date.now();
         let buf: Buffer = Buffer.alloc(0);
         const onData = (chunk: Buffer) => {
           buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -288,7 +307,7 @@ export function connectTunnel(proxyPort: number, authority: string): Promise<net
         };
         const onEnd = () => {
           cleanup();
-          reject(new Error(`proxy closed the connection during CONNECT ${authority}`));
+          reject(new TunnelClosed(authority, written - began, Date.now() - written));
         };
         const onError = (e: Error) => {
           cleanup();

@@ -6,6 +6,7 @@
 // closes is a hang, and its inputs are saved.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TunnelClosed } from "../../bench/lib/http1.ts";
 import { percentile } from "../../bench/lib/stats.ts";
 import { addFinding, count, pool, repro, type Ctx, type Family, type FamilyResult } from "../lib/family.ts";
 import { fuzzTargets, QUICK_SHARE, type FuzzTarget, type Session } from "../lib/fuzz-targets.ts";
@@ -169,6 +170,9 @@ async function runTarget(
   const made = { inputs: 0, pending: 0 };
   let next = 0;
   const setupErrors = new Map<string, number>();
+  /** CONNECTs the harness wrote only after idle_timeout (ms from connecting); tunnels closed unanswered otherwise. */
+  const harnessLate: number[] = [];
+  const tunnelClosed: TunnelClosed[] = [];
   const lateCloses: number[] = [];
   const durations: number[] = [];
   /** Connections running now: saved as candidates if the proxy dies. */
@@ -191,7 +195,15 @@ async function runTarget(
     try {
       s = await t.open(ctx, rng);
     } catch (e) {
+      if (e instanceof TunnelClosed && e.writtenAfterMs >= ctx.idleTimeoutS * 1000) {
+        // The harness itself sent its CONNECT only after idle_timeout: the proxy closed an idle
+        // connection, as it must (a slowloris defence), not a failure of the proxy.
+        count(r, `${t.name}: CONNECTs the harness sent only after idle_timeout (closed as idle)`);
+        harnessLate.push(e.writtenAfterMs);
+        return;
+      }
       const msg = (e as Error).message.replace(/\d+/g, "N");
+      if (e instanceof TunnelClosed) tunnelClosed.push(e);
       setupErrors.set(msg, (setupErrors.get(msg) ?? 0) + 1);
       count(r, `${t.name}: connection setups failed`);
       // The proxy is not taking connections: stop this target.
@@ -244,6 +256,24 @@ async function runTarget(
   await monitor.stop();
   stalls(ctx, r, t, monitor, starts, hangs);
   summarise(ctx, r, t, { inputs, budget, deadline, started, setupErrors, lateCloses, durations });
+  tunnelNotes(r, t, harnessLate, tunnelClosed);
+}
+
+/** What the times of CONNECTs closed unanswered say (see TunnelClosed). */
+function tunnelNotes(r: FamilyResult, t: FuzzTarget, harnessLate: number[], closed: TunnelClosed[]): void {
+  if (harnessLate.length)
+    r.notes.push(
+      `${t.name}: ${harnessLate.length} CONNECT(s) left the harness only ${(Math.max(...harnessLate) / 1000).toFixed(1)} s ` +
+        `(at most) after connecting, its event loop late; the proxy closed them as idle, as it must.`,
+    );
+  if (closed.length) {
+    const w = Math.max(...closed.map((c) => c.writtenAfterMs));
+    const c = Math.max(...closed.map((x) => x.closedAfterMs));
+    r.notes.push(
+      `${t.name}: ${closed.length} CONNECT(s) closed unanswered although sent within ${w} ms of connecting; ` +
+        `closed at most ${(c / 1000).toFixed(1)} s after they were sent.`,
+    );
+  }
 }
 
 /**
