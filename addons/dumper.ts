@@ -57,6 +57,7 @@ export class Dumper implements Addon {
   }
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.flowDetail > 0);
     const verbosity = loader.addOption({
       name: "termlogVerbosity",
       type: "string",

@@ -22,6 +22,7 @@ export class Intercept implements Addon {
   private filter: FlowFilter | undefined;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.filter !== undefined);
     this.loader = loader;
     this.activeOption = loader.addOption({
       name: "interceptActive",

@@ -24,6 +24,7 @@ export class HarDump implements Addon {
   private filter: FlowFilter | undefined;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.writer !== undefined);
     this.loader = loader;
     this.file = loader.addOption<string | undefined>({
       name: "hardump",

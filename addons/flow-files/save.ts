@@ -36,6 +36,7 @@ export class SaveFlows implements Addon {
   private queued = 0;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => Boolean(this.file?.get()));
     this.loader = loader;
     this.file = loader.addOption<string | undefined>({
       name: "saveStreamFile",

@@ -9,6 +9,7 @@ export class AntiCache implements Addon {
   private option: OptionHandle<boolean> | undefined;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.option?.get() === true);
     this.option = loader.addOption({
       name: "anticache",
       type: "bool",

@@ -6,6 +6,7 @@ export class AntiComp implements Addon {
   private option: OptionHandle<boolean> | undefined;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.option?.get() === true);
     this.option = loader.addOption({
       name: "anticomp",
       type: "bool",

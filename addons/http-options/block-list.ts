@@ -13,6 +13,7 @@ export class BlockList implements Addon {
   private specs: BlockSpec[] = [];
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.specs.length > 0);
     this.option = loader.addOption({
       name: "blockList",
       type: "strings",

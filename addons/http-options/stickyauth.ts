@@ -16,6 +16,7 @@ export class StickyAuth implements Addon {
   private readonly byHost = new Map<string, string>();
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.filter !== undefined);
     this.option = loader.addOption({
       name: "stickyauth",
       type: "optional-string",

@@ -17,6 +17,7 @@ export class StickyCookie implements Addon {
   private readonly jar = new CookieJar();
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.filter !== undefined);
     this.option = loader.addOption({
       name: "stickycookie",
       type: "optional-string",

@@ -107,6 +107,7 @@ export class ModifyHeaders implements Addon {
   private loader: Loader | undefined;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.rules.length > 0);
     this.loader = loader;
     this.option = loader.addOption({
       name: "modifyHeaders",

@@ -45,6 +45,7 @@ export class ProxyAuth implements Addon {
   private socks5Added = false;
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.validator !== undefined);
     this.loader = loader;
     this.log = loader.log;
     this.option = loader.addOption({

@@ -42,6 +42,7 @@ export class ServerReplay implements Addon, ServingWork {
   }
 
   load(loader: Loader): void {
+    loader.hooksWhen(() => this.store !== undefined);
     this.loader = loader;
     this.o = addOptions(loader);
   }

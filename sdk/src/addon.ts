@@ -177,6 +177,13 @@ export interface Loader {
    * `file:line:column` in the message is picked out.
    */
   noteError(message: string, child?: Addon): void;
+  /**
+   * Runs this addon's traffic hooks (every hook but load, configure, running and done) only while
+   * `active()` is true; it is asked again after every option change. An addon that does nothing
+   * unless an option is set costs the other flows nothing then (a call per hook per request
+   * otherwise). Call it in `load`; a later call replaces the earlier one.
+   */
+  hooksWhen(active: () => boolean): void;
 }
 
 /** The TLS ClientHello a client sent, as parsed by interloper. */
@@ -419,6 +426,9 @@ const HOOKS = {
 } as const satisfies Record<HookName, true>;
 
 export const HOOK_NAMES: readonly HookName[] = Object.keys(HOOKS) as HookName[];
+
+/** The hooks that run whatever `loader.hooksWhen` says: an addon's own life, not traffic. */
+export const LIFECYCLE_HOOKS: ReadonlySet<HookName> = new Set(["load", "configure", "running", "done"]);
 
 /** A name compared loosely: `tls_clienthello`, `tlsClientHello` and `tlsclienthello` are alike. */
 type Loose<S extends string> = S extends `${infer A}_${infer B}`

@@ -13,7 +13,7 @@ import type {
   OptionInfo,
   ProxyEvents,
 } from "./addon.ts";
-import { HOOK_NAMES } from "./addon.ts";
+import { HOOK_NAMES, LIFECYCLE_HOOKS } from "./addon.ts";
 import { logText } from "./log-text.ts";
 import type { AnyFlow, HTTPFlow } from "./flow.ts";
 import { playRecordedHooks } from "./recorded-hooks.ts";
@@ -35,6 +35,10 @@ interface AddonRecord {
   /** When its `load` last succeeded (seconds since the epoch). */
   loadedAt: number | undefined;
   lastError: AddonError | undefined;
+  /** `loader.hooksWhen`: its traffic hooks run only while this says so. */
+  gate: (() => boolean) | undefined;
+  /** Its gate threw at the last look (told once, not at every rebuild). */
+  gateThrew: boolean;
 }
 
 export interface AddOptions {
@@ -311,6 +315,7 @@ export class AddonHost {
           // The old values were accepted before; a second refusal changes nothing.
         }
       }
+      this.rebuildHandlers();
       throw err;
     }
     return updated;
@@ -440,12 +445,14 @@ export class AddonHost {
   }
 
   private async configureOne(rec: AddonRecord, updated: ReadonlySet<string>, rethrowAll = false): Promise<void> {
-    if (!rec.addon.configure) return;
     try {
-      await rec.addon.configure.call(rec.addon, updated, this.options.view);
+      await rec.addon.configure?.call(rec.addon, updated, this.options.view);
     } catch (err) {
       if (err instanceof OptionError || (rethrowAll && isOptionErrorLike(err))) throw err;
       this.reportHookError(rec, "configure", err);
+    } finally {
+      // Options changed: a gate (hooksWhen) may say otherwise now.
+      if (rec.gate) this.rebuildHandlers();
     }
   }
 
@@ -498,6 +505,10 @@ export class AddonHost {
       listOptions: () => this.listOptions(),
       listAddons: () => this.listAddons(),
       reloadAddon: (name) => this.reloadAddon(name),
+      hooksWhen: (active) => {
+        rec.gate = active;
+        this.rebuildHandlers();
+      },
       noteError: (message, child) => {
         const target = child === undefined ? rec : this.records.find((r) => r.addon === child);
         if (!target) throw new Error("noteError: that addon is not loaded");
@@ -618,6 +629,8 @@ export class AddonHost {
       // An addon without `load` is loaded when added; one with it, when `load` succeeds.
       loadedAt: typeof addon.load === "function" ? undefined : Date.now() / 1000,
       lastError: undefined,
+      gate: undefined,
+      gateThrew: false,
     };
     const out = [rec];
     (addon.addons ?? []).forEach((child, i) => {
@@ -662,14 +675,35 @@ export class AddonHost {
       else if (anchors.get(r.key) === r) active.push(winners.get(r.key)!);
     }
     this.active = active;
+    this.rebuildHandlers();
+  }
+
+  /** Who runs each hook: the active addons that have it, less those `hooksWhen` turned off. */
+  private rebuildHandlers(): void {
+    const on = new Set(this.active.filter((r) => this.gateOpen(r)));
     const handlers = new Map<HookName, HandlerList>();
     for (const hook of HOOK_NAMES) {
+      const lifecycle = LIFECYCLE_HOOKS.has(hook);
       handlers.set(
         hook,
-        active.filter((r) => typeof r.addon[hook] === "function"),
+        this.active.filter((r) => typeof r.addon[hook] === "function" && (lifecycle || on.has(r))),
       );
     }
     this.handlers = handlers;
+  }
+
+  private gateOpen(rec: AddonRecord): boolean {
+    if (!rec.gate) return true;
+    try {
+      const open = rec.gate() !== false;
+      rec.gateThrew = false;
+      return open;
+    } catch (err) {
+      // A gate that throws is a bug in the addon: it stays on, and the error is told once.
+      if (!rec.gateThrew) this.reportHookError(rec, "hooksWhen", err);
+      rec.gateThrew = true;
+      return true;
+    }
   }
 }
 
