@@ -363,9 +363,11 @@ export class ServerConn {
   }
 
   /** Connects (or reconnects after the server closed an idle connection) so that `http1()` has a socket. */
-  async readyForHttp1(): Promise<void> {
-    await this.holdForClient();
-    if (!this.connected) await this.connect();
+  readyForHttp1(): void | Promise<void> {
+    // Nothing to wait for on a kept-alive connection (every request): no promise then.
+    const room = this.session.untilClientReads?.();
+    if (room) return room.then(() => this.readyForHttp1());
+    if (!this.connected) return this.connect().then(() => undefined);
   }
 
   /**

@@ -95,7 +95,8 @@ export class HttpExchange {
     try {
       if (!(await this.readRequest())) return;
       if (flow.response) return await this.answerLocally();
-      if (!(await this.reroute())) return;
+      const routed = this.reroute();
+      if (routed !== true) return void (await routed);
       const outcome = await this.route.inTurn(() => this.roundTrip());
       if (outcome === "error") await this.env.host.trigger("error", flow);
     } catch (err) {
@@ -136,19 +137,21 @@ export class HttpExchange {
    * The request goes where the hooks left it pointing (its url, host, port or scheme), on the
    * route to that server; `flow.server` follows. False when no server can be reached there.
    */
-  private async reroute(): Promise<boolean> {
+  private reroute(): true | Promise<false> {
     const { flow } = this;
     const route = this.route.forRequest(flow.request);
-    if (typeof route === "string") {
-      // The flow's error line says why (an addon's mistake: the request is not sent anywhere).
-      this.body.resume();
-      this.fail(route, 502, false);
-      await this.env.host.trigger("error", flow);
-      return false;
-    }
+    if (typeof route === "string") return this.unreachable(route);
     this.route = route;
     flow.server = route.server;
     return true;
+  }
+
+  /** The flow's error line says why (an addon's mistake: the request is not sent anywhere). */
+  private async unreachable(why: string): Promise<false> {
+    this.body.resume();
+    this.fail(why, 502, false);
+    await this.env.host.trigger("error", this.flow);
+    return false;
   }
 
   /** Reads the whole upload, or its start when it turns out to stream. False when the exchange ended. */
@@ -197,7 +200,8 @@ export class HttpExchange {
     if (failure !== undefined) return this.fail(failure, 502, false);
     if (this.clientGone()) return "error";
     try {
-      await this.route.prepare();
+      const preparing = this.route.prepare();
+      if (preparing) await preparing;
     } catch (err) {
       return this.fail(errorText(err), 502, false);
     }
@@ -217,7 +221,8 @@ export class HttpExchange {
     const request = this.flow.request;
     let upstream: UpstreamExchange;
     try {
-      upstream = await this.route.send(request, forwardHeaders(request.headers));
+      const sending = this.route.send(request, forwardHeaders(request.headers));
+      upstream = sending instanceof Promise ? await sending : sending;
     } catch (err) {
       return this.fail(errorText(err), 502, false);
     }

@@ -24,10 +24,10 @@ export interface UpstreamRoute {
   forRequest(request: Request): UpstreamRoute | string;
   /** Why nothing can be sent, when the tunnel's server never came up (or its TLS failed). */
   failure(): string | undefined;
-  /** Connects (and speaks TLS) where the request needs it and nothing has yet. */
-  prepare(): Promise<void>;
-  /** Sends the head (and leaves the body to the caller). */
-  send(request: Request, headers: Headers): Promise<UpstreamExchange>;
+  /** Connects (and speaks TLS) where the request needs it and nothing has yet; nothing when nothing is to do. */
+  prepare(): void | Promise<void>;
+  /** Sends the head (and leaves the body to the caller); a promise only when it must wait (a connect). */
+  send(request: Request, headers: Headers): UpstreamExchange | Promise<UpstreamExchange>;
   /** Runs `step` when the server connection is this request's to use (shared HTTP/1 connections take turns). */
   inTurn<T>(step: () => Promise<T>): Promise<T>;
   /** A count that grows while the server takes bytes (it is reading the request, not silent). */
@@ -104,7 +104,7 @@ export class ServerRoute implements UpstreamRoute {
   }
 
   /** Requests for https on a route of their own (and https upstream proxies) are spoken over TLS. */
-  async prepare(): Promise<void> {
+  prepare(): void | Promise<void> {
     const { conn } = this;
     if (this.isTunnel || !conn.data.tls || conn.data.tlsEstablished) return;
     // Streams of an HTTP/2 client may share the connection: one handshake for all.
@@ -113,7 +113,7 @@ export class ServerRoute implements UpstreamRoute {
       ready = this.connectTls().finally(() => preparing.delete(conn));
       preparing.set(conn, ready);
     }
-    await ready;
+    return ready;
   }
 
   private async connectTls(): Promise<void> {
@@ -125,12 +125,14 @@ export class ServerRoute implements UpstreamRoute {
     await conn.startTls({ sni: sniFor(conn.data.address.host), alpn });
   }
 
-  async send(request: Request, headers: Headers): Promise<UpstreamExchange> {
+  // Not async: a kept-alive HTTP/1 connection is ready, and the request goes out in this tick.
+  send(request: Request, headers: Headers): UpstreamExchange | Promise<UpstreamExchange> {
     this.addProxyAuth(headers);
     if (this.conn.data.alpn === "h2" && !this.viaProxy) return sendHttp2(this.conn, request, headers);
     // An HTTP/2 client's request to an HTTP/1 server needs a Host header.
     if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
-    await this.conn.readyForHttp1();
+    const ready = this.conn.readyForHttp1();
+    if (ready) return ready.then(() => sendHttp1(this.conn, request, headers, this.viaProxy));
     return sendHttp1(this.conn, request, headers, this.viaProxy);
   }
 
@@ -147,8 +149,12 @@ export class ServerRoute implements UpstreamRoute {
    * Streams of an HTTP/2 client take turns on an HTTP/1 server connection: each then finds it ready
    * (reconnected if the response before said `Connection: close`) instead of queued behind a close.
    */
-  async inTurn<T>(step: () => Promise<T>): Promise<T> {
+  inTurn<T>(step: () => Promise<T>): Promise<T> {
     if (!this.multiplexed || this.conn.data.alpn === "h2") return step();
+    return this.takingTurns(step);
+  }
+
+  private async takingTurns<T>(step: () => Promise<T>): Promise<T> {
     const turn = sharedHttp1.take(this.conn);
     if (turn.wait) await turn.wait;
     try {
