@@ -43,6 +43,8 @@ export async function handleConnect(
   const conn = session.newServer(target);
   const flow = new HTTPFlow(session.client, conn.data, request, () => socket.destroy());
   await proxy.host.trigger("httpConnect", flow);
+  // The hooks have had their say; the tunnel that follows is not this flow's to kill.
+  flow.detachConnection();
   if (flow.killed || socket.destroyed) return;
   if (flow.response && (flow.response.status < 200 || flow.response.status > 299)) {
     const r = flow.response;

@@ -76,6 +76,6 @@ export async function runTcpFlow(
 
   await Promise.all([pump(client, server, true, fromClient), pump(server, client, false, fromServer)]);
   idle.stop();
-  flow.live = false;
+  flow.detachConnection();
   if (!failed) await host.trigger("tcpEnd", flow);
 }

@@ -83,7 +83,6 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   flow.response = undefined;
   flow.error = undefined;
   flow.killed = false;
-  flow.live = true;
   flow.isReplay = "request";
   request.stream = false;
   request.timestampStart = Date.now() / 1000;
@@ -99,16 +98,11 @@ export async function replayRequest(context: ProxyContext, flow: HTTPFlow, upstr
   // The recorded body is the upload: the exchange reads it as it reads a client's.
   const body = Readable.from(request.body.length > 0 ? [request.body] : []);
   const exchange = new HttpExchange(env, flow, body, client, route);
-  setKiller(flow, () => exchange.kill());
+  flow.attachConnection(() => exchange.kill());
   try {
     await exchange.run();
   } finally {
-    flow.live = false;
+    flow.detachConnection();
     await owner.close();
   }
-}
-
-/** A flow read from a file has no connection behind it; a replayed one has the exchange's. */
-function setKiller(flow: HTTPFlow, kill: () => void): void {
-  (flow as unknown as { killer?: () => void }).killer = kill;
 }

@@ -169,6 +169,6 @@ export async function relayWebSocket(
     ws.closeCode = 1006;
     ws.closeReason = "";
   }
-  flow.live = false;
+  flow.detachConnection();
   await host.trigger("websocketEnd", flow);
 }

@@ -512,6 +512,23 @@ abstract class Flow {
   /** The wait of a paused flow, made when the proxy first waits on it; settled by `resume()` or `kill()`. */
   private pausedWait?: { promise: Promise<void>; release: () => void };
 
+  /** @internal the core's: the connections behind a flow made live again (client replay). */
+  attachConnection(killer: () => void): void {
+    this.live = true;
+    this.killer = killer;
+  }
+
+  /**
+   * @internal the core's: the proxy is done with the flow (its answer went out, or it failed):
+   * not live any more, and it lets go of the exchange behind it. An addon that keeps finished
+   * flows (the web UI keeps 50,000) must not keep every request's sockets, parsers and buffers
+   * with them: 5.1 KB per kept flow before, bench V.
+   */
+  detachConnection(): void {
+    this.live = false;
+    this.killer = undefined;
+  }
+
   /** Drops the connection behind this flow: nothing more is sent either way. A paused flow stops waiting. */
   kill(): void {
     if (this.killed) return;

