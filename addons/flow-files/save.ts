@@ -19,6 +19,7 @@ import {
 } from "@interloper/sdk";
 import { filterFrom } from "./filter-option.ts";
 import { formatPathTime, pathSpec } from "./path-spec.ts";
+import { UnfinishedFlows } from "./unfinished-flows.ts";
 
 export class SaveFlows implements Addon {
   readonly name = "save";
@@ -29,7 +30,7 @@ export class SaveFlows implements Addon {
   private writer: FlowWriter | undefined;
   private currentPath: string | undefined;
   /** Flows begun but not ended: written at shutdown. */
-  private readonly unfinished = new Set<AnyFlow>();
+  private readonly unfinished = new UnfinishedFlows();
   /** The end of the last file step queued (see `serial`). */
   private queue: Promise<unknown> = Promise.resolve();
   /** File steps queued and not ended: while there are any, writes queue behind them. */
@@ -87,7 +88,7 @@ export class SaveFlows implements Addon {
   }
 
   async done(): Promise<void> {
-    for (const flow of [...this.unfinished]) await this.save(flow);
+    for (const flow of this.unfinished.list()) await this.save(flow);
     await this.serial(() => this.closeFile());
   }
 
