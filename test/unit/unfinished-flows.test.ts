@@ -2,18 +2,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { TCPFlow, type AnyFlow } from "@interloper/sdk";
 import { UnfinishedFlows } from "../../addons/flow-files/unfinished-flows.ts";
+import { client, server } from "../helpers/flowfile.ts";
 
 function flows(n: number): AnyFlow[] {
-  const client = {
-    id: "c",
-    peername: { host: "127.0.0.1", port: 1 },
-    sockname: { host: "127.0.0.1", port: 2 },
-    mode: "regular",
-    timestampStart: 0,
-    tlsEstablished: false,
-  };
-  const server = { id: "s", address: { host: "127.0.0.1", port: 3 }, tls: false };
-  return Array.from({ length: n }, () => new TCPFlow(client, server));
+  return Array.from({ length: n }, () => new TCPFlow(client(false), server(false)));
 }
 
 function ids(list: readonly AnyFlow[], all: readonly AnyFlow[]): number[] {
