@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { decodeContent, encodeContent } from "./encoding.ts";
 import { Headers, type HeadersInit } from "./headers.ts";
+import { flatUUID } from "./uuid.ts";
 
 /** A network address: a host name or IP address and a port. IPv6 without brackets. */
 export interface Address {
@@ -463,7 +463,7 @@ abstract class Flow {
    */
   get id(): string {
     // Made when first asked: most flows of a plain proxy never are, and a UUID costs about 0.5 µs.
-    return (this.flowId ??= randomUUID());
+    return (this.flowId ??= flatUUID());
   }
   set id(value: string) {
     this.flowId = value;
