@@ -11,7 +11,7 @@
  * (mitmproxy 10 and later refuse a state with a field too many or too few).
  */
 import { Fields, FlowFieldError } from "./fields.ts";
-import type { TNetDict, TNetValue } from "./tnetstring.ts";
+import { TNetRaw, type TNetDict, type TNetValue } from "./tnetstring.ts";
 
 export const NEWEST_VERSION = 21;
 export const OLDEST_VERSION = 17;
@@ -55,13 +55,27 @@ export function upgrade(state: TNetDict): TNetDict {
   return state;
 }
 
-/** Brings a newest-version state down to `target`, in place; returns it. */
+/**
+ * Brings a newest-version state down to `target`, in place; returns it. A connection that is
+ * already bytes (`TNetRaw`: brought down and encoded by `downgradeConn`) is left as it is.
+ */
 export function downgrade(state: TNetDict, target: FormatVersion): TNetDict {
+  const client = state.client_conn instanceof TNetRaw ? undefined : conns(state).client;
+  const server = state.server_conn instanceof TNetRaw ? undefined : conns(state).server;
   for (let v = NEWEST_VERSION; v > target; v--) {
-    DOWN[v as 18 | 19 | 20 | 21](state);
+    const step = DOWN[v as 18 | 19 | 20 | 21];
+    if (client) step.client?.(client);
+    if (server) step.server?.(server);
+    step.flow?.(state);
     state.version = v - 1;
   }
   return state;
+}
+
+/** Brings a newest-version client or server connection state down to `target`, in place; returns it. */
+export function downgradeConn(conn: TNetDict, side: "client" | "server", target: FormatVersion): TNetDict {
+  for (let v = NEWEST_VERSION; v > target; v--) DOWN[v as 18 | 19 | 20 | 21][side]?.(conn);
+  return conn;
 }
 
 function conns(state: TNetDict): { client: TNetDict; server: TNetDict } {
@@ -135,36 +149,59 @@ const UP: Record<17 | 18 | 19 | 20, (s: TNetDict) => void> = {
   },
 };
 
-const DOWN: Record<18 | 19 | 20 | 21, (s: TNetDict) => void> = {
-  21: (s) => {
-    for (const conn of Object.values(conns(s))) if (conn.tls_version === "QUICv1") conn.tls_version = "QUIC";
+/**
+ * The steps down, each split by what it changes: the client connection, the server connection,
+ * the rest of the flow. Split so that a writer can bring a connection down on its own, once for
+ * all the flows of that connection (see conn-cache.ts).
+ */
+interface DownStep {
+  client?: (c: TNetDict) => void;
+  server?: (s: TNetDict) => void;
+  flow?: (s: TNetDict) => void;
+}
+
+const DOWN: Record<18 | 19 | 20 | 21, DownStep> = {
+  21: {
+    client: quicDown,
+    server: quicDown,
   },
   // A file holds finished flows: their connections are closed (ConnectionState.CLOSED).
-  20: (s) => {
-    const { client, server } = conns(s);
-    client.state = 0;
-    server.state = 0;
+  20: {
+    client: (c) => void (c.state = 0),
+    server: (s) => void (s.state = 0),
     // Before mitmproxy 10, "backup" was written only when there was one.
-    if (s.backup === null) unset(s, "backup");
+    flow: (s) => {
+      if (s.backup === null) unset(s, "backup");
+    },
   },
-  19: (s) => {
-    const { client, server } = conns(s);
-    moveOut(client, "peername", "address");
-    client.tls_extensions = [];
-    // mitmproxy derives "established" from the TLS timestamp; a client that spoke TLS but whose
-    // handshake time was not recorded still did establish it.
-    client.tls_established = client.timestamp_tls_setup !== null || client.tls === true;
-    moveOut(server, "peername", "ip_address");
-    moveOut(server, "sockname", "source_address");
-    moveOut(server, "via", "via2");
-    server.via = null;
-    server.tls_established = server.timestamp_tls_setup !== null;
-    for (const conn of [client, server]) {
-      moveOut(conn, "cipher", "cipher_name");
-      unset(conn, "transport_protocol");
-    }
+  19: {
+    client: (c) => {
+      moveOut(c, "peername", "address");
+      c.tls_extensions = [];
+      // mitmproxy derives "established" from the TLS timestamp; a client that spoke TLS but whose
+      // handshake time was not recorded still did establish it.
+      c.tls_established = c.timestamp_tls_setup !== null || c.tls === true;
+      connDown19(c);
+    },
+    server: (s) => {
+      moveOut(s, "peername", "ip_address");
+      moveOut(s, "sockname", "source_address");
+      moveOut(s, "via", "via2");
+      s.via = null;
+      s.tls_established = s.timestamp_tls_setup !== null;
+      connDown19(s);
+    },
   },
-  18: (s) => {
-    unset(conns(s).client, "proxy_mode");
+  18: {
+    client: (c) => unset(c, "proxy_mode"),
   },
 };
+
+function quicDown(conn: TNetDict): void {
+  if (conn.tls_version === "QUICv1") conn.tls_version = "QUIC";
+}
+
+function connDown19(conn: TNetDict): void {
+  moveOut(conn, "cipher", "cipher_name");
+  unset(conn, "transport_protocol");
+}

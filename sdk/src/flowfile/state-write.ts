@@ -29,6 +29,14 @@ export interface StateWriteOptions {
    */
   metadataBytes: boolean;
   onWarning?: (message: string) => void;
+  /**
+   * The states of a live flow's connections when the caller has them already (encoded and
+   * brought down to the version written: see conn-cache.ts); `undefined` builds them here.
+   */
+  conns?: {
+    client(c: ClientConnection): TNetValue | undefined;
+    server(s: ServerConnection): TNetValue | undefined;
+  };
 }
 
 export function flowToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
@@ -37,8 +45,8 @@ export function flowToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
     type: flow.type,
     id: flow.id,
     error: flow.error ? { msg: flow.error.msg, timestamp: float(flow.error.timestamp) } : null,
-    client_conn: clientToState(flow.client, flow.carried?.client_conn),
-    server_conn: serverToState(flow.server, flow.carried?.server_conn),
+    client_conn: clientState(flow, opts),
+    server_conn: serverState(flow, opts),
     intercepted: flow.carried?.flow?.intercepted === true,
     is_replay: flow.isReplay ?? null,
     marked: flow.marked,
@@ -50,6 +58,17 @@ export function flowToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
   if (flow.type === "http") httpParts(flow, state);
   else tcpParts(flow, state);
   return state;
+}
+
+// What a flow file carried for a connection is the flow's own: only live flows use `opts.conns`.
+function clientState(flow: AnyFlow, opts: StateWriteOptions): TNetValue {
+  const carried = flow.carried?.client_conn;
+  return (carried === undefined ? opts.conns?.client(flow.client) : undefined) ?? clientToState(flow.client, carried);
+}
+
+function serverState(flow: AnyFlow, opts: StateWriteOptions): TNetValue {
+  const carried = flow.carried?.server_conn;
+  return (carried === undefined ? opts.conns?.server(flow.server) : undefined) ?? serverToState(flow.server, carried);
 }
 
 function httpParts(flow: HTTPFlow, state: TNetDict): void {
@@ -88,7 +107,7 @@ function carriedOr(carried: Record<string, unknown> | undefined, key: string, fa
   return v === undefined ? fallback : (v as TNetValue);
 }
 
-function clientToState(c: ClientConnection, carried: Record<string, unknown> | undefined): TNetDict {
+export function clientToState(c: ClientConnection, carried: Record<string, unknown> | undefined): TNetDict {
   return {
     peername: address(c.peername),
     sockname: address(c.sockname),
@@ -111,7 +130,7 @@ function clientToState(c: ClientConnection, carried: Record<string, unknown> | u
   };
 }
 
-function serverToState(s: ServerConnection, carried: Record<string, unknown> | undefined): TNetDict {
+export function serverToState(s: ServerConnection, carried: Record<string, unknown> | undefined): TNetDict {
   return {
     address: optAddress(s.address),
     peername: optAddress(s.peername),

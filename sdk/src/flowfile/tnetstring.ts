@@ -18,7 +18,16 @@ export class TNetFloat {
   constructor(readonly value: number) {}
 }
 
-export type TNetValue = null | boolean | number | bigint | TNetFloat | string | Buffer | TNetValue[] | TNetDict;
+/**
+ * A value already encoded (its whole `LENGTH:DATA` and tag), written as it is: a writer that
+ * encodes the same part of many flows (a connection) encodes it once. Never read back as one.
+ */
+export class TNetRaw {
+  constructor(readonly bytes: Buffer) {}
+}
+
+export type TNetValue =
+  null | boolean | number | bigint | TNetFloat | TNetRaw | string | Buffer | TNetValue[] | TNetDict;
 export interface TNetDict {
   [key: string]: TNetValue;
 }
@@ -92,6 +101,12 @@ function backwards(value: TNetValue, out: Buffer, end: number, depth: number): n
     out[end - 1] = whole ? 0x23 : 0x5e;
     const start = endAscii(out, end - 1, text);
     return lengthBefore(out, start, text.length);
+  }
+  if (value instanceof TNetRaw) {
+    const start = end - value.bytes.length;
+    if (start < 0) return -1;
+    out.set(value.bytes, start);
+    return start;
   }
   if (end < 1) return -1;
   let pos = end - 1;
@@ -167,6 +182,7 @@ function twoPasses(value: TNetValue): Buffer {
 /** The payload size of each string and container, in the order `write` meets them. */
 function measure(value: TNetValue, sizes: number[], depth: number): number {
   if (depth > DEFAULT_MAX_DEPTH) throw new TypeError(`cannot encode values nested deeper than ${DEFAULT_MAX_DEPTH}`);
+  if (value instanceof TNetRaw) return value.bytes.length;
   const payload = payloadSize(value, sizes, depth);
   return digits(payload) + payload + 2;
 }
@@ -227,6 +243,10 @@ function write(value: TNetValue, out: Buffer, pos: number, sizes: number[], curs
     pos = putAscii(out, putLength(out, pos, text.length), text);
     out[pos] = whole ? 0x23 : 0x5e;
     return pos + 1;
+  }
+  if (value instanceof TNetRaw) {
+    out.set(value.bytes, pos);
+    return pos + value.bytes.length;
   }
   pos = putLength(out, pos, sizes[cursor.next++]!);
   if (Array.isArray(value)) {

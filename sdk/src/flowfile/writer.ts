@@ -8,6 +8,7 @@
 import type { Writable } from "node:stream";
 import type { AnyFlow } from "../flow.ts";
 import { DEFAULT_WRITE_VERSION, downgrade, isFormatVersion, type FormatVersion } from "./compat.ts";
+import { ConnStateCache } from "./conn-cache.ts";
 import { FileOutput } from "./file-output.ts";
 import { flowToState } from "./state-write.ts";
 import { encodeTNet } from "./tnetstring.ts";
@@ -21,9 +22,22 @@ export interface WriteOptions {
 
 /** One flow as the bytes of a flow file. */
 export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
-  const version = opts.version ?? DEFAULT_WRITE_VERSION;
+  return encodeWith(flow, checkedVersion(opts.version), opts.onWarning, undefined);
+}
+
+function checkedVersion(v: FormatVersion | undefined): FormatVersion {
+  const version = v ?? DEFAULT_WRITE_VERSION;
   if (!isFormatVersion(version)) throw new RangeError(`cannot write flow format version ${String(version)} (17 to 21)`);
-  const state = flowToState(flow, { metadataBytes: version >= 19, onWarning: opts.onWarning });
+  return version;
+}
+
+function encodeWith(
+  flow: AnyFlow,
+  version: FormatVersion,
+  onWarning: ((message: string) => void) | undefined,
+  conns: ConnStateCache | undefined,
+): Buffer {
+  const state = flowToState(flow, { metadataBytes: version >= 19, onWarning, conns });
   return encodeTNet(downgrade(state, version));
 }
 
@@ -32,6 +46,9 @@ export class FlowWriter {
   private failure: Error | undefined;
   private closed = false;
   private readonly opts: WriteOptions;
+  private readonly version: FormatVersion;
+  /** Each live connection encoded once for all its flows. */
+  private readonly conns: ConnStateCache;
   private readonly out: Writable | undefined;
   private readonly file: FileOutput | undefined;
   /** Flows written to a stream in one turn of the event loop go out in one write (writev). */
@@ -44,6 +61,8 @@ export class FlowWriter {
   /** Flows go to `output`: a stream, or a file opened by `open` (batched, synchronous: file-output.ts). */
   constructor(output: Writable | FileOutput, opts: WriteOptions = {}) {
     this.opts = opts;
+    this.version = checkedVersion(opts.version);
+    this.conns = new ConnStateCache(this.version);
     if (output instanceof FileOutput) {
       this.file = output;
       return;
@@ -56,6 +75,7 @@ export class FlowWriter {
 
   /** A writer to `path`: a new file, or (`append`) the flows go after those already there. */
   static async open(path: string, opts: WriteOptions & { append?: boolean } = {}): Promise<FlowWriter> {
+    checkedVersion(opts.version); // before the file is made
     return new FlowWriter(new FileOutput(path, opts.append ?? false), opts);
   }
 
@@ -76,7 +96,7 @@ export class FlowWriter {
     const failure = this.failure ?? this.file?.failure;
     if (failure) throw failure;
     if (this.closed) throw new Error("the flow writer is closed");
-    const bytes = encodeFlow(flow, this.opts);
+    const bytes = encodeWith(flow, this.version, this.opts.onWarning, this.conns);
     if (this.file) {
       this.file.write(bytes);
       return true;
