@@ -7,6 +7,9 @@ import * as assert from "uvu/assert";
 import type { HTTPFlow } from "@interloper/sdk";
 import { encodeFlow, FlowWriter, type AnyFlow, type FlowFormatVersion } from "@interloper/sdk";
 import { snapshot, unchanged } from "../../sdk/src/flowfile/conn-cache.ts";
+import { downgrade as downgradeFlowState } from "../../sdk/src/flowfile/compat.ts";
+import { flowToState } from "../../sdk/src/flowfile/state-write.ts";
+import { encodeTNet } from "../../sdk/src/flowfile/tnetstring.ts";
 import { http1Flow, http2ErrorFlow, httpsStreamedFlow, tcpFlow, websocketFlow } from "../helpers/flowfile.ts";
 
 const VERSIONS: FlowFormatVersion[] = [17, 18, 19, 20, 21];
@@ -53,6 +56,32 @@ test("every kind of flow, every version: the same bytes as encodeFlow, flow afte
     for (const make of makers) {
       const { written, alone } = await writeBoth(sameConnection(make, 4), version);
       assert.equal(Buffer.concat(written), Buffer.concat(alone), `${make.name} v${version}`);
+    }
+  }
+});
+
+test("the bytes equal the state's own encoding (flowToState's Buffers for byte fields), text above U+00FF included", async () => {
+  const odd = http1Flow();
+  odd.request.headers.fields.push(["X-Made-By-An-Addon", "caf\u00e9 \u2603 \ud83d\ude00 \ud800"]);
+  odd.request.path = "/\u00ff/\u0100";
+  odd.response!.reason = "\u00e9t\u00e9";
+  // Larger than the encoder's 256 KiB scratch: its two-pass path.
+  const big = http1Flow();
+  big.request.headers.fields.push(["X-Snow", "\u2603"]);
+  big.response!.body = Buffer.alloc(300 * 1024, 0x61);
+  const makers = [
+    http1Flow,
+    http2ErrorFlow,
+    () => httpsStreamedFlow(Buffer.from("gz")),
+    websocketFlow,
+    tcpFlow,
+    () => odd,
+  ];
+  for (const version of VERSIONS) {
+    for (const make of makers) {
+      const flow = make();
+      const state = downgradeFlowState(flowToState(flow, { metadataBytes: version >= 19 }), version);
+      assert.equal(encodeFlow(flow, { version }), encodeTNet(state), `${make.name} v${version}`);
     }
   }
 });

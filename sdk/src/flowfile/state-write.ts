@@ -18,8 +18,9 @@ import type {
   TCPFlow,
   WebSocketData,
 } from "../flow.ts";
-import { TNetFloat, type TNetDict, type TNetValue } from "./tnetstring.ts";
-import { fieldsToState, wireBytes } from "./wire-text.ts";
+import { TNetFloat, TNetWire, type TNetDict, type TNetValue } from "./tnetstring.ts";
+import type { Headers } from "../headers.ts";
+import { wireBytes } from "./wire-text.ts";
 
 export interface StateWriteOptions {
   /**
@@ -33,6 +34,11 @@ export interface StateWriteOptions {
    * The states of a live flow's connections when the caller has them already (encoded and
    * brought down to the version written: see conn-cache.ts); `undefined` builds them here.
    */
+  /**
+   * Byte fields (method, path, reason, header fields) as `TNetWire` rather than Buffers: for
+   * the encoder only (the same bytes, without a Buffer each); a state for reading gets Buffers.
+   */
+  wireText?: boolean;
   conns?: {
     client(c: ClientConnection): TNetValue | undefined;
     server(s: ServerConnection): TNetValue | undefined;
@@ -55,7 +61,7 @@ export function flowToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
     timestamp_created: float(flow.timestampCreated),
     backup: null,
   };
-  if (flow.type === "http") httpParts(flow, state);
+  if (flow.type === "http") httpParts(flow, state, opts.wireText ? wire : wireBytes);
   else tcpParts(flow, state);
   return state;
 }
@@ -71,9 +77,9 @@ function serverState(flow: AnyFlow, opts: StateWriteOptions): TNetValue {
   return (carried === undefined ? opts.conns?.server(flow.server) : undefined) ?? serverToState(flow.server, carried);
 }
 
-function httpParts(flow: HTTPFlow, state: TNetDict): void {
-  state.request = requestToState(flow.request, flow.carried?.request);
-  state.response = flow.response ? responseToState(flow.response) : null;
+function httpParts(flow: HTTPFlow, state: TNetDict, bytes: Bytes): void {
+  state.request = requestToState(flow.request, flow.carried?.request, bytes);
+  state.response = flow.response ? responseToState(flow.response, bytes) : null;
   state.websocket = flow.websocket ? websocketToState(flow.websocket) : null;
 }
 
@@ -159,27 +165,45 @@ export function requestTarget(r: Request): string {
   return `${r.scheme}://${r.host}:${r.port}`;
 }
 
-function requestToState(r: Request, carried: Record<string, unknown> | undefined): TNetDict {
+/** How a byte field held as text (one character per byte) goes into the state. */
+type Bytes = (text: string) => TNetValue;
+
+function wire(text: string): TNetWire {
+  return new TNetWire(text);
+}
+
+/** Header fields as mitmproxy's state holds them: [name, value] byte pairs (see wire-text.ts). */
+function fieldsOf(headers: Headers, bytes: Bytes, skipFirst = false): TNetValue[] {
+  const out: TNetValue[] = [];
+  const { fields } = headers;
+  for (let i = skipFirst ? 1 : 0; i < fields.length; i++) {
+    const [name, value] = fields[i]!;
+    out.push([bytes(name), bytes(value)]);
+  }
+  return out;
+}
+
+function requestToState(r: Request, carried: Record<string, unknown> | undefined, bytes: Bytes): TNetDict {
   const same = carried !== undefined && carried.target === requestTarget(r);
   // An HTTP/2 request's :authority became a Host field when read (as the core does for live
   // HTTP/2 requests); it goes back into `authority` unless someone removed the field meanwhile.
   const first = r.headers.fields[0];
   const synthetic = carried?.syntheticHost === true && first !== undefined && first[0].toLowerCase() === "host";
-  let authority: Buffer;
-  if (synthetic) authority = wireBytes(first[1]);
+  let authority: TNetValue;
+  if (synthetic) authority = bytes(first[1]);
   else if (same && Buffer.isBuffer(carried.authority)) authority = carried.authority;
-  else authority = wireBytes(authorityOf(r));
+  else authority = bytes(authorityOf(r));
   return {
     host: r.host,
     port: r.port,
-    method: wireBytes(r.method),
-    scheme: same && Buffer.isBuffer(carried.scheme) ? carried.scheme : Buffer.from(r.scheme, "latin1"),
+    method: bytes(r.method),
+    scheme: same && Buffer.isBuffer(carried.scheme) ? carried.scheme : bytes(r.scheme),
     authority,
-    path: wireBytes(r.path),
-    http_version: wireBytes(r.httpVersion),
-    headers: fieldsToState(r.headers, synthetic),
+    path: bytes(r.path),
+    http_version: bytes(r.httpVersion),
+    headers: fieldsOf(r.headers, bytes, synthetic),
     content: bodyToState(r),
-    trailers: r.trailers ? fieldsToState(r.trailers) : null,
+    trailers: r.trailers ? fieldsOf(r.trailers, bytes) : null,
     timestamp_start: float(r.timestampStart),
     timestamp_end: optFloat(r.timestampEnd),
   };
@@ -205,14 +229,14 @@ function bodyToState(m: Request | Response): Buffer | null {
   return m.stream && m.body.length === 0 ? null : m.body;
 }
 
-function responseToState(r: Response): TNetDict {
+function responseToState(r: Response, bytes: Bytes): TNetDict {
   return {
-    http_version: wireBytes(r.httpVersion),
+    http_version: bytes(r.httpVersion),
     status_code: r.status,
-    reason: wireBytes(r.reason),
-    headers: fieldsToState(r.headers),
+    reason: bytes(r.reason),
+    headers: fieldsOf(r.headers, bytes),
     content: bodyToState(r),
-    trailers: r.trailers ? fieldsToState(r.trailers) : null,
+    trailers: r.trailers ? fieldsOf(r.trailers, bytes) : null,
     timestamp_start: float(r.timestampStart),
     timestamp_end: optFloat(r.timestampEnd),
   };

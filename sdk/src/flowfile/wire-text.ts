@@ -17,17 +17,6 @@ export function wireText(bytes: Buffer): string {
   return bytes.toString("latin1");
 }
 
-/** Header fields as mitmproxy's state holds them: a list of [name, value] byte pairs. */
-export function fieldsToState(headers: Headers, skipFirst = false): Buffer[][] {
-  const out: Buffer[][] = [];
-  const { fields } = headers;
-  for (let i = skipFirst ? 1 : 0; i < fields.length; i++) {
-    const [name, value] = fields[i]!;
-    out.push([wireBytes(name), wireBytes(value)]);
-  }
-  return out;
-}
-
 /**
  * Header fields from pairs of bytes (or str, which older writers used), kept
  * exactly: no validation of names or values, since the file records what was

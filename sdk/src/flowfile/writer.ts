@@ -37,7 +37,7 @@ function encodeWith(
   onWarning: ((message: string) => void) | undefined,
   conns: ConnStateCache | undefined,
 ): Buffer {
-  const state = flowToState(flow, { metadataBytes: version >= 19, onWarning, conns });
+  const state = flowToState(flow, { metadataBytes: version >= 19, onWarning, conns, wireText: true });
   return encodeTNet(downgrade(state, version));
 }
 
