@@ -29,6 +29,8 @@ export class SaveFlows implements Addon {
   private filter: FlowFilter | undefined;
   private writer: FlowWriter | undefined;
   private currentPath: string | undefined;
+  /** save_stream_file parsed when it changes (flows read it: once per option change, not per flow). */
+  private target: { path: string; append: boolean; timed: boolean } | undefined;
   /** Flows begun but not ended: written at shutdown. */
   private readonly unfinished = new UnfinishedFlows();
   /** The end of the last file step queued (see `serial`). */
@@ -56,9 +58,12 @@ export class SaveFlows implements Addon {
   async configure(updated: ReadonlySet<string>): Promise<void> {
     if (updated.has("saveStreamFilter")) this.filter = filterFrom("save_stream_filter", this.filterExpr!.get());
     if (!updated.has("saveStreamFile")) return;
+    const spec = this.file!.get();
+    const parsed = spec ? pathSpec(spec) : undefined;
+    this.target = parsed && { path: parsed.path, append: parsed.append, timed: parsed.path.includes("%") };
     await this.serial(async () => {
       await this.closeFile();
-      if (this.file!.get()) await this.openFile(new Date());
+      if (this.target) await this.openFile(new Date());
     });
   }
 
@@ -94,7 +99,7 @@ export class SaveFlows implements Addon {
 
   /** Whether flows are saved (the option, not the writer: that is unset for a moment while the file rotates). */
   private saving(): boolean {
-    return Boolean(this.file?.get());
+    return this.target !== undefined;
   }
 
   /** Runs `step` once every step queued before it has ended, however that one ended. */
@@ -152,20 +157,20 @@ export class SaveFlows implements Addon {
 
   /** Whether the path's time fields (%Y…) now name another file than the one open. */
   private rotationDue(): boolean {
-    const { path } = pathSpec(this.file!.get() ?? "");
-    return path.includes("%") && formatPathTime(path, new Date()) !== this.currentPath;
+    const target = this.target;
+    return target !== undefined && target.timed && formatPathTime(target.path, new Date()) !== this.currentPath;
   }
 
   private async rotate(now: Date): Promise<void> {
-    const { path } = pathSpec(this.file!.get() ?? "");
-    if (formatPathTime(path, now) !== this.currentPath) {
+    const target = this.target;
+    if (target && formatPathTime(target.path, now) !== this.currentPath) {
       await this.closeFile();
       await this.openFile(now);
     }
   }
 
   private async openFile(now: Date): Promise<void> {
-    const { path, append } = pathSpec(this.file!.get()!);
+    const { path, append } = this.target!;
     const target = formatPathTime(path, now);
     try {
       mkdirSync(dirname(target), { recursive: true });
