@@ -114,7 +114,7 @@ function plain(v: TNetValue): unknown {
   if (v instanceof TNetFloat) return v.value;
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === "object" && !Buffer.isBuffer(v)) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+    return Object.fromEntries(Object.entries(v as TNetDict).map(([k, x]) => [k, plain(x)]));
   }
   return v;
 }
