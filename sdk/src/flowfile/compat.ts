@@ -60,8 +60,8 @@ export function upgrade(state: TNetDict): TNetDict {
  * already bytes (`TNetRaw`: brought down and encoded by `downgradeConn`) is left as it is.
  */
 export function downgrade(state: TNetDict, target: FormatVersion): TNetDict {
-  const client = state.client_conn instanceof TNetRaw ? undefined : conns(state).client;
-  const server = state.server_conn instanceof TNetRaw ? undefined : conns(state).server;
+  const client = connDict(state, "client_conn");
+  const server = connDict(state, "server_conn");
   for (let v = NEWEST_VERSION; v > target; v--) {
     const step = DOWN[v as 18 | 19 | 20 | 21];
     if (client) step.client?.(client);
@@ -76,6 +76,12 @@ export function downgrade(state: TNetDict, target: FormatVersion): TNetDict {
 export function downgradeConn(conn: TNetDict, side: "client" | "server", target: FormatVersion): TNetDict {
   for (let v = NEWEST_VERSION; v > target; v--) DOWN[v as 18 | 19 | 20 | 21][side]?.(conn);
   return conn;
+}
+
+/** A connection's state to bring down, or undefined when it is already encoded. */
+function connDict(state: TNetDict, key: "client_conn" | "server_conn"): TNetDict | undefined {
+  const conn = state[key];
+  return conn instanceof TNetRaw ? undefined : Fields.of(conn, key).dict;
 }
 
 function conns(state: TNetDict): { client: TNetDict; server: TNetDict } {

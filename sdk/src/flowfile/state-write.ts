@@ -18,8 +18,8 @@ import type {
   TCPFlow,
   WebSocketData,
 } from "../flow.ts";
-import { TNetFloat, TNetWire, type TNetDict, type TNetValue } from "./tnetstring.ts";
 import type { Headers } from "../headers.ts";
+import { TNetFloat, TNetWire, type TNetDict, type TNetValue } from "./tnetstring.ts";
 import { wireBytes } from "./wire-text.ts";
 
 export interface StateWriteOptions {
@@ -31,14 +31,14 @@ export interface StateWriteOptions {
   metadataBytes: boolean;
   onWarning?: (message: string) => void;
   /**
-   * The states of a live flow's connections when the caller has them already (encoded and
-   * brought down to the version written: see conn-cache.ts); `undefined` builds them here.
-   */
-  /**
    * Byte fields (method, path, reason, header fields) as `TNetWire` rather than Buffers: for
    * the encoder only (the same bytes, without a Buffer each); a state for reading gets Buffers.
    */
   wireText?: boolean;
+  /**
+   * The states of a live flow's connections when the caller has them already (encoded and
+   * brought down to the version written: see conn-cache.ts); `undefined` builds them here.
+   */
   conns?: {
     client(c: ClientConnection): TNetValue | undefined;
     server(s: ServerConnection): TNetValue | undefined;
