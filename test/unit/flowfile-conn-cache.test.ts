@@ -135,6 +135,13 @@ test("snapshot and unchanged: leaves, arrays and plain objects are followed; any
   assert.not.ok(unchanged(conn, seen), "a key added, even undefined");
   delete conn.f;
   assert.ok(unchanged(conn, seen));
+  // An undefined field swapped for another undefined one: as many keys, not the same ones.
+  const loose: Record<string, unknown> = { a: undefined, b: 1 };
+  const looseSeen = snapshot(loose)!;
+  assert.ok(unchanged(loose, looseSeen));
+  delete loose.a;
+  loose.c = undefined;
+  assert.not.ok(unchanged(loose, looseSeen));
   assert.is(snapshot({ a: { b: { c: 1 } } }), undefined);
   assert.is(snapshot({ a: [[1]] }), undefined);
   assert.is(snapshot({ a: new Date(0) }), undefined);

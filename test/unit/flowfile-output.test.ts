@@ -1,5 +1,5 @@
-// The flow file's output (sdk/src/flowfile/file-output.ts): whole writes in batches with
-// synchronous writev, past writev's piece limit, appended or fresh, and a write after close refused.
+// The flow file's output (sdk/src/flowfile/file-output.ts): whole writes copied into a batch and
+// written synchronously, in order whatever their sizes, appended or fresh, and a write after close refused.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { FileOutput } from "../../sdk/src/flowfile/file-output.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "interloper-file-output-"));
 
-test("thousands of small writes (more than writev takes at once) arrive in order, byte for byte", () => {
+test("thousands of small writes (many batches) arrive in order, byte for byte", () => {
   const path = join(dir, "small.bin");
   const out = new FileOutput(path, false);
   const parts: Buffer[] = [];
@@ -35,6 +35,22 @@ test("large writes flush at once; append keeps what was there; a write after clo
   second.close();
   assert.ok(readFileSync(path).equals(Buffer.concat([big, Buffer.from("tail")])));
   assert.throws(() => second.write(Buffer.from("x")), /closed/);
+});
+
+test("each write is copied: the caller reuses its buffer at once; sizes around the batch's stay in order", () => {
+  const path = join(dir, "reuse.bin");
+  const out = new FileOutput(path, false);
+  const scratch = Buffer.alloc(64);
+  const expected: Buffer[] = [];
+  const sizes = [10, 100 * 1024, 200 * 1024, 7, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 3, 1024 * 1024, 5];
+  sizes.forEach((size, i) => {
+    const b = size <= scratch.length ? scratch.subarray(0, size).fill(0x30 + i) : Buffer.alloc(size, 0x30 + i);
+    out.write(b);
+    expected.push(Buffer.from(b));
+    scratch.fill(0x7a); // what the caller does next must not reach the file
+  });
+  out.close();
+  assert.ok(readFileSync(path).equals(Buffer.concat(expected)));
 });
 
 test("small writes reach the disk within the batch delay, without close", async () => {

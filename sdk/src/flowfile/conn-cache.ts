@@ -75,10 +75,13 @@ export function unchanged(conn: Record<string, unknown>, seen: Seen): boolean {
   if (count !== seen.keys.length) return false;
   for (let i = 0; i < seen.keys.length; i++) {
     const key = seen.keys[i]!;
-    if (!Object.hasOwn(conn, key)) return false;
     const now = conn[key];
     const then = seen.values[i];
-    if (now === then) continue;
+    // A key that is gone reads undefined: only then is it worth asking whether it is still there.
+    if (now === then) {
+      if (then !== undefined || Object.hasOwn(conn, key)) continue;
+      return false;
+    }
     if (isLeaf(now) || isLeaf(then)) return false;
     if (Array.isArray(then)) {
       if (!Array.isArray(now) || !sameItems(now, then)) return false;

@@ -225,7 +225,7 @@ export function authorityOf(r: Request): string {
 }
 
 /** mitmproxy's `content = None`: the body was streamed through, never held. */
-function bodyToState(m: Request | Response): Buffer | null {
+export function bodyToState(m: Request | Response): Buffer | null {
   return m.stream && m.body.length === 0 ? null : m.body;
 }
 
@@ -269,7 +269,7 @@ function websocketToState(ws: WebSocketData): TNetDict {
  * (text, numbers, booleans, null, bytes, lists and plain objects), the rest
  * (functions, class instances, cycles) is left out with a warning naming it.
  */
-function metadataToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
+export function metadataToState(flow: AnyFlow, opts: StateWriteOptions): TNetDict {
   const out: TNetDict = {};
   const seen = new Set<object>();
   for (const [key, value] of Object.entries(flow.metadata)) {

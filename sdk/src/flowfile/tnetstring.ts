@@ -87,6 +87,116 @@ export function encodeTNet(value: TNetValue): Buffer {
 /** Reused by every encoding: 256 KiB, written from its end. */
 const scratch = Buffer.allocUnsafe(256 * 1024);
 
+/** Thrown by `Backwards` when the scratch has no room left; caught by `encodeBackwards` alone. */
+const NO_ROOM = new Error("tnetstring scratch full");
+
+/**
+ * The encoder's steps for a caller that knows its value's layout (flow-layout.ts): each call
+ * writes one value or key so that it ends where the last one began, as `backwards` does, with
+ * no state built first and no type tests. Containers: `close(tag)` before their items (the
+ * items go in last to first), `open(mark)` after them.
+ */
+export class Backwards {
+  pos: number;
+  constructor(private readonly out: Buffer) {
+    this.pos = out.length;
+  }
+
+  private to(start: number): void {
+    if (start < 0) throw NO_ROOM;
+    this.pos = start;
+  }
+
+  /** Any value, the generic way. */
+  value(v: TNetValue): void {
+    this.to(backwards(v, this.out, this.pos, 1));
+  }
+  /** Bytes held as text of one character per byte (see TNetWire). */
+  wire(text: string): void {
+    this.to(backwardsWire(text, this.out, this.pos));
+  }
+  str(text: string): void {
+    this.to(backwardsString(text, this.out, this.pos));
+  }
+  bytes(b: Buffer): void {
+    const out = this.out;
+    const start = this.pos - 1 - b.length;
+    if (start < 0) throw NO_ROOM;
+    out[this.pos - 1] = 0x2c;
+    out.set(b, start);
+    this.to(lengthBefore(out, start, b.length));
+  }
+  /** A whole number (a port, a status): `#`. */
+  int(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) return this.value(n);
+    const out = this.out;
+    let pos = this.pos - 1;
+    // A safe integer has at most 16 digits.
+    if (pos < 16) throw NO_ROOM;
+    out[pos] = 0x23;
+    const end = pos;
+    do {
+      out[--pos] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+    this.to(lengthBefore(out, pos, end - pos));
+  }
+  /** A float as mitmproxy writes one (`^`), e.g. a timestamp. */
+  float(x: number): void {
+    const text = floatText(x);
+    const out = this.out;
+    if (this.pos < text.length + 1) throw NO_ROOM;
+    out[this.pos - 1] = 0x5e;
+    this.to(lengthBefore(out, endAscii(out, this.pos - 1, text), text.length));
+  }
+  optFloat(x: number | undefined): void {
+    if (x === undefined) this.null();
+    else this.float(x);
+  }
+  null(): void {
+    this.to(endAscii(this.out, this.pos, "0:~"));
+  }
+  bool(b: boolean): void {
+    this.to(endAscii(this.out, this.pos, b ? "4:true!" : "5:false!"));
+  }
+  /** Bytes already encoded (a key, a template, a TNetRaw's bytes) as they are. */
+  raw(bytes: Uint8Array): void {
+    const start = this.pos - bytes.length;
+    if (start < 0) throw NO_ROOM;
+    const out = this.out;
+    // Keys are a dozen bytes: a loop beats a call into C++ for `set`.
+    if (bytes.length <= 32) for (let i = 0; i < bytes.length; i++) out[start + i] = bytes[i]!;
+    else out.set(bytes, start);
+    this.pos = start;
+  }
+  /** A list (`]`) or dict (`}`) ends here; returns the mark its `open` needs. */
+  close(tag: 0x5d | 0x7d): number {
+    if (this.pos < 1) throw NO_ROOM;
+    this.out[--this.pos] = tag;
+    return this.pos;
+  }
+  /** The container whose `close` gave `mark` begins here: its length goes before its items. */
+  open(mark: number): void {
+    this.to(lengthBefore(this.out, this.pos, mark - this.pos));
+  }
+}
+
+/**
+ * The bytes `write` writes with a `Backwards` on the scratch; undefined when they did not fit.
+ * `borrow`: the scratch itself, valid until the next encoding (for a caller that copies at once).
+ */
+export function encodeBackwards(write: (w: Backwards) => void, borrow = false): Buffer | undefined {
+  const w = new Backwards(scratch);
+  try {
+    write(w);
+  } catch (e) {
+    if (e === NO_ROOM) return undefined;
+    throw e;
+  }
+  const bytes = scratch.subarray(w.pos);
+  return borrow ? bytes : Buffer.from(bytes);
+}
+
 /**
  * Writes `value` so that it ends at `end`; returns where it starts, or -1 when `out` has no
  * room before `end` (the caller starts over with two passes).
@@ -346,13 +456,17 @@ function numberText(value: number | bigint | TNetFloat): string {
   if (typeof value === "number" && Number.isInteger(value)) {
     return Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
   }
-  const x = typeof value === "number" ? value : value.value;
+  return floatText(typeof value === "number" ? value : value.value);
+}
+
+function floatText(x: number): string {
   if (Number.isNaN(x)) return "nan";
   if (x === Infinity) return "inf";
   if (x === -Infinity) return "-inf";
   if (Object.is(x, -0)) return "-0.0";
   const text = String(x);
-  return /^-?\d+$/.test(text) ? `${text}.0` : text;
+  // Whole values below 1e21 print as digits alone, which Python would read as an int.
+  return Number.isInteger(x) && Math.abs(x) < 1e21 ? `${text}.0` : text;
 }
 
 /** The byte length of wire text: one byte a character, or its UTF-8 when a character is above U+00FF. */

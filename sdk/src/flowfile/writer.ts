@@ -10,6 +10,7 @@ import type { AnyFlow } from "../flow.ts";
 import { DEFAULT_WRITE_VERSION, downgrade, isFormatVersion, type FormatVersion } from "./compat.ts";
 import { ConnStateCache } from "./conn-cache.ts";
 import { FileOutput } from "./file-output.ts";
+import { encodeLiveHttpFlow } from "./flow-layout.ts";
 import { flowToState } from "./state-write.ts";
 import { encodeTNet } from "./tnetstring.ts";
 
@@ -22,7 +23,7 @@ export interface WriteOptions {
 
 /** One flow as the bytes of a flow file. */
 export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
-  return encodeWith(flow, checkedVersion(opts.version), opts.onWarning, undefined);
+  return encodeWith(flow, checkedVersion(opts.version), opts.onWarning, undefined, false);
 }
 
 function checkedVersion(v: FormatVersion | undefined): FormatVersion {
@@ -36,7 +37,12 @@ function encodeWith(
   version: FormatVersion,
   onWarning: ((message: string) => void) | undefined,
   conns: ConnStateCache | undefined,
+  borrow: boolean,
 ): Buffer {
+  if (conns && flow.type === "http") {
+    const bytes = encodeLiveHttpFlow(flow, { version, conns, onWarning, borrow });
+    if (bytes) return bytes;
+  }
   const state = flowToState(flow, { metadataBytes: version >= 19, onWarning, conns, wireText: true });
   return encodeTNet(downgrade(state, version));
 }
@@ -96,7 +102,8 @@ export class FlowWriter {
     const failure = this.failure ?? this.file?.failure;
     if (failure) throw failure;
     if (this.closed) throw new Error("the flow writer is closed");
-    const bytes = encodeWith(flow, this.version, this.opts.onWarning, this.conns);
+    // A file copies the bytes into its batch at once: they may stay the encoder's own.
+    const bytes = encodeWith(flow, this.version, this.opts.onWarning, this.conns, this.file !== undefined);
     if (this.file) {
       this.file.write(bytes);
       return true;

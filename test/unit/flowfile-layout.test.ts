@@ -1,0 +1,399 @@
+// A FlowWriter writes a live HTTP flow straight into the encoder (sdk/src/flowfile/flow-layout.ts)
+// rather than through flowToState, the version steps and the generic encoder. The two ways must
+// give the same bytes, and the same warnings, for every shape of flow and every version.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  encodeFlow,
+  Headers,
+  HTTPFlow,
+  Request,
+  Response,
+  type FlowFormatVersion,
+  type FlowWriteOptions,
+} from "@interloper/sdk";
+import { ConnStateCache } from "../../sdk/src/flowfile/conn-cache.ts";
+import { encodeLiveHttpFlow } from "../../sdk/src/flowfile/flow-layout.ts";
+import type { Backwards } from "../../sdk/src/flowfile/tnetstring.ts";
+import { encodeBackwards, encodeTNet, TNetFloat } from "../../sdk/src/flowfile/tnetstring.ts";
+import { client, http1Flow, http2ErrorFlow, httpsStreamedFlow, server, websocketFlow } from "../helpers/flowfile.ts";
+
+const VERSIONS: FlowFormatVersion[] = [17, 18, 19, 20, 21];
+
+/** Both ways for one flow and version: the layout's bytes (undefined when it declined) and encodeFlow's. */
+function bothWays(flow: HTTPFlow, version: FlowFormatVersion) {
+  const layoutWarnings: string[] = [];
+  const genericWarnings: string[] = [];
+  const layout = encodeLiveHttpFlow(flow, {
+    version,
+    conns: new ConnStateCache(version),
+    onWarning: (m) => layoutWarnings.push(m),
+  });
+  const opts: FlowWriteOptions = { version, onWarning: (m) => genericWarnings.push(m) };
+  return { layout, generic: encodeFlow(flow, opts), layoutWarnings, genericWarnings };
+}
+
+function assertSame(flow: HTTPFlow, what: string): void {
+  for (const version of VERSIONS) {
+    const r = bothWays(flow, version);
+    assert.ok(r.layout, `${what} v${version}: the layout declined a live HTTP flow`);
+    assert.equal(r.layout.toString("latin1"), r.generic.toString("latin1"), `${what} v${version}`);
+    assert.equal(r.layoutWarnings, r.genericWarnings, `${what} v${version}: warnings`);
+  }
+}
+
+test("the helpers' HTTP flows: the same bytes as encodeFlow in every version", () => {
+  assertSame(http1Flow(), "http1Flow");
+  assertSame(http2ErrorFlow(), "http2ErrorFlow");
+  assertSame(httpsStreamedFlow(Buffer.from([0x1f, 0x8b, 0, 1])), "httpsStreamedFlow");
+});
+
+/** A plain live flow to vary: GET in origin form, no response. */
+function bare(): HTTPFlow {
+  const req = new Request({ method: "GET", host: "example.com", path: "/", form: "origin", headers: [] });
+  req.timestampStart = 1_700_000_000.5;
+  const flow = new HTTPFlow(client(false), server(false), req);
+  flow.timestampCreated = 1_700_000_000.25;
+  return flow;
+}
+
+function withResponse(flow: HTTPFlow, init: ConstructorParameters<typeof Response>[0] = {}): HTTPFlow {
+  flow.response = new Response({ status: 200, ...init });
+  flow.response.timestampStart = 1_700_000_001;
+  return flow;
+}
+
+const SHAPES: Array<[string, () => HTTPFlow]> = [
+  ["no response, no headers", bare],
+  [
+    "whole timestamps (1700000000.0), no end",
+    () => {
+      const f = withResponse(bare());
+      f.timestampCreated = 1_700_000_000;
+      f.request.timestampStart = 1_700_000_000;
+      return f;
+    },
+  ],
+  [
+    "CONNECT (authority form)",
+    () => {
+      const req = new Request({ method: "CONNECT", host: "example.com", port: 443, form: "authority", path: "" });
+      return withResponse(new HTTPFlow(client(false), server(false), req));
+    },
+  ],
+  [
+    "CONNECT to an IPv6 address",
+    () => {
+      const req = new Request({ method: "CONNECT", host: "::1", port: 8443, form: "authority", path: "" });
+      return new HTTPFlow(client(false), server(false), req);
+    },
+  ],
+  [
+    "absolute form with a port",
+    () => {
+      const req = new Request({ method: "GET", host: "example.com", port: 8080, path: "/x?y", form: "absolute" });
+      return withResponse(new HTTPFlow(client(false), server(false), req), { status: 304, reason: "Not Modified" });
+    },
+  ],
+  [
+    "HTTP/2: authority from the Host field",
+    () => {
+      const f = http2ErrorFlow();
+      f.error = undefined;
+      return withResponse(f, { httpVersion: "HTTP/2.0", headers: [["content-type", "text/plain"]] });
+    },
+  ],
+  [
+    "HTTP/2 without a Host field",
+    () => {
+      const req = new Request({
+        method: "GET",
+        scheme: "https",
+        host: "h.example",
+        port: 443,
+        path: "/",
+        form: "origin",
+      });
+      req.httpVersion = "HTTP/2.0";
+      return new HTTPFlow(client(true), server(true), req);
+    },
+  ],
+  [
+    "an error and a response",
+    () => {
+      const f = withResponse(bare(), { body: "partial" });
+      f.error = { msg: "server closed the connection \u2603", timestamp: 1_700_000_002.75 };
+      return f;
+    },
+  ],
+  [
+    "trailers both ways, an empty trailer list",
+    () => {
+      const f = withResponse(bare(), { headers: [["Trailer", "x-sum"]] });
+      f.request.trailers = new Headers();
+      f.response!.trailers = new Headers([
+        ["x-sum", "abc"],
+        ["x-more", ""],
+      ]);
+      return f;
+    },
+  ],
+  [
+    "text beyond latin1 in path, header, reason and host",
+    () => {
+      const f = withResponse(bare(), { reason: "\u00e9t\u00e9 \u2603" });
+      f.request.path = "/\u00ff/\u0100/\ud83d\ude00";
+      f.request.host = "b\u00fccher.example";
+      f.request.headers.fields.push(["X-Snow", "\u2603 \ud800"], ["X-Latin", "\u00fe"]);
+      return f;
+    },
+  ],
+  [
+    "200 header fields, an empty value, an empty name",
+    () => {
+      const f = bare();
+      for (let i = 0; i < 200; i++) f.request.headers.fields.push([`x-h${i}`, i % 7 === 0 ? "" : `v${i}`]);
+      f.request.headers.fields.push(["", "odd"]);
+      return f;
+    },
+  ],
+  [
+    "replayed, marked, commented with UTF-8",
+    () => {
+      const f = withResponse(bare());
+      f.isReplay = "response";
+      f.marked = ":red_circle:";
+      f.comment = "z\u00fcrich \u{1f600}";
+      return f;
+    },
+  ],
+  [
+    "metadata with bytes and a class instance (left out with warnings in some versions)",
+    () => {
+      const f = withResponse(bare());
+      f.metadata = { raw: Buffer.from([0, 255]), when: new Date(0), fn: () => 1, list: [1.5, -2, 2 ** 60], n: null };
+      return f;
+    },
+  ],
+  [
+    "metadata whose only value is undefined",
+    () => {
+      const f = bare();
+      f.metadata = { gone: undefined };
+      return f;
+    },
+  ],
+  [
+    "port 0, status 999, a negative and a huge number in odd places",
+    () => {
+      const f = withResponse(bare(), { status: 999 });
+      f.request.port = 0;
+      f.request.timestampEnd = -1.5;
+      f.response!.timestampEnd = 1e22;
+      return f;
+    },
+  ],
+  [
+    "a streamed response (content null) and an empty buffered request body",
+    () => {
+      const f = withResponse(bare());
+      f.response!.stream = true;
+      return f;
+    },
+  ],
+  [
+    "a TLS client and server with every field",
+    () => {
+      const req = new Request({
+        method: "POST",
+        scheme: "https",
+        host: "example.com",
+        port: 443,
+        path: "/",
+        body: "x",
+      });
+      return withResponse(new HTTPFlow(client(true), server(true), req), { body: Buffer.alloc(1000, 7) });
+    },
+  ],
+];
+
+test("flows of every shape: the same bytes and warnings as encodeFlow in every version", () => {
+  for (const [what, make] of SHAPES) assertSame(make(), what);
+});
+
+/** mulberry32: a small seeded PRNG, so that a failing case can be made again. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABET = [
+  "a",
+  "Z",
+  "0",
+  " ",
+  ":",
+  ";",
+  ",",
+  "\u00e9",
+  "\u00ff",
+  "\u0100",
+  "\u2603",
+  "\ud83d\ude00",
+  "\ud800",
+  "\0",
+];
+
+function randomText(rnd: () => number, max: number): string {
+  let s = "";
+  const n = Math.floor(rnd() * max);
+  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(rnd() * ALPHABET.length)];
+  return s;
+}
+
+/** Fields as a flow may hold them (read from a file, set by an addon): not checked, odd bytes and all. */
+function randomFields(rnd: () => number): Headers {
+  const h = new Headers();
+  const n = Math.floor(rnd() * 6);
+  for (let i = 0; i < n; i++) h.fields.push([randomText(rnd, 8), randomText(rnd, 20)]);
+  return h;
+}
+
+/** One random live flow: every optional part present or not, text from an alphabet of awkward characters. */
+function randomFlow(rnd: () => number): HTTPFlow {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const form = pick(["absolute", "origin", "authority"] as const);
+  const req = new Request({
+    method: form === "authority" ? "CONNECT" : pick(["GET", "POST", "M\u00e9", ""]),
+    scheme: pick(["http", "https"] as const),
+    host: pick(["example.com", "::1", "127.0.0.1", "x\u00e9.example", ""]),
+    port: pick([80, 443, 1, 65535]),
+    path: form === "authority" ? "" : `/${randomText(rnd, 12)}`,
+    form,
+    headers: randomFields(rnd),
+    body: rnd() < 0.5 ? "" : Buffer.from(randomText(rnd, 40), "utf8"),
+    httpVersion: pick(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0"]),
+  });
+  req.timestampStart = 1_700_000_000 + Math.floor(rnd() * 1e6) / pick([1, 8, 1000, 1e6]);
+  if (rnd() < 0.7) req.timestampEnd = req.timestampStart + rnd();
+  if (rnd() < 0.2) req.trailers = randomFields(rnd);
+  if (rnd() < 0.2) req.stream = true;
+  const flow = new HTTPFlow(client(rnd() < 0.5), server(rnd() < 0.5), req);
+  flow.timestampCreated = req.timestampStart;
+  if (rnd() < 0.7) {
+    flow.response = new Response({
+      status: pick([100, 200, 404, 599]),
+      reason: randomText(rnd, 10),
+      headers: randomFields(rnd),
+    });
+    flow.response.body = Buffer.from(randomText(rnd, 60), "utf8");
+    if (rnd() < 0.2) flow.response.trailers = randomFields(rnd);
+    if (rnd() < 0.2) flow.response.stream = true;
+    if (rnd() < 0.5) flow.response.timestampEnd = flow.response.timestampStart + 0.5;
+  }
+  if (rnd() < 0.2) flow.error = { msg: randomText(rnd, 30), timestamp: 1_700_000_005.5 };
+  if (rnd() < 0.3) flow.isReplay = pick(["request", "response"] as const);
+  if (rnd() < 0.3) flow.marked = pick([":default:", "\u2603"]);
+  if (rnd() < 0.3) flow.comment = randomText(rnd, 20);
+  if (rnd() < 0.3) flow.metadata = { k: randomText(rnd, 5), n: Math.floor(rnd() * 100), b: Buffer.from([1]) };
+  return flow;
+}
+
+test("2,000 seeded random flows: the same bytes and warnings as encodeFlow in every version", () => {
+  const rnd = prng(20261203);
+  for (let i = 0; i < 2000; i++) {
+    const flow = randomFlow(rnd);
+    for (const version of VERSIONS) {
+      const r = bothWays(flow, version);
+      assert.ok(r.layout, `random flow ${i} v${version}: declined`);
+      if (!r.layout.equals(r.generic)) {
+        assert.equal(r.layout.toString("latin1"), r.generic.toString("latin1"), `random flow ${i} v${version}`);
+      }
+      assert.equal(r.layoutWarnings, r.genericWarnings, `random flow ${i} v${version}: warnings`);
+    }
+  }
+});
+
+test("what the layout leaves to the generic path: WebSocket flows, flows read from a file, flows too large", () => {
+  const cache = new ConnStateCache(17);
+  const opts = { version: 17 as const, conns: cache, onWarning: undefined };
+  assert.is(encodeLiveHttpFlow(websocketFlow(), opts), undefined);
+  const read = withResponse(bare());
+  read.carried = { flow: { intercepted: true } };
+  assert.is(encodeLiveHttpFlow(read, opts), undefined);
+  const big = withResponse(bare(), { body: Buffer.alloc(300 * 1024, 0x61) });
+  assert.is(encodeLiveHttpFlow(big, opts), undefined, "larger than the scratch");
+  // A connection the cache cannot follow (an object two levels deep).
+  const deep = bare();
+  (deep.client as unknown as Record<string, unknown>).extra = { nested: { x: 1 } };
+  assert.is(encodeLiveHttpFlow(deep, opts), undefined);
+  // The writer still writes each of them, through the generic path.
+  for (const f of [websocketFlow(), read, big, deep]) assert.ok(encodeFlow(f).length > 0);
+});
+
+test("Backwards: each step writes what encodeTNet writes for the value", () => {
+  const cases: Array<[(w: Backwards) => void, Parameters<typeof encodeTNet>[0]]> = [
+    [(w) => w.int(0), 0],
+    [(w) => w.int(65535), 65535],
+    [(w) => w.int(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER],
+    [(w) => w.int(-7), -7],
+    [(w) => w.int(2 ** 60), 2 ** 60],
+    [(w) => w.int(1.5), 1.5],
+    [(w) => w.float(1_700_000_000), new TNetFloat(1_700_000_000)],
+    [(w) => w.float(0.1), new TNetFloat(0.1)],
+    [(w) => w.float(-0), new TNetFloat(-0)],
+    [(w) => w.float(1e21), new TNetFloat(1e21)],
+    [(w) => w.float(1e-7), new TNetFloat(1e-7)],
+    [(w) => w.float(NaN), new TNetFloat(NaN)],
+    [(w) => w.float(-Infinity), new TNetFloat(-Infinity)],
+    [(w) => w.null(), null],
+    [(w) => w.bool(true), true],
+    [(w) => w.bool(false), false],
+    [(w) => w.str("caf\u00e9"), "caf\u00e9"],
+    [(w) => w.bytes(Buffer.from([0, 1, 2])), Buffer.from([0, 1, 2])],
+    [
+      (w) => {
+        const end = w.close(0x5d);
+        w.str("b");
+        w.int(1);
+        w.open(end);
+      },
+      [1, "b"],
+    ],
+    [
+      (w) => {
+        const end = w.close(0x7d);
+        w.null();
+        w.str("k");
+        w.open(end);
+      },
+      { k: null },
+    ],
+  ];
+  cases.forEach(([write, value], i) => assert.equal(encodeBackwards(write), encodeTNet(value), `case ${i}`));
+});
+
+test("Backwards: running out of room gives undefined, never a cut value; other errors pass through", () => {
+  assert.is(
+    encodeBackwards((w) => w.bytes(Buffer.alloc(256 * 1024))),
+    undefined,
+  );
+  assert.is(
+    encodeBackwards((w) => {
+      for (let i = 0; i < 100_000; i++) w.int(i);
+    }),
+    undefined,
+  );
+  assert.throws(() => encodeBackwards((w) => w.value(undefined as never)), /cannot encode/);
+  // The scratch is whole again after a failure.
+  assert.equal(
+    encodeBackwards((w) => w.str("ok")),
+    encodeTNet("ok"),
+  );
+});
+
+test.run();
