@@ -377,6 +377,48 @@ test("Backwards: each step writes what encodeTNet writes for the value", () => {
   cases.forEach(([write, value], i) => assert.equal(encodeBackwards(write), encodeTNet(value), `case ${i}`));
 });
 
+test("Backwards: timestamps (whole milliseconds written from their digits) as String() writes them", () => {
+  const rnd = prng(7);
+  const xs = [
+    0.001,
+    0.005,
+    0.01,
+    0.1,
+    0.999,
+    1,
+    1.5,
+    9.99,
+    10,
+    123.4,
+    1_700_000_000,
+    1_700_000_000.1,
+    1_700_000_000.01,
+    1_700_000_000.001,
+    1_700_000_000.999,
+    1e9 - 0.001,
+    999_999_999_999.999,
+    1e12,
+    1e12 + 0.5,
+    1_700_000_000.123456,
+    0,
+    -0.5,
+    -1_700_000_000.25,
+    2 ** -20,
+    Number.MIN_VALUE,
+    Number.MAX_VALUE,
+    4.35e-7,
+  ];
+  for (let i = 0; i < 100_000; i++) {
+    const scale = [1, 1e3, 1e6, 1e9, 1e12, 1e15][i % 6]!;
+    xs.push(Math.floor(rnd() * scale) / 1000);
+  }
+  for (const x of xs) {
+    const got = encodeBackwards((w) => w.float(x))!;
+    const want = encodeTNet(new TNetFloat(x));
+    if (!got.equals(want)) assert.is(got.toString(), want.toString(), `float ${x}`);
+  }
+});
+
 test("Backwards: running out of room gives undefined, never a cut value; other errors pass through", () => {
   assert.is(
     encodeBackwards((w) => w.bytes(Buffer.alloc(256 * 1024))),

@@ -55,41 +55,44 @@ function isPlain(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Keys in for-in order, so that `unchanged` walks the object once and reads each field by the
+ * loop's own key (V8 then loads it straight from the object's layout, as it would a named field).
+ */
 export function snapshot(conn: Record<string, unknown>): Seen | undefined {
-  const keys = Object.keys(conn);
+  const keys: string[] = [];
   const values: unknown[] = [];
-  for (const key of keys) {
+  for (const key in conn) {
     const v = conn[key];
+    keys.push(key);
     if (isLeaf(v)) values.push(v);
     else if (Array.isArray(v) && v.every(isLeaf)) values.push(v.slice());
-    else if (!Array.isArray(v) && isPlain(v as object) && Object.values(v as object).every(isLeaf))
-      values.push({ ...(v as object) });
-    else return undefined;
+    else if (!Array.isArray(v) && isPlain(v as object)) {
+      const inner = snapshot(v as Record<string, unknown>);
+      if (!inner || !inner.values.every(isLeaf)) return undefined;
+      values.push(inner);
+    } else return undefined;
   }
   return { keys, values };
 }
 
+/** Whether `conn` has the same keys, in the same order, with the same values (one level down) as when seen. */
 export function unchanged(conn: Record<string, unknown>, seen: Seen): boolean {
-  let count = 0;
-  for (const key in conn) if (Object.hasOwn(conn, key)) count++;
-  if (count !== seen.keys.length) return false;
-  for (let i = 0; i < seen.keys.length; i++) {
-    const key = seen.keys[i]!;
+  const { keys, values } = seen;
+  let i = 0;
+  for (const key in conn) {
+    if (key !== keys[i]) return false;
     const now = conn[key];
-    const then = seen.values[i];
-    // A key that is gone reads undefined: only then is it worth asking whether it is still there.
-    if (now === then) {
-      if (then !== undefined || Object.hasOwn(conn, key)) continue;
-      return false;
-    }
+    const then = values[i++];
+    if (now === then) continue;
     if (isLeaf(now) || isLeaf(then)) return false;
     if (Array.isArray(then)) {
       if (!Array.isArray(now) || !sameItems(now, then)) return false;
-    } else if (Array.isArray(now) || !sameFields(now as Record<string, unknown>, then as Record<string, unknown>)) {
+    } else if (Array.isArray(now) || !sameLeaves(now as Record<string, unknown>, then as Seen)) {
       return false;
     }
   }
-  return true;
+  return i === keys.length;
 }
 
 function sameItems(a: unknown[], b: unknown[]): boolean {
@@ -98,12 +101,11 @@ function sameItems(a: unknown[], b: unknown[]): boolean {
   return true;
 }
 
-function sameFields(now: Record<string, unknown>, then: Record<string, unknown>): boolean {
-  let count = 0;
+function sameLeaves(now: Record<string, unknown>, then: Seen): boolean {
+  let i = 0;
   for (const key in now) {
-    if (!Object.hasOwn(now, key)) continue;
-    if (now[key] !== then[key] || !Object.hasOwn(then, key)) return false;
-    count++;
+    if (key !== then.keys[i] || now[key] !== then.values[i]) return false;
+    i++;
   }
-  return count === Object.keys(then).length;
+  return i === then.keys.length;
 }

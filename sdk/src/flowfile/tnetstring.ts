@@ -130,24 +130,58 @@ export class Backwards {
   int(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) return this.value(n);
     const out = this.out;
-    let pos = this.pos - 1;
+    const pos = this.pos - 1;
     // A safe integer has at most 16 digits.
     if (pos < 16) throw NO_ROOM;
     out[pos] = 0x23;
-    const end = pos;
-    do {
-      out[--pos] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-    this.to(lengthBefore(out, pos, end - pos));
+    const start = digitsBefore(out, pos, n);
+    this.to(lengthBefore(out, start, pos - start));
   }
   /** A float as mitmproxy writes one (`^`), e.g. a timestamp. */
   float(x: number): void {
+    if (this.millis(x)) return;
     const text = floatText(x);
     const out = this.out;
     if (this.pos < text.length + 1) throw NO_ROOM;
     out[this.pos - 1] = 0x5e;
     this.to(lengthBefore(out, endAscii(out, this.pos - 1, text), text.length));
+  }
+  /**
+   * A timestamp taken from Date.now() (whole milliseconds ÷ 1000) written from its digits, as
+   * String() would write it: below 1e12 no shorter decimal reads back as the same double, so
+   * String's shortest form is the digits of the milliseconds, trailing zeros dropped. Saves a
+   * number-to-text conversion (~100 ns) per timestamp; false (nothing written) for other values.
+   */
+  private millis(x: number): boolean {
+    if (!(x > 0 && x < 1e12)) return false;
+    const ms = Math.round(x * 1000);
+    if (ms / 1000 !== x) return false;
+    const out = this.out;
+    let pos = this.pos - 1;
+    // 1e12 s in ms: 15 digits, a point, a tag.
+    if (pos < 18) throw NO_ROOM;
+    out[pos] = 0x5e;
+    const end = pos;
+    // No % on the milliseconds: above 2^31 they are doubles, and % on doubles is a call to fmod.
+    const whole = Math.floor(x);
+    let frac = ms - whole * 1000;
+    if (frac === 0) {
+      out[--pos] = 0x30;
+    } else {
+      let digits = 3;
+      while (frac % 10 === 0) {
+        frac /= 10;
+        digits--;
+      }
+      for (; digits > 0; digits--) {
+        out[--pos] = 0x30 + (frac % 10);
+        frac = Math.floor(frac / 10);
+      }
+    }
+    out[--pos] = 0x2e;
+    pos = digitsBefore(out, pos, whole);
+    this.to(lengthBefore(out, pos, end - pos));
+    return true;
   }
   optFloat(x: number | undefined): void {
     if (x === undefined) this.null();
@@ -288,6 +322,27 @@ function backwardsUtf8Bytes(text: string, out: Buffer, end: number): number {
   out.write(text, start, n, "utf8");
   out[end - 1] = 0x2c;
   return lengthBefore(out, start, n);
+}
+
+/**
+ * The decimal digits of `n` (a whole number ≥ 0, below 2^53) before `end`, which has room;
+ * returns where they start. Below 2^31 in int32 arithmetic: dividing by 10 is then a multiply,
+ * not a chain of float divisions (~70 ns for a timestamp's ten digits).
+ */
+function digitsBefore(out: Buffer, end: number, n: number): number {
+  let pos = end;
+  while (n >= 2147483648) {
+    const q = Math.floor(n / 10);
+    out[--pos] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  let i = n | 0;
+  do {
+    const q = (i / 10) | 0;
+    out[--pos] = 0x30 + (i - q * 10);
+    i = q;
+  } while (i > 0);
+  return pos;
 }
 
 /** `N:` before `start` for a payload of N bytes; -1 when there is no room. */
