@@ -13,7 +13,7 @@ import {
   type FlowWriteOptions,
 } from "@interloper/sdk";
 import { ConnStateCache } from "../../sdk/src/flowfile/conn-cache.ts";
-import { encodeLiveHttpFlow } from "../../sdk/src/flowfile/flow-layout.ts";
+import { LiveHttpLayout } from "../../sdk/src/flowfile/flow-layout.ts";
 import type { Backwards } from "../../sdk/src/flowfile/tnetstring.ts";
 import { encodeBackwards, encodeTNet, TNetFloat } from "../../sdk/src/flowfile/tnetstring.ts";
 import { client, http1Flow, http2ErrorFlow, httpsStreamedFlow, server, websocketFlow } from "../helpers/flowfile.ts";
@@ -24,11 +24,7 @@ const VERSIONS: FlowFormatVersion[] = [17, 18, 19, 20, 21];
 function bothWays(flow: HTTPFlow, version: FlowFormatVersion) {
   const layoutWarnings: string[] = [];
   const genericWarnings: string[] = [];
-  const layout = encodeLiveHttpFlow(flow, {
-    version,
-    conns: new ConnStateCache(version),
-    onWarning: (m) => layoutWarnings.push(m),
-  });
+  const layout = new LiveHttpLayout(version, new ConnStateCache(version), (m) => layoutWarnings.push(m)).encode(flow);
   const opts: FlowWriteOptions = { version, onWarning: (m) => genericWarnings.push(m) };
   return { layout, generic: encodeFlow(flow, opts), layoutWarnings, genericWarnings };
 }
@@ -318,19 +314,33 @@ test("2,000 seeded random flows: the same bytes and warnings as encodeFlow in ev
   }
 });
 
+test("a warning's listener that encodes other flows meanwhile does not disturb the flow being written", () => {
+  const flow = withResponse(bare());
+  flow.metadata = { when: new Date(0), n: 1 };
+  const other = http1Flow();
+  const expected = encodeFlow(flow);
+  let nested = 0;
+  const layout = new LiveHttpLayout(17, new ConnStateCache(17), () => {
+    nested++;
+    encodeFlow(other);
+    new LiveHttpLayout(17, new ConnStateCache(17), undefined).encode(other);
+  });
+  assert.equal(layout.encode(flow, true)!.toString("latin1"), expected.toString("latin1"));
+  assert.is(nested, 1);
+});
+
 test("what the layout leaves to the generic path: WebSocket flows, flows read from a file, flows too large", () => {
-  const cache = new ConnStateCache(17);
-  const opts = { version: 17 as const, conns: cache, onWarning: undefined };
-  assert.is(encodeLiveHttpFlow(websocketFlow(), opts), undefined);
+  const layout = new LiveHttpLayout(17, new ConnStateCache(17), undefined);
+  assert.is(layout.encode(websocketFlow()), undefined);
   const read = withResponse(bare());
   read.carried = { flow: { intercepted: true } };
-  assert.is(encodeLiveHttpFlow(read, opts), undefined);
+  assert.is(layout.encode(read), undefined);
   const big = withResponse(bare(), { body: Buffer.alloc(300 * 1024, 0x61) });
-  assert.is(encodeLiveHttpFlow(big, opts), undefined, "larger than the scratch");
+  assert.is(layout.encode(big), undefined, "larger than the scratch");
   // A connection the cache cannot follow (an object two levels deep).
   const deep = bare();
   (deep.client as unknown as Record<string, unknown>).extra = { nested: { x: 1 } };
-  assert.is(encodeLiveHttpFlow(deep, opts), undefined);
+  assert.is(layout.encode(deep), undefined);
   // The writer still writes each of them, through the generic path.
   for (const f of [websocketFlow(), read, big, deep]) assert.ok(encodeFlow(f).length > 0);
 });
@@ -374,7 +384,7 @@ test("Backwards: each step writes what encodeTNet writes for the value", () => {
       { k: null },
     ],
   ];
-  cases.forEach(([write, value], i) => assert.equal(encodeBackwards(write), encodeTNet(value), `case ${i}`));
+  cases.forEach(([write, value], i) => assert.equal(encodeBackwards(write, undefined), encodeTNet(value), `case ${i}`));
 });
 
 test("Backwards: timestamps (whole milliseconds written from their digits) as String() writes them", () => {
@@ -413,7 +423,7 @@ test("Backwards: timestamps (whole milliseconds written from their digits) as St
     xs.push(Math.floor(rnd() * scale) / 1000);
   }
   for (const x of xs) {
-    const got = encodeBackwards((w) => w.float(x))!;
+    const got = encodeBackwards((w) => w.float(x), undefined)!;
     const want = encodeTNet(new TNetFloat(x));
     if (!got.equals(want)) assert.is(got.toString(), want.toString(), `float ${x}`);
   }
@@ -421,19 +431,19 @@ test("Backwards: timestamps (whole milliseconds written from their digits) as St
 
 test("Backwards: running out of room gives undefined, never a cut value; other errors pass through", () => {
   assert.is(
-    encodeBackwards((w) => w.bytes(Buffer.alloc(256 * 1024))),
+    encodeBackwards((w) => w.bytes(Buffer.alloc(256 * 1024)), undefined),
     undefined,
   );
   assert.is(
     encodeBackwards((w) => {
       for (let i = 0; i < 100_000; i++) w.int(i);
-    }),
+    }, undefined),
     undefined,
   );
-  assert.throws(() => encodeBackwards((w) => w.value(undefined as never)), /cannot encode/);
+  assert.throws(() => encodeBackwards((w) => w.value(undefined as never), undefined), /cannot encode/);
   // The scratch is whole again after a failure.
   assert.equal(
-    encodeBackwards((w) => w.str("ok")),
+    encodeBackwards((w) => w.str("ok"), undefined),
     encodeTNet("ok"),
   );
 });

@@ -14,7 +14,7 @@ import type { Headers } from "../headers.ts";
 import type { FormatVersion } from "./compat.ts";
 import type { ConnStateCache } from "./conn-cache.ts";
 import { authorityOf, bodyToState, metadataToState } from "./state-write.ts";
-import { encodeBackwards, type Backwards } from "./tnetstring.ts";
+import { encodeBackwards, type Backwards, type TNetDict, type TNetRaw } from "./tnetstring.ts";
 
 const LIST = 0x5d;
 const DICT = 0x7d;
@@ -58,43 +58,94 @@ const K = {
   timestampStart: key("timestamp_start"),
   timestampEnd: key("timestamp_end"),
 };
-const HTTP_TYPE = Buffer.from("4:http;", "latin1");
 const EMPTY_DICT = Buffer.from("0:}", "latin1");
 
-export interface LayoutOptions {
-  version: FormatVersion;
-  conns: ConnStateCache;
-  onWarning: ((message: string) => void) | undefined;
-  /** Hand back the encoder's scratch, valid until the next encoding, not a copy (the caller copies). */
-  borrow?: boolean;
+/** A key and its value when both are always the same: written as one piece. */
+function fixed(k: Buffer, value: string): Buffer {
+  return Buffer.concat([k, Buffer.from(value, "latin1")]);
 }
+const NULL_WEBSOCKET = fixed(K.websocket, "0:~");
+const NULL_BACKUP = fixed(K.backup, "0:~");
+const NULL_ERROR = fixed(K.error, "0:~");
+const HTTP_TYPE = fixed(K.type, "4:http;");
+/** intercepted, is_replay, marked, metadata and comment of a flow no one marked, replayed or commented. */
+const PLAIN_FLAGS = Buffer.concat([
+  fixed(K.intercepted, "5:false!"),
+  fixed(K.isReplay, "0:~"),
+  fixed(K.marked, "0:;"),
+  fixed(K.metadata, "0:}"),
+  fixed(K.comment, "0:;"),
+]);
 
-/** The flow's bytes, or undefined when it is not the usual kind (see above) or does not fit. */
-export function encodeLiveHttpFlow(flow: HTTPFlow, opts: LayoutOptions): Buffer | undefined {
-  if (flow.websocket || flow.carried !== undefined) return undefined;
-  const client = opts.conns.client(flow.client);
-  const server = client && opts.conns.server(flow.server);
-  if (!client || !server) return undefined;
-  return encodeBackwards((w) => {
+/** A FlowWriter's layout for its version: what does not change from flow to flow is made once. */
+export class LiveHttpLayout {
+  private readonly version: Buffer;
+  /** The flow being written and its parts, for `writeFlow` (set just before it runs). */
+  private client: TNetRaw | undefined;
+  private server: TNetRaw | undefined;
+  private metadataState: TNetDict | undefined;
+
+  constructor(
+    private readonly formatVersion: FormatVersion,
+    private readonly conns: ConnStateCache,
+    private readonly onWarning: ((message: string) => void) | undefined,
+  ) {
+    this.version = fixed(K.version, `${String(formatVersion).length}:${formatVersion}#`);
+  }
+
+  /**
+   * The flow's bytes, or undefined when it is not the usual kind (see above) or does not fit.
+   * `borrow`: the encoder's scratch, valid until the next encoding, not a copy (the caller copies).
+   */
+  encode(flow: HTTPFlow, borrow = false): Buffer | undefined {
+    if (flow.websocket || flow.carried !== undefined) return undefined;
+    this.client = this.conns.client(flow.client);
+    this.server = this.client && this.conns.server(flow.server);
+    if (!this.client || !this.server) return undefined;
+    // Before the scratch is written: a warning's listener may itself encode.
+    this.metadataState = hasOwnKeys(flow.metadata)
+      ? metadataToState(flow, { metadataBytes: this.formatVersion >= 19, onWarning: this.onWarning })
+      : undefined;
+    return encodeBackwards(this.writeFlow, flow, borrow);
+  }
+
+  private readonly writeFlow = (w: Backwards, flow: HTTPFlow): void => {
     const end = w.close(DICT);
     // Last key first. The keys flowToState sets, less those the version steps leave out.
-    w.null();
-    w.raw(K.websocket);
+    w.raw(NULL_WEBSOCKET);
     if (flow.response) response(w, flow.response);
     else w.null();
     w.raw(K.response);
     request(w, flow.request);
     w.raw(K.request);
     // Before version 20, "backup" is written only when there is one (never, for a live flow).
-    if (opts.version >= 20) {
-      w.null();
-      w.raw(K.backup);
-    }
+    if (this.formatVersion >= 20) w.raw(NULL_BACKUP);
     w.float(flow.timestampCreated);
     w.raw(K.timestampCreated);
+    this.flags(w, flow);
+    w.raw(this.server!.bytes);
+    w.raw(K.serverConn);
+    w.raw(this.client!.bytes);
+    w.raw(K.clientConn);
+    error(w, flow);
+    w.value(flow.id);
+    w.raw(K.id);
+    w.raw(HTTP_TYPE);
+    w.raw(this.version);
+    w.open(end);
+  };
+
+  /** intercepted to comment: one piece for the usual flow. */
+  private flags(w: Backwards, flow: HTTPFlow): void {
+    const meta = this.metadataState;
+    if (flow.comment === "" && flow.marked === "" && flow.isReplay === undefined && meta === undefined) {
+      w.raw(PLAIN_FLAGS);
+      return;
+    }
     w.value(flow.comment);
     w.raw(K.comment);
-    metadata(w, flow, opts);
+    if (meta) w.value(meta);
+    else w.raw(EMPTY_DICT);
     w.raw(K.metadata);
     w.value(flow.marked);
     w.raw(K.marked);
@@ -102,26 +153,7 @@ export function encodeLiveHttpFlow(flow: HTTPFlow, opts: LayoutOptions): Buffer 
     w.raw(K.isReplay);
     w.bool(false); // carried flows (which may have been intercepted) do not come this way
     w.raw(K.intercepted);
-    w.raw(server.bytes);
-    w.raw(K.serverConn);
-    w.raw(client.bytes);
-    w.raw(K.clientConn);
-    error(w, flow);
-    w.raw(K.error);
-    w.value(flow.id);
-    w.raw(K.id);
-    w.raw(HTTP_TYPE);
-    w.raw(K.type);
-    w.int(opts.version);
-    w.raw(K.version);
-    w.open(end);
-  }, opts.borrow);
-}
-
-function metadata(w: Backwards, flow: HTTPFlow, opts: LayoutOptions): void {
-  if (hasOwnKeys(flow.metadata))
-    w.value(metadataToState(flow, { metadataBytes: opts.version >= 19, onWarning: opts.onWarning }));
-  else w.raw(EMPTY_DICT);
+  }
 }
 
 /** Whether `o` has a key of its own (without the array Object.keys makes). */
@@ -132,13 +164,14 @@ function hasOwnKeys(o: object): boolean {
 
 function error(w: Backwards, flow: HTTPFlow): void {
   const e = flow.error;
-  if (!e) return w.null();
+  if (!e) return w.raw(NULL_ERROR);
   const end = w.close(DICT);
   w.float(e.timestamp);
   w.raw(K.timestamp);
   w.value(e.msg);
   w.raw(K.msg);
   w.open(end);
+  w.raw(K.error);
 }
 
 function request(w: Backwards, r: Request): void {

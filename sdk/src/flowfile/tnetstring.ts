@@ -215,14 +215,19 @@ export class Backwards {
   }
 }
 
+/** One for every encoding through `encodeBackwards` (they never overlap: each runs to its end). */
+const shared = new Backwards(scratch);
+
 /**
- * The bytes `write` writes with a `Backwards` on the scratch; undefined when they did not fit.
- * `borrow`: the scratch itself, valid until the next encoding (for a caller that copies at once).
+ * The bytes `write(w, arg)` writes with a `Backwards` on the scratch; undefined when they did
+ * not fit. `borrow`: the scratch itself, valid until the next encoding (for a caller that
+ * copies at once). `write` must not encode anything else meanwhile.
  */
-export function encodeBackwards(write: (w: Backwards) => void, borrow = false): Buffer | undefined {
-  const w = new Backwards(scratch);
+export function encodeBackwards<T>(write: (w: Backwards, arg: T) => void, arg: T, borrow = false): Buffer | undefined {
+  const w = shared;
+  w.pos = scratch.length;
   try {
-    write(w);
+    write(w, arg);
   } catch (e) {
     if (e === NO_ROOM) return undefined;
     throw e;

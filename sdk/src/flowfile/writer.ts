@@ -10,7 +10,7 @@ import type { AnyFlow } from "../flow.ts";
 import { DEFAULT_WRITE_VERSION, downgrade, isFormatVersion, type FormatVersion } from "./compat.ts";
 import { ConnStateCache } from "./conn-cache.ts";
 import { FileOutput } from "./file-output.ts";
-import { encodeLiveHttpFlow } from "./flow-layout.ts";
+import { LiveHttpLayout } from "./flow-layout.ts";
 import { flowToState } from "./state-write.ts";
 import { encodeTNet } from "./tnetstring.ts";
 
@@ -23,7 +23,7 @@ export interface WriteOptions {
 
 /** One flow as the bytes of a flow file. */
 export function encodeFlow(flow: AnyFlow, opts: WriteOptions = {}): Buffer {
-  return encodeWith(flow, checkedVersion(opts.version), opts.onWarning, undefined, false);
+  return encodeState(flow, checkedVersion(opts.version), opts.onWarning, undefined);
 }
 
 function checkedVersion(v: FormatVersion | undefined): FormatVersion {
@@ -32,17 +32,13 @@ function checkedVersion(v: FormatVersion | undefined): FormatVersion {
   return version;
 }
 
-function encodeWith(
+/** The generic way: the flow's state, brought down to `version`, encoded. */
+function encodeState(
   flow: AnyFlow,
   version: FormatVersion,
   onWarning: ((message: string) => void) | undefined,
   conns: ConnStateCache | undefined,
-  borrow: boolean,
 ): Buffer {
-  if (conns && flow.type === "http") {
-    const bytes = encodeLiveHttpFlow(flow, { version, conns, onWarning, borrow });
-    if (bytes) return bytes;
-  }
   const state = flowToState(flow, { metadataBytes: version >= 19, onWarning, conns, wireText: true });
   return encodeTNet(downgrade(state, version));
 }
@@ -55,6 +51,8 @@ export class FlowWriter {
   private readonly version: FormatVersion;
   /** Each live connection encoded once for all its flows. */
   private readonly conns: ConnStateCache;
+  /** The usual live HTTP flow, written straight into the encoder. */
+  private readonly layout: LiveHttpLayout;
   private readonly out: Writable | undefined;
   private readonly file: FileOutput | undefined;
   /** Flows written to a stream in one turn of the event loop go out in one write (writev). */
@@ -69,6 +67,7 @@ export class FlowWriter {
     this.opts = opts;
     this.version = checkedVersion(opts.version);
     this.conns = new ConnStateCache(this.version);
+    this.layout = new LiveHttpLayout(this.version, this.conns, opts.onWarning);
     if (output instanceof FileOutput) {
       this.file = output;
       return;
@@ -102,8 +101,7 @@ export class FlowWriter {
     const failure = this.failure ?? this.file?.failure;
     if (failure) throw failure;
     if (this.closed) throw new Error("the flow writer is closed");
-    // A file copies the bytes into its batch at once: they may stay the encoder's own.
-    const bytes = encodeWith(flow, this.version, this.opts.onWarning, this.conns, this.file !== undefined);
+    const bytes = this.encode(flow);
     if (this.file) {
       this.file.write(bytes);
       return true;
@@ -115,6 +113,12 @@ export class FlowWriter {
       process.nextTick(this.uncork);
     }
     return out.write(bytes);
+  }
+
+  private encode(flow: AnyFlow): Buffer {
+    // A file copies the bytes into its batch at once: they may stay the encoder's own.
+    const fast = flow.type === "http" ? this.layout.encode(flow, this.file !== undefined) : undefined;
+    return fast ?? encodeState(flow, this.version, this.opts.onWarning, this.conns);
   }
 
   /** Settles when the output has taken what was written (rejects when it failed). */
