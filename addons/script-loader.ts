@@ -20,6 +20,8 @@ const DEBOUNCE_MS = 60;
  * which the files do not build. A save within this time is built instead of the broken state.
  */
 const SETTLE_MS = 500;
+/** A reload asked for is tried again this many times at most while saves keep landing during its builds. */
+const MAX_FORCED_ATTEMPTS = 20;
 
 interface Script {
   /** What the user wrote (a path or a package name). */
@@ -307,15 +309,24 @@ export class ScriptLoader implements Addon {
     }, DEBOUNCE_MS);
   }
 
-  /** A reload asked for (`loader.reloadAddon`): built and swapped even when the files did not change; throws when it failed. */
+  /**
+   * A reload asked for (`loader.reloadAddon`): built and swapped even when the files did not
+   * change; throws when it failed. A save that lands while it builds makes `reload` give up that
+   * build (it may be half a save) and leave the rest to the save's own reload, which swaps only
+   * what changed: the asked-for reload is then tried again, or a save that restored the running
+   * version would leave it undone (web-api test, on a busy machine).
+   */
   private async reloadNow(script: Script): Promise<void> {
     let outcome: { ok: boolean; error?: string } | undefined;
+    // A save's own reload that found nothing to swap does not count: it swapped nothing.
     const off = this.onReload((event) => {
-      if (event.spec === script.spec) outcome = event;
+      if (event.spec === script.spec && (event.changed || !event.ok)) outcome = event;
     });
     try {
-      script.queue = script.queue.then(() => this.reload(script, false, true));
-      await script.queue;
+      for (let attempt = 0; attempt < MAX_FORCED_ATTEMPTS && outcome === undefined && !script.removed; attempt++) {
+        script.queue = script.queue.then(() => this.reload(script, false, true));
+        await script.queue;
+      }
     } finally {
       off();
     }

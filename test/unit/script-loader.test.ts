@@ -252,6 +252,29 @@ test("a save with identical content does nothing: no reload with changed=true, `
   assert.is((await request(ctx.host)).metadata.v, "v1");
 });
 
+test("a reload asked for is not lost to a save that lands while it builds (even one that changes nothing)", async () => {
+  const g = freshGlobal();
+  // A large local import keeps the build busy long enough for the save to land during it.
+  const blob = `export const blob = [\n${Array.from({ length: 40_000 }, (_, i) => `  "${"x".repeat(200)}${i}",`).join("\n")}\n];\n`;
+  const script = `import { blob } from "./blob.ts";\n${lifecycleScript(g, "v1").replace("load() {", "load() { void blob.length;")}`;
+  const ctx = await setup({ files: { "a.ts": script, "blob.ts": blob } });
+  const file = ctx.dir.path("a.ts");
+  const loads = () => recorded(g).filter((c) => c === "v1.load").length;
+  assert.is(loads(), 1);
+  const from = ctx.events.length;
+  const asked = ctx.host.reloadAddon("rec");
+  // The same bytes saved again while the asked-for build runs: its own reload has nothing to swap.
+  await sleep(20);
+  writeFileSync(file, script);
+  await asked;
+  assert.ok(
+    ctx.events.slice(from).some((e) => e.ok && e.changed),
+    `the asked-for reload swapped the script: ${JSON.stringify(ctx.events.slice(from))}`,
+  );
+  assert.is(loads(), 2, "load ran again");
+  assert.equal(ctx.errors(), []);
+});
+
 test("an atomic save (temp file renamed over the script) reloads it, save after save", async () => {
   const ctx = await setup({ files: { "a.ts": valueScript("v1") } });
   const file = ctx.dir.path("a.ts");
