@@ -363,12 +363,12 @@ test("Backwards: each step writes what encodeTNet writes for the value", () => {
     [(w) => w.null(), null],
     [(w) => w.bool(true), true],
     [(w) => w.bool(false), false],
-    [(w) => w.str("caf\u00e9"), "caf\u00e9"],
+    [(w) => w.value("caf\u00e9"), "caf\u00e9"],
     [(w) => w.bytes(Buffer.from([0, 1, 2])), Buffer.from([0, 1, 2])],
     [
       (w) => {
         const end = w.close(0x5d);
-        w.str("b");
+        w.value("b");
         w.int(1);
         w.open(end);
       },
@@ -378,7 +378,7 @@ test("Backwards: each step writes what encodeTNet writes for the value", () => {
       (w) => {
         const end = w.close(0x7d);
         w.null();
-        w.str("k");
+        w.value("k");
         w.open(end);
       },
       { k: null },
@@ -443,7 +443,7 @@ test("Backwards: running out of room gives undefined, never a cut value; other e
   assert.throws(() => encodeBackwards((w) => w.value(undefined as never), undefined), /cannot encode/);
   // The scratch is whole again after a failure.
   assert.equal(
-    encodeBackwards((w) => w.str("ok"), undefined),
+    encodeBackwards((w) => w.value("ok"), undefined),
     encodeTNet("ok"),
   );
 });

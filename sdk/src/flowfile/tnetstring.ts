@@ -115,16 +115,8 @@ export class Backwards {
   wire(text: string): void {
     this.to(backwardsWire(text, this.out, this.pos));
   }
-  str(text: string): void {
-    this.to(backwardsString(text, this.out, this.pos));
-  }
   bytes(b: Buffer): void {
-    const out = this.out;
-    const start = this.pos - 1 - b.length;
-    if (start < 0) throw NO_ROOM;
-    out[this.pos - 1] = 0x2c;
-    out.set(b, start);
-    this.to(lengthBefore(out, start, b.length));
+    this.to(backwardsBytes(b, this.out, this.pos));
   }
   /** A whole number (a port, a status): `#`. */
   int(n: number): void {
@@ -247,13 +239,7 @@ function backwards(value: TNetValue, out: Buffer, end: number, depth: number): n
   if (value === false) return endAscii(out, end, "5:false!");
   if (typeof value === "string") return backwardsString(value, out, end);
   if (value instanceof TNetWire) return backwardsWire(value.text, out, end);
-  if (Buffer.isBuffer(value)) {
-    const start = end - 1 - value.length;
-    if (start < 0) return -1;
-    out[end - 1] = 0x2c;
-    out.set(value, start);
-    return lengthBefore(out, start, value.length);
-  }
+  if (Buffer.isBuffer(value)) return backwardsBytes(value, out, end);
   if (typeof value === "number" || typeof value === "bigint" || value instanceof TNetFloat) {
     const text = numberText(value);
     const whole = typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value));
@@ -287,6 +273,14 @@ function backwards(value: TNetValue, out: Buffer, end: number, depth: number): n
     throw new TypeError(`cannot encode ${describeJs(value)} as a tnetstring`);
   }
   return pos < 0 ? -1 : lengthBefore(out, pos, end - 1 - pos);
+}
+
+function backwardsBytes(value: Buffer, out: Buffer, end: number): number {
+  const start = end - 1 - value.length;
+  if (start < 0) return -1;
+  out[end - 1] = 0x2c;
+  out.set(value, start);
+  return lengthBefore(out, start, value.length);
 }
 
 function backwardsString(value: string, out: Buffer, end: number): number {
