@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { FSWatcher } from "chokidar";
 import { closestName, expandHome, OptionError, shownValue, snakeOptionName } from "@interloper/sdk";
@@ -68,6 +68,12 @@ export class ConfigFiles {
   private readonly wakes = new Map<Kind, () => void>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /**
+   * Each file's stamp from before it was read at start-up. The watch is ready only after the
+   * proxy listens; a change saved in between (a busy machine, a quick script) is compared
+   * against these once it is, rather than lost.
+   */
+  private readonly readStamps = new Map<string, string>();
 
   private constructor(
     private readonly setup: ConfigFilesSetup,
@@ -85,6 +91,7 @@ export class ConfigFiles {
       projectFile = findProjectFile(setup.cwd);
       if (projectFile) checkProjectFile(projectFile);
     }
+    const projectStamp = projectFile ? stampOf(projectFile) : undefined;
     const project = projectFile ? await loadProjectConfig(projectFile, setup.run) : undefined;
     if (projectFile) setup.host.log("info", `loaded project config ${displayPath(projectFile)}`);
     const projectConfdir = project?.source.entries.get("confdir")?.value;
@@ -96,6 +103,10 @@ export class ConfigFiles {
     files.projectFile = projectFile;
     files.projectSource = project?.source;
     files.projectInputs = project?.inputs ?? [];
+    if (projectFile) files.readStamps.set(projectFile, projectStamp!);
+    for (const input of files.projectInputs) files.readStamps.set(input, stampOf(input));
+    for (const name of CONFDIR_FILES)
+      files.readStamps.set(join(files.confdir, name), stampOf(join(files.confdir, name)));
     files.confdirSources = files.readConfdir();
     return files;
   }
@@ -162,6 +173,11 @@ export class ConfigFiles {
       this.setup.host.log("warn", `watching the config files failed: ${(err as Error).message}`),
     );
     await new Promise<void>((r) => watcher.once("ready", () => r()));
+    for (const [path, before] of this.readStamps) {
+      const kind = stampOf(path) === before ? undefined : this.kindOf(path);
+      if (kind) this.schedule(kind);
+    }
+    this.readStamps.clear();
   }
 
   async close(): Promise<void> {
@@ -435,5 +451,15 @@ export class ConfigFiles {
       this.wakes.delete(kind);
     }
     return this.closed || (this.events.get(kind) ?? 0) !== seen;
+  }
+}
+
+/** What tells a saved file from the one read before: its inode, size and change time ("absent" when there is none). */
+function stampOf(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return "absent";
   }
 }

@@ -539,6 +539,32 @@ test("cycle: a TypeScript project file is built by the script loader's bundler; 
   }
 });
 
+test("live: files saved after they were read but before the watch was ready are applied once it is", async () => {
+  // The CLI starts the watch after the proxy listens; on a busy machine a save can land first.
+  const dir = tempDir("interloper-config-");
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 2\n");
+    writeFileSync(join(dir, "interloper.config.js"), "module.exports = { options: { ssl_insecure: false } };\n");
+    const { host, logs } = await hostWithLog();
+    const run = (file: string) =>
+      Promise.resolve({ exports: evaluateBundle(readFileSync(file, "utf8"), file, {}), inputs: [file] });
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir });
+    closing = files;
+    assert.is(host.options.get("flowDetail"), 2);
+    writeFileSync(join(dir, "config.yaml"), "flow_detail: 3\n");
+    writeFileSync(join(dir, "interloper.config.js"), "module.exports = { options: { ssl_insecure: true } };\n");
+    await files.watch();
+    await waitFor(() => host.options.get("flowDetail") === 3, "config.yaml's change");
+    await waitFor(() => host.options.get("sslInsecure") === true, "the project file's change");
+    assert.ok(logs.some((e) => /config\.yaml: applied flow_detail$/.test(e.message)));
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
 test("project file: one that appears in the working directory while the proxy runs is never run", async () => {
   const dir = tempDir("interloper-config-");
   let closing: { close(): Promise<void> } | undefined;
