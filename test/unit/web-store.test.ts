@@ -33,13 +33,13 @@ test("the bound: the oldest flows go first, a paused one stays", () => {
   for (const f of flows) store.observe(f, false);
   assert.is(store.size, 3);
   assert.equal(
-    [...store.values()].map((r) => r.flow.id),
+    [...store.values()].map((r) => r.id),
     [flows[0]!.id, flows[3]!.id, flows[4]!.id],
     "the paused first flow is kept; the next oldest went",
   );
   store.setMaxFlows(1);
   assert.equal(
-    [...store.values()].map((r) => r.flow.id),
+    [...store.values()].map((r) => r.id),
     [flows[0]!.id],
   );
 });
@@ -52,7 +52,7 @@ test("a dropped live flow does not come back with its later hooks", () => {
   store.observe(b, false);
   store.observe(a, true);
   assert.equal(
-    [...store.values()].map((r) => r.flow.id),
+    [...store.values()].map((r) => r.id),
     [b.id],
   );
 });
@@ -62,9 +62,9 @@ test("done flows are kept detached: same id and state, not live, not the proxy's
   const flow = finished("hello");
   flow.marked = ":m:";
   store.observe(flow, false);
-  assert.is(store.get(flow.id)!.flow, flow, "live: the proxy's own object");
+  assert.is(store.view(store.get(flow.id)!), flow, "live: the proxy's own object");
   store.observe(flow, true);
-  const kept = store.get(flow.id)!.flow as HTTPFlow;
+  const kept = store.view(store.get(flow.id)!) as HTTPFlow;
   assert.is.not(kept, flow);
   assert.is(kept.id, flow.id);
   assert.is(kept.live, false);
@@ -79,10 +79,10 @@ test("a paused flow is not settled until resumed", () => {
   const flow = finished("x");
   flow.intercept();
   store.observe(flow, true);
-  assert.is(store.get(flow.id)!.flow, flow);
+  assert.is(store.view(store.get(flow.id)!), flow);
   flow.resume();
   store.resumed(flow, true);
-  assert.is.not(store.get(flow.id)!.flow, flow);
+  assert.is.not(store.view(store.get(flow.id)!), flow);
   assert.ok(store.get(flow.id)!.settled);
 });
 
@@ -100,7 +100,7 @@ test("bodies: small ones in memory up to the budget, others on disk, read back w
   assert.is(facts(over).response, "disk");
   assert.is(store.summary(store.get(big.id)!).responseSize, 3000);
   const rec = store.get(big.id)!;
-  assert.is((rec.flow as HTTPFlow).response!.body.length, 0, "the kept flow does not hold it");
+  assert.is((store.view(rec) as HTTPFlow).response!.body.length, 0, "the kept flow does not hold it");
   const whole = await store.bodyBytes(rec, "response");
   assert.is((whole as Buffer).toString(), "b".repeat(3000));
   await spill.whenWritten();
@@ -109,7 +109,7 @@ test("bodies: small ones in memory up to the budget, others on disk, read back w
   assert.is((part as Buffer).toString(), "b".repeat(10));
   const full = (await store.whole(rec)) as HTTPFlow;
   assert.is(full.response!.body.length, 3000, "whole() puts it back in a copy");
-  assert.is((rec.flow as HTTPFlow).response!.body.length, 0);
+  assert.is((store.view(rec) as HTTPFlow).response!.body.length, 0);
   assert.ok(readdirSync(join(dir, "s")).length > 0);
   store.remove(big.id);
   store.remove(over.id);
@@ -155,11 +155,11 @@ test("takeBack puts disk bodies into the stored flow itself (for replay and edit
   store.observe(flow, true);
   const rec = store.get(flow.id)!;
   const back = await store.takeBack(rec);
-  assert.is(back, rec.flow);
+  assert.is(back, rec.object, "the store keeps the flow it gave back");
   assert.is(back!.response!.text(), "on disk");
   assert.is(back!.request.text(), "req");
   assert.equal(store.facts(rec), { request: "memory", response: "memory" });
-  store.observe(rec.flow, true);
+  store.observe(rec.object!, true);
   assert.equal(store.facts(rec), { request: "disk", response: "disk", requestSize: 3, responseSize: 7 });
   store.close();
   rmSync(dir, { recursive: true, force: true });

@@ -21,22 +21,22 @@ export function flowRoutes(router: Router, api: WebApi): void {
       sendJson(res, 200, list);
     })
     .add("POST", "/api/flows/resume", ({ res }) => {
-      const paused = [...store.values()].filter((rec) => rec.flow.intercepted);
-      for (const rec of paused) rec.flow.resume();
+      const paused = [...store.values()].filter((rec) => rec.intercepted);
+      for (const rec of paused) store.own(rec).resume();
       sendJson(res, 200, { resumed: paused.length });
     })
     .add("POST", "/api/flows/kill", ({ res }) => {
-      const paused = [...store.values()].filter((rec) => rec.flow.intercepted);
-      for (const rec of paused) rec.flow.kill();
+      const paused = [...store.values()].filter((rec) => rec.intercepted);
+      for (const rec of paused) store.own(rec).kill();
       sendJson(res, 200, { killed: paused.length });
     })
     .add("POST", "/api/clear", ({ res }) => {
-      store.clear((rec) => rec.flow.intercepted);
+      store.clear((rec) => rec.intercepted);
       sendJson(res, 200, { flows: store.size });
     })
     .add("GET", "/api/flows/:id", (c) => {
       const rec = one(c);
-      sendJson(c.res, 200, flowDetail(rec.flow, store.summary(rec)));
+      sendJson(c.res, 200, flowDetail(store.view(rec), store.summary(rec)));
     })
     .add("GET", "/api/flows/:id/:part/content", (c) => serveContent(c, store, one(c)))
     .add("PUT", "/api/flows/:id", async (c) => {
@@ -49,29 +49,30 @@ export function flowRoutes(router: Router, api: WebApi): void {
     })
     .add("POST", "/api/flows/:id/resume", (c) => {
       const rec = one(c);
-      if (!rec.flow.intercepted) throw new HttpError(409, "the flow is not intercepted");
-      rec.flow.resume();
+      if (!rec.intercepted) throw new HttpError(409, "the flow is not intercepted");
+      store.own(rec).resume();
       sendJson(c.res, 200, store.summary(rec));
     })
     .add("POST", "/api/flows/:id/kill", (c) => {
       const rec = one(c);
-      if (rec.settled || !rec.flow.live) throw new HttpError(409, "the flow is finished: nothing to kill");
-      rec.flow.kill();
-      store.touch(rec.flow.id);
+      if (rec.settled || !rec.live) throw new HttpError(409, "the flow is finished: nothing to kill");
+      store.own(rec).kill();
+      store.touch(rec.id);
       sendJson(c.res, 200, store.summary(rec));
     })
     .add("POST", "/api/flows/:id/replay", async (c) => {
       const rec = one(c);
-      if (rec.flow.type !== "http") throw new HttpError(409, "only HTTP flows can be replayed");
-      if (rec.flow.websocket) throw new HttpError(409, "a WebSocket flow cannot be replayed");
-      if (rec.flow.live) throw new HttpError(409, "the flow is still live: wait for it to finish");
+      const seen = store.view(rec);
+      if (seen.type !== "http") throw new HttpError(409, "only HTTP flows can be replayed");
+      if (seen.websocket) throw new HttpError(409, "a WebSocket flow cannot be replayed");
+      if (seen.live) throw new HttpError(409, "the flow is still live: wait for it to finish");
       const flow = await httpFlowOf(api, rec, "replayed");
       api.loader.replay(flow).catch((err: unknown) => api.loader.log.warn(`replay failed: ${(err as Error).message}`));
       sendJson(c.res, 202, { id: flow.id });
     })
     .add("POST", "/api/flows/:id/duplicate", async (c) => {
       const rec = one(c);
-      if (rec.flow.live) throw new HttpError(409, "the flow is still live: wait for it to finish");
+      if (rec.live) throw new HttpError(409, "the flow is still live: wait for it to finish");
       const copy = (await store.whole(rec)).copy();
       store.insert(copy);
       sendJson(c.res, 201, { id: copy.id });
@@ -80,26 +81,28 @@ export function flowRoutes(router: Router, api: WebApi): void {
       const rec = one(c);
       const body = await readJson(c.req);
       const marked = stringField(body, "marked", true);
-      rec.flow.marked = marked ?? (rec.flow.marked === "" ? ":default:" : "");
+      const flow = store.own(rec);
+      flow.marked = marked ?? (flow.marked === "" ? ":default:" : "");
       changed(api, rec);
       sendJson(c.res, 200, store.summary(rec));
     })
     .add("POST", "/api/flows/:id/comment", async (c) => {
       const rec = one(c);
-      rec.flow.comment = stringField(await readJson(c.req), "comment");
+      const comment = stringField(await readJson(c.req), "comment");
+      store.own(rec).comment = comment;
       changed(api, rec);
       sendJson(c.res, 200, store.summary(rec));
     })
     .add("DELETE", "/api/flows/:id", (c) => {
       const rec = one(c);
       // mitmproxy's rule: a live flow that is removed is killed, so it does not go on unseen.
-      if (!rec.settled && rec.flow.live) rec.flow.kill();
-      store.remove(rec.flow.id);
-      sendJson(c.res, 200, { removed: rec.flow.id });
+      if (!rec.settled && rec.live) store.own(rec).kill();
+      store.remove(rec.id);
+      sendJson(c.res, 200, { removed: rec.id });
     })
     .add("GET", "/api/flows/:id/export/:format", async (c) => {
       const rec = one(c);
-      if (rec.flow.type !== "http") throw new HttpError(400, "only HTTP flows can be exported");
+      if (rec.type !== "http") throw new HttpError(400, "only HTTP flows can be exported");
       const format = c.params.format!;
       let text: string;
       try {
@@ -110,7 +113,7 @@ export function flowRoutes(router: Router, api: WebApi): void {
       }
       if (c.url.searchParams.get("download") === "1") {
         const ext = format === "har" ? "har" : format === "raw" ? "txt" : "sh";
-        c.res.setHeader("Content-Disposition", `attachment; filename="${rec.flow.id}.${ext}"`);
+        c.res.setHeader("Content-Disposition", `attachment; filename="${rec.id}.${ext}"`);
       }
       sendText(c.res, 200, text, format === "har" ? "application/json; charset=utf-8" : undefined);
     });
@@ -118,14 +121,14 @@ export function flowRoutes(router: Router, api: WebApi): void {
 
 /** The stored HTTP flow with its bodies back in it, to be changed in place. */
 async function httpFlowOf(api: WebApi, rec: StoredFlow, what: string): Promise<HTTPFlow> {
-  if (rec.flow.type !== "http") throw new HttpError(400, `only HTTP flows can be ${what}`);
+  if (rec.type !== "http") throw new HttpError(400, `only HTTP flows can be ${what}`);
   const flow = await api.store.takeBack(rec);
   return flow!;
 }
 
 /** The UI changed a flow: a finished one is kept again (its bodies re-placed), a live one just told. */
 function changed(api: WebApi, rec: StoredFlow): void {
-  const flow: AnyFlow = rec.flow;
+  const flow: AnyFlow = api.store.own(rec);
   if (rec.settled) api.store.observe(flow, true);
   else api.store.touch(flow.id);
 }

@@ -102,8 +102,8 @@ export function proxyRoutes(router: Router, api: WebApi): void {
       const readsBodies = /~b/.test(expr);
       const ids: string[] = [];
       for (const rec of [...store.values()]) {
-        const flow = readsBodies ? await store.whole(rec) : rec.flow;
-        if (filter(flow)) ids.push(rec.flow.id);
+        const flow = readsBodies ? await store.whole(rec) : store.view(rec);
+        if (filter(flow)) ids.push(rec.id);
       }
       sendJson(res, 200, { ids });
     });

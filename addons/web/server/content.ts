@@ -13,7 +13,7 @@ const SLICE = 1024 * 1024;
 export async function serveContent(c: RouteContext, store: FlowStore, rec: StoredFlow): Promise<void> {
   const which = c.params.part;
   if (which !== "request" && which !== "response") throw new HttpError(404, `no such part: ${which}`);
-  const flow = rec.flow;
+  const flow = store.view(rec);
   const message = flow.type === "http" ? (which === "request" ? flow.request : flow.response) : undefined;
   if (!message) throw new HttpError(404, `the flow has no ${which}`);
   const decode = c.url.searchParams.get("decode") !== "false";

@@ -1,12 +1,17 @@
 // The flows the web UI shows: at most `maxFlows` (the oldest go first; a paused flow is never
 // dropped), in the order they came. While the proxy works on a flow the store holds the live
-// flow object; once it is done the store keeps a detached copy (detach.ts) whose small bodies
-// stay in memory up to a budget and whose other bodies go to disk (body-spill.ts) or, without
-// a disk, are dropped with a marker. So a long session costs about `maxFlows` heads in memory.
+// flow object; once it is done the store keeps it packed (packed-flow.ts: a few objects, for
+// the garbage collector's sake) or, when it cannot be packed, a detached copy (detach.ts).
+// Small bodies stay in memory up to a budget; other bodies go to disk (body-spill.ts) or,
+// without a disk, are dropped with a marker. So a long session costs about `maxFlows` heads.
+// Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
+// that changes a kept flow takes it with own(), which keeps it as an object from then on.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
 import type { FlowSummary } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
+import { pack, unpack, type PackedHttp } from "./packed-flow.ts";
+import { Slab } from "./slab.ts";
 import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
 
 /** A body the kept flow does not hold itself. */
@@ -19,16 +24,41 @@ interface KeptBody {
   keptAs: Request | Response | undefined;
 }
 
-export interface StoredFlow {
-  flow: AnyFlow;
-  /** The proxy is done with it: `flow` is the detached copy. */
-  settled: boolean;
-  request: KeptBody | undefined;
-  response: KeptBody | undefined;
+export class StoredFlow {
+  /** The flow object (the proxy's while live, a detached copy after); undefined while packed. */
+  object: AnyFlow | undefined;
+  /** The finished flow, packed. */
+  packed: PackedHttp | undefined = undefined;
+  /** The proxy is done with it: the store keeps it packed or detached. */
+  settled = false;
+  request: KeptBody | undefined = undefined;
+  response: KeptBody | undefined = undefined;
   /** Body bytes of this flow counted against the memory budget. */
-  inline: number;
+  inline = 0;
   /** Removed from the store (its place in the eviction queue is skipped). */
-  gone: boolean;
+  gone = false;
+
+  constructor(flow: AnyFlow) {
+    this.object = flow;
+  }
+
+  get id(): string {
+    return this.packed ? this.packed.id : this.object!.id;
+  }
+
+  get type(): AnyFlow["type"] {
+    return this.packed ? "http" : this.object!.type;
+  }
+
+  /** Paused by intercept (a packed flow never is). */
+  get intercepted(): boolean {
+    return this.packed ? false : this.object!.intercepted;
+  }
+
+  /** The proxy still works on it. */
+  get live(): boolean {
+    return this.packed ? false : this.object!.live;
+  }
 }
 
 export type Change = "add" | "update" | "remove";
@@ -58,6 +88,7 @@ export class FlowStore {
   private head = 0;
   /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
   private readonly forgotten = new WeakSet<AnyFlow>();
+  private readonly slab = new Slab();
   /** Changes not yet told to the UI (only recorded while someone listens). */
   private changes = new Map<string, Change>();
   private resetPending = false;
@@ -111,7 +142,7 @@ export class FlowStore {
     if (this.forgotten.has(flow)) return;
     let rec = this.flows.get(flow.id);
     if (rec === undefined) {
-      rec = { flow, settled: false, request: undefined, response: undefined, inline: 0, gone: false };
+      rec = new StoredFlow(flow);
       this.flows.set(flow.id, rec);
       this.order.push(rec);
       this.note(flow.id, "add");
@@ -122,8 +153,9 @@ export class FlowStore {
     if (done && !flow.intercepted) this.settle(rec, flow);
     else if (!done) {
       // Another object with a known id (a file opened again) brings its own bodies.
-      if (rec.flow !== flow && rec.settled) this.release(rec);
-      rec.flow = flow;
+      if (rec.object !== flow && rec.settled) this.release(rec);
+      rec.object = flow;
+      rec.packed = undefined;
       rec.settled = false;
     }
   }
@@ -136,7 +168,7 @@ export class FlowStore {
   /** A paused flow went on: keep it as done if it is. */
   resumed(flow: AnyFlow, done: boolean): void {
     const rec = this.flows.get(flow.id);
-    if (!rec || rec.flow !== flow) return;
+    if (!rec || rec.object !== flow) return;
     this.note(flow.id, "update");
     if (done) this.settle(rec, flow);
   }
@@ -177,9 +209,24 @@ export class FlowStore {
     return out;
   }
 
+  /** The flow as kept, to read: for a packed one a new object each time, which the store does not keep. */
+  view(rec: StoredFlow): AnyFlow {
+    return rec.packed ? unpack(rec.packed) : rec.object!;
+  }
+
+  /** The kept flow itself, to change (mark, comment, edit): a packed one is kept as an object from now on. */
+  own(rec: StoredFlow): AnyFlow {
+    if (!rec.packed) return rec.object!;
+    const flow = unpack(rec.packed);
+    rec.packed = undefined;
+    rec.object = flow;
+    if (rec.request) rec.request.keptAs = flow.request;
+    if (rec.response) rec.response.keptAs = flow.response;
+    return flow;
+  }
+
   /** Where each body is. */
-  facts(rec: StoredFlow): BodyFacts {
-    const flow = rec.flow;
+  facts(rec: StoredFlow, flow: AnyFlow = this.view(rec)): BodyFacts {
     if (flow.type === "tcp") return { request: "none", response: "none" };
     const facts: BodyFacts = {
       request: rec.request ? keptState(rec.request) : heldBodyState(flow.request),
@@ -191,7 +238,8 @@ export class FlowStore {
   }
 
   summary(rec: StoredFlow): FlowSummary {
-    return summarize(rec.flow, this.facts(rec));
+    const flow = this.view(rec);
+    return summarize(flow, this.facts(rec, flow));
   }
 
   /**
@@ -204,7 +252,7 @@ export class FlowStore {
     start?: number,
     end?: number,
   ): Promise<Buffer | "streamed" | "dropped" | undefined> {
-    const flow = rec.flow;
+    const flow = this.view(rec);
     if (flow.type === "tcp") return undefined;
     const message = which === "request" ? flow.request : flow.response;
     if (!message) return undefined;
@@ -219,7 +267,7 @@ export class FlowStore {
 
   /** The length of a body, when its bytes are kept. */
   bodyLength(rec: StoredFlow, which: "request" | "response"): number | undefined {
-    const flow = rec.flow;
+    const flow = this.view(rec);
     if (flow.type === "tcp") return undefined;
     const kept = which === "request" ? rec.request : rec.response;
     if (kept) return kept.length;
@@ -228,7 +276,7 @@ export class FlowStore {
 
   /** The flow with every kept body in it (a copy when some are on disk): for export, dump, replay. */
   async whole(rec: StoredFlow): Promise<AnyFlow> {
-    const flow = rec.flow;
+    const flow = this.view(rec);
     if (flow.type === "tcp" || (!rec.request && !rec.response)) return flow;
     const req = await this.bodyBytes(rec, "request");
     const res = await this.bodyBytes(rec, "response");
@@ -243,7 +291,7 @@ export class FlowStore {
    * place), as the flow it is: the bytes count as memory until the flow is done again.
    */
   async takeBack(rec: StoredFlow): Promise<HTTPFlow | undefined> {
-    const flow = rec.flow;
+    const flow = this.own(rec);
     if (flow.type === "tcp") return undefined;
     if (rec.request || rec.response) {
       const whole = (await this.whole(rec)) as HTTPFlow;
@@ -284,11 +332,11 @@ export class FlowStore {
       this.head++;
       if (rec.gone) continue;
       // A paused flow keeps its place in the list; for eviction it counts as new again.
-      if (rec.flow.intercepted) {
+      if (rec.intercepted) {
         this.order.push(rec);
         continue;
       }
-      this.remove(rec.flow.id);
+      this.remove(rec.id);
       this.compact();
       return true;
     }
@@ -304,9 +352,9 @@ export class FlowStore {
   }
 
   private drop(rec: StoredFlow): void {
-    this.flows.delete(rec.flow.id);
+    this.flows.delete(rec.id);
     rec.gone = true;
-    if (!rec.settled) this.forgotten.add(rec.flow);
+    if (!rec.settled) this.forgotten.add(rec.object!);
     this.release(rec);
     this.inlineTotal -= rec.inline;
     rec.inline = 0;
@@ -323,20 +371,27 @@ export class FlowStore {
   private settle(rec: StoredFlow, flow: AnyFlow): void {
     this.inlineTotal -= rec.inline;
     rec.inline = 0;
+    rec.settled = true;
     if (flow.type === "tcp") {
-      rec.flow = detach(flow);
-      rec.settled = true;
+      rec.object = detach(flow);
       return;
     }
     rec.request = this.keep(rec, rec.request, flow.request);
     rec.response = flow.response ? this.keep(rec, rec.response, flow.response) : this.forget(rec.response);
-    const kept = detach(flow, { requestBody: rec.request !== undefined, responseBody: rec.response !== undefined });
-    if (kept.type === "http") {
-      if (rec.request) rec.request.keptAs = kept.request;
-      if (rec.response) rec.response.keptAs = kept.response;
+    const leaveOut = { requestBody: rec.request !== undefined, responseBody: rec.response !== undefined };
+    const packed = pack(flow, leaveOut, this.slab);
+    if (packed) {
+      rec.packed = packed;
+      rec.object = undefined;
+      // Re-observing this object (a later hook) must find its bodies already kept.
+      if (rec.request) rec.request.keptAs = undefined;
+      if (rec.response) rec.response.keptAs = undefined;
+      return;
     }
-    rec.flow = kept;
-    rec.settled = true;
+    const kept = detach(flow, leaveOut) as HTTPFlow;
+    if (rec.request) rec.request.keptAs = kept.request;
+    if (rec.response) rec.response.keptAs = kept.response;
+    rec.object = kept;
   }
 
   /** Where a finished message's body goes: left in it (undefined; counted as memory) or kept apart. */
