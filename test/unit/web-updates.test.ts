@@ -128,6 +128,34 @@ test("many changes arrive in few messages, each flow once per batch with its lat
   }
 });
 
+test("a large batch is one message to every client: fragments joined, in order, UTF-8 intact", async () => {
+  const { store, hub, connect, close } = await setUp();
+  try {
+    const a = await connect();
+    const b = await connect();
+    await registered(hub, 2);
+    // 100 flows: four fragments of 32 updates; one path is not ASCII (that fragment goes as UTF-8).
+    const paths = Array.from({ length: 100 }, (_, i) => (i === 70 ? "/caf\u00e9-\u2603-\ud83d\ude00" : `/${i}`));
+    for (const path of paths) {
+      const flow = testFlow({ url: "http://h.test/" });
+      flow.request.path = path;
+      store.observe(flow, true);
+    }
+    hub.flush();
+    for (const client of [a, b]) {
+      await until(client.ws, () => client.messages.length > 0, "the message");
+      assert.is(client.messages.length, 1, "one message");
+      assert.equal(
+        client.messages[0]!.map((u) => u.data.path),
+        paths,
+        "every flow, in order",
+      );
+    }
+  } finally {
+    await close();
+  }
+});
+
 test("later changes to known flows come as updates; removals as removes", async () => {
   const { store, hub, connect, close } = await setUp();
   try {
