@@ -92,6 +92,7 @@ export class ConfigFiles {
       if (projectFile) checkProjectFile(projectFile);
     }
     const projectStamp = projectFile ? stampOf(projectFile) : undefined;
+    const loadStart = BigInt(Date.now()) * 1_000_000n;
     const project = projectFile ? await loadProjectConfig(projectFile, setup.run) : undefined;
     if (projectFile) setup.host.log("info", `loaded project config ${displayPath(projectFile)}`);
     const projectConfdir = project?.source.entries.get("confdir")?.value;
@@ -104,7 +105,10 @@ export class ConfigFiles {
     files.projectSource = project?.source;
     files.projectInputs = project?.inputs ?? [];
     if (projectFile) files.readStamps.set(projectFile, projectStamp!);
-    for (const input of files.projectInputs) files.readStamps.set(input, stampOf(input));
+    // The imports are known only once loaded: one saved since the load began counts as changed.
+    for (const input of files.projectInputs) {
+      if (!files.readStamps.has(input)) files.readStamps.set(input, stampOf(input, loadStart));
+    }
     for (const name of CONFDIR_FILES)
       files.readStamps.set(join(files.confdir, name), stampOf(join(files.confdir, name)));
     files.confdirSources = files.readConfdir();
@@ -454,10 +458,14 @@ export class ConfigFiles {
   }
 }
 
-/** What tells a saved file from the one read before: its inode, size and change time ("absent" when there is none). */
-function stampOf(path: string): string {
+/**
+ * What tells a saved file from the one read before: its inode, size and change time ("absent" when
+ * there is none; "changed" when it changed at or after `since`, in ns since the epoch).
+ */
+function stampOf(path: string, since?: bigint): string {
   try {
     const st = statSync(path, { bigint: true });
+    if (since !== undefined && st.ctimeNs >= since) return "changed";
     return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
   } catch {
     return "absent";

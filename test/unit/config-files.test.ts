@@ -565,6 +565,32 @@ test("live: files saved after they were read but before the watch was ready are 
   }
 });
 
+test("live: a project file saved while start-up loads it is read again once the watch is ready", async () => {
+  const dir = tempDir("interloper-config-");
+  let closing: { close(): Promise<void> } | undefined;
+  try {
+    const file = join(dir, "interloper.config.js");
+    writeFileSync(file, "module.exports = { options: { ssl_insecure: false } };\n");
+    const { host } = await hostWithLog();
+    let loads = 0;
+    const run = (path: string) => {
+      const exports = evaluateBundle(readFileSync(path, "utf8"), path, {});
+      // The first load's save lands after the file was read, as a save during a slow build would.
+      if (loads++ === 0) writeFileSync(file, "module.exports = { options: { ssl_insecure: true } };\n");
+      return Promise.resolve({ exports, inputs: [path] });
+    };
+    const files = await applyConfigFiles(host, { confdir: dir }, { projectFile: undefined, run, cwd: dir });
+    closing = files;
+    assert.is(host.options.get("sslInsecure"), false, "start-up read the file as it was");
+    await files.watch();
+    await waitFor(() => host.options.get("sslInsecure") === true, "the save made during the load");
+    await host.stop();
+  } finally {
+    await closing?.close();
+    removeDir(dir);
+  }
+});
+
 test("project file: one that appears in the working directory while the proxy runs is never run", async () => {
   const dir = tempDir("interloper-config-");
   let closing: { close(): Promise<void> } | undefined;

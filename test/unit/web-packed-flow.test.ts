@@ -90,6 +90,30 @@ test("what stays an object: WebSocket, trailers, a DEL in any text, NaN timestam
   }
 });
 
+test("metadata: an empty object is not kept; keys only a symbol or a non-enumerable property holds are", () => {
+  const slab = new Slab();
+  const plain = http1Flow();
+  plain.metadata = {};
+  assert.is(pack(plain, KEEP_ALL, slab)!.metadata, undefined);
+  const key = Symbol("addon");
+  const bySymbol = http1Flow();
+  bySymbol.metadata = { [key]: 1 };
+  assert.is(unpack(pack(bySymbol, KEEP_ALL, slab)!).metadata, bySymbol.metadata);
+  const hidden = http1Flow();
+  Object.defineProperty(hidden.metadata, "x", { value: 1, enumerable: false });
+  assert.is(unpack(pack(hidden, KEEP_ALL, slab)!).metadata, hidden.metadata);
+});
+
+test("unpack(p, false) shares the kept bytes (for readers); unpack(p) copies them", () => {
+  const flow = http1Flow();
+  const p = pack(flow, KEEP_ALL, new Slab())!;
+  const shared = unpack(p, false).response!.body;
+  const copied = unpack(p).response!.body;
+  assert.ok(shared.equals(flow.response!.body) && copied.equals(flow.response!.body));
+  assert.is(shared.buffer, p.responseBody!.buffer, "a view of the chunk");
+  assert.is.not(copied.buffer, p.responseBody!.buffer);
+});
+
 test("the slab: many flows fill and roll over chunks; large bodies are kept as they are, all read back", () => {
   const slab = new Slab();
   const flows: HTTPFlow[] = [];

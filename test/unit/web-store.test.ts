@@ -165,6 +165,25 @@ test("takeBack puts disk bodies into the stored flow itself (for replay and edit
   rmSync(dir, { recursive: true, force: true });
 });
 
+test("takeBack: a flow settled again while its bodies were read from disk gives back the flow kept now", async () => {
+  const dir = spillDir();
+  const store = new FlowStore({ maxFlows: 3, inlineBudget: 0 }, new BodySpill(join(dir, "s"), () => {}));
+  const flow = finished("on disk");
+  store.observe(flow, true);
+  const rec = store.get(flow.id)!;
+  const taking = store.takeBack(rec);
+  // A mark lands while the disk is read: the flow is settled (and packed) again.
+  const marked = store.own(rec);
+  marked.marked = ":m:";
+  store.observe(marked, true);
+  const back = await taking;
+  assert.is(back, rec.object, "the flow the store keeps");
+  assert.is(back!.marked, ":m:", "the mark is not lost");
+  assert.is(back!.response!.text(), "on disk");
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test("changes for the UI: gathered only while tracking, coalesced per flow, in order", () => {
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   const a = finished();

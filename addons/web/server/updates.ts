@@ -4,8 +4,9 @@
 // while no client listens. A message goes out as WebSocket fragments of about 32 updates (RFC
 // 6455 §5.4; the client still gets one message): a whole batch made as one string and one
 // buffer (800 KB at 8,000 flows a second) took fresh memory from the kernel at every flush,
-// and touching fresh pages cost this VM ~12 µs per 4 KB, 3 µs a flow (bench V). A client that stops reading is closed (1013) rather than buffered
-// without bound. The `ws` package speaks RFC 6455: loaded only when the UI runs.
+// and touching fresh pages cost this VM ~12 µs per 4 KB, 3 µs a flow (bench V). A client
+// that stops reading is closed (1013) rather than buffered without bound. The `ws` package
+// speaks RFC 6455: loaded only when the UI runs.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
@@ -107,7 +108,7 @@ export class UpdateHub {
       // A chunk's JSON is "[a,b]": the brackets are kept only at the message's two ends.
       const json = JSON.stringify(chunk);
       const last = at + PER_FRAGMENT >= pending.length;
-      out.push(utf8(`${at === 0 ? "[" : ","}${json.slice(1, -1)}${last ? "]" : ""}`));
+      out.push(wireBytes(`${at === 0 ? "[" : ","}${json.slice(1, -1)}${last ? "]" : ""}`));
     }
     return out;
   }
@@ -159,6 +160,6 @@ export class UpdateHub {
  * A fragment's bytes, made once for every client (handed a string, `ws` measures and encodes it
  * per client). A summary is nearly always ASCII, whose UTF-8 is its Latin-1: the cheaper encoder.
  */
-function utf8(text: string): Buffer {
+function wireBytes(text: string): Buffer {
   return Buffer.byteLength(text, "utf8") === text.length ? Buffer.from(text, "latin1") : Buffer.from(text, "utf8");
 }

@@ -5,7 +5,7 @@
 // Small bodies stay in memory up to a budget; other bodies go to disk (body-spill.ts) or,
 // without a disk, are dropped with a marker. So a long session costs about `maxFlows` heads.
 // Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
-// that changes a kept flow takes it with own(), which keeps it as an object from then on.
+// that changes a kept flow takes it with own(): an object until the flow is settled again.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
 import type { FlowSummary } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
@@ -209,12 +209,13 @@ export class FlowStore {
     return out;
   }
 
-  /** The flow as kept, to read: for a packed one a new object each time, which the store does not keep. */
+  /** The flow as kept, to read only: for a packed one a new object each time, which the store does not keep. */
   view(rec: StoredFlow): AnyFlow {
-    return rec.packed ? unpack(rec.packed) : rec.object!;
+    // Its bodies are views of the kept bytes: readers do not change what they read.
+    return rec.packed ? unpack(rec.packed, false) : rec.object!;
   }
 
-  /** The kept flow itself, to change (mark, comment, edit): a packed one is kept as an object from now on. */
+  /** The kept flow itself, to change (mark, comment, edit): a packed one is an object until settled again. */
   own(rec: StoredFlow): AnyFlow {
     if (!rec.packed) return rec.object!;
     const flow = unpack(rec.packed);
@@ -291,15 +292,18 @@ export class FlowStore {
    * place), as the flow it is: the bytes count as memory until the flow is done again.
    */
   async takeBack(rec: StoredFlow): Promise<HTTPFlow | undefined> {
-    const flow = this.own(rec);
-    if (flow.type === "tcp") return undefined;
-    if (rec.request || rec.response) {
+    for (;;) {
+      const flow = this.own(rec);
+      if (flow.type === "tcp") return undefined;
+      if (!rec.request && !rec.response) return flow;
       const whole = (await this.whole(rec)) as HTTPFlow;
+      // Settled again while the disk was read (a mark, a comment): take the flow it keeps now.
+      if (rec.object !== flow && !rec.gone) continue;
       flow.request = whole.request;
       flow.response = whole.response;
       this.release(rec);
+      return flow;
     }
-    return flow;
   }
 
   /** Deletes the disk bodies. */
@@ -383,7 +387,7 @@ export class FlowStore {
     if (packed) {
       rec.packed = packed;
       rec.object = undefined;
-      // Re-observing this object (a later hook) must find its bodies already kept.
+      // No kept object any more (a later hook's object is still known by `from`).
       if (rec.request) rec.request.keptAs = undefined;
       if (rec.response) rec.response.keptAs = undefined;
       return;

@@ -95,8 +95,11 @@ export function pack(flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): PackedHttp 
   };
 }
 
-/** The flow `p` was made from, as detach() keeps it: not live, bodies copied out (a caller may change them). */
-export function unpack(p: PackedHttp): HTTPFlow {
+/**
+ * The flow `p` was made from, as detach() keeps it, not live. Its bodies are copies when
+ * `copyBodies` (for a caller that may change them), else views of the kept bytes (to read only).
+ */
+export function unpack(p: PackedHttp, copyBodies = true): HTTPFlow {
   const parts = p.text.split(SEP);
   const t = p.times;
   const at = p.timesAt;
@@ -109,7 +112,7 @@ export function unpack(p: PackedHttp): HTTPFlow {
     form: parts[4] as Request["form"],
     httpVersion: parts[5]!,
     headers: Headers.fromRaw(parts.slice(6, 6 + 2 * p.requestFields)),
-    body: bytes(p.requestBody, p.requestAt, p.requestLength),
+    body: bytes(p.requestBody, p.requestAt, p.requestLength, copyBodies),
   });
   request.stream = (p.flags & REQUEST_STREAM) !== 0;
   request.timestampStart = t[at + 1]!;
@@ -122,7 +125,7 @@ export function unpack(p: PackedHttp): HTTPFlow {
       reason: parts[from]!,
       httpVersion: parts[from + 1]!,
       headers: Headers.fromRaw(parts.slice(from + 2, from + 2 + 2 * p.responseFields)),
-      body: bytes(p.responseBody, p.responseAt, p.responseLength),
+      body: bytes(p.responseBody, p.responseAt, p.responseLength, copyBodies),
     });
     response.stream = (p.flags & RESPONSE_STREAM) !== 0;
     response.timestampStart = t[at + 3]!;
@@ -165,8 +168,10 @@ function bodyOf(body: Buffer, slab: Slab): Buffer | undefined {
   return slab.putBytes(body);
 }
 
-function bytes(from: Buffer | undefined, at: number, length: number): Buffer | undefined {
-  return from ? Buffer.from(from.subarray(at, at + length)) : undefined;
+function bytes(from: Buffer | undefined, at: number, length: number, copy: boolean): Buffer | undefined {
+  if (!from) return undefined;
+  const view = from.subarray(at, at + length);
+  return copy ? Buffer.from(view) : view;
 }
 
 function time(t: number): number | undefined {
@@ -177,7 +182,7 @@ function nan(t: number | undefined): boolean {
   return t !== undefined && Number.isNaN(t);
 }
 
+/** No key at all (symbols and non-enumerable ones count: an addon's metadata may use them). */
 function isEmpty(o: object): boolean {
-  for (const _ in o) return false;
-  return true;
+  return Reflect.ownKeys(o).length === 0;
 }

@@ -2,7 +2,9 @@
 // small bodies (a Buffer). A flow refers to a chunk and an offset instead of owning a number
 // box per timestamp and an ArrayBuffer per body, which the garbage collector tracks one by
 // one. A chunk lives while a flow refers to it: flows leave the store oldest first, so
-// chunks are let go in the order they filled.
+// chunks are let go in the order they filled. The store's body budget counts the kept flows'
+// bytes, not the chunks: a flow removed on its own, or packed again after an edit, leaves its
+// old bytes in a chunk until the chunk's other flows have gone too.
 
 /** Timestamps a packed flow keeps. */
 export const TIMES = 5;
