@@ -4,6 +4,8 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Response, type HTTPFlow } from "@interloper/sdk";
@@ -180,6 +182,28 @@ test("takeBack: a flow settled again while its bodies were read from disk gives 
   assert.is(back, rec.object, "the flow the store keeps");
   assert.is(back!.marked, ":m:", "the mark is not lost");
   assert.is(back!.response!.text(), "on disk");
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a body sent to disk is not also kept in memory (the live message's bytes can be collected)", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const dir = spillDir();
+  const spill = new BodySpill(join(dir, "s"), () => {});
+  const store = new FlowStore({ maxFlows: 3, inlineBudget: 0 }, spill);
+  const seen = (() => {
+    const flow = finished("x".repeat(100_000));
+    store.observe(flow, true);
+    return new WeakRef(flow.response!.body);
+  })();
+  await spill.whenWritten();
+  // WeakRefs are cleared only after the job that made them: let it end, then collect.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.is(seen.deref(), undefined, "the 100,000 bytes were let go");
+  const rec = [...store.values()][0]!;
+  assert.is(((await store.bodyBytes(rec, "response")) as Buffer).length, 100_000, "and are read from disk");
   store.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -19,8 +19,11 @@ interface KeptBody {
   /** On disk, or gone (too large, or the disk failed). */
   spilled: SpilledBody | undefined;
   length: number;
-  /** The message it was taken from, and the bodiless copy the kept flow holds: either means "this body". */
-  from: Request | Response;
+  /**
+   * The message it was taken from, and the bodiless copy the kept flow holds: either means "this
+   * body". Weakly: the live message still holds the bytes that went to disk.
+   */
+  from: WeakRef<Request | Response>;
   keptAs: Request | Response | undefined;
 }
 
@@ -400,7 +403,7 @@ export class FlowStore {
 
   /** Where a finished message's body goes: left in it (undefined; counted as memory) or kept apart. */
   private keep(rec: StoredFlow, before: KeptBody | undefined, message: Request | Response): KeptBody | undefined {
-    if (before && (before.from === message || before.keptAs === message)) return before;
+    if (before && (before.from.deref() === message || before.keptAs === message)) return before;
     this.forget(before);
     const body = message.body;
     if (body.length === 0) return undefined;
@@ -409,7 +412,7 @@ export class FlowStore {
       this.inlineTotal += body.length;
       return undefined;
     }
-    return { spilled: this.toDisk(body), length: body.length, from: message, keptAs: undefined };
+    return { spilled: this.toDisk(body), length: body.length, from: new WeakRef(message), keptAs: undefined };
   }
 
   /** The body on disk; undefined (dropped) when too large or the disk fails (the spill said why). */
