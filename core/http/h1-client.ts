@@ -2,6 +2,7 @@ import type * as net from "node:net";
 import { Readable, Writable } from "node:stream";
 import { ResponseParser, ResponseParseError, type ResponseHead } from "./h1-response.ts";
 import { SLICE_BYTES, writeSliced } from "./body.ts";
+import { NoAnswer } from "./no-answer.ts";
 
 /**
  * The proxy's HTTP/1.1 client for one server connection: requests go out one
@@ -24,6 +25,11 @@ export class Http1Connection {
   private closed = false;
   /** Handed over after a 101: the bytes are no longer HTTP. */
   released = false;
+  /** Bounds the active request's wait for its head (no-answer.ts): made once, refreshed per request. */
+  private answerTimer: NodeJS.Timeout | undefined;
+  private answerMs = 0;
+  /** The socket's bytesWritten when the server was last seen taking the request's bytes. */
+  private answerSeen = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -122,7 +128,35 @@ export class Http1Connection {
     this.active = next;
     this.parser.expect(next.method, next.upgrade);
     next.start();
+    if (next.answerWithinMs > 0) this.armAnswer(next.answerWithinMs);
   }
+
+  /** The server has `ms` from now (or from the last byte of the request it takes) to send a head. */
+  private armAnswer(ms: number): void {
+    this.answerSeen = this.socket.bytesWritten;
+    if (this.answerTimer && this.answerMs === ms) {
+      this.answerTimer.refresh();
+      return;
+    }
+    clearTimeout(this.answerTimer);
+    this.answerMs = ms;
+    // The sockets keep the process alive, not this timer.
+    this.answerTimer = setTimeout(this.onAnswerTimer, ms).unref();
+  }
+
+  private readonly onAnswerTimer = (): void => {
+    const x = this.active;
+    if (!x || x.answered) return;
+    // A server still taking the request (a slow reader of a big upload) is not silent.
+    const written = this.socket.bytesWritten;
+    if (written !== this.answerSeen) {
+      this.answerSeen = written;
+      this.answerTimer!.refresh();
+      return;
+    }
+    x.fail(new NoAnswer(this.answerMs));
+    this.socket.destroy();
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     if (!this.active || this.parser.idle) {
@@ -165,6 +199,7 @@ export class Http1Connection {
 
   private readonly onClose = (): void => {
     this.closed = true;
+    clearTimeout(this.answerTimer);
     const why = this.socketError ?? new Error("server closed the connection");
     const x = this.active;
     if (x) {
@@ -189,6 +224,7 @@ export class Http1Connection {
     this.socket.off("error", this.onError);
     this.socket.off("close", this.onClose);
     this.socket.pause();
+    clearTimeout(this.answerTimer);
     this.active = undefined;
     x?.onUpgraded(head, this.socket, rest);
     for (const q of this.queue.splice(0)) q.fail(new Error("server connection was upgraded"));
@@ -220,6 +256,8 @@ export interface H1RequestSpec {
   fields: ReadonlyArray<readonly [string, string]>;
   /** The request asks for a protocol upgrade (a 101 hands the socket over). */
   upgrade?: boolean;
+  /** Fail the response with NoAnswer when the server stays silent this long (0 or absent: wait forever). */
+  answerWithinMs?: number;
 }
 
 export type H1Result =
@@ -263,6 +301,7 @@ export class H1Exchange {
   readonly method: string;
   readonly target: string;
   readonly upgrade: boolean;
+  readonly answerWithinMs: number;
   readonly response: Promise<H1Result>;
   private resolve!: (r: H1Result) => void;
   private reject!: (e: Error) => void;
@@ -291,6 +330,7 @@ export class H1Exchange {
     this.method = spec.method;
     this.target = spec.target;
     this.upgrade = spec.upgrade ?? false;
+    this.answerWithinMs = spec.answerWithinMs ?? 0;
     this.response = new Promise<H1Result>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -332,6 +372,11 @@ export class H1Exchange {
     if (this.failure) this.writable.destroy(this.failure);
     else if (this.started) this.writeHeadForStream();
     return this.writable;
+  }
+
+  /** The server sent the response head (or the exchange failed): it is no longer awaited. */
+  get answered(): boolean {
+    return this.responseHead !== undefined || this.settled;
   }
 
   /** Gives up on this exchange (the client went away, the flow was killed). */

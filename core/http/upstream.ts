@@ -3,10 +3,12 @@ import type { Readable, Writable } from "node:stream";
 import type { Headers, Request } from "@interloper/sdk";
 import type { ServerConn, UpstreamProxy } from "../connection/server-conn.ts";
 import type { H1Exchange, H1Result, TakenBody } from "./h1-client.ts";
+import { NoAnswer } from "./no-answer.ts";
 
 /**
  * A request on its way to the server: give the body with `end(body)` (known)
- * or write it into `stream()` (streamed), then await `response`.
+ * or write it into `stream()` (streamed), then await `response`. It fails with
+ * NoAnswer when the server stays silent for the bound it was sent with.
  */
 export interface UpstreamExchange {
   end(body: Buffer): void;
@@ -50,6 +52,7 @@ export function startHttp1Request(
   request: Request,
   headers: Headers,
   viaProxy: UpstreamProxy | undefined,
+  answerWithinMs: number,
   upgrade = false,
 ): H1Exchange {
   return conn.http1().request({
@@ -57,6 +60,7 @@ export function startHttp1Request(
     target: viaProxy ? request.url : request.path || "/",
     fields: headers.fields,
     upgrade,
+    answerWithinMs,
   });
 }
 
@@ -66,8 +70,9 @@ export function sendHttp1(
   request: Request,
   headers: Headers,
   viaProxy: UpstreamProxy | undefined,
+  answerWithinMs: number,
 ): UpstreamExchange {
-  const x = startHttp1Request(conn, request, headers, viaProxy);
+  const x = startHttp1Request(conn, request, headers, viaProxy, answerWithinMs);
   const response = x.response.then((r): UpstreamResponse => {
     // Only an upgrade request can be upgraded; the parser refuses a 101 otherwise.
     if (r.kind !== "response") throw new Error("server switched protocols unasked");
@@ -102,7 +107,12 @@ class Http1Response implements UpstreamResponse {
 }
 
 /** Sends the request over the server connection's HTTP/2 session (one stream per request). */
-export async function sendHttp2(conn: ServerConn, request: Request, headers: Headers): Promise<UpstreamExchange> {
+export async function sendHttp2(
+  conn: ServerConn,
+  request: Request,
+  headers: Headers,
+  answerWithinMs: number,
+): Promise<UpstreamExchange> {
   const session = await conn.http2Session();
   const h2headers: http2.OutgoingHttpHeaders = {
     ":method": request.method,
@@ -125,10 +135,18 @@ export async function sendHttp2(conn: ServerConn, request: Request, headers: Hea
   });
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
     let answered = false;
+    // The stream's own timer: frames either way (the server taking the body) restart it.
+    if (answerWithinMs > 0)
+      stream.setTimeout(answerWithinMs, () => {
+        if (answered) return;
+        reject(new NoAnswer(answerWithinMs));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
     stream.once(
       "response",
       (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw?: string[]) => {
         answered = true;
+        if (answerWithinMs > 0) stream.setTimeout(0);
         const rawHeaders: string[] = [];
         const list =
           raw ?? Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));

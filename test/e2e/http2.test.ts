@@ -67,6 +67,33 @@ test("curl --http2 through the CLI to an h2 origin: HTTP/2 on both sides, and th
   }
 });
 
+test("an h2 server silent on one stream: that request gets a 504 after idle_timeout, the session's next one is answered", async () => {
+  const origin = await startH2Origin((req, res) => void (req.url === "/never" || res.end(`ok ${req.url}`)), {
+    raw: true,
+  });
+  const p = await startInProcess([], { idleTimeout: 1 });
+  const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, caPem());
+  try {
+    const silent = await h2Get(session, { ":path": "/never" });
+    assert.is(silent.status, 504);
+    assert.match(silent.body.toString(), /server did not answer within idle_timeout \(1 s\)/);
+    const next = await h2Get(session, { ":path": "/after" });
+    assert.is(next.status, 200);
+    assert.is(next.body.toString(), "ok /after");
+    assert.equal(
+      origin.requests.map((r) => [r.path, r.httpVersion]),
+      [
+        ["/never", "2.0"],
+        ["/after", "2.0"],
+      ],
+    );
+  } finally {
+    await closeSession(session);
+    await p.stop();
+    await origin.close();
+  }
+});
+
 test("Node's http2 client over CONNECT + TLS (ALPN h2) to an h2 origin: h2 negotiated with the proxy, headers and bodies both ways", async () => {
   const origin = await startH2Origin((req, res, body) => {
     res.setHeader("x-got", `${req.method} ${req.headers["x-test"]} ${body.length}`);

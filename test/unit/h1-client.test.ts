@@ -14,6 +14,7 @@ import {
   type H1Result,
 } from "../../core/http/h1-client.ts";
 import { ResponseParser, type ResponseHead } from "../../core/http/h1-response.ts";
+import { NoAnswer } from "../../core/http/no-answer.ts";
 
 // ---------------------------------------------------------------- harness
 
@@ -748,6 +749,78 @@ withSetup(
     assert.is(peer.text(), "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   },
 );
+
+// ---------------------------------------------------------------- a silent server (answerWithinMs)
+
+const bounded = (ms: number, method = "GET"): H1RequestSpec => ({ ...spec(method, "/"), answerWithinMs: ms });
+
+withSetup(
+  "a server silent for answerWithinMs: the response fails with NoAnswer and the connection closes",
+  async ({ conn, client, peer }) => {
+    const x = conn.request(bounded(50));
+    x.end();
+    await peer.until("\r\n\r\n");
+    const err = await rejects(x.response, /server did not answer within idle_timeout \(0\.05 s\)/, "silent server");
+    assert.instance(err, NoAnswer);
+    await closedSoon(client, "the connection closes");
+    assert.is(conn.usable, false);
+  },
+);
+
+withSetup(
+  "a server still taking a streamed upload is not silent; once it has it, it answers",
+  async ({ conn, peer }) => {
+    // 12 writes 30 ms apart take 360 ms, far past the 150 ms bound: each write restarts it. (On a
+    // stalled loop the writer's timers are due before the bound's, so it still sees the progress.)
+    const x = conn.request(bounded(150, "POST"));
+    const w = x.stream();
+    for (let i = 0; i < 12; i++) {
+      w.write(Buffer.from(`part ${i};`));
+      await tick(30);
+    }
+    w.end();
+    await peer.until("0\r\n\r\n");
+    peer.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngot!");
+    assert.is(await bodyText(await response(x.response)), "got!");
+  },
+);
+
+withSetup(
+  "answered in time: the bound neither fails a later request nor closes an idle connection",
+  async ({ conn, peer }) => {
+    for (let i = 0; i < 3; i++) {
+      const x = conn.request(bounded(60));
+      x.end();
+      await peer.until((t) => t.split("\r\n\r\n").length - 1 === i + 1, `head ${i + 1}`);
+      await tick(20);
+      peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      assert.is(await bodyText(await response(x.response)), "ok");
+    }
+    // Idle well past the bound: nothing is awaited, so nothing fails or closes.
+    await tick(200);
+    assert.ok(conn.usable);
+    const last = conn.request(bounded(60));
+    last.end();
+    await peer.until((t) => t.split("\r\n\r\n").length - 1 === 4, "head 4");
+    peer.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert.is(await bodyText(await response(last.response)), "ok");
+  },
+);
+
+withSetup("a request queued behind a slow one: its bound starts when it goes out", async ({ conn, peer }) => {
+  const first = conn.request(bounded(1000));
+  first.end();
+  const second = conn.request(bounded(100));
+  second.end();
+  await peer.until("\r\n\r\n");
+  // The first takes three times the second's bound: the second, not yet sent, is not failed meanwhile.
+  await tick(300);
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
+  assert.is(await bodyText(await response(first.response)), "1");
+  await peer.until((t) => t.split("\r\n\r\n").length - 1 === 2, "second head");
+  peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
+  assert.is(await bodyText(await response(second.response)), "2");
+});
 
 // ---------------------------------------------------------------- hostile servers
 

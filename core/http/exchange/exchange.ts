@@ -16,7 +16,8 @@ import { forwardHeaders } from "./forward-headers.ts";
 import type { ClientResponder } from "./responder.ts";
 import { errorText, type UpstreamRoute } from "./server-route.ts";
 import { spliceBody } from "./splice-body.ts";
-import { NoAnswer, answerWithin, clientWaits, type ClientHook } from "./waits.ts";
+import { NoAnswer } from "../no-answer.ts";
+import { clientWaits, type ClientHook } from "./waits.ts";
 
 /** What an exchange needs of the proxy around it. */
 export interface ExchangeEnv {
@@ -221,7 +222,7 @@ export class HttpExchange {
     const request = this.flow.request;
     let upstream: UpstreamExchange;
     try {
-      const sending = this.route.send(request, forwardHeaders(request.headers));
+      const sending = this.route.send(request, forwardHeaders(request.headers), this.env.settings.idleTimeoutMs);
       upstream = sending instanceof Promise ? await sending : sending;
     } catch (err) {
       return this.fail(errorText(err), 502, false);
@@ -271,12 +272,11 @@ export class HttpExchange {
     return undefined;
   }
 
-  /** The server's response head, within idle_timeout. */
+  /** The server's response head, within idle_timeout (the bound the request was sent with). */
   private async awaitHead(): Promise<UpstreamResponse | "error"> {
     const upstream = this.upstream!;
     try {
-      const route = this.route;
-      return await answerWithin(upstream.response, this.env.settings.idleTimeoutMs, () => route.progress());
+      return await upstream.response;
     } catch (err) {
       if (this.client.destroyed) return this.fail("client disconnected", 502, true);
       if (err instanceof NoAnswer) {

@@ -26,12 +26,14 @@ export interface UpstreamRoute {
   failure(): string | undefined;
   /** Connects (and speaks TLS) where the request needs it and nothing has yet; nothing when nothing is to do. */
   prepare(): void | Promise<void>;
-  /** Sends the head (and leaves the body to the caller); a promise only when it must wait (a connect). */
-  send(request: Request, headers: Headers): UpstreamExchange | Promise<UpstreamExchange>;
+  /**
+   * Sends the head (and leaves the body to the caller); a promise only when it must wait (a connect).
+   * The response fails with NoAnswer when the server sends no head within `answerWithinMs` (0: no bound)
+   * of the request, or of the last of its bytes the server took.
+   */
+  send(request: Request, headers: Headers, answerWithinMs: number): UpstreamExchange | Promise<UpstreamExchange>;
   /** Runs `step` when the server connection is this request's to use (shared HTTP/1 connections take turns). */
   inTurn<T>(step: () => Promise<T>): Promise<T>;
-  /** A count that grows while the server takes bytes (it is reading the request, not silent). */
-  progress(): number;
 }
 
 /** Where routes get server connections: the client connection's pool (a ClientSession, or client replay's owner). */
@@ -126,23 +128,19 @@ export class ServerRoute implements UpstreamRoute {
   }
 
   // Not async: a kept-alive HTTP/1 connection is ready, and the request goes out in this tick.
-  send(request: Request, headers: Headers): UpstreamExchange | Promise<UpstreamExchange> {
+  send(request: Request, headers: Headers, answerWithinMs: number): UpstreamExchange | Promise<UpstreamExchange> {
     this.addProxyAuth(headers);
-    if (this.conn.data.alpn === "h2" && !this.viaProxy) return sendHttp2(this.conn, request, headers);
+    if (this.conn.data.alpn === "h2" && !this.viaProxy) return sendHttp2(this.conn, request, headers, answerWithinMs);
     // An HTTP/2 client's request to an HTTP/1 server needs a Host header.
     if (!headers.has("host")) headers.fields.unshift(["Host", request.authority]);
     const ready = this.conn.readyForHttp1();
-    if (ready) return ready.then(() => sendHttp1(this.conn, request, headers, this.viaProxy));
-    return sendHttp1(this.conn, request, headers, this.viaProxy);
+    if (ready) return ready.then(() => sendHttp1(this.conn, request, headers, this.viaProxy, answerWithinMs));
+    return sendHttp1(this.conn, request, headers, this.viaProxy, answerWithinMs);
   }
 
   addProxyAuth(headers: Headers): void {
     const auth = this.viaProxy?.auth;
     if (auth) headers.set("Proxy-Authorization", `Basic ${Buffer.from(auth).toString("base64")}`);
-  }
-
-  progress(): number {
-    return this.conn.socket?.bytesWritten ?? 0;
   }
 
   /**

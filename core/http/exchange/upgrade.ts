@@ -13,7 +13,8 @@ import { relay } from "../../layers/passthrough.ts";
 import { relayWebSocket } from "../../websocket/relay.ts";
 import { openFlow } from "./open-flow.ts";
 import { errorText, type ServerRoute } from "./server-route.ts";
-import { NoAnswer, answerWithin, clientWaits, type ClientHook } from "./waits.ts";
+import { NoAnswer } from "../no-answer.ts";
+import { clientWaits, type ClientHook } from "./waits.ts";
 
 /**
  * An HTTP/1.1 `Upgrade` request (WebSocket, mostly): the request hooks, the
@@ -68,9 +69,10 @@ export async function handleUpgrade(
     }
     let outcome: H1Result;
     try {
-      upstream = startHttp1Request(conn, flow.request, upgradeHeaders(flow, route), route.viaProxy, true);
+      const headers = upgradeHeaders(flow, route);
+      upstream = startHttp1Request(conn, flow.request, headers, route.viaProxy, proxy.settings.idleTimeoutMs, true);
       upstream.end(flow.request.body);
-      outcome = await answerWithin(upstream.response, proxy.settings.idleTimeoutMs);
+      outcome = await upstream.response;
     } catch (err) {
       if (err instanceof NoAnswer) upstream?.destroy();
       return err instanceof NoAnswer ? fail(err.message, 504) : fail(errorText(err));

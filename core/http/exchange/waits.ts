@@ -1,5 +1,5 @@
-// How long a client waits on others: on addons holding its flow, on a
-// server that does not answer. Both are bounded by idle_timeout.
+// How long a client waits on addons holding its flow: at most idle_timeout. (Its wait on a
+// server that does not answer has the same bound, kept by the server's client: no-answer.ts.)
 import type { HTTPFlow, LogLevel } from "@interloper/sdk";
 
 /** The hooks of an HTTP exchange that a waiting client sits through. */
@@ -33,38 +33,4 @@ export function clientWaits(
     flow.error = { msg, timestamp: Date.now() / 1000 };
   }, idleTimeoutMs);
   return pending.finally(() => clearTimeout(timer));
-}
-
-/** The server sent no response head within idle_timeout of the request. */
-export class NoAnswer extends Error {}
-
-/**
- * `answer`, unless the server stays silent longer than `ms` (0: no limit): then NoAnswer. A server
- * still taking the request's bytes (`progress` grows: a slow reader of a big upload) is not silent;
- * the clock runs from the last byte it took. One timer, refreshed, no race (once per request).
- */
-export function answerWithin<T>(answer: Promise<T>, ms: number, progress: () => number = () => 0): Promise<T> {
-  if (ms <= 0) return answer;
-  return new Promise<T>((resolve, reject) => {
-    let seen = progress();
-    const timer = setTimeout(function check() {
-      const now = progress();
-      if (now !== seen) {
-        seen = now;
-        timer.refresh();
-        return;
-      }
-      reject(new NoAnswer(`server did not answer within idle_timeout (${ms / 1000} s)`));
-    }, ms);
-    answer.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }
