@@ -3,30 +3,36 @@
  * key has released its turn. Used where HTTP/1 needs order: the requests
  * pipelined on one client connection, and the requests of an HTTP/2 client's
  * streams that share one HTTP/1 server connection. A caller with nobody
- * ahead costs no Promise (this runs once per HTTP/1 request).
+ * ahead allocates nothing (this runs once per HTTP/1 request).
  */
 export class Turns<K extends object> {
-  /** Per busy key, the callers waiting behind the current one, in order. */
-  private readonly queues = new WeakMap<K, Array<() => void>>();
+  /** Per key (kept while the key lives): whether a caller has the turn, and who waits behind it. */
+  private readonly lanes = new WeakMap<K, { busy: boolean; waiting: Array<() => void> }>();
 
   /**
-   * `wait` (when someone is ahead) resolves when it is this caller's turn;
-   * `release` must be called exactly once, when the caller is done.
+   * Undefined when the turn is the caller's now, else a promise that resolves
+   * when it is. `release(key)` must follow exactly once, when the caller is done.
    */
-  take(key: K): { wait: Promise<void> | undefined; release: () => void } {
-    const release = () => this.next(key);
-    const queue = this.queues.get(key);
-    if (!queue) {
-      this.queues.set(key, []);
-      return { wait: undefined, release };
+  take(key: K): Promise<void> | undefined {
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { busy: false, waiting: [] };
+      this.lanes.set(key, lane);
     }
-    return { wait: new Promise<void>((resolve) => queue.push(resolve)), release };
+    if (!lane.busy) {
+      lane.busy = true;
+      return undefined;
+    }
+    const waiting = lane.waiting;
+    return new Promise<void>((resolve) => waiting.push(resolve));
   }
 
-  private next(key: K): void {
-    const queue = this.queues.get(key);
-    const first = queue?.shift();
-    if (first) first();
-    else this.queues.delete(key);
+  /** The caller holding the key's turn is done: the next one waiting gets it. */
+  release(key: K): void {
+    const lane = this.lanes.get(key);
+    if (!lane) return;
+    const next = lane.waiting.shift();
+    if (next) next();
+    else lane.busy = false;
   }
 }

@@ -5,10 +5,9 @@ import { Turns } from "../../core/http/turns.ts";
 test("nobody ahead: no wait; the key is free again after release", () => {
   const turns = new Turns<object>();
   const key = {};
-  const a = turns.take(key);
-  assert.is(a.wait, undefined);
-  a.release();
-  assert.is(turns.take(key).wait, undefined);
+  assert.is(turns.take(key), undefined);
+  turns.release(key);
+  assert.is(turns.take(key), undefined);
 });
 
 test("callers on one key run in the order they came, each after the one before released", async () => {
@@ -16,12 +15,12 @@ test("callers on one key run in the order they came, each after the one before r
   const key = {};
   const order: string[] = [];
   const run = async (name: string, work: () => Promise<void>) => {
-    const t = turns.take(key);
-    if (t.wait) await t.wait;
+    const wait = turns.take(key);
+    if (wait) await wait;
     order.push(`${name} start`);
     await work();
     order.push(`${name} end`);
-    t.release();
+    turns.release(key);
   };
   let finishA!: () => void;
   const slow = new Promise<void>((r) => (finishA = r));
@@ -31,16 +30,31 @@ test("callers on one key run in the order they came, each after the one before r
   finishA();
   await all;
   assert.equal(order, ["a start", "a end", "b start", "b end", "c start", "c end"]);
-  assert.is(turns.take(key).wait, undefined, "free once the last released");
+  assert.is(turns.take(key), undefined, "free once the last released");
 });
 
-test("keys are independent", () => {
+test("a caller that came while the key was free again waits for no one; one behind it waits", async () => {
+  const turns = new Turns<object>();
+  const key = {};
+  assert.is(turns.take(key), undefined);
+  const second = turns.take(key);
+  assert.ok(second);
+  let got = false;
+  void second.then(() => (got = true));
+  turns.release(key);
+  await second;
+  assert.ok(got, "the waiting caller got the turn on release");
+  assert.ok(turns.take(key), "the key is held by the second caller: a third waits");
+});
+
+test("keys are independent; releasing a key never taken does nothing", () => {
   const turns = new Turns<object>();
   const k1 = {};
   const k2 = {};
   turns.take(k1);
-  assert.is(turns.take(k2).wait, undefined);
-  assert.ok(turns.take(k1).wait);
+  assert.is(turns.take(k2), undefined);
+  assert.ok(turns.take(k1));
+  turns.release({});
 });
 
 test.run();

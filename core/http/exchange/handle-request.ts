@@ -24,8 +24,9 @@ export async function handleRequest(
   res: http.ServerResponse | http2.Http2ServerResponse,
 ): Promise<void> {
   const client = responderFor(req, res);
-  const turn = client.orderKey && pipelined.take(client.orderKey);
-  if (turn && turn.wait) await turn.wait;
+  const order = client.orderKey;
+  const wait = order && pipelined.take(order);
+  if (wait) await wait;
   const live: { exchange?: HttpExchange } = {};
   let opened: ReturnType<typeof openFlow> | undefined;
   try {
@@ -36,7 +37,7 @@ export async function handleRequest(
     await live.exchange.run();
   } finally {
     if (typeof opened === "object") opened.flow.detachConnection();
-    turn?.release();
+    if (order) pipelined.release(order);
   }
 }
 

@@ -153,12 +153,12 @@ export class ServerRoute implements UpstreamRoute {
   }
 
   private async takingTurns<T>(step: () => Promise<T>): Promise<T> {
-    const turn = sharedHttp1.take(this.conn);
-    if (turn.wait) await turn.wait;
+    const wait = sharedHttp1.take(this.conn);
+    if (wait) await wait;
     try {
       return await step();
     } finally {
-      turn.release();
+      sharedHttp1.release(this.conn);
     }
   }
 }
