@@ -51,7 +51,7 @@ test("keys are independent; releasing a key never taken does nothing", () => {
   const turns = new Turns<object>();
   const k1 = {};
   const k2 = {};
-  turns.take(k1);
+  void turns.take(k1);
   assert.is(turns.take(k2), undefined);
   assert.ok(turns.take(k1));
   turns.release({});
