@@ -229,10 +229,45 @@ export interface ServerState {
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
 
+/**
+ * A finished HTTP flow's summary as the live updates carry it (API.md, `flows/rows`): the
+ * proxy writes it from the flow as its store keeps it, and the client makes the FlowSummary
+ * (addons/web/ui/lib/summary-row.ts). A row is ~380 bytes where the summary's JSON is ~950.
+ */
+export type SummaryRow = [
+  id: string,
+  /** method, scheme, host, path, form, HTTP version, then each request field's name and value; with a response, its reason, HTTP version, fields: all joined by DEL (0x7f). */
+  heads: string,
+  requestFields: number,
+  /** -1: no response. */
+  responseFields: number,
+  port: number,
+  status: number | null,
+  timestampCreated: number,
+  timestampStart: number,
+  timestampEnd: number | null,
+  requestSize: number | null,
+  responseSize: number | null,
+  requestBody: BodyState,
+  responseBody: BodyState,
+  tls: boolean,
+  sni: string | null,
+  clientHost: string,
+  clientPort: number,
+  serverHost: string,
+  serverPort: number,
+  replayed: "request" | "response" | null,
+  marked: string,
+  comment: string,
+  error: string | null,
+  killed: boolean,
+];
+
 /** One live update of the WebSocket `/api/updates` (each message is an array of them). */
 export type Update =
   | { type: "flows/add"; data: FlowSummary }
   | { type: "flows/update"; data: FlowSummary }
+  | { type: "flows/rows"; data: SummaryRow[] }
   | { type: "flows/remove"; data: { id: string } }
   | { type: "flows/reset"; data: Record<string, never> }
   | { type: "events/add"; data: LogEntry }

@@ -3,6 +3,8 @@
 // does), against the same run without `--web` (paired as in W). Also the proxy's RSS after
 // the runs with the UI (its flow store is bounded by web_max_flows).
 import WebSocket from "ws";
+import type { SummaryRow } from "../../addons/web/api-types.ts";
+import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
 import { runWrk, startProxy, wrkArgs, type Ctx, type RunningProxy } from "../lib/context.ts";
 import { freePort } from "../lib/procs.ts";
 import { med, valueCheck, type WorkloadResult } from "../lib/report.ts";
@@ -12,7 +14,7 @@ import { add, MB, metric, type Workload } from "./workload.ts";
 
 const PASSWORD = "bench-web-ui";
 
-/** A client of the UI's updates that reads (and parses) everything, counting flows seen. */
+/** A client of the UI's updates that reads (and parses) everything, as the browser does, counting flows seen. */
 interface Reader {
   flows: number;
   messages: number;
@@ -27,7 +29,11 @@ function openUpdates(port: number): Promise<Reader> {
   const reader: Reader = { flows: 0, messages: 0, close: () => ws.terminate() };
   ws.on("message", (data: Buffer) => {
     reader.messages++;
-    for (const u of JSON.parse(data.toString("utf8")) as { type: string }[]) if (u.type === "flows/add") reader.flows++;
+    for (const u of JSON.parse(data.toString("utf8")) as { type: string; data: unknown[] }[]) {
+      if (u.type === "flows/add") reader.flows++;
+      // Finished flows come as rows; the browser makes each one's summary (ui/lib/summary-row.ts).
+      else if (u.type === "flows/rows") for (const row of u.data) if (summaryOfRow(row as SummaryRow)) reader.flows++;
+    }
   });
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve(reader));

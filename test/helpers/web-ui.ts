@@ -2,6 +2,8 @@
 // and the live updates over its WebSocket, every wait bounded and woken by what arrives.
 import * as http from "node:http";
 import WebSocket from "ws";
+import type { SummaryRow } from "../../addons/web/api-types.ts";
+import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
 import type { ProxyProcess } from "./harness.ts";
 import { WAIT_MS } from "./harness.ts";
 
@@ -76,7 +78,7 @@ export interface Update {
   data: Record<string, unknown>;
 }
 
-/** A connection to `/api/updates` that records every update it receives. */
+/** A connection to `/api/updates` that records every update it receives (each row of `flows/rows` as a `flows/row` of its summary, made as the browser makes it). */
 export class UpdatesClient {
   readonly updates: Update[] = [];
   /** How many WebSocket messages brought them. */
@@ -87,7 +89,12 @@ export class UpdatesClient {
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data: Buffer) => {
       this.messages++;
-      for (const u of JSON.parse(data.toString("utf8")) as Update[]) this.updates.push(u);
+      for (const u of JSON.parse(data.toString("utf8")) as Update[]) {
+        if (u.type !== "flows/rows") this.updates.push(u);
+        else
+          for (const row of u.data as unknown as SummaryRow[])
+            this.updates.push({ type: "flows/row", data: { ...summaryOfRow(row) } });
+      }
       this.wake();
     });
     ws.on("close", (code: number) => {

@@ -1,6 +1,7 @@
 // The web UI's live updates (addons/web/server/updates.ts) over a real WebSocket on
 // loopback: changes gathered and sent in batches (never more often than every 100 ms), a
-// flow once per batch with its latest state, nothing gathered without a client.
+// flow once per batch with its latest state (finished flows as rows, runs of them in one
+// `flows/rows` update), nothing gathered without a client.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "uvu";
@@ -9,13 +10,23 @@ import WebSocket from "ws";
 import { Response } from "@interloper/sdk";
 import { testFlow } from "@interloper/sdk/testing";
 import { BATCH_MS, UpdateHub } from "../../addons/web/server/updates.ts";
-import type { AddonInfo } from "../../addons/web/api-types.ts";
+import type { AddonInfo, SummaryRow } from "../../addons/web/api-types.ts";
 import { FlowStore } from "../../addons/web/store/flow-store.ts";
+import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
 import { WAIT_MS, within } from "../helpers/harness.ts";
 
 interface Update {
   type: string;
   data: { id?: string; status?: number | null; path?: string | null; message?: string };
+}
+
+/** The updates of a message with each row of a `flows/rows` as a `flows/row` update of its summary. */
+function expandRows(updates: Update[]): Update[] {
+  return updates.flatMap((u) =>
+    u.type === "flows/rows"
+      ? (u.data as unknown as SummaryRow[]).map((row) => ({ type: "flows/row", data: summaryOfRow(row) }))
+      : [u],
+  );
 }
 
 const ADDON: AddonInfo = {
@@ -34,7 +45,7 @@ const ADDON: AddonInfo = {
 async function setUp(): Promise<{
   store: FlowStore;
   hub: UpdateHub;
-  connect: () => Promise<{ ws: WebSocket; messages: Update[][]; opened: number }>;
+  connect: () => Promise<{ ws: WebSocket; messages: Update[][]; raw: Update[][]; opened: number }>;
   close: () => Promise<void>;
 }> {
   const store = new FlowStore({ maxFlows: 1000 }, undefined);
@@ -52,8 +63,12 @@ async function setUp(): Promise<{
         const ws = new WebSocket(`ws://127.0.0.1:${port}/api/updates`);
         sockets.push(ws);
         const messages: Update[][] = [];
-        ws.on("message", (d: Buffer) => messages.push(JSON.parse(d.toString()) as Update[]));
-        ws.once("open", () => resolve({ ws, messages, opened: Date.now() }));
+        const raw: Update[][] = [];
+        ws.on("message", (d: Buffer) => {
+          raw.push(JSON.parse(d.toString()) as Update[]);
+          messages.push(expandRows(raw[raw.length - 1]!));
+        });
+        ws.once("open", () => resolve({ ws, messages, raw, opened: Date.now() }));
         ws.once("error", reject);
       }),
     close: async () => {
@@ -108,12 +123,14 @@ test("many changes arrive in few messages, each flow once per batch with its lat
     const all = () => client.messages.flat();
     await until(client.ws, () => all().some((u) => u.type === "addons/update"), "the batch");
     const elapsed = Date.now() - started;
-    const adds = all().filter((u) => u.type === "flows/add");
+    const adds = all().filter((u) => u.type === "flows/add" || u.type === "flows/row");
     assert.is(adds.length, 299, "the removed flow never shows: added and removed within one batch");
     assert.ok(
-      adds.every((u) => u.data.status === 201),
-      "each add carries the latest state",
+      adds.every((u) => u.type === "flows/row" && u.data.status === 201),
+      "each finished flow comes as a row with its latest state",
     );
+    const rowsUpdates = client.raw.flat().filter((u) => u.type === "flows/rows").length;
+    assert.ok(rowsUpdates <= Math.ceil(299 / 32) + 1, `${rowsUpdates} flows/rows updates: a run of rows is one`);
     assert.not.ok(
       all().some((u) => u.type === "flows/update"),
       "no separate updates for flows added in the batch",

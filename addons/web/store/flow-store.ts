@@ -7,10 +7,10 @@
 // Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
 // that changes a kept flow takes it with own(): an object until the flow is settled again.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
-import type { FlowSummary } from "../api-types.ts";
+import type { FlowSummary, SummaryRow } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
-import { pack, unpack, type PackedHttp } from "./packed-flow.ts";
+import { heldBodies, pack, summaryRow, unpack, type PackedHttp } from "./packed-flow.ts";
 import { Slab } from "./slab.ts";
 import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
 
@@ -244,6 +244,20 @@ export class FlowStore {
   summary(rec: StoredFlow): FlowSummary {
     const flow = this.view(rec);
     return summarize(flow, this.facts(rec, flow));
+  }
+
+  /** The summary as a row (what live updates carry) for a packed flow, made without unpacking it; undefined for others. */
+  row(rec: StoredFlow): SummaryRow | undefined {
+    const p = rec.packed;
+    if (!p) return undefined;
+    const held = heldBodies(p);
+    const facts: BodyFacts = {
+      request: rec.request ? keptState(rec.request) : held.request,
+      response: rec.response ? keptState(rec.response) : held.response,
+    };
+    if (rec.request) facts.requestSize = rec.request.length;
+    if (rec.response) facts.responseSize = rec.response.length;
+    return summaryRow(p, facts);
   }
 
   /**

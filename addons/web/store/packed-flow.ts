@@ -5,8 +5,10 @@
 // objects, and it was the largest cost of an open web UI (bench V: ~14 µs a request).
 // unpack() gives back the flow detach() would have kept; the store makes one only when asked.
 import { Headers, HTTPFlow, Request, Response, type AnyFlow, type FlowError } from "@interloper/sdk";
+import type { BodyState, SummaryRow } from "../api-types.ts";
 import type { LeaveOut } from "./detach.ts";
 import type { Slab } from "./slab.ts";
+import type { BodyFacts } from "./summary.ts";
 
 /** Between the parts of `text`: a byte no method, URL, version, reason or header field may hold (RFC 9110 §5.5). */
 const SEP = "\x7f";
@@ -143,6 +145,63 @@ export function unpack(p: PackedHttp, copyBodies = true): HTTPFlow {
   flow.timestampCreated = t[at]!;
   flow.carried = p.carried;
   return flow;
+}
+
+/** The states of the bodies the packed record holds itself (summary.ts heldBodyState). */
+export function heldBodies(p: PackedHttp): { request: BodyState; response: BodyState } {
+  return {
+    request: heldState(p.requestLength, (p.flags & REQUEST_STREAM) !== 0),
+    response: p.flags & HAS_RESPONSE ? heldState(p.responseLength, (p.flags & RESPONSE_STREAM) !== 0) : "none",
+  };
+}
+
+function heldState(length: number, stream: boolean): BodyState {
+  return length > 0 ? "memory" : stream ? "streamed" : "none";
+}
+
+/**
+ * The flow's summary as the live updates carry it (SummaryRow), made from the packed record
+ * without unpacking it: `text` is already the row's heads. The client's summaryOfRow() gives
+ * what summarize() gives for the unpacked flow.
+ */
+export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
+  const hasResponse = (p.flags & HAS_RESPONSE) !== 0;
+  const t = p.times;
+  const end = hasResponse ? time(t[p.timesAt + 4]!) : undefined;
+  const { client, server } = p;
+  return [
+    p.id,
+    p.text,
+    p.requestFields,
+    hasResponse ? p.responseFields : -1,
+    p.port,
+    hasResponse ? p.status : null,
+    t[p.timesAt]!,
+    t[p.timesAt + 1]!,
+    end ?? p.error?.timestamp ?? null,
+    rowSize(bodies.request, bodies.requestSize, p.requestLength),
+    hasResponse ? rowSize(bodies.response, bodies.responseSize, p.responseLength) : null,
+    bodies.request,
+    bodies.response,
+    client.tlsEstablished,
+    client.sni ?? null,
+    client.peername.host,
+    client.peername.port,
+    server.address.host,
+    server.address.port,
+    p.isReplay ?? null,
+    p.marked,
+    p.comment,
+    p.error ? p.error.msg : null,
+    (p.flags & KILLED) !== 0,
+  ];
+}
+
+/** summary.ts sizeOf for a packed message: `held` bytes, unless kept apart or streamed. */
+function rowSize(state: BodyState, kept: number | undefined, held: number): number | null {
+  if (state === "streamed") return null;
+  if (state === "disk" || state === "dropped") return kept ?? null;
+  return held;
 }
 
 /** Every text part of both heads joined by SEP; undefined when a part holds SEP itself (an addon's odd value). */

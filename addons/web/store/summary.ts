@@ -2,6 +2,7 @@
 // (addons/web/API.md; the type is FlowSummary of ../api-types.ts).
 import type { AnyFlow, Headers, HTTPFlow, Request, Response, TCPFlow } from "@interloper/sdk";
 import type { BodyState, Fields, FlowSummary } from "../api-types.ts";
+import { prettyUrl } from "../ui/lib/summary-row.ts";
 
 /** What the store knows of a flow's bodies beyond the flow object (kept on disk, dropped). */
 export interface BodyFacts {
@@ -43,7 +44,7 @@ function summarizeHttp(flow: HTTPFlow, bodies: BodyFacts): FlowSummary {
     prettyHost,
     port: req.port,
     path: req.path,
-    url: prettyUrl(req, prettyHost),
+    url: prettyUrl(req.method, req.form, req.scheme, req.host, prettyHost, req.port, req.path),
     status: res ? res.status : null,
     reason: res ? res.reason : null,
     requestSize: sizeOf(req, bodies.request, bodies.requestSize),
@@ -110,14 +111,6 @@ function summarizeTcp(flow: TCPFlow, bodies: BodyFacts): FlowSummary {
     messageCount: flow.messages.length,
     bodies: { request: bodies.request, response: bodies.response },
   };
-}
-
-/** `request.prettyUrl` with its Host name already looked up. */
-function prettyUrl(req: Request, prettyHost: string): string {
-  if (req.method === "CONNECT" && req.form === "authority") return req.url;
-  const shown = prettyHost.includes(":") ? `[${prettyHost}]` : prettyHost;
-  const def = req.scheme === "https" ? 443 : 80;
-  return `${req.scheme}://${shown}${req.port === def ? "" : `:${req.port}`}${req.path}`;
 }
 
 function sizeOf(message: Request | Response, state: BodyState, kept: number | undefined): number | null {

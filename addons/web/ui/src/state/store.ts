@@ -6,6 +6,7 @@
  */
 import { isEarlierState } from "../../lib/flow-progress.ts";
 import { FlowView } from "../../lib/flow-view.ts";
+import { summaryOfRow } from "../../lib/summary-row.ts";
 import type { SortDirection } from "../../lib/sort.ts";
 import { valueText } from "../../lib/value-text.ts";
 import type { ViewFilter } from "../../lib/summary-filter.ts";
@@ -111,7 +112,8 @@ export class Store {
     this.changed();
   }
 
-  apply(updates: readonly Update[]): void {
+  apply(received: readonly Update[]): void {
+    const updates = withSummaries(received);
     if (this.held) {
       this.held.push(...updates);
       return;
@@ -123,6 +125,9 @@ export class Store {
         case "flows/update":
           this.flows.upsert(u.data);
           flowsChanged = true;
+          break;
+        case "flows/rows":
+          // withSummaries made each row a flows/update.
           break;
         case "flows/remove":
           this.flows.remove(u.data.id);
@@ -258,6 +263,17 @@ export class Store {
         .catch((e: unknown) => this.notify("error", `filter: ${e instanceof Error ? e.message : String(e)}`));
     }
   }
+}
+
+/** The updates with each row of `flows/rows` made a `flows/update` of its summary (the same array when there are none). */
+function withSummaries(updates: readonly Update[]): readonly Update[] {
+  if (!updates.some((u) => u.type === "flows/rows")) return updates;
+  const out: Update[] = [];
+  for (const u of updates) {
+    if (u.type !== "flows/rows") out.push(u);
+    else for (const row of u.data) out.push({ type: "flows/update", data: summaryOfRow(row) });
+  }
+  return out;
 }
 
 export const store = new Store();
