@@ -212,7 +212,7 @@ test("changes for the UI: gathered only while tracking, coalesced per flow, in o
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   const a = finished();
   store.observe(a, false);
-  assert.is(store.takeChanges().changes.size, 0, "nobody listens: nothing gathered");
+  assert.is(store.takeChanges().changes.length, 0, "nobody listens: nothing gathered");
   store.tracking = true;
   const b = finished();
   const c = finished();
@@ -223,7 +223,7 @@ test("changes for the UI: gathered only while tracking, coalesced per flow, in o
   store.remove(c.id);
   store.touch("no-such-id");
   assert.equal(
-    [...store.takeChanges().changes],
+    store.takeChanges().changes.map(({ rec, change }) => [rec.id, change]),
     [
       [b.id, "add"],
       [a.id, "update"],
@@ -233,7 +233,49 @@ test("changes for the UI: gathered only while tracking, coalesced per flow, in o
   store.clear();
   const after = store.takeChanges();
   assert.ok(after.reset);
-  assert.is(after.changes.size, 0);
+  assert.is(after.changes.length, 0);
+});
+
+test("changes: a flow removed and brought back (a file opened again) is a remove then an add; a clear forgets what was gathered", () => {
+  const store = new FlowStore({ maxFlows: 10 }, undefined);
+  store.tracking = true;
+  const a = finished();
+  const b = finished();
+  store.observe(a, true);
+  store.observe(b, true);
+  store.takeChanges();
+  store.remove(a.id);
+  const again = a.copy();
+  again.id = a.id;
+  store.insert(again);
+  store.touch(b.id);
+  store.remove(b.id);
+  assert.equal(
+    store.takeChanges().changes.map(({ rec, change }) => [rec.id, change]),
+    [
+      [a.id, "remove"],
+      [a.id, "add"],
+      [b.id, "remove"],
+    ],
+    "in the order of their first change; b's touch became its remove",
+  );
+  const c = finished();
+  store.observe(c, false);
+  store.clear();
+  store.observe(c, true);
+  const after = store.takeChanges();
+  assert.ok(after.reset);
+  assert.equal(
+    after.changes.map(({ rec, change }) => [rec.id, change]),
+    [],
+    "c was removed by the clear and never comes back (its later hooks are ignored)",
+  );
+  const d = finished();
+  store.observe(d, true);
+  assert.equal(
+    store.takeChanges().changes.map(({ rec, change }) => [rec.id, change]),
+    [[d.id, "add"]],
+  );
 });
 
 test("TCP flows are kept too, with their messages", () => {

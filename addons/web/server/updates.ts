@@ -135,13 +135,9 @@ export class UpdateHub {
     const out: Pending[] = [];
     const { reset, changes } = this.store.takeChanges();
     if (reset) out.push({ type: "flows/reset", data: {} });
-    for (const [id, change] of changes) {
-      if (change === "remove") {
-        out.push({ type: "flows/remove", data: { id } });
-        continue;
-      }
-      const rec = this.store.get(id);
-      if (rec) out.push({ type: change === "add" ? "flows/add" : "flows/update", rec });
+    for (const { rec, change } of changes) {
+      if (change === "remove") out.push({ type: "flows/remove", data: { id: rec.id } });
+      else out.push({ type: change === "add" ? "flows/add" : "flows/update", rec });
     }
     for (const entry of this.events) out.push({ type: "events/add", data: entry });
     this.events = [];

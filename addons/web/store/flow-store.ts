@@ -40,6 +40,11 @@ export class StoredFlow {
   inline = 0;
   /** Removed from the store (its place in the eviction queue is skipped). */
   gone = false;
+  /**
+   * The change not yet told to the UI while the record is in the store's list of changed ones
+   * (null: it was added and removed before anyone was told); undefined: not in the list.
+   */
+  change: Change | null | undefined = undefined;
 
   constructor(flow: AnyFlow) {
     this.object = flow;
@@ -65,6 +70,12 @@ export class StoredFlow {
 }
 
 export type Change = "add" | "update" | "remove";
+
+/** A flow whose change the UI has not been told yet. */
+export interface Changed {
+  rec: StoredFlow;
+  change: Change;
+}
 
 export interface StoreLimits {
   maxFlows: number;
@@ -92,8 +103,11 @@ export class FlowStore {
   /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
   private readonly forgotten = new WeakSet<AnyFlow>();
   private readonly slab = new Slab();
-  /** Changes not yet told to the UI (only recorded while someone listens). */
-  private changes = new Map<string, Change>();
+  /**
+   * Records whose change the UI has not been told yet, in the order of their first change (only
+   * while someone listens). The change itself is on the record: no map keyed by flow id to keep.
+   */
+  private changed: StoredFlow[] = [];
   private resetPending = false;
   private inlineTotal = 0;
   private maxFlows: number;
@@ -148,10 +162,10 @@ export class FlowStore {
       rec = new StoredFlow(flow);
       this.flows.set(flow.id, rec);
       this.order.push(rec);
-      this.note(flow.id, "add");
+      this.note(rec, "add");
       if (this.flows.size > this.maxFlows) this.evict();
     } else {
-      this.note(flow.id, "update");
+      this.note(rec, "update");
     }
     if (done && !flow.intercepted) this.settle(rec, flow);
     else if (!done) {
@@ -165,14 +179,15 @@ export class FlowStore {
 
   /** Something about the flow changed (paused, resumed, edited): tell the UI. */
   touch(id: string): void {
-    if (this.flows.has(id)) this.note(id, "update");
+    const rec = this.flows.get(id);
+    if (rec) this.note(rec, "update");
   }
 
   /** A paused flow went on: keep it as done if it is. */
   resumed(flow: AnyFlow, done: boolean): void {
     const rec = this.flows.get(flow.id);
     if (!rec || rec.object !== flow) return;
-    this.note(flow.id, "update");
+    this.note(rec, "update");
     if (done) this.settle(rec, flow);
   }
 
@@ -186,7 +201,7 @@ export class FlowStore {
     const rec = this.flows.get(id);
     if (!rec) return false;
     this.drop(rec);
-    this.note(id, "remove");
+    this.note(rec, "remove");
     return true;
   }
 
@@ -195,7 +210,7 @@ export class FlowStore {
     for (const rec of [...this.flows.values()]) if (!keep(rec)) this.drop(rec);
     this.order = this.order.slice(this.head).filter((r) => !r.gone);
     this.head = 0;
-    this.changes.clear();
+    this.forgetChanges();
     if (this.tracking) this.resetPending = true;
   }
 
@@ -204,12 +219,23 @@ export class FlowStore {
     while (this.flows.size > this.maxFlows) if (!this.evict()) break;
   }
 
-  /** The changes since the last call, in order, and whether the UI must start over first. */
-  takeChanges(): { reset: boolean; changes: Map<string, Change> } {
-    const out = { reset: this.resetPending, changes: this.changes };
-    this.changes = new Map();
+  /** The changes since the last call, in order (a flow once, with its latest change), and whether the UI must start over first. */
+  takeChanges(): { reset: boolean; changes: Changed[] } {
+    const changes: Changed[] = [];
+    for (const rec of this.changed) {
+      const change = rec.change;
+      rec.change = undefined;
+      if (change) changes.push({ rec, change });
+    }
+    this.changed = [];
+    const reset = this.resetPending;
     this.resetPending = false;
-    return out;
+    return { reset, changes };
+  }
+
+  private forgetChanges(): void {
+    for (const rec of this.changed) rec.change = undefined;
+    this.changed = [];
   }
 
   /** The flow as kept, to read only: for a packed one a new object each time, which the store does not keep. */
@@ -328,21 +354,21 @@ export class FlowStore {
     this.flows.clear();
     this.order = [];
     this.head = 0;
+    this.forgetChanges();
     this.spill?.close();
   }
 
-  private note(id: string, change: Change): void {
+  private note(rec: StoredFlow, change: Change): void {
     if (!this.tracking) return;
-    const before = this.changes.get(id);
-    if (before === undefined) this.changes.set(id, change);
-    else if (change === "remove") {
-      if (before === "add") this.changes.delete(id);
-      else this.changes.set(id, "remove");
-    } else if (before === "remove") {
-      // Gone and back (a file opened again): the UI replaces what it has.
-      this.changes.delete(id);
-      this.changes.set(id, "add");
+    const before = rec.change;
+    if (before === undefined) {
+      rec.change = change;
+      this.changed.push(rec);
+    } else if (change === "remove") {
+      // Added and gone before anyone was told: nothing to tell.
+      rec.change = before === "add" || before === null ? null : "remove";
     }
+    // A removed record never comes back (a flow with its id again, a file opened twice, gets a new one).
   }
 
   /** Drops the oldest flow that is not paused; false when every flow is paused. */
