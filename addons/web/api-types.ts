@@ -268,7 +268,7 @@ export type Update =
   | { type: "flows/add"; data: FlowSummary }
   | { type: "flows/update"; data: FlowSummary }
   | { type: "flows/rows"; data: SummaryRow[] }
-  | { type: "flows/remove"; data: { id: string } }
+  | { type: "flows/removed"; data: { ids: string[] } }
   | { type: "flows/reset"; data: Record<string, never> }
   | { type: "events/add"; data: LogEntry }
   | { type: "options/update"; data: OptionInfo[] }

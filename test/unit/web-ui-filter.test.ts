@@ -205,6 +205,23 @@ test("FlowView: filter and highlight kept per flow; upsert re-evaluates one flow
   assert.is(view.visible().length, 0);
 });
 
+test("FlowView: removeMany drops many flows in one pass; unknown ids are ignored; the rest keep their order", () => {
+  const view = new FlowView<FlowSummary>();
+  const all = summaries();
+  view.reset(all);
+  const gone = [all[0]!.id, all[2]!.id, "no-such-id", all[all.length - 1]!.id];
+  view.removeMany(gone);
+  assert.is(view.size, all.length - 3);
+  assert.equal(
+    view.visible().map((r) => r.summary.id),
+    all.filter((s) => !gone.includes(s.id)).map((s) => s.id),
+  );
+  assert.is(view.get(all[0]!.id), undefined);
+  view.removeMany([]);
+  view.removeMany(["no-such-id"]);
+  assert.is(view.size, all.length - 3);
+});
+
 test("FlowView: sorting by a column, ties by arrival; null sort is arrival order", () => {
   const view = new FlowView<FlowSummary>();
   const all = summaries();

@@ -17,7 +17,7 @@ import { WAIT_MS, within } from "../helpers/harness.ts";
 
 interface Update {
   type: string;
-  data: { id?: string; status?: number | null; path?: string | null; message?: string };
+  data: { id?: string; ids?: string[]; status?: number | null; path?: string | null; message?: string };
 }
 
 /** The updates of a message with each row of a `flows/rows` as a `flows/row` update of its summary. */
@@ -184,10 +184,41 @@ test("later changes to known flows come as updates; removals as removes", async 
     store.touch(flow.id);
     await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/update"), "the update");
     store.remove(flow.id);
-    await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/remove"), "the removal");
-    assert.is(client.messages.flat().find((u) => u.type === "flows/remove")!.data.id, flow.id);
+    await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/removed"), "the removal");
+    assert.equal(client.messages.flat().find((u) => u.type === "flows/removed")!.data.ids, [flow.id]);
     store.clear();
     await until(client.ws, () => client.messages.flat().some((u) => u.type === "flows/reset"), "the reset");
+  } finally {
+    await close();
+  }
+});
+
+test("past web_max_flows every new flow evicts the oldest: the removals of a message come first, as one update", async () => {
+  const { store, hub, connect, close } = await setUp();
+  try {
+    store.setMaxFlows(5);
+    const client = await connect();
+    await registered(hub, 1);
+    const flows = Array.from({ length: 12 }, (_, i) => testFlow({ url: `http://h.test/${i}` }));
+    for (const f of flows.slice(0, 5)) store.observe(f, true);
+    hub.flush();
+    await until(client.ws, () => client.messages.length === 1, "the first five");
+    // Seven more: each evicts one of the first five, then (after five) one of its own batch.
+    for (const f of flows.slice(5)) store.observe(f, true);
+    hub.flush();
+    await until(client.ws, () => client.messages.length === 2, "the next message");
+    const second = client.raw[1]!;
+    assert.is(second[0]!.type, "flows/removed", "removals first");
+    assert.equal(
+      second[0]!.data.ids,
+      flows.slice(0, 5).map((f) => f.id),
+      "the five told before; the two added and evicted within the batch are never told",
+    );
+    assert.equal(
+      client.messages[1]!.slice(1).map((u) => u.data.path),
+      flows.slice(7).map((f) => f.request.path),
+    );
+    assert.is(second.filter((u) => u.type === "flows/removed").length, 1);
   } finally {
     await close();
   }

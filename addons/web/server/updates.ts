@@ -135,10 +135,16 @@ export class UpdateHub {
     const out: Pending[] = [];
     const { reset, changes } = this.store.takeChanges();
     if (reset) out.push({ type: "flows/reset", data: {} });
+    // Every removal first, as one update: at 50,000 flows each new flow evicts one, and a client
+    // drops them in one pass. A flow removed and brought back (a new record, same id) still sees
+    // its remove before its add; one added and removed within the batch was never noted.
+    const removedAt = out.length;
+    const ids: string[] = [];
     for (const { rec, change } of changes) {
-      if (change === "remove") out.push({ type: "flows/remove", data: { id: rec.id } });
+      if (change === "remove") ids.push(rec.id);
       else out.push({ type: change === "add" ? "flows/add" : "flows/update", rec });
     }
+    if (ids.length > 0) out.splice(removedAt, 0, { type: "flows/removed", data: { ids } });
     for (const entry of this.events) out.push({ type: "events/add", data: entry });
     this.events = [];
     if (this.options.size > 0) out.push({ type: "options/update", data: this.describe.options(this.options) });

@@ -71,11 +71,20 @@ export class FlowView<S extends FilterableSummary = FilterableSummary> {
   }
 
   remove(id: string): void {
-    const row = this.rows.get(id);
-    if (!row) return;
-    this.rows.delete(id);
-    const i = this.arrival.indexOf(row);
-    if (i !== -1) this.arrival.splice(i, 1);
+    this.removeMany([id]);
+  }
+
+  /** Drops these flows (unknown ids are ignored) in one pass over the list, however many they are. */
+  removeMany(ids: readonly string[]): void {
+    const gone = new Set<FlowRow<S>>();
+    for (const id of ids) {
+      const row = this.rows.get(id);
+      if (!row) continue;
+      this.rows.delete(id);
+      gone.add(row);
+    }
+    if (gone.size === 0) return;
+    this.arrival = this.arrival.filter((r) => !gone.has(r));
     this.visibleCache = null;
   }
 

@@ -129,9 +129,9 @@ export class Store {
         case "flows/rows":
           // withSummaries made each row a flows/update.
           break;
-        case "flows/remove":
-          this.flows.remove(u.data.id);
-          if (this.selected === u.data.id) this.selected = null;
+        case "flows/removed":
+          this.flows.removeMany(u.data.ids);
+          if (this.selected !== null && !this.flows.get(this.selected)) this.selected = null;
           flowsChanged = true;
           break;
         case "flows/reset":
