@@ -28,6 +28,8 @@ export class Http1Connection {
   /** Bounds the active request's wait for its head (no-answer.ts): made once, refreshed per request. */
   private answerTimer: NodeJS.Timeout | undefined;
   private answerMs = 0;
+  /** The request the timer was last started for (a later one without a bound must not be failed by it). */
+  private answerFor: H1Exchange | undefined;
   /** The socket's bytesWritten when the server was last seen taking the request's bytes. */
   private answerSeen = 0;
 
@@ -128,11 +130,16 @@ export class Http1Connection {
     this.active = next;
     this.parser.expect(next.method, next.upgrade);
     next.start();
-    if (next.answerWithinMs > 0) this.armAnswer(next.answerWithinMs);
   }
 
-  /** The server has `ms` from now (or from the last byte of the request it takes) to send a head. */
-  private armAnswer(ms: number): void {
+  /**
+   * @internal `x`'s head is on the socket: the server has its bound from now (or from the last of the
+   * request's bytes it takes) to send a response head.
+   */
+  watchAnswer(x: H1Exchange): void {
+    const ms = x.answerWithinMs;
+    if (ms <= 0) return;
+    this.answerFor = x;
     this.answerSeen = this.socket.bytesWritten;
     if (this.answerTimer && this.answerMs === ms) {
       this.answerTimer.refresh();
@@ -145,11 +152,12 @@ export class Http1Connection {
   }
 
   private readonly onAnswerTimer = (): void => {
-    const x = this.active;
-    if (!x || x.answered) return;
-    // A server still taking the request (a slow reader of a big upload) is not silent.
+    const x = this.answerFor;
+    if (!x || x !== this.active || x.answered) return;
+    // A server still taking the request (a slow reader of a big upload) is not silent; nor is one whose
+    // request is not all there yet while it has taken everything so far (the client streams it slowly).
     const written = this.socket.bytesWritten;
-    if (written !== this.answerSeen) {
+    if (written !== this.answerSeen || (!x.requestSent && this.socket.writableLength === 0)) {
       this.answerSeen = written;
       this.answerTimer!.refresh();
       return;
@@ -379,6 +387,11 @@ export class H1Exchange {
     return this.responseHead !== undefined || this.settled;
   }
 
+  /** Every byte of the request was handed to the socket. */
+  get requestSent(): boolean {
+    return this.requestDone;
+  }
+
   /** Gives up on this exchange (the client went away, the flow was killed). */
   destroy(): void {
     this.fail(new Error("request aborted"));
@@ -534,6 +547,7 @@ export class H1Exchange {
   private writeHeadForStream(): void {
     const head = this.serializeHead(undefined);
     this.conn.socket.write(head);
+    this.conn.watchAnswer(this);
     for (const w of this.waiting.splice(0)) w();
   }
 
@@ -566,9 +580,11 @@ export class H1Exchange {
         },
         () => {},
       );
+      this.conn.watchAnswer(this);
       return;
     }
     this.requestDone = true;
+    this.conn.watchAnswer(this);
     this.maybeDone();
   }
 

@@ -135,18 +135,20 @@ export async function sendHttp2(
   });
   const response = new Promise<UpstreamResponse>((resolve, reject) => {
     let answered = false;
-    // The stream's own timer: frames either way (the server taking the body) restart it.
-    if (answerWithinMs > 0)
-      stream.setTimeout(answerWithinMs, () => {
-        if (answered) return;
-        reject(new NoAnswer(answerWithinMs));
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      });
+    // The stream's own timer: frames either way (the server taking the body) restart it. While the
+    // request is not all there and nothing waits for the server to take it, the client is the slow one.
+    const silent = (): void => {
+      if (answered) return;
+      if (!stream.writableEnded && stream.writableLength === 0) return void stream.setTimeout(answerWithinMs, silent);
+      reject(new NoAnswer(answerWithinMs));
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    };
+    if (answerWithinMs > 0) stream.setTimeout(answerWithinMs, silent);
     stream.once(
       "response",
       (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, _flags: number, raw?: string[]) => {
         answered = true;
-        if (answerWithinMs > 0) stream.setTimeout(0);
+        if (answerWithinMs > 0) stream.setTimeout(0, silent);
         const rawHeaders: string[] = [];
         const list =
           raw ?? Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));

@@ -19,6 +19,8 @@ import {
   startProxy,
   testConfdir,
   waitFor,
+  WAIT_MS,
+  within,
 } from "../helpers/harness.ts";
 import { PEER, WireClient, hookRecorder, openTunnel, proxyCaPem, tlsOver } from "../helpers/clients.ts";
 import { closeSession, h2Get, h2Request, h2ViaProxy, startH1NoAlpnOrigin, startH2Origin } from "../helpers/h2.ts";
@@ -87,6 +89,37 @@ test("an h2 server silent on one stream: that request gets a 504 after idle_time
         ["/after", "2.0"],
       ],
     );
+  } finally {
+    await closeSession(session);
+    await p.stop();
+    await origin.close();
+  }
+});
+
+test("a streamed upload its client pauses past idle_timeout, to an h2 server: the server is not taken for silent", async () => {
+  const origin = await startH2Origin((_req, res, body) => res.end(`got ${body.length}`));
+  const p = await startInProcess([], { idleTimeout: 1, streamLargeBodies: "10" });
+  const { session } = await h2ViaProxy(p.port, `localhost:${origin.port}`, caPem());
+  try {
+    const stream = session.request(
+      { ":method": "POST", ":path": "/up", "content-length": "2000" },
+      { endStream: false },
+    );
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+      stream.on("error", reject);
+    });
+    stream.write(Buffer.alloc(1000, 97));
+    // Two and a half times idle_timeout without a byte from the client, then the rest.
+    await sleep(2500);
+    stream.end(Buffer.alloc(1000, 98));
+    const got = await within(answer, "the answer", WAIT_MS);
+    assert.is(got.status, 200);
+    assert.is(got.body, "got 2000");
   } finally {
     await closeSession(session);
     await p.stop();

@@ -807,6 +807,41 @@ withSetup(
   },
 );
 
+withSetup(
+  "a request without a bound after one with a bound: the earlier bound's timer does not fail it",
+  async ({ conn, peer }) => {
+    const first = conn.request(bounded(100));
+    first.end();
+    await peer.until("\r\n\r\n");
+    peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
+    assert.is(await bodyText(await response(first.response)), "1");
+    const second = conn.request(bounded(0));
+    second.end();
+    await peer.until((t) => t.split("\r\n\r\n").length - 1 === 2, "second head");
+    // Three times the first request's bound: its timer fires meanwhile and must leave this one alone.
+    await tick(300);
+    peer.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
+    assert.is(await bodyText(await response(second.response)), "2");
+  },
+);
+
+withSetup(
+  "a streamed upload the client pauses: the server has taken all of it so far, so it is not silent",
+  async ({ conn, peer }) => {
+    const x = conn.request(bounded(100, "POST"));
+    const w = x.stream();
+    w.write(Buffer.from("first;"));
+    await peer.until("first;");
+    // The client sends nothing for four times the bound; then the rest, and the server answers.
+    await tick(400);
+    w.end(Buffer.from("rest"));
+    await peer.until("0\r\n\r\n");
+    peer.write("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+    const r = await response(x.response);
+    assert.is(r.head.status, 201);
+  },
+);
+
 withSetup("a request queued behind a slow one: its bound starts when it goes out", async ({ conn, peer }) => {
   const first = conn.request(bounded(1000));
   first.end();

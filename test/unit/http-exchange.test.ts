@@ -453,6 +453,20 @@ test("a streamed upload the server answers early: the answer goes out, then both
   assert.ok(route.destroyed, "what is left of the upload is never read");
 });
 
+test("a streamed upload to a server that went silent (the route's bound ran out): 504, not an upload error", async () => {
+  const body = new PassThrough();
+  body.write(Buffer.alloc(80));
+  const { client, route } = await run({
+    request: new Request({ method: "PUT", host: "o", headers: [["Content-Length", "1000000"]] }),
+    body,
+    server: { silent: true },
+    settings: { streamLargeBodies: 50, idleTimeoutMs: 50 },
+  });
+  assert.is(client.error?.status, 504);
+  assert.match(client.error!.message, /server did not answer within idle_timeout \(0\.05 s\)/);
+  assert.ok(route.destroyed);
+});
+
 test("a streamed upload that completes: everything reaches the server in order", async () => {
   const parts = [Buffer.alloc(60, 1), Buffer.alloc(60, 2)];
   const { client, route } = await run({

@@ -284,12 +284,15 @@ export class HttpExchange {
     const first = await Promise.race([
       sending.then((err) => ({ sent: true as const, err })),
       upstream.response.then(
-        () => ({ sent: false as const, answered: true }),
-        () => ({ sent: false as const, answered: false }),
+        () => ({ sent: false as const, answered: true, why: undefined }),
+        (why: unknown) => ({ sent: false as const, answered: false, why }),
       ),
     ]);
+    // A server that stopped taking the upload and never answered is a silent server (504).
+    if (!first.sent && !first.answered && first.why instanceof NoAnswer) return this.noHead(first.why);
     // When the response failed first, the upload's own outcome says best what went wrong, if it did.
     const err = first.sent ? first.err : first.answered ? undefined : await sending;
+    if (err instanceof NoAnswer) return this.noHead(err);
     if (err) return this.fail(`error sending request: ${errorText(err)}`, 502, true);
     if (!first.sent && first.answered) {
       this.client.onAnswered(() => {
