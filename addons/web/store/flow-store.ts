@@ -7,7 +7,7 @@
 // Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
 // that changes a kept flow takes it with own(): an object until the flow is settled again.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
-import type { FlowSummary, SummaryRow } from "../api-types.ts";
+import type { BodyState, FlowSummary, SummaryRow } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
 import { heldBodies, pack, summaryRow, unpack, type PackedHttp } from "./packed-flow.ts";
@@ -258,13 +258,7 @@ export class FlowStore {
   /** Where each body is. */
   facts(rec: StoredFlow, flow: AnyFlow = this.view(rec)): BodyFacts {
     if (flow.type === "tcp") return { request: "none", response: "none" };
-    const facts: BodyFacts = {
-      request: rec.request ? keptState(rec.request) : heldBodyState(flow.request),
-      response: rec.response ? keptState(rec.response) : heldBodyState(flow.response),
-    };
-    if (rec.request) facts.requestSize = rec.request.length;
-    if (rec.response) facts.responseSize = rec.response.length;
-    return facts;
+    return factsOf(rec, { request: heldBodyState(flow.request), response: heldBodyState(flow.response) });
   }
 
   summary(rec: StoredFlow): FlowSummary {
@@ -275,15 +269,7 @@ export class FlowStore {
   /** The summary as a row (what live updates carry) for a packed flow, made without unpacking it; undefined for others. */
   row(rec: StoredFlow): SummaryRow | undefined {
     const p = rec.packed;
-    if (!p) return undefined;
-    const held = heldBodies(p);
-    const facts: BodyFacts = {
-      request: rec.request ? keptState(rec.request) : held.request,
-      response: rec.response ? keptState(rec.response) : held.response,
-    };
-    if (rec.request) facts.requestSize = rec.request.length;
-    if (rec.response) facts.responseSize = rec.response.length;
-    return summaryRow(p, facts);
+    return p ? summaryRow(p, factsOf(rec, heldBodies(p))) : undefined;
   }
 
   /**
@@ -469,6 +455,17 @@ export class FlowStore {
     if (kept?.spilled) this.spill!.release(kept.spilled);
     return undefined;
   }
+}
+
+/** Where each body is: kept apart by the store, or `held` in the flow (or packed record) itself. */
+function factsOf(rec: StoredFlow, held: { request: BodyState; response: BodyState }): BodyFacts {
+  const facts: BodyFacts = {
+    request: rec.request ? keptState(rec.request) : held.request,
+    response: rec.response ? keptState(rec.response) : held.response,
+  };
+  if (rec.request) facts.requestSize = rec.request.length;
+  if (rec.response) facts.responseSize = rec.response.length;
+  return facts;
 }
 
 function keptState(kept: KeptBody): "disk" | "dropped" {

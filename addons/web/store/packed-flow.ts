@@ -8,7 +8,7 @@ import { Headers, HTTPFlow, Request, Response, type AnyFlow, type FlowError } fr
 import type { BodyState, SummaryRow } from "../api-types.ts";
 import type { LeaveOut } from "./detach.ts";
 import type { Slab } from "./slab.ts";
-import type { BodyFacts } from "./summary.ts";
+import { bodyState, shownSize, type BodyFacts } from "./summary.ts";
 
 /** Between the parts of `text`: a byte no method, URL, version, reason or header field may hold (RFC 9110 §5.5). */
 const SEP = "\x7f";
@@ -150,13 +150,9 @@ export function unpack(p: PackedHttp, copyBodies = true): HTTPFlow {
 /** The states of the bodies the packed record holds itself (summary.ts heldBodyState). */
 export function heldBodies(p: PackedHttp): { request: BodyState; response: BodyState } {
   return {
-    request: heldState(p.requestLength, (p.flags & REQUEST_STREAM) !== 0),
-    response: p.flags & HAS_RESPONSE ? heldState(p.responseLength, (p.flags & RESPONSE_STREAM) !== 0) : "none",
+    request: bodyState(p.requestLength, (p.flags & REQUEST_STREAM) !== 0),
+    response: p.flags & HAS_RESPONSE ? bodyState(p.responseLength, (p.flags & RESPONSE_STREAM) !== 0) : "none",
   };
-}
-
-function heldState(length: number, stream: boolean): BodyState {
-  return length > 0 ? "memory" : stream ? "streamed" : "none";
 }
 
 /**
@@ -179,8 +175,8 @@ export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
     t[p.timesAt]!,
     t[p.timesAt + 1]!,
     end ?? p.error?.timestamp ?? null,
-    rowSize(bodies.request, bodies.requestSize, p.requestLength),
-    hasResponse ? rowSize(bodies.response, bodies.responseSize, p.responseLength) : null,
+    shownSize(bodies.request, bodies.requestSize, p.requestLength),
+    hasResponse ? shownSize(bodies.response, bodies.responseSize, p.responseLength) : null,
     bodies.request,
     bodies.response,
     client.tlsEstablished,
@@ -195,13 +191,6 @@ export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
     p.error ? p.error.msg : null,
     (p.flags & KILLED) !== 0,
   ];
-}
-
-/** summary.ts sizeOf for a packed message: `held` bytes, unless kept apart or streamed. */
-function rowSize(state: BodyState, kept: number | undefined, held: number): number | null {
-  if (state === "streamed") return null;
-  if (state === "disk" || state === "dropped") return kept ?? null;
-  return held;
 }
 
 /** Every text part of both heads joined by SEP; undefined when a part holds SEP itself (an addon's odd value). */

@@ -15,9 +15,20 @@ export interface BodyFacts {
 
 /** The state of a body the flow object holds itself. */
 export function heldBodyState(message: Request | Response | undefined): BodyState {
-  if (!message) return "none";
-  if (message.body.length > 0) return "memory";
-  return message.stream ? "streamed" : "none";
+  return message ? bodyState(message.body.length, message.stream) : "none";
+}
+
+/** The state of a body of `length` bytes held with its message (a packed flow's too). */
+export function bodyState(length: number, stream: boolean): BodyState {
+  if (length > 0) return "memory";
+  return stream ? "streamed" : "none";
+}
+
+/** The size a summary shows: the `held` bytes, unless the body is kept apart (`kept` bytes) or streamed (unknown). */
+export function shownSize(state: BodyState, kept: number | undefined, held: number): number | null {
+  if (state === "streamed") return null;
+  if (state === "disk" || state === "dropped") return kept ?? null;
+  return held;
 }
 
 export function summarize(flow: AnyFlow, bodies: BodyFacts): FlowSummary {
@@ -47,8 +58,8 @@ function summarizeHttp(flow: HTTPFlow, bodies: BodyFacts): FlowSummary {
     url: prettyUrl(req.method, req.form, req.scheme, req.host, prettyHost, req.port, req.path),
     status: res ? res.status : null,
     reason: res ? res.reason : null,
-    requestSize: sizeOf(req, bodies.request, bodies.requestSize),
-    responseSize: res ? sizeOf(res, bodies.response, bodies.responseSize) : null,
+    requestSize: shownSize(bodies.request, bodies.requestSize, req.body.length),
+    responseSize: res ? shownSize(bodies.response, bodies.responseSize, res.body.length) : null,
     requestContentType: req.headers.get("content-type"),
     responseContentType: res ? res.headers.get("content-type") : null,
     requestHeaders: fields(req.headers),
@@ -111,12 +122,6 @@ function summarizeTcp(flow: TCPFlow, bodies: BodyFacts): FlowSummary {
     messageCount: flow.messages.length,
     bodies: { request: bodies.request, response: bodies.response },
   };
-}
-
-function sizeOf(message: Request | Response, state: BodyState, kept: number | undefined): number | null {
-  if (state === "streamed") return null;
-  if (state === "disk" || state === "dropped") return kept ?? null;
-  return message.body.length;
 }
 
 /** The fields themselves, not a copy: a summary is serialised at once and never kept. */
