@@ -94,7 +94,7 @@ test("metadata: an empty object is not kept; keys only a symbol or a non-enumera
   const slab = new Slab();
   const plain = http1Flow();
   plain.metadata = {};
-  assert.is(pack(plain, KEEP_ALL, slab)!.metadata, undefined);
+  assert.is(pack(plain, KEEP_ALL, slab)!.extra?.metadata, undefined);
   const key = Symbol("addon");
   const bySymbol = http1Flow();
   bySymbol.metadata = { [key]: 1 };
@@ -131,7 +131,32 @@ test("the slab: many flows fill and roll over chunks; large bodies are kept as t
     assert.is(back.timestampCreated, flows[i]!.timestampCreated, `timestamp ${i}`);
   }
   assert.is(packs[0]!.responseBody, flows[0]!.response!.body, "a 20,000-byte body is not copied");
-  assert.is.not(packs[0]!.times, packs[5999]!.times, "timestamp chunks rolled over");
+  assert.is.not(packs[0]!.numbers, packs[5999]!.numbers, "number chunks rolled over");
+});
+
+test("the heads' text: ASCII, Latin-1, UTF-16 with a lone surrogate, and over a chunk's piece size", () => {
+  const slab = new Slab();
+  const values = ["plain", "caf\u00e9", "\u2603 \ud83d\ude00", "half \ud800 pair", "x".repeat(20_000)];
+  for (const value of values) {
+    const flow = http1Flow();
+    flow.request.headers.set("X-Value", value);
+    flow.response!.reason = value.length < 100 ? value : "OK";
+    const back = roundTrip(flow, slab);
+    assert.equal(snapshot(back), expected(flow), JSON.stringify(value.slice(0, 20)));
+  }
+});
+
+test("a flow with no mark, comment, error, metadata, replay or carried state keeps no object for them", () => {
+  const flow = http1Flow();
+  flow.marked = "";
+  flow.comment = "";
+  flow.isReplay = undefined;
+  flow.metadata = {};
+  const p = pack(flow, KEEP_ALL, new Slab())!;
+  assert.is(p.extra, undefined);
+  assert.equal(snapshot(unpack(p)), expected(flow));
+  flow.comment = "now one";
+  assert.is(pack(flow, KEEP_ALL, new Slab())!.extra?.comment, "now one");
 });
 
 test("an unpacked flow is a copy: changing it changes nothing kept", () => {

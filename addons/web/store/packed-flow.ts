@@ -1,8 +1,10 @@
-// A finished HTTP flow as the store keeps it: three objects (this record, its id and one
-// string holding every name and header of both messages) instead of the ~40 of the flow
-// object it came from. The timestamps and small bodies sit in shared chunks (slab.ts).
-// Why: with 50,000 flows kept, the garbage collector's work grows with the number of live
-// objects, and it was the largest cost of an open web UI (bench V: ~14 µs a request).
+// A finished HTTP flow as the store keeps it: two small objects (this record and its id)
+// instead of the ~40 of the flow object it came from. Its numbers, the text of both heads and
+// its small bodies sit in shared chunks (slab.ts); the rarely set fields share one object.
+// Why: with 50,000 flows kept, the garbage collector copies every kept object and string
+// once or twice before it settles in the old generation, and that was the largest cost of
+// an open web UI (bench V). Measured on workload A's flows: keeping the earlier record (24
+// fields and its heads as a string) cost 1.6 µs a flow over packing alone.
 // unpack() gives back the flow detach() would have kept; the store makes one only when asked.
 import { Headers, HTTPFlow, Request, Response, type AnyFlow, type FlowError } from "@interloper/sdk";
 import type { BodyState, SummaryRow } from "../api-types.ts";
@@ -10,35 +12,39 @@ import type { LeaveOut } from "./detach.ts";
 import type { Slab } from "./slab.ts";
 import { bodyState, shownSize, type BodyFacts } from "./summary.ts";
 
-/** Between the parts of `text`: a byte no method, URL, version, reason or header field may hold (RFC 9110 §5.5). */
+/** Between the parts of the heads' text: a byte no method, URL, version, reason or header field may hold (RFC 9110 §5.5). */
 const SEP = "\x7f";
 
+// The flags' bits.
 const REQUEST_STREAM = 1;
 const RESPONSE_STREAM = 2;
 const KILLED = 4;
 const HAS_RESPONSE = 8;
+/** The text is UTF-16 (it is not all ASCII), else Latin-1. */
+const TEXT_UTF16 = 16;
 
-export interface PackedHttp {
-  readonly id: string;
-  readonly client: HTTPFlow["client"];
-  readonly server: HTTPFlow["server"];
-  /** method, scheme, host, path, form, version, request fields; then reason, version, response fields. */
-  readonly text: string;
-  readonly requestFields: number;
-  readonly responseFields: number;
-  readonly port: number;
-  readonly status: number;
-  readonly flags: number;
-  /** created, request start and end, response start and end (NaN: none), at `timesAt`. */
-  readonly times: Float64Array;
-  readonly timesAt: number;
-  /** The bodies' bytes at `…At`, `…Length` long (a shared chunk or the body's own buffer); undefined: none. */
-  readonly requestBody: Buffer | undefined;
-  readonly requestAt: number;
-  readonly requestLength: number;
-  readonly responseBody: Buffer | undefined;
-  readonly responseAt: number;
-  readonly responseLength: number;
+// A packed flow's numbers, at `at` in its chunk (slab.NUMBERS of them). A timestamp that is
+// not there is NaN.
+const CREATED = 0;
+const REQUEST_START = 1;
+const REQUEST_END = 2;
+const RESPONSE_START = 3;
+const RESPONSE_END = 4;
+const PORT = 5;
+const STATUS = 6;
+const FLAGS = 7;
+/** Header fields of the request and of the response in the text. */
+const REQUEST_FIELDS = 8;
+const RESPONSE_FIELDS = 9;
+const TEXT_AT = 10;
+const TEXT_LENGTH = 11;
+const REQUEST_AT = 12;
+const REQUEST_LENGTH = 13;
+const RESPONSE_AT = 14;
+const RESPONSE_LENGTH = 15;
+
+/** What most flows leave empty, kept together only when one of them is set. */
+interface Extra {
   readonly error: FlowError | undefined;
   /** The flow's own metadata, or undefined when it was empty. */
   readonly metadata: Record<string, unknown> | undefined;
@@ -46,6 +52,33 @@ export interface PackedHttp {
   readonly comment: string;
   readonly isReplay: HTTPFlow["isReplay"];
   readonly carried: HTTPFlow["carried"];
+}
+
+const NO_EXTRA: Extra = {
+  error: undefined,
+  metadata: undefined,
+  marked: "",
+  comment: "",
+  isReplay: undefined,
+  carried: undefined,
+};
+
+export interface PackedHttp {
+  readonly id: string;
+  readonly client: HTTPFlow["client"];
+  readonly server: HTTPFlow["server"];
+  /** The flow's numbers (see the names above) at `at`: a shared chunk. */
+  readonly numbers: Float64Array;
+  readonly at: number;
+  /**
+   * Holds the heads' text: method, scheme, host, path, form, version, request fields; then
+   * reason, version, response fields; joined by SEP.
+   */
+  readonly text: Buffer;
+  /** The bodies' bytes (a shared chunk or the body's own buffer); undefined: none. */
+  readonly requestBody: Buffer | undefined;
+  readonly responseBody: Buffer | undefined;
+  readonly extra: Extra | undefined;
 }
 
 /** The packed form of the finished `flow`, or undefined when it must stay an object (WebSocket, trailers, odd text). */
@@ -56,127 +89,131 @@ export function pack(flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): PackedHttp 
   if (req.trailers || res?.trailers) return undefined;
   const text = packText(flow);
   if (text === undefined) return undefined;
-  const created = flow.timestampCreated;
-  // NaN stands for "none" in the slab: a real NaN (a damaged file's) keeps the flow an object.
-  if (nan(created) || nan(req.timestampStart) || nan(req.timestampEnd)) return undefined;
+  // NaN stands for "none": a real NaN (a damaged file's) keeps the flow an object.
+  if (nan(flow.timestampCreated) || nan(req.timestampStart) || nan(req.timestampEnd)) return undefined;
   if (res && (nan(res.timestampStart) || nan(res.timestampEnd))) return undefined;
-  const timesAt = slab.putTimes(created, req.timestampStart, req.timestampEnd, res?.timestampStart, res?.timestampEnd);
-  const timesChunk = slab.timesChunk;
-  const reqBody = leaveOut.requestBody ? undefined : bodyOf(req.body, slab);
-  const reqAt = slab.at;
-  const resBody = res && !leaveOut.responseBody ? bodyOf(res.body, slab) : undefined;
-  const resAt = slab.at;
-  let flags = flow.killed ? KILLED : 0;
-  if (req.stream) flags |= REQUEST_STREAM;
-  if (res) flags |= HAS_RESPONSE;
-  if (res?.stream) flags |= RESPONSE_STREAM;
+  const at = slab.record();
+  const n = slab.numbers;
+  const ascii = Buffer.byteLength(text, "utf8") === text.length;
+  const textBytes = ascii ? text.length : 2 * text.length;
+  const textChunk = slab.space(textBytes);
+  n[at + TEXT_AT] = slab.at;
+  n[at + TEXT_LENGTH] = textChunk.write(text, slab.at, textBytes, ascii ? "latin1" : "utf16le");
+  const requestBody = leaveOut.requestBody ? undefined : bodyOf(req.body, slab);
+  n[at + REQUEST_AT] = slab.at;
+  n[at + REQUEST_LENGTH] = requestBody ? req.body.length : 0;
+  const responseBody = res && !leaveOut.responseBody ? bodyOf(res.body, slab) : undefined;
+  n[at + RESPONSE_AT] = slab.at;
+  n[at + RESPONSE_LENGTH] = responseBody ? res!.body.length : 0;
+  n[at + CREATED] = flow.timestampCreated;
+  n[at + REQUEST_START] = req.timestampStart;
+  n[at + REQUEST_END] = req.timestampEnd ?? Number.NaN;
+  n[at + RESPONSE_START] = res ? res.timestampStart : Number.NaN;
+  n[at + RESPONSE_END] = res?.timestampEnd ?? Number.NaN;
+  n[at + PORT] = req.port;
+  n[at + STATUS] = res ? res.status : 0;
+  n[at + REQUEST_FIELDS] = req.headers.fields.length;
+  n[at + RESPONSE_FIELDS] = res ? res.headers.fields.length : 0;
+  n[at + FLAGS] = flagsOf(flow, ascii);
   return {
     id: flow.id,
     client: flow.client,
     server: flow.server,
-    text,
-    requestFields: req.headers.fields.length,
-    responseFields: res ? res.headers.fields.length : 0,
-    port: req.port,
-    status: res ? res.status : 0,
-    flags,
-    times: timesChunk,
-    timesAt,
-    requestBody: reqBody,
-    requestAt: reqAt,
-    requestLength: reqBody ? req.body.length : 0,
-    responseBody: resBody,
-    responseAt: resAt,
-    responseLength: resBody ? res!.body.length : 0,
-    error: flow.error,
-    metadata: isEmpty(flow.metadata) ? undefined : flow.metadata,
-    marked: flow.marked,
-    comment: flow.comment,
-    isReplay: flow.isReplay,
-    carried: flow.carried,
+    numbers: n,
+    at,
+    text: textChunk,
+    requestBody,
+    responseBody,
+    extra: extraOf(flow),
   };
 }
-
 /**
  * The flow `p` was made from, as detach() keeps it, not live. Its bodies are copies when
  * `copyBodies` (for a caller that may change them), else views of the kept bytes (to read only).
  */
 export function unpack(p: PackedHttp, copyBodies = true): HTTPFlow {
-  const parts = p.text.split(SEP);
-  const t = p.times;
-  const at = p.timesAt;
+  const parts = textOf(p).split(SEP);
+  const n = p.numbers;
+  const at = p.at;
+  const flags = n[at + FLAGS]!;
+  const requestFields = n[at + REQUEST_FIELDS]!;
   const request = new Request({
     method: parts[0]!,
     scheme: parts[1] as "http" | "https",
     host: parts[2]!,
-    port: p.port,
+    port: n[at + PORT]!,
     path: parts[3]!,
     form: parts[4] as Request["form"],
     httpVersion: parts[5]!,
-    headers: Headers.fromRaw(parts.slice(6, 6 + 2 * p.requestFields)),
-    body: bytes(p.requestBody, p.requestAt, p.requestLength, copyBodies),
+    headers: Headers.fromRaw(parts.slice(6, 6 + 2 * requestFields)),
+    body: bytes(p.requestBody, n[at + REQUEST_AT]!, n[at + REQUEST_LENGTH]!, copyBodies),
   });
-  request.stream = (p.flags & REQUEST_STREAM) !== 0;
-  request.timestampStart = t[at + 1]!;
-  request.timestampEnd = time(t[at + 2]!);
+  request.stream = (flags & REQUEST_STREAM) !== 0;
+  request.timestampStart = n[at + REQUEST_START]!;
+  request.timestampEnd = time(n[at + REQUEST_END]!);
   const flow = new HTTPFlow(p.client, p.server, request);
-  if (p.flags & HAS_RESPONSE) {
-    const from = 6 + 2 * p.requestFields;
+  if (flags & HAS_RESPONSE) {
+    const from = 6 + 2 * requestFields;
     const response = new Response({
-      status: p.status,
+      status: n[at + STATUS]!,
       reason: parts[from]!,
       httpVersion: parts[from + 1]!,
-      headers: Headers.fromRaw(parts.slice(from + 2, from + 2 + 2 * p.responseFields)),
-      body: bytes(p.responseBody, p.responseAt, p.responseLength, copyBodies),
+      headers: Headers.fromRaw(parts.slice(from + 2, from + 2 + 2 * n[at + RESPONSE_FIELDS]!)),
+      body: bytes(p.responseBody, n[at + RESPONSE_AT]!, n[at + RESPONSE_LENGTH]!, copyBodies),
     });
-    response.stream = (p.flags & RESPONSE_STREAM) !== 0;
-    response.timestampStart = t[at + 3]!;
-    response.timestampEnd = time(t[at + 4]!);
+    response.stream = (flags & RESPONSE_STREAM) !== 0;
+    response.timestampStart = n[at + RESPONSE_START]!;
+    response.timestampEnd = time(n[at + RESPONSE_END]!);
     flow.response = response;
   }
+  const extra = p.extra ?? NO_EXTRA;
   flow.id = p.id;
-  flow.error = p.error;
-  if (p.metadata) flow.metadata = p.metadata;
+  flow.error = extra.error;
+  if (extra.metadata) flow.metadata = extra.metadata;
   flow.live = false;
-  flow.killed = (p.flags & KILLED) !== 0;
-  flow.marked = p.marked;
-  flow.comment = p.comment;
-  flow.isReplay = p.isReplay;
-  flow.timestampCreated = t[at]!;
-  flow.carried = p.carried;
+  flow.killed = (flags & KILLED) !== 0;
+  flow.marked = extra.marked;
+  flow.comment = extra.comment;
+  flow.isReplay = extra.isReplay;
+  flow.timestampCreated = n[at + CREATED]!;
+  flow.carried = extra.carried;
   return flow;
 }
 
 /** The states of the bodies the packed record holds itself (summary.ts heldBodyState). */
 export function heldBodies(p: PackedHttp): { request: BodyState; response: BodyState } {
+  const n = p.numbers;
+  const flags = n[p.at + FLAGS]!;
   return {
-    request: bodyState(p.requestLength, (p.flags & REQUEST_STREAM) !== 0),
-    response: p.flags & HAS_RESPONSE ? bodyState(p.responseLength, (p.flags & RESPONSE_STREAM) !== 0) : "none",
+    request: bodyState(n[p.at + REQUEST_LENGTH]!, (flags & REQUEST_STREAM) !== 0),
+    response: flags & HAS_RESPONSE ? bodyState(n[p.at + RESPONSE_LENGTH]!, (flags & RESPONSE_STREAM) !== 0) : "none",
   };
 }
 
 /**
  * The flow's summary as the live updates carry it (SummaryRow), made from the packed record
- * without unpacking it: `text` is already the row's heads. The client's summaryOfRow() gives
- * what summarize() gives for the unpacked flow.
+ * without unpacking it: its text is already the row's heads. The client's summaryOfRow()
+ * gives what summarize() gives for the unpacked flow.
  */
 export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
-  const hasResponse = (p.flags & HAS_RESPONSE) !== 0;
-  const t = p.times;
-  const end = hasResponse ? time(t[p.timesAt + 4]!) : undefined;
+  const n = p.numbers;
+  const at = p.at;
+  const hasResponse = (n[at + FLAGS]! & HAS_RESPONSE) !== 0;
+  const end = hasResponse ? time(n[at + RESPONSE_END]!) : undefined;
   const { client, server } = p;
+  const extra = p.extra ?? NO_EXTRA;
   return [
     p.id,
-    p.text,
-    p.requestFields,
-    hasResponse ? p.responseFields : -1,
-    p.port,
-    hasResponse ? p.status : null,
-    t[p.timesAt]!,
-    t[p.timesAt + 1]!,
-    end ?? p.error?.timestamp ?? null,
-    shownSize(bodies.request, bodies.requestSize, p.requestLength),
-    hasResponse ? shownSize(bodies.response, bodies.responseSize, p.responseLength) : null,
+    textOf(p),
+    n[at + REQUEST_FIELDS]!,
+    hasResponse ? n[at + RESPONSE_FIELDS]! : -1,
+    n[at + PORT]!,
+    hasResponse ? n[at + STATUS]! : null,
+    n[at + CREATED]!,
+    n[at + REQUEST_START]!,
+    end ?? extra.error?.timestamp ?? null,
+    shownSize(bodies.request, bodies.requestSize, n[at + REQUEST_LENGTH]!),
+    hasResponse ? shownSize(bodies.response, bodies.responseSize, n[at + RESPONSE_LENGTH]!) : null,
     bodies.request,
     bodies.response,
     client.tlsEstablished,
@@ -185,12 +222,37 @@ export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
     client.peername.port,
     server.address.host,
     server.address.port,
-    p.isReplay ?? null,
-    p.marked,
-    p.comment,
-    p.error ? p.error.msg : null,
-    (p.flags & KILLED) !== 0,
+    extra.isReplay ?? null,
+    extra.marked,
+    extra.comment,
+    extra.error ? extra.error.msg : null,
+    (n[at + FLAGS]! & KILLED) !== 0,
   ];
+}
+
+/** The heads' text, as packText() made it. */
+function textOf(p: PackedHttp): string {
+  const n = p.numbers;
+  const from = n[p.at + TEXT_AT]!;
+  const end = from + n[p.at + TEXT_LENGTH]!;
+  return p.text.toString(n[p.at + FLAGS]! & TEXT_UTF16 ? "utf16le" : "latin1", from, end);
+}
+
+function flagsOf(flow: HTTPFlow, asciiText: boolean): number {
+  let flags = flow.killed ? KILLED : 0;
+  if (flow.request.stream) flags |= REQUEST_STREAM;
+  if (flow.response) flags |= HAS_RESPONSE;
+  if (flow.response?.stream) flags |= RESPONSE_STREAM;
+  if (!asciiText) flags |= TEXT_UTF16;
+  return flags;
+}
+
+/** The rarely set fields, or undefined when all are empty (most flows). */
+function extraOf(flow: HTTPFlow): Extra | undefined {
+  const metadata = isEmpty(flow.metadata) ? undefined : flow.metadata;
+  const { error, marked, comment, isReplay, carried } = flow;
+  if (!error && !metadata && !marked && !comment && !isReplay && !carried) return undefined;
+  return { error, metadata, marked, comment, isReplay, carried };
 }
 
 /** Every text part of both heads joined by SEP; undefined when a part holds SEP itself (an addon's odd value). */
