@@ -190,11 +190,18 @@ export interface OptionInfo {
   secret: boolean;
 }
 
-export interface LogEntry {
+/** A line of a log: the proxy's event log, or an addon's own. */
+export interface LogLine {
   level: "error" | "warn" | "info" | "debug";
   message: string;
   addon?: string;
   timestamp: number;
+}
+
+/** An entry of the proxy's event log. */
+export interface LogEntry extends LogLine {
+  /** The entry's number since the UI started, from 1: a page that loads the list while updates come tells the two apart by it. */
+  seq: number;
 }
 
 export interface AddonInfo {
@@ -214,7 +221,7 @@ export interface AddonInfo {
     column: number | null;
     timestamp: number;
   } | null;
-  log: LogEntry[];
+  log: LogLine[];
 }
 
 export interface ServerState {

@@ -177,10 +177,7 @@ export class WebUI implements Addon {
   /** The proxy's events the UI follows: log lines, flows paused and resumed, addon changes. */
   private subscribe(api: WebApi, hub: UpdateHub): () => void {
     const events = this.loader!.events;
-    const onLog = (entry: LogEntry) => {
-      api.events.add(entry);
-      hub.event(entry);
-    };
+    const onLog = (entry: LogEntry) => hub.event(api.events.add(entry));
     const onIntercept = (flow: AnyFlow, hook: HookName) => {
       api.pausedAt.set(flow, hook);
       api.store.touch(flow.id);

@@ -331,6 +331,14 @@ test("the event log keeps the last entries, oldest first", () => {
     log.entries().map((e) => e.message),
     ["m2", "m3", "m4"],
   );
+  assert.equal(
+    log.entries().map((e) => e.seq),
+    [3, 4, 5],
+    "numbered in order from 1, the dropped ones counted",
+  );
+  const entry = log.add({ level: "warn", message: "from an addon", addon: "a.ts", timestamp: 9 });
+  assert.equal(entry, { level: "warn", message: "from an addon", addon: "a.ts", timestamp: 9, seq: 6 });
+  assert.is(log.entries().at(-1), entry, "what the live update sends is what the list holds");
 });
 
 // Edits.

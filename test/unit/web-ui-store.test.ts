@@ -163,7 +163,9 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise, resolve };
 }
 
-const entry = (message: string): LogEntry => ({ level: "info", message, timestamp: 1_700_000_000 });
+/** Log entries as the server numbers them: in the order they were made. */
+let lastSeq = 0;
+const entry = (message: string): LogEntry => ({ level: "info", message, timestamp: 1_700_000_000, seq: ++lastSeq });
 
 test("flows/rows and flows/add: the store holds exactly the summaries summarize() gives, in arrival order", async () => {
   await withServer(
@@ -474,6 +476,109 @@ test("events/add, options/update and addons/update: events appended (the oldest 
       // 2,501 entries: the 3 before, e0 to e2496, "last"; the first 501 go.
       assert.is(ui.events[0]!.message, "e498");
       assert.is(ui.events[1999]!.message, "last");
+    },
+  );
+});
+
+test("flows/reset: what comes while the list is fetched again waits for it: a flow added then is kept, one removed then stays gone", async () => {
+  await withServer(
+    (store) => void finished(store, "http://h.test/old"),
+    async (server) => {
+      const ui = await loaded();
+      const answer = deferred<FlowSummary[]>();
+      backend.flows = () => answer.promise;
+      let x!: HTTPFlow;
+      const cleared = await server.send(() => {
+        server.store.clear();
+        x = finished(server.store, "http://h.test/x");
+      });
+      assert.equal(types(cleared), ["flows/reset", "flows/rows"]);
+      ui.apply(cleared);
+      // The server reads its list now; what follows is news to it, and reaches the page before the list.
+      const read = server.list();
+      let y!: HTTPFlow;
+      ui.apply(
+        await server.send(() => {
+          y = finished(server.store, "http://h.test/y");
+          server.store.remove(x.id);
+        }),
+      );
+      answer.resolve(read);
+      await waitFor(() => ui.flows.get(y.id) !== undefined, "the list fetched again and the held news applied", 5000);
+      assert.equal(ids(ui), [y.id]);
+      assert.equal(summaries(ui), server.list());
+    },
+  );
+});
+
+test("an event both in the loaded list and in an update held during the load is shown once", async () => {
+  await withServer(
+    () => {},
+    async (server) => {
+      const both = entry("in the list and in an update");
+      const after = entry("logged after the list was read");
+      backend.events = [entry("older"), both];
+      const answer = deferred<FlowSummary[]>();
+      backend.flows = () => answer.promise;
+      const ui = new Store();
+      const loading = ui.loadAll();
+      ui.apply(
+        await server.send(() => {
+          server.hub.event(both);
+          server.hub.event(after);
+        }),
+      );
+      answer.resolve(server.list());
+      await loading;
+      assert.equal(
+        ui.events.map((e) => e.message),
+        ["older", "in the list and in an update", "logged after the list was read"],
+      );
+    },
+  );
+});
+
+test("loading everything again drops a selection the new list does not have", async () => {
+  await withServer(
+    (store) => void finished(store, "http://h.test/a"),
+    async (server) => {
+      const ui = await loaded();
+      const [only] = ids(ui);
+      ui.select(only!);
+      assert.is(ui.selected, only);
+      await ui.loadAll();
+      assert.is(ui.selected, only, "still there: kept");
+      server.store.clear();
+      server.store.takeChanges();
+      await ui.loadAll();
+      assert.is(ui.selected, null);
+    },
+  );
+});
+
+test("two loads at once (a reconnect during a load): updates wait until the last is done, none lost", async () => {
+  await withServer(
+    () => {},
+    async (server) => {
+      const answers = [deferred<FlowSummary[]>(), deferred<FlowSummary[]>()];
+      let fetches = 0;
+      backend.flows = () => answers[fetches++]!.promise;
+      const ui = new Store();
+      const first = ui.loadAll();
+      const second = ui.loadAll();
+      await waitFor(() => fetches === 2, "both lists asked for");
+      const firstList = server.list();
+      const secondList = server.list();
+      let a!: HTTPFlow, b!: HTTPFlow;
+      ui.apply(await server.send(() => (a = finished(server.store, "http://h.test/a"))));
+      answers[0]!.resolve(firstList);
+      await first;
+      // The second load still runs: this news must wait for its list too.
+      ui.apply(await server.send(() => (b = finished(server.store, "http://h.test/b"))));
+      answers[1]!.resolve(secondList);
+      await second;
+      assert.equal(ids(ui), [a.id, b.id]);
+      assert.equal(summaries(ui), server.list());
     },
   );
 });

@@ -118,7 +118,7 @@ test("many changes arrive in few messages, each flow once per batch with its lat
       store.observe(f, true);
     }
     store.remove(flows[0]!.id);
-    hub.event({ level: "info", message: "hello", timestamp: 1 });
+    hub.event({ level: "info", message: "hello", timestamp: 1, seq: 1 });
     hub.addons();
     const all = () => client.messages.flat();
     await until(client.ws, () => all().some((u) => u.type === "addons/update"), "the batch");
@@ -228,7 +228,7 @@ test("nothing is gathered while no client listens", async () => {
   const { store, hub, connect, close } = await setUp();
   try {
     store.observe(testFlow({ url: "http://h.test/before" }), false);
-    hub.event({ level: "info", message: "unheard", timestamp: 1 });
+    hub.event({ level: "info", message: "unheard", timestamp: 1, seq: 1 });
     assert.is(store.takeChanges().changes.length, 0);
     const client = await connect();
     await registered(hub, 1);

@@ -48,7 +48,9 @@ export class Store {
   private readonly listeners = new Set<() => void>();
   private frame = 0;
   private noticeSeq = 0;
+  /** Updates that came while a list loads (null: none loads), and how many loads are under way. */
   private held: Update[] | null = null;
+  private loading = 0;
   private serverFilterTimer: ReturnType<typeof setTimeout> | undefined;
 
   subscribe(listener: () => void): () => void {
@@ -66,60 +68,73 @@ export class Store {
     });
   }
 
-  /**
-   * Fetches everything. Updates that come meanwhile are held and applied after
-   * the snapshot (a flow may be in both: applying it again is harmless).
-   */
+  /** Fetches everything (the updates that come meanwhile wait for it: see whileLoading). */
   async loadAll(): Promise<void> {
+    await this.whileLoading(async () => {
+      const [flows, options, addons, events] = await Promise.all([
+        api.flows(),
+        api.options(),
+        api.addons(),
+        api.events(),
+      ]);
+      this.flows.reset(flows);
+      this.options = options;
+      this.addons = addons;
+      this.events = events.slice(-EVENTS_KEPT);
+      this.interceptText = valueText(options.find((o) => o.name === "intercept")?.value);
+    });
+  }
+
+  /** Fetches the flow list again (after the server's `flows/reset`). */
+  async reloadFlows(): Promise<void> {
+    await this.whileLoading(async () => this.flows.reset(await api.flows()));
+  }
+
+  /**
+   * Runs `load`, holding the updates that come meanwhile and applying them after it: the server
+   * read its list at some moment between, so a held update may be in the list already or not.
+   * Loads that overlap (a reconnect during a load) release the updates once the last one is done.
+   */
+  private async whileLoading(load: () => Promise<void>): Promise<void> {
     this.held ??= [];
-    let flows: FlowSummary[], options: OptionInfo[], addons: AddonInfo[], events: LogEntry[];
+    this.loading++;
     try {
-      [flows, options, addons, events] = await Promise.all([api.flows(), api.options(), api.addons(), api.events()]);
-    } catch (err) {
-      this.releaseHeld();
-      throw err;
+      await load();
+    } finally {
+      if (--this.loading === 0) this.releaseHeld();
     }
-    this.flows.reset(flows);
-    this.options = options;
-    this.addons = addons;
-    this.events = events.slice(-EVENTS_KEPT);
-    this.interceptText = valueText(options.find((o) => o.name === "intercept")?.value);
-    this.releaseHeld();
-    this.refreshServerFilters();
-    this.changed();
   }
 
   /**
    * The updates that came while the list loaded: removals and new flows apply; a change to a flow
    * the list already has applies unless it is an earlier state than the list's (sent before the
-   * list was read).
+   * list was read); an event the list has already (by its number) is not added again.
    */
   private releaseHeld(): void {
     const held = this.held ?? [];
     this.held = null;
+    const lastEvent = this.events.at(-1)?.seq ?? 0;
     const fresh = held.filter((u) => {
+      if (u.type === "events/add") return u.data.seq > lastEvent;
       if (u.type !== "flows/add" && u.type !== "flows/update") return true;
       const known = this.flows.get(u.data.id)?.summary;
       return !known || !isEarlierState(u.data, known);
     });
-    if (fresh.length > 0) this.apply(fresh);
-  }
-
-  async reloadFlows(): Promise<void> {
-    this.flows.reset(await api.flows());
-    if (this.selected && !this.flows.get(this.selected)) this.selected = null;
+    this.apply(fresh);
+    if (this.selected !== null && !this.flows.get(this.selected)) this.selected = null;
     this.refreshServerFilters();
     this.changed();
   }
 
   apply(received: readonly Update[]): void {
     const updates = withSummaries(received);
-    if (this.held) {
-      this.held.push(...updates);
-      return;
-    }
     let flowsChanged = false;
     for (const u of updates) {
+      // While a list loads (a reset below starts one), the rest waits for it.
+      if (this.held) {
+        this.held.push(u);
+        continue;
+      }
       switch (u.type) {
         case "flows/add":
         case "flows/update":
