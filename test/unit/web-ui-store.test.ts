@@ -28,6 +28,8 @@ interface UiStore {
   interceptText: string;
   apply(received: readonly Update[]): void;
   loadAll(): Promise<void>;
+  connected(): Promise<void>;
+  notices: { kind: string; text: string }[];
   select(id: string | null): void;
 }
 
@@ -579,6 +581,93 @@ test("two loads at once (a reconnect during a load): updates wait until the last
       await second;
       assert.equal(ids(ui), [a.id, b.id]);
       assert.equal(summaries(ui), server.list());
+    },
+  );
+});
+
+test("a new connection: what the earlier one held is dropped, its load is ignored when it ends, and updates flow again", async () => {
+  await withServer(
+    () => {},
+    async (server) => {
+      const answers = [deferred<FlowSummary[]>(), deferred<FlowSummary[]>(), deferred<FlowSummary[]>()];
+      let fetches = 0;
+      backend.flows = () => answers[fetches++]!.promise;
+      const ui = new Store();
+      const first = ui.connected();
+      // Held by the first connection; its removal was among what the server dropped when it closed it.
+      let x!: HTTPFlow;
+      ui.apply(await server.send(() => (x = finished(server.store, "http://h.test/x"))));
+      const withX = server.list();
+      server.store.remove(x.id);
+      server.store.takeChanges();
+
+      const second = ui.connected();
+      answers[1]!.resolve(server.list());
+      await second;
+      assert.equal(ids(ui), [], "the first connection's held add is gone with it");
+      // The first connection's load ends late, with a list that still had x: it is not shown.
+      answers[0]!.resolve(withX);
+      await first;
+      assert.equal(ids(ui), []);
+      let y!: HTTPFlow;
+      ui.apply(await server.send(() => (y = finished(server.store, "http://h.test/y"))));
+      assert.equal(ids(ui), [y.id], "not held: the second connection's load is done");
+
+      // A third connection whose load never ends holds updates only until a fourth one's load is done.
+      answers.push(deferred<FlowSummary[]>());
+      void ui.connected();
+      const fourth = ui.connected();
+      await waitFor(() => fetches === 4, "both loads asked");
+      answers[3]!.resolve(server.list());
+      await fourth;
+      let z!: HTTPFlow;
+      ui.apply(await server.send(() => (z = finished(server.store, "http://h.test/z"))));
+      assert.equal(ids(ui), [y.id, z.id]);
+    },
+  );
+});
+
+test("two loads of one connection ending in the other order still show the server's list", async () => {
+  await withServer(
+    (store) => void finished(store, "http://h.test/a"),
+    async (server) => {
+      const ui = await loaded();
+      const answers = [deferred<FlowSummary[]>(), deferred<FlowSummary[]>()];
+      let fetches = 0;
+      backend.flows = () => answers[fetches++]!.promise;
+      // Two loads of one connection (loadAll called again): the later one's answer comes first.
+      const older = ui.loadAll();
+      const olderList = server.list();
+      let b!: HTTPFlow;
+      ui.apply(await server.send(() => (b = finished(server.store, "http://h.test/b"))));
+      const newer = ui.loadAll();
+      answers[1]!.resolve(server.list());
+      answers[0]!.resolve(olderList);
+      await Promise.all([older, newer]);
+      assert.is(fetches, 2);
+      assert.equal(summaries(ui), server.list());
+      assert.ok(ui.flows.get(b.id), "b, which only the newer list has, is shown");
+    },
+  );
+});
+
+test("a failed reload after flows/reset empties the list, applies what came after, and says so", async () => {
+  await withServer(
+    (store) => void finished(store, "http://h.test/old"),
+    async (server) => {
+      const ui = await loaded();
+      assert.is(ui.flows.size, 1);
+      backend.flows = () => Promise.reject(new Error("network down"));
+      let c!: HTTPFlow;
+      ui.apply(
+        await server.send(() => {
+          server.store.clear();
+          c = finished(server.store, "http://h.test/c");
+        }),
+      );
+      await waitFor(() => ui.notices.some((n) => n.kind === "error"), "the error told");
+      assert.equal(ids(ui), [c.id]);
+      assert.match(ui.notices.at(-1)!.text, /reloading flows/);
     },
   );
 });

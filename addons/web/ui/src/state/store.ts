@@ -51,6 +51,8 @@ export class Store {
   /** Updates that came while a list loads (null: none loads), and how many loads are under way. */
   private held: Update[] | null = null;
   private loading = 0;
+  /** Counts the connections: a load started for an earlier one is ignored when it ends. */
+  private connectionSeq = 0;
   private serverFilterTimer: ReturnType<typeof setTimeout> | undefined;
 
   subscribe(listener: () => void): () => void {
@@ -68,40 +70,64 @@ export class Store {
     });
   }
 
-  /** Fetches everything (the updates that come meanwhile wait for it: see whileLoading). */
-  async loadAll(): Promise<void> {
-    await this.whileLoading(async () => {
-      const [flows, options, addons, events] = await Promise.all([
-        api.flows(),
-        api.options(),
-        api.addons(),
-        api.events(),
-      ]);
-      this.flows.reset(flows);
-      this.options = options;
-      this.addons = addons;
-      this.events = events.slice(-EVENTS_KEPT);
-      this.interceptText = valueText(options.find((o) => o.name === "intercept")?.value);
-    });
+  /**
+   * The updates socket is (again) open: what an earlier connection held or still loads no longer
+   * counts (its updates may never have been followed by the removals the server dropped when it
+   * closed it); everything is fetched again.
+   */
+  async connected(): Promise<void> {
+    this.connectionSeq++;
+    this.held = null;
+    this.loading = 0;
+    await this.loadAll();
   }
 
-  /** Fetches the flow list again (after the server's `flows/reset`). */
-  async reloadFlows(): Promise<void> {
-    await this.whileLoading(async () => this.flows.reset(await api.flows()));
+  /** Fetches everything (the updates that come meanwhile wait for it: see whileLoading). */
+  async loadAll(): Promise<void> {
+    await this.whileLoading(
+      () => Promise.all([api.flows(), api.options(), api.addons(), api.events()]),
+      ([flows, options, addons, events]) => {
+        this.flows.reset(flows);
+        this.options = options;
+        this.addons = addons;
+        this.events = events.slice(-EVENTS_KEPT);
+        this.interceptText = valueText(options.find((o) => o.name === "intercept")?.value);
+      },
+    );
   }
 
   /**
-   * Runs `load`, holding the updates that come meanwhile and applying them after it: the server
-   * read its list at some moment between, so a held update may be in the list already or not.
-   * Loads that overlap (a reconnect during a load) release the updates once the last one is done.
+   * Fetches the flow list again after the server's `flows/reset`. When that fails the list shown
+   * is emptied (the server cleared it; what came after the reset still applies) and the error thrown.
    */
-  private async whileLoading(load: () => Promise<void>): Promise<void> {
+  async reloadFlows(): Promise<void> {
+    let failed: Error | undefined;
+    await this.whileLoading(
+      () =>
+        api.flows().catch((err: unknown) => {
+          failed = err instanceof Error ? err : new Error(String(err));
+          return [];
+        }),
+      (flows) => this.flows.reset(flows),
+    );
+    if (failed !== undefined) throw failed;
+  }
+
+  /**
+   * Loads, holding the updates that come meanwhile and applying them after the result (`show`):
+   * the server read its list at some moment between, so a held update may be in the list already
+   * or not. Loads of one connection that overlap release the updates once the last one is done:
+   * whichever list is shown, every update since the first load began is applied on top of it.
+   */
+  private async whileLoading<T>(load: () => Promise<T>, show: (result: T) => void): Promise<void> {
+    const connection = this.connectionSeq;
     this.held ??= [];
     this.loading++;
     try {
-      await load();
+      const result = await load();
+      if (connection === this.connectionSeq) show(result);
     } finally {
-      if (--this.loading === 0) this.releaseHeld();
+      if (connection === this.connectionSeq && --this.loading === 0) this.releaseHeld();
     }
   }
 

@@ -18,7 +18,7 @@ export function connectUpdates(store: Store): void {
     ws.onopen = () => {
       retry = RETRY_MIN_MS;
       store.connection = "live";
-      store.loadAll().catch((e: unknown) => store.notify("error", `loading: ${String(e)}`));
+      store.connected().catch((e: unknown) => store.notify("error", `loading: ${String(e)}`));
       store.changed();
     };
     ws.onmessage = (ev: MessageEvent<string>) => {
