@@ -127,6 +127,7 @@ export function pack(flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): PackedHttp 
     extra: extraOf(flow),
   };
 }
+
 /**
  * The flow `p` was made from, as detach() keeps it, not live. Its bodies are copies when
  * `copyBodies` (for a caller that may change them), else views of the kept bytes (to read only).
