@@ -29,6 +29,7 @@ interface UiStore {
   apply(received: readonly Update[]): void;
   loadAll(): Promise<void>;
   connected(): Promise<void>;
+  listTimeoutMs: number;
   notices: { kind: string; text: string }[];
   select(id: string | null): void;
 }
@@ -57,12 +58,17 @@ Object.assign(globalThis, {
     setImmediate(() => cb(performance.now()));
     return 1;
   },
-  fetch: async (input: string | URL): Promise<Response> => {
+  fetch: async (input: string | URL, init?: RequestInit): Promise<Response> => {
     const path = String(input);
     let body: unknown;
     if (path === "/api/flows") {
       backend.flowFetches++;
-      body = await backend.flows();
+      // As a browser's fetch: given up when its signal aborts.
+      const signal = init?.signal;
+      body = await new Promise((resolve, reject) => {
+        signal?.addEventListener("abort", () => reject(signal.reason as Error));
+        Promise.resolve(backend.flows()).then(resolve, reject);
+      });
     } else if (path === "/api/options") body = backend.options;
     else if (path === "/api/addons") body = backend.addons;
     else if (path === "/api/events") body = backend.events;
@@ -668,6 +674,29 @@ test("a failed reload after flows/reset empties the list, applies what came afte
       await waitFor(() => ui.notices.some((n) => n.kind === "error"), "the error told");
       assert.equal(ids(ui), [c.id]);
       assert.match(ui.notices.at(-1)!.text, /reloading flows/);
+    },
+  );
+});
+
+test("a flow list that never comes is given up after listTimeoutMs: the load fails and updates apply again", async () => {
+  await withServer(
+    () => {},
+    async (server) => {
+      backend.flows = () => new Promise<FlowSummary[]>(() => {});
+      const ui = new Store();
+      ui.listTimeoutMs = 200;
+      const load = ui.connected().then(
+        () => "loaded",
+        (err: unknown) => String(err),
+      );
+      let a!: HTTPFlow;
+      ui.apply(await server.send(() => (a = finished(server.store, "http://h.test/a"))));
+      assert.is(ui.flows.size, 0, "held while the list loads");
+      assert.match(await within(load, "the load to give up"), /timeout|abort/i);
+      assert.equal(ids(ui), [a.id], "the held update applied");
+      let b!: HTTPFlow;
+      ui.apply(await server.send(() => (b = finished(server.store, "http://h.test/b"))));
+      assert.equal(ids(ui), [a.id, b.id], "and the next one at once");
     },
   );
 });

@@ -14,8 +14,9 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown, raw?: BodyInit): Promise<T> {
+async function call<T>(method: string, path: string, body?: unknown, raw?: BodyInit, signal?: AbortSignal): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: {} };
+  if (signal) init.signal = signal;
   if (raw !== undefined) init.body = raw;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -44,7 +45,15 @@ async function call<T>(method: string, path: string, body?: unknown, raw?: BodyI
 const flowPath = (id: string): string => `/api/flows/${encodeURIComponent(id)}`;
 
 export const api = {
-  flows: () => call<FlowSummary[]>("GET", "/api/flows"),
+  /** The flow list; given up after `timeoutMs` (a fetch has no bound of its own). */
+  flows: (timeoutMs?: number) =>
+    call<FlowSummary[]>(
+      "GET",
+      "/api/flows",
+      undefined,
+      undefined,
+      timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
+    ),
   flow: (id: string) => call<FlowDetail>("GET", flowPath(id)),
   state: () => call<ServerState>("GET", "/api/state"),
   options: () => call<OptionInfo[]>("GET", "/api/options"),

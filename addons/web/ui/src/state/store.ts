@@ -51,6 +51,11 @@ export class Store {
   /** Updates that came while a list loads (null: none loads), and how many loads are under way. */
   private held: Update[] | null = null;
   private loading = 0;
+  /**
+   * How long a flow list may take (50,000 flows are ~50 MB of JSON): updates are held while it
+   * loads, so one that never comes would stop them until the next reconnect.
+   */
+  listTimeoutMs = 60_000;
   /** Counts the connections: a load started for an earlier one is ignored when it ends. */
   private connectionSeq = 0;
   private serverFilterTimer: ReturnType<typeof setTimeout> | undefined;
@@ -85,7 +90,7 @@ export class Store {
   /** Fetches everything (the updates that come meanwhile wait for it: see whileLoading). */
   async loadAll(): Promise<void> {
     await this.whileLoading(
-      () => Promise.all([api.flows(), api.options(), api.addons(), api.events()]),
+      () => Promise.all([api.flows(this.listTimeoutMs), api.options(), api.addons(), api.events()]),
       ([flows, options, addons, events]) => {
         this.flows.reset(flows);
         this.options = options;
@@ -104,7 +109,7 @@ export class Store {
     let failed: Error | undefined;
     await this.whileLoading(
       () =>
-        api.flows().catch((err: unknown) => {
+        api.flows(this.listTimeoutMs).catch((err: unknown) => {
           failed = err instanceof Error ? err : new Error(String(err));
           return [];
         }),
