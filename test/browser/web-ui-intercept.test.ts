@@ -132,7 +132,14 @@ test("mark (key m), comment, duplicate, delete (key d); kill a held request and 
   assert.is(await copies.count(), 1);
   await page.locator('[data-action="duplicate"]').click();
   await waitFor(async () => (await copies.count()) === 2 || undefined, "the duplicate listed");
+  // Its detail is asked for when it is selected: let that answer come before the flow is deleted
+  // (a GET the server takes after the DELETE is a 404, which pageProblems would count).
+  const duplicate = await copies.nth(1).getAttribute("data-id");
+  const detailLoaded = page.waitForResponse(
+    (r) => r.request().method() === "GET" && new URL(r.url()).pathname === `/api/flows/${duplicate}`,
+  );
   await copies.nth(1).click();
+  await detailLoaded;
   await page.locator(".flow-scroller").focus();
   await page.keyboard.press("d");
   await waitFor(async () => (await copies.count()) === 1 || undefined, "the duplicate deleted");
