@@ -28,7 +28,7 @@ export class WebRecorder implements Addon {
   constructor(private readonly store: FlowStore) {}
 
   requestheaders(flow: HTTPFlow): void {
-    this.store.observe(flow, false);
+    this.store.observe(flow, false, true);
   }
 
   request(flow: HTTPFlow): void {
@@ -61,7 +61,7 @@ export class WebRecorder implements Addon {
   }
 
   tcpStart(flow: TCPFlow): void {
-    this.store.observe(flow, false);
+    this.store.observe(flow, false, true);
   }
 
   tcpMessage(flow: TCPFlow): void {

@@ -10,6 +10,7 @@ import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
 import type { BodyState, FlowSummary, SummaryRow } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
+import { FlowIndex } from "./flow-index.ts";
 import { heldBodies, pack, summaryRow, unpack, type PackedHttp } from "./packed-flow.ts";
 import { Slab } from "./slab.ts";
 import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
@@ -28,6 +29,8 @@ interface KeptBody {
 }
 
 export class StoredFlow {
+  /** The flow's id when it came: what the store and the UI know it by. */
+  readonly id: string;
   /** The flow object (the proxy's while live, a detached copy after); undefined while packed. */
   object: AnyFlow | undefined;
   /** The finished flow, packed. */
@@ -40,18 +43,19 @@ export class StoredFlow {
   inline = 0;
   /** Removed from the store (its place in the eviction queue is skipped). */
   gone = false;
+  /** Its object may come back through hooks (kept by FlowIndex). */
+  active = false;
+  /** In the index of all flows by id (kept by FlowIndex). */
+  indexed = false;
   /**
    * The change not yet told to the UI while the record is in the store's list of changed ones
    * (null: it was added and removed before anyone was told); undefined: not in the list.
    */
   change: Change | null | undefined = undefined;
 
-  constructor(flow: AnyFlow) {
+  constructor(flow: AnyFlow, id: string) {
+    this.id = id;
     this.object = flow;
-  }
-
-  get id(): string {
-    return this.packed ? this.packed.id : this.object!.id;
   }
 
   get type(): AnyFlow["type"] {
@@ -92,16 +96,18 @@ const INLINE_MAX = 64 * 1024;
 const DISK_MAX = 512 * 1024 * 1024;
 
 export class FlowStore {
-  private readonly flows = new Map<string, StoredFlow>();
+  /** The flows in the order they came, and by id. An addon that gives a new flow a kept one's id replaces it. */
+  private readonly flows = new FlowIndex<StoredFlow>((older) => this.replaced(older));
   /**
-   * The flows oldest first, for eviction. Not the map's own order: V8 leaves a deleted entry's
-   * slot in a Map until it rehashes, so finding the oldest by iterating the map after many
-   * deletions walks them all (80 µs a flow at 50,000 flows). Removed flows are skipped here.
+   * The flows oldest first, for eviction: a paused flow found here goes to the end again.
+   * Removed flows are skipped.
    */
   private order: StoredFlow[] = [];
   private head = 0;
   /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
   private readonly forgotten = new WeakSet<AnyFlow>();
+  /** Kept flows handed out by own(): their hooks may run again from the first (a replay). */
+  private readonly givenOut = new WeakSet<AnyFlow>();
   private readonly slab = new Slab();
   /**
    * Records whose change the UI has not been told yet, in the order of their first change (only
@@ -150,17 +156,24 @@ export class FlowStore {
     return this.flows.get(id);
   }
 
-  values(): IterableIterator<StoredFlow> {
+  /** Every kept flow in the order they came (a copy). */
+  values(): StoredFlow[] {
     return this.flows.values();
   }
 
-  /** A hook saw `flow`: add it or note the change; `done`: the proxy has finished with it. */
-  observe(flow: AnyFlow, done: boolean): void {
+  /**
+   * A hook saw `flow`: add it or note the change; `done`: the proxy has finished with it.
+   * `first`: the hook is the first a new flow gets (requestheaders, tcpStart), so a live flow
+   * there is new unless the store gave its object out (a kept flow replayed): no lookup of its
+   * id, which the proxy's path would pay for (~150 ns: the fresh id's hash and a miss).
+   */
+  observe(flow: AnyFlow, done: boolean, first = false): void {
     if (this.forgotten.has(flow)) return;
-    let rec = this.flows.get(flow.id);
+    const id = flow.id;
+    let rec = first && flow.live && !this.givenOut.has(flow) ? undefined : this.flows.get(id);
     if (rec === undefined) {
-      rec = new StoredFlow(flow);
-      this.flows.set(flow.id, rec);
+      rec = new StoredFlow(flow, id);
+      this.flows.add(rec);
       this.order.push(rec);
       this.note(rec, "add");
       if (this.flows.size > this.maxFlows) this.evict();
@@ -174,6 +187,7 @@ export class FlowStore {
       rec.object = flow;
       rec.packed = undefined;
       rec.settled = false;
+      this.flows.activate(rec);
     }
   }
 
@@ -200,14 +214,13 @@ export class FlowStore {
   remove(id: string): boolean {
     const rec = this.flows.get(id);
     if (!rec) return false;
-    this.drop(rec);
-    this.note(rec, "remove");
+    this.removeRecord(rec);
     return true;
   }
 
   /** Removes every flow `keep` does not want; the UI is told to fetch the list again. */
   clear(keep: (rec: StoredFlow) => boolean = () => false): void {
-    for (const rec of [...this.flows.values()]) if (!keep(rec)) this.drop(rec);
+    for (const rec of this.flows.values()) if (!keep(rec)) this.drop(rec);
     this.order = this.order.slice(this.head).filter((r) => !r.gone);
     this.head = 0;
     this.forgetChanges();
@@ -246,10 +259,16 @@ export class FlowStore {
 
   /** The kept flow itself, to change (mark, comment, edit): a packed one is an object until settled again. */
   own(rec: StoredFlow): AnyFlow {
-    if (!rec.packed) return rec.object!;
+    if (!rec.packed) {
+      this.givenOut.add(rec.object!);
+      return rec.object!;
+    }
     const flow = unpack(rec.packed);
     rec.packed = undefined;
     rec.object = flow;
+    // Its hooks may run again (a replay): they must find this record.
+    this.givenOut.add(flow);
+    this.flows.activate(rec);
     if (rec.request) rec.request.keptAs = flow.request;
     if (rec.response) rec.response.keptAs = flow.response;
     return flow;
@@ -369,7 +388,7 @@ export class FlowStore {
         this.order.push(rec);
         continue;
       }
-      this.remove(rec.id);
+      this.removeRecord(rec);
       this.compact();
       return true;
     }
@@ -384,9 +403,23 @@ export class FlowStore {
     this.head = 0;
   }
 
+  private removeRecord(rec: StoredFlow): void {
+    this.drop(rec);
+    this.note(rec, "remove");
+  }
+
+  /**
+   * A newer flow came with this one's id. The UI already shows the newer one in its place
+   * (an add with a known id updates it), so it is not told of a removal.
+   */
+  private replaced(older: StoredFlow): void {
+    this.drop(older);
+    if (older.change !== undefined) older.change = null;
+  }
+
   private drop(rec: StoredFlow): void {
-    this.flows.delete(rec.id);
     rec.gone = true;
+    this.flows.removed(rec);
     if (!rec.settled) this.forgotten.add(rec.object!);
     this.release(rec);
     this.inlineTotal -= rec.inline;
@@ -416,6 +449,7 @@ export class FlowStore {
     if (packed) {
       rec.packed = packed;
       rec.object = undefined;
+      this.flows.deactivate(rec);
       // No kept object any more (a later hook's object is still known by `from`).
       if (rec.request) rec.request.keptAs = undefined;
       if (rec.response) rec.response.keptAs = undefined;
