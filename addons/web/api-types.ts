@@ -237,9 +237,35 @@ export interface ServerState {
 }
 
 /**
+ * A time in a batch of rows: a number is milliseconds after the batch's `base`; a string is
+ * seconds since the epoch, for a time that is not a whole millisecond (a flow read from a file).
+ */
+export type RowTime = number | string;
+
+/** A connection that rows of one batch share: [tls, sni, client host, client port, server host, server port]. */
+export type RowConnection = [
+  tls: boolean,
+  sni: string | null,
+  clientHost: string,
+  clientPort: number,
+  serverHost: string,
+  serverPort: number,
+];
+
+/** What most flows leave unset: a row carries it only when one of them is set. */
+export interface RowRare {
+  replayed?: "request" | "response";
+  marked?: string;
+  comment?: string;
+  error?: string;
+  killed?: true;
+}
+
+/**
  * A finished HTTP flow's summary as the live updates carry it (API.md, `flows/rows`): the
  * proxy writes it from the flow as its store keeps it, and the client makes the FlowSummary
- * (addons/web/ui/lib/summary-row.ts). A row is ~380 bytes where the summary's JSON is ~950.
+ * (addons/web/ui/lib/summary-row.ts). Small whole numbers where it can (times, body states,
+ * the connection), since those are what JSON writes and reads fastest: ~190 bytes a row.
  */
 export type SummaryRow = [
   id: string,
@@ -250,31 +276,32 @@ export type SummaryRow = [
   responseFields: number,
   port: number,
   status: number | null,
-  timestampCreated: number,
-  timestampStart: number,
-  timestampEnd: number | null,
+  timestampCreated: RowTime,
+  timestampStart: RowTime,
+  timestampEnd: RowTime | null,
   requestSize: number | null,
   responseSize: number | null,
-  requestBody: BodyState,
-  responseBody: BodyState,
-  tls: boolean,
-  sni: string | null,
-  clientHost: string,
-  clientPort: number,
-  serverHost: string,
-  serverPort: number,
-  replayed: "request" | "response" | null,
-  marked: string,
-  comment: string,
-  error: string | null,
-  killed: boolean,
+  /** Index in BODY_STATES (ui/lib/summary-row.ts). */
+  requestBody: number,
+  responseBody: number,
+  /** Index in the batch's `conns`. */
+  connection: number,
+  rare?: RowRare,
 ];
+
+/** Rows of finished flows, with what they share. */
+export interface RowBatch {
+  /** Milliseconds since the epoch that the rows' times count from. */
+  base: number;
+  conns: RowConnection[];
+  rows: SummaryRow[];
+}
 
 /** One live update of the WebSocket `/api/updates` (each message is an array of them). */
 export type Update =
   | { type: "flows/add"; data: FlowSummary }
   | { type: "flows/update"; data: FlowSummary }
-  | { type: "flows/rows"; data: SummaryRow[] }
+  | { type: "flows/rows"; data: RowBatch }
   | { type: "flows/removed"; data: { ids: string[] } }
   | { type: "flows/reset"; data: Record<string, never> }
   | { type: "events/add"; data: LogEntry }

@@ -4,8 +4,8 @@
 // with no client: what the flow store costs by itself, apart from the live updates. Also the
 // proxy's RSS after the runs with the UI (its flow store is bounded by web_max_flows).
 import WebSocket from "ws";
-import type { SummaryRow } from "../../addons/web/api-types.ts";
-import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
+import type { RowBatch } from "../../addons/web/api-types.ts";
+import { summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
 import { runWrk, startProxy, wrkArgs, type Ctx, type RunningProxy } from "../lib/context.ts";
 import { freePort } from "../lib/procs.ts";
 import { med, valueCheck, type WorkloadResult } from "../lib/report.ts";
@@ -30,10 +30,10 @@ function openUpdates(port: number): Promise<Reader> {
   const reader: Reader = { flows: 0, messages: 0, close: () => ws.terminate() };
   ws.on("message", (data: Buffer) => {
     reader.messages++;
-    for (const u of JSON.parse(data.toString("utf8")) as { type: string; data: unknown[] }[]) {
+    for (const u of JSON.parse(data.toString("utf8")) as { type: string; data: unknown }[]) {
       if (u.type === "flows/add") reader.flows++;
       // Finished flows come as rows; the browser makes each one's summary (ui/lib/summary-row.ts).
-      else if (u.type === "flows/rows") for (const row of u.data) if (summaryOfRow(row as SummaryRow)) reader.flows++;
+      else if (u.type === "flows/rows") reader.flows += summariesOfRows(u.data as RowBatch).length;
     }
   });
   return new Promise((resolve, reject) => {

@@ -2,8 +2,8 @@
 // and the live updates over its WebSocket, every wait bounded and woken by what arrives.
 import * as http from "node:http";
 import WebSocket from "ws";
-import type { SummaryRow } from "../../addons/web/api-types.ts";
-import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
+import type { RowBatch } from "../../addons/web/api-types.ts";
+import { summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
 import type { ProxyProcess } from "./harness.ts";
 import { WAIT_MS } from "./harness.ts";
 
@@ -92,8 +92,8 @@ export class UpdatesClient {
       for (const u of JSON.parse(data.toString("utf8")) as Update[]) {
         if (u.type !== "flows/rows") this.updates.push(u);
         else
-          for (const row of u.data as unknown as SummaryRow[])
-            this.updates.push({ type: "flows/row", data: { ...summaryOfRow(row) } });
+          for (const summary of summariesOfRows(u.data as unknown as RowBatch))
+            this.updates.push({ type: "flows/row", data: { ...summary } });
       }
       this.wake();
     });

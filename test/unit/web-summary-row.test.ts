@@ -9,10 +9,11 @@ import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Headers, HTTPFlow, Request, Response } from "@interloper/sdk";
-import type { FlowSummary, SummaryRow } from "../../addons/web/api-types.ts";
+import type { FlowSummary } from "../../addons/web/api-types.ts";
 import { BodySpill } from "../../addons/web/store/body-spill.ts";
 import { FlowStore, type StoredFlow } from "../../addons/web/store/flow-store.ts";
-import { HEADS_SEPARATOR, summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
+import { RowBatchWriter } from "../../addons/web/store/row-batch.ts";
+import { HEADS_SEPARATOR, summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
 import { http1Flow, http2ErrorFlow, httpsStreamedFlow } from "../helpers/flowfile.ts";
 import { prng, randomFlow } from "../helpers/random-flows.ts";
 
@@ -20,9 +21,9 @@ const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** The row of `rec` through JSON, and the server's summary through JSON: equal, field for field. */
 function assertSameSummary(store: FlowStore, rec: StoredFlow, what: string): FlowSummary {
-  const row = store.row(rec);
-  assert.ok(row, `${what}: a packed flow has a row`);
-  const fromRow = summaryOfRow(wire(row));
+  const batch = new RowBatchWriter();
+  assert.ok(store.addRow(rec, batch), `${what}: a packed flow has a row`);
+  const fromRow = wire(summariesOfRows(wire(batch))[0]!);
   const summary = wire(store.summary(rec));
   assert.equal(fromRow, summary, what);
   return fromRow;
@@ -58,7 +59,7 @@ test("named shapes: the row gives the summary summarize() gives (a flow kept as 
     ] as const) {
       const rec = keep(store, make());
       if (!rec.packed) {
-        assert.is(store.row(rec), undefined, name);
+        assert.not.ok(store.addRow(rec, new RowBatchWriter()), name);
         continue;
       }
       assertSameSummary(store, rec, name);
@@ -150,7 +151,7 @@ test("2,000 seeded random flows: every packed one's row gives its summary", () =
     for (let i = 0; i < 2000; i++) {
       const rec = keep(store, randomFlow(rnd));
       if (!rec.packed) {
-        assert.is(store.row(rec), undefined, "a flow kept as an object has no row");
+        assert.not.ok(store.addRow(rec, new RowBatchWriter()), "a flow kept as an object has no row");
         continue;
       }
       assertSameSummary(store, rec, `random flow ${i}`);
@@ -160,9 +161,48 @@ test("2,000 seeded random flows: every packed one's row gives its summary", () =
   });
 });
 
+test("one batch of many rows: shared connections, times after one base, rare fields only when set", () => {
+  withStore({ inlineBudget: 4096, inlineMax: 32 }, (store) => {
+    const rnd = prng(31);
+    const a = http1Flow();
+    const recs: StoredFlow[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Every other flow on one connection; the rest random (connections of their own, odd times).
+      const flow = i % 2 === 0 ? new HTTPFlow(a.client, a.server, a.request.copy()) : randomFlow(rnd);
+      if (i % 2 === 0) {
+        flow.response = a.response!.copy();
+        flow.timestampCreated = flow.request.timestampStart = 1_764_000_000 + i / 1000;
+        if (i % 10 === 0) flow.marked = ":default:";
+      }
+      const rec = keep(store, flow);
+      if (rec.packed) recs.push(rec);
+    }
+    const batch = new RowBatchWriter();
+    for (const rec of recs) assert.ok(store.addRow(rec, batch));
+    const wired = wire(batch);
+    const summaries = summariesOfRows(wired);
+    assert.is(summaries.length, recs.length);
+    recs.forEach((rec, i) => assert.equal(wire(summaries[i]), wire(store.summary(rec)), `row ${i}`));
+    const shared = wired.rows.filter((row) => row[0] && store.view(store.get(row[0])!).client === a.client);
+    assert.ok(shared.length >= 150, `${shared.length} rows of the shared connection`);
+    assert.is(new Set(shared.map((row) => row[13])).size, 1, "they name one connection");
+    assert.ok(wired.conns.length < wired.rows.length);
+    assert.ok(
+      shared.every((row) => typeof row[6] === "number" && Number.isInteger(row[6])),
+      "whole milliseconds go as integers",
+    );
+    assert.ok(
+      shared.every((row) => (row[14] !== undefined) === (store.view(store.get(row[0])!).marked !== "")),
+      "the rare fields come only with a mark",
+    );
+  });
+});
+
 test("a row's heads are the packed text: DEL between the parts, none inside one", () => {
   withStore({}, (store) => {
-    const row = store.row(keep(store, http1Flow())) as SummaryRow;
+    const batch = new RowBatchWriter();
+    store.addRow(keep(store, http1Flow()), batch);
+    const row = batch.rows[0]!;
     const parts = row[1].split(HEADS_SEPARATOR);
     assert.is(parts.length, 6 + 2 * row[2] + (row[3] >= 0 ? 2 + 2 * row[3] : 0));
   });

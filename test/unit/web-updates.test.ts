@@ -10,9 +10,9 @@ import WebSocket from "ws";
 import { Response } from "@interloper/sdk";
 import { testFlow } from "@interloper/sdk/testing";
 import { BATCH_MS, UpdateHub } from "../../addons/web/server/updates.ts";
-import type { AddonInfo, SummaryRow } from "../../addons/web/api-types.ts";
+import type { AddonInfo, RowBatch } from "../../addons/web/api-types.ts";
 import { FlowStore } from "../../addons/web/store/flow-store.ts";
-import { summaryOfRow } from "../../addons/web/ui/lib/summary-row.ts";
+import { summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
 import { WAIT_MS, within } from "../helpers/harness.ts";
 
 interface Update {
@@ -24,7 +24,7 @@ interface Update {
 function expandRows(updates: Update[]): Update[] {
   return updates.flatMap((u) =>
     u.type === "flows/rows"
-      ? (u.data as unknown as SummaryRow[]).map((row) => ({ type: "flows/row", data: summaryOfRow(row) }))
+      ? summariesOfRows(u.data as unknown as RowBatch).map((summary) => ({ type: "flows/row", data: summary }))
       : [u],
   );
 }

@@ -10,8 +10,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
-import type { AddonInfo, LogEntry, OptionInfo, SummaryRow, Update } from "../api-types.ts";
+import type { AddonInfo, LogEntry, OptionInfo, Update } from "../api-types.ts";
 import type { FlowStore, StoredFlow } from "../store/flow-store.ts";
+import { RowBatchWriter } from "../store/row-batch.ts";
 
 /** Changes are gathered this long before they are sent. */
 export const BATCH_MS = 100;
@@ -102,14 +103,15 @@ export class UpdateHub {
     const chunk: Update[] = [];
     for (let at = 0; at < pending.length; at += PER_FRAGMENT) {
       chunk.length = 0;
-      let rows: SummaryRow[] | undefined;
+      let rows: RowBatchWriter | undefined;
       for (const p of pending.slice(at, at + PER_FRAGMENT)) {
         // Finished flows go as rows (made from the packed flow: no summary object), a run of them as one update.
-        const row = "rec" in p ? this.store.row(p.rec) : undefined;
-        if (row) {
-          if (!rows) chunk.push({ type: "flows/rows", data: (rows = []) });
-          rows.push(row);
-          continue;
+        if ("rec" in p) {
+          const batch = rows ?? new RowBatchWriter();
+          if (this.store.addRow(p.rec, batch)) {
+            if (!rows) chunk.push({ type: "flows/rows", data: (rows = batch) });
+            continue;
+          }
         }
         rows = undefined;
         chunk.push("rec" in p ? { type: p.type, data: this.store.summary(p.rec) } : p);

@@ -7,11 +7,12 @@
 // Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
 // that changes a kept flow takes it with own(): an object until the flow is settled again.
 import type { AnyFlow, HTTPFlow, Request, Response } from "@interloper/sdk";
-import type { BodyState, FlowSummary, SummaryRow } from "../api-types.ts";
+import type { BodyState, FlowSummary } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
 import { FlowIndex } from "./flow-index.ts";
 import { heldBodies, pack, summaryRow, unpack, type PackedHttp } from "./packed-flow.ts";
+import type { RowBatchWriter } from "./row-batch.ts";
 import { Slab } from "./slab.ts";
 import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
 
@@ -285,10 +286,12 @@ export class FlowStore {
     return summarize(flow, this.facts(rec, flow));
   }
 
-  /** The summary as a row (what live updates carry) for a packed flow, made without unpacking it; undefined for others. */
-  row(rec: StoredFlow): SummaryRow | undefined {
+  /** Adds the summary as a row (what live updates carry) to `batch` for a packed flow, made without unpacking it; false for others. */
+  addRow(rec: StoredFlow, batch: RowBatchWriter): boolean {
     const p = rec.packed;
-    return p ? summaryRow(p, factsOf(rec, heldBodies(p))) : undefined;
+    if (!p) return false;
+    batch.rows.push(summaryRow(p, factsOf(rec, heldBodies(p)), batch));
+    return true;
   }
 
   /**

@@ -7,8 +7,9 @@
 // fields and its heads as a string) cost 1.6 µs a flow over packing alone.
 // unpack() gives back the flow detach() would have kept; the store makes one only when asked.
 import { Headers, HTTPFlow, Request, Response, type AnyFlow, type FlowError } from "@interloper/sdk";
-import type { BodyState, SummaryRow } from "../api-types.ts";
+import type { BodyState, RowRare, SummaryRow } from "../api-types.ts";
 import type { LeaveOut } from "./detach.ts";
+import { bodyStateIndex, type RowBatchWriter } from "./row-batch.ts";
 import type { Slab } from "./slab.ts";
 import { bodyState, shownSize, type BodyFacts } from "./summary.ts";
 
@@ -193,42 +194,47 @@ export function heldBodies(p: PackedHttp): { request: BodyState; response: BodyS
 
 /**
  * The flow's summary as the live updates carry it (SummaryRow), made from the packed record
- * without unpacking it: its text is already the row's heads. The client's summaryOfRow()
- * gives what summarize() gives for the unpacked flow.
+ * without unpacking it (its text is already the row's heads), into `batch`. The client's
+ * summariesOfRows() gives what summarize() gives for the unpacked flow.
  */
-export function summaryRow(p: PackedHttp, bodies: BodyFacts): SummaryRow {
+export function summaryRow(p: PackedHttp, bodies: BodyFacts, batch: RowBatchWriter): SummaryRow {
   const n = p.numbers;
   const at = p.at;
-  const hasResponse = (n[at + FLAGS]! & HAS_RESPONSE) !== 0;
+  const flags = n[at + FLAGS]!;
+  const hasResponse = (flags & HAS_RESPONSE) !== 0;
   const end = hasResponse ? time(n[at + RESPONSE_END]!) : undefined;
-  const { client, server } = p;
-  const extra = p.extra ?? NO_EXTRA;
-  return [
+  const endOrError = end ?? p.extra?.error?.timestamp;
+  const row: SummaryRow = [
     p.id,
     textOf(p),
     n[at + REQUEST_FIELDS]!,
     hasResponse ? n[at + RESPONSE_FIELDS]! : -1,
     n[at + PORT]!,
     hasResponse ? n[at + STATUS]! : null,
-    n[at + CREATED]!,
-    n[at + REQUEST_START]!,
-    end ?? extra.error?.timestamp ?? null,
+    batch.time(n[at + CREATED]!),
+    batch.time(n[at + REQUEST_START]!),
+    endOrError === undefined ? null : batch.time(endOrError),
     shownSize(bodies.request, bodies.requestSize, n[at + REQUEST_LENGTH]!),
     hasResponse ? shownSize(bodies.response, bodies.responseSize, n[at + RESPONSE_LENGTH]!) : null,
-    bodies.request,
-    bodies.response,
-    client.tlsEstablished,
-    client.sni ?? null,
-    client.peername.host,
-    client.peername.port,
-    server.address.host,
-    server.address.port,
-    extra.isReplay ?? null,
-    extra.marked,
-    extra.comment,
-    extra.error ? extra.error.msg : null,
-    (n[at + FLAGS]! & KILLED) !== 0,
+    bodyStateIndex(bodies.request),
+    bodyStateIndex(bodies.response),
+    batch.connection(p.client, p.server),
   ];
+  const rare = rareOf(p.extra, (flags & KILLED) !== 0);
+  if (rare) row.push(rare);
+  return row;
+}
+
+/** The row's rarely set fields, or undefined when none is. */
+function rareOf(extra: Extra | undefined, killed: boolean): RowRare | undefined {
+  if (!killed && (!extra || (!extra.isReplay && !extra.marked && !extra.comment && !extra.error))) return undefined;
+  const rare: RowRare = {};
+  if (extra?.isReplay) rare.replayed = extra.isReplay;
+  if (extra?.marked) rare.marked = extra.marked;
+  if (extra?.comment) rare.comment = extra.comment;
+  if (extra?.error) rare.error = extra.error.msg;
+  if (killed) rare.killed = true;
+  return rare;
 }
 
 /** The heads' text, as packText() made it. */

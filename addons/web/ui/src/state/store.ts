@@ -6,7 +6,7 @@
  */
 import { isEarlierState } from "../../lib/flow-progress.ts";
 import { FlowView } from "../../lib/flow-view.ts";
-import { summaryOfRow } from "../../lib/summary-row.ts";
+import { summariesOfRows } from "../../lib/summary-row.ts";
 import type { SortDirection } from "../../lib/sort.ts";
 import { valueText } from "../../lib/value-text.ts";
 import type { ViewFilter } from "../../lib/summary-filter.ts";
@@ -317,7 +317,7 @@ function withSummaries(updates: readonly Update[]): readonly Update[] {
   const out: Update[] = [];
   for (const u of updates) {
     if (u.type !== "flows/rows") out.push(u);
-    else for (const row of u.data) out.push({ type: "flows/update", data: summaryOfRow(row) });
+    else for (const summary of summariesOfRows(u.data)) out.push({ type: "flows/update", data: summary });
   }
   return out;
 }
