@@ -196,6 +196,11 @@ test("the store packs finished flows; view() reads, own() takes one to change, a
   assert.is(store.summary(rec).status, 200);
   const owned = store.own(rec) as HTTPFlow;
   assert.is(rec.packed, undefined);
+  assert.equal(
+    [rec.text, rec.numbers, rec.client, rec.responseBody],
+    [undefined, undefined, undefined, undefined],
+    "the record lets go of the shared chunks it no longer reads",
+  );
   assert.is(store.view(rec), owned, "owned: the store keeps that object");
   owned.marked = ":m:";
   store.observe(owned, true);

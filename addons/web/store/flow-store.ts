@@ -1,7 +1,7 @@
 // The flows the web UI shows: at most `maxFlows` (the oldest go first; a paused flow is never
 // dropped), in the order they came. While the proxy works on a flow the store holds the live
-// flow object; once it is done the store keeps it packed (packed-flow.ts: a few objects, for
-// the garbage collector's sake) or, when it cannot be packed, a detached copy (detach.ts).
+// flow object; once it is done the store keeps it packed (packed-flow.ts: into the record
+// itself, for the garbage collector's sake) or, when it cannot be packed, a detached copy (detach.ts).
 // Small bodies stay in memory up to a budget; other bodies go to disk (body-spill.ts) or,
 // without a disk, are dropped with a marker. So a long session costs about `maxFlows` heads.
 // Readers get a flow with view() (made afresh for a packed one: a scan keeps nothing); code
@@ -11,7 +11,15 @@ import type { BodyState, FlowSummary } from "../api-types.ts";
 import type { BodySpill, SpilledBody } from "./body-spill.ts";
 import { detach, requestWithBody, responseWithBody, withMessages } from "./detach.ts";
 import { FlowIndex } from "./flow-index.ts";
-import { heldBodies, pack, summaryRow, unpack, type PackedHttp } from "./packed-flow.ts";
+import {
+  clearSlots,
+  heldBodies,
+  packInto,
+  summaryRow,
+  unpack,
+  type PackedHttp,
+  type PackedSlots,
+} from "./packed-flow.ts";
 import type { RowBatchWriter } from "./row-batch.ts";
 import { Slab } from "./slab.ts";
 import { heldBodyState, summarize, type BodyFacts } from "./summary.ts";
@@ -29,13 +37,13 @@ interface KeptBody {
   keptAs: Request | Response | undefined;
 }
 
-export class StoredFlow {
+export class StoredFlow implements PackedSlots {
   /** The flow's id when it came: what the store and the UI know it by. */
   readonly id: string;
   /** The flow object (the proxy's while live, a detached copy after); undefined while packed. */
   object: AnyFlow | undefined;
-  /** The finished flow, packed. */
-  packed: PackedHttp | undefined = undefined;
+  /** The finished flow is packed into this record's slots (below). */
+  isPacked = false;
   /** The proxy is done with it: the store keeps it packed or detached. */
   settled = false;
   request: KeptBody | undefined = undefined;
@@ -53,10 +61,31 @@ export class StoredFlow {
    * (null: it was added and removed before anyone was told); undefined: not in the list.
    */
   change: Change | null | undefined = undefined;
+  // The packed flow's slots (packed-flow.ts), in the record itself: one object for each of the
+  // 50,000 kept flows instead of two, which the collector copies before they are old.
+  client: PackedSlots["client"] = undefined;
+  server: PackedSlots["server"] = undefined;
+  numbers: Float64Array | undefined = undefined;
+  at = 0;
+  text: Buffer | undefined = undefined;
+  requestBody: Buffer | undefined = undefined;
+  responseBody: Buffer | undefined = undefined;
+  extra: PackedSlots["extra"] = undefined;
 
   constructor(flow: AnyFlow, id: string) {
     this.id = id;
     this.object = flow;
+  }
+
+  /** The finished flow, packed: this record, its slots filled. */
+  get packed(): PackedHttp | undefined {
+    return this.isPacked ? (this as PackedSlots as PackedHttp) : undefined;
+  }
+
+  /** Not packed any more (an object again). */
+  unpacked(): void {
+    this.isPacked = false;
+    clearSlots(this);
   }
 
   get type(): AnyFlow["type"] {
@@ -186,7 +215,7 @@ export class FlowStore {
       // Another object with a known id (a file opened again) brings its own bodies.
       if (rec.object !== flow && rec.settled) this.release(rec);
       rec.object = flow;
-      rec.packed = undefined;
+      rec.unpacked();
       rec.settled = false;
       this.flows.activate(rec);
     }
@@ -265,7 +294,7 @@ export class FlowStore {
       return rec.object!;
     }
     const flow = unpack(rec.packed);
-    rec.packed = undefined;
+    rec.unpacked();
     rec.object = flow;
     // Its hooks may run again (a replay): they must find this record.
     this.givenOut.add(flow);
@@ -448,9 +477,8 @@ export class FlowStore {
     rec.request = this.keep(rec, rec.request, flow.request);
     rec.response = flow.response ? this.keep(rec, rec.response, flow.response) : this.forget(rec.response);
     const leaveOut = { requestBody: rec.request !== undefined, responseBody: rec.response !== undefined };
-    const packed = pack(flow, leaveOut, this.slab);
-    if (packed) {
-      rec.packed = packed;
+    if (packInto(rec, flow, leaveOut, this.slab)) {
+      rec.isPacked = true;
       rec.object = undefined;
       this.flows.deactivate(rec);
       // No kept object any more (a later hook's object is still known by `from`).
@@ -458,6 +486,7 @@ export class FlowStore {
       if (rec.response) rec.response.keptAs = undefined;
       return;
     }
+    rec.unpacked();
     const kept = detach(flow, leaveOut) as HTTPFlow;
     if (rec.request) rec.request.keptAs = kept.request;
     if (rec.response) rec.response.keptAs = kept.response;

@@ -1,6 +1,7 @@
-// A finished HTTP flow as the store keeps it: two small objects (this record and its id)
-// instead of the ~40 of the flow object it came from. Its numbers, the text of both heads and
-// its small bodies sit in shared chunks (slab.ts); the rarely set fields share one object.
+// A finished HTTP flow as the store keeps it: a few slots of the store's record (PackedSlots)
+// and its id, instead of the ~40 objects of the flow object it came from. Its numbers, the text
+// of both heads and its small bodies sit in shared chunks (slab.ts); the rarely set fields share
+// one object.
 // Why: with 50,000 flows kept, the garbage collector copies every kept object and string
 // once or twice before it settles in the old generation, and that was the largest cost of
 // an open web UI (bench V). Measured on workload A's flows: keeping the earlier record (24
@@ -45,7 +46,7 @@ const RESPONSE_AT = 14;
 const RESPONSE_LENGTH = 15;
 
 /** What most flows leave empty, kept together only when one of them is set. */
-interface Extra {
+export interface PackedExtra {
   readonly error: FlowError | undefined;
   /** The flow's own metadata, or undefined when it was empty. */
   readonly metadata: Record<string, unknown> | undefined;
@@ -55,7 +56,7 @@ interface Extra {
   readonly carried: HTTPFlow["carried"];
 }
 
-const NO_EXTRA: Extra = {
+const NO_EXTRA: PackedExtra = {
   error: undefined,
   metadata: undefined,
   marked: "",
@@ -64,35 +65,82 @@ const NO_EXTRA: Extra = {
   carried: undefined,
 };
 
-export interface PackedHttp {
-  readonly id: string;
-  readonly client: HTTPFlow["client"];
-  readonly server: HTTPFlow["server"];
+/** Where a packed flow's parts are written: the store's own record of the flow (one object a kept flow, not two). */
+export interface PackedSlots {
+  client: HTTPFlow["client"] | undefined;
+  server: HTTPFlow["server"] | undefined;
   /** The flow's numbers (see the names above) at `at`: a shared chunk. */
-  readonly numbers: Float64Array;
-  readonly at: number;
+  numbers: Float64Array | undefined;
+  at: number;
   /**
    * Holds the heads' text: method, scheme, host, path, form, version, request fields; then
    * reason, version, response fields; joined by SEP.
    */
-  readonly text: Buffer;
+  text: Buffer | undefined;
   /** The bodies' bytes (a shared chunk or the body's own buffer); undefined: none. */
-  readonly requestBody: Buffer | undefined;
-  readonly responseBody: Buffer | undefined;
-  readonly extra: Extra | undefined;
+  requestBody: Buffer | undefined;
+  responseBody: Buffer | undefined;
+  extra: PackedExtra | undefined;
 }
 
-/** The packed form of the finished `flow`, or undefined when it must stay an object (WebSocket, trailers, odd text). */
+/** A packed flow: its id and its filled slots. */
+export interface PackedHttp {
+  readonly id: string;
+  readonly client: HTTPFlow["client"];
+  readonly server: HTTPFlow["server"];
+  readonly numbers: Float64Array;
+  readonly at: number;
+  readonly text: Buffer;
+  readonly requestBody: Buffer | undefined;
+  readonly responseBody: Buffer | undefined;
+  readonly extra: PackedExtra | undefined;
+}
+
+/** The packed form of the finished `flow` in an object of its own, or undefined when it must stay an object. */
 export function pack(flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): PackedHttp | undefined {
-  if (flow.type !== "http" || flow.websocket || flow.intercepted) return undefined;
+  const packed = { id: flow.id, ...emptySlots() };
+  return packInto(packed, flow, leaveOut, slab) ? (packed as PackedHttp) : undefined;
+}
+
+/** Slots with nothing packed in them. */
+export function emptySlots(): PackedSlots {
+  return {
+    client: undefined,
+    server: undefined,
+    numbers: undefined,
+    at: 0,
+    text: undefined,
+    requestBody: undefined,
+    responseBody: undefined,
+    extra: undefined,
+  };
+}
+
+/** Lets go of what `slots` hold (the chunks may go once no other flow refers to them). */
+export function clearSlots(slots: PackedSlots): void {
+  slots.client = undefined;
+  slots.server = undefined;
+  slots.numbers = undefined;
+  slots.text = undefined;
+  slots.requestBody = undefined;
+  slots.responseBody = undefined;
+  slots.extra = undefined;
+}
+
+/**
+ * Packs the finished `flow` into `into`; false (and `into` untouched) when it must stay an
+ * object (WebSocket, trailers, odd text).
+ */
+export function packInto(into: PackedSlots, flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): boolean {
+  if (flow.type !== "http" || flow.websocket || flow.intercepted) return false;
   const req = flow.request;
   const res = flow.response;
-  if (req.trailers || res?.trailers) return undefined;
+  if (req.trailers || res?.trailers) return false;
   const text = packText(flow);
-  if (text === undefined) return undefined;
+  if (text === undefined) return false;
   // NaN stands for "none": a real NaN (a damaged file's) keeps the flow an object.
-  if (nan(flow.timestampCreated) || nan(req.timestampStart) || nan(req.timestampEnd)) return undefined;
-  if (res && (nan(res.timestampStart) || nan(res.timestampEnd))) return undefined;
+  if (nan(flow.timestampCreated) || nan(req.timestampStart) || nan(req.timestampEnd)) return false;
+  if (res && (nan(res.timestampStart) || nan(res.timestampEnd))) return false;
   const at = slab.record();
   const n = slab.numbers;
   const ascii = Buffer.byteLength(text, "utf8") === text.length;
@@ -116,17 +164,15 @@ export function pack(flow: AnyFlow, leaveOut: LeaveOut, slab: Slab): PackedHttp 
   n[at + REQUEST_FIELDS] = req.headers.fields.length;
   n[at + RESPONSE_FIELDS] = res ? res.headers.fields.length : 0;
   n[at + FLAGS] = flagsOf(flow, ascii);
-  return {
-    id: flow.id,
-    client: flow.client,
-    server: flow.server,
-    numbers: n,
-    at,
-    text: textChunk,
-    requestBody,
-    responseBody,
-    extra: extraOf(flow),
-  };
+  into.client = flow.client;
+  into.server = flow.server;
+  into.numbers = n;
+  into.at = at;
+  into.text = textChunk;
+  into.requestBody = requestBody;
+  into.responseBody = responseBody;
+  into.extra = extraOf(flow);
+  return true;
 }
 
 /**
@@ -226,7 +272,7 @@ export function summaryRow(p: PackedHttp, bodies: BodyFacts, batch: RowBatchWrit
 }
 
 /** The row's rarely set fields, or undefined when none is. */
-function rareOf(extra: Extra | undefined, killed: boolean): RowRare | undefined {
+function rareOf(extra: PackedExtra | undefined, killed: boolean): RowRare | undefined {
   if (!killed && (!extra || (!extra.isReplay && !extra.marked && !extra.comment && !extra.error))) return undefined;
   const rare: RowRare = {};
   if (extra?.isReplay) rare.replayed = extra.isReplay;
@@ -255,7 +301,7 @@ function flagsOf(flow: HTTPFlow, asciiText: boolean): number {
 }
 
 /** The rarely set fields, or undefined when all are empty (most flows). */
-function extraOf(flow: HTTPFlow): Extra | undefined {
+function extraOf(flow: HTTPFlow): PackedExtra | undefined {
   const metadata = isEmpty(flow.metadata) ? undefined : flow.metadata;
   const { error, marked, comment, isReplay, carried } = flow;
   if (!error && !metadata && !marked && !comment && !isReplay && !carried) return undefined;
