@@ -13,7 +13,7 @@ import type { FlowSummary } from "../../addons/web/api-types.ts";
 import { BodySpill } from "../../addons/web/store/body-spill.ts";
 import { FlowStore, type StoredFlow } from "../../addons/web/store/flow-store.ts";
 import { RowBatchWriter } from "../../addons/web/store/row-batch.ts";
-import { HEADS_SEPARATOR, summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
+import { HEADS_SEPARATOR, prettyHostOf, summariesOfRows } from "../../addons/web/ui/lib/summary-row.ts";
 import { http1Flow, http2ErrorFlow, httpsStreamedFlow } from "../helpers/flowfile.ts";
 import { prng, randomFlow } from "../helpers/random-flows.ts";
 
@@ -196,6 +196,39 @@ test("one batch of many rows: shared connections, times after one base, rare fie
       "the rare fields come only with a mark",
     );
   });
+});
+
+test("the pretty host is the sdk's for every kind of Host field, hostile ones included", () => {
+  const odd = [
+    "",
+    "a",
+    "a:1",
+    ":1",
+    "[::1]",
+    "[::1]:8",
+    "[]",
+    "[",
+    "[a",
+    "]",
+    "a]:1",
+    "[a]b",
+    "[[a]]",
+    "x:y:z",
+    "::",
+    "[:]",
+  ];
+  const rnd = prng(5);
+  const alphabet = "[]:a1.\u00e9 ";
+  for (let i = 0; i < 2000; i++) {
+    let value = "";
+    for (let n = Math.floor(rnd() * 8); n > 0; n--) value += alphabet[Math.floor(rnd() * alphabet.length)];
+    odd.push(value);
+  }
+  for (const value of odd) {
+    const req = new Request({ method: "GET", scheme: "http", host: "10.0.0.1", port: 80, path: "/" });
+    req.headers.set("host", value);
+    assert.is(prettyHostOf("10.0.0.1", req.headers.get("host")), req.prettyHost, JSON.stringify(value));
+  }
 });
 
 test("a row's heads are the packed text: DEL between the parts, none inside one", () => {

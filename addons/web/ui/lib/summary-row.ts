@@ -111,17 +111,26 @@ export function prettyUrl(
   return `${scheme}://${shown}${port === def ? "" : `:${port}`}${path}`;
 }
 
-/** `request.prettyHost` of the sdk: the Host header's name (an IPv6 literal without brackets), else the host. */
-function prettyHostOf(host: string, hostField: string | null): string {
+/**
+ * `request.prettyHost` of the sdk: the Host header's name (an IPv6 literal without brackets),
+ * else the host. By hand, not by a regular expression: it runs for every row the browser gets.
+ */
+export function prettyHostOf(host: string, hostField: string | null): string {
   if (!hostField) return host;
-  const m = /^\[([^\]]+)\]|^([^:]+)/.exec(hostField);
-  return m?.[1] ?? m?.[2] ?? host;
+  if (hostField.startsWith("[")) {
+    const close = hostField.indexOf("]");
+    if (close > 1) return hostField.slice(1, close);
+  }
+  const colon = hostField.indexOf(":");
+  if (colon === 0) return host;
+  return colon < 0 ? hostField : hostField.slice(0, colon);
 }
 
 /** `headers.get(name)` of the sdk: every value of the field, joined by ", "; null when absent. */
 function fieldValue(fields: Fields, lowerName: string): string | null {
   let found: string | null = null;
-  for (const [k, v] of fields) if (k.toLowerCase() === lowerName) found = found === null ? v : `${found}, ${v}`;
+  for (const [k, v] of fields)
+    if (k.length === lowerName.length && k.toLowerCase() === lowerName) found = found === null ? v : `${found}, ${v}`;
   return found;
 }
 
