@@ -239,8 +239,9 @@ export interface ServerState {
 /**
  * A time in a batch of rows: a number is milliseconds after the batch's `base`; a string is
  * seconds since the epoch, for a time that is not a whole millisecond (a flow read from a file).
+ * A time that is not finite is null, as in the summaries of `/api/flows`.
  */
-export type RowTime = number | string;
+export type RowTime = number | string | null;
 
 /** A connection that rows of one batch share: [tls, sni, client host, client port, server host, server port]. */
 export type RowConnection = [
@@ -278,7 +279,7 @@ export type SummaryRow = [
   status: number | null,
   timestampCreated: RowTime,
   timestampStart: RowTime,
-  timestampEnd: RowTime | null,
+  timestampEnd: RowTime,
   requestSize: number | null,
   responseSize: number | null,
   /** Index in BODY_STATES (ui/lib/summary-row.ts). */

@@ -197,12 +197,54 @@ test("store: a kept flow given out and replayed finds its record at its first ho
   store.observe(flow, false, true);
   store.observe(flow, true);
   const rec = store.get(flow.id)!;
-  const owned = store.own(rec);
+  const owned = store.own(rec) as HTTPFlow;
+  // What the core's replay does before the first hook.
   owned.live = true;
+  owned.isReplay = "request";
   store.observe(owned, false, true);
   assert.is(store.size, 1);
   assert.is(store.get(flow.id), rec);
   assert.is(store.view(rec), owned);
+});
+
+test("store: a flow replayed from its first hook (a script's replay, or -C of flows read again) keeps one record", () => {
+  const store = new FlowStore({ maxFlows: 3 }, undefined);
+  store.tracking = true;
+  const flow = finished();
+  store.observe(flow, false, true);
+  store.observe(flow, true);
+  // A script replays the object it got in a hook: the core marks it a replay before any hook.
+  flow.live = true;
+  flow.isReplay = "request";
+  store.observe(flow, false, true);
+  store.observe(flow, true);
+  // The same id on another object: a flow read again and replayed.
+  const again = finished();
+  again.id = flow.id;
+  again.isReplay = "request";
+  store.observe(again, false, true);
+  store.observe(again, true);
+  assert.is(store.size, 1);
+  for (const other of [finished(), finished()]) {
+    store.observe(other, false, true);
+    store.observe(other, true);
+  }
+  assert.is(store.size, 3);
+  const { changes } = store.takeChanges();
+  assert.not.ok(
+    changes.some((c) => c.change === "remove"),
+    "nothing evicted: the replayed flow was one flow",
+  );
+  assert.equal(
+    store.values().map((r) => r.id),
+    [
+      flow.id,
+      ...store
+        .values()
+        .slice(1)
+        .map((r) => r.id),
+    ],
+  );
 });
 
 test("store: a new flow an addon gave a kept flow's id replaces it; the UI is not told of a removal", () => {

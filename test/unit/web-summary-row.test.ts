@@ -198,6 +198,32 @@ test("one batch of many rows: shared connections, times after one base, rare fie
   });
 });
 
+test("times: whole milliseconds after a base, other times as text, never a neighbour's spoilt by an odd one", () => {
+  withStore({}, (store) => {
+    const times = [1.7e15, 1_700_000_000.123, 1e300, 1_700_000_000.456, 5e-324, -1_000.5, 1_764_000_000.000001];
+    const odd = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const recs = [...times, ...odd].map((t, i) => {
+      const flow = http1Flow();
+      flow.timestampCreated = t;
+      flow.request.timestampStart = times[(i + 1) % times.length]!;
+      flow.error = { msg: "e", timestamp: i === 0 ? Number.NaN : t };
+      flow.response = undefined;
+      return keep(store, flow);
+    });
+    const batch = new RowBatchWriter();
+    for (const rec of recs) assert.ok(store.addRow(rec, batch), "packed");
+    const summaries = summariesOfRows(wire(batch));
+    recs.forEach((rec, i) => {
+      const flow = store.view(rec) as HTTPFlow;
+      const finite = (t: number) => (Number.isFinite(t) ? t : null);
+      assert.is(summaries[i]!.timestampCreated, finite(flow.timestampCreated), `created ${flow.timestampCreated}`);
+      assert.is(summaries[i]!.timestampStart, finite(flow.request.timestampStart), `start ${i}`);
+      assert.is(summaries[i]!.timestampEnd, finite(flow.error!.timestamp), `error's time ${i}`);
+      assert.equal(wire(summaries[i]), wire(store.summary(rec)), `row ${i}`);
+    });
+  });
+});
+
 test("the pretty host is the sdk's for every kind of Host field, hostile ones included", () => {
   const odd = [
     "",

@@ -8,8 +8,9 @@
 // flight), those still active when the ring moves past them in a map by id. Even a map of a
 // few dozen live flows cost ~1.2 µs a flow in the proxy (bench V's profile: an insert of a new
 // id, and the map's growing and shrinking as flows come and go); the ring costs a store.
-// The index of all records is brought up to date only when someone looks one up by id
-// (the API), at most one insert per record; a proxy whose UI is not clicking pays nothing.
+// The index of all records is brought up to date only when someone looks one up by id: the
+// API, and the store for a flow that may not be new (read from a file, replayed, a hook after
+// the flow was kept); at most one insert per record, none for a proxy's own new flows.
 
 /** What the index needs of a record. */
 export interface IndexedRecord {

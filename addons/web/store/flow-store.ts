@@ -126,7 +126,7 @@ const INLINE_MAX = 64 * 1024;
 const DISK_MAX = 512 * 1024 * 1024;
 
 export class FlowStore {
-  /** The flows in the order they came, and by id. An addon that gives a new flow a kept one's id replaces it. */
+  /** The flows in the order they came, and by id (see observe() for two flows with one id). */
   private readonly flows = new FlowIndex<StoredFlow>((older) => this.replaced(older));
   /**
    * The flows oldest first, for eviction: a paused flow found here goes to the end again.
@@ -136,8 +136,6 @@ export class FlowStore {
   private head = 0;
   /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
   private readonly forgotten = new WeakSet<AnyFlow>();
-  /** Kept flows handed out by own(): their hooks may run again from the first (a replay). */
-  private readonly givenOut = new WeakSet<AnyFlow>();
   private readonly slab = new Slab();
   /**
    * Records whose change the UI has not been told yet, in the order of their first change (only
@@ -194,13 +192,17 @@ export class FlowStore {
   /**
    * A hook saw `flow`: add it or note the change; `done`: the proxy has finished with it.
    * `first`: the hook is the first a new flow gets (requestheaders, tcpStart), so a live flow
-   * there is new unless the store gave its object out (a kept flow replayed): no lookup of its
-   * id, which the proxy's path would pay for (~150 ns: the fresh id's hash and a miss).
+   * there is new unless it is a replay (of a kept flow, or of a flow read again from a file,
+   * which keep their ids): no lookup of its id, which the proxy's path would pay for (~150 ns:
+   * the fresh id's hash and a miss). An addon that gives a new flow a kept one's id makes a
+   * second record with it until the index next catches up (an API lookup), when the newer one
+   * replaces the older.
    */
   observe(flow: AnyFlow, done: boolean, first = false): void {
     if (this.forgotten.has(flow)) return;
     const id = flow.id;
-    let rec = first && flow.live && !this.givenOut.has(flow) ? undefined : this.flows.get(id);
+    const surelyNew = first && flow.live && flow.isReplay === undefined;
+    let rec = surelyNew ? undefined : this.flows.get(id);
     if (rec === undefined) {
       rec = new StoredFlow(flow, id);
       this.flows.add(rec);
@@ -289,15 +291,11 @@ export class FlowStore {
 
   /** The kept flow itself, to change (mark, comment, edit): a packed one is an object until settled again. */
   own(rec: StoredFlow): AnyFlow {
-    if (!rec.packed) {
-      this.givenOut.add(rec.object!);
-      return rec.object!;
-    }
+    if (!rec.packed) return rec.object!;
     const flow = unpack(rec.packed);
     rec.unpacked();
     rec.object = flow;
     // Its hooks may run again (a replay): they must find this record.
-    this.givenOut.add(flow);
     this.flows.activate(rec);
     if (rec.request) rec.request.keptAs = flow.request;
     if (rec.response) rec.response.keptAs = flow.response;

@@ -14,12 +14,19 @@ export class RowBatchWriter implements RowBatch {
   /** The connection objects behind `conns`, client and server by turns (a batch has a few). */
   private readonly connObjects: (ClientConnection | ServerConnection)[] = [];
 
-  /** `t` (seconds since the epoch) as the batch carries it. */
-  time(t: number): RowTime {
+  /**
+   * `t` (seconds since the epoch) as the batch carries it. A time that is not finite goes as
+   * null, as JSON writes it in `/api/flows`. Milliseconds and their offset from the base must
+   * be safe integers for the client's sum to come back exact (a damaged file's 1e300 must not
+   * become the base of its neighbours' times).
+   */
+  time(t: number): RowTime | null {
+    if (!Number.isFinite(t)) return null;
     const ms = Math.round(t * 1000);
-    if (!Number.isFinite(ms) || ms / 1000 !== t) return String(t);
+    if (!Number.isSafeInteger(ms) || ms / 1000 !== t) return String(t);
     if (Number.isNaN(this.base)) this.base = ms;
-    return ms - this.base;
+    const offset = ms - this.base;
+    return Number.isSafeInteger(offset) ? offset : String(t);
   }
 
   /** The index of the connection pair in `conns`. */

@@ -68,9 +68,10 @@ function summaryOfRow(row: SummaryRow, base: number, conn: Connection): FlowSumm
     responseContentType: responseHeaders ? fieldValue(responseHeaders, "content-type") : null,
     requestHeaders,
     responseHeaders,
-    timestampCreated: timeOf(row[6], base),
-    timestampStart: timeOf(row[7], base),
-    timestampEnd: row[8] === null ? null : timeOf(row[8], base),
+    // A time that is not finite is null here as in /api/flows' JSON, whatever the type says.
+    timestampCreated: timeOf(row[6], base) as number,
+    timestampStart: timeOf(row[7], base) as number,
+    timestampEnd: timeOf(row[8], base),
     tls: conn.tls,
     sni: conn.sni,
     client: conn.client,
@@ -88,7 +89,8 @@ function summaryOfRow(row: SummaryRow, base: number, conn: Connection): FlowSumm
 }
 
 /** Seconds since the epoch, as the proxy had them (see RowTime). */
-function timeOf(t: RowTime, base: number): number {
+function timeOf(t: RowTime, base: number): number | null {
+  if (t === null) return null;
   return typeof t === "number" ? (base + t) / 1000 : Number(t);
 }
 
