@@ -213,7 +213,8 @@ export class FlowStore {
       this.note(rec, "update");
     }
     if (done && !flow.intercepted) this.settle(rec, flow);
-    else if (!done) {
+    else if (!done && (rec.settled || rec.object !== flow)) {
+      // (A live flow's later hooks change nothing here: it is already the record's active object.)
       // Another object with a known id (a file opened again) brings its own bodies.
       if (rec.object !== flow && rec.settled) this.release(rec);
       rec.object = flow;
