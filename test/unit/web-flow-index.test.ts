@@ -247,6 +247,28 @@ test("store: a flow replayed from its first hook (a script's replay, or -C of fl
   );
 });
 
+test("store: a kept flow handed out and replayed keeps one record even when an addon clears isReplay", () => {
+  const store = new FlowStore({ maxFlows: 3 }, undefined);
+  store.tracking = true;
+  const flow = finished();
+  store.observe(flow, false, true);
+  store.observe(flow, true);
+  const owned = store.own(store.get(flow.id)!) as HTTPFlow;
+  owned.live = true;
+  owned.isReplay = undefined;
+  store.observe(owned, false, true);
+  store.observe(owned, true);
+  assert.is(store.size, 1);
+  for (const other of [finished(), finished()]) {
+    store.observe(other, false, true);
+    store.observe(other, true);
+  }
+  assert.not.ok(
+    store.takeChanges().changes.some((c) => c.change === "remove"),
+    "nothing evicted",
+  );
+});
+
 test("store: a new flow an addon gave a kept flow's id replaces it; the UI is not told of a removal", () => {
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   store.tracking = true;

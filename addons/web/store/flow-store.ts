@@ -136,6 +136,8 @@ export class FlowStore {
   private head = 0;
   /** Flows removed while the proxy still worked on them: their later hooks must not bring them back. */
   private readonly forgotten = new WeakSet<AnyFlow>();
+  /** Kept flows handed out by own(): their hooks may run again from the first (a replay). */
+  private readonly givenOut = new WeakSet<AnyFlow>();
   private readonly slab = new Slab();
   /**
    * Records whose change the UI has not been told yet, in the order of their first change (only
@@ -193,7 +195,8 @@ export class FlowStore {
    * A hook saw `flow`: add it or note the change; `done`: the proxy has finished with it.
    * `first`: the hook is the first a new flow gets (requestheaders, tcpStart), so a live flow
    * there is new unless it is a replay (of a kept flow, or of a flow read again from a file,
-   * which keep their ids): no lookup of its id, which the proxy's path would pay for (~150 ns:
+   * which keep their ids) or an object the store handed out (an addon may clear `isReplay`):
+   * no lookup of its id, which the proxy's path would pay for (~150 ns:
    * the fresh id's hash and a miss). An addon that gives a new flow a kept one's id makes a
    * second record with it until the index next catches up (an API lookup), when the newer one
    * replaces the older.
@@ -201,7 +204,7 @@ export class FlowStore {
   observe(flow: AnyFlow, done: boolean, first = false): void {
     if (this.forgotten.has(flow)) return;
     const id = flow.id;
-    const surelyNew = first && flow.live && flow.isReplay === undefined;
+    const surelyNew = first && flow.live && flow.isReplay === undefined && !this.givenOut.has(flow);
     let rec = surelyNew ? undefined : this.flows.get(id);
     if (rec === undefined) {
       rec = new StoredFlow(flow, id);
@@ -292,11 +295,15 @@ export class FlowStore {
 
   /** The kept flow itself, to change (mark, comment, edit): a packed one is an object until settled again. */
   own(rec: StoredFlow): AnyFlow {
-    if (!rec.packed) return rec.object!;
+    if (!rec.packed) {
+      this.givenOut.add(rec.object!);
+      return rec.object!;
+    }
     const flow = unpack(rec.packed);
     rec.unpacked();
     rec.object = flow;
     // Its hooks may run again (a replay): they must find this record.
+    this.givenOut.add(flow);
     this.flows.activate(rec);
     if (rec.request) rec.request.keptAs = flow.request;
     if (rec.response) rec.response.keptAs = flow.response;
