@@ -174,12 +174,17 @@ function finished(): HTTPFlow {
   return flow;
 }
 
+/** The recorder's first hook and its last (done) for `flow`. */
+function run(store: FlowStore, flow: HTTPFlow): void {
+  store.observe(flow, false, true);
+  store.observe(flow, true);
+}
+
 test("store: a hook after the flow was kept (error after response) updates the same record", () => {
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   store.tracking = true;
   const flow = finished();
-  store.observe(flow, false, true);
-  store.observe(flow, true);
+  run(store, flow);
   flow.error = { msg: "killed", timestamp: 1 };
   store.observe(flow, true);
   assert.is(store.size, 1);
@@ -194,8 +199,7 @@ test("store: a hook after the flow was kept (error after response) updates the s
 test("store: a kept flow given out and replayed finds its record at its first hook", () => {
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   const flow = finished();
-  store.observe(flow, false, true);
-  store.observe(flow, true);
+  run(store, flow);
   const rec = store.get(flow.id)!;
   const owned = store.own(rec) as HTTPFlow;
   // What the core's replay does before the first hook.
@@ -211,23 +215,19 @@ test("store: a flow replayed from its first hook (a script's replay, or -C of fl
   const store = new FlowStore({ maxFlows: 3 }, undefined);
   store.tracking = true;
   const flow = finished();
-  store.observe(flow, false, true);
-  store.observe(flow, true);
+  run(store, flow);
   // A script replays the object it got in a hook: the core marks it a replay before any hook.
   flow.live = true;
   flow.isReplay = "request";
-  store.observe(flow, false, true);
-  store.observe(flow, true);
+  run(store, flow);
   // The same id on another object: a flow read again and replayed.
   const again = finished();
   again.id = flow.id;
   again.isReplay = "request";
-  store.observe(again, false, true);
-  store.observe(again, true);
+  run(store, again);
   assert.is(store.size, 1);
   for (const other of [finished(), finished()]) {
-    store.observe(other, false, true);
-    store.observe(other, true);
+    run(store, other);
   }
   assert.is(store.size, 3);
   const { changes } = store.takeChanges();
@@ -235,33 +235,21 @@ test("store: a flow replayed from its first hook (a script's replay, or -C of fl
     changes.some((c) => c.change === "remove"),
     "nothing evicted: the replayed flow was one flow",
   );
-  assert.equal(
-    store.values().map((r) => r.id),
-    [
-      flow.id,
-      ...store
-        .values()
-        .slice(1)
-        .map((r) => r.id),
-    ],
-  );
+  assert.is(store.values()[0]!.id, flow.id, "the replayed flow keeps its place");
 });
 
 test("store: a kept flow handed out and replayed keeps one record even when an addon clears isReplay", () => {
   const store = new FlowStore({ maxFlows: 3 }, undefined);
   store.tracking = true;
   const flow = finished();
-  store.observe(flow, false, true);
-  store.observe(flow, true);
+  run(store, flow);
   const owned = store.own(store.get(flow.id)!) as HTTPFlow;
   owned.live = true;
   owned.isReplay = undefined;
-  store.observe(owned, false, true);
-  store.observe(owned, true);
+  run(store, owned);
   assert.is(store.size, 1);
   for (const other of [finished(), finished()]) {
-    store.observe(other, false, true);
-    store.observe(other, true);
+    run(store, other);
   }
   assert.not.ok(
     store.takeChanges().changes.some((c) => c.change === "remove"),
@@ -273,14 +261,12 @@ test("store: a new flow an addon gave a kept flow's id replaces it; the UI is no
   const store = new FlowStore({ maxFlows: 10 }, undefined);
   store.tracking = true;
   const first = finished();
-  store.observe(first, false, true);
-  store.observe(first, true);
+  run(store, first);
   store.takeChanges();
   const second = finished();
   second.id = first.id;
   second.comment = "second";
-  store.observe(second, false, true);
-  store.observe(second, true);
+  run(store, second);
   assert.is(store.summary(store.get(first.id)!).comment, "second");
   assert.is(store.size, 1);
   const { changes } = store.takeChanges();
